@@ -1,0 +1,57 @@
+"""Global execution settings (MindSpore's set_context) and the seeded random source."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+GRAPH_MODE = 0
+PYNATIVE_MODE = 1
+
+_DEFAULTS = {
+    "mode": GRAPH_MODE,
+    "backend": "llvm",
+    "num_threads": None,        # None: all cores (or GRAPHC_NUM_THREADS)
+    "save_graphs": False,
+    "save_graphs_path": ".",
+    "profile": False,
+    "device_target": "CPU",
+}
+_context = dict(_DEFAULTS)
+_VALID = {"mode": (GRAPH_MODE, PYNATIVE_MODE), "backend": ("llvm", "interp"), "device_target": ("CPU",)}
+
+
+def set_context(**settings) -> None:
+    for key, value in settings.items():
+        if key not in _context:
+            raise ValueError(f"set_context: unknown setting {key!r}; valid settings: {', '.join(sorted(_context))}")
+        if key in _VALID and value not in _VALID[key]:
+            raise ValueError(f"set_context: {key}={value!r} is not one of {_VALID[key]}")
+        if key == "num_threads" and value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"set_context: num_threads must be a positive int or None, got {value!r}")
+        _context[key] = value
+
+
+def get_context(key: str):
+    if key not in _context:
+        raise ValueError(f"get_context: unknown setting {key!r}; valid settings: {', '.join(sorted(_context))}")
+    return _context[key]
+
+
+def num_threads() -> int:
+    """Threads for native steps: set_context(num_threads=N), else GRAPHC_NUM_THREADS, else all cores."""
+    n = _context["num_threads"] or int(os.environ.get("GRAPHC_NUM_THREADS", "0")) or os.cpu_count() or 1
+    return max(1, n)
+
+
+_rng = np.random.default_rng(0)
+
+
+def set_seed(seed: int) -> None:
+    """Seed parameter initialisation (and every other graphc random source)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def rng() -> np.random.Generator:
+    return _rng

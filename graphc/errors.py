@@ -1,0 +1,35 @@
+"""User-facing errors: the first line names the user's file:line, then what and the fix."""
+from __future__ import annotations
+
+import os
+import sys
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class GraphcError(Exception):
+    """An error in the user's program or input, located at the user's source line."""
+
+    def __init__(self, message: str, loc: str | None = None):
+        self.loc = loc if loc is not None else user_location()
+        super().__init__(f"{self.loc}: {message}" if self.loc else message)
+
+
+def _is_internal(filename: str) -> bool:
+    return filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen")
+
+
+def user_location() -> str:
+    """file:line of the innermost stack frame outside graphc (the user's code)."""
+    frame = sys._getframe(1)
+    while frame is not None and _is_internal(os.path.abspath(frame.f_code.co_filename)):
+        frame = frame.f_back
+    if frame is None:
+        return ""
+    path = frame.f_code.co_filename
+    try:
+        rel = os.path.relpath(path)
+        path = rel if not rel.startswith("..") else path
+    except ValueError:
+        pass
+    return f"{path}:{frame.f_lineno}"

@@ -1,0 +1,120 @@
+"""Graph mode: trace a function (or a Cell's construct) once per input signature, compile, run.
+
+The cache key is (argument structure and static values, input types). Each recompile is logged
+with the part of the key that changed, so silent retracing never happens.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .compiler import compile_graph
+from .errors import GraphcError
+from .ir import Graph
+from .pytree import flatten, unflatten
+from .tracing import Tensor, Trace, current_trace, symbolic, tracing
+from .types import TensorType, type_of
+
+log = logging.getLogger("graphc.jit")
+
+
+def _is_array(x) -> bool:
+    return isinstance(x, (Tensor, np.ndarray))
+
+
+@dataclass
+class Traced:
+    graph: Graph
+    params: dict          # param name -> Parameter
+    out_treedef: object
+
+
+def trace(fn, args: tuple, kwargs: dict | None = None, name: str = "main") -> Traced:
+    """Trace fn on the tensors in (args, kwargs); each one becomes an `input` node."""
+    leaves, treedef = flatten((tuple(args), dict(kwargs or {})), _is_array)
+    return trace_flat(fn, treedef, [_type(x) for x in leaves], name)
+
+
+def trace_flat(fn, treedef, types: list[TensorType], name: str) -> Traced:
+    t = Trace(name)
+    with tracing(t):
+        inputs = [symbolic(t.graph.add("input", (), {"name": f"arg{i}", "index": i, "type": ty}, ty))
+                  for i, ty in enumerate(types)]
+        args, kwargs = unflatten(treedef, inputs)
+        result = fn(*args, **kwargs)
+        outputs, out_treedef = flatten(result, lambda x: isinstance(x, Tensor))
+        t.graph.outputs = [out._node if out.is_symbolic else t.lift(out) for out in outputs]
+    return Traced(t.graph, t.params, out_treedef)
+
+
+def _type(x) -> TensorType:
+    return x.type if isinstance(x, Tensor) else type_of(np.asarray(x))
+
+
+def _array(x) -> np.ndarray:
+    if isinstance(x, Tensor):
+        if x.is_symbolic:
+            raise GraphcError("a traced tensor was passed to a compiled function from outside its trace")
+        x = x.asnumpy()
+    return np.ascontiguousarray(x)
+
+
+def _describe_change(old, new) -> str:
+    (old_tree, old_types), (new_tree, new_types) = old, new
+    if old_tree != new_tree:
+        return "argument structure or static arguments changed"
+    changes = [f"input {i}: {a} -> {b}" for i, (a, b) in enumerate(zip(old_types, new_types)) if a != b]
+    return "; ".join(changes) or "input count changed"
+
+
+class JitFunction:
+    def __init__(self, fn, name: str | None = None, owner=None, backend: str | None = None):
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "fn")
+        self.owner = owner
+        self.backend = backend
+        self._cache: dict = {}
+        self._last_key = None
+
+    def __get__(self, instance, cls=None):
+        if instance is None:
+            return self
+        bound = instance.__dict__.get(f"_jit_{self.name}")
+        if bound is None:
+            bound = JitFunction(self.fn.__get__(instance, cls), self.name, instance, self.backend)
+            instance.__dict__[f"_jit_{self.name}"] = bound
+        return bound
+
+    def __call__(self, *args, **kwargs):
+        if current_trace() is not None:          # inside another trace: inline
+            return self.fn(*args, **kwargs)
+        leaves, treedef = flatten((args, kwargs), _is_array)
+        arrays = [_array(x) for x in leaves]
+        key = (treedef, tuple(type_of(a) for a in arrays))
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._compile(key, treedef)
+        outputs = entry[0](arrays)
+        return unflatten(entry[1], [Tensor(out) for out in outputs])
+
+    def _compile(self, key, treedef):
+        if self._last_key is not None:
+            log.info("recompiling %s: %s", self.name, _describe_change(self._last_key, key))
+        traced = trace_flat(self.fn, treedef, list(key[1]), self.name)
+        entry = (compile_graph(traced.graph, traced.params, self.backend), traced.out_treedef)
+        self._cache[key] = entry
+        self._last_key = key
+        return entry
+
+    def lower(self, *args, **kwargs) -> Traced:
+        """The traced graph for these arguments (for inspection), without compiling it."""
+        return trace(self.fn, args, kwargs, self.name)
+
+
+def jit(fn=None, *, backend: str | None = None):
+    """Compile fn into a graph on first call per input signature (also as @jit on construct)."""
+    if fn is None:
+        return lambda f: JitFunction(f, backend=backend)
+    return JitFunction(fn, backend=backend)

@@ -1,0 +1,8 @@
+"""Layers, losses, optimizers and wrapper cells with MindSpore's names and defaults."""
+from .cell import Cell
+from .parameter import Parameter
+from .init import *  # noqa: F401,F403
+from .layers import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .optim import *  # noqa: F401,F403
+from .wrap import *  # noqa: F401,F403

@@ -1,0 +1,138 @@
+"""Cell: the unit of a network, as MindSpore's nn.Cell.
+
+Sub-cells and Parameters assigned as attributes are registered in definition order. With
+auto_prefix (the default) a child's parameters are renamed `<attr>.<name>` when it is attached,
+so a LeNet inside a classifier has `backbone.conv1.weight`. In GRAPH_MODE the outermost call
+traces `construct` into a graph and runs the compiled graph; inner calls are inlined.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterator
+
+from .. import context
+from ..tracing import current_scope, current_trace, scope
+from .parameter import Parameter
+
+
+class Cell:
+    def __init__(self, auto_prefix: bool = True):
+        object.__setattr__(self, "_cells", OrderedDict())
+        object.__setattr__(self, "_params", OrderedDict())
+        self._auto_prefix = auto_prefix
+        self.training = False
+        self._scope_name = ""
+        self._jit = None
+
+    def construct(self, *inputs):
+        raise NotImplementedError(f"{type(self).__name__} must define construct()")
+
+    # -- registration ---------------------------------------------------------------------------
+    def __setattr__(self, name: str, value):
+        if "_cells" not in self.__dict__ and isinstance(value, (Cell, Parameter)):
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning {name!r}")
+        cells, params = self.__dict__.get("_cells"), self.__dict__.get("_params")
+        if cells is not None:
+            cells.pop(name, None)
+            params.pop(name, None)
+        if isinstance(value, Parameter):
+            if value.name is None:
+                value.name = name
+            params[name] = value
+        elif isinstance(value, Cell):
+            if self._auto_prefix:
+                value._prefix_parameter_names(name)
+            cells[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str):
+        self._cells.pop(name, None)
+        self._params.pop(name, None)
+        object.__delattr__(self, name)
+
+    def _prefix_parameter_names(self, prefix: str) -> None:
+        for _, param in self.parameters_and_names():
+            param.name = f"{prefix}.{param.name}"
+
+    def insert_param_to_cell(self, name: str, param: Parameter) -> None:
+        setattr(self, name, param)
+
+    # -- traversal ---------------------------------------------------------------------------------
+    def cells_and_names(self, cells=None, name_prefix: str = "") -> Iterator[tuple[str, "Cell"]]:
+        """(dotted attribute path, cell) for this cell and every descendant, each once."""
+        seen = cells if cells is not None else set()
+        if id(self) in seen:
+            return
+        seen.add(id(self))
+        yield name_prefix, self
+        for name, cell in self._cells.items():
+            yield from cell.cells_and_names(seen, f"{name_prefix}.{name}" if name_prefix else name)
+
+    def cells(self):
+        return list(self._cells.values())
+
+    def name_cells(self):
+        return OrderedDict(self._cells)
+
+    def parameters_and_names(self, name_prefix: str = "", expand: bool = True):
+        """(parameter name, Parameter) in definition order, each Parameter once."""
+        seen = set()
+        cells = self.cells_and_names() if expand else [("", self)]
+        for _, cell in cells:
+            for param in cell._params.values():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    yield (f"{name_prefix}.{param.name}" if name_prefix else param.name), param
+
+    def get_parameters(self, expand: bool = True):
+        return (param for _, param in self.parameters_and_names(expand=expand))
+
+    def trainable_params(self, recurse: bool = True) -> list[Parameter]:
+        return [p for p in self.get_parameters(recurse) if p.requires_grad]
+
+    def untrainable_params(self, recurse: bool = True) -> list[Parameter]:
+        return [p for p in self.get_parameters(recurse) if not p.requires_grad]
+
+    def parameters_dict(self) -> OrderedDict:
+        return OrderedDict(self.parameters_and_names())
+
+    def set_train(self, mode: bool = True) -> "Cell":
+        for _, cell in self.cells_and_names():
+            cell.training = mode
+        return self
+
+    def set_grad(self, requires_grad: bool = True) -> "Cell":
+        self.requires_grad = requires_grad
+        return self
+
+    # -- calling ---------------------------------------------------------------------------------
+    def __call__(self, *inputs, **kwargs):
+        if current_trace() is None and context.get_context("mode") == context.GRAPH_MODE:
+            return self._compiled()(*inputs, **kwargs)
+        if not current_scope():          # the outermost call names every cell below it
+            self._name_scopes()
+        with scope(self._scope_name):
+            return self.construct(*inputs, **kwargs)
+
+    def _compiled(self):
+        if self._jit is None:
+            from ..jit import JitFunction
+            self._jit = JitFunction(self.construct, name=type(self).__name__, owner=self)
+        return self._jit
+
+    def _name_scopes(self) -> None:
+        """Scope names follow parameter names: wrapper cells without auto_prefix add nothing."""
+        def visit(cell, path):
+            cell._scope_name = path or type(cell).__name__
+            for name, child in cell._cells.items():
+                visit(child, f"{path}.{name}".lstrip(".") if cell._auto_prefix else path)
+        visit(self, "")
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}<" + self.extend_repr() + ">" if self.extend_repr() else type(self).__name__]
+        for name, cell in self._cells.items():
+            lines.append("  (" + name + "): " + repr(cell).replace("\n", "\n  "))
+        return "\n".join(lines)
+
+    def extend_repr(self) -> str:
+        return ""

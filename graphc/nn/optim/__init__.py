@@ -1,0 +1,2 @@
+"""Optimizers and learning-rate schedules (being written)."""
+__all__: list[str] = []

@@ -1,0 +1,156 @@
+"""Elementwise ops with NumPy broadcasting. Each op's lowering is a scalar expression over the
+codegen emitter's primitive vocabulary (add, mul, exp, select, ...), so any chain of them
+composes into one loop body."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..types import TensorType, bool_
+from .core import ELEMENTWISE, Op, OpError, register
+from .reduction import unbroadcast
+
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise OpError("shapes " + " and ".join(str(list(s)) for s in shapes)
+                      + " do not broadcast; make trailing dimensions equal or 1 (reshape or broadcast_to)") from None
+
+
+def _same_dtype(*types: TensorType):
+    dtypes = {t.dtype for t in types}
+    if len(dtypes) > 1:
+        names = " vs ".join(t.dtype.name for t in types)
+        raise OpError(f"operand dtypes differ ({names}); convert one with ops.cast")
+    return types[0].dtype
+
+
+def _float_only(name, *types):
+    for t in types:
+        if not t.dtype.is_float:
+            raise OpError(f"{name} needs float operands, got {t.dtype.name}; convert with ops.cast")
+
+
+def _infer(name, result_dtype=None, float_only=False):
+    def infer(*types):
+        dtype = _same_dtype(*types)
+        if float_only:
+            _float_only(name, *types)
+        return TensorType(broadcast_shapes(*(t.shape for t in types)), result_dtype or dtype)
+    return infer
+
+
+# -- sample inputs for the conformance suite ------------------------------------------------
+def _unary_samples(low=None):
+    def samples(rng):
+        draw = (lambda s: rng.standard_normal(s)) if low is None else (lambda s: rng.uniform(low, 3.0, s))
+        return [([draw((3, 4))], {}), ([draw((2, 1, 5))], {}), ([draw(())], {})]
+    return samples
+
+
+def _binary_samples(positive_rhs=False):
+    def samples(rng):
+        rhs = (lambda s: rng.uniform(0.5, 2.0, s)) if positive_rhs else rng.standard_normal
+        return [([rng.standard_normal((3, 4)), rhs((3, 4))], {}),
+                ([rng.standard_normal((2, 1, 5)), rhs((4, 1))], {}),
+                ([rng.standard_normal((3,)), rhs(())], {})]
+    return samples
+
+
+def elementwise(name, arity, ref, lower, vjp=None, *, result_dtype=None, float_only=False,
+                commutative=False, samples=None, doc=""):
+    operands = ("x",) if arity == 1 else ("x", "y")
+    default_samples = _unary_samples() if arity == 1 else _binary_samples()
+    return register(Op(name, operands, _infer(name, result_dtype, float_only), ref, ELEMENTWISE,
+                       vjp=vjp, lower=lower, commutative=commutative,
+                       samples=samples or default_samples, doc=doc))
+
+
+# -- arithmetic -----------------------------------------------------------------------------
+add = elementwise("add", 2, np.add, lambda e, x, y: e.add(x, y),
+                  lambda ct, x, y, out: (unbroadcast(ct, x), unbroadcast(ct, y)), commutative=True)
+sub = elementwise("sub", 2, np.subtract, lambda e, x, y: e.sub(x, y),
+                  lambda ct, x, y, out: (unbroadcast(ct, x), unbroadcast(neg(ct), y)))
+mul = elementwise("mul", 2, np.multiply, lambda e, x, y: e.mul(x, y),
+                  lambda ct, x, y, out: (unbroadcast(mul(ct, y), x), unbroadcast(mul(ct, x), y)),
+                  commutative=True)
+div = elementwise("div", 2, np.divide, lambda e, x, y: e.div(x, y),
+                  lambda ct, x, y, out: (unbroadcast(div(ct, y), x),
+                                         unbroadcast(neg(div(mul(ct, out), y)), y)),
+                  float_only=True, samples=_binary_samples(positive_rhs=True))
+neg = elementwise("neg", 1, np.negative, lambda e, x: e.neg(x), lambda ct, x, out: (neg(ct),))
+maximum = elementwise("maximum", 2, np.maximum, lambda e, x, y: e.max(x, y),
+                      lambda ct, x, y, out: (unbroadcast(select(ge(x, y), ct, 0.0), x),
+                                             unbroadcast(select(ge(x, y), 0.0, ct), y)),
+                      commutative=True, doc="ties send the gradient to x")
+minimum = elementwise("minimum", 2, np.minimum, lambda e, x, y: e.min(x, y),
+                      lambda ct, x, y, out: (unbroadcast(select(le(x, y), ct, 0.0), x),
+                                             unbroadcast(select(le(x, y), 0.0, ct), y)),
+                      commutative=True, doc="ties send the gradient to x")
+pow = elementwise("pow", 2, np.power, lambda e, x, y: e.exp(e.mul(y, e.log(x))),
+                  lambda ct, x, y, out: (unbroadcast(mul(ct, mul(y, pow(x, sub(y, 1.0)))), x),
+                                         unbroadcast(mul(ct, mul(out, log(x))), y)),
+                  float_only=True, samples=lambda rng: [([rng.uniform(0.5, 2, (3, 4)), rng.standard_normal((3, 4))], {}),
+                                                        ([rng.uniform(0.5, 2, (2, 3)), rng.standard_normal(())], {})],
+                  doc="x must be positive where the gradient with respect to y is used")
+
+# -- transcendental and friends ---------------------------------------------------------------
+exp = elementwise("exp", 1, np.exp, lambda e, x: e.exp(x), lambda ct, x, out: (mul(ct, out),), float_only=True)
+log = elementwise("log", 1, np.log, lambda e, x: e.log(x), lambda ct, x, out: (div(ct, x),),
+                  float_only=True, samples=_unary_samples(low=0.2))
+sqrt = elementwise("sqrt", 1, np.sqrt, lambda e, x: e.sqrt(x), lambda ct, x, out: (div(mul(ct, 0.5), out),),
+                   float_only=True, samples=_unary_samples(low=0.2))
+rsqrt = elementwise("rsqrt", 1, lambda x: 1.0 / np.sqrt(x), lambda e, x: e.div(e.const(1.0), e.sqrt(x)),
+                    lambda ct, x, out: (mul(ct, mul(mul(out, mul(out, out)), -0.5)),),
+                    float_only=True, samples=_unary_samples(low=0.2))
+abs = elementwise("abs", 1, np.abs, lambda e, x: e.abs(x), lambda ct, x, out: (mul(ct, sign(x)),),
+                  doc="the gradient at 0 is 0, as sign(0) = 0")
+sign = elementwise("sign", 1, np.sign,
+                   lambda e, x: e.sub(e.select(e.gt(x, e.const(0.0)), e.const(1.0), e.const(0.0)),
+                                      e.select(e.lt(x, e.const(0.0)), e.const(1.0), e.const(0.0))),
+                   lambda ct, x, out: (None,), doc="not differentiable: gradient zero")
+relu = elementwise("relu", 1, lambda x: np.maximum(x, 0), lambda e, x: e.max(x, e.const(0.0)),
+                   lambda ct, x, out: (relu_grad(ct, out),))
+relu_grad = elementwise("relu_grad", 2, lambda ct, out: np.where(out > 0, ct, 0),
+                        lambda e, ct, out: e.select(e.gt(out, e.const(0.0)), ct, e.const(0.0)),
+                        lambda ct, g, o, out: (relu_grad(ct, o), None),
+                        doc="the ReLU mask: ct where the ReLU output is positive, else 0")
+sigmoid = elementwise("sigmoid", 1, lambda x: 1.0 / (1.0 + np.exp(-x)),
+                      lambda e, x: e.div(e.const(1.0), e.add(e.const(1.0), e.exp(e.neg(x)))),
+                      lambda ct, x, out: (mul(ct, mul(out, sub(1.0, out))),), float_only=True)
+tanh = elementwise("tanh", 1, np.tanh,
+                   lambda e, x: e.sub(e.div(e.const(2.0), e.add(e.const(1.0), e.exp(e.mul(e.const(-2.0), x)))),
+                                      e.const(1.0)),
+                   lambda ct, x, out: (mul(ct, sub(1.0, mul(out, out))),), float_only=True)
+
+
+# -- comparisons and selection ----------------------------------------------------------------
+def _comparison(name, ref):
+    return elementwise(name, 2, ref, lambda e, x, y: getattr(e, name)(x, y), lambda ct, x, y, out: (None, None),
+                       result_dtype=bool_, doc="not differentiable")
+
+
+equal, not_equal = _comparison("eq", np.equal), _comparison("ne", np.not_equal)
+less, less_equal = _comparison("lt", np.less), _comparison("le", np.less_equal)
+greater, greater_equal = _comparison("gt", np.greater), _comparison("ge", np.greater_equal)
+eq, ne, lt, le, gt, ge = equal, not_equal, less, less_equal, greater, greater_equal
+
+
+def _infer_select(cond, x, y):
+    if cond.dtype != bool_:
+        raise OpError(f"the condition must be bool, got {cond.dtype.name}; compare first (e.g. x > 0)")
+    return TensorType(broadcast_shapes(cond.shape, x.shape, y.shape), _same_dtype(x, y))
+
+
+def _select_samples(rng):
+    return [([rng.standard_normal((3, 4)) > 0, rng.standard_normal((3, 4)), rng.standard_normal((3, 4))], {}),
+            ([rng.standard_normal((4,)) > 0, rng.standard_normal((3, 4)), rng.standard_normal(())], {})]
+
+
+select = register(Op("select", ("cond", "x", "y"), _infer_select, np.where, ELEMENTWISE,
+                     vjp=lambda ct, c, x, y, out: (None, unbroadcast(select(c, ct, 0.0), x),
+                                                   unbroadcast(select(c, 0.0, ct), y)),
+                     lower=lambda e, c, x, y: e.select(c, x, y), samples=_select_samples,
+                     doc="where(cond, x, y)"))
+where = select

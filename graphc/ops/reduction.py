@@ -1,0 +1,117 @@
+"""Reductions and their mirror image, broadcasting (each is the other's gradient)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..types import TensorType, int32
+from .core import BROADCAST, OPAQUE, REDUCE, Op, OpError, register
+
+
+def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
+    """Sorted non-negative axes; None means all."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise OpError(f"axis {a} is out of range for a tensor of rank {ndim}")
+    return tuple(sorted({a % max(ndim, 1) for a in axes}))
+
+
+def _canon_axis(attrs):
+    axis = attrs["axis"]
+    return {**attrs, "axis": axis if axis is None or isinstance(axis, int) else tuple(axis)}
+
+
+def _reduced_shape(shape, axis, keep_dims):
+    axes = normalize_axes(axis, len(shape))
+    if keep_dims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _infer_reduce(x, axis, keep_dims):
+    return TensorType(_reduced_shape(x.shape, axis, keep_dims), x.dtype)
+
+
+def _kept(t, x, axis):
+    """Reshape a reduced tensor t so that it broadcasts against x again."""
+    return reshape(t, shape=_reduced_shape(x.shape, axis, True))
+
+
+def _reduce_samples(rng):
+    x = rng.standard_normal((3, 4, 5))
+    return [([x], {"axis": None, "keep_dims": False}), ([x], {"axis": 1, "keep_dims": True}),
+            ([x], {"axis": (0, 2), "keep_dims": False}), ([x], {"axis": -1, "keep_dims": False})]
+
+
+def _reduction(name, ref, vjp, doc=""):
+    return register(Op(name, ("x",), _infer_reduce, lambda x, axis, keep_dims: ref(x, axis=axis, keepdims=keep_dims),
+                       REDUCE, attrs={"axis": None, "keep_dims": False}, canon=_canon_axis, vjp=vjp,
+                       samples=_reduce_samples, doc=doc))
+
+
+def _sum_vjp(ct, x, out, axis, keep_dims):
+    return (broadcast_to(_kept(ct, x, axis), shape=x.shape),)
+
+
+def _mean_vjp(ct, x, out, axis, keep_dims):
+    count = int(np.prod([x.shape[a] for a in normalize_axes(axis, len(x.shape))]))
+    return (broadcast_to(_kept(div(ct, float(count)), x, axis), shape=x.shape),)
+
+
+def _max_vjp(ct, x, out, axis, keep_dims):
+    hits = cast(eq(x, _kept(out, x, axis)), dtype=x.dtype)
+    share = div(_kept(ct, x, axis), _kept(reduce_sum(hits, axis=axis, keep_dims=False), x, axis))
+    return (mul(hits, share),)
+
+
+reduce_sum = _reduction("reduce_sum", np.sum, _sum_vjp)
+reduce_mean = _reduction("reduce_mean", np.mean, _mean_vjp)
+reduce_max = _reduction("reduce_max", np.max, _max_vjp, doc="ties share the gradient equally")
+
+
+def _infer_argmax(x, axis):
+    normalize_axes(axis, len(x.shape))
+    return TensorType(_reduced_shape(x.shape, axis, False), int32)
+
+
+argmax = register(Op("argmax", ("x",), _infer_argmax, lambda x, axis: np.argmax(x, axis=axis), OPAQUE,
+                     attrs={"axis": -1}, vjp=lambda ct, x, out, axis: (None,),
+                     samples=lambda rng: [([rng.standard_normal((4, 7))], {"axis": -1}),
+                                          ([rng.standard_normal((4, 7))], {"axis": 0})],
+                     doc="index of the first maximum, int32; not differentiable"))
+
+
+# -- broadcasting -------------------------------------------------------------------------------
+def _infer_broadcast_to(x, shape):
+    try:
+        target = tuple(np.broadcast_shapes(x.shape, tuple(shape)))
+    except ValueError:
+        target = None
+    if target != tuple(shape):
+        raise OpError(f"cannot broadcast {list(x.shape)} to {list(shape)}; each dimension must match or be 1")
+    return TensorType(shape, x.dtype)
+
+
+broadcast_to = register(Op(
+    "broadcast_to", ("x",), _infer_broadcast_to, lambda x, shape: np.broadcast_to(x, shape), BROADCAST,
+    attrs={"shape": None}, canon=lambda a: {"shape": tuple(int(d) for d in a["shape"])},
+    vjp=lambda ct, x, out, shape: (unbroadcast(ct, x),),
+    samples=lambda rng: [([rng.standard_normal((3, 1))], {"shape": (2, 3, 4)}),
+                         ([rng.standard_normal(())], {"shape": (2, 2)})]))
+
+
+def unbroadcast(ct, x):
+    """Sum a gradient of a broadcast result back to the shape of operand x."""
+    shape, ct_shape = tuple(x.shape), tuple(ct.shape)
+    if shape == ct_shape:
+        return ct
+    lead = len(ct_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape) if d == 1 and ct_shape[lead + i] != 1)
+    summed = reduce_sum(ct, axis=axes, keep_dims=False) if axes else ct
+    return reshape(summed, shape=shape) if tuple(summed.shape) != shape else summed
+
+
+from .elementwise import div, eq, mul  # noqa: E402  (cyclic: elementwise grads use unbroadcast)
+from .shape import cast, reshape  # noqa: E402

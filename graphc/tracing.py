@@ -1,0 +1,292 @@
+"""Tensor, the op binder, and tracing a Python function into a Graph.
+
+A Tensor is either concrete (holds a NumPy array) or symbolic (names a node of the graph being
+traced). The binder installed here runs each op call: while a trace is active every op records a
+node (concrete tensors met on the way become `param` or `const` nodes); otherwise the op runs at
+once through its NumPy reference. Shape rules run in both cases, so errors are the same.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+from .errors import GraphcError, user_location
+from .ir import Graph, Node
+from .ops.core import OpError, set_binder
+from .types import DType, TensorType, dtype_of, float32, type_of
+
+
+class Tensor:
+    """A multi-dimensional array: concrete (NumPy-backed) or symbolic (a node while tracing)."""
+    __array_priority__ = 100   # make ndarray + Tensor call Tensor.__radd__
+
+    def __init__(self, input_data=None, dtype=None, *, _node: Node | None = None):
+        self._node = _node
+        if _node is None:
+            self._data = _to_array(input_data, dtype)
+
+    # -- introspection ----------------------------------------------------------------------
+    @property
+    def type(self) -> TensorType:
+        return self._node.type if self._node is not None else type_of(self._data)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.type.shape
+
+    @property
+    def dtype(self) -> DType:
+        return self.type.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return self.type.size
+
+    @property
+    def is_symbolic(self) -> bool:
+        return self._node is not None
+
+    def asnumpy(self) -> np.ndarray:
+        if self._node is not None:
+            raise GraphcError(f"asnumpy() on a traced value ({self.type}): values exist only when the graph runs; "
+                              "return the tensor from the function instead, or use PYNATIVE_MODE to inspect it")
+        return self._data
+
+    def __repr__(self) -> str:
+        if self._node is not None:
+            return f"Tensor(shape={list(self.shape)}, dtype={self.dtype.name}, traced %{self._node.id})"
+        return str(self._data)
+
+    __str__ = __repr__
+
+    def __bool__(self):
+        if self._node is not None:
+            raise GraphcError(f"a traced value ({self.type}, from op '{self._node.op}') is used as a Python bool: "
+                              "control flow cannot depend on tensor values in GRAPH_MODE. Use ops.select(cond, a, b) "
+                              "to choose between tensors, or make the condition a Python value outside the graph")
+        return bool(self._data)
+
+    def __float__(self):
+        return float(self.asnumpy())
+
+    def __int__(self):
+        return int(self.asnumpy())
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None):
+        return self.asnumpy() if dtype is None else self.asnumpy().astype(dtype)
+
+    def __hash__(self):
+        return id(self)
+
+    # -- methods --------------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return ops.reshape(self, shape=shape)
+
+    def transpose(self, *perm):
+        perm = perm[0] if len(perm) == 1 and isinstance(perm[0], (tuple, list)) else perm
+        return ops.transpose(self, perm=perm or tuple(reversed(range(self.ndim))))
+
+    def astype(self, dtype):
+        return ops.cast(self, dtype=dtype)
+
+    def sum(self, axis=None, keepdims=False):
+        return ops.reduce_sum(self, axis=axis, keep_dims=keepdims)
+
+    def mean(self, axis=None, keep_dims=False):
+        return ops.reduce_mean(self, axis=axis, keep_dims=keep_dims)
+
+    def max(self, axis=None, keepdims=False):
+        return ops.reduce_max(self, axis=axis, keep_dims=keepdims)
+
+    def argmax(self, axis=-1):
+        return ops.argmax(self, axis=axis)
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index)
+
+    # -- operators ----------------------------------------------------------------------------
+    def __add__(self, o): return ops.add(self, o)
+    def __radd__(self, o): return ops.add(o, self)
+    def __sub__(self, o): return ops.sub(self, o)
+    def __rsub__(self, o): return ops.sub(o, self)
+    def __mul__(self, o): return ops.mul(self, o)
+    def __rmul__(self, o): return ops.mul(o, self)
+    def __truediv__(self, o): return ops.div(self, o)
+    def __rtruediv__(self, o): return ops.div(o, self)
+    def __pow__(self, o): return ops.pow(self, o)
+    def __rpow__(self, o): return ops.pow(o, self)
+    def __matmul__(self, o): return ops.matmul(self, o)
+    def __neg__(self): return ops.neg(self)
+    def __abs__(self): return ops.abs(self)
+    def __lt__(self, o): return ops.lt(self, o)
+    def __le__(self, o): return ops.le(self, o)
+    def __gt__(self, o): return ops.gt(self, o)
+    def __ge__(self, o): return ops.ge(self, o)
+    def __eq__(self, o): return ops.eq(self, o)
+    def __ne__(self, o): return ops.ne(self, o)
+
+
+def _to_array(data, dtype) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.asnumpy()
+    if data is None:
+        raise TypeError("Tensor() needs input data (an array, a number or a nested list)")
+    array = np.asarray(data)
+    if dtype is not None:
+        array = array.astype(dtype_of(dtype).np)
+    elif array.dtype == np.float64 and not isinstance(data, np.ndarray):
+        array = array.astype(np.float32)          # Python floats default to float32, as in MindSpore
+    elif array.dtype.kind in "iu" and not isinstance(data, np.ndarray):
+        array = array.astype(np.int64)
+    dtype_of(array.dtype)                          # rejects unsupported dtypes with a clear message
+    return array
+
+
+# -- tracing --------------------------------------------------------------------------------------
+_scopes: list[str] = []      # names of the Cells being called, innermost last
+
+
+def current_scope() -> str:
+    return _scopes[-1] if _scopes else ""
+
+
+class Trace:
+    """The graph being built, plus how concrete values map onto its nodes."""
+
+    def __init__(self, name: str):
+        self.graph = Graph(name)
+        self.grad_of: Node | None = None          # while differentiating: the forward node
+        self.params: dict[str, object] = {}       # param name -> Parameter bound to it
+        self._lifted: dict[int, Node] = {}        # id(concrete Tensor) -> its param/const node
+        self._keepalive: list[Tensor] = []        # lifted tensors, so their ids stay unique
+
+    def add(self, op: str, inputs, attrs, type) -> Node:
+        if self.grad_of is None:
+            return self.graph.add(op, inputs, attrs, type, scope=current_scope(), loc=user_location())
+        forward = self.grad_of
+        return self.graph.add(op, inputs, attrs, type, scope=f"Gradients/{forward.scope}".rstrip("/"),
+                              loc=forward.loc, meta={"grad_of": forward.id})
+
+    def lift(self, tensor: Tensor) -> Node:
+        """The node standing for a concrete tensor: a `param` node for a Parameter, else a `const`."""
+        node = self._lifted.get(id(tensor))
+        if node is not None:
+            return node
+        name = getattr(tensor, "name", None)
+        if getattr(tensor, "is_parameter", False):
+            other = self.params.get(name)
+            if other is not None and other is not tensor:
+                raise GraphcError(f"two different Parameters are both named {name!r}; give each a unique name")
+            self.params[name] = tensor
+            node = self.add("param", (), {"name": name, "type": tensor.type}, tensor.type)
+        else:
+            node = self.add("const", (), ops.const.check_attrs({"value": tensor.asnumpy()}), tensor.type)
+        self._lifted[id(tensor)] = node
+        self._keepalive.append(tensor)
+        return node
+
+
+_traces: list[Trace] = []
+
+
+def current_trace() -> Trace | None:
+    return _traces[-1] if _traces else None
+
+
+class tracing:
+    """Context manager: while active, op calls record nodes into `trace.graph`."""
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+
+    def __enter__(self) -> Trace:
+        _traces.append(self.trace)
+        return self.trace
+
+    def __exit__(self, *exc):
+        _traces.pop()
+
+
+class scope:
+    """Context manager naming the nodes recorded inside it (e.g. 'backbone.conv1')."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __enter__(self):
+        _scopes.append(self.name)
+
+    def __exit__(self, *exc):
+        _scopes.pop()
+
+
+def symbolic(node: Node) -> Tensor:
+    return Tensor(_node=node)
+
+
+# -- the binder ------------------------------------------------------------------------------------
+def _operand_tensors(op, operands) -> list[Tensor]:
+    """Tensors for the operands; Python numbers and arrays take the dtype of a tensor operand."""
+    like = next((o.dtype for o in operands if isinstance(o, Tensor)), None)
+    result = []
+    for position, operand in enumerate(operands):
+        if isinstance(operand, Tensor):
+            result.append(operand)
+        elif isinstance(operand, (bool, int, float, np.number, np.ndarray, list, tuple)):
+            weak = like if like is not None and not isinstance(operand, (np.ndarray, bool, np.bool_)) else None
+            result.append(Tensor(operand, dtype=weak))
+        else:
+            name = op.operands[position] if position < len(op.operands) else position
+            raise GraphcError(f"{op.name}: operand {name!r} is a {type(operand).__name__}, not a Tensor; "
+                              "wrap it with graphc.Tensor(...)")
+    return result
+
+
+def bind(op, operands, attrs):
+    tensors = _operand_tensors(op, operands)
+    trace = current_trace()
+    types = [t.type for t in tensors]
+    try:
+        attrs = op.check_attrs(attrs)
+        out_type = op.infer_type(types, attrs)
+    except OpError as error:
+        where = f" in {current_scope()}" if current_scope() else ""
+        shapes = ", ".join(map(str, types)) or "no operands"
+        raise GraphcError(f"{op.name}{where}: {error} (operands: {shapes})") from None
+    if trace is None:
+        result = op.run([t.asnumpy() for t in tensors], attrs, out_type)
+        if op.impure:
+            _target_parameter(op, tensors[0]).set_data(result)
+        return _concrete(result)
+    nodes = [t._node if t._node is not None else trace.lift(t) for t in tensors]
+    if op.impure and nodes[0].op != "param":
+        _target_parameter(op, tensors[0])
+    return symbolic(trace.add(op.name, nodes, attrs, out_type))
+
+
+def _target_parameter(op, target):
+    if not getattr(target, "is_parameter", False):
+        raise GraphcError(f"{op.name}: the target must be a Parameter, got {target.type} "
+                          f"({'a traced value' if target.is_symbolic else 'a Tensor'}); assign to a Cell's Parameter")
+    return target
+
+
+def _concrete(array: np.ndarray) -> Tensor:
+    tensor = Tensor.__new__(Tensor)
+    tensor._node, tensor._data = None, array
+    return tensor
+
+
+set_binder(bind)

@@ -1,0 +1,82 @@
+"""Element types and tensor types: the vocabulary every layer above shares."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DType:
+    """An element type. `short` is the IR spelling (f32), `name` the API one (float32)."""
+    name: str
+    short: str
+    np: type
+
+    def __repr__(self) -> str:
+        return f"graphc.{self.name}"
+
+    @property
+    def is_float(self) -> bool:
+        return np.issubdtype(self.np, np.floating)
+
+
+float32 = DType("float32", "f32", np.float32)
+float64 = DType("float64", "f64", np.float64)
+int32 = DType("int32", "i32", np.int32)
+int64 = DType("int64", "i64", np.int64)
+bool_ = DType("bool_", "bool", np.bool_)
+
+DTYPES = (float32, float64, int32, int64, bool_)
+_BY_SHORT = {d.short: d for d in DTYPES}
+_BY_NUMPY = {np.dtype(d.np): d for d in DTYPES}
+
+
+def dtype_of(x) -> DType:
+    """The graphc dtype of a DType, a short name ('f32'), or anything numpy understands."""
+    if isinstance(x, DType):
+        return x
+    if isinstance(x, str) and x in _BY_SHORT:
+        return _BY_SHORT[x]
+    try:
+        return _BY_NUMPY[np.dtype(x)]
+    except (KeyError, TypeError):
+        names = ", ".join(d.name for d in DTYPES)
+        raise TypeError(f"unsupported dtype {x!r}; graphc supports {names}") from None
+
+
+@dataclass(frozen=True)
+class TensorType:
+    shape: tuple[int, ...]
+    dtype: DType
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * np.dtype(self.dtype.np).itemsize
+
+    def __str__(self) -> str:
+        return f"{self.dtype.short}[{','.join(map(str, self.shape))}]"
+
+    @staticmethod
+    def parse(text: str) -> "TensorType":
+        """Inverse of str(): 'f32[32,1,32,32]' or 'f32[]'."""
+        short, _, rest = text.strip().partition("[")
+        if not rest.endswith("]"):
+            raise ValueError(f"bad tensor type {text!r}; expected e.g. f32[32,1,32,32]")
+        dims = rest[:-1].strip()
+        return TensorType(tuple(int(d) for d in dims.split(",")) if dims else (), dtype_of(short))
+
+
+def type_of(array: np.ndarray) -> TensorType:
+    return TensorType(array.shape, dtype_of(array.dtype))
