@@ -1,9 +1,11 @@
 """Reverse-mode autodiff as a graph transformation, and the grad / value_and_grad API.
 
-`vjp` walks the traced graph in reverse topological order and calls each op's gradient rule;
-the rules are written with ops, so they add ordinary nodes to the same graph (and can be
-differentiated again). Gradients of a value used several times are summed with explicit adds.
-Every node it adds records the forward node it differentiates (`grad_of`).
+While tracing, `graphc.grad` records `grad` placeholder nodes (output, seed, wrt). The autodiff
+pass (`expand_gradients`) replaces them: `vjp` walks the graph in reverse topological order and
+calls each op's gradient rule. The rules are written with ops, so they add ordinary nodes to
+the same graph (which can be differentiated again: grad of grad). Gradients of a value used
+several times are summed with explicit adds. Every node added records the forward node it
+differentiates (`grad_of`).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import numpy as np
 from . import context, ops
 from .errors import GraphcError
 from .ir import Graph, Node
-from .tracing import Tensor, current_trace, symbolic
+from .tracing import Tensor, Trace, current_trace, symbolic, tracing
 
 
 def vjp(graph: Graph, output: Node, cotangent: Tensor, wrt: list[Node]) -> list[Tensor]:
@@ -43,6 +45,26 @@ def vjp(graph: Graph, output: Node, cotangent: Tensor, wrt: list[Node]) -> list[
         finally:
             trace.grad_of = None
     return [grads.get(w.id) if w.id in grads else Tensor(np.zeros(w.type.shape, w.type.dtype.np)) for w in wrt]
+
+
+def expand_gradients(graph: Graph) -> bool:
+    """The autodiff pass: replace every `grad` placeholder by its gradient subgraph.
+
+    Placeholders sharing (output, seed) are expanded by one reverse walk. Inner placeholders come
+    first in topological order, so a grad of a grad walks through already-expanded nodes."""
+    changed = False
+    with tracing(Trace(graph=graph)):
+        while True:
+            pending = graph.of_op("grad")
+            if not pending:
+                return changed
+            output, seed = pending[0].inputs[:2]
+            group = [g for g in pending if g.inputs[0] is output and g.inputs[1] is seed]
+            results = vjp(graph, output, symbolic(seed), [g.inputs[2] for g in group])
+            for placeholder, result in zip(group, results):
+                graph.replace_all_uses(placeholder, _node_of(current_trace(), result))
+                graph.erase(placeholder)
+            changed = True
 
 
 def _node_of(trace, tensor: Tensor) -> Node:
@@ -83,7 +105,7 @@ def _differentiate(fn, args, grad_position, weights, has_aux, sens=None):
         raise GraphcError("the differentiated function must return a float Tensor (or a tuple whose first item is one)")
     seed = ops.broadcast_to(Tensor(np.asarray(1.0 if sens is None else sens, out.dtype.np)), shape=out.shape)
     wrt = [_node_of(trace, args[p]) for p in positions] + [_node_of(trace, w) for w in weights]
-    grads = vjp(trace.graph, _node_of(trace, out), seed, wrt)
+    grads = [ops.grad(out, seed, symbolic(w)) for w in wrt]
     input_grads, weight_grads = grads[:len(positions)], tuple(grads[len(positions):])
     if positions and weights:
         result = (input_grads[0] if isinstance(grad_position, int) else tuple(input_grads), weight_grads)

@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import context, interp
+from .autodiff import expand_gradients
 from .ir import Graph
 
 
@@ -30,6 +31,7 @@ class InterpExecutable:
 def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | None = None):
     """Optimise `graph` and build an executable for it on `backend` (default: the context's)."""
     backend = backend or context.get_context("backend")
+    expand_gradients(graph)
     if backend == "interp":
         return InterpExecutable(graph, params)
     # The LLVM backend lands with the codegen issue; until then graphs run on the interpreter.

@@ -165,8 +165,8 @@ def current_scope() -> str:
 class Trace:
     """The graph being built, plus how concrete values map onto its nodes."""
 
-    def __init__(self, name: str):
-        self.graph = Graph(name)
+    def __init__(self, name: str = "main", graph: Graph | None = None):
+        self.graph = graph if graph is not None else Graph(name)
         self.grad_of: Node | None = None          # while differentiating: the forward node
         self.params: dict[str, object] = {}       # param name -> Parameter bound to it
         self._lifted: dict[int, Node] = {}        # id(concrete Tensor) -> its param/const node

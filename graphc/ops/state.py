@@ -49,3 +49,12 @@ assign = register(Op("assign", ("target", "value"), _infer_assign, lambda target
                      impure=True, vjp=lambda ct, target, value, out: (None, ct),
                      samples=lambda rng: [([rng.standard_normal((3,)), rng.standard_normal((3,))], {})],
                      doc="writes value into the parameter `target` when the step ends; returns value"))
+
+
+def _grad_ref(output, seed, wrt):
+    raise RuntimeError("grad placeholders are replaced by the autodiff pass before a graph runs")
+
+
+grad = register(Op("grad", ("output", "seed", "wrt"), lambda output, seed, wrt: wrt, _grad_ref, OPAQUE,
+                   doc="placeholder for d<output, seed>/d wrt, recorded by graphc.grad while tracing and "
+                       "expanded into gradient nodes by the autodiff pass"))
