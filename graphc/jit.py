@@ -90,14 +90,22 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         if current_trace() is not None:          # inside another trace: inline
             return self.fn(*args, **kwargs)
+        entry, arrays = self._entry(args, kwargs)
+        outputs = entry[0](arrays)
+        return unflatten(entry[1], [Tensor(out) for out in outputs])
+
+    def compile(self, *args, **kwargs):
+        """Trace and compile for these arguments without running (MindSpore's Cell.compile)."""
+        return self._entry(args, kwargs)[0]
+
+    def _entry(self, args, kwargs):
         leaves, treedef = flatten((args, kwargs), _is_array)
         arrays = [_array(x) for x in leaves]
         key = (treedef, tuple(type_of(a) for a in arrays))
         entry = self._cache.get(key)
         if entry is None:
             entry = self._compile(key, treedef)
-        outputs = entry[0](arrays)
-        return unflatten(entry[1], [Tensor(out) for out in outputs])
+        return entry, arrays
 
     def _compile(self, key, treedef):
         if self._last_key is not None:

@@ -114,6 +114,10 @@ class Cell:
         with scope(self._scope_name):
             return self.construct(*inputs, **kwargs)
 
+    def compile(self, *inputs, **kwargs):
+        """Trace and compile construct for these inputs without running it (GRAPH_MODE)."""
+        return self._compiled().compile(*inputs, **kwargs)
+
     def _compiled(self):
         if self._jit is None:
             from ..jit import JitFunction

@@ -1,0 +1,51 @@
+"""MindSpore's "Model Training" tutorial with graphc: LeNet-5 on MNIST, 10 epochs, Momentum.
+
+    python examples/train_lenet_mnist.py                # the tutorial's settings
+    python examples/train_lenet_mnist.py --epochs 1 --data ./mnist --mode pynative
+
+MNIST is downloaded into --data from the public mirrors (or from GRAPHC_MNIST_MIRRORS, which may
+name file:// folders) unless it is already there.
+"""
+import argparse
+import logging
+
+import graphc
+import graphc.nn as nn
+from graphc.models import lenet
+from runtime import Model
+from runtime.callbacks import LossMonitor
+from runtime.dataset import Mnist
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--momentum", type=float, default=0.9)
+    parser.add_argument("--data", default="./mnist", help="MNIST directory (downloaded if missing)")
+    parser.add_argument("--mode", choices=("graph", "pynative"), default="graph")
+    parser.add_argument("--backend", choices=("llvm", "interp"), default="llvm")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    graphc.set_context(mode=graphc.GRAPH_MODE if args.mode == "graph" else graphc.PYNATIVE_MODE,
+                       backend=args.backend)
+    graphc.set_seed(args.seed)
+
+    dataset_train = Mnist(path=args.data, split="train", batch_size=args.batch_size, repeat_num=1,
+                          shuffle=True, resize=32, download=True).run()
+    network = lenet(num_classes=10, pretrained=False)
+    net_loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+    net_opt = nn.Momentum(network.trainable_params(), learning_rate=args.lr, momentum=args.momentum)
+    model = Model(network, loss_fn=net_loss, optimizer=net_opt, metrics={"acc"})
+    steps = dataset_train.get_dataset_size()
+    model.train(args.epochs, dataset_train, callbacks=[LossMonitor(args.lr, steps)])
+
+    dataset_test = Mnist(path=args.data, split="test", batch_size=args.batch_size, resize=32, download=True).run()
+    print(model.eval(dataset_test))
+
+
+if __name__ == "__main__":
+    main()

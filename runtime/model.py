@@ -1,0 +1,184 @@
+"""Model: the training and evaluation loop (MindSpore's mindspore.Model).
+
+It wraps the network as MindSpore does (WithLossCell + TrainOneStepCell for training,
+WithEvalCell for evaluation), compiles each step once before the loop (GRAPH_MODE; the compile
+time is logged apart from step times), then runs one compiled call per batch and drives the
+callbacks in MindSpore's order: begin, (epoch_begin, (step_begin, step_end)*, epoch_end)*, end.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from types import SimpleNamespace
+
+import numpy as np
+
+import graphc
+from graphc import nn
+from graphc.tracing import Tensor
+
+from .callbacks import Callback, RunContext
+from .metrics import Loss, get_metrics
+
+log = logging.getLogger("runtime.model")
+
+
+class Model:
+    def __init__(self, network, loss_fn=None, optimizer=None, metrics=None, eval_network=None,
+                 eval_indexes=None, amp_level="O0", **kwargs):
+        if kwargs:
+            raise ValueError(f"Model: unsupported argument(s) {', '.join(kwargs)}")
+        if amp_level != "O0":
+            raise ValueError(f"Model: amp_level={amp_level!r} is not supported; graphc trains in float32 ('O0')")
+        self._network, self._loss_fn, self._optimizer = network, loss_fn, optimizer
+        self._metrics = get_metrics(metrics) if metrics else {}
+        self._train_network = self._build_train_network()
+        self._eval_network, self._eval_indexes = self._build_eval_network(eval_network, eval_indexes)
+
+    @property
+    def train_network(self):
+        return self._train_network
+
+    @property
+    def predict_network(self):
+        return self._network
+
+    @property
+    def eval_network(self):
+        return self._eval_network
+
+    def _build_train_network(self):
+        if self._optimizer is None:
+            return nn.WithLossCell(self._network, self._loss_fn) if self._loss_fn is not None else self._network
+        net = nn.WithLossCell(self._network, self._loss_fn) if self._loss_fn is not None else self._network
+        return nn.TrainOneStepCell(net, self._optimizer)
+
+    def _build_eval_network(self, eval_network, eval_indexes):
+        if eval_network is not None:
+            if eval_indexes is not None and len(eval_indexes) != 3:
+                raise ValueError("Model: eval_indexes must list 3 output positions: loss, prediction, label")
+            return eval_network, eval_indexes
+        if self._metrics and self._loss_fn is not None:
+            return nn.WithEvalCell(self._network, self._loss_fn), [0, 1, 2]
+        return None, None
+
+    # -- training ----------------------------------------------------------------------------------
+    def train(self, epoch, train_dataset, callbacks=None, dataset_sink_mode=False, sink_size=-1, initial_epoch=0):
+        if dataset_sink_mode:
+            log.warning("The CPU cannot support dataset sink mode currently; training runs step by step.")
+        self._check_train_args(epoch, train_dataset, initial_epoch)
+        cb_params = self._train_cb_params(epoch, train_dataset, callbacks)
+        self._train_loop(cb_params, train_dataset, initial_epoch)
+
+    def fit(self, epoch, train_dataset, valid_dataset=None, valid_frequency=1, callbacks=None,
+            dataset_sink_mode=False, valid_dataset_sink_mode=False, sink_size=-1, initial_epoch=0):
+        self._check_train_args(epoch, train_dataset, initial_epoch)
+        if valid_dataset is not None and (not isinstance(valid_frequency, int) or valid_frequency < 1):
+            raise ValueError(f"Model.fit: valid_frequency must be a positive int, got {valid_frequency!r}")
+        cb_params = self._train_cb_params(epoch, train_dataset, callbacks)
+        self._train_loop(cb_params, train_dataset, initial_epoch, valid_dataset, valid_frequency)
+
+    def _check_train_args(self, epoch, dataset, initial_epoch):
+        if self._optimizer is None and not isinstance(self._train_network, nn.TrainOneStepCell):
+            raise ValueError("Model.train needs an optimizer: Model(network, loss_fn, optimizer=...)")
+        if not isinstance(epoch, int) or epoch < 1:
+            raise ValueError(f"Model.train: epoch must be a positive int, got {epoch!r}")
+        if not isinstance(initial_epoch, int) or not 0 <= initial_epoch < epoch:
+            raise ValueError(f"Model.train: initial_epoch must be in [0, {epoch}), got {initial_epoch!r}")
+        if dataset.get_dataset_size() == 0:
+            raise ValueError("Model.train: the training dataset is empty (0 batches); check its path, "
+                             "batch size and drop_remainder")
+
+    def _train_cb_params(self, epoch, dataset, callbacks):
+        return SimpleNamespace(
+            train_network=self._train_network, network=self._network, loss_fn=self._loss_fn,
+            optimizer=self._optimizer, train_dataset=dataset, epoch_num=epoch,
+            batch_num=dataset.get_dataset_size(), cur_epoch_num=0, cur_step_num=0, net_outputs=None,
+            mode="train", dataset_sink_mode=False, list_callback=_callback_list(callbacks),
+            parallel_mode="stand_alone", device_number=1, eval_results=None)
+
+    def _train_loop(self, cb, dataset, initial_epoch, valid_dataset=None, valid_frequency=1):
+        run_context = RunContext(cb)
+        callbacks = cb.list_callback
+        self._network.set_train(True)
+        cb.cur_step_num = initial_epoch * cb.batch_num
+        callbacks.begin(run_context)
+        for epoch in range(initial_epoch, cb.epoch_num):
+            cb.cur_epoch_num = epoch + 1
+            callbacks.epoch_begin(run_context)
+            for batch in _batches(dataset, epoch, self._loss_fn is not None, "training"):
+                if cb.cur_step_num == initial_epoch * cb.batch_num:
+                    self._compile(self._train_network, batch, "train step")
+                cb.cur_step_num += 1
+                callbacks.step_begin(run_context)
+                cb.net_outputs = self._train_network(*batch)
+                callbacks.step_end(run_context)
+                if run_context.get_stop_requested():
+                    break
+            if valid_dataset is not None and cb.cur_epoch_num % valid_frequency == 0:
+                cb.eval_results = self.eval(valid_dataset)
+                self._network.set_train(True)
+            callbacks.epoch_end(run_context)
+            if run_context.get_stop_requested():
+                break
+        callbacks.end(run_context)
+
+    @staticmethod
+    def _compile(network, batch, what):
+        """Compile before the first step, so step times never include compilation."""
+        if graphc.get_context("mode") != graphc.GRAPH_MODE:
+            return
+        start = time.perf_counter()
+        network.compile(*batch)
+        log.info("compiled %s (%s) in %.3f s", what, type(network).__name__, time.perf_counter() - start)
+
+    # -- evaluation and prediction -------------------------------------------------------------------
+    def eval(self, valid_dataset, callbacks=None, dataset_sink_mode=False):
+        if self._eval_network is None:
+            raise ValueError("Model.eval needs metrics and a loss_fn (or an eval_network): "
+                             "Model(network, loss_fn, optimizer, metrics={'acc'})")
+        self._eval_network.set_train(False)
+        for metric in self._metrics.values():
+            metric.clear()
+        compiled = False
+        for batch in _batches(valid_dataset, 0, True, "evaluation"):
+            if not compiled:
+                self._compile(self._eval_network, batch, "eval step")
+                compiled = True
+            self._update_metrics(self._eval_network(*batch))
+        return {name: metric.eval() for name, metric in self._metrics.items()}
+
+    def _update_metrics(self, outputs):
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        for metric in self._metrics.values():
+            if self._eval_indexes is None:
+                metric.update(*outputs)
+            elif isinstance(metric, Loss):
+                metric.update(outputs[self._eval_indexes[0]])
+            else:
+                metric.update(outputs[self._eval_indexes[1]], outputs[self._eval_indexes[2]])
+
+    def predict(self, *predict_data):
+        self._network.set_train(False)
+        return self._network(*(x if isinstance(x, Tensor) else Tensor(x) for x in predict_data))
+
+
+def _callback_list(callbacks):
+    from .callbacks import CallbackList
+    callbacks = [] if callbacks is None else list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+    return CallbackList(callbacks)
+
+
+def _batches(dataset, epoch, expect_pairs, what):
+    """The dataset's batches as Tensors, checking the column count once."""
+    columns = None
+    for row in dataset.create_tuple_iterator(output_numpy=True):
+        if columns is None:
+            columns = len(row)
+            if expect_pairs and columns != 2:
+                raise ValueError(f"Model: the {what} dataset yields {columns} column(s) per batch; with a loss_fn "
+                                 "it must yield exactly 2 (data, label)")
+        yield tuple(Tensor(np.asarray(col)) for col in row)
