@@ -106,7 +106,8 @@ class Model:
         for epoch in range(initial_epoch, cb.epoch_num):
             cb.cur_epoch_num = epoch + 1
             callbacks.epoch_begin(run_context)
-            for batch in _batches(dataset, epoch, self._loss_fn is not None, "training"):
+            dataset.set_epoch(epoch)
+            for batch in _batches(dataset, self._loss_fn is not None, "training"):
                 if cb.cur_step_num == initial_epoch * cb.batch_num:
                     self._compile(self._train_network, batch, "train step")
                 cb.cur_step_num += 1
@@ -141,7 +142,7 @@ class Model:
         for metric in self._metrics.values():
             metric.clear()
         compiled = False
-        for batch in _batches(valid_dataset, 0, True, "evaluation"):
+        for batch in _batches(valid_dataset, True, "evaluation"):
             if not compiled:
                 self._compile(self._eval_network, batch, "eval step")
                 compiled = True
@@ -172,7 +173,7 @@ def _callback_list(callbacks):
     return CallbackList(callbacks)
 
 
-def _batches(dataset, epoch, expect_pairs, what):
+def _batches(dataset, expect_pairs, what):
     """The dataset's batches as Tensors, checking the column count once."""
     columns = None
     for row in dataset.create_tuple_iterator(output_numpy=True):

@@ -1,0 +1,79 @@
+"""mindvision's `Mnist`: load (and optionally download) MNIST, then map, batch and repeat.
+
+`Mnist(path, split).run()` gives the pipeline mindvision builds: columns "image" (float32,
+(1, 32, 32) after the default transform) and "label" (int32), batched with drop_remainder=True,
+then repeated; 60000 / 32 = 1875 training batches per epoch.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from runtime.dataset.download import MNIST_FILES, download_mnist
+from runtime.dataset.idx import read_idx
+from runtime.dataset.pipeline import Dataset, NumpySlicesDataset
+from runtime.dataset.vision import HWC2CHW, Rescale, Resize
+
+MEAN, STD = 0.1307, 0.3081
+SPLITS = ("train", "test", "infer")
+
+
+class Mnist:
+    """The MNIST dataset under `path`, in the layout `<path>/{train,test}/<IDX files>`.
+
+    split="infer" reads the images of `path` when it is an IDX image file, else of the test split;
+    its "label" column holds each image's index (as mindvision's infer split does). It cannot
+    download. The data is read when the object is made; `run()` builds a fresh pipeline each call.
+    """
+
+    def __init__(self, path: str | Path, split: str = "train", transform: Callable | Sequence[Callable] | None = None,
+                 target_transform: Callable | Sequence[Callable] | None = None, batch_size: int = 32,
+                 repeat_num: int = 1, shuffle: bool | None = None, num_parallel_workers: int = 1,
+                 num_shards: int | None = None, shard_id: int | None = None,
+                 resize: int | tuple[int, int] = 32, download: bool = False):
+        if split not in SPLITS:
+            raise ValueError(f"Mnist: split must be one of {SPLITS}, got {split!r}")
+        if split == "infer" and download:
+            raise ValueError("Mnist: download is not supported for split='infer'; download the 'test' split first")
+        self.path, self.split = Path(path).expanduser(), split
+        self.transform, self.target_transform = transform, target_transform
+        self.batch_size, self.repeat_num, self.shuffle = batch_size, repeat_num, shuffle
+        self.num_shards, self.shard_id, self.resize = num_shards, shard_id, resize
+        if download:
+            download_mnist(self.path, split)
+        self.images, self.labels = self._load()
+
+    def default_transform(self) -> list[Callable]:
+        """Resize, scale to [0, 1], normalize with MNIST's mean and std, HWC -> CHW."""
+        return [Resize(self.resize), Rescale(1.0 / 255.0, 0.0), Rescale(1 / STD, -MEAN / STD), HWC2CHW()]
+
+    def run(self) -> Dataset:
+        dataset = NumpySlicesDataset({"image": self.images, "label": self.labels}, shuffle=self.shuffle,
+                                     num_shards=self.num_shards, shard_id=self.shard_id)
+        dataset = dataset.map(self.transform or self.default_transform(), input_columns="image")
+        if self.target_transform:
+            dataset = dataset.map(self.target_transform, input_columns="label")
+        return dataset.batch(self.batch_size, drop_remainder=True).repeat(self.repeat_num)
+
+    def _load(self) -> tuple[np.ndarray, np.ndarray]:
+        """Images as uint8 (N, H, W, 1) and int32 labels."""
+        if self.split == "infer":
+            image_file = self.path if self.path.is_file() else self.path / "test" / MNIST_FILES["test"][0].name
+            images = read_idx(_existing(image_file), ndim=3)
+            return images[..., None], np.arange(len(images), dtype=np.int32)
+        image_file, label_file = (self.path / self.split / file.name for file in MNIST_FILES[self.split])
+        images = read_idx(_existing(image_file), ndim=3)
+        labels = read_idx(_existing(label_file), ndim=1).astype(np.int32)
+        if len(images) != len(labels):
+            raise ValueError(f"Mnist: {image_file} has {len(images)} images but {label_file} has "
+                             f"{len(labels)} labels; download the split again")
+        return images[..., None], labels
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(f"Mnist: {path} does not exist; pass download=True, or put the MNIST files "
+                                f"in the layout <path>/train/train-images-idx3-ubyte, ...")
+    return path

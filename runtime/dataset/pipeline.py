@@ -1,0 +1,514 @@
+"""Dataset pipelines in the style of mindspore.dataset: source -> map -> shuffle -> batch -> repeat.
+
+Data flows as blocks of rows: whole numpy columns plus the order to read them in. An in-memory
+source is one block per pass (its columns, and a permutation when shuffled), so a batch is one
+fancy-index gather per column and a vectorized map runs once over the whole column. Rows from a
+Python generator travel as one-row blocks: correct, but with per-sample Python costs.
+
+Semantics worth knowing:
+- A source's `shuffle=None` means shuffle when the source is random-access (as in MindSpore).
+- Shuffling is seeded: the order of a pass depends only on the dataset seed (`set_seed`), the
+  position of the shuffle in the pipeline and how many passes that shuffle has made, so every
+  epoch is reshuffled, and a rebuilt pipeline replays the same epochs.
+- `shuffle(buffer_size)` permutes rows within windows of at least `buffer_size` rows; an
+  in-memory source arrives as one window, so it is fully permuted.
+- Sharding (`num_shards`, `shard_id`) deals the pass order round-robin: shard k takes rows
+  k, k + num_shards, ... and every shard gets exactly floor(n / num_shards) rows. All shards must
+  use the same seed so that they deal from the same permutation.
+- `map` hands operations marked `vectorized = True` whole columns, in chunks of rows (before
+  `batch`), or whole batches (after), and other callables one sample at a time (before `batch`)
+  or the batch arrays (after, as MindSpore does). Vectorized operations must map each row on its
+  own, and deterministically: their result on an in-memory column is computed once and reused
+  each epoch.
+- `num_parallel_workers` is accepted for compatibility and ignored.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+# When set to a class (the runtime's Tensor), iterators built with output_numpy=False wrap each
+# array in it; None yields numpy arrays.
+TENSOR_TYPE: type | None = None
+
+_seed = 0
+_CHUNK_ROWS = 4096  # rows per call of a vectorized operation on a whole column (16 MB of MNIST floats)
+
+
+def set_seed(seed: int) -> None:
+    """Seed every dataset shuffle (MindSpore's mindspore.dataset.config.set_seed)."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"set_seed: seed must be a non-negative int, got {seed!r}")
+    global _seed
+    _seed = seed
+
+
+def get_seed() -> int:
+    return _seed
+
+
+def _pass_rng(salt: int, pass_index: int) -> np.random.Generator:
+    return np.random.default_rng([_seed, salt, pass_index])
+
+
+class _Rows:
+    """A block of rows: `columns` (arrays with a leading row axis) read in `order` (None: as stored)."""
+
+    __slots__ = ("columns", "order")
+
+    def __init__(self, columns: tuple[np.ndarray, ...], order: np.ndarray | None = None):
+        self.columns, self.order = columns, order
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.order is None else len(self.order)
+
+    def take(self, start: int, stop: int) -> tuple[np.ndarray, ...]:
+        if self.order is None:
+            return tuple(column[start:stop] for column in self.columns)
+        rows = self.order[start:stop]
+        return tuple(column[rows] for column in self.columns)
+
+    def row(self, i: int) -> tuple[np.ndarray, ...]:
+        index = i if self.order is None else self.order[i]
+        return tuple(column[index] for column in self.columns)
+
+
+class Dataset:
+    """A pipeline stage. Build pipelines with the methods; iterate to run them."""
+
+    def __init__(self, parent: Dataset | None, column_names: Sequence[str]):
+        self._parent = parent
+        self._column_names = list(column_names)
+        self._depth = 0 if parent is None else parent._depth + 1
+        self._batched = parent is not None and parent._batched
+
+    # --- building -------------------------------------------------------------------------
+
+    def map(self, operations: Callable | Sequence[Callable], input_columns: str | Sequence[str] | None = None,
+            num_parallel_workers: int | None = None) -> Dataset:
+        """Apply operations, in order, to `input_columns` (default: the first column)."""
+        return _MapDataset(self, operations, input_columns)
+
+    def shuffle(self, buffer_size: int) -> Dataset:
+        return _ShuffleDataset(self, buffer_size)
+
+    def batch(self, batch_size: int, drop_remainder: bool = False, num_parallel_workers: int | None = None) -> Dataset:
+        return _BatchDataset(self, batch_size, drop_remainder)
+
+    def repeat(self, count: int | None = None) -> Dataset:
+        """Run the pipeline `count` times (None or -1: forever), each run a new epoch."""
+        return _RepeatDataset(self, count)
+
+    # --- running --------------------------------------------------------------------------
+
+    def create_tuple_iterator(self, num_epochs: int = -1, output_numpy: bool = False) -> DatasetIterator:
+        """An iterator over passes: each `for` loop over it runs one epoch (-1: any number of them)."""
+        return DatasetIterator(self, num_epochs, output_numpy, as_dict=False)
+
+    def create_dict_iterator(self, num_epochs: int = -1, output_numpy: bool = False) -> DatasetIterator:
+        return DatasetIterator(self, num_epochs, output_numpy, as_dict=True)
+
+    def __iter__(self) -> DatasetIterator:
+        return self.create_tuple_iterator(num_epochs=1)
+
+    def get_dataset_size(self) -> int:
+        """Rows per pass, or batches per pass once batched (one repetition for an endless repeat)."""
+        return self._parent.get_dataset_size()
+
+    def get_col_names(self) -> list[str]:
+        return list(self._column_names)
+
+    def reset(self) -> None:
+        """Prepare for the next epoch (MindSpore's hook); every pass already starts a fresh epoch."""
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next pass epoch `epoch` (0-based): its order depends only on the seed and the
+        epoch, so a run resumed at epoch k replays exactly what an uninterrupted run saw."""
+        self._start_at_pass(epoch)
+        if self._parent is not None:
+            self._parent.set_epoch(self._parent_pass(epoch))
+
+    def _start_at_pass(self, epoch: int) -> None:
+        """Stages that count passes (sources, shuffles) set their counter here."""
+
+    def _parent_pass(self, epoch: int) -> int:
+        return epoch
+
+    def _blocks(self) -> Iterator[_Rows]:
+        """One pass of the pipeline, as blocks of rows (after batch: one block per batch)."""
+        raise NotImplementedError
+
+    def _column_index(self, name: str) -> int:
+        if name not in self._column_names:
+            raise ValueError(f"unknown column {name!r}; the columns are {self._column_names}")
+        return self._column_names.index(name)
+
+
+class DatasetIterator:
+    """Yields tuples (or dicts) of arrays; runs a new pass whenever the previous one is used up."""
+
+    def __init__(self, dataset: Dataset, num_epochs: int, output_numpy: bool, as_dict: bool):
+        if not isinstance(num_epochs, int) or num_epochs == 0 or num_epochs < -1:
+            raise ValueError(f"num_epochs must be a positive int or -1 (no limit), got {num_epochs!r}")
+        self._dataset, self._num_epochs, self._as_dict = dataset, num_epochs, as_dict
+        self._wrap = None if output_numpy else TENSOR_TYPE
+        self._pass: Iterator[tuple[np.ndarray, ...]] | None = None
+        self._passes_started = 0
+
+    def __iter__(self) -> DatasetIterator:
+        return self
+
+    def __next__(self) -> tuple | dict:
+        if self._pass is None:
+            self._start_pass()
+        try:
+            arrays = next(self._pass)
+        except StopIteration:
+            self._pass = None
+            raise
+        if self._wrap is not None:
+            arrays = tuple(self._wrap(a) for a in arrays)
+        return dict(zip(self._dataset.get_col_names(), arrays)) if self._as_dict else arrays
+
+    def _start_pass(self) -> None:
+        if self._passes_started == self._num_epochs:
+            raise RuntimeError(f"the iterator was created with num_epochs={self._num_epochs} and has run them "
+                               f"all; create it with a larger num_epochs (or -1)")
+        self._passes_started += 1
+        blocks = self._dataset._blocks()
+        self._pass = _batches(blocks) if self._dataset._batched else _samples(blocks)
+
+
+def _batches(blocks: Iterator[_Rows]) -> Iterator[tuple[np.ndarray, ...]]:
+    for block in blocks:
+        yield tuple(np.ascontiguousarray(column) for column in block.columns)
+
+
+def _samples(blocks: Iterator[_Rows]) -> Iterator[tuple[np.ndarray, ...]]:
+    for block in blocks:
+        for i in range(len(block)):
+            yield tuple(np.array(value) for value in block.row(i))
+
+
+# ---------------------------------------------------------------------------------------------
+# sources
+
+class _Sampler:
+    """The row order of one pass over n random-access rows: shuffled and/or one shard of it."""
+
+    def __init__(self, n: int, shuffle: bool, num_shards: int | None, shard_id: int | None, source: str):
+        if (num_shards is None) != (shard_id is None):
+            raise ValueError(f"{source}: give both num_shards and shard_id, or neither")
+        if num_shards is not None:
+            if not isinstance(num_shards, int) or num_shards < 1:
+                raise ValueError(f"{source}: num_shards must be a positive int, got {num_shards!r}")
+            if not isinstance(shard_id, int) or not 0 <= shard_id < num_shards:
+                raise ValueError(f"{source}: shard_id must be an int in [0, {num_shards}), got {shard_id!r}")
+            if n < num_shards:
+                raise ValueError(f"{source}: {n} rows cannot fill {num_shards} shards")
+        self._n, self._shuffle = n, shuffle
+        self._num_shards, self._shard_id = num_shards or 1, shard_id or 0
+        self._passes = 0
+
+    def __len__(self) -> int:
+        return self._n // self._num_shards
+
+    def order(self) -> np.ndarray:
+        order = _pass_rng(0, self._passes).permutation(self._n) if self._shuffle else np.arange(self._n)
+        self._passes += 1
+        return order[self._shard_id: len(self) * self._num_shards: self._num_shards]
+
+
+class NumpySlicesDataset(Dataset):
+    """Rows sliced from in-memory data along the first axis.
+
+    `data` is an array or list (one column), a tuple of arrays (one column each) or a dict
+    name -> array. Column names default to the dict keys, else "column_0", "column_1", ...
+    """
+
+    def __init__(self, data: Any, column_names: Sequence[str] | None = None, shuffle: bool | None = None,
+                 num_shards: int | None = None, shard_id: int | None = None, num_parallel_workers: int | None = None):
+        names, columns = _columns_of(data, column_names)
+        super().__init__(None, names)
+        self._columns = columns
+        self._sampler = _Sampler(len(columns[0]), shuffle is not False, num_shards, shard_id, "NumpySlicesDataset")
+
+    def get_dataset_size(self) -> int:
+        return len(self._sampler)
+
+    def _start_at_pass(self, epoch: int) -> None:
+        self._sampler._passes = epoch
+
+    def _blocks(self) -> Iterator[_Rows]:
+        yield _Rows(self._columns, self._sampler.order())
+
+
+def _columns_of(data: Any, column_names: Sequence[str] | None) -> tuple[list[str], tuple[np.ndarray, ...]]:
+    if isinstance(data, dict):
+        names, columns = list(data), [np.asarray(v) for v in data.values()]
+        names = list(column_names) if column_names is not None else names
+    else:
+        columns = [np.asarray(v) for v in data] if isinstance(data, tuple) else [np.asarray(data)]
+        names = list(column_names) if column_names is not None else [f"column_{i}" for i in range(len(columns))]
+    if len(names) != len(columns):
+        raise ValueError(f"NumpySlicesDataset: {len(columns)} columns but {len(names)} column_names {names}")
+    lengths = {name: (len(c) if c.ndim else 0) for name, c in zip(names, columns)}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"NumpySlicesDataset: columns have different numbers of rows: {lengths}")
+    if not columns or not next(iter(lengths.values())):
+        raise ValueError("NumpySlicesDataset: the data has no rows")
+    return names, tuple(columns)
+
+
+class GeneratorDataset(Dataset):
+    """Rows from Python: `source` is random-access (__getitem__ and __len__), a callable returning
+    an iterable, or an iterable. Each row is a tuple with one value per column (a one-column
+    dataset may also give the bare value). Only random-access sources can be shuffled or sharded.
+    """
+
+    def __init__(self, source: Any, column_names: str | Sequence[str], shuffle: bool | None = None,
+                 num_shards: int | None = None, shard_id: int | None = None, num_parallel_workers: int | None = None):
+        names = [column_names] if isinstance(column_names, str) else list(column_names)
+        super().__init__(None, names)
+        self._source = source
+        self._random_access = hasattr(source, "__getitem__") and hasattr(source, "__len__")
+        if self._random_access:
+            if len(source) == 0:
+                raise ValueError("GeneratorDataset: the source has no rows (len(source) == 0)")
+            self._sampler = _Sampler(len(source), shuffle is not False, num_shards, shard_id, "GeneratorDataset")
+        elif shuffle or num_shards is not None:
+            raise ValueError("GeneratorDataset: shuffle and sharding need a random-access source "
+                             "(with __getitem__ and __len__); shuffle later with .shuffle(buffer_size)")
+        elif not (callable(source) or hasattr(source, "__iter__")):
+            raise TypeError(f"GeneratorDataset: source must be random-access, callable or iterable, "
+                            f"got {type(source).__name__}")
+        self._size: int | None = None
+
+    def _start_at_pass(self, epoch: int) -> None:
+        if self._random_access:
+            self._sampler._passes = epoch
+
+    def get_dataset_size(self) -> int:
+        if self._random_access:
+            return len(self._sampler)
+        if self._size is None:
+            self._size = sum(1 for _ in self._rows())
+        return self._size
+
+    def _blocks(self) -> Iterator[_Rows]:
+        count = 0
+        for row in self._rows():
+            count += 1
+            yield _Rows(self._row_columns(row))
+        if count == 0:
+            raise ValueError("GeneratorDataset: the source produced no rows")
+
+    def _rows(self) -> Iterable:
+        if self._random_access:
+            return (self._source[int(i)] for i in self._sampler.order())
+        return self._source() if callable(self._source) else iter(self._source)
+
+    def _row_columns(self, row: Any) -> tuple[np.ndarray, ...]:
+        values = row if isinstance(row, tuple) else (row,)  # a tuple holds the columns, anything else is one value
+        if len(values) != len(self._column_names):
+            raise ValueError(f"GeneratorDataset: a row has {len(values)} values for the "
+                             f"{len(self._column_names)} columns {self._column_names}")
+        return tuple(np.array(v)[None] for v in values)
+
+
+# ---------------------------------------------------------------------------------------------
+# operations
+
+class _MapDataset(Dataset):
+    def __init__(self, parent: Dataset, operations: Callable | Sequence[Callable],
+                 input_columns: str | Sequence[str] | None):
+        super().__init__(parent, parent._column_names)
+        self._operations = list(operations) if isinstance(operations, (list, tuple)) else [operations]
+        for op in self._operations:
+            if not callable(op):
+                raise TypeError(f"map: operation {op!r} is not callable")
+        if input_columns is None:
+            input_columns = [self._column_names[0]]
+        elif isinstance(input_columns, str):
+            input_columns = [input_columns]
+        self._inputs = [self._column_index(name) for name in input_columns]
+        self._whole_columns = self._batched or all(getattr(op, "vectorized", False) for op in self._operations)
+        self._cache: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None = None
+
+    def _blocks(self) -> Iterator[_Rows]:
+        for block in self._parent._blocks():
+            if self._whole_columns:
+                yield _Rows(self._replace(block.columns, self._columns_result(block.columns)), block.order)
+            else:
+                yield from self._each_row(block)
+
+    def _columns_result(self, columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        inputs = tuple(columns[i] for i in self._inputs)
+        # In-memory sources hand over the same column objects every pass: compute once.
+        if self._cache is not None and all(a is b for a, b in zip(self._cache[0], inputs)):
+            return self._cache[1]
+        outputs = self._apply_in_chunks(inputs)
+        self._cache = (inputs, outputs)
+        return outputs
+
+    def _apply_in_chunks(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        """Whole-column operations act row by row, so run them over chunks of rows into one output:
+        temporaries stay chunk-sized (whole-column ones cost memory, page faults and cache misses)."""
+        rows = len(inputs[0])
+        outputs: tuple[np.ndarray, ...] = ()
+        for start in range(0, rows, _CHUNK_ROWS):
+            chunk = self._apply(tuple(column[start:start + _CHUNK_ROWS] for column in inputs), whole=True)
+            if rows <= _CHUNK_ROWS:  # a batch or a small column: no copy
+                return chunk
+            outputs = outputs or tuple(np.empty((rows, *result.shape[1:]), result.dtype) for result in chunk)
+            for output, result in zip(outputs, chunk):
+                target = output[start:start + _CHUNK_ROWS]
+                if result.shape != target.shape:
+                    raise ValueError(f"map: {self._operation_names()} must turn each row into one row of a "
+                                     f"fixed shape; rows {start}.. gave {result.shape}, expected {target.shape}")
+                target[...] = result
+        return outputs
+
+    def _each_row(self, block: _Rows) -> Iterator[_Rows]:
+        for i in range(len(block)):
+            row = block.row(i)
+            outputs = self._apply(tuple(row[column] for column in self._inputs), whole=False)
+            yield _Rows(tuple(v[None] for v in self._replace(row, outputs)))
+
+    def _apply(self, values: tuple, whole: bool) -> tuple[np.ndarray, ...]:
+        for op in self._operations:
+            if whole or not getattr(op, "vectorized", False):
+                result = op(*values)
+            else:  # a vectorized op on one sample: give it a batch of one
+                result = tuple(np.asarray(r)[0] for r in _as_tuple(op(*(np.asarray(v)[None] for v in values))))
+            result = _as_tuple(result)
+            if len(result) != len(values):
+                raise ValueError(f"map: {_name(op)} returned {len(result)} values for {len(values)} input columns "
+                                 f"{[self._column_names[i] for i in self._inputs]}")
+            values = result
+        return tuple(np.asarray(v) for v in values)
+
+    def _operation_names(self) -> str:
+        return ", ".join(_name(op) for op in self._operations)
+
+    def _replace(self, row: tuple, outputs: tuple) -> tuple:
+        row = list(row)
+        for i, value in zip(self._inputs, outputs):
+            row[i] = value
+        return tuple(row)
+
+
+def _as_tuple(result: Any) -> tuple:
+    return tuple(result) if isinstance(result, (tuple, list)) else (result,)
+
+
+def _name(op: Callable) -> str:
+    return getattr(op, "__name__", type(op).__name__)
+
+
+class _ShuffleDataset(Dataset):
+    def __init__(self, parent: Dataset, buffer_size: int):
+        super().__init__(parent, parent._column_names)
+        if self._batched:
+            raise ValueError("shuffle after batch is not supported: shuffle the rows before batching")
+        if not isinstance(buffer_size, int) or buffer_size < 2:
+            raise ValueError(f"shuffle: buffer_size must be an int >= 2, got {buffer_size!r}")
+        self._buffer_size = buffer_size
+        self._passes = 0
+
+    def _start_at_pass(self, epoch: int) -> None:
+        self._passes = epoch
+
+    def _blocks(self) -> Iterator[_Rows]:
+        rng = _pass_rng(self._depth, self._passes)
+        self._passes += 1
+        window: list[_Rows] = []
+        for block in self._parent._blocks():
+            window.append(block)
+            if sum(map(len, window)) >= self._buffer_size:
+                yield _shuffled(window, rng)
+                window = []
+        if window:
+            yield _shuffled(window, rng)
+
+
+def _shuffled(window: list[_Rows], rng: np.random.Generator) -> _Rows:
+    if len(window) == 1 and window[0].order is not None:  # permute the order, not the data
+        block = window[0]
+        return _Rows(block.columns, block.order[rng.permutation(len(block.order))])
+    columns = _concatenate([block.take(0, len(block)) for block in window])
+    return _Rows(columns, rng.permutation(len(columns[0])))
+
+
+class _BatchDataset(Dataset):
+    def __init__(self, parent: Dataset, batch_size: int, drop_remainder: bool):
+        super().__init__(parent, parent._column_names)
+        if self._batched:
+            raise ValueError("batch after batch is not supported")
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch: batch_size must be a positive int, got {batch_size!r}")
+        self._batch_size, self._drop_remainder = batch_size, drop_remainder
+        self._batched = True
+
+    def get_dataset_size(self) -> int:
+        rows = self._parent.get_dataset_size()
+        return rows // self._batch_size if self._drop_remainder else -(-rows // self._batch_size)
+
+    def _blocks(self) -> Iterator[_Rows]:
+        size = self._batch_size
+        pending: list[tuple[np.ndarray, ...]] = []
+        pending_rows = rows = batches = 0
+        for block in self._parent._blocks():
+            start, n = 0, len(block)
+            rows += n
+            while start < n:
+                take = min(size - pending_rows, n - start)
+                pending.append(block.take(start, start + take))
+                pending_rows += take
+                start += take
+                if pending_rows == size:
+                    yield _Rows(_concatenate(pending, self._column_names))
+                    pending, pending_rows = [], 0
+                    batches += 1
+        if pending and not self._drop_remainder:
+            yield _Rows(_concatenate(pending, self._column_names))
+        elif batches == 0 and rows:
+            raise ValueError(f"batch: batch_size={size} with drop_remainder=True drops all {rows} rows of a pass; "
+                             f"use a smaller batch_size")
+
+
+def _concatenate(pieces: list[tuple[np.ndarray, ...]], names: Sequence[str] = ()) -> tuple[np.ndarray, ...]:
+    if len(pieces) == 1:  # the common case: a whole batch gathered from one block
+        return pieces[0]
+    columns = []
+    for i, parts in enumerate(zip(*pieces)):
+        try:
+            columns.append(np.concatenate(parts))
+        except ValueError:
+            name = names[i] if i < len(names) else f"column {i}"
+            shapes = sorted({p.shape[1:] for p in parts})
+            raise ValueError(f"batch: rows of {name!r} have different shapes {shapes}; make them equal "
+                             f"(for example with a map) before batching") from None
+    return tuple(columns)
+
+
+class _RepeatDataset(Dataset):
+    def __init__(self, parent: Dataset, count: int | None):
+        super().__init__(parent, parent._column_names)
+        if count == -1:
+            count = None
+        if count is not None and (not isinstance(count, int) or count < 1):
+            raise ValueError(f"repeat: count must be a positive int, or None / -1 for forever, got {count!r}")
+        self._count = count
+
+    def get_dataset_size(self) -> int:
+        return self._parent.get_dataset_size() * (self._count or 1)
+
+    def _parent_pass(self, epoch: int) -> int:
+        return epoch * (self._count or 1)
+
+    def _blocks(self) -> Iterator[_Rows]:
+        for _ in itertools.count() if self._count is None else range(self._count):
+            yield from self._parent._blocks()

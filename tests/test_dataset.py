@@ -1,0 +1,532 @@
+"""Datasets: IDX parsing, MNIST download through a file:// mirror of the real files, pipelines, transforms, Mnist."""
+import gzip
+import hashlib
+import itertools
+import math
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import numpy as np
+import pytest
+
+from runtime.dataset import (HWC2CHW, DownloadError, GeneratorDataset, IdxFormatError, Mnist, NumpySlicesDataset,
+                             Rescale, Resize, TypeCast, download_mnist, get_seed, read_idx, set_seed)
+from runtime.dataset import pipeline
+from runtime.dataset.download import MIRRORS_ENV, mirrors
+
+FIRST_TRAIN_LABELS = [5, 0, 4, 1, 9]  # the well-known first digits of each MNIST split
+FIRST_TEST_LABELS = [7, 2, 1, 0, 4]
+
+
+@pytest.fixture(autouse=True)
+def restore_dataset_seed():
+    seed = get_seed()
+    yield
+    set_seed(seed)
+
+
+@pytest.fixture(scope="module")
+def shared_mnist(mnist_mirror):
+    """The folder of the real (gzip) MNIST files, read directly, without the code under test."""
+    return Path(url2pathname(urlparse(mnist_mirror).path))
+
+
+@pytest.fixture(scope="module")
+def mnist_root(tmp_path_factory, mnist_mirror):
+    """Both splits downloaded (from the file:// mirror) and extracted once for this module."""
+    root = tmp_path_factory.mktemp("mnist")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(MIRRORS_ENV, mnist_mirror)
+        download_mnist(root, "train")
+        download_mnist(root, "test")
+    return root
+
+
+def published_md5s(shared_mnist):
+    """file name -> md5 of the uncompressed file, from the dataset's README table."""
+    readme = (shared_mnist / "README.md").read_text()
+    return {name: md5 for name, md5 in re.findall(r"\|\s*(\S+)\.gz\s*\|.*\|\s*([0-9a-f]{32})\s*\|", readme)}
+
+
+def raw_bytes(shared_mnist, name):
+    return gzip.decompress((shared_mnist / f"{name}.gz").read_bytes())
+
+
+def raw_array(shared_mnist, name, header):
+    return np.frombuffer(raw_bytes(shared_mnist, name), np.uint8, offset=header)
+
+
+# --- IDX ---------------------------------------------------------------------------------------
+
+def test_read_idx_real_files(mnist_root, shared_mnist):
+    images = read_idx(mnist_root / "train" / "train-images-idx3-ubyte", ndim=3)
+    labels = read_idx(mnist_root / "train" / "train-labels-idx1-ubyte", ndim=1)
+    assert images.shape == (60000, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (60000,) and set(np.unique(labels)) == set(range(10))
+    assert labels[:5].tolist() == FIRST_TRAIN_LABELS
+    np.testing.assert_array_equal(images.reshape(-1), raw_array(shared_mnist, "train-images-idx3-ubyte", 16))
+    test_labels = read_idx(shared_mnist / "t10k-labels-idx1-ubyte.gz", ndim=1)  # gzip read directly
+    assert test_labels.shape == (10000,) and test_labels[:5].tolist() == FIRST_TEST_LABELS
+
+
+def corrupt(raw, how):
+    if how == "truncated":
+        return raw[:-1]
+    if how == "extra byte":
+        return raw + b"\0"
+    if how == "wrong magic":
+        return b"\x00\x00\x08\x03" + raw[4:]
+    if how == "wrong dtype":
+        return b"\x00\x00\x0d\x01" + raw[4:]
+    if how == "short header":
+        return raw[:5]
+    raise AssertionError(how)
+
+
+@pytest.mark.parametrize("how, message", [
+    ("truncated", "header says 10000 = 10000 data bytes, found 9999"),
+    ("extra byte", "found 10001"),
+    ("wrong magic", "magic number is 0x00000803, expected 0x00000801"),
+    ("wrong dtype", "magic number is 0x00000d01, expected 0x00000801"),
+    ("short header", "5 bytes long, shorter than the 8-byte header"),
+])
+def test_corrupt_idx_files_are_rejected(tmp_path, shared_mnist, how, message):
+    path = tmp_path / "t10k-labels-idx1-ubyte"
+    path.write_bytes(corrupt(raw_bytes(shared_mnist, "t10k-labels-idx1-ubyte"), how))
+    with pytest.raises(IdxFormatError, match=re.escape(message)) as info:
+        read_idx(path, ndim=1)
+    assert str(path) in str(info.value) and isinstance(info.value, ValueError)
+
+
+def test_idx_dimension_count_and_damaged_gzip(tmp_path, shared_mnist):
+    with pytest.raises(IdxFormatError, match="expected 0x00000801"):
+        read_idx(shared_mnist / "t10k-images-idx3-ubyte.gz", ndim=1)
+    damaged = tmp_path / "labels.gz"
+    damaged.write_bytes((shared_mnist / "t10k-labels-idx1-ubyte.gz").read_bytes()[:2000])
+    with pytest.raises(IdxFormatError, match="gzip data is damaged"):
+        read_idx(damaged, ndim=1)
+
+
+# --- download ----------------------------------------------------------------------------------
+
+def md5(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_download_layout_and_checksums(mnist_root, shared_mnist):
+    expected = published_md5s(shared_mnist)
+    assert len(expected) == 4
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        for kind in ("images-idx3", "labels-idx1"):
+            name = f"{prefix}-{kind}-ubyte"
+            assert md5(mnist_root / split / name) == expected[name]
+            assert (mnist_root / split / f"{name}.gz").read_bytes() == (shared_mnist / f"{name}.gz").read_bytes()
+    assert sorted(p.name for p in (mnist_root / "test").iterdir()) == [
+        "t10k-images-idx3-ubyte", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte.gz"]
+
+
+def test_download_is_skipped_when_the_files_exist(mnist_root, monkeypatch):
+    monkeypatch.setenv(MIRRORS_ENV, "file:///nonexistent/mirror/")
+    before = (mnist_root / "test" / "t10k-labels-idx1-ubyte").stat().st_mtime_ns
+    assert download_mnist(mnist_root, "test") == mnist_root / "test"
+    assert (mnist_root / "test" / "t10k-labels-idx1-ubyte").stat().st_mtime_ns == before
+
+
+@pytest.fixture
+def bad_mirror(tmp_path, shared_mnist):
+    """A mirror whose test label archive is valid gzip of wrong data, and whose image archive is cut short."""
+    mirror = tmp_path / "bad-mirror"
+    mirror.mkdir()
+    labels = bytearray(raw_bytes(shared_mnist, "t10k-labels-idx1-ubyte"))
+    labels[100] = (labels[100] + 1) % 10
+    (mirror / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(labels)))
+    (mirror / "t10k-images-idx3-ubyte.gz").write_bytes((shared_mnist / "t10k-images-idx3-ubyte.gz").read_bytes()[:5000])
+    return mirror
+
+
+def test_a_corrupt_mirror_is_skipped(tmp_path, bad_mirror, mnist_mirror, monkeypatch, shared_mnist):
+    monkeypatch.setenv(MIRRORS_ENV, f"{bad_mirror.as_uri()}, file:///nonexistent {mnist_mirror}")
+    download_mnist(tmp_path / "data", "test")
+    assert md5(tmp_path / "data" / "test" / "t10k-labels-idx1-ubyte") == \
+        published_md5s(shared_mnist)["t10k-labels-idx1-ubyte"]
+
+
+def test_no_working_mirror_names_every_attempt_and_leaves_nothing(tmp_path, bad_mirror, monkeypatch):
+    monkeypatch.setenv(MIRRORS_ENV, f"file:///nonexistent/ {bad_mirror.as_uri()}")
+    with pytest.raises(DownloadError) as info:
+        download_mnist(tmp_path / "data", "test")
+    message = str(info.value)
+    assert "file:///nonexistent/t10k-images-idx3-ubyte.gz: " in message
+    assert f"{bad_mirror.as_uri()}/t10k-images-idx3-ubyte.gz: Compressed file ended" in message
+    assert MIRRORS_ENV in message
+    assert list((tmp_path / "data" / "test").iterdir()) == []
+    # the label archive downloads fine from the bad mirror but fails its checksum
+    monkeypatch.setenv(MIRRORS_ENV, bad_mirror.as_uri())
+    (tmp_path / "data" / "test" / "t10k-images-idx3-ubyte").write_bytes(b"")  # pretend the images are there
+    with pytest.raises(DownloadError, match="md5 of the uncompressed file is [0-9a-f]{32}, expected 27ae3e4e"):
+        download_mnist(tmp_path / "data", "test")
+    assert [p.name for p in (tmp_path / "data" / "test").iterdir()] == ["t10k-images-idx3-ubyte"]
+
+
+def test_mirror_list(monkeypatch):
+    monkeypatch.setenv(MIRRORS_ENV, " a/, b\tc,,d ")
+    assert mirrors() == ["a/", "b", "c", "d"]
+    monkeypatch.delenv(MIRRORS_ENV)
+    assert len(mirrors()) >= 2 and all(url.startswith("http") for url in mirrors())
+
+
+# --- pipelines ---------------------------------------------------------------------------------
+
+def rows(n=10):
+    return np.arange(n, dtype=np.float32)[:, None] * np.ones((1, 3), np.float32), np.arange(n, dtype=np.int32)
+
+
+def epoch_labels(dataset, epochs=1):
+    iterator = dataset.create_tuple_iterator(num_epochs=epochs, output_numpy=True)
+    return [np.concatenate([labels.reshape(-1) for _, labels in iterator]).tolist() for _ in range(epochs)]
+
+
+def test_numpy_slices_columns_and_samples():
+    features, labels = rows(4)
+    dataset = NumpySlicesDataset((features, labels), column_names=["x", "y"], shuffle=False)
+    assert dataset.get_col_names() == ["x", "y"] and dataset.get_dataset_size() == 4
+    samples = list(dataset)
+    assert len(samples) == 4 and samples[2][0].tolist() == [2.0, 2.0, 2.0] and samples[2][1] == 2
+    assert NumpySlicesDataset({"a": labels, "b": labels}).get_col_names() == ["a", "b"]
+    assert NumpySlicesDataset((labels, labels)).get_col_names() == ["column_0", "column_1"]
+    assert NumpySlicesDataset([1, 2, 3]).get_col_names() == ["column_0"]  # a list is one column
+    dicts = list(NumpySlicesDataset({"a": labels}, shuffle=False).create_dict_iterator(output_numpy=True))
+    assert [d["a"].item() for d in dicts] == [0, 1, 2, 3]
+
+
+def test_shuffle_is_a_permutation_reshuffled_each_epoch_and_reproducible():
+    def build():
+        return NumpySlicesDataset(rows(100), column_names=["x", "y"]).batch(10)  # shuffle=None: shuffled
+    set_seed(7)
+    first, second = epoch_labels(build(), epochs=2)
+    assert sorted(first) == list(range(100)) and sorted(second) == list(range(100))
+    assert first != list(range(100)) and first != second
+    set_seed(7)
+    assert epoch_labels(build(), epochs=2) == [first, second]
+    set_seed(8)
+    assert epoch_labels(build())[0] != first
+
+
+def test_repeat_runs_new_epochs():
+    set_seed(3)
+    dataset = NumpySlicesDataset(rows(20), column_names=["x", "y"]).batch(5).repeat(2)
+    assert dataset.get_dataset_size() == 8
+    [labels] = epoch_labels(dataset)
+    assert len(labels) == 40 and sorted(labels[:20]) == sorted(labels[20:]) == list(range(20))
+    assert labels[:20] != labels[20:]
+    endless = NumpySlicesDataset(rows(3), shuffle=False).repeat()
+    assert [int(y) for _, y in itertools.islice(endless.create_tuple_iterator(), 7)] == [0, 1, 2, 0, 1, 2, 0]
+
+
+def test_shuffle_stage_on_streamed_rows():
+    source = lambda: ((np.float32(i), np.int32(i)) for i in range(50))
+    def build():
+        return GeneratorDataset(source, ["x", "y"]).shuffle(16).batch(7)
+    set_seed(1)
+    first, second = epoch_labels(build(), epochs=2)
+    assert sorted(first) == list(range(50)) and first != list(range(50)) and first != second
+    # rows move only within windows of 16
+    assert all(sorted(first[i:i + 16]) == list(range(i, min(i + 16, 50))) for i in range(0, 50, 16))
+    set_seed(1)
+    assert epoch_labels(build(), epochs=2) == [first, second]
+
+
+def test_shards_are_disjoint_equal_and_reshuffled_together():
+    set_seed(5)
+    shards = [NumpySlicesDataset(rows(10), ["x", "y"], num_shards=3, shard_id=k) for k in range(3)]
+    epochs = [epoch_labels(shard, epochs=2) for shard in shards]
+    for epoch in range(2):
+        parts = [e[epoch] for e in epochs]
+        assert all(len(p) == 3 for p in parts)  # floor(10 / 3)
+        assert len(set(itertools.chain(*parts))) == 9
+    assert epochs[0][0] != epochs[0][1]
+    unshuffled = NumpySlicesDataset(rows(10), ["x", "y"], shuffle=False, num_shards=3, shard_id=1)
+    assert epoch_labels(unshuffled)[0] == [1, 4, 7]  # round-robin
+
+
+def test_batches_are_contiguous_with_the_column_dtypes():
+    dataset = NumpySlicesDataset(rows(10), ["x", "y"], shuffle=False)
+    batches = list(dataset.batch(4).create_tuple_iterator(output_numpy=True))
+    assert [len(y) for _, y in batches] == [4, 4, 2]
+    assert [len(y) for _, y in dataset.batch(4, drop_remainder=True).create_tuple_iterator()] == [4, 4]
+    assert dataset.batch(4).get_dataset_size() == 3 and dataset.batch(4, drop_remainder=True).get_dataset_size() == 2
+    x, y = batches[1]
+    assert x.dtype == np.float32 and y.dtype == np.int32 and x.flags.c_contiguous and y.flags.c_contiguous
+    np.testing.assert_array_equal(y, [4, 5, 6, 7])
+    x[:] = -1  # batches are copies: the source is untouched
+    assert list(dataset.batch(4).create_tuple_iterator())[1][0].min() == 4
+
+
+def test_batches_across_streamed_rows():
+    dataset = GeneratorDataset(lambda: ((np.full(2, i, np.float32), i) for i in range(5)), ["x", "y"]).batch(2)
+    batches = list(dataset)
+    assert [b[1].tolist() for b in batches] == [[0, 1], [2, 3], [4]]
+    assert batches[1][0].tolist() == [[2, 2], [3, 3]] and dataset.get_dataset_size() == 3
+
+
+class CountingDouble:
+    """A vectorized operation that counts its calls."""
+    vectorized = True
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        return x * 2
+
+
+def test_map_per_sample_vectorized_and_after_batch_agree():
+    features, labels = rows(12)
+    per_sample_calls = []
+
+    def double(x):
+        per_sample_calls.append(x.shape)
+        return x * 2
+    vectorized = CountingDouble()
+    base = lambda: NumpySlicesDataset((features, labels), ["x", "y"], shuffle=False)
+
+    def two_epochs(dataset):
+        iterator = dataset.create_tuple_iterator(num_epochs=2)
+        return list(iterator) + list(iterator)
+    results = [two_epochs(base().map(op).batch(4)) for op in (double, vectorized)]
+    after_batch = two_epochs(base().batch(4).map(double))
+    for a, b, c in zip(*results, after_batch):
+        np.testing.assert_array_equal(a[0], features[a[1]] * 2)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[0], c[0])
+    assert vectorized.calls == 1  # on the whole column, reused by the next epoch
+    assert per_sample_calls.count((3,)) == 24 and per_sample_calls.count((4, 3)) == 6
+
+
+def test_vectorized_map_runs_over_chunks_of_rows(monkeypatch):
+    monkeypatch.setattr(pipeline, "_CHUNK_ROWS", 4)
+    features, labels = rows(10)
+    dataset = NumpySlicesDataset((features, labels), ["x", "y"], shuffle=False)
+    vectorized = CountingDouble()
+    [(x, y)] = list(dataset.map(vectorized).batch(10))
+    np.testing.assert_array_equal(x, features * 2)
+    assert vectorized.calls == 3  # rows 0-3, 4-7, 8-9
+    halve_rows = lambda x: x[::2]
+    halve_rows.vectorized = True
+    with pytest.raises(ValueError, match=r"must turn each row into one row of a fixed shape; rows 0\.\. gave \(2, 3\)"):
+        list(dataset.map(halve_rows))
+
+
+def test_map_on_several_columns_and_errors():
+    features, labels = rows(4)
+    dataset = NumpySlicesDataset((features, labels), ["x", "y"], shuffle=False)
+    swapped = dataset.map(lambda x, y: (y, x), input_columns=["x", "y"]).batch(4)
+    x, y = next(iter(swapped))
+    np.testing.assert_array_equal(x, labels)
+    np.testing.assert_array_equal(y, features)
+    with pytest.raises(ValueError, match=r"unknown column 'z'; the columns are \['x', 'y'\]"):
+        dataset.map(abs, input_columns="z")
+    with pytest.raises(ValueError, match="returned 2 values for 1 input columns"):
+        list(dataset.map(lambda x: (x, x)))
+    with pytest.raises(TypeError, match="not callable"):
+        dataset.map([3])
+
+
+def test_generator_sources():
+    class RandomAccess:
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return np.float32(i), np.int32(i)
+    set_seed(2)
+    shuffled = GeneratorDataset(RandomAccess(), ["x", "y"])
+    first = epoch_labels(shuffled.batch(3))[0]
+    assert sorted(first) == list(range(6)) and first != list(range(6))
+    in_order = GeneratorDataset(RandomAccess(), ["x", "y"], shuffle=False, num_shards=2, shard_id=1)
+    assert epoch_labels(in_order.batch(3))[0] == [1, 3, 5]
+    iterable = GeneratorDataset([(1, 10), (2, 20)], ["a", "b"])
+    assert iterable.get_dataset_size() == 2 and [int(b) for _, b in iterable] == [10, 20]
+    single = GeneratorDataset(lambda: iter([np.ones(2), np.zeros(2)]), "image").batch(2)
+    assert next(iter(single))[0].tolist() == [[1, 1], [0, 0]]
+
+
+@pytest.mark.parametrize("build, error, message", [
+    (lambda: NumpySlicesDataset((np.ones(3), np.ones(4))), ValueError, "different numbers of rows"),
+    (lambda: NumpySlicesDataset(np.ones((0, 2))), ValueError, "no rows"),
+    (lambda: NumpySlicesDataset((np.ones(3),), column_names=["a", "b"]), ValueError, "1 columns but 2 column_names"),
+    (lambda: NumpySlicesDataset(np.ones(3)).batch(0), ValueError, "batch_size must be a positive int, got 0"),
+    (lambda: NumpySlicesDataset(np.ones(3)).batch("2"), ValueError, "batch_size must be a positive int"),
+    (lambda: list(NumpySlicesDataset(np.ones(3)).batch(4, drop_remainder=True)), ValueError,
+     "batch_size=4 with drop_remainder=True drops all 3 rows"),
+    (lambda: NumpySlicesDataset(np.ones(3)).batch(2).shuffle(4), ValueError, "shuffle after batch"),
+    (lambda: NumpySlicesDataset(np.ones(3)).shuffle(1), ValueError, "buffer_size must be an int >= 2"),
+    (lambda: NumpySlicesDataset(np.ones(3)).repeat(0), ValueError, "count must be a positive int"),
+    (lambda: NumpySlicesDataset(np.ones(3), num_shards=2), ValueError, "both num_shards and shard_id"),
+    (lambda: NumpySlicesDataset(np.ones(3), num_shards=2, shard_id=2), ValueError, r"shard_id must be an int in \[0, 2\)"),
+    (lambda: NumpySlicesDataset(np.ones(3), num_shards=4, shard_id=0), ValueError, "3 rows cannot fill 4 shards"),
+    (lambda: list(GeneratorDataset(lambda: iter([]), "a")), ValueError, "produced no rows"),
+    (lambda: list(GeneratorDataset(lambda: iter([(1, 2)]), ["a"])), ValueError, "a row has 2 values for the 1 columns"),
+    (lambda: GeneratorDataset(lambda: iter([]), "a", shuffle=True), ValueError, "need a random-access source"),
+    (lambda: list(GeneratorDataset(lambda: iter([np.ones(2), np.ones(3)]), "a").batch(2)), ValueError,
+     r"rows of 'a' have different shapes \[\(2,\), \(3,\)\]"),
+])
+def test_pipeline_errors(build, error, message):
+    with pytest.raises(error, match=message):
+        build()
+
+
+def test_iterator_epochs_and_tensor_wrapping(monkeypatch):
+    dataset = NumpySlicesDataset(rows(4), ["x", "y"], shuffle=False).batch(2)
+    iterator = dataset.create_tuple_iterator(num_epochs=2)
+    assert len(list(iterator)) == 2 and len(list(iterator)) == 2
+    with pytest.raises(RuntimeError, match="num_epochs=2"):
+        list(iterator)
+
+    class Wrapped:
+        def __init__(self, array):
+            self.array = array
+    monkeypatch.setattr(pipeline, "TENSOR_TYPE", Wrapped)
+    x, y = next(iter(dataset.create_tuple_iterator()))
+    assert isinstance(x, Wrapped) and y.array.tolist() == [0, 1]
+    x, y = next(iter(dataset.create_tuple_iterator(output_numpy=True)))
+    assert isinstance(x, np.ndarray)
+    assert isinstance(next(iter(dataset.create_dict_iterator()))["y"], Wrapped)
+
+
+# --- vision transforms -------------------------------------------------------------------------
+
+def resize_reference(image, out_height, out_width):
+    """OpenCV INTER_LINEAR, one output pixel at a time, straight from the definition."""
+    def source(d, n_in, n_out):
+        s = (d + 0.5) * n_in / n_out - 0.5
+        i = math.floor(s)
+        if i < 0:
+            return 0, 0, 0.0
+        if i >= n_in - 1:
+            return n_in - 1, n_in - 1, 0.0
+        return i, i + 1, s - i
+    out = np.zeros((out_height, out_width) + image.shape[2:])
+    for y in range(out_height):
+        y0, y1, fy = source(y, image.shape[0], out_height)
+        for x in range(out_width):
+            x0, x1, fx = source(x, image.shape[1], out_width)
+            top = image[y0, x0] * (1 - fx) + image[y0, x1] * fx
+            bottom = image[y1, x0] * (1 - fx) + image[y1, x1] * fx
+            out[y, x] = top * (1 - fy) + bottom * fy
+    return out
+
+
+def test_resize_by_hand():
+    # width 2 -> 4: sources -0.25 (edge), 0.25, 0.75, 1.25 (edge)
+    image = np.array([[0.0, 100.0]], np.float32).reshape(1, 1, 2, 1)
+    np.testing.assert_allclose(Resize((1, 4))(image).reshape(-1), [0, 25, 75, 100])
+
+
+@pytest.mark.parametrize("size", [(5, 4), (11, 13), (7, 9)])
+def test_resize_matches_the_per_pixel_definition(size):
+    images = np.random.default_rng(0).uniform(0, 255, (3, 7, 9, 2)).astype(np.float32)
+    out = Resize(size)(images)
+    assert out.shape == (3, *size, 2) and out.dtype == np.float32 and out.flags.c_contiguous
+    for image, got in zip(images, out):
+        np.testing.assert_allclose(got, resize_reference(image.astype(np.float64), *size), rtol=1e-5, atol=1e-3)
+
+
+def test_resize_int_size_keeps_the_aspect_ratio_and_checks_rank():
+    assert Resize(32)(np.zeros((2, 28, 56, 1), np.uint8)).shape == (2, 32, 64, 1)
+    assert Resize(32)(np.zeros((2, 56, 28, 1), np.uint8)).shape == (2, 64, 32, 1)
+    with pytest.raises(ValueError, match=r"shaped \(N, H, W, C\), got shape \(28, 28, 1\)"):
+        Resize(32)(np.zeros((28, 28, 1)))
+
+
+def test_rescale_hwc2chw_typecast():
+    images = np.arange(24, dtype=np.uint8).reshape(1, 2, 3, 4)
+    np.testing.assert_allclose(Rescale(0.5, -1)(images), images * 0.5 - 1)
+    assert Rescale(0.5, -1)(images).dtype == np.float32
+    chw = HWC2CHW()(images)
+    assert chw.shape == (1, 4, 2, 3) and chw.flags.c_contiguous and chw[0, 3, 1, 2] == images[0, 1, 2, 3]
+    assert TypeCast("float16")(images).dtype == np.float16
+
+
+# --- Mnist -------------------------------------------------------------------------------------
+
+def normalized_reference(raw_image):
+    resized = resize_reference(raw_image.astype(np.float64)[:, :, None], 32, 32)
+    return ((resized / 255 - 0.1307) / 0.3081).transpose(2, 0, 1)
+
+
+def test_mnist_train_pipeline(mnist_root, shared_mnist):
+    dataset = Mnist(mnist_root, split="train", shuffle=False).run()
+    assert dataset.get_dataset_size() == 1875 and dataset.get_col_names() == ["image", "label"]
+    images, labels = next(iter(dataset.create_tuple_iterator(output_numpy=True)))
+    assert images.shape == (32, 1, 32, 32) and images.dtype == np.float32 and images.flags.c_contiguous
+    assert labels.shape == (32,) and labels.dtype == np.int32
+    assert labels[:5].tolist() == FIRST_TRAIN_LABELS
+    raw = raw_array(shared_mnist, "train-images-idx3-ubyte", 16).reshape(60000, 28, 28)
+    for i in (0, 31):
+        np.testing.assert_allclose(images[i], normalized_reference(raw[i]), atol=1e-4)
+    *_, (last_images, last_labels) = dataset.create_tuple_iterator(output_numpy=True)
+    np.testing.assert_allclose(last_images[-1], normalized_reference(raw[-1]), atol=1e-4)
+    assert last_labels[-1] == raw_array(shared_mnist, "train-labels-idx1-ubyte", 8)[-1]
+
+
+def test_mnist_shuffled_epoch_sees_every_image_once(mnist_root, shared_mnist):
+    set_seed(0)
+    dataset = Mnist(mnist_root, split="train", batch_size=64, shuffle=True).run()
+    counts = np.zeros(10, np.int64)
+    batches = 0
+    for _, labels in dataset.create_tuple_iterator(output_numpy=True):
+        counts += np.bincount(labels, minlength=10)
+        batches += 1
+    raw_labels = raw_array(shared_mnist, "train-labels-idx1-ubyte", 8)[:937 * 64]
+    assert batches == 60000 // 64 and counts.sum() == 937 * 64
+    assert abs(counts - np.bincount(raw_array(shared_mnist, "train-labels-idx1-ubyte", 8), minlength=10)).max() < 64
+    assert counts.tolist() != np.bincount(raw_labels, minlength=10).tolist()  # shuffled: not the first 937 batches
+
+
+def test_mnist_download_test_split_with_options(tmp_path, mnist_mirror, monkeypatch):
+    monkeypatch.setenv(MIRRORS_ENV, mnist_mirror)
+    mnist = Mnist(tmp_path / "mnist", split="test", batch_size=100, repeat_num=2, shuffle=False, download=True,
+                  resize=(16, 20), target_transform=TypeCast(np.float32))
+    dataset = mnist.run()
+    assert dataset.get_dataset_size() == 200
+    images, labels = next(iter(dataset))
+    assert images.shape == (100, 1, 16, 20) and labels.dtype == np.float32
+    assert labels[:5].tolist() == FIRST_TEST_LABELS
+    sharded = Mnist(tmp_path / "mnist", split="test", batch_size=32, num_shards=2, shard_id=1).run()
+    assert sharded.get_dataset_size() == 5000 // 32
+
+
+def test_mnist_custom_transform_and_infer_split(mnist_root):
+    custom = Mnist(mnist_root, split="test", batch_size=10, shuffle=False, transform=[Rescale(1 / 255, 0), HWC2CHW()])
+    images, _ = next(iter(custom.run()))
+    assert images.shape == (10, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
+    infer = Mnist(mnist_root, split="infer", batch_size=10, shuffle=False).run()
+    infer_images, indices = next(iter(infer))
+    assert indices.tolist() == list(range(10)) and infer_images.shape == (10, 1, 32, 32)
+    by_file = Mnist(mnist_root / "test" / "t10k-images-idx3-ubyte", split="infer", shuffle=False).run()
+    np.testing.assert_array_equal(next(iter(by_file))[0][:10], infer_images)
+
+
+def test_mnist_argument_errors(tmp_path):
+    with pytest.raises(ValueError, match="download is not supported for split='infer'"):
+        Mnist(tmp_path, split="infer", download=True)
+    with pytest.raises(ValueError, match="split must be one of"):
+        Mnist(tmp_path, split="validation")
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte does not exist; pass download=True"):
+        Mnist(tmp_path, split="train")
+
+
+def test_set_epoch_replays_the_order_an_uninterrupted_run_saw():
+    def pipeline():
+        return NumpySlicesDataset({"x": np.arange(12)}, shuffle=True).batch(4).repeat(2)
+
+    uninterrupted = pipeline()
+    epochs = [[b[0].tolist() for b in uninterrupted.create_tuple_iterator(output_numpy=True)] for _ in range(3)]
+    assert epochs[0] != epochs[1]
+    resumed = pipeline()
+    resumed.set_epoch(2)
+    assert [b[0].tolist() for b in resumed.create_tuple_iterator(output_numpy=True)] == epochs[2]
