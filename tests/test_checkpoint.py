@@ -1,0 +1,85 @@
+"""Cell-aware checkpoints: save/load round trips, mismatch reports, ModelCheckpoint naming."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from graphc import Parameter
+from graphc.nn import Cell
+from runtime import CheckpointConfig, ModelCheckpoint, load_checkpoint, load_param_into_net, save_checkpoint
+from runtime.callbacks import RunContext
+from runtime.checkpoint_format import read_checkpoint
+
+
+class Pair(Cell):
+    def __init__(self, shape=(2, 3), fill=1.0):
+        super().__init__()
+        self.weight = Parameter(np.full(shape, fill, np.float32))
+        self.bias = Parameter(np.arange(shape[0], dtype=np.float32))
+
+
+class Outer(Cell):
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.layer = Pair(**kwargs)
+
+
+def test_round_trip_restores_every_value(tmp_path):
+    net = Outer(fill=2.5)
+    save_checkpoint(net, tmp_path / "net.ckpt")
+    assert [name for name, _ in read_checkpoint(tmp_path / "net.ckpt")] == ["layer.weight", "layer.bias"]
+    other = Outer(fill=0.0)
+    not_loaded = load_param_into_net(other, load_checkpoint(tmp_path / "net.ckpt"))
+    assert not_loaded == []
+    np.testing.assert_array_equal(other.layer.weight.asnumpy(), np.full((2, 3), 2.5, np.float32))
+
+
+def test_filter_prefix_and_missing_names_are_reported(tmp_path):
+    save_checkpoint(Outer(fill=3.0), tmp_path / "net.ckpt")
+    params = load_checkpoint(tmp_path / "net.ckpt", filter_prefix="layer.weight")
+    assert list(params) == ["layer.bias"]
+    net = Outer(fill=0.0)
+    assert load_param_into_net(net, params) == ["layer.weight"]
+    assert net.layer.weight.asnumpy().sum() == 0.0
+    with pytest.raises(ValueError, match="missing"):
+        load_param_into_net(net, params, strict_load=True)
+
+
+def test_checkpoint_of_another_network_is_rejected_whole(tmp_path):
+    save_checkpoint(Outer(shape=(4, 3), fill=7.0), tmp_path / "big.ckpt")
+    net = Outer(fill=1.0)
+    with pytest.raises(ValueError, match=r"layer\.weight: checkpoint float32\[4, 3\], network float32\[2, 3\]"):
+        load_param_into_net(net, load_checkpoint(tmp_path / "big.ckpt"))
+    assert net.layer.bias.asnumpy().tolist() == [0.0, 1.0]       # nothing was half-loaded
+
+
+def test_truncated_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "net.ckpt"
+    save_checkpoint(Outer(), path)
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(ValueError, match="net.ckpt: byte"):
+        load_checkpoint(path)
+
+
+def _drive(callback, steps, batch_num):
+    cb = SimpleNamespace(cur_step_num=0, cur_epoch_num=1, batch_num=batch_num, train_network=Outer())
+    context = RunContext(cb)
+    for step in range(1, steps + 1):
+        cb.cur_step_num, cb.cur_epoch_num = step, (step - 1) // batch_num + 1
+        callback.step_end(context)
+    callback.end(context)
+
+
+def test_model_checkpoint_names_keeps_the_newest_and_avoids_clashes(tmp_path):
+    config = CheckpointConfig(save_checkpoint_steps=2, keep_checkpoint_max=2)
+    first = ModelCheckpoint(prefix="lenet", directory=tmp_path, config=config)
+    _drive(first, steps=7, batch_num=3)
+    # saves at steps 2, 4, 6 and at the end (7); epoch = (step-1)//3+1, step in epoch = (step-1)%3+1
+    assert sorted(p.name for p in tmp_path.glob("*.ckpt")) == ["lenet-2_3.ckpt", "lenet-3_1.ckpt"]
+    second = ModelCheckpoint(prefix="lenet", directory=tmp_path, config=config)
+    assert second.prefix == "lenet_1"
+
+
+def test_config_rejects_saving_never():
+    with pytest.raises(ValueError, match="both 0"):
+        CheckpointConfig(save_checkpoint_steps=0, save_checkpoint_seconds=0)
