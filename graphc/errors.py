@@ -15,14 +15,18 @@ class GraphcError(Exception):
         super().__init__(f"{self.loc}: {message}" if self.loc else message)
 
 
+class ArgumentError(GraphcError, ValueError):
+    """A bad argument to a graphc API (a ValueError, as MindSpore raises), located at the user's line."""
+
+
 def _is_internal(filename: str) -> bool:
-    return filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen")
+    return filename.startswith("<frozen") or os.path.abspath(filename).startswith(_PACKAGE_DIR)
 
 
 def user_location() -> str:
     """file:line of the innermost stack frame outside graphc (the user's code)."""
     frame = sys._getframe(1)
-    while frame is not None and _is_internal(os.path.abspath(frame.f_code.co_filename)):
+    while frame is not None and _is_internal(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:
         return ""

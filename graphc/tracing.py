@@ -13,7 +13,7 @@ from . import ops
 from .errors import GraphcError, user_location
 from .ir import Graph, Node
 from .ops.core import OpError, set_binder
-from .types import DType, TensorType, dtype_of, float32, type_of
+from .types import DType, TensorType, bool_, dtype_of, float32, type_of
 
 
 class Tensor:
@@ -78,6 +78,10 @@ class Tensor:
 
     def __len__(self):
         return self.shape[0]
+
+    def __iter__(self):
+        # the length is static, so a loop over a traced tensor unrolls (getitem raises no IndexError to stop it)
+        return (self[i] for i in range(len(self)))
 
     def __array__(self, dtype=None, copy=None):
         return self.asnumpy() if dtype is None else self.asnumpy().astype(dtype)
@@ -239,7 +243,8 @@ def symbolic(node: Node) -> Tensor:
 # -- the binder ------------------------------------------------------------------------------------
 def _operand_tensors(op, operands) -> list[Tensor]:
     """Tensors for the operands; Python numbers and arrays take the dtype of a tensor operand."""
-    like = next((o.dtype for o in operands if isinstance(o, Tensor)), None)
+    # a bool operand (select's condition) never lends its dtype: select(c, ct, 0.0) takes ct's
+    like = next((o.dtype for o in operands if isinstance(o, Tensor) and o.dtype != bool_), None)
     result = []
     for position, operand in enumerate(operands):
         if isinstance(operand, Tensor):

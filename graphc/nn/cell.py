@@ -19,6 +19,7 @@ class Cell:
     def __init__(self, auto_prefix: bool = True):
         object.__setattr__(self, "_cells", OrderedDict())
         object.__setattr__(self, "_params", OrderedDict())
+        object.__setattr__(self, "_name_prefix", "")    # what this cell's parameter names start with
         self._auto_prefix = auto_prefix
         self.training = False
         self._scope_name = ""
@@ -40,8 +41,8 @@ class Cell:
                 value.name = name
             params[name] = value
         elif isinstance(value, Cell):
-            if self._auto_prefix:
-                value._prefix_parameter_names(name)
+            # this cell's own prefix too, so a child attached late (CellList.append) is named like the rest
+            value._prefix_parameter_names(self._name_prefix + (f"{name}." if self._auto_prefix else ""))
             cells[name] = value
         object.__setattr__(self, name, value)
 
@@ -51,8 +52,11 @@ class Cell:
         object.__delattr__(self, name)
 
     def _prefix_parameter_names(self, prefix: str) -> None:
+        """Prepend prefix (e.g. 'backbone.') to the names of every parameter and cell below this one."""
         for _, param in self.parameters_and_names():
-            param.name = f"{prefix}.{param.name}"
+            param.name = prefix + param.name
+        for _, cell in self.cells_and_names():
+            cell._name_prefix = prefix + cell._name_prefix
 
     def insert_param_to_cell(self, name: str, param: Parameter) -> None:
         setattr(self, name, param)
@@ -109,6 +113,9 @@ class Cell:
     def __call__(self, *inputs, **kwargs):
         if current_trace() is None and context.get_context("mode") == context.GRAPH_MODE:
             return self._compiled()(*inputs, **kwargs)
+        return self._construct_in_scope(*inputs, **kwargs)
+
+    def _construct_in_scope(self, *inputs, **kwargs):
         if not current_scope():          # the outermost call names every cell below it
             self._name_scopes()
         with scope(self._scope_name):
@@ -121,7 +128,8 @@ class Cell:
     def _compiled(self):
         if self._jit is None:
             from ..jit import JitFunction
-            self._jit = JitFunction(self.construct, name=type(self).__name__, owner=self)
+            # traced through _construct_in_scope, so graph nodes and errors carry the cell scopes
+            self._jit = JitFunction(self._construct_in_scope, name=type(self).__name__, owner=self)
         return self._jit
 
     def _name_scopes(self) -> None:

@@ -1,0 +1,9 @@
+"""Layers with MindSpore r1.7 names, defaults and parameter shapes."""
+from .activation import *  # noqa: F401,F403
+from .basic import *  # noqa: F401,F403
+from .container import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
+from . import activation, basic, container, conv, pooling
+
+__all__ = activation.__all__ + basic.__all__ + container.__all__ + conv.__all__ + pooling.__all__

@@ -1,0 +1,73 @@
+"""Conv2d, NCHW, with MindSpore's defaults (pad_mode='same', has_bias=False)."""
+from __future__ import annotations
+
+import numbers
+
+from ... import ops
+from ...errors import ArgumentError
+from ..cell import Cell
+from ..init import initializer
+from ..parameter import Parameter
+from .checks import check_tensor, input_error, pair
+
+__all__ = ["Conv2d"]
+
+PAD_MODES = ("valid", "same", "pad")
+
+
+def _padding(padding, pad_mode: str) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) from an int or a 4-tuple; only pad_mode='pad' may pad explicitly."""
+    pads = (padding,) * 4 if isinstance(padding, numbers.Integral) else tuple(padding)
+    if len(pads) != 4 or not all(isinstance(p, numbers.Integral) and p >= 0 for p in pads):
+        raise ArgumentError(f"Conv2d: padding must be an int >= 0 or 4 of them (top, bottom, left, right), "
+                            f"got {padding!r}")
+    if pad_mode != "pad" and any(pads):
+        raise ArgumentError(f"Conv2d: padding={padding!r} needs pad_mode='pad' (pad_mode={pad_mode!r} pads by itself)")
+    return tuple(int(p) for p in pads)
+
+
+class Conv2d(Cell):
+    """2-D convolution of an [N, C, H, W] input with a weight of shape (out, in / group, kh, kw)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad_mode="same", padding=0, dilation=1,
+                 group=1, has_bias=False, weight_init="normal", bias_init="zeros"):
+        super().__init__()
+        if pad_mode not in PAD_MODES:
+            raise ArgumentError(f"Conv2d: pad_mode must be one of {', '.join(PAD_MODES)}, got {pad_mode!r}")
+        if in_channels % group or out_channels % group:
+            raise ArgumentError(f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
+                                f"divisible by group ({group})")
+        self.in_channels, self.out_channels, self.group = in_channels, out_channels, group
+        self.kernel_size = pair(kernel_size, "Conv2d: kernel_size")
+        self.stride = pair(stride, "Conv2d: stride")
+        self.dilation = pair(dilation, "Conv2d: dilation")
+        self.pad_mode, self.padding = pad_mode, padding
+        self._pads = _padding(padding, pad_mode)
+        self.has_bias, self.weight_init, self.bias_init = has_bias, weight_init, bias_init
+        shape = (out_channels, in_channels // group) + self.kernel_size
+        self.weight = Parameter(initializer(weight_init, shape), name="weight")
+        self.bias = Parameter(initializer(bias_init, (out_channels,)), name="bias") if has_bias else None
+
+    def construct(self, x):
+        self._check(x)
+        y = ops.conv2d(x, self.weight, stride=self.stride, pad_mode=self.pad_mode, padding=self._pads,
+                       dilation=self.dilation, group=self.group)
+        return y + ops.reshape(self.bias, shape=(1, self.out_channels, 1, 1)) if self.has_bias else y
+
+    def _check(self, x):
+        check_tensor(self, x)
+        expected = f"input [N, {self.in_channels}, H, W] (NCHW)"
+        if x.ndim != 4:
+            raise input_error(self, x, expected, "give it a 4-D batch of images (add the batch or channel axis "
+                                                 "with reshape)")
+        if x.shape[1] != self.in_channels:
+            raise input_error(self, x, expected,
+                              f"the input has {x.shape[1]} channels but the layer was built for {self.in_channels}: "
+                              f"feed {self.in_channels}-channel images (NCHW layout) or build "
+                              f"Conv2d({x.shape[1]}, {self.out_channels}, ...)")
+
+    def extend_repr(self) -> str:
+        return (f"input_channels={self.in_channels}, output_channels={self.out_channels}, "
+                f"kernel_size={self.kernel_size}, stride={self.stride}, pad_mode={self.pad_mode}, "
+                f"padding={self.padding}, dilation={self.dilation}, group={self.group}, has_bias={self.has_bias}, "
+                f"weight_init={self.weight_init}, bias_init={self.bias_init}, format=NCHW")

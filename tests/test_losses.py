@@ -1,0 +1,191 @@
+"""Losses: MindSpore's documented outputs in both modes, reductions against NumPy, and gradients
+against central finite differences."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import graphc
+from graphc import Tensor, nn
+from graphc.errors import ArgumentError
+from gradcheck import check_vjp
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(params=[graphc.GRAPH_MODE, graphc.PYNATIVE_MODE], ids=["graph", "pynative"])
+def mode(request):
+    graphc.set_context(mode=request.param)
+    return request.param
+
+
+def f32(values):
+    return Tensor(np.array(values, dtype=np.float32))
+
+
+LOGITS = [[3, 5, 6, 9, 12, 33, 42, 12, 32, 72]]
+
+
+# -- MindSpore's documented examples --------------------------------------------------------------------
+def test_l1_loss_tutorial_example_is_the_mean(mode):
+    loss = nn.L1Loss()
+    out = loss(f32([[1, 2, 3], [2, 3, 4]]), f32([[0, 2, 5], [3, 1, 1]]))
+    assert out.shape == () and float(out) == pytest.approx(1.5)
+
+
+def test_l1_loss_docs_example(mode):
+    assert float(nn.L1Loss()(f32([1, 2, 3]), f32([1, 2, 2]))) == pytest.approx(0.33333334)
+
+
+def test_mse_loss_docs_example(mode):
+    assert float(nn.MSELoss()(f32([1, 2, 3]), f32([1, 1, 1]))) == pytest.approx(1.6666667)
+
+
+def test_smooth_l1_loss_docs_example_is_unreduced(mode):
+    out = nn.SmoothL1Loss()(f32([1, 2, 3]), f32([1, 2, 2]))
+    np.testing.assert_allclose(out.asnumpy(), [0.0, 0.0, 0.5])
+
+
+def test_sparse_cross_entropy_docs_example(mode):
+    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True)
+    np.testing.assert_allclose(loss(f32(LOGITS), Tensor(np.array([1], np.int32))).asnumpy(), [67.0], rtol=1e-6)
+
+
+def test_dense_cross_entropy_docs_example(mode):
+    labels = np.zeros((1, 10), np.float32)
+    labels[0, 6] = 1
+    out = nn.SoftmaxCrossEntropyWithLogits()(f32(LOGITS), Tensor(labels))
+    np.testing.assert_allclose(out.asnumpy(), [30.0], rtol=1e-6)
+
+
+# -- reductions and the NumPy definitions --------------------------------------------------------------------
+def cross_entropy_reference(logits, labels):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_probs[np.arange(len(labels)), labels]
+
+
+def smooth_l1_reference(x, y, beta):
+    d = np.abs(x - y)
+    return np.where(d < beta, 0.5 * d ** 2 / beta, d - 0.5 * beta)
+
+
+@pytest.mark.parametrize("reduction, reduce", [("mean", np.mean), ("sum", np.sum), ("none", lambda v: v)])
+def test_reductions(mode, reduction, reduce):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    cases = [(nn.L1Loss(reduction), np.abs(x - y)), (nn.MSELoss(reduction), (x - y) ** 2),
+             (nn.SmoothL1Loss(beta=0.5, reduction=reduction), smooth_l1_reference(x, y, 0.5))]
+    for loss, elementwise in cases:
+        out = loss(f32(x), f32(y))
+        np.testing.assert_allclose(out.asnumpy(), reduce(elementwise), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_sparse_cross_entropy_every_reduction(mode, reduction):
+    rng = np.random.default_rng(1)
+    logits, labels = rng.standard_normal((6, 5)) * 3, rng.integers(0, 5, 6)
+    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction=reduction)
+    out = loss(f32(logits), Tensor(labels.astype(np.int32)))
+    reduce = {"mean": np.mean, "sum": np.sum, "none": lambda v: v}[reduction]
+    np.testing.assert_allclose(out.asnumpy(), reduce(cross_entropy_reference(logits, labels)), rtol=1e-5)
+
+
+def test_dense_cross_entropy_with_soft_labels(mode):
+    rng = np.random.default_rng(2)
+    logits, targets = rng.standard_normal((3, 4)), rng.dirichlet(np.ones(4), 3)
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    out = nn.SoftmaxCrossEntropyWithLogits(reduction="sum")(f32(logits), f32(targets))
+    assert float(out) == pytest.approx(-(targets * log_probs).sum(), rel=1e-5)
+
+
+def test_l1_loss_broadcasts_labels(mode):
+    out = nn.L1Loss(reduction="none")(f32([[1, 2], [3, 4]]), f32([1, 1]))
+    np.testing.assert_allclose(out.asnumpy(), [[0, 1], [2, 3]])
+
+
+def test_get_loss_weights_then_reduces_over_all_axes(mode):
+    class Weighted(nn.LossBase):
+        def construct(self, x):
+            return self.get_loss(x, weights=f32([[1], [0]]))
+
+    assert float(Weighted("sum")(f32([[1, 2], [3, 4]]))) == pytest.approx(3.0)
+    assert float(Weighted()(f32([[1, 2], [3, 4]]))) == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("make", [lambda: nn.L1Loss("avg"), lambda: nn.MSELoss(reduction="Mean"),
+                                  lambda: nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="batch")])
+def test_unknown_reduction_is_a_value_error(make):
+    with pytest.raises(ValueError, match="reduction must be one of 'mean', 'sum', 'none'"):
+        make()
+
+
+def test_cross_entropy_defaults_follow_mindspore():
+    loss = nn.SoftmaxCrossEntropyWithLogits()
+    assert (loss.sparse, loss.reduction) == (False, "none")
+    assert nn.L1Loss().reduction == "mean" and nn.SmoothL1Loss().reduction == "none"
+
+
+def test_smooth_l1_needs_a_positive_beta():
+    with pytest.raises(ArgumentError, match="beta must be > 0"):
+        nn.SmoothL1Loss(beta=0.0)
+
+
+def test_sparse_cross_entropy_rejects_float_labels():
+    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+    with pytest.raises(graphc.GraphcError, match=r"labels of 2 integer class indices \(sparse=True\), got f32\[2\]"):
+        loss(f32([[1, 2], [3, 4]]), f32([0, 1]))
+
+
+@pytest.mark.parametrize("reduction, op", [("mean", "sparse_softmax_cross_entropy"), ("sum", "one_hot"),
+                                           ("none", "one_hot")])
+def test_sparse_mean_runs_the_fused_op_and_the_rest_one_hot_labels(reduction, op):
+    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction=reduction)
+    graph = graphc.jit(loss).lower(f32([[1, 2, 3]]), Tensor(np.array([2], np.int32))).graph
+    assert [node.op for node in graph if node.op in ("sparse_softmax_cross_entropy", "one_hot")] == [op]
+
+
+# -- gradients ----------------------------------------------------------------------------------------------
+GRADIENT_CASES = {
+    "l1": (lambda: nn.L1Loss(), lambda rng: Tensor(rng.standard_normal((3, 4)))),
+    "mse-sum": (lambda: nn.MSELoss("sum"), lambda rng: Tensor(rng.standard_normal((3, 4)))),
+    "smooth-l1": (lambda: nn.SmoothL1Loss(beta=0.7, reduction="mean"), lambda rng: Tensor(rng.standard_normal((3, 4)))),
+    "ce-sparse-mean": (lambda: nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
+                       lambda rng: Tensor(np.array([0, 3, 1], np.int32))),
+    "ce-sparse-none": (lambda: nn.SoftmaxCrossEntropyWithLogits(sparse=True),
+                       lambda rng: Tensor(np.array([2, 2, 0], np.int32))),
+    "ce-dense-mean": (lambda: nn.SoftmaxCrossEntropyWithLogits(reduction="mean"),
+                      lambda rng: Tensor(rng.dirichlet(np.ones(4), 3))),
+}
+
+
+@pytest.mark.parametrize("case", GRADIENT_CASES)
+def test_loss_gradients_match_finite_differences(case):
+    make_loss, make_labels = GRADIENT_CASES[case]
+    rng = np.random.default_rng(3)
+    loss, labels = make_loss(), make_labels(rng)
+    check_vjp(lambda logits: loss(logits, labels), [rng.standard_normal((3, 4))], rng)
+
+
+def test_grad_of_a_loss_in_both_modes(mode):
+    # d mean|x - y| / dx = sign(x - y) / n, worked out by hand
+    x, y = np.array([[1.0, -2.0], [0.5, 3.0]]), np.array([[0.0, 0.0], [1.0, 1.0]])
+    grad = graphc.grad(nn.L1Loss())(Tensor(x), Tensor(y))
+    np.testing.assert_allclose(grad.asnumpy(), np.sign(x - y) / 4)
+
+
+# -- the example --------------------------------------------------------------------------------------------
+def test_loss_functions_example_prints_the_documented_values():
+    run = subprocess.run([sys.executable, str(REPO / "examples" / "loss_functions.py")], capture_output=True,
+                         text=True, timeout=60, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    lines = dict(line.split(": ", 1) for line in run.stdout.strip().splitlines())
+    assert lines["L1Loss (tutorial)"] == "1.5"
+    assert float(lines["L1Loss"]) == pytest.approx(0.33333334)
+    assert float(lines["MSELoss"]) == pytest.approx(1.6666667)
+    assert lines["SmoothL1Loss"] == "[0.  0.  0.5]"
+    assert lines["SoftmaxCrossEntropyWithLogits (sparse)"] == "[67.]"
+    assert lines["SoftmaxCrossEntropyWithLogits (one-hot)"] == "[30.]"
+
