@@ -39,6 +39,8 @@ def vjp(graph: Graph, output: Node, cotangent: Tensor, wrt: list[Node]) -> list[
             operand_grads = op.vjp(ct, *map(symbolic, node.inputs), out=symbolic(node), **node.attrs)
             for src, g in zip(node.inputs, operand_grads):
                 if g is not None and src.id in needed and src.type.dtype.is_float:
+                    if g.type != src.type:
+                        raise AssertionError(f"the VJP of {node.op} gave a {g.type} gradient for a {src.type} operand")
                     trace.grad_of = src
                     grads[src.id] = g if src.id not in grads else ops.add(grads[src.id], g)
                     trace.grad_of = node
@@ -71,13 +73,19 @@ def _node_of(trace, tensor: Tensor) -> Node:
     return tensor._node if tensor.is_symbolic else trace.lift(tensor)
 
 
-def _check_weights(weights):
+def _check_weights(weights, fn):
+    """The weights as a list; each must be a Parameter, and one of fn's own when fn is a Cell (a
+    Parameter the network never reads would silently get a zero gradient)."""
     if weights is None:
         return []
     weights = list(weights) if isinstance(weights, (list, tuple)) else [weights]
+    owned = {id(p) for p in fn.get_parameters()} if hasattr(fn, "get_parameters") else None
     for w in weights:
         if not getattr(w, "is_parameter", False):
             raise GraphcError(f"weights must be Parameters (e.g. net.trainable_params()), got {type(w).__name__}")
+        if owned is not None and id(w) not in owned:
+            raise GraphcError(f"weight {w.name!r} is not a Parameter of the {type(fn).__name__} being differentiated; "
+                              "pass that network's own Parameters (e.g. net.trainable_params())")
     return weights
 
 
@@ -118,9 +126,10 @@ def _differentiate(fn, args, grad_position, weights, has_aux, sens=None):
 
 def value_and_grad(fn, grad_position=0, weights=None, has_aux=False):
     """MindSpore's value_and_grad: returns a function giving (fn(*args), gradients)."""
-    weights = _check_weights(weights)
+    weights = _check_weights(weights, fn)
     if grad_position is None and not weights:
         raise GraphcError("grad_position is None and no weights were given: there is nothing to differentiate")
+    compiled = {}     # backend -> JitFunction: later calls reuse the graph compiled for their signature
 
     def inner(*args):
         return _differentiate(fn, args, grad_position, weights, has_aux)
@@ -128,9 +137,12 @@ def value_and_grad(fn, grad_position=0, weights=None, has_aux=False):
     def call(*args):
         if current_trace() is not None:
             return inner(*args)
-        from .jit import JitFunction
         backend = None if context.get_context("mode") == context.GRAPH_MODE else "interp"
-        return JitFunction(inner, name=f"grad_{getattr(fn, '__name__', type(fn).__name__)}", backend=backend)(*args)
+        if backend not in compiled:
+            from .jit import JitFunction
+            compiled[backend] = JitFunction(inner, name=f"grad_{getattr(fn, '__name__', type(fn).__name__)}",
+                                            backend=backend)
+        return compiled[backend](*args)
 
     return call
 

@@ -20,6 +20,11 @@ ELEMENTWISE, BROADCAST, INJECTIVE, REDUCE, OUT_FUSABLE, OPAQUE = (
 REQUIRED = object()   # attribute default meaning "the caller must give it"
 
 
+def no_flops(out_type, *operand_types, **attrs) -> int:
+    """The flops of an op that only moves or reinterprets data (or binds a value)."""
+    return 0
+
+
 class OpError(ValueError):
     """Raised by a shape rule; the binder adds the user's line, the op and the input types."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import TensorType, bool_
-from .core import ELEMENTWISE, Op, OpError, register
+from .core import ELEMENTWISE, Op, OpError, no_flops, register
 from .reduction import unbroadcast
 
 
@@ -42,10 +42,17 @@ def _infer(name, result_dtype=None, float_only=False):
 
 
 # -- sample inputs for the conformance suite ------------------------------------------------
+def _away_from_zero(x):
+    """Shift values 0.1 away from 0, where relu, abs and sign have kinks (finite differences break)."""
+    return x + 0.1 * np.sign(x)
+
+
 def _unary_samples(low=None):
+    def draw(rng, shape):
+        return _away_from_zero(rng.standard_normal(shape)) if low is None else rng.uniform(low, 3.0, shape)
+
     def samples(rng):
-        draw = (lambda s: rng.standard_normal(s)) if low is None else (lambda s: rng.uniform(low, 3.0, s))
-        return [([draw((3, 4))], {}), ([draw((2, 1, 5))], {}), ([draw(())], {})]
+        return [([draw(rng, (3, 4))], {}), ([draw(rng, (2, 1, 5))], {}), ([draw(rng, ())], {})]
     return samples
 
 
@@ -58,77 +65,88 @@ def _binary_samples(positive_rhs=False):
     return samples
 
 
+def one_flop_per_element(out_type, *operand_types, **attrs) -> int:
+    """An elementwise op costs one flop per output element (a transcendental counts as one)."""
+    return out_type.size
+
+
 def elementwise(name, arity, ref, lower, vjp=None, *, result_dtype=None, float_only=False,
                 commutative=False, samples=None, doc=""):
     operands = ("x",) if arity == 1 else ("x", "y")
     default_samples = _unary_samples() if arity == 1 else _binary_samples()
     return register(Op(name, operands, _infer(name, result_dtype, float_only), ref, ELEMENTWISE,
-                       vjp=vjp, lower=lower, commutative=commutative,
+                       vjp=vjp, lower=lower, flops=one_flop_per_element, commutative=commutative,
                        samples=samples or default_samples, doc=doc))
 
 
 # -- arithmetic -----------------------------------------------------------------------------
 add = elementwise("add", 2, np.add, lambda e, x, y: e.add(x, y),
-                  lambda ct, x, y, out: (unbroadcast(ct, x), unbroadcast(ct, y)), commutative=True)
+                  lambda ct, x, y, out: (unbroadcast(ct, x), unbroadcast(ct, y)), commutative=True,
+                  doc="x + y")
 sub = elementwise("sub", 2, np.subtract, lambda e, x, y: e.sub(x, y),
-                  lambda ct, x, y, out: (unbroadcast(ct, x), unbroadcast(neg(ct), y)))
+                  lambda ct, x, y, out: (unbroadcast(ct, x), unbroadcast(neg(ct), y)), doc="x - y")
 mul = elementwise("mul", 2, np.multiply, lambda e, x, y: e.mul(x, y),
                   lambda ct, x, y, out: (unbroadcast(mul(ct, y), x), unbroadcast(mul(ct, x), y)),
-                  commutative=True)
+                  commutative=True, doc="x * y")
 div = elementwise("div", 2, np.divide, lambda e, x, y: e.div(x, y),
                   lambda ct, x, y, out: (unbroadcast(div(ct, y), x),
                                          unbroadcast(neg(div(mul(ct, out), y)), y)),
-                  float_only=True, samples=_binary_samples(positive_rhs=True))
-neg = elementwise("neg", 1, np.negative, lambda e, x: e.neg(x), lambda ct, x, out: (neg(ct),))
+                  float_only=True, samples=_binary_samples(positive_rhs=True), doc="x / y (true division)")
+neg = elementwise("neg", 1, np.negative, lambda e, x: e.neg(x), lambda ct, x, out: (neg(ct),), doc="-x")
 maximum = elementwise("maximum", 2, np.maximum, lambda e, x, y: e.max(x, y),
                       lambda ct, x, y, out: (unbroadcast(select(ge(x, y), ct, 0.0), x),
                                              unbroadcast(select(ge(x, y), 0.0, ct), y)),
-                      commutative=True, doc="ties send the gradient to x")
+                      doc="the larger of x and y; ties send the gradient to x. Not commutative: on a tie of "
+                          "-0.0 and +0.0 the result is y")
 minimum = elementwise("minimum", 2, np.minimum, lambda e, x, y: e.min(x, y),
                       lambda ct, x, y, out: (unbroadcast(select(le(x, y), ct, 0.0), x),
                                              unbroadcast(select(le(x, y), 0.0, ct), y)),
-                      commutative=True, doc="ties send the gradient to x")
+                      doc="the smaller of x and y; ties send the gradient to x. Not commutative: on a tie of "
+                          "-0.0 and +0.0 the result is y")
 pow = elementwise("pow", 2, np.power, lambda e, x, y: e.exp(e.mul(y, e.log(x))),
                   lambda ct, x, y, out: (unbroadcast(mul(ct, mul(y, pow(x, sub(y, 1.0)))), x),
                                          unbroadcast(mul(ct, mul(out, log(x))), y)),
                   float_only=True, samples=lambda rng: [([rng.uniform(0.5, 2, (3, 4)), rng.standard_normal((3, 4))], {}),
                                                         ([rng.uniform(0.5, 2, (2, 3)), rng.standard_normal(())], {})],
-                  doc="x must be positive where the gradient with respect to y is used")
+                  doc="x ** y; x must be positive where the gradient with respect to y is used")
 
 # -- transcendental and friends ---------------------------------------------------------------
-exp = elementwise("exp", 1, np.exp, lambda e, x: e.exp(x), lambda ct, x, out: (mul(ct, out),), float_only=True)
+exp = elementwise("exp", 1, np.exp, lambda e, x: e.exp(x), lambda ct, x, out: (mul(ct, out),), float_only=True,
+                  doc="e ** x")
 log = elementwise("log", 1, np.log, lambda e, x: e.log(x), lambda ct, x, out: (div(ct, x),),
-                  float_only=True, samples=_unary_samples(low=0.2))
+                  float_only=True, samples=_unary_samples(low=0.2), doc="natural logarithm")
 sqrt = elementwise("sqrt", 1, np.sqrt, lambda e, x: e.sqrt(x), lambda ct, x, out: (div(mul(ct, 0.5), out),),
-                   float_only=True, samples=_unary_samples(low=0.2))
+                   float_only=True, samples=_unary_samples(low=0.2), doc="square root")
 rsqrt = elementwise("rsqrt", 1, lambda x: 1.0 / np.sqrt(x), lambda e, x: e.div(e.const(1.0), e.sqrt(x)),
                     lambda ct, x, out: (mul(ct, mul(mul(out, mul(out, out)), -0.5)),),
-                    float_only=True, samples=_unary_samples(low=0.2))
+                    float_only=True, samples=_unary_samples(low=0.2), doc="1 / sqrt(x)")
 abs = elementwise("abs", 1, np.abs, lambda e, x: e.abs(x), lambda ct, x, out: (mul(ct, sign(x)),),
-                  doc="the gradient at 0 is 0, as sign(0) = 0")
+                  doc="|x|; the gradient at 0 is 0, as sign(0) = 0")
 sign = elementwise("sign", 1, np.sign,
                    lambda e, x: e.sub(e.select(e.gt(x, e.const(0.0)), e.const(1.0), e.const(0.0)),
                                       e.select(e.lt(x, e.const(0.0)), e.const(1.0), e.const(0.0))),
-                   lambda ct, x, out: (None,), doc="not differentiable: gradient zero")
+                   lambda ct, x, out: (None,), doc="-1, 0 or 1; not differentiable: gradient zero")
 relu = elementwise("relu", 1, lambda x: np.maximum(x, 0), lambda e, x: e.max(x, e.const(0.0)),
-                   lambda ct, x, out: (relu_grad(ct, out),))
+                   lambda ct, x, out: (relu_grad(ct, out),), doc="max(x, 0); the gradient at 0 is 0")
 relu_grad = elementwise("relu_grad", 2, lambda ct, out: np.where(out > 0, ct, 0),
                         lambda e, ct, out: e.select(e.gt(out, e.const(0.0)), ct, e.const(0.0)),
-                        lambda ct, g, o, out: (relu_grad(ct, o), None),
+                        lambda ct, g, o, out: (unbroadcast(relu_grad(ct, o), g), None),
                         doc="the ReLU mask: ct where the ReLU output is positive, else 0")
 sigmoid = elementwise("sigmoid", 1, lambda x: 1.0 / (1.0 + np.exp(-x)),
                       lambda e, x: e.div(e.const(1.0), e.add(e.const(1.0), e.exp(e.neg(x)))),
-                      lambda ct, x, out: (mul(ct, mul(out, sub(1.0, out))),), float_only=True)
+                      lambda ct, x, out: (mul(ct, mul(out, sub(1.0, out))),), float_only=True,
+                      doc="1 / (1 + exp(-x))")
 tanh = elementwise("tanh", 1, np.tanh,
                    lambda e, x: e.sub(e.div(e.const(2.0), e.add(e.const(1.0), e.exp(e.mul(e.const(-2.0), x)))),
                                       e.const(1.0)),
-                   lambda ct, x, out: (mul(ct, sub(1.0, mul(out, out))),), float_only=True)
+                   lambda ct, x, out: (mul(ct, sub(1.0, mul(out, out))),), float_only=True,
+                   doc="hyperbolic tangent")
 
 
 # -- comparisons and selection ----------------------------------------------------------------
 def _comparison(name, ref):
     return elementwise(name, 2, ref, lambda e, x, y: getattr(e, name)(x, y), lambda ct, x, y, out: (None, None),
-                       result_dtype=bool_, doc="not differentiable")
+                       result_dtype=bool_, doc=f"elementwise comparison ({name}) giving bool; not differentiable")
 
 
 equal, not_equal = _comparison("eq", np.equal), _comparison("ne", np.not_equal)
@@ -151,6 +169,6 @@ def _select_samples(rng):
 select = register(Op("select", ("cond", "x", "y"), _infer_select, np.where, ELEMENTWISE,
                      vjp=lambda ct, c, x, y, out: (None, unbroadcast(select(c, ct, 0.0), x),
                                                    unbroadcast(select(c, 0.0, ct), y)),
-                     lower=lambda e, c, x, y: e.select(c, x, y), samples=_select_samples,
-                     doc="where(cond, x, y)"))
+                     lower=lambda e, c, x, y: e.select(c, x, y), flops=no_flops, samples=_select_samples,
+                     doc="where(cond, x, y): x where cond is true, else y; moves data, no arithmetic"))
 where = select

@@ -14,7 +14,8 @@ def _infer_matmul(a, b, transpose_a, transpose_b):
     k2, n = b.shape[::-1] if transpose_b else b.shape
     if k != k2:
         raise OpError(f"inner dimensions differ: {list(a.shape)}{'ᵀ' if transpose_a else ''} @ "
-                      f"{list(b.shape)}{'ᵀ' if transpose_b else ''} contracts {k} with {k2}")
+                      f"{list(b.shape)}{'ᵀ' if transpose_b else ''} contracts {k} with {k2}; transpose or reshape "
+                      "an operand (or set transpose_a/transpose_b) so that they agree")
     return TensorType((m, n), a.dtype)
 
 
@@ -31,6 +32,11 @@ def _matmul_vjp(ct, a, b, out, transpose_a, transpose_b):
     return da, db
 
 
+def _matmul_flops(out, a, b, transpose_a, transpose_b) -> int:
+    contracted = a.shape[0] if transpose_a else a.shape[1]
+    return 2 * out.size * contracted
+
+
 def _matmul_samples(rng):
     shapes = {False: ((3, 4), (4, 5)), True: ((4, 3), (5, 4))}
     return [([rng.standard_normal(shapes[ta][0]), rng.standard_normal(shapes[tb][1])],
@@ -40,5 +46,5 @@ def _matmul_samples(rng):
 matmul = register(Op("matmul", ("a", "b"), _infer_matmul, _matmul_ref, OUT_FUSABLE,
                      attrs={"transpose_a": False, "transpose_b": False},
                      canon=lambda a: {k: bool(v) for k, v in a.items()},
-                     vjp=_matmul_vjp, samples=_matmul_samples,
+                     vjp=_matmul_vjp, flops=_matmul_flops, samples=_matmul_samples,
                      doc="2-D matrix product with optional transposed operands, as MindSpore's MatMul"))

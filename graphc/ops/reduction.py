@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import TensorType, int32
-from .core import BROADCAST, OPAQUE, REDUCE, Op, OpError, register
+from .core import BROADCAST, OPAQUE, REDUCE, Op, OpError, no_flops, register
 
 
 def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
@@ -14,7 +14,8 @@ def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     for a in axes:
         if not -ndim <= a < max(ndim, 1):
-            raise OpError(f"axis {a} is out of range for a tensor of rank {ndim}")
+            raise OpError(f"axis {a} is out of range for a tensor of rank {ndim}; use an axis in "
+                          f"[{-ndim}, {max(ndim, 1)})")
     return tuple(sorted({a % max(ndim, 1) for a in axes}))
 
 
@@ -45,10 +46,15 @@ def _reduce_samples(rng):
             ([x], {"axis": (0, 2), "keep_dims": False}), ([x], {"axis": -1, "keep_dims": False})]
 
 
-def _reduction(name, ref, vjp, doc=""):
+def one_flop_per_input(out_type, x, **attrs) -> int:
+    """A reduction costs one flop per input element."""
+    return x.size
+
+
+def _reduction(name, ref, vjp, doc):
     return register(Op(name, ("x",), _infer_reduce, lambda x, axis, keep_dims: ref(x, axis=axis, keepdims=keep_dims),
                        REDUCE, attrs={"axis": None, "keep_dims": False}, canon=_canon_axis, vjp=vjp,
-                       samples=_reduce_samples, doc=doc))
+                       flops=one_flop_per_input, samples=_reduce_samples, doc=doc))
 
 
 def _sum_vjp(ct, x, out, axis, keep_dims):
@@ -66,9 +72,10 @@ def _max_vjp(ct, x, out, axis, keep_dims):
     return (mul(hits, share),)
 
 
-reduce_sum = _reduction("reduce_sum", np.sum, _sum_vjp)
-reduce_mean = _reduction("reduce_mean", np.mean, _mean_vjp)
-reduce_max = _reduction("reduce_max", np.max, _max_vjp, doc="ties share the gradient equally")
+reduce_sum = _reduction("reduce_sum", np.sum, _sum_vjp, doc="sum over axis (None: all axes)")
+reduce_mean = _reduction("reduce_mean", np.mean, _mean_vjp, doc="mean over axis (None: all axes)")
+reduce_max = _reduction("reduce_max", np.max, _max_vjp,
+                        doc="maximum over axis (None: all axes); ties share the gradient equally")
 
 
 def _infer_argmax(x, axis):
@@ -76,8 +83,9 @@ def _infer_argmax(x, axis):
     return TensorType(_reduced_shape(x.shape, axis, False), int32)
 
 
-argmax = register(Op("argmax", ("x",), _infer_argmax, lambda x, axis: np.argmax(x, axis=axis), OPAQUE,
-                     attrs={"axis": -1}, vjp=lambda ct, x, out, axis: (None,),
+argmax = register(Op("argmax", ("x",), _infer_argmax,
+                     lambda x, axis: np.argmax(x, axis=axis).astype(np.int32), OPAQUE,
+                     attrs={"axis": -1}, vjp=lambda ct, x, out, axis: (None,), flops=one_flop_per_input,
                      samples=lambda rng: [([rng.standard_normal((4, 7))], {"axis": -1}),
                                           ([rng.standard_normal((4, 7))], {"axis": 0})],
                      doc="index of the first maximum, int32; not differentiable"))
@@ -97,9 +105,10 @@ def _infer_broadcast_to(x, shape):
 broadcast_to = register(Op(
     "broadcast_to", ("x",), _infer_broadcast_to, lambda x, shape: np.broadcast_to(x, shape), BROADCAST,
     attrs={"shape": None}, canon=lambda a: {"shape": tuple(int(d) for d in a["shape"])},
-    vjp=lambda ct, x, out, shape: (unbroadcast(ct, x),),
+    vjp=lambda ct, x, out, shape: (unbroadcast(ct, x),), flops=no_flops,
     samples=lambda rng: [([rng.standard_normal((3, 1))], {"shape": (2, 3, 4)}),
-                         ([rng.standard_normal(())], {"shape": (2, 2)})]))
+                         ([rng.standard_normal(())], {"shape": (2, 2)})],
+    doc="repeat x along its size-1 (or missing leading) dimensions to `shape`, NumPy rules"))
 
 
 def unbroadcast(ct, x):

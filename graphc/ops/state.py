@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import TensorType, dtype_of, type_of
-from .core import OPAQUE, Op, OpError, register
+from .core import OPAQUE, Op, OpError, no_flops, register
 
 
 def _no_ref(name):
@@ -19,9 +19,10 @@ def _canon_placeholder(attrs):
 
 input = register(Op("input", (), lambda name, index, type: type, _no_ref("input"), OPAQUE,
                     attrs={"name": None, "index": None, "type": None}, canon=_canon_placeholder,
+                    flops=no_flops,
                     doc="the index-th argument of the graph"))
 param = register(Op("param", (), lambda name, type: type, _no_ref("param"), OPAQUE,
-                    attrs={"name": None, "type": None}, canon=_canon_placeholder,
+                    attrs={"name": None, "type": None}, canon=_canon_placeholder, flops=no_flops,
                     doc="a Parameter, bound by name; its value persists across calls"))
 
 
@@ -36,7 +37,7 @@ def _canon_const(attrs):
 
 
 const = register(Op("const", (), lambda value: type_of(value), lambda value: value, OPAQUE,
-                    attrs={"value": None}, canon=_canon_const, doc="a constant array"))
+                    attrs={"value": None}, canon=_canon_const, flops=no_flops, doc="a constant array"))
 
 
 def _infer_assign(target, value):
@@ -46,7 +47,7 @@ def _infer_assign(target, value):
 
 
 assign = register(Op("assign", ("target", "value"), _infer_assign, lambda target, value: value, OPAQUE,
-                     impure=True, vjp=lambda ct, target, value, out: (None, ct),
+                     impure=True, vjp=lambda ct, target, value, out: (None, ct), flops=no_flops,
                      samples=lambda rng: [([rng.standard_normal((3,)), rng.standard_normal((3,))], {})],
                      doc="writes value into the parameter `target` when the step ends; returns value"))
 
@@ -55,6 +56,13 @@ def _grad_ref(output, seed, wrt):
     raise RuntimeError("grad placeholders are replaced by the autodiff pass before a graph runs")
 
 
-grad = register(Op("grad", ("output", "seed", "wrt"), lambda output, seed, wrt: wrt, _grad_ref, OPAQUE,
+def _infer_grad(output, seed, wrt):
+    if seed != output:
+        raise OpError(f"the seed ({seed}) must have the type of the output ({output})")
+    return wrt
+
+
+grad = register(Op("grad", ("output", "seed", "wrt"), _infer_grad, _grad_ref, OPAQUE,
+                   flops=no_flops,
                    doc="placeholder for d<output, seed>/d wrt, recorded by graphc.grad while tracing and "
                        "expanded into gradient nodes by the autodiff pass"))
