@@ -10,17 +10,19 @@
 from __future__ import annotations
 
 import ast
+import io
 import json
 import math
 import re
-import shlex
+import tokenize
 
 import numpy as np
 
-from ..types import DType, TensorType, dtype_of
+from ..types import DTYPES, DType, TensorType, dtype_of
 from .graph import Graph
 
 _PLACEHOLDER_TYPE = "type"     # input/param carry their type as an attribute; printed once, on the definition
+_BODY = "body"                 # a fused node's region, printed as a nested graph after the node's line
 
 
 # -- printing -----------------------------------------------------------------------------------------
@@ -39,7 +41,9 @@ def format_value(value) -> str:
     if isinstance(value, TensorType):
         return f"type({str(value)!r})"
     if isinstance(value, np.ndarray):
-        return f"array({_format_nested(value)}, {dtype_of(value.dtype).short})"
+        # Nested lists lose the shape of an empty array ([] could be [0,3]), so it is spelled out.
+        shape = f", {format_value(value.shape)}" if value.size == 0 else ""
+        return f"array({_format_nested(value)}, {dtype_of(value.dtype).short}{shape})"
     if isinstance(value, (tuple, list)):
         inner = ", ".join(format_value(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
@@ -57,7 +61,8 @@ def _word(text: str) -> str:
 
 
 def format_node(node) -> str:
-    attrs = {k: v for k, v in node.attrs.items() if not (k == _PLACEHOLDER_TYPE and node.op in ("input", "param"))}
+    attrs = {k: v for k, v in node.attrs.items()
+             if not (k == _PLACEHOLDER_TYPE and node.op in ("input", "param")) and k != _BODY}
     attr_text = " {" + ", ".join(f"{k}={format_value(v)}" for k, v in attrs.items()) + "}" if attrs else ""
     operands = ", ".join(f"%{i.id}" for i in node.inputs)
     notes = [f"scope={_word(node.scope)}"] if node.scope else []
@@ -69,7 +74,10 @@ def format_node(node) -> str:
 
 def print_graph(graph: Graph, indent: str = "") -> str:
     lines = [f"{indent}graph @{graph.name} {{"]
-    lines += [f"{indent}  {format_node(node)}" for node in graph.order()]
+    for node in graph.order():
+        lines.append(f"{indent}  {format_node(node)}")
+        if _BODY in node.attrs:           # a fused region: its body graph follows, indented
+            lines.append(print_graph(node.attrs[_BODY], indent + "    "))
     lines.append(f"{indent}  return" + (" " + ", ".join(f"%{o.id}" for o in graph.outputs) if graph.outputs else ""))
     lines.append(f"{indent}}}")
     return "\n".join(lines)
@@ -82,7 +90,10 @@ class ParseError(ValueError):
 
 
 _NODE = re.compile(r"^%(?P<id>\d+): (?P<type>\S+) = (?P<op>[\w.]+)\((?P<operands>[^)]*)\)(?P<rest>.*)$")
-_NAMES = {"inf": math.inf, "nan": math.nan, "True": True, "False": False, "None": None}
+_VALUE = re.compile(r"^%(\d+)$")
+_NOTE = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+_NAMES = {"inf": math.inf, "nan": math.nan, "True": True, "False": False, "None": None,
+          **{d.short: d for d in DTYPES}}
 
 
 def _literal(node: ast.AST):
@@ -91,7 +102,8 @@ def _literal(node: ast.AST):
     if isinstance(node, ast.Name):
         if node.id in _NAMES:
             return _NAMES[node.id]
-        return dtype_of(node.id)
+        raise ValueError(f"unknown name {node.id!r} in attributes: bare names are {', '.join(_NAMES)}; "
+                         "quote strings")
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return -_literal(node.operand)
     if isinstance(node, (ast.Tuple, ast.List)):
@@ -99,7 +111,8 @@ def _literal(node: ast.AST):
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         args = [_literal(a) for a in node.args]
         if node.func.id == "array":
-            return np.array(_lists(args[0]), dtype=args[1].np)
+            array = np.array(_lists(args[0]), dtype=args[1].np)
+            return array.reshape(args[2]) if len(args) > 2 else array
         if node.func.id == "type":
             return TensorType.parse(args[0])
     raise ValueError(f"unexpected attribute syntax: {ast.unparse(node)}")
@@ -118,54 +131,92 @@ def parse_attrs(text: str) -> dict:
 
 
 def _split_comment(rest: str) -> tuple[str, str]:
-    head, sep, comment = rest.rpartition("  # ")
-    return (head, comment) if sep else (rest, "")
+    """(attributes, notes): the notes start at the first '#' outside a string literal."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(rest).readline):
+            if token.type == tokenize.COMMENT:
+                return rest[:token.start[1]], token.string[1:].strip()
+    except tokenize.TokenError:
+        raise ValueError("unbalanced brackets or quotes in the attributes") from None
+    return rest, ""
+
+
+def _parse_notes(comment: str) -> dict[str, str]:
+    """The `key=value` words of a node's trailing comment; quoted values are JSON strings."""
+    notes = {key: json.loads(value) if value.startswith('"') else value for key, value in _NOTE.findall(comment)}
+    if _NOTE.sub("", comment).strip():
+        raise ValueError(f"notes must be key=value words, got {comment!r}")
+    unknown = set(notes) - {"scope", "loc", "grad_of"}
+    if unknown:
+        raise ValueError(f"unknown note(s) {', '.join(sorted(unknown))}; notes are scope, loc and grad_of")
+    if "grad_of" in notes and not _VALUE.match(notes["grad_of"]):
+        raise ValueError(f"grad_of must name a value %N, got {notes['grad_of']!r}")
+    return notes
 
 
 def parse_graph(text: str) -> Graph:
     """Inverse of print_graph."""
-    from .. import ops
     lines = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip() and not line.strip().startswith("//")]
-    if not lines or not re.match(r"^graph @\S+ \{$", lines[0][1].strip()):
-        raise ParseError("expected 'graph @name {'", *(lines[0] if lines else (1, "")))
-    graph = Graph(lines[0][1].strip()[len("graph @"):-2])
-    for line_no, line in lines[1:]:
+    graph, end = _parse_block(lines, 0)
+    if end < len(lines):
+        raise ParseError("unexpected text after the closing '}' (one graph per file)", *lines[end])
+    return graph
+
+
+def _parse_block(lines, start: int) -> tuple[Graph, int]:
+    """The graph whose header is lines[start], and the index of the line after its closing '}'."""
+    from .. import ops
+    if start >= len(lines) or not re.match(r"^graph @\S+ \{$", lines[start][1].strip()):
+        raise ParseError("expected 'graph @name {'", *(lines[min(start, len(lines) - 1)] if lines else (1, "")))
+    graph = Graph(lines[start][1].strip()[len("graph @"):-2])
+    i = start + 1
+    while i < len(lines):
+        line_no, line = lines[i]
         stripped = line.strip()
+        i += 1
         if stripped == "}":
-            return graph
+            return graph, i
         if stripped == "return" or stripped.startswith("return "):
             graph.outputs = [_operand(graph, tok, line_no, line) for tok in stripped[6:].split(",") if tok.strip()]
             continue
         match = _NODE.match(stripped)
         if not match:
             raise ParseError("expected '%N: type = op(operands) {attrs}  # notes'", line_no, line)
+        body = None
+        if match["op"] == "fused":         # the region's body graph follows the node's line
+            body, i = _parse_block(lines, i)
         try:
-            _add_node(graph, match, line_no, line, ops)
-        except (ValueError, KeyError, SyntaxError) as error:
+            _add_node(graph, match, line_no, line, ops, body)
+        except ParseError:
+            raise
+        except (ValueError, KeyError, SyntaxError, TypeError) as error:
             raise ParseError(str(error), line_no, line) from None
     raise ParseError("missing closing '}'", *lines[-1])
 
 
 def _operand(graph, token, line_no, line):
-    token = token.strip()
-    if not token.startswith("%") or int(token[1:]) not in graph.nodes:
-        raise ParseError(f"unknown value {token} (values must be defined before use)", line_no, line)
-    return graph.nodes[int(token[1:])]
+    match = _VALUE.match(token.strip())
+    if not match or int(match[1]) not in graph.nodes:
+        raise ParseError(f"unknown value {token.strip()!r} (values are %N, defined before use)", line_no, line)
+    return graph.nodes[int(match[1])]
 
 
-def _add_node(graph, match, line_no, line, ops):
+def _add_node(graph, match, line_no, line, ops, body=None):
     head, comment = _split_comment(match["rest"])
     head = head.strip()
     if head and not (head.startswith("{") and head.endswith("}")):
         raise ValueError(f"unexpected text after operands: {head!r}")
     attrs = parse_attrs(head[1:-1]) if head else {}
     type_ = TensorType.parse(match["type"])
-    op = ops.get(match["op"])
-    if _PLACEHOLDER_TYPE in op.attrs:
-        attrs[_PLACEHOLDER_TYPE] = type_
-    attrs = op.check_attrs(attrs)
+    if body is not None:                   # fused regions are not registered ops; the verifier checks them
+        attrs[_BODY] = body
+    else:
+        op = ops.get(match["op"])
+        if _PLACEHOLDER_TYPE in op.attrs:
+            attrs[_PLACEHOLDER_TYPE] = type_
+        attrs = op.check_attrs(attrs)
     operands = [_operand(graph, tok, line_no, line) for tok in match["operands"].split(",") if tok.strip()]
-    notes = dict(word.split("=", 1) for word in shlex.split(comment)) if comment else {}
+    notes = _parse_notes(comment)
     meta = {"grad_of": int(notes["grad_of"][1:])} if "grad_of" in notes else {}
-    graph.add(op.name, operands, attrs, type_, scope=notes.get("scope", ""), loc=notes.get("loc", ""),
+    graph.add(match["op"], operands, attrs, type_, scope=notes.get("scope", ""), loc=notes.get("loc", ""),
               meta=meta, id=int(match["id"]))

@@ -1,0 +1,296 @@
+"""The `graphc` command: print a network's IR at any pipeline stage, or its statistics.
+
+A TARGET is `path/to/file.py:object` (a Cell, a Cell class, a zero-argument factory returning a
+Cell, a @graphc.jit function or a plain function), traced on zero tensors of the `--input` types;
+or a saved IR file `*.ir`. User mistakes are reported in one line with exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+from inspect import Parameter as Argument, signature
+from pathlib import Path
+
+import numpy as np
+
+from .errors import GraphcError, user_location
+from .inspect import StatsError, format_stats, graph_stats
+from .ir import Graph
+from .ir.export import from_json, to_dot, to_json
+from .ir.text import ParseError, parse_graph, print_graph
+from .ir.verify import VerifyError, verify
+from .jit import JitFunction, trace
+from .nn.cell import Cell
+from .passes import run_pipeline
+from .types import DTYPES, TensorType
+
+EXAMPLES = """examples:
+  graphc dump lenet.py:lenet --input x:f32[32,1,32,32]
+  graphc dump train.py:step --input x:f32[32,1,32,32] --input labels:i32[32] --stage autodiff
+  graphc dump lenet.py:lenet --input x:f32[32,1,32,32] --format dot -o lenet.dot
+  graphc dump saved.ir --print-after all
+  graphc inspect lenet.py:lenet --input x:f32[32,1,32,32] --verbose
+"""
+EXAMPLE_TYPE = "f32[32,1,32,32]"
+RENDERERS = {"text": print_graph, "dot": to_dot, "json": to_json}
+
+
+class CliError(Exception):
+    """A mistake in the command line or in what it names."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (CliError, GraphcError, ParseError, VerifyError, StatsError) as error:
+        print(f"graphc: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="graphc", description=__doc__.split("\n\n")[0], epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(metavar="COMMAND", required=True)
+
+    dumping = commands.add_parser("dump", help="print the IR of TARGET at a pipeline stage")
+    _add_target_arguments(dumping)
+    when = dumping.add_mutually_exclusive_group()
+    when.add_argument("--stage", default="optimized",
+                      help="traced, a pass of the pipeline, or optimized (the default: after the whole pipeline)")
+    when.add_argument("--print-after", metavar="PASS[,PASS...]|all",
+                      help="print the IR after each named pass (all: after every pass), each under a "
+                           "'// after PASS' line")
+    dumping.add_argument("--format", choices=sorted(RENDERERS), default="text", help="IR text (default), "
+                      "Graphviz DOT or JSON")
+    dumping.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    dumping.set_defaults(run=_dump)
+
+    inspecting = commands.add_parser("inspect", help="print the op histogram, parameters, FLOPs and shapes of TARGET")
+    _add_target_arguments(inspecting)
+    inspecting.add_argument("--stage", default="optimized", help="the stage to inspect (default: optimized)")
+    inspecting.add_argument("-v", "--verbose", action="store_true", help="also list every node with its type")
+    inspecting.set_defaults(run=_inspect)
+    return parser
+
+
+def _add_target_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("target", metavar="TARGET", help="file.py:object or file.ir")
+    command.add_argument("--input", action="append", default=[], metavar="NAME:TYPE",
+                         help=f"a positional input of TARGET, in order, e.g. x:{EXAMPLE_TYPE} or labels:i32[32] "
+                              f"(dtypes: {' '.join(d.short for d in DTYPES)})")
+
+
+# -- commands ---------------------------------------------------------------------------------------
+def _dump(args) -> None:
+    render = RENDERERS[args.format]
+    graph = load_graph(args.target, args.input)
+    if args.print_after is None:
+        views, _ = _stage_graphs(graph, {args.stage})
+        _write(render(views[-1][1]), args.output)
+        return
+    if args.format == "json":
+        raise CliError("--print-after prints several graphs, which one JSON document cannot hold; "
+                       "use --format text or dot, or --stage PASS --format json for one of them")
+    names = args.print_after.split(",")
+    views, _ = _stage_graphs(graph, None if "all" in names else set(names))
+    _write("".join(f"// after {stage}\n{render(g).rstrip()}\n" for stage, g in views), args.output)
+
+
+def _inspect(args) -> None:
+    graph = load_graph(args.target, args.input)
+    views, report = _stage_graphs(graph, {args.stage})
+    sections = [f"stage {args.stage}", format_stats(graph_stats(views[-1][1]), verbose=args.verbose)]
+    if report is not None:
+        sections.append(f"pipeline\n{report}")
+    _write("\n\n".join(sections), None)
+
+
+def _write(text: str, path: str | None) -> None:
+    """To standard output, or atomically to path (never a half-written file)."""
+    text = text if text.endswith("\n") else text + "\n"
+    if path is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp",
+                                         delete=False) as tmp:
+            tmp.write(text)
+        os.replace(tmp.name, path)
+    except OSError as error:
+        raise CliError(f"cannot write {path}: {error.strerror}") from None
+
+
+# -- stages -------------------------------------------------------------------------------------------
+def _stage_graphs(graph: Graph, wanted: set[str] | None):
+    """([(stage, graph then)] for each wanted stage in pipeline order, the pipeline's report or None).
+
+    Stages are `traced`, one per pass the pipeline reports (a pass run several times gives one
+    each run), and `optimized`; wanted=None wants every pass. The pipeline runs only if a stage
+    after `traced` is wanted."""
+    stages, views, report = [], [], None
+
+    def visit(stage: str, current: Graph) -> None:
+        stages.append(stage)
+        if stage not in ("traced", "optimized") if wanted is None else stage in wanted:
+            # passes mutate the graph in place, so earlier stages are copies; the last one keeps its
+            # memory plan (graph.memory_plan), which the copy would lose
+            views.append((stage, current if stage == "optimized" else from_json(to_json(current))))
+
+    visit("traced", graph)
+    if wanted is None or wanted - {"traced"}:
+        report = run_pipeline(graph, on_stage=visit)
+        visit("optimized", graph)
+    unknown = sorted((wanted or set()) - set(stages))
+    if unknown:
+        raise CliError(f"unknown stage {unknown[0]!r}; the stages are: {', '.join(dict.fromkeys(stages))}")
+    return views, report
+
+
+# -- targets -------------------------------------------------------------------------------------------
+def load_graph(target: str, input_specs: list[str]) -> Graph:
+    """The graph TARGET names: read from an .ir file, or traced on zero tensors of the input types."""
+    if target.endswith(".ir"):
+        if input_specs:
+            raise CliError(f"--input is for Python targets; {target} declares its own inputs")
+        return _read_ir(target)
+    path, colon, name = target.rpartition(":")
+    if not colon or not path.endswith(".py") or not name:
+        raise CliError(f"TARGET must be file.py:object or file.ir, got {target!r}")
+    fn, graph_name = _traceable(_load_object(path, name), target)
+    inputs = [_parse_input(spec) for spec in input_specs]
+    _check_inputs(target, fn, [input_name for input_name, _ in inputs])
+    traced = trace(fn, tuple(np.zeros(t.shape, t.dtype.np) for _, t in inputs), name=graph_name)
+    for node, (input_name, _) in zip(traced.graph.inputs, inputs):
+        node.attrs["name"] = input_name
+    _forget_launcher_location(traced.graph)
+    return traced.graph
+
+
+def _forget_launcher_location(graph: Graph) -> None:
+    """Nodes built by graphc's own code (a zoo model's layers) have no user line: the nearest frame
+    outside graphc is then the script that launched this command, which tells the reader nothing."""
+    launcher = user_location()
+    for node in graph.nodes.values():
+        if node.loc == launcher:
+            node.loc = ""
+
+
+def _read_ir(path: str) -> Graph:
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        graph = parse_graph(text)
+        verify(graph)
+    except (ParseError, VerifyError) as error:
+        raise CliError(f"{path}: {error}") from None
+    return graph
+
+
+def _load_object(path: str, name: str):
+    """Run the file as a module (its directory importable while it loads) and fetch `name`."""
+    if not os.path.isfile(path):
+        raise CliError(f"{path}: no such file")
+    module_name = Path(path).stem
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    directory = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, directory)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(directory)
+    obj = module
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            candidates = ", ".join(_candidates(module)) or "nothing traceable"
+            raise CliError(f"{path} has no object {name!r}; it defines: {candidates}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _candidates(module) -> list[str]:
+    """The module's names a TARGET could point at."""
+    def fits(value):
+        defined_here = getattr(value, "__module__", None) == module.__name__
+        return isinstance(value, (Cell, JitFunction)) or (callable(value) and defined_here)
+    return sorted(name for name, value in vars(module).items() if not name.startswith("_") and fits(value))
+
+
+def _traceable(obj, target: str):
+    """(function to trace, graph name) for what TARGET names."""
+    if _is_factory(obj):
+        obj = _build(obj, target)
+    if isinstance(obj, Cell):
+        return obj, type(obj).__name__
+    if isinstance(obj, JitFunction):
+        return obj.fn, obj.name
+    if callable(obj) and not isinstance(obj, type):
+        return obj, getattr(obj, "__name__", type(obj).__name__)
+    raise CliError(f"{target} is an object of type {type(obj).__name__}; expected a Cell, a Cell class, "
+                   "a factory returning a Cell, a @graphc.jit function or a function")
+
+
+def _is_factory(obj) -> bool:
+    """A Cell class, or a function that takes no arguments (it can have no inputs to trace)."""
+    if isinstance(obj, type):
+        return issubclass(obj, Cell)
+    return callable(obj) and not isinstance(obj, (Cell, JitFunction)) and _takes_nothing(obj)
+
+
+def _takes_nothing(fn) -> bool:
+    try:
+        return all(p.default is not p.empty or p.kind == p.VAR_KEYWORD for p in signature(fn).parameters.values())
+    except (TypeError, ValueError):      # no signature to read (some builtins): not a factory
+        return False
+
+
+def _build(factory, target: str):
+    if not _takes_nothing(factory):
+        raise CliError(f"{target} needs arguments to be built; point TARGET at an instance or a "
+                       "zero-argument factory instead")
+    built = factory()
+    if not isinstance(built, (Cell, JitFunction)):
+        raise CliError(f"{target} takes no arguments, so it is taken for a factory, but it returned an object "
+                       f"of type {type(built).__name__}, not a Cell")
+    return built
+
+
+_INPUT = re.compile(r"^(?P<name>[A-Za-z_]\w*):(?P<dtype>\w+)\[(?P<dims>\d+(?:,\d+)*)?\]$")
+
+
+def _parse_input(spec: str) -> tuple[str, TensorType]:
+    match = _INPUT.match(spec)
+    dtypes = {d.short: d for d in DTYPES}
+    if not match or match["dtype"] not in dtypes:
+        raise CliError(f"bad --input {spec!r}: expected NAME:DTYPE[DIMS] with DTYPE one of {' '.join(dtypes)}, "
+                       f"e.g. x:{EXAMPLE_TYPE}, labels:i32[32] or a scalar lr:f32[]")
+    dims = tuple(int(d) for d in match["dims"].split(",")) if match["dims"] else ()
+    return match["name"], TensorType(dims, dtypes[match["dtype"]])
+
+
+def _check_inputs(target: str, fn, names: list[str]) -> None:
+    """The --input names must be the positional parameters of the construct/function, in order."""
+    parameters = signature(fn.construct if isinstance(fn, Cell) else fn).parameters.values()
+    positional = [p for p in parameters if p.kind in (Argument.POSITIONAL_ONLY, Argument.POSITIONAL_OR_KEYWORD)]
+    variadic = next((p.name for p in parameters if p.kind == Argument.VAR_POSITIONAL), None)
+    takes = ", ".join([p.name for p in positional] + ([f"*{variadic}"] if variadic else [])) or "no inputs"
+    required = [p.name for p in positional if p.default is p.empty] or ([variadic] if variadic else [])
+    if len(names) < len(required):
+        missing = required[len(names)]
+        raise CliError(f"{target} takes inputs ({takes}) but {len(names)} --input flag(s) were given; "
+                       f"give each input's name and type, e.g. --input {missing}:{EXAMPLE_TYPE}")
+    if len(names) > len(positional) and not variadic:
+        raise CliError(f"{target} takes {len(positional)} input(s) ({takes}) but {len(names)} --input flags were given")
+    for position, (given, parameter) in enumerate(zip(names, positional)):
+        if given != parameter.name:
+            raise CliError(f"--input {position + 1} is named {given!r} but {target} takes ({takes}); "
+                           f"inputs are given in order, so it should be {parameter.name!r}")
