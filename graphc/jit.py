@@ -58,7 +58,7 @@ def _array(x) -> np.ndarray:
         if x.is_symbolic:
             raise GraphcError("a traced tensor was passed to a compiled function from outside its trace")
         x = x.asnumpy()
-    return np.ascontiguousarray(x)
+    return np.asarray(x, order="C")     # not ascontiguousarray: it turns a 0-d array into shape [1]
 
 
 def _describe_change(old, new) -> str:

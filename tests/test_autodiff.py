@@ -1,0 +1,239 @@
+"""grad / value_and_grad with MindSpore's signatures, the autodiff pass, and LeNet's gradients
+against an independent NumPy implementation of its forward and backward passes."""
+import importlib
+
+import numpy as np
+import pytest
+
+import graphc
+from graphc import GraphcError, Parameter, Tensor, nn, ops
+from graphc.autodiff import expand_gradients
+from graphc.ir.text import format_node, parse_graph, print_graph
+
+JIT = importlib.import_module("graphc.jit")     # the module; graphc.jit is the decorator
+RNG = np.random.default_rng(11)
+X = RNG.uniform(0.5, 1.5, (2, 3)).astype(np.float32)
+Y = RNG.standard_normal((2, 3)).astype(np.float32)
+
+
+@pytest.fixture(params=[graphc.GRAPH_MODE, graphc.PYNATIVE_MODE], ids=["graph", "pynative"])
+def mode(request):
+    graphc.set_context(mode=request.param)
+    return request.param
+
+
+def f(x, y):
+    """sum(x * x * y): df/dx = 2 x y, df/dy = x * x."""
+    return ops.reduce_sum(x * x * y)
+
+
+class Scaled(nn.Cell):
+    """sum(w * x * x): df/dw = x * x, df/dx = 2 w x."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = Parameter(RNG.standard_normal((2, 3)).astype(np.float32), name="w")
+
+    def construct(self, x):
+        return ops.reduce_sum(self.w * x * x)
+
+
+def close(actual, expected):
+    np.testing.assert_allclose(actual.asnumpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+# -- signatures ---------------------------------------------------------------------------------------
+def test_grad_position(mode):
+    x, y = Tensor(X), Tensor(Y)
+    close(graphc.grad(f)(x, y), 2 * X * Y)                       # default: position 0, a single Tensor
+    close(graphc.grad(f, grad_position=1)(x, y), X * X)
+    dx, dy = graphc.grad(f, grad_position=(0, 1))(x, y)          # a tuple position gives a tuple
+    close(dx, 2 * X * Y)
+    close(dy, X * X)
+    (only,) = graphc.grad(f, grad_position=(1,))(x, y)
+    close(only, X * X)
+
+
+def test_weights(mode):
+    net = Scaled()
+    w = net.w.asnumpy()
+    (dw,) = graphc.grad(net, grad_position=None, weights=net.trainable_params())(Tensor(X))
+    close(dw, X * X)
+    dx, (dw,) = graphc.grad(net, grad_position=0, weights=net.trainable_params())(Tensor(X))
+    close(dx, 2 * w * X)
+    close(dw, X * X)
+
+
+def test_value_and_grad_and_has_aux(mode):
+    def with_aux(x):
+        return ops.reduce_sum(x * x), x * 3.0
+
+    (value, aux), dx = graphc.value_and_grad(with_aux, has_aux=True)(Tensor(X))
+    assert float(value.asnumpy()) == pytest.approx(float(np.sum(X * X)), rel=1e-6)
+    close(aux, 3 * X)
+    close(dx, 2 * X)
+    dx, (aux,) = graphc.grad(with_aux, has_aux=True)(Tensor(X))   # the aux output is not differentiated
+    close(dx, 2 * X)
+    close(aux, 3 * X)
+
+
+def test_graph_and_pynative_agree():
+    results = []
+    for mode in (graphc.GRAPH_MODE, graphc.PYNATIVE_MODE):
+        graphc.set_context(mode=mode)
+        net = Scaled()
+        net.w.set_data(np.full((2, 3), 0.7, np.float32))
+        value, (dx, (dw,)) = graphc.value_and_grad(net, 0, net.trainable_params())(Tensor(X))
+        results.append([value.asnumpy(), dx.asnumpy(), dw.asnumpy()])
+    for graph_value, eager_value in zip(*results):
+        np.testing.assert_allclose(graph_value, eager_value, rtol=1e-6)
+
+
+@pytest.mark.parametrize("function, second_derivative", [
+    (lambda x: x * ops.exp(x), lambda x: (2 + x) * np.exp(x)),
+    (lambda x: ops.tanh(x), lambda x: -2 * np.tanh(x) * (1 - np.tanh(x) ** 2)),
+    (lambda x: x * x * x, lambda x: 6 * x),
+])
+def test_grad_of_grad_is_the_second_derivative(mode, function, second_derivative):
+    for x in (-0.7, 0.3, 1.2):
+        actual = graphc.grad(graphc.grad(function))(Tensor(np.float32(x)))
+        assert float(actual.asnumpy()) == pytest.approx(second_derivative(x), rel=1e-5)
+
+
+def test_unused_inputs_get_zero_gradients(mode):
+    """Documented behaviour (as MindSpore): an input the output does not depend on gets zeros."""
+    dx, dy = graphc.grad(lambda x, y: ops.reduce_sum(x * x), grad_position=(0, 1))(Tensor(X), Tensor(Y))
+    close(dx, 2 * X)
+    np.testing.assert_array_equal(dy.asnumpy(), np.zeros_like(Y))
+
+
+def test_repeated_calls_compile_once(monkeypatch):
+    graphc.set_context(mode=graphc.GRAPH_MODE)
+    calls = []
+    real_compile = JIT.compile_graph
+    monkeypatch.setattr(JIT, "compile_graph", lambda *args: calls.append(1) or real_compile(*args))
+    gradient = graphc.grad(f)
+    for scale in (1.0, 2.0, 3.0):
+        close(gradient(Tensor(X * scale), Tensor(Y)), 2 * (X * scale) * Y)
+    assert len(calls) == 1
+
+
+# -- the autodiff pass ---------------------------------------------------------------------------------
+def test_expand_gradients_annotates_gradient_nodes():
+    traced = JIT.trace(graphc.grad(f), (Tensor(X), Tensor(Y)))
+    graph = traced.graph
+    assert " = grad(" in print_graph(graph)
+    forward = {node.id: node.op for node in graph.order()}
+    assert expand_gradients(graph) is True
+    text = print_graph(graph)
+    assert " = grad(" not in text
+    gradient_lines = [format_node(node) for node in graph.order() if node.id not in forward]
+    differentiated = {int(line.split("grad_of=%")[1].split()[0]) for line in gradient_lines}
+    # each new node names the node of f it differentiates, and every op of f was differentiated
+    assert {forward[i] for i in differentiated} == {"input", "mul", "reduce_sum"}
+    assert differentiated >= {i for i, op in forward.items() if op in ("mul", "reduce_sum")}
+    assert print_graph(parse_graph(text)) == text             # the annotation survives the text format
+    assert expand_gradients(graph) is False
+
+
+# -- bad input ---------------------------------------------------------------------------------------
+def test_weights_must_be_parameters_of_the_network():
+    net = Scaled()
+    with pytest.raises(GraphcError, match="weights must be Parameters"):
+        graphc.grad(net, None, weights=[Tensor(X)])
+    with pytest.raises(GraphcError, match="weight 'w' is not a Parameter of the Scaled"):
+        graphc.grad(net, None, weights=Scaled().trainable_params())
+
+
+def test_grad_position_out_of_range(mode):
+    with pytest.raises(GraphcError, match="grad_position 2 is out of range: the function was called with 2"):
+        graphc.grad(f, grad_position=(0, 2))(Tensor(X), Tensor(Y))
+    with pytest.raises(GraphcError, match="nothing to differentiate"):
+        graphc.grad(f, grad_position=None)
+
+
+# -- LeNet against NumPy ---------------------------------------------------------------------------------
+def conv(x, w):
+    """Valid convolution, stride 1, no bias: a sum over the kernel offsets."""
+    k = w.shape[2]
+    h, v = x.shape[2] - k + 1, x.shape[3] - k + 1
+    return sum(np.einsum("nchw,oc->nohw", x[:, :, i:i + h, j:j + v], w[:, :, i, j])
+               for i in range(k) for j in range(k))
+
+
+def conv_backward(x, w, dout):
+    k = w.shape[2]
+    h, v = dout.shape[2], dout.shape[3]
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    for i in range(k):
+        for j in range(k):
+            dw[:, :, i, j] = np.einsum("nohw,nchw->oc", dout, x[:, :, i:i + h, j:j + v])
+            dx[:, :, i:i + h, j:j + v] += np.einsum("nohw,oc->nchw", dout, w[:, :, i, j])
+    return dx, dw
+
+
+def windows(x):
+    """2x2 stride-2 windows: [N, C, H/2, W/2, 4]."""
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
+
+
+def max_pool_backward(x, dout):
+    """The gradient goes to the first maximum of each window."""
+    n, c, h, w = x.shape
+    routed = np.eye(4)[windows(x).argmax(-1)] * dout[..., None]
+    return routed.reshape(n, c, h // 2, w // 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(x.shape)
+
+
+def lenet_loss_and_grads(p, x, labels):
+    """LeNet5's sparse softmax cross-entropy (mean) and its gradients, in float64."""
+    z1 = conv(x, p["conv1.weight"])
+    a1 = np.maximum(z1, 0)
+    s1 = windows(a1).max(-1)
+    z2 = conv(s1, p["conv2.weight"])
+    a2 = np.maximum(z2, 0)
+    s2 = windows(a2).max(-1)
+    f0 = s2.reshape(len(x), -1)
+    h1 = np.maximum(f0 @ p["fc1.weight"].T + p["fc1.bias"], 0)
+    h2 = np.maximum(h1 @ p["fc2.weight"].T + p["fc2.bias"], 0)
+    logits = h2 @ p["fc3.weight"].T + p["fc3.bias"]
+    shifted = logits - logits.max(1, keepdims=True)
+    probabilities = np.exp(shifted) / np.exp(shifted).sum(1, keepdims=True)
+    loss = -np.mean(np.log(probabilities[np.arange(len(x)), labels]))
+
+    grads = {}
+    d_logits = (probabilities - np.eye(10)[labels]) / len(x)
+    grads["fc3.weight"], grads["fc3.bias"] = d_logits.T @ h2, d_logits.sum(0)
+    d_h2 = (d_logits @ p["fc3.weight"]) * (h2 > 0)
+    grads["fc2.weight"], grads["fc2.bias"] = d_h2.T @ h1, d_h2.sum(0)
+    d_h1 = (d_h2 @ p["fc2.weight"]) * (h1 > 0)
+    grads["fc1.weight"], grads["fc1.bias"] = d_h1.T @ f0, d_h1.sum(0)
+    d_a2 = max_pool_backward(a2, (d_h1 @ p["fc1.weight"]).reshape(s2.shape)) * (z2 > 0)
+    d_s1, grads["conv2.weight"] = conv_backward(s1, p["conv2.weight"], d_a2)
+    d_a1 = max_pool_backward(a1, d_s1) * (z1 > 0)
+    _, grads["conv1.weight"] = conv_backward(x, p["conv1.weight"], d_a1)
+    return loss, grads
+
+
+def test_lenet_value_and_grad_matches_numpy(mode):
+    from graphc.models import lenet
+    net = lenet()
+    values = {}
+    for name, param in net.parameters_and_names():      # O(1) activations, unlike the tiny default init
+        fan_in = np.prod(param.shape[1:]) if param.ndim > 1 else 10
+        values[name.removeprefix("backbone.")] = RNG.standard_normal(param.shape) / np.sqrt(fan_in)
+        param.set_data(values[name.removeprefix("backbone.")].astype(np.float32))
+    x = RNG.standard_normal((4, 1, 32, 32)).astype(np.float32)
+    labels = np.array([3, 0, 7, 7], np.int32)
+
+    loss_fn = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+    weights = net.trainable_params()
+    loss, grads = graphc.value_and_grad(nn.WithLossCell(net, loss_fn), None, weights)(Tensor(x), Tensor(labels))
+
+    expected_loss, expected = lenet_loss_and_grads(
+        {k: v.astype(np.float32).astype(np.float64) for k, v in values.items()}, x.astype(np.float64), labels)
+    assert float(loss.asnumpy()) == pytest.approx(expected_loss, rel=1e-4)
+    for weight, grad in zip(weights, grads):
+        want = expected[weight.name.removeprefix("backbone.")]
+        np.testing.assert_allclose(grad.asnumpy(), want, rtol=1e-4, atol=1e-4 * np.abs(want).max(),
+                                   err_msg=weight.name)
