@@ -234,7 +234,10 @@ class LossMonitor(Callback):
     def _learning_rate(self, cb: Any) -> float | None:
         if self.lr_init is None:
             get_lr = getattr(getattr(cb, "optimizer", None), "get_lr_value", None)
-            return float(get_lr()) if callable(get_lr) else None
+            if not callable(get_lr):
+                return None
+            lr = np.ravel(get_lr())         # parameter groups give one rate per group: log the first
+            return float(lr[0])
         if np.ndim(self.lr_init) == 0:
             return float(self.lr_init)
         if cb.cur_step_num > len(self.lr_init):
