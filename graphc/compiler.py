@@ -5,13 +5,16 @@ back into their Parameters (in place, so their storage never moves).
 """
 from __future__ import annotations
 
+import os
+import re
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from . import context, interp
-from .autodiff import expand_gradients
 from .ir import Graph
+from .passes import DEFAULT_PIPELINE, run_pipeline
+from .passes.save import StageWriter
 
 
 class InterpExecutable:
@@ -28,11 +31,31 @@ class InterpExecutable:
         return outputs
 
 
-def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | None = None):
-    """Optimise `graph` and build an executable for it on `backend` (default: the context's)."""
+def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | None = None,
+                  pipeline: str | None = None):
+    """Optimise `graph` with `pipeline` (default: DEFAULT_PIPELINE; autodiff always runs, first
+    unless the text places it) and build an executable for it on `backend` (default: the context's).
+    GRAPHC_PRINT_AFTER=pass,... prints the IR after those passes to stderr."""
     backend = backend or context.get_context("backend")
-    expand_gradients(graph)
+    save_root = _save_graphs_root()
+    run_pipeline(graph, _with_autodiff(DEFAULT_PIPELINE if pipeline is None else pipeline),
+                 print_after=[p for p in os.environ.get("GRAPHC_PRINT_AFTER", "").split(",") if p],
+                 on_stage=StageWriter(save_root, graph) if save_root else None)
     if backend == "interp":
         return InterpExecutable(graph, params)
     # The LLVM backend lands with the codegen issue; until then graphs run on the interpreter.
     return InterpExecutable(graph, params)
+
+
+def _with_autodiff(pipeline: str) -> str:
+    """Graphs with grad placeholders cannot run: a pipeline without autodiff gets it first."""
+    if re.search(r"(^|[(,\s])autodiff($|[),\s])", pipeline):
+        return pipeline
+    return ",".join(filter(None, ["autodiff", pipeline.strip()]))
+
+
+def _save_graphs_root() -> str | None:
+    """Where save_graphs writes: GRAPHC_SAVE_GRAPHS, else save_graphs_path when save_graphs is on."""
+    if os.environ.get("GRAPHC_SAVE_GRAPHS"):
+        return os.environ["GRAPHC_SAVE_GRAPHS"]
+    return context.get_context("save_graphs_path") if context.get_context("save_graphs") else None

@@ -21,7 +21,10 @@ def run(graph: Graph, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndar
     values: dict[int, np.ndarray] = {}
     updates: dict[str, np.ndarray] = {}
     for node in graph.order():
-        values[node.id] = _evaluate(node, values, inputs, params)
+        if node.op == "fused":
+            values[node.id] = _run_region(node, values, updates)
+        else:
+            values[node.id] = _evaluate(node, values, inputs, params)
         if node.op == "assign":
             updates[node.inputs[0].attrs["name"]] = values[node.id]
     return [values[out.id] for out in graph.outputs], updates
@@ -32,8 +35,12 @@ def _evaluate(node: Node, values, inputs, params) -> np.ndarray:
         return inputs[node.attrs["index"]]
     if node.op == "param":
         return params[node.attrs["name"]]
-    if node.op == "fused":
-        outs, _ = run(node.attrs["body"], [values[i.id] for i in node.inputs])
-        return outs[0]
     op = ops.get(node.op)
     return op.run([values[i.id] for i in node.inputs], node.attrs, node.type)
+
+
+def _run_region(node: Node, values, updates) -> np.ndarray:
+    """A fused node runs its body; the body's assigns target inputs named after their parameters."""
+    outputs, written = run(node.attrs["body"], [values[i.id] for i in node.inputs])
+    updates.update(written)
+    return outputs[0]

@@ -13,10 +13,10 @@ def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < ndim:
             raise OpError(f"axis {a} is out of range for a tensor of rank {ndim}; use an axis in "
                           f"[{-ndim}, {max(ndim, 1)})")
-    return tuple(sorted({a % max(ndim, 1) for a in axes}))
+    return tuple(sorted({a % ndim for a in axes}))
 
 
 def _canon_axis(attrs):

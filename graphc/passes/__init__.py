@@ -1,0 +1,10 @@
+"""Graph passes: the pass manager and one module per pass (docs/passes.md).
+
+Importing the package registers every pass: autodiff, fold, cse, dce, simplify, fuse, plan-memory.
+"""
+from .manager import DEFAULT_PIPELINE, PASSES, PassContext, PassError, PassRow, PipelineReport, parse_pipeline, \
+    register_pass, run_pipeline
+from . import autodiff, cse, dce, fold, fuse, memory, simplify  # noqa: F401  (registration)
+
+__all__ = ["DEFAULT_PIPELINE", "PASSES", "PassContext", "PassError", "PassRow", "PipelineReport", "parse_pipeline",
+           "register_pass", "run_pipeline"]
