@@ -1,0 +1,8 @@
+"""Kernel emitters: each adds LLVM functions to a given `ir.Module` and returns a `Kernel`
+(contract.py) describing its phases, operands, scratch and FLOPs.
+
+Families: matmul, conv (forward, input gradient), conv_filter (filter gradient), pool,
+elementwise, reduce, softmax_xent. Building blocks: simd (vector vocabulary), loops, tile
+(the register-blocked micro-kernel), staging (padded copies), epilogue (fused output hooks),
+launch (run one kernel on NumPy arrays).
+"""

@@ -1,0 +1,154 @@
+"""The kernel contract every emitter follows.
+
+A kernel is one or more LLVM functions ("phases") with the same signature
+
+    void name.phaseK(ptr noalias align 64 operand0, ..., i64 tid, i64 nthreads)
+
+* Operands are float32 (or int32 where stated) row-major contiguous buffers, each 64-byte aligned
+  (the caller guarantees it; `align 64` is declared, so a misaligned buffer may fault).
+* Thread `tid` of `nthreads` computes only its static share of the work; no two threads write
+  the same bytes within a phase. The caller runs the phases in order, every thread calling each
+  phase, with a barrier between consecutive phases (phase K+1 may read what phase K wrote).
+* The split never changes the order of floating-point operations of any output element, so the
+  results are bitwise identical for every thread count.
+* A kernel needing temporary memory has a trailing `scratch` operand of `Scratch.nbytes(nthreads)`
+  bytes: a shared region (e.g. partial sums reduced by a later phase), then one private region per
+  thread.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+from llvmlite import ir
+
+from .simd import F32, I32, I64, PTR, VOID, elem_ptr, i64
+
+ALIGN = 64
+_DTYPE_BYTES = {"f32": 4, "i32": 4}
+IR_TYPES = {"f32": F32, "i32": I32}
+
+
+def round_up(n: int, multiple: int = ALIGN) -> int:
+    return -(-n // multiple) * multiple
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A pointer parameter: a tensor read ("in"), written ("out"), both ("inout"), or scratch."""
+    name: str
+    shape: tuple[int, ...]
+    role: str = "in"
+    dtype: str = "f32"
+
+    @property
+    def nbytes(self) -> int:
+        return prod(self.shape) * _DTYPE_BYTES[self.dtype]
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """Temporary memory: `shared` bytes for all threads, then `per_thread` bytes for each."""
+    shared: int = 0
+    per_thread: int = 0
+
+    def nbytes(self, nthreads: int) -> int:
+        return round_up(self.shared) + round_up(self.per_thread) * nthreads
+
+    def __bool__(self) -> bool:
+        return bool(self.shared or self.per_thread)
+
+
+class ScratchPlan:
+    """Named scratch regions, each 64-byte aligned: shared ones first, then per-thread ones."""
+
+    def __init__(self):
+        self._shared: dict[str, int] = {}
+        self._private: dict[str, int] = {}
+
+    def shared(self, name: str, nbytes: int) -> "ScratchPlan":
+        self._shared[name] = round_up(nbytes)
+        return self
+
+    def private(self, name: str, nbytes: int) -> "ScratchPlan":
+        self._private[name] = round_up(nbytes)
+        return self
+
+    @property
+    def scratch(self) -> Scratch:
+        return Scratch(sum(self._shared.values()), sum(self._private.values()))
+
+    def shared_region(self, kf: "KernelFunction", name: str) -> ir.Value:
+        return _byte_offset(kf.builder, kf.shared_scratch(), _offset_of(self._shared, name))
+
+    def private_region(self, kf: "KernelFunction", name: str) -> ir.Value:
+        return _byte_offset(kf.builder, kf.thread_scratch(), _offset_of(self._private, name))
+
+
+def _offset_of(regions: dict[str, int], name: str) -> int:
+    offset = 0
+    for region, size in regions.items():
+        if region == name:
+            return offset
+        offset += size
+    raise KeyError(f"no scratch region {name!r}")
+
+
+def _byte_offset(builder: ir.IRBuilder, base: ir.Value, offset) -> ir.Value:
+    return elem_ptr(builder, base, offset, ir.IntType(8))
+
+
+@dataclass
+class Kernel:
+    """What an emitter returns: run `phases` in order (barrier between), on buffers `operands`."""
+    name: str
+    phases: tuple[ir.Function, ...]
+    operands: tuple[Operand, ...]
+    scratch: Scratch = field(default_factory=Scratch)
+    flops: int = 0
+
+
+class KernelFunction:
+    """One phase under construction: the function, a builder in its body, named arguments."""
+
+    def __init__(self, module: ir.Module, name: str, operands: tuple[Operand, ...], scratch: Scratch = Scratch()):
+        params = list(operands) + ([Operand("scratch", (scratch.nbytes(1),), "scratch")] if scratch else [])
+        fnty = ir.FunctionType(VOID, [PTR] * len(params) + [I64, I64])
+        self.function = ir.Function(module, fnty, name)
+        self.function.attributes.add("nounwind")
+        for arg, operand in zip(self.function.args, params):
+            arg.name = operand.name
+            arg.attributes.add("noalias")
+            arg.attributes.add("captures(none)")
+            arg.attributes.align = ALIGN
+        self.args = {operand.name: arg for arg, operand in zip(self.function.args, params)}
+        self.tid, self.nthreads = self.function.args[-2:]
+        self.tid.name, self.nthreads.name = "tid", "nthreads"
+        self.scratch = scratch
+        self.builder = ir.IRBuilder(self.function.append_basic_block("entry"))
+
+    def __getitem__(self, name: str) -> ir.Argument:
+        return self.args[name]
+
+    def shared_scratch(self) -> ir.Value:
+        return self.args["scratch"]
+
+    def thread_scratch(self) -> ir.Value:
+        """This thread's private scratch region."""
+        offset = self.builder.add(i64(round_up(self.scratch.shared)),
+                                  self.builder.mul(self.tid, i64(round_up(self.scratch.per_thread))))
+        return _byte_offset(self.builder, self.args["scratch"], offset)
+
+    def finish(self) -> ir.Function:
+        self.builder.ret_void()
+        return self.function
+
+
+def kernel_operands(own: list[Operand], extra: tuple[Operand, ...]) -> tuple[Operand, ...]:
+    """The kernel's own operands followed by the epilogue's extra ones, names checked unique."""
+    operands = tuple(own) + tuple(extra)
+    names = [op.name for op in operands]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise ValueError(f"duplicate operand names {sorted(duplicates)}; rename the epilogue operands")
+    return operands

@@ -1,0 +1,130 @@
+"""conv2d forward and input gradient (MindSpore Conv2D semantics, NCHW / OIHW, float32).
+
+    y[n, o, oh, ow] = sum over c < C/group, kh, kw of
+        x[n, g*C/group + c, oh*sh + kh*dh - pad_top, ow*sw + kw*dw - pad_left] * w[o, c, kh, kw]
+
+with g = o // (O/group) and x zero outside the image. Both kernels are one phase over the batch
+(see conv_direct for the algorithms); the filter gradient lives in conv_filter.
+
+* `emit_conv2d`: operands x, w, y (+ epilogue operands; the epilogue sees coords n, c, h, w).
+* `emit_conv2d_grad_input`: operands dy, w, dx. dx is the forward loop over dy zero-inserted
+  by the stride and padded by (kernel-1)*dilation - pad, with w flipped and its channel axes
+  swapped: the flip lives in the weight index function, so only dy is staged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from .contract import Kernel, KernelFunction, Operand, kernel_operands
+from .conv_direct import DirectConv, DirectConvEmitter
+from .epilogue import IDENTITY, Epilogue
+from .loops import affine
+from .staging import Placement
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    batch: int
+    in_channels: int
+    height: int
+    width: int
+    out_channels: int
+    kernel_h: int
+    kernel_w: int
+    stride: tuple[int, int] = (1, 1)
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0)   # top, bottom, left, right
+    dilation: tuple[int, int] = (1, 1)
+    group: int = 1
+
+    def __post_init__(self):
+        if self.in_channels % self.group or self.out_channels % self.group:
+            raise ValueError(f"conv2d: channels {self.in_channels}->{self.out_channels} not divisible by group {self.group}")
+        if self.out_h < 1 or self.out_w < 1:
+            raise ValueError(f"conv2d: empty output {self.out_h}x{self.out_w} for input {self.height}x{self.width}, "
+                             f"kernel {self.kernel_h}x{self.kernel_w}, {self}")
+
+    @property
+    def out_h(self) -> int:
+        span = self.dilation[0] * (self.kernel_h - 1) + 1
+        return (self.height + self.pad[0] + self.pad[1] - span) // self.stride[0] + 1
+
+    @property
+    def out_w(self) -> int:
+        span = self.dilation[1] * (self.kernel_w - 1) + 1
+        return (self.width + self.pad[2] + self.pad[3] - span) // self.stride[1] + 1
+
+    @property
+    def cin_g(self) -> int:
+        return self.in_channels // self.group
+
+    @property
+    def cout_g(self) -> int:
+        return self.out_channels // self.group
+
+    @property
+    def x_shape(self) -> tuple[int, ...]:
+        return (self.batch, self.in_channels, self.height, self.width)
+
+    @property
+    def w_shape(self) -> tuple[int, ...]:
+        return (self.out_channels, self.cin_g, self.kernel_h, self.kernel_w)
+
+    @property
+    def y_shape(self) -> tuple[int, ...]:
+        return (self.batch, self.out_channels, self.out_h, self.out_w)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.batch * self.out_channels * self.out_h * self.out_w * self.cin_g * self.kernel_h * self.kernel_w
+
+    def weight_offset(self, b: ir.IRBuilder, o, c, kh, kw):
+        """Flat index of w[o, c, kh, kw] (python ints fold to constants)."""
+        kk = self.kernel_h * self.kernel_w
+        return affine(b, [(o, self.cin_g * kk), (c, kk), (kh, self.kernel_w), (kw, 1)])
+
+
+def padded_input(geo: ConvGeometry) -> Placement:
+    """x zero-padded as the forward pass sees it."""
+    top, bottom, left, right = geo.pad
+    return Placement(geo.in_channels, geo.height, geo.width, geo.height + top + bottom, geo.width + left + right,
+                     top, left)
+
+
+def forward_problem(geo: ConvGeometry) -> DirectConv:
+    return DirectConv(geo.batch, geo.group, geo.cin_g, geo.cout_g, geo.out_h, geo.out_w,
+                      (geo.kernel_h, geo.kernel_w), geo.stride, geo.dilation, padded_input(geo),
+                      lambda b, g, o, c, kh, kw: geo.weight_offset(b, affine(b, [(g, geo.cout_g), (o, 1)]), c, kh, kw))
+
+
+def input_gradient_problem(geo: ConvGeometry) -> DirectConv:
+    """dx as a stride-1 DirectConv: outputs are x channels, sources are dy channels."""
+    (dh, dw), (sh, sw) = geo.dilation, geo.stride
+    top, left = (geo.kernel_h - 1) * dh - geo.pad[0], (geo.kernel_w - 1) * dw - geo.pad[2]
+    place = Placement(geo.out_channels, geo.out_h, geo.out_w, geo.height + (geo.kernel_h - 1) * dh,
+                      geo.width + (geo.kernel_w - 1) * dw, top, left, sh, sw)
+
+    def flipped(b, g, c_x, o_dy, kh, kw):
+        o = affine(b, [(g, geo.cout_g), (o_dy, 1)])
+        return geo.weight_offset(b, o, c_x, affine(b, [(kh, -1)], geo.kernel_h - 1), affine(b, [(kw, -1)], geo.kernel_w - 1))
+
+    return DirectConv(geo.batch, geo.group, geo.cout_g, geo.cin_g, geo.height, geo.width,
+                      (geo.kernel_h, geo.kernel_w), (1, 1), geo.dilation, place, flipped, src="dy", out="dx")
+
+
+def emit_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue = IDENTITY) -> Kernel:
+    own = [Operand("x", geo.x_shape), Operand("w", geo.w_shape), Operand("y", geo.y_shape, "out")]
+    return _emit_direct(module, name, forward_problem(geo), kernel_operands(own, epilogue.operands), epilogue, geo.flops)
+
+
+def emit_conv2d_grad_input(module: ir.Module, name: str, geo: ConvGeometry) -> Kernel:
+    own = [Operand("dy", geo.y_shape), Operand("w", geo.w_shape), Operand("dx", geo.x_shape, "out")]
+    return _emit_direct(module, name, input_gradient_problem(geo), tuple(own), IDENTITY, geo.flops)
+
+
+def _emit_direct(module, name, problem: DirectConv, operands, epilogue: Epilogue, flops: int) -> Kernel:
+    emitter = DirectConvEmitter(problem)
+    kf = KernelFunction(module, name, operands, emitter.plan.scratch)
+    emitter.emit(kf, epilogue)
+    return Kernel(name, (kf.finish(),), operands, emitter.plan.scratch, flops)

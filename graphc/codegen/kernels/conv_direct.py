@@ -1,0 +1,278 @@
+"""Direct convolution (no im2col buffer), the engine behind conv2d forward and its input gradient.
+
+    out[n, g*out_g + o, oh, ow] = sum over c < in_g, kh, kw of
+        src[n, g*in_g + c, oh*sh + kh*dh, ow*sw + kw*dw] * weight(g, o, c, kh, kw)
+
+where `src` is the staged (padded / zero-inserted) source image and `weight` an index function,
+so the input gradient is this same loop on a staged dy with flipped, transposed weights.
+
+Two register-blocked algorithms; the one whose 16 lanes are better filled is chosen:
+* width lanes (needs sw == 1): lanes along output width. A tile is up to 6 output channels x
+  R output rows x V width vectors; per (c, kh, kw), one weight broadcast per channel and one
+  unaligned vector load per (row, vector). Stores go straight to NCHW rows.
+* channel lanes: lanes along output channels, using a per-thread copy of the weights laid out
+  [g][c][kh][kw][o padded to 16]. A tile is a block of output pixels (R rows x W columns, up to
+  24) x channel vectors; per (c, kh, kw), one weight vector load and one input broadcast per
+  pixel. The accumulators are transposed in registers (16x16 shuffles) to store NCHW rows.
+Threads split the batch: work item = one image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from llvmlite import ir
+
+from ..parallel import emit_split_range
+from .contract import KernelFunction, ScratchPlan
+from .epilogue import Epilogue, LanePosition
+from .loops import affine, as_value, counted_loop
+from .simd import LANES, broadcast, i64, load_scalar, load_vector, shuffle, store_scalar, store_vector, transpose
+from .staging import Placement, emit_source_image, emit_zero
+from .tile import blocks, emit_fma_tile, emit_grid, vector_blocks
+
+# Accumulators per conv tile. Measured on LeNet shapes (1 thread): 16 beats 24 (conv2 forward 109
+# vs 91 GFLOP/s; conv1 forward 97 vs 94): the taps' extra live loads push 24 into spills.
+CONV_ACCUMULATORS = 16
+
+WeightIndex = Callable[[ir.IRBuilder, object, object, object, int, int], object]
+
+
+@dataclass(frozen=True)
+class DirectConv:
+    batch: int
+    groups: int
+    in_g: int              # source channels per group
+    out_g: int             # output channels per group
+    out_h: int
+    out_w: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    place: Placement       # source operand image -> staged image
+    weight_index: WeightIndex   # (builder, g, o, c, kh, kw) -> flat index into the weight operand
+    src: str = "x"
+    out: str = "y"
+    weights: str = "w"
+
+    @property
+    def out_channels(self) -> int:
+        return self.groups * self.out_g
+
+    @property
+    def out_image(self) -> int:
+        return self.out_channels * self.out_h * self.out_w
+
+    def k_dims(self, b: ir.IRBuilder, oh0, rows: int) -> list:
+        """Reduction loops (c, kh, kw) for output rows [oh0, oh0 + rows): kw unrolled (unrolling kh
+        too made LLVM keep overlapping row loads live across taps and spill: LeNet conv2 dx 31 vs
+        50 GFLOP/s); kh limited to taps that reach a real (not padding) source row."""
+        return [(self.in_g, False), (self._tap_rows(b, oh0, rows), False), (self.kernel[1], self.kernel[1] <= 16)]
+
+    def _tap_rows(self, b: ir.IRBuilder, oh0, rows: int):
+        """kh range whose source rows oh*sh + kh*dh meet the real rows for some oh in the block.
+
+        The input gradient's staged dy has (kernel-1)*dilation zero rows on each side: skipping
+        them saves ~23% of LeNet conv2 dx's FMAs.
+        """
+        kernel_h, place = self.kernel[0], self.place
+        real_lo, real_hi = place.top, place.top + (place.src_h - 1) * place.step_h + 1
+        (sh, _), (dh, _) = self.stride, self.dilation
+        if real_lo <= 0 and real_hi >= place.dst_h:
+            return kernel_h
+        last_row = affine(b, [(oh0, sh)], (rows - 1) * sh)            # source row of kh = 0, last oh
+        first_row = affine(b, [(oh0, sh)])
+        # kh >= ceil((real_lo - last_row) / dh), kh*dh <= real_hi - 1 - first_row
+        below = b.sub(i64(real_lo + dh - 1), as_value(last_row))
+        lo = b.udiv(_at_least_zero(b, below), i64(dh))
+        above = b.sub(i64(real_hi - 1), as_value(first_row))
+        hi = b.add(b.udiv(_at_least_zero(b, above), i64(dh)), i64(1))
+        hi = b.select(b.icmp_signed("<", above, i64(0)), i64(0), hi)
+        return _minimum(b, lo, i64(kernel_h)), _minimum(b, hi, i64(kernel_h))
+
+    def src_offset(self, b: ir.IRBuilder, g, k: tuple, row, col):
+        """Index into the staged image of source (c=k[0], kh=k[1], kw=k[2]) for output (row, col)."""
+        c, kh, kw = k
+        h, w = self.place.dst_h, self.place.dst_w
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        return affine(b, [(g, self.in_g * h * w), (c, h * w), (row, sh * w), (kh, dh * w), (col, sw), (kw, dw)])
+
+
+def _at_least_zero(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    return b.select(b.icmp_signed("<", value, i64(0)), i64(0), value)
+
+
+def _minimum(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def lane_fill(extent: int) -> float:
+    """Fraction of 16-lane vector slots doing useful work when vectorizing over `extent`."""
+    return extent / (LANES * -(-extent // LANES))
+
+
+class DirectConvEmitter:
+    """Choose the algorithm and scratch for a DirectConv, then emit it into a kernel phase."""
+
+    def __init__(self, conv: DirectConv):
+        self.conv = conv
+        self.width_lanes = conv.stride[1] == 1 and lane_fill(conv.out_w) > lane_fill(conv.out_g)
+        self.padded_out_g = LANES * -(-conv.out_g // LANES)
+        self.plan = ScratchPlan()
+        if not self.width_lanes:
+            self.plan.private("weights", 4 * conv.groups * conv.in_g * conv.kernel[0] * conv.kernel[1] * self.padded_out_g)
+        if not conv.place.is_identity:
+            self.plan.private("staged", 4 * conv.place.dst_elements)
+
+    @property
+    def algorithm(self) -> str:
+        return "width-lanes" if self.width_lanes else "channel-lanes"
+
+    def emit(self, kf: KernelFunction, epilogue: Epilogue) -> None:
+        conv, b = self.conv, kf.builder
+        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, conv.batch)
+        weights = None
+        if not self.width_lanes:
+            weights = self.plan.private_region(kf, "weights")
+            with b.if_then(b.icmp_signed("<", lo, hi)):
+                self._relayout_weights(kf, weights)
+        with counted_loop(b, lo, hi, name="n") as n:
+            src = emit_source_image(b, kf[conv.src], n, conv.place, lambda: self.plan.private_region(kf, "staged"))
+            with counted_loop(b, 0, conv.groups, name="g") as g:
+                image = _Image(kf, conv, n, g, src, epilogue)
+                if self.width_lanes:
+                    self._width_lanes(image)
+                else:
+                    self._channel_lanes(image, weights)
+
+    # --- width lanes ---------------------------------------------------------------------------
+
+    def _width_lanes(self, image: "_Image") -> None:
+        conv, b = self.conv, image.b
+        vectors = min(-(-conv.out_w // LANES), 4)
+        channels = min(conv.out_g, 6, max(1, CONV_ACCUMULATORS // vectors))
+        rows = max(1, min(conv.out_h, CONV_ACCUMULATORS // (channels * vectors)))
+        weights = image.kf[conv.weights]
+
+        def tile(starts, kinds):
+            (o0, oh0, v0), (ob, rb, vb) = starts, kinds
+            cols = [(r, v) for r in range(rb.size) for v in range(vb.size)]
+
+            def weight(i, k):
+                return broadcast(b, load_scalar(b, weights, conv.weight_index(b, image.g, affine(b, [(o0, 1)], i), *k)))
+
+            def source(j, k):
+                r, v = cols[j]
+                col = affine(b, [(v0, LANES)], v * LANES)
+                return load_vector(b, image.src, conv.src_offset(b, image.g, k, affine(b, [(oh0, 1)], r), col), vb.lanes(v))
+
+            acc = emit_fma_tile(b, ob.size, len(cols), conv.k_dims(b, oh0, rb.size), weight, source)
+            for i in range(ob.size):
+                for j, (r, v) in enumerate(cols):
+                    coords = {"c": affine(b, [(image.g, conv.out_g), (o0, 1)], i), "h": affine(b, [(oh0, 1)], r),
+                              "w": affine(b, [(v0, LANES)], v * LANES)}
+                    image.store(acc[i][j], coords, "w", vb.lanes(v))
+
+        emit_grid(b, [blocks(conv.out_g, channels), blocks(conv.out_h, rows), vector_blocks(conv.out_w, vectors)], tile)
+
+    # --- channel lanes -------------------------------------------------------------------------
+
+    def _relayout_weights(self, kf: KernelFunction, dst: ir.Value) -> None:
+        """dst[g][c][kh][kw][o] = weight(g, o, c, kh, kw), lanes o >= out_g zero."""
+        conv, b = self.conv, kf.builder
+        kh_n, kw_n = conv.kernel
+        emit_zero(b, dst, conv.groups * conv.in_g * kh_n * kw_n * self.padded_out_g)
+        with counted_loop(b, 0, conv.groups, name="wg") as g, counted_loop(b, 0, conv.out_g, name="wo") as o, \
+                counted_loop(b, 0, conv.in_g, name="wc") as c:
+            for kh in range(kh_n):
+                for kw in range(kw_n):
+                    value = load_scalar(b, kf[conv.weights], conv.weight_index(b, g, o, c, kh, kw))
+                    store_scalar(b, value, dst, self._relaid_index(b, g, (c, kh, kw), o))
+
+    def _relaid_index(self, b: ir.IRBuilder, g, k: tuple, lane):
+        """Index of weight (g, c, kh, kw) for output channel `lane` in the per-thread copy."""
+        conv, (kh_n, kw_n), padded = self.conv, self.conv.kernel, self.padded_out_g
+        c, kh, kw = k
+        return affine(b, [(g, conv.in_g * kh_n * kw_n * padded), (c, kh_n * kw_n * padded),
+                          (kh, kw_n * padded), (kw, padded), (lane, 1)])
+
+    def _channel_lanes(self, image: "_Image", weights: ir.Value) -> None:
+        conv, b = self.conv, image.b
+        kh_n, kw_n = conv.kernel
+        vectors = min(self.padded_out_g // LANES, 2)
+        pixels = CONV_ACCUMULATORS // vectors
+        cols = min(conv.out_w, pixels)
+        rows = max(1, min(conv.out_h, pixels // cols))
+
+        def tile(starts, kinds):
+            (oh0, ow0, v0), (rb, pb, vb) = starts, kinds
+            pix = [(r, q) for r in range(rb.size) for q in range(pb.size)]
+
+            def source(i, k):
+                r, q = pix[i]
+                index = conv.src_offset(b, image.g, k, affine(b, [(oh0, 1)], r), affine(b, [(ow0, 1)], q))
+                return broadcast(b, load_scalar(b, image.src, index))
+
+            def weight(j, k):
+                return load_vector(b, weights, self._relaid_index(b, image.g, k, affine(b, [(v0, LANES)], j * LANES)),
+                                   align=64)
+
+            acc = emit_fma_tile(b, len(pix), vb.size, conv.k_dims(b, oh0, rb.size), source, weight)
+            for j in range(vb.size):
+                channel0 = affine(b, [(image.g, conv.out_g), (v0, LANES)], j * LANES)
+                values = [image.finish(acc[i][j], {"c": channel0, "h": affine(b, [(oh0, 1)], r),
+                                                   "w": affine(b, [(ow0, 1)], q)}, "c", vb.lanes(j))
+                          for i, (r, q) in enumerate(pix)]
+                image.store_transposed(values, pix, channel0, oh0, ow0, vb.lanes(j))
+
+        emit_grid(b, [blocks(conv.out_h, rows), blocks(conv.out_w, cols),
+                      vector_blocks(conv.out_g, vectors)], tile)
+
+
+class _Image:
+    """Output addressing and epilogue for one (image n, group g) of a DirectConv."""
+
+    def __init__(self, kf: KernelFunction, conv: DirectConv, n, g, src, epilogue: Epilogue):
+        self.kf, self.b, self.conv, self.n, self.g, self.src = kf, kf.builder, conv, n, g, src
+        self.epilogue = epilogue
+
+    def finish(self, acc, coords: dict, lane_axis: str, count: int) -> ir.Value:
+        position = LanePosition({"n": self.n, **coords}, lane_axis, count)
+        return self.epilogue.apply(self.b, acc, position, self.kf.args)
+
+    def store(self, acc, coords: dict, lane_axis: str, count: int) -> None:
+        """Epilogue, then store a vector whose lanes run along the output width."""
+        value = self.finish(acc, coords, lane_axis, count)
+        store_vector(self.b, value, self.kf[self.conv.out], self._index(coords["c"], coords["h"], coords["w"]), count)
+
+    def store_transposed(self, values, pix, channel0, oh0, ow0, channels: int) -> None:
+        """values[i] holds pixel pix[i] = (r, q) for 16 channels; store NCHW rows per channel."""
+        b = self.b
+        for first in range(0, len(values), LANES):
+            group = pix[first:first + LANES]
+            by_channel = transpose(b, values[first:first + LANES])
+            for o in range(channels):
+                for lane, length, (r, q) in _runs(group, self.conv.out_w):
+                    row = by_channel[o] if lane == 0 else \
+                        shuffle(b, by_channel[o], None, [min(lane + t, LANES - 1) for t in range(LANES)])
+                    index = self._index(affine(b, [(channel0, 1)], o), affine(b, [(oh0, 1)], r),
+                                        affine(b, [(ow0, 1)], q))
+                    store_vector(b, row, self.kf[self.conv.out], index, length)
+
+    def _index(self, c, h, w):
+        conv = self.conv
+        return affine(self.b, [(self.n, conv.out_image), (c, conv.out_h * conv.out_w), (h, conv.out_w), (w, 1)])
+
+
+def _runs(pixels: list[tuple[int, int]], width: int) -> list[tuple[int, int, tuple[int, int]]]:
+    """Split consecutive pixels into runs contiguous in an NCHW plane of `width` columns:
+    [(first lane, length, first pixel)]."""
+    runs = []
+    for lane, (r, q) in enumerate(pixels):
+        if runs:
+            first_lane, length, (r0, q0) = runs[-1]
+            if r * width + q == r0 * width + q0 + length:
+                runs[-1] = (first_lane, length + 1, (r0, q0))
+                continue
+        runs.append((lane, 1, (r, q)))
+    return runs

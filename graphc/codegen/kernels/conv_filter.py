@@ -1,0 +1,235 @@
+"""conv2d filter gradient: dw[o, c, kh, kw] = sum over n, oh, ow of
+    dy[n, o, oh, ow] * x[n, g*C/group + c, oh*sh + kh*dh - pad_top, ow*sw + kw*dw - pad_left].
+
+Operands dy, x, dw, scratch. Two phases with a barrier between them:
+1. The batch is cut into min(N, PARTIAL_CHUNKS) fixed chunks of consecutive images, split over
+   threads; each chunk's partial dw goes to its own slot of shared scratch. The chunking does not
+   depend on the thread count, so neither does any sum's order.
+2. dw = the partials summed in chunk order, split over threads by output element.
+
+Lanes, chosen by fill (as in conv_direct):
+* channel lanes: lanes along output channels; dy of each image is first transposed into
+  per-thread scratch as [g][pixel][o padded to 16]. A tile holds every tap (kh, kw) of one input
+  channel (25 accumulators for 5x5): per output pixel, one dy vector load and one input
+  broadcast per tap.
+* reduction lanes (sw == 1): lanes along output width, the reduction axis, so partials are 16-lane
+  vectors summed horizontally in phase 2. A tile is 4 output channels x 5 taps: per (oh, width
+  vector), 4 dy loads and 5 shifted input loads feed 20 FMAs.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ..parallel import emit_split_range
+from .contract import Kernel, KernelFunction, Operand, ScratchPlan
+from .conv import ConvGeometry, padded_input
+from .conv_direct import lane_fill
+from .loops import affine, counted_loop
+from .simd import LANES, V16F32, broadcast, elem_ptr, horizontal_sums, load_scalar, load_vector, store_vector, transpose
+from .staging import emit_source_image, emit_zero
+from .tile import blocks, emit_fma_tile, emit_grid, vector_blocks
+
+PARTIAL_CHUNKS = 8
+CHANNEL_LANE_TAPS = 25       # accumulators of a channel-lanes tile (one weight vector + 25 = 26 zmm)
+REDUCTION_TILE = (4, 5)      # output channels x taps of a reduction-lanes tile
+
+
+def emit_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry) -> Kernel:
+    operands = (Operand("dy", geo.y_shape), Operand("x", geo.x_shape), Operand("dw", geo.w_shape, "out"))
+    scheme_type = _ReductionLanes if geo.stride[1] == 1 and lane_fill(geo.out_w) > lane_fill(geo.cout_g) \
+        else _ChannelLanes
+    scheme = scheme_type(geo)
+    plan = scheme.plan
+    phases = []
+    for suffix, emit in (("partials", scheme.emit_partials), ("reduce", scheme.emit_reduce)):
+        kf = KernelFunction(module, f"{name}.{suffix}", operands, plan.scratch)
+        emit(kf)
+        phases.append(kf.finish())
+    return Kernel(name, tuple(phases), operands, plan.scratch, geo.flops)
+
+
+def _chunks(geo: ConvGeometry) -> int:
+    return min(geo.batch, PARTIAL_CHUNKS)
+
+
+class _Scheme:
+    """What the two lane choices share: geometry, scratch plan, staged-input addressing."""
+
+    partial_per_chunk: int   # floats of one chunk's partial
+
+    def __init__(self, geo: ConvGeometry):
+        self.geo = geo
+        self.place = padded_input(geo)
+        self.plan = ScratchPlan().shared("partials", 4 * _chunks(geo) * self.partial_per_chunk)
+        if not self.place.is_identity:
+            self.plan.private("staged", 4 * self.place.dst_elements)
+
+    def source(self, b: ir.IRBuilder, g, c, oh, ow, kh: int, kw: int):
+        """Index of x (staged) for output pixel (oh, ow) and tap (kh, kw)."""
+        geo, h, w = self.geo, self.place.dst_h, self.place.dst_w
+        (sh, sw), (dh, dw) = geo.stride, geo.dilation
+        return affine(b, [(g, geo.cin_g * h * w), (c, h * w), (oh, sh * w), (ow, sw)], kh * dh * w + kw * dw)
+
+    def taps(self) -> list[tuple[int, int]]:
+        return [(kh, kw) for kh in range(self.geo.kernel_h) for kw in range(self.geo.kernel_w)]
+
+    def prepare_image(self, kf: KernelFunction, n) -> None:
+        """Per-image work before accumulation (none by default)."""
+
+    def partial_sum(self, b: ir.IRBuilder, partials: ir.Value, index) -> ir.Value:
+        """Sum over chunks, in chunk order, of the 16-float partial vector at `index`."""
+        total = None
+        for chunk in range(_chunks(self.geo)):
+            vector = load_vector(b, partials, affine(b, [(index, 1)], chunk * self.partial_per_chunk), align=64)
+            total = vector if total is None else b.fadd(total, vector)
+        return total
+
+    def emit_partials(self, kf: KernelFunction) -> None:
+        geo, b = self.geo, kf.builder
+        chunks = _chunks(geo)
+        partials = self.plan.shared_region(kf, "partials")
+        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, chunks)
+        with counted_loop(b, lo, hi, name="chunk") as chunk:
+            partial = elem_ptr(b, partials, affine(b, [(chunk, self.partial_per_chunk)]))
+            emit_zero(b, partial, self.partial_per_chunk)
+            first, last = emit_split_range(b, chunk, ir.Constant(chunk.type, chunks), geo.batch)
+            with counted_loop(b, first, last, name="n") as n:
+                image = emit_source_image(b, kf["x"], n, self.place, lambda: self.plan.private_region(kf, "staged"))
+                self.prepare_image(kf, n)
+                with counted_loop(b, 0, geo.group, name="g") as g, counted_loop(b, 0, geo.cin_g, name="c") as c:
+                    self.accumulate(kf, partial, image, n, g, c)
+
+
+class _ChannelLanes(_Scheme):
+    def __init__(self, geo: ConvGeometry):
+        self.padded_og = LANES * -(-geo.cout_g // LANES)
+        self.partial_per_chunk = geo.group * geo.cin_g * geo.kernel_h * geo.kernel_w * self.padded_og
+        super().__init__(geo)
+        self.plan.private("dy_t", 4 * geo.group * geo.out_h * geo.out_w * self.padded_og)
+
+    def prepare_image(self, kf: KernelFunction, n) -> None:
+        """dy_t[g][pixel][o] = dy[n, g*Og + o, pixel] via 16x16 register transposes; pad lanes zero."""
+        geo, b = self.geo, kf.builder
+        pixels = geo.out_h * geo.out_w
+        dy_t = self.plan.private_region(kf, "dy_t")
+        zero = ir.Constant(V16F32, 0.0)
+
+        def tile(starts, kinds):
+            (g, v, p0), (_, vb, pb) = starts, kinds
+            first_pixel = affine(b, [(p0, LANES)])
+            lanes = pb.lanes(0)
+            rows = [load_vector(b, kf["dy"], affine(b, [(n, geo.out_channels * pixels), (g, geo.cout_g * pixels),
+                                                        (v, LANES * pixels), (first_pixel, 1)], o * pixels), lanes)
+                    for o in range(vb.lanes(0))]
+            by_pixel = transpose(b, rows + [zero] * (LANES - len(rows)))
+            for i in range(lanes):
+                index = affine(b, [(g, pixels * self.padded_og), (first_pixel, self.padded_og), (v, LANES)],
+                               i * self.padded_og)
+                store_vector(b, by_pixel[i], dy_t, index, align=64)
+
+        emit_grid(b, [blocks(geo.group, 1), vector_blocks(geo.cout_g, 1), vector_blocks(pixels, 1)], tile)
+
+    def accumulate(self, kf: KernelFunction, partial: ir.Value, image: ir.Value, n, g, c) -> None:
+        geo, b = self.geo, kf.builder
+        dy_t = self.plan.private_region(kf, "dy_t")
+        vectors = self.padded_og // LANES
+        taps = self.taps()
+        k_dims = [(geo.out_h, False), (geo.out_w, False)]
+        for first in range(0, len(taps), CHANNEL_LANE_TAPS):
+            block = taps[first:first + CHANNEL_LANE_TAPS]
+
+            def x_operand(i, k):
+                return broadcast(b, load_scalar(b, image, self.source(b, g, c, k[0], k[1], *block[i])))
+
+            def dy_operand(j, k):
+                index = affine(b, [(g, geo.out_h * geo.out_w * self.padded_og), (k[0], geo.out_w * self.padded_og),
+                                   (k[1], self.padded_og)], j * LANES)
+                return load_vector(b, dy_t, index, align=64)
+
+            def slot(i, j):
+                return affine(b, [(g, geo.cin_g * len(taps) * self.padded_og), (c, len(taps) * self.padded_og)],
+                              (first + i) * self.padded_og + j * LANES)
+
+            acc = emit_fma_tile(b, len(block), vectors, k_dims, x_operand, dy_operand,
+                                init=lambda i, j: load_vector(b, partial, slot(i, j), align=64))
+            for i in range(len(block)):
+                for j in range(vectors):
+                    store_vector(b, acc[i][j], partial, slot(i, j), align=64)
+
+    def emit_reduce(self, kf: KernelFunction) -> None:
+        """Per (g, c, 16 taps): sum the chunks, transpose taps x channels, store dw rows."""
+        geo, b = self.geo, kf.builder
+        partials = self.plan.shared_region(kf, "partials")
+        taps = geo.kernel_h * geo.kernel_w
+
+        def tile(starts, kinds):
+            (g, c, t0), (_, _, tb) = starts, kinds
+            first_tap = affine(b, [(t0, LANES)])
+            for v in range(self.padded_og // LANES):
+                sums = [self.partial_sum(b, partials, affine(b, [(g, geo.cin_g * taps * self.padded_og),
+                                                                 (c, taps * self.padded_og),
+                                                                 (first_tap, self.padded_og)],
+                                                             i * self.padded_og + v * LANES))
+                        for i in range(tb.lanes(0))]
+                by_channel = transpose(b, sums)
+                for o in range(min(LANES, geo.cout_g - v * LANES)):
+                    index = affine(b, [(g, geo.cout_g * geo.cin_g * taps), (c, taps), (first_tap, 1)],
+                                   (v * LANES + o) * geo.cin_g * taps)
+                    store_vector(b, by_channel[o], kf["dw"], index, tb.lanes(0))
+
+        axes = [blocks(geo.group, 1), blocks(geo.cin_g, 1), vector_blocks(taps, 1)]
+        emit_grid(b, axes, tile, threads=(kf.tid, kf.nthreads))
+
+
+class _ReductionLanes(_Scheme):
+    def __init__(self, geo: ConvGeometry):
+        self.partial_per_chunk = geo.out_channels * geo.cin_g * geo.kernel_h * geo.kernel_w * LANES
+        super().__init__(geo)
+
+    def accumulate(self, kf: KernelFunction, partial: ir.Value, image: ir.Value, n, g, c) -> None:
+        geo, b = self.geo, kf.builder
+        taps = self.taps()
+        channels, tap_block = REDUCTION_TILE
+        width_vectors = vector_blocks(geo.out_w, -(-geo.out_w // LANES))[0]
+        k_dims = [(geo.out_h, False), (width_vectors.size, True)]
+
+        def tile(starts, kinds):
+            (o0,), (ob,) = starts, kinds
+            for first in range(0, len(taps), tap_block):
+                block = taps[first:first + tap_block]
+
+                def dy_operand(i, k):
+                    oh, v = k
+                    index = affine(b, [(n, geo.out_channels * geo.out_h * geo.out_w), (g, geo.cout_g * geo.out_h * geo.out_w),
+                                       (o0, geo.out_h * geo.out_w), (oh, geo.out_w)], i * geo.out_h * geo.out_w + v * LANES)
+                    return load_vector(b, kf["dy"], index, width_vectors.lanes(v))
+
+                def x_operand(j, k):
+                    oh, v = k
+                    return load_vector(b, image, self.source(b, g, c, oh, v * LANES, *block[j]), width_vectors.lanes(v))
+
+                def slot(i, j):
+                    return affine(b, [(g, geo.cout_g * geo.cin_g * len(taps) * LANES), (o0, geo.cin_g * len(taps) * LANES),
+                                      (c, len(taps) * LANES)], (i * geo.cin_g * len(taps) + first + j) * LANES)
+
+                acc = emit_fma_tile(b, ob.size, len(block), k_dims, dy_operand, x_operand,
+                                    init=lambda i, j: load_vector(b, partial, slot(i, j), align=64))
+                for i in range(ob.size):
+                    for j in range(len(block)):
+                        store_vector(b, acc[i][j], partial, slot(i, j), align=64)
+
+        emit_grid(b, [blocks(geo.cout_g, channels)], tile)
+
+    def emit_reduce(self, kf: KernelFunction) -> None:
+        """dw element e = horizontal sum of the chunk-summed partial vector e; 16 elements per item."""
+        geo, b = self.geo, kf.builder
+        partials = self.plan.shared_region(kf, "partials")
+
+        def tile(starts, kinds):
+            (e0,), (eb,) = starts, kinds
+            first = affine(b, [(e0, LANES)])
+            sums = [self.partial_sum(b, partials, affine(b, [(first, LANES)], i * LANES)) for i in range(eb.lanes(0))]
+            store_vector(b, horizontal_sums(b, sums), kf["dw"], first, eb.lanes(0))
+
+        axes = [vector_blocks(geo.out_channels * geo.cin_g * geo.kernel_h * geo.kernel_w, 1)]
+        emit_grid(b, axes, tile, threads=(kf.tid, kf.nthreads))

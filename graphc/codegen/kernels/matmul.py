@@ -1,0 +1,120 @@
+"""matmul: y[M,N] = op(a) @ op(b), op = transpose when the flag is set (numpy `a.T @ b.T` style).
+
+Operands: a ([M,K], or [K,M] with transpose_a), b ([K,N], or [N,K] with transpose_b), y [M,N],
+then the epilogue's operands (and `scratch` when both flags are set).
+
+Algorithms (each output element is one FMA chain over k = 0..K-1, so threads never change it):
+* GEMM form (transpose_b False): 6 rows x 4 vectors of 16 columns = 24 zmm accumulators; per k,
+  6 broadcasts of a and 4 vector loads of b. Column tails use masked loads and stores.
+* dot form (transpose_b True, the `x @ w.T` of a dense layer): lanes run along k over contiguous
+  rows of a and b; a 6x4 tile keeps 24 partial-sum vectors, summed horizontally at the end.
+  With transpose_a too, each thread first copies a.T into its scratch.
+Work items are tiles, split contiguously over threads.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from .contract import Kernel, KernelFunction, Operand, Scratch, kernel_operands
+from .epilogue import IDENTITY, Epilogue, LanePosition
+from .loops import affine, counted_loop
+from .simd import LANES, broadcast, horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, store_vector
+from .tile import Block, blocks, emit_fma_tile, emit_grid, vector_blocks
+
+GEMM_ROWS, GEMM_VECTORS = 6, 4
+DOT_ROWS, DOT_COLS = 6, 4
+
+
+def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_a: bool = False,
+                transpose_b: bool = False, epilogue: Epilogue = IDENTITY) -> Kernel:
+    a_shape = (k, m) if transpose_a else (m, k)
+    b_shape = (n, k) if transpose_b else (k, n)
+    operands = kernel_operands([Operand("a", a_shape), Operand("b", b_shape), Operand("y", (m, n), "out")],
+                               epilogue.operands)
+    relayout_a = transpose_a and transpose_b
+    scratch = Scratch(per_thread=4 * m * k) if relayout_a else Scratch()
+    kf = KernelFunction(module, name, operands, scratch)
+    shape = (m, k, n)
+    if transpose_b:
+        a_rows = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
+        _emit_dot_form(kf, shape, a_rows, epilogue)
+    else:
+        _emit_gemm_form(kf, shape, transpose_a, epilogue)
+    return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k)
+
+
+def _split_tiles(kf: KernelFunction, axes, tile) -> None:
+    emit_grid(kf.builder, axes, lambda starts, kinds: tile(*starts, *kinds), threads=(kf.tid, kf.nthreads))
+
+
+def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epilogue) -> None:
+    m, k, n = shape
+    b = kf.builder
+    a, bmat, y = kf["a"], kf["b"], kf["y"]
+
+    def tile(row0, vec0, rb: Block, cb: Block):
+        col0 = affine(b, [(vec0, LANES)])
+        lanes = [cb.lanes(j) for j in range(cb.size)]
+
+        def a_operand(i, kk):
+            index = affine(b, [(kk[0], m), (row0, 1)], i) if transpose_a else affine(b, [(row0, k), (kk[0], 1)], i * k)
+            return broadcast(b, load_scalar(b, a, index))
+
+        def b_operand(j, kk):
+            return load_vector(b, bmat, affine(b, [(kk[0], n), (col0, 1)], j * LANES), lanes[j])
+
+        acc = emit_fma_tile(b, rb.size, cb.size, [(k, False)], a_operand, b_operand)
+        for i in range(rb.size):
+            for j in range(cb.size):
+                row, col = affine(b, [(row0, 1)], i), affine(b, [(col0, 1)], j * LANES)
+                value = epilogue.apply(b, acc[i][j], LanePosition({"m": row, "n": col}, "n", lanes[j]), kf.args)
+                store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n + j * LANES), lanes[j])
+
+    _split_tiles(kf, [blocks(m, GEMM_ROWS), vector_blocks(n, GEMM_VECTORS)], tile)
+
+
+def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue) -> None:
+    """y[i, j] = dot(a_rows[i, :], b[j, :]), lanes along k."""
+    m, k, n = shape
+    b = kf.builder
+    bmat, y = kf["b"], kf["y"]
+    full_steps, tail = divmod(k, LANES)
+
+    def tile(row0, col0, rb: Block, cb: Block):
+        def operand(base, first):
+            def load(index, kk, lanes=LANES):
+                return load_vector(b, base, affine(b, [(first, k), (kk[0], LANES)], index * k), lanes)
+            return load
+
+        a_load, b_load = operand(a_rows, row0), operand(bmat, col0)
+        acc = None
+        if full_steps:
+            acc = emit_fma_tile(b, rb.size, cb.size, [(full_steps, False)], a_load, b_load)
+        if tail:
+            last = (full_steps,)
+            acc = emit_fma_tile(b, rb.size, cb.size, [(1, True)],
+                                lambda i, _: a_load(i, last, tail), lambda j, _: b_load(j, last, tail),
+                                init=(lambda i, j: acc[i][j]) if acc else None)
+        rows_per_sum = LANES // cb.size   # whole rows per horizontal sum: lane = row * cols + col
+        for first in range(0, rb.size, rows_per_sum):
+            group = range(first, min(first + rows_per_sum, rb.size))
+            sums = horizontal_sums(b, [acc[i][j] for i in group for j in range(cb.size)])
+            for i in group:
+                lane = (i - first) * cb.size
+                row_values = shuffle(b, sums, None, [lane + j if j < cb.size else 0 for j in range(LANES)])
+                row = affine(b, [(row0, 1)], i)
+                value = epilogue.apply(b, row_values, LanePosition({"m": row, "n": col0}, "n", cb.size), kf.args)
+                store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n), cb.size)
+
+    _split_tiles(kf, [blocks(m, DOT_ROWS), blocks(n, DOT_COLS)], tile)
+
+
+def _transposed_copy(kf: KernelFunction, src: ir.Value, rows: int, cols: int) -> ir.Value:
+    """Copy src[rows, cols] transposed into this thread's scratch; returns the copy ([cols, rows])."""
+    b = kf.builder
+    dst = kf.thread_scratch()
+    with counted_loop(b, 0, rows, name="r") as r:
+        with counted_loop(b, 0, cols, name="c") as c:
+            value = load_scalar(b, src, affine(b, [(r, cols), (c, 1)]))
+            store_scalar(b, value, dst, affine(b, [(c, rows), (r, 1)]))
+    return dst

@@ -1,0 +1,278 @@
+"""Host target machine, O3 optimization, JIT loading and the object-code cache.
+
+`compile_module(module)` turns an `llvmlite.ir.Module` (or IR text) into a `Library` whose
+function addresses are callable through ctypes. Object code is cached in memory and on disk,
+keyed by sha256(IR text, llvmlite version, LLVM version, CPU name, CPU features); a disk entry
+carries a header with that key and a payload checksum, and any entry that fails the check is
+deleted and rebuilt, never loaded.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import re
+import struct
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import llvmlite
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+
+class CodegenError(RuntimeError):
+    """LLVM rejected a module (parse or verifier error); the message names the function and file."""
+
+
+@functools.lru_cache(maxsize=None)
+def target_machine() -> llvm.TargetMachine:
+    """The shared host target machine used to optimize and generate code (never given to an engine)."""
+    return _new_target_machine()
+
+
+def _new_target_machine() -> llvm.TargetMachine:
+    """The host CPU at -O3, static relocation and the JIT code model (as numba's JIT uses)."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=host_features(),
+                                        opt=3, reloc="static", jit=True)
+
+
+@functools.lru_cache(maxsize=None)
+def host_features() -> str:
+    return llvm.get_host_cpu_features().flatten()
+
+
+def optimize(module_ref: llvm.ModuleRef) -> None:
+    """The default O3 module pipeline with loop and SLP vectorization, in place."""
+    tm = target_machine()
+    tuning = llvm.create_pipeline_tuning_options(speed_level=3)
+    tuning.loop_vectorization = True
+    tuning.slp_vectorization = True  # off by default even at level 3
+    builder = llvm.create_pass_builder(tm, tuning)
+    builder.getModulePassManager().run(module_ref, builder)
+
+
+def emit_assembly(module: ir.Module | str, optimized: bool = True) -> str:
+    """Host assembly for a module, as `graphc dump --emit asm` shows it."""
+    module_ref = _parse_and_verify(_with_host_target(module))
+    if optimized:
+        optimize(module_ref)
+    return target_machine().emit_assembly(module_ref)
+
+
+def optimized_ir(module: ir.Module | str) -> str:
+    """The IR after the O3 pipeline, as `graphc dump --emit llvm` shows it."""
+    module_ref = _parse_and_verify(_with_host_target(module))
+    optimize(module_ref)
+    return str(module_ref)
+
+
+@dataclass
+class CompileStats:
+    """Seconds spent per stage; `cache` is 'memory', 'disk' or 'miss'."""
+    cache: str
+    parse_verify: float = 0.0
+    optimize: float = 0.0
+    codegen: float = 0.0
+    load: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.parse_verify + self.optimize + self.codegen + self.load
+
+
+@dataclass
+class Library:
+    """A loaded object: function addresses and ctypes wrappers. Keep it alive while calling."""
+    engine: llvm.ExecutionEngine
+    stats: CompileStats
+    object_code: bytes
+    _addresses: dict[str, int] = field(default_factory=dict)
+
+    def address(self, name: str) -> int:
+        if name not in self._addresses:
+            addr = self.engine.get_function_address(name)
+            if not addr:
+                raise KeyError(f"function {name!r} is not defined in this library")
+            self._addresses[name] = addr
+        return self._addresses[name]
+
+    def cfunc(self, name: str, restype, *argtypes):
+        """A ctypes CFUNCTYPE wrapper (it releases the GIL during the call). The wrapper keeps
+        this library, and so the code it points to, alive."""
+        function = ctypes.CFUNCTYPE(restype, *argtypes)(self.address(name))
+        function.library = self
+        return function
+
+
+def compile_module(module: ir.Module | str) -> Library:
+    """Optimize, generate and load `module`, through the memory and disk caches."""
+    text = _with_host_target(module)
+    key = cache_key(text)
+    if key in _memory_cache:
+        return _load(_memory_cache[key], CompileStats("memory"))
+    stats = CompileStats("disk")
+    obj = _read_entry(key)
+    if obj is None:
+        stats.cache = "miss"
+        obj = _build_object(text, stats)
+        _write_entry(key, obj)
+    _memory_cache[key] = obj
+    return _load(obj, stats)
+
+
+def _with_host_target(module: ir.Module | str) -> str:
+    """IR text with the host triple and data layout set (LLVM's cost models need both)."""
+    if isinstance(module, ir.Module):
+        module.triple = llvm.get_process_triple()
+        module.data_layout = str(target_machine().target_data)
+        return str(module)
+    return module
+
+
+def _build_object(text: str, stats: CompileStats) -> bytes:
+    start = time.perf_counter()
+    module_ref = _parse_and_verify(text)
+    stats.parse_verify = time.perf_counter() - start
+    start = time.perf_counter()
+    optimize(module_ref)
+    stats.optimize = time.perf_counter() - start
+    start = time.perf_counter()
+    obj = target_machine().emit_object(module_ref)
+    stats.codegen = time.perf_counter() - start
+    return obj
+
+
+def _load(obj: bytes, stats: CompileStats) -> Library:
+    start = time.perf_counter()
+    # An engine takes ownership of its target machine and frees it with itself: give it its own.
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine())
+    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
+    stats.load = time.perf_counter() - start
+    return Library(engine, stats, obj)
+
+
+# --- verification errors -------------------------------------------------------------------
+
+def _parse_and_verify(text: str) -> llvm.ModuleRef:
+    try:
+        module_ref = llvm.parse_assembly(text)
+        module_ref.verify()
+    except RuntimeError as error:
+        path = _dump_failed_module(text)
+        function = _function_named_by(str(error), text)
+        raise CodegenError(f"LLVM rejected function {function}: {str(error).strip()}\n"
+                           f"module IR written to {path}") from None
+    return module_ref
+
+
+def _function_named_by(message: str, text: str) -> str:
+    """The function a parse or verifier message points at (by line number or quoted instruction)."""
+    lines = text.splitlines()
+    line_match = re.search(r"<string>:(\d+):", message)
+    if line_match:
+        return _enclosing_function(lines, int(line_match.group(1)) - 1)
+    for quoted in message.splitlines()[1:]:
+        needle = quoted.strip()
+        for number, line in enumerate(lines):
+            if needle and line.strip() == needle:
+                return _enclosing_function(lines, number)
+    return "<unknown>"
+
+
+def _enclosing_function(lines: list[str], line_index: int) -> str:
+    for line in reversed(lines[: line_index + 1]):
+        match = re.match(r'define\b.*?@("?)([^"(\s]+)\1\s*\(', line)
+        if match:
+            return match.group(2)
+    return "<unknown>"
+
+
+def _dump_failed_module(text: str) -> Path:
+    directory = cache_dir() / "failed"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.ll"
+    path.write_text(text)
+    return path
+
+
+# --- object cache --------------------------------------------------------------------------
+
+_MAGIC = b"GRAPHC-OBJ-1\n"
+_HEADER = struct.Struct("<64sQ32s")  # hex key, payload length, sha256(payload)
+_SUFFIX = ".gobj"
+_memory_cache: dict[str, bytes] = {}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("GRAPHC_CACHE_DIR") or Path.home() / ".cache" / "graphc")
+
+
+def cache_key(ir_text: str) -> str:
+    parts = [ir_text, llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)),
+             llvm.get_host_cpu_name(), host_features()]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _entry_path(key: str) -> Path:
+    return cache_dir() / f"{key}{_SUFFIX}"
+
+
+def _read_entry(key: str) -> bytes | None:
+    """The cached object for `key`, or None; a damaged or foreign entry is deleted."""
+    path = _entry_path(key)
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    payload = _valid_payload(blob, key)
+    if payload is None:
+        path.unlink(missing_ok=True)
+    return payload
+
+
+def _valid_payload(blob: bytes, key: str) -> bytes | None:
+    head = len(_MAGIC) + _HEADER.size
+    if len(blob) < head or not blob.startswith(_MAGIC):
+        return None
+    stored_key, length, digest = _HEADER.unpack_from(blob, len(_MAGIC))
+    payload = blob[head:]
+    if stored_key != key.encode() or length != len(payload) or hashlib.sha256(payload).digest() != digest:
+        return None
+    return payload
+
+
+def _write_entry(key: str, obj: bytes) -> None:
+    """Write atomically (temp file + rename) so readers never see half an entry."""
+    directory = cache_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    header = _MAGIC + _HEADER.pack(key.encode(), len(obj), hashlib.sha256(obj).digest())
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(header + obj)
+        os.replace(tmp, _entry_path(key))
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cache_info() -> dict:
+    """{'dir', 'entries', 'bytes'} of the disk cache."""
+    entries = list(cache_dir().glob(f"*{_SUFFIX}"))
+    return {"dir": str(cache_dir()), "entries": len(entries),
+            "bytes": sum(p.stat().st_size for p in entries)}
+
+
+def cache_clear() -> None:
+    """Empty the memory cache and delete every disk entry (libraries already loaded stay valid)."""
+    _memory_cache.clear()
+    for path in cache_dir().glob(f"*{_SUFFIX}"):
+        path.unlink(missing_ok=True)

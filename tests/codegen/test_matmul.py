@@ -1,0 +1,50 @@
+"""matmul against float64 NumPy: LeNet's dense-layer shapes, awkward shapes, all flag pairs,
+the epilogue hook; 1 and 2 threads bitwise equal (support.run_threads)."""
+import numpy as np
+import pytest
+
+from graphc.codegen.kernels import epilogue as ep
+from graphc.codegen.kernels.matmul import emit_matmul
+
+from .support import assert_dot_close, random, run_threads
+
+LENET = [  # (m, k, n, transpose_a, transpose_b): forward x@w.T, input grad dy@w, weight grad dy.T@x
+    (32, 400, 120, False, True), (32, 120, 84, False, True), (32, 84, 10, False, True),
+    (32, 120, 400, False, False), (32, 84, 120, False, False), (32, 10, 84, False, False),
+    (120, 32, 400, True, False), (84, 32, 120, True, False), (10, 32, 84, True, False),
+]
+AWKWARD = [(1, 1, 1), (1, 17, 33), (7, 5, 3), (13, 31, 17), (6, 16, 64), (5, 16, 7), (19, 3, 97), (64, 64, 64)]
+
+
+def _check(m, k, n, ta, tb, epilogue=ep.IDENTITY, extra=None):
+    a = random((k, m) if ta else (m, k), seed_offset=1)
+    b = random((n, k) if tb else (k, n), seed_offset=2)
+    inputs = {"a": a, "b": b, **(extra or {})}
+    out = run_threads(lambda mod: emit_matmul(mod, "mm", m, k, n, ta, tb, epilogue), inputs, ["y"])["y"]
+    op_a = a.T if ta else a
+    op_b = b.T if tb else b
+    ref = op_a.astype(np.float64) @ op_b
+    return out, ref, np.abs(op_a).astype(np.float64) @ np.abs(op_b)
+
+
+@pytest.mark.parametrize("m,k,n,ta,tb", LENET)
+def test_lenet_shapes(m, k, n, ta, tb):
+    out, ref, magnitude = _check(m, k, n, ta, tb)
+    assert_dot_close(out, ref, magnitude, k, "matmul")
+
+
+@pytest.mark.parametrize("m,k,n", AWKWARD)
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_awkward_shapes_and_flags(m, k, n, ta, tb):
+    out, ref, magnitude = _check(m, k, n, ta, tb)
+    assert_dot_close(out, ref, magnitude, k, "matmul")
+
+
+@pytest.mark.parametrize("tb", [False, True])
+def test_bias_relu_epilogue(tb):
+    m, k, n = 9, 40, 37
+    bias = random((n,), seed_offset=3)
+    out, ref, magnitude = _check(m, k, n, False, tb, ep.chain(ep.bias_add("n", n), ep.relu()), {"bias": bias})
+    expected = np.maximum(ref + bias, 0)
+    assert_dot_close(out, expected, magnitude + np.abs(bias), k, "matmul+bias+relu")
+    assert np.all(out[expected < -1e-3] == 0)
