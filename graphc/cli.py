@@ -76,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     inspecting.add_argument("--stage", default="optimized", help="the stage to inspect (default: optimized)")
     inspecting.add_argument("-v", "--verbose", action="store_true", help="also list every node with its type")
     inspecting.set_defaults(run=_inspect)
+
+    caching = commands.add_parser("cache", help="show or clear the on-disk cache of compiled code")
+    caching.add_argument("action", choices=("info", "clear"))
+    caching.set_defaults(run=_cache)
     return parser
 
 
@@ -109,6 +113,17 @@ def _inspect(args) -> None:
     if report is not None:
         sections.append(f"pipeline\n{report}")
     _write("\n\n".join(sections), None)
+
+
+def _cache(args) -> None:
+    from .codegen import machine
+    if args.action == "clear":
+        removed = machine.cache_info()
+        machine.cache_clear()
+        print(f"removed {removed['entries']} entries ({removed['bytes']} bytes) from {removed['dir']}")
+        return
+    info = machine.cache_info()
+    print(f"directory {info['dir']}\nentries   {info['entries']}\nbytes     {info['bytes']}")
 
 
 def _write(text: str, path: str | None) -> None:

@@ -246,3 +246,15 @@ def test_inspect_looks_inside_fused_regions():
 
 def test_tables_align_text_left_and_numbers_right():
     assert table(["op", "n"], [["a", "1"], ["bb", "10"]]) == "  op   n\n  a    1\n  bb  10"
+
+
+def test_cache_info_and_clear_report_the_entries(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.gobj").write_bytes(b"x" * 10)
+    info = graphc("cache", "info")
+    assert info.returncode == 0
+    assert re.search(r"entries\s+2\nbytes\s+20", info.stdout)
+    cleared = graphc("cache", "clear")
+    assert "removed 2 entries (20 bytes)" in cleared.stdout
+    assert not list(tmp_path.glob("*.gobj"))
