@@ -1,0 +1,163 @@
+"""Benchmark: the LeNet-5 training step (batch 32, forward + backward + Momentum update).
+
+    python benchmarks/lenet_step.py                 # everything, about a minute
+    python benchmarks/lenet_step.py --no-epoch      # skip the full tutorial epoch
+
+Prints, all measured in this run: ms/step (median of rounds after warm-up) of the native step on
+1 thread and on all threads, its GFLOP/s, cold and cached compile time, and the same step on the
+reference interpreter and on a plain NumPy im2col implementation, as ratios; then the time of one
+full tutorial epoch (1875 steps, data pipeline and callbacks included).
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy_lenet  # noqa: E402
+
+import graphc  # noqa: E402
+from graphc import nn  # noqa: E402
+from graphc.inspect import graph_stats  # noqa: E402
+from graphc.jit import trace  # noqa: E402
+from graphc.autodiff import expand_gradients  # noqa: E402
+from graphc.models import lenet  # noqa: E402
+
+BATCH = 32
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
+
+
+def make_train_step(seed=0):
+    graphc.set_seed(seed)
+    net = lenet(num_classes=10)
+    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+    opt = nn.Momentum(net.trainable_params(), learning_rate=0.01, momentum=0.9)
+    return nn.TrainOneStepCell(nn.WithLossCell(net, loss), opt)
+
+
+def batch(seed=1):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((BATCH, 1, 32, 32)).astype(np.float32),
+            rng.integers(0, 10, BATCH).astype(np.int32))
+
+
+def ms_per_step(step, rounds, steps_per_round, warmup=20):
+    for _ in range(warmup):
+        step()
+    per_round = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(steps_per_round):
+            step()
+        per_round.append((time.perf_counter() - start) * 1000 / steps_per_round)
+    return statistics.median(per_round)
+
+
+def step_flops():
+    images, labels = batch()
+    traced = trace(make_train_step(), (images, labels))
+    expand_gradients(traced.graph)
+    return graph_stats(traced.graph).total_flops
+
+
+def graphc_step(backend, threads, images, labels):
+    graphc.set_context(mode=graphc.GRAPH_MODE, backend=backend, num_threads=threads)
+    train_step = make_train_step()
+    start = time.perf_counter()
+    train_step.compile(images, labels)
+    compile_s = time.perf_counter() - start
+    return (lambda: train_step(images, labels)), compile_s
+
+
+def numpy_step(images, labels):
+    graphc.set_seed(0)
+    params = {name: p.asnumpy().copy() for name, p in lenet(num_classes=10).parameters_and_names()}
+    moments = {name: np.zeros_like(v) for name, v in params.items()}
+    return lambda: numpy_lenet.train_step(params, moments, images, labels)
+
+
+def compile_times(images, labels):
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["GRAPHC_CACHE_DIR"] = cache
+        graphc.set_context(mode=graphc.GRAPH_MODE, backend="llvm", num_threads=None)
+        cold = _compile_seconds(images, labels)
+        cached = _compile_seconds(images, labels)
+    del os.environ["GRAPHC_CACHE_DIR"]
+    return cold, cached
+
+
+def _compile_seconds(images, labels):
+    from graphc.codegen import machine
+    machine._memory_cache.clear()          # a fresh process would start with an empty memory cache
+    step = make_train_step()
+    start = time.perf_counter()
+    step.compile(images, labels)
+    return time.perf_counter() - start
+
+
+def tutorial_epoch_seconds(data_dir):
+    from runtime import Model
+    from runtime.callbacks import Callback
+    from runtime.dataset import Mnist
+
+    class EpochTimer(Callback):
+        def epoch_begin(self, run_context):
+            self.start = time.perf_counter()
+
+        def epoch_end(self, run_context):
+            self.seconds = time.perf_counter() - self.start
+
+    graphc.set_context(mode=graphc.GRAPH_MODE, backend="llvm", num_threads=None)
+    os.environ.setdefault("GRAPHC_MNIST_MIRRORS", SHARED_MNIST.as_uri())
+    train = Mnist(path=data_dir, split="train", batch_size=BATCH, shuffle=True, resize=32, download=True).run()
+    graphc.set_seed(0)
+    network = lenet(num_classes=10)
+    model = Model(network, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
+                  nn.Momentum(network.trainable_params(), learning_rate=0.01, momentum=0.9), metrics={"acc"})
+    timer = EpochTimer()
+    model.train(1, train, callbacks=[timer])
+    return timer.seconds, train.get_dataset_size()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--steps", type=int, default=40, help="steps per timed round")
+    parser.add_argument("--no-epoch", action="store_true", help="skip the full tutorial epoch")
+    parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "graphc-mnist"))
+    args = parser.parse_args()
+
+    images, labels = batch()
+    flops = step_flops()
+    cores = os.cpu_count()
+    print(f"LeNet-5 train step, batch {BATCH}: {flops / 1e6:.1f} MFLOP per step; {cores} cores")
+
+    cold, cached = compile_times(images, labels)
+    print(f"compile (trace + passes + LLVM): cold {cold:.3f} s, cached {cached:.3f} s")
+
+    results = {}
+    for threads in sorted({1, cores}):
+        step, _ = graphc_step("llvm", threads, images, labels)
+        results[f"graphc llvm, {threads} thread(s)"] = ms_per_step(step, args.rounds, args.steps)
+    step, _ = graphc_step("interp", None, images, labels)
+    results["graphc interpreter"] = ms_per_step(step, 3, 3, warmup=2)
+    results["NumPy im2col"] = ms_per_step(numpy_step(images, labels), 5, 10, warmup=3)
+
+    best = min(v for k, v in results.items() if k.startswith("graphc llvm"))
+    print(f"\n{'implementation':<28}{'ms/step':>10}{'GFLOP/s':>10}{'x graphc':>10}")
+    for name, ms in results.items():
+        print(f"{name:<28}{ms:>10.3f}{flops / ms / 1e6:>10.1f}{ms / best:>10.2f}")
+
+    if not args.no_epoch:
+        seconds, steps = tutorial_epoch_seconds(args.data)
+        print(f"\ntutorial epoch ({steps} steps, data pipeline and callbacks included): {seconds:.3f} s "
+              f"({seconds * 1000 / steps:.3f} ms/step)")
+
+
+if __name__ == "__main__":
+    main()
