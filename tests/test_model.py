@@ -156,8 +156,8 @@ def test_bad_datasets_are_clear_errors():
         model.train(0, small)
     with pytest.raises(ValueError, match="initial_epoch"):
         model.train(2, small, initial_epoch=2)
-    with pytest.raises(ValueError, match="drops all 4 rows"):
-        NumpySlicesDataset({"x": x[:4], "y": y[:4]}).batch(8, drop_remainder=True)
+    with pytest.raises(ValueError, match="drops all 4 rows|dataset is empty"):
+        model.train(1, NumpySlicesDataset({"x": x[:4], "y": y[:4]}).batch(8, drop_remainder=True))
 
 
 def test_model_without_metrics_cannot_eval():
