@@ -192,7 +192,9 @@ class LossMonitor(Callback):
         self._progress: _ProgressLine | None = None
 
     def begin(self, run_context: RunContext) -> None:
-        self.losses, self.epoch_losses, self._last_print_step = [], [], 0
+        # a run resumed at a later epoch starts counting from where it starts, not from step 0
+        start = getattr(run_context.original_args(), "cur_step_num", 0) or 0
+        self.losses, self.epoch_losses, self._last_print_step = [], [], start
         self._progress = _ProgressLine() if _progress_wanted(self.per_print_times) else None
 
     def epoch_begin(self, run_context: RunContext) -> None:

@@ -167,3 +167,10 @@ def test_model_without_metrics_cannot_eval():
                   nn.Momentum(net.trainable_params(), 0.1, 0.9))
     with pytest.raises(ValueError, match="needs metrics"):
         model.eval(dataset())
+
+
+def test_loss_monitor_of_a_resumed_run_prints_at_epoch_ends_only(capsys):
+    model, _ = make_model()
+    model.train(3, dataset(), callbacks=[LossMonitor(0.1, 6)], initial_epoch=1)
+    steps = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch:[")]
+    assert [line[:32] for line in steps] == ["Epoch:[  1/  3], step:[    6/   ", "Epoch:[  2/  3], step:[    6/   "]
