@@ -33,6 +33,7 @@ EXAMPLES = """examples:
   graphc dump train.py:step --input x:f32[32,1,32,32] --input labels:i32[32] --stage autodiff
   graphc dump lenet.py:lenet --input x:f32[32,1,32,32] --format dot -o lenet.dot
   graphc dump saved.ir --print-after all
+  graphc dump lenet.py:lenet --input x:f32[32,1,32,32] --emit asm
   graphc inspect lenet.py:lenet --input x:f32[32,1,32,32] --verbose
 """
 EXAMPLE_TYPE = "f32[32,1,32,32]"
@@ -68,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
                            "'// after PASS' line")
     dumping.add_argument("--format", choices=sorted(RENDERERS), default="text", help="IR text (default), "
                       "Graphviz DOT or JSON")
+    dumping.add_argument("--emit", choices=("llvm", "asm"), help="print the native step instead of the graph: its "
+                         "LLVM IR after optimization, or its host assembly (exactly what the llvm backend runs)")
     dumping.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     dumping.set_defaults(run=_dump)
 
@@ -94,6 +97,9 @@ def _add_target_arguments(command: argparse.ArgumentParser) -> None:
 def _dump(args) -> None:
     render = RENDERERS[args.format]
     graph = load_graph(args.target, args.input)
+    if args.emit:
+        _write(_native_step(_stage_graphs(graph, {"optimized"})[0][0][1], args.emit), args.output)
+        return
     if args.print_after is None:
         views, _ = _stage_graphs(graph, {args.stage})
         _write(render(views[-1][1]), args.output)
@@ -104,6 +110,17 @@ def _dump(args) -> None:
     names = args.print_after.split(",")
     views, _ = _stage_graphs(graph, None if "all" in names else set(names))
     _write("".join(f"// after {stage}\n{render(g).rstrip()}\n" for stage, g in views), args.output)
+
+
+def _native_step(graph: Graph, emit: str) -> str:
+    """The optimized graph's step module as the llvm backend compiles it: optimized IR or assembly."""
+    from .codegen import CodegenError, emit_assembly, lower_graph, optimized_ir
+    from .compiler import profiling
+    try:
+        module = lower_graph(graph, profile=profiling()).module
+        return optimized_ir(module) if emit == "llvm" else emit_assembly(module)
+    except CodegenError as error:
+        raise CliError(str(error)) from None
 
 
 def _inspect(args) -> None:

@@ -1,7 +1,8 @@
 """The driver: a traced graph goes through the pass pipeline and becomes an Executable.
 
 An Executable runs one call of the graph on NumPy arrays and writes the parameters it assigns
-back into their Parameters (in place, so their storage never moves).
+back into their Parameters (in place, so their storage never moves): natively (backend 'llvm',
+the default: graphc.codegen) or on the reference interpreter (backend 'interp').
 """
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ class InterpExecutable:
         self.graph, self.params = graph, dict(params)
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        values = {name: p.asnumpy() for name, p in self.params.items()}
+        # copies: an output that is a parameter means its value from before the step, which the
+        # in-place update below would otherwise change under the caller's feet
+        values = {name: p.asnumpy().copy() for name, p in self.params.items()}
         outputs, updates = interp.run(self.graph, inputs, values)
         for name, value in updates.items():
             self.params[name].set_data(value)
@@ -43,8 +46,13 @@ def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | Non
                  on_stage=StageWriter(save_root, graph) if save_root else None)
     if backend == "interp":
         return InterpExecutable(graph, params)
-    # The LLVM backend lands with the codegen issue; until then graphs run on the interpreter.
-    return InterpExecutable(graph, params)
+    from .codegen import executable       # on the first native compile: loading LLVM takes ~70 ms
+    return executable.build(graph, params, profile=profiling())
+
+
+def profiling() -> bool:
+    """GRAPHC_PROFILE=1 or set_context(profile=True): time each kernel inside the native step."""
+    return bool(context.get_context("profile")) or os.environ.get("GRAPHC_PROFILE", "") not in ("", "0")
 
 
 def _with_autodiff(pipeline: str) -> str:

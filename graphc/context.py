@@ -1,6 +1,7 @@
 """Global execution settings (MindSpore's set_context) and the seeded random source."""
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -39,9 +40,16 @@ def get_context(key: str):
 
 
 def num_threads() -> int:
-    """Threads for native steps: set_context(num_threads=N), else GRAPHC_NUM_THREADS, else all cores."""
-    n = _context["num_threads"] or int(os.environ.get("GRAPHC_NUM_THREADS", "0")) or os.cpu_count() or 1
+    """Threads for native steps: set_context(num_threads=N), else GRAPHC_NUM_THREADS, else all cores.
+    Read on every native call, so it must stay cheap."""
+    n = _context["num_threads"] or int(os.environ.get("GRAPHC_NUM_THREADS", "0")) or _cores()
     return max(1, n)
+
+
+@functools.lru_cache(maxsize=None)
+def _cores() -> int:
+    """os.cpu_count() reads /sys on Linux (about 7 us): once per process is enough."""
+    return os.cpu_count() or 1
 
 
 _rng = np.random.default_rng(0)

@@ -61,6 +61,18 @@ def _array(x) -> np.ndarray:
     return np.asarray(x, order="C")     # not ascontiguousarray: it turns a 0-d array into shape [1]
 
 
+def _positional_arrays(args: tuple) -> tuple[tuple | None, list | None]:
+    """For calls whose arguments are all concrete Tensors or arrays: ((shape, dtype) per argument,
+    the arrays), a cheaper cache key than flattening; (None, None) for any other call."""
+    arrays = []
+    for x in args:
+        array = x if type(x) is np.ndarray else x._data if isinstance(x, Tensor) and x._node is None else None
+        if array is None:
+            return None, None
+        arrays.append(array)
+    return tuple((a.shape, a.dtype) for a in arrays), arrays
+
+
 def _describe_change(old, new) -> str:
     (old_tree, old_types), (new_tree, new_types) = old, new
     if old_tree != new_tree:
@@ -76,6 +88,7 @@ class JitFunction:
         self.owner = owner
         self.backend = backend
         self._cache: dict = {}
+        self._by_arrays: dict = {}    # the common case, positional arrays only: (shape, dtype)s -> entry
         self._last_key = None
 
     def __get__(self, instance, cls=None):
@@ -90,7 +103,12 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         if current_trace() is not None:          # inside another trace: inline
             return self.fn(*args, **kwargs)
-        entry, arrays = self._entry(args, kwargs)
+        key, arrays = _positional_arrays(args) if not kwargs else (None, None)
+        entry = self._by_arrays.get(key)
+        if entry is None:
+            entry, arrays = self._entry(args, kwargs)
+            if key is not None:
+                self._by_arrays[key] = entry
         outputs = entry[0](arrays)
         return unflatten(entry[1], [Tensor(out) for out in outputs])
 

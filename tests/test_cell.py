@@ -129,8 +129,11 @@ def test_set_train_reaches_every_layer():
     assert not any(cell.training for _, cell in net.cells_and_names())
 
 
-def test_lenet_example_builds_net_and_prints_the_logits_shape():
+def test_lenet_example_builds_net_and_a_training_step():
     run = subprocess.run([sys.executable, str(REPO / "examples" / "lenet.py")], capture_output=True, text=True,
                          timeout=60, cwd=REPO)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "logits shape: (32, 10)"
+    shape_line, loss_line = run.stdout.strip().splitlines()
+    assert shape_line == "logits shape: (32, 10)"
+    # random labels over 10 classes: the first loss is close to log(10)
+    assert abs(float(loss_line.split(":")[1]) - np.log(10)) < 0.1

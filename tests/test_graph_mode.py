@@ -1,6 +1,7 @@
 """Graph mode: @graphc.jit on functions and on Cell.construct, the compile cache and its recompile
 log, Python control flow, containers of tensors, and GRAPH_MODE agreeing with PYNATIVE_MODE."""
 import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -259,5 +260,6 @@ def test_jit_basics_example():
     assert run.returncode == 0, run.stderr
     assert "graph @scaled_relu {" in run.stdout
     assert "recompiling scaled_relu: input 0: f32[2,4] -> f32[3,4]" in run.stderr
-    assert "GRAPH_MODE vs PYNATIVE_MODE max difference: 0.0" in run.stdout
-    assert "jitted construct vs PYNATIVE_MODE max difference: 0.0" in run.stdout
+    for label in ("GRAPH_MODE vs PYNATIVE_MODE", "jitted construct vs PYNATIVE_MODE"):
+        difference = float(re.search(f"{label} max difference: (\\S+)", run.stdout).group(1))
+        assert difference < 1e-6, label     # native code sums dot products in another order than NumPy

@@ -93,6 +93,7 @@ class Library:
     engine: llvm.ExecutionEngine
     stats: CompileStats
     object_code: bytes
+    key: str = ""                          # the object cache key it was loaded under
     _addresses: dict[str, int] = field(default_factory=dict)
 
     def address(self, name: str) -> int:
@@ -115,16 +116,25 @@ def compile_module(module: ir.Module | str) -> Library:
     """Optimize, generate and load `module`, through the memory and disk caches."""
     text = _with_host_target(module)
     key = cache_key(text)
-    if key in _memory_cache:
-        return _load(_memory_cache[key], CompileStats("memory"))
-    stats = CompileStats("disk")
-    obj = _read_entry(key)
-    if obj is None:
-        stats.cache = "miss"
-        obj = _build_object(text, stats)
-        _write_entry(key, obj)
+    library = cached_library(key)
+    if library is not None:
+        return library
+    stats = CompileStats("miss")
+    obj = _build_object(text, stats)
+    write_entry(key, obj)
     _memory_cache[key] = obj
-    return _load(obj, stats)
+    return _load(obj, stats, key)
+
+
+def cached_library(key: str) -> Library | None:
+    """The object cached under `key` (in memory, else on disk), loaded; None when absent."""
+    if key in _memory_cache:
+        return _load(_memory_cache[key], CompileStats("memory"), key)
+    obj = read_entry(key)
+    if obj is None:
+        return None
+    _memory_cache[key] = obj
+    return _load(obj, CompileStats("disk"), key)
 
 
 def _with_host_target(module: ir.Module | str) -> str:
@@ -149,14 +159,14 @@ def _build_object(text: str, stats: CompileStats) -> bytes:
     return obj
 
 
-def _load(obj: bytes, stats: CompileStats) -> Library:
+def _load(obj: bytes, stats: CompileStats, key: str) -> Library:
     start = time.perf_counter()
     # An engine takes ownership of its target machine and frees it with itself: give it its own.
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine())
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     stats.load = time.perf_counter() - start
-    return Library(engine, stats, obj)
+    return Library(engine, stats, obj, key)
 
 
 # --- verification errors -------------------------------------------------------------------
@@ -207,7 +217,7 @@ def _dump_failed_module(text: str) -> Path:
 
 _MAGIC = b"GRAPHC-OBJ-1\n"
 _HEADER = struct.Struct("<64sQ32s")  # hex key, payload length, sha256(payload)
-_SUFFIX = ".gobj"
+OBJECT, STEP_INDEX = ".gobj", ".gstep"  # entry kinds: object code; a step's layout (codegen/step_index.py)
 _memory_cache: dict[str, bytes] = {}
 
 
@@ -216,18 +226,22 @@ def cache_dir() -> Path:
 
 
 def cache_key(ir_text: str) -> str:
-    parts = [ir_text, llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)),
-             llvm.get_host_cpu_name(), host_features()]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return hashlib.sha256("\0".join([ir_text, *toolchain()]).encode()).hexdigest()
 
 
-def _entry_path(key: str) -> Path:
-    return cache_dir() / f"{key}{_SUFFIX}"
+@functools.lru_cache(maxsize=None)
+def toolchain() -> tuple[str, ...]:
+    """What else decides the object code of a module: llvmlite and LLVM versions, host CPU and features."""
+    return llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)), llvm.get_host_cpu_name(), host_features()
 
 
-def _read_entry(key: str) -> bytes | None:
-    """The cached object for `key`, or None; a damaged or foreign entry is deleted."""
-    path = _entry_path(key)
+def _entry_path(key: str, kind: str) -> Path:
+    return cache_dir() / f"{key}{kind}"
+
+
+def read_entry(key: str, kind: str = OBJECT) -> bytes | None:
+    """The payload cached for `key`, or None; a damaged or foreign entry is deleted."""
+    path = _entry_path(key, kind)
     try:
         blob = path.read_bytes()
     except OSError:
@@ -249,24 +263,28 @@ def _valid_payload(blob: bytes, key: str) -> bytes | None:
     return payload
 
 
-def _write_entry(key: str, obj: bytes) -> None:
+def write_entry(key: str, payload: bytes, kind: str = OBJECT) -> None:
     """Write atomically (temp file + rename) so readers never see half an entry."""
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    header = _MAGIC + _HEADER.pack(key.encode(), len(obj), hashlib.sha256(obj).digest())
+    header = _MAGIC + _HEADER.pack(key.encode(), len(payload), hashlib.sha256(payload).digest())
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(header + obj)
-        os.replace(tmp, _entry_path(key))
+            f.write(header + payload)
+        os.replace(tmp, _entry_path(key, kind))
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _entries() -> list[Path]:
+    return [path for kind in (OBJECT, STEP_INDEX) for path in cache_dir().glob(f"*{kind}")]
+
+
 def cache_info() -> dict:
-    """{'dir', 'entries', 'bytes'} of the disk cache."""
-    entries = list(cache_dir().glob(f"*{_SUFFIX}"))
+    """{'dir', 'entries', 'bytes'} of the disk cache (objects and step layouts)."""
+    entries = _entries()
     return {"dir": str(cache_dir()), "entries": len(entries),
             "bytes": sum(p.stat().st_size for p in entries)}
 
@@ -274,5 +292,5 @@ def cache_info() -> dict:
 def cache_clear() -> None:
     """Empty the memory cache and delete every disk entry (libraries already loaded stay valid)."""
     _memory_cache.clear()
-    for path in cache_dir().glob(f"*{_SUFFIX}"):
+    for path in _entries():
         path.unlink(missing_ok=True)

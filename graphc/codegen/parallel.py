@@ -9,9 +9,11 @@ kernels split their work by `split_range` and are separated by `emit_barrier` ca
   BARRIER_BYTES zeroed, 64-byte-aligned bytes shared by all threads of the step.
 * `ThreadRunner(nthreads)`: runs `step(ctx, tid)` on all threads and returns when every thread
   has finished; idle workers spin for about `spin_us` microseconds, then sleep on a futex.
+  `shared_runner(nthreads)` is the process-wide one per thread count.
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import functools
 import threading
@@ -307,6 +309,25 @@ class ThreadRunner:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_shared_runners: dict[int, ThreadRunner] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_runner(nthreads: int) -> ThreadRunner:
+    """One ThreadRunner per thread count for the whole process (calls on it are serialized),
+    closed at interpreter exit."""
+    with _shared_lock:
+        if nthreads not in _shared_runners:
+            _shared_runners[nthreads] = ThreadRunner(nthreads)
+        return _shared_runners[nthreads]
+
+
+@atexit.register
+def _close_shared_runners() -> None:
+    for runner in _shared_runners.values():
+        runner.close()
 
 
 def _stop_workers(shutdown, pool: np.ndarray, workers: list[threading.Thread]) -> None:

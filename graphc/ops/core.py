@@ -39,7 +39,9 @@ class Op:
     attrs: dict[str, Any] = field(default_factory=dict)   # name -> default (or REQUIRED)
     canon: Callable[[dict], dict] | None = None           # normalises user attrs (int -> pair...)
     vjp: Callable | None = None               # vjp(ct, *operands, out=, **attrs) -> per-operand grads
-    lower: Callable | None = None             # elementwise: scalar(emitter, *values, **attrs)
+    # elementwise/broadcast: lower(emitter, *values, **attrs) -> a scalar expression;
+    # others: lower(kernels, *operand types, out=result type, **attrs) -> a kernel spec
+    lower: Callable | None = None
     flops: Callable[..., int] | None = None   # flops(out_type, *operand types, **attrs), for inspect
     impure: bool = False
     commutative: bool = False

@@ -74,6 +74,7 @@ strided_slice = register(Op(
     lambda x, begin, end, strides: x[_slices(begin, end, strides)], INJECTIVE,
     attrs={"begin": REQUIRED, "end": REQUIRED, "strides": None}, canon=_canon_slice,
     vjp=lambda ct, x, out, **slicing: (strided_slice_grad(ct, input_shape=x.shape, **slicing),), flops=no_flops,
+    lower=lambda k, x, out, **slicing: k.strided_slice(x, out, ranges=slice_ranges(x.shape, **slicing)),
     samples=_slice_samples,
     doc="x[b0:e0:s0, b1:e1:s1, ...] with static ints and NumPy rules (negative bounds count from the end, "
         "out-of-range bounds clamp; slice_ranges gives the normalised positions); strides default to 1 and "
@@ -83,6 +84,8 @@ strided_slice_grad = register(Op(
     "strided_slice_grad", ("ct",), _infer_strided_slice_grad, _strided_slice_grad_ref, INJECTIVE,
     attrs={"input_shape": REQUIRED, "begin": REQUIRED, "end": REQUIRED, "strides": None}, canon=_canon_slice,
     vjp=lambda ct, g, out, input_shape, **slicing: (strided_slice(ct, **slicing),), flops=no_flops,
+    lower=lambda k, ct, out, input_shape, **slicing: k.strided_slice_grad(ct, out, ranges=slice_ranges(input_shape,
+                                                                                                  **slicing)),
     samples=lambda rng: [([rng.standard_normal(_sliced_shape(x.shape, **_canon_slice(attrs)))],
                           {**attrs, "input_shape": x.shape}) for [x], attrs in _slice_samples(rng)],
     doc="the gradient of strided_slice: ct written into zeros of input_shape at the sliced positions"))
@@ -143,6 +146,7 @@ gather = register(Op(
     lambda table, index, axis: TensorType(_gathered_shape(table.shape, index, axis), table.dtype), _gather_ref, OPAQUE,
     attrs={"axis": 0}, canon=lambda a: {"axis": int(a["axis"])},
     vjp=lambda ct, table, index, out, axis: (gather_grad(ct, index, input_shape=table.shape, axis=axis), None),
+    lower=lambda k, table, index, out, axis: k.gather(table, index, out, axis=_axis(axis, table.ndim)),
     flops=no_flops, samples=_gather_samples,
     doc="np.take(table, index, axis): the slices of table at the int index (any shape, e.g. a scalar step "
         "number into a per-step learning-rate table). " + _OUT_OF_RANGE_INDEX))
@@ -152,6 +156,8 @@ gather_grad = register(Op(
     attrs={"input_shape": REQUIRED, "axis": 0},
     canon=lambda a: {"input_shape": tuple(int(d) for d in a["input_shape"]), "axis": int(a["axis"])},
     vjp=lambda ct, g, index, out, input_shape, axis: (gather(ct, index, axis=axis), None),
+    lower=lambda k, ct, index, out, input_shape, axis: k.gather_grad(ct, index, out,
+                                                                     axis=_axis(axis, len(input_shape))),
     flops=lambda out, ct, index, **attrs: ct.size,
     samples=lambda rng: [([rng.standard_normal(_gathered_shape(table.shape, TensorType(index.shape, int32),
                                                                attrs["axis"])), index],

@@ -229,9 +229,21 @@ def _conv_cases(rng):
         yield x, w, attrs, dy
 
 
+def _conv_lowering(kernel: str, image_and_filter):
+    """lower(k, a, b, out, **conv) -> k.<kernel>(...) with explicit padding; image_and_filter(a, b, out)
+    gives the shapes of the forward input and filter."""
+    def lower(k, a, b, out, stride, pad_mode, padding, dilation, group, **shapes):
+        image, kernel_shape = image_and_filter(a, b, out)
+        conv = {"stride": stride, "pad_mode": pad_mode, "padding": padding, "dilation": dilation}
+        pad = conv_padding(conv, image[2:], kernel_shape[2:])
+        return getattr(k, kernel)(a, b, out, stride=stride, pad=pad, dilation=dilation, group=group)
+    return lower
+
+
 conv2d = register(Op(
     "conv2d", ("x", "w"), _infer_conv2d, _conv2d_ref, OUT_FUSABLE, attrs=dict(CONV_ATTRS), canon=_canon_conv,
     vjp=_conv2d_vjp, flops=lambda out, x, w, **conv: _conv_flops(out, w),
+    lower=_conv_lowering("conv2d", lambda x, w, out: (x.shape, w.shape)),
     samples=lambda rng: [([x, w], attrs) for x, w, attrs, _ in _conv_cases(rng)],
     doc="2-D cross-correlation, NCHW: x [N, C, H, W], w [O, C/group, KH, KW] -> [N, O, OH, OW] (MindSpore Conv2D; "
         "pad_mode 'valid' | 'same' | 'pad', padding (top, bottom, left, right) only with 'pad')"))
@@ -240,6 +252,7 @@ conv2d_grad_input = register(Op(
     "conv2d_grad_input", ("dy", "w"), _infer_conv2d_grad_input, _conv2d_grad_input_ref, OUT_FUSABLE,
     attrs={"input_shape": REQUIRED, **CONV_ATTRS}, canon=_canon_conv, vjp=_conv2d_grad_input_vjp,
     flops=lambda out, dy, w, **attrs: _conv_flops(dy, w),
+    lower=_conv_lowering("conv2d_grad_input", lambda dy, w, out: (out.shape, w.shape)),
     samples=lambda rng: [([dy, w], {**attrs, "input_shape": x.shape}) for x, w, attrs, dy in _conv_cases(rng)],
     doc="the gradient of conv2d with respect to its input x (of shape input_shape), given dy and w"))
 
@@ -247,6 +260,7 @@ conv2d_grad_filter = register(Op(
     "conv2d_grad_filter", ("dy", "x"), _infer_conv2d_grad_filter, _conv2d_grad_filter_ref, OUT_FUSABLE,
     attrs={"filter_shape": REQUIRED, **CONV_ATTRS}, canon=_canon_conv, vjp=_conv2d_grad_filter_vjp,
     flops=lambda out, dy, x, **attrs: _conv_flops(dy, out),
+    lower=_conv_lowering("conv2d_grad_filter", lambda dy, x, out: (x.shape, out.shape)),
     samples=lambda rng: [([dy, x], {**attrs, "filter_shape": w.shape}) for x, w, attrs, dy in _conv_cases(rng)],
     doc="the gradient of conv2d with respect to its weight w (of shape filter_shape), given dy and x"))
 
@@ -336,11 +350,22 @@ def _max_pool_grad_samples(gradient_like_x: bool):
     return samples
 
 
+def _pool_lowering(kernel: str, image_of):
+    """lower(k, *operands, out, **pool) -> k.<kernel>(...) with explicit padding; image_of(*operands, out)
+    is the type of the pooled input."""
+    def lower(k, *types, out, kernel_size, stride, pad_mode, **shapes):
+        image = image_of(*types, out)
+        pad = conv_padding({"pad_mode": pad_mode, "stride": stride}, image.shape[2:], kernel_size)
+        return getattr(k, kernel)(*types, out, kernel=kernel_size, stride=stride, pad=pad)
+    return lower
+
+
 max_pool2d = register(Op(
     "max_pool2d", ("x",), lambda x, **pool: _pooled_type(x, pool), _max_pool2d_ref, REDUCE,
     attrs=dict(POOL_ATTRS), canon=_canon_pool,
     vjp=lambda ct, x, out, **pool: (max_pool2d_grad(x, out, ct, **pool),),
     flops=lambda out, x, kernel_size, **attrs: _pool_flops(out, kernel_size),
+    lower=_pool_lowering("max_pool2d", lambda x, out: x),
     samples=lambda rng: [([x], attrs) for x, attrs in _pool_cases(rng)],
     doc="maximum of each window, NCHW; 'same' pads with -inf (MindSpore MaxPool)"))
 
@@ -349,6 +374,7 @@ max_pool2d_grad = register(Op(
     attrs=dict(POOL_ATTRS), canon=_canon_pool,
     vjp=lambda ct, x, pooled, dy, out, **pool: (None, None, max_pool2d_grad_grad(x, pooled, ct, **pool)),
     flops=lambda out, x, pooled, dy, kernel_size, **attrs: _pool_flops(pooled, kernel_size),
+    lower=_pool_lowering("max_pool2d_grad", lambda x, pooled, dy, out: x),
     samples=_max_pool_grad_samples(gradient_like_x=False),
     doc="the gradient of max_pool2d: each window's dy goes to the FIRST maximum of x in the window, in "
         "row-major window order (ties never split); overlapping windows add up. out = max_pool2d(x) lets a "
@@ -360,6 +386,7 @@ max_pool2d_grad_grad = register(Op(
     attrs=dict(POOL_ATTRS), canon=_canon_pool,
     vjp=lambda ct, x, pooled, g, out, **pool: (None, None, max_pool2d_grad(x, pooled, ct, **pool)),
     flops=lambda out, x, pooled, g, kernel_size, **attrs: _pool_flops(out, kernel_size),
+    lower=_pool_lowering("max_pool2d_grad_grad", lambda x, pooled, g, out: x),
     samples=_max_pool_grad_samples(gradient_like_x=True),
     doc="the transpose of max_pool2d_grad in its dy: picks g at each window's first maximum of x "
         "(shape of max_pool2d(x))"))
@@ -396,6 +423,7 @@ avg_pool2d = register(Op(
     attrs=dict(POOL_ATTRS), canon=_canon_pool,
     vjp=lambda ct, x, out, **pool: (avg_pool2d_grad(ct, input_shape=x.shape, **pool),),
     flops=lambda out, x, kernel_size, **attrs: _pool_flops(out, kernel_size),
+    lower=_pool_lowering("avg_pool2d", lambda x, out: x),
     samples=lambda rng: [([x], attrs) for x, attrs in _pool_cases(rng)],
     doc="mean of each window, NCHW; with 'same' the divisor counts only real input elements, not padding"))
 
@@ -404,6 +432,7 @@ avg_pool2d_grad = register(Op(
     attrs={"input_shape": REQUIRED, **POOL_ATTRS}, canon=_canon_pool,
     vjp=lambda ct, dy, out, input_shape, **pool: (avg_pool2d(ct, **pool),),
     flops=lambda out, dy, kernel_size, **attrs: _pool_flops(dy, kernel_size),
+    lower=_pool_lowering("avg_pool2d_grad", lambda dy, out: out),
     samples=lambda rng: [([rng.standard_normal(_avg_pool2d_ref(x, **_canon_pool({**POOL_ATTRS, **attrs})).shape)],
                           {**attrs, "input_shape": x.shape}) for x, attrs in _pool_cases(rng)],
     doc="the gradient of avg_pool2d: each window's dy / count spread over the window (linear in dy)"))
@@ -447,11 +476,13 @@ def _five_flops_per_element(out, x, **attrs) -> int:
 
 softmax = register(Op(
     "softmax", ("x",), _infer_softmax, _softmax_ref, OPAQUE, attrs={"axis": -1}, vjp=_softmax_vjp,
+    lower=lambda k, x, out, axis: k.softmax(x, out, axis=normalize_axes(axis, x.ndim)[0], log=False),
     flops=_five_flops_per_element, samples=_softmax_samples,
     doc="exp(x) / sum(exp(x)) along axis, computed after subtracting the maximum (never overflows)"))
 
 log_softmax = register(Op(
     "log_softmax", ("x",), _infer_softmax, _log_softmax_ref, OPAQUE, attrs={"axis": -1}, vjp=_log_softmax_vjp,
+    lower=lambda k, x, out, axis: k.softmax(x, out, axis=normalize_axes(axis, x.ndim)[0], log=True),
     flops=_five_flops_per_element, samples=_softmax_samples,
     doc="x - logsumexp(x) along axis, computed after subtracting the maximum (never overflows)"))
 
@@ -499,6 +530,7 @@ sparse_softmax_cross_entropy = register(Op(
     vjp=lambda ct, logits, labels, out: (
         mul(reshape(ct, shape=(ct.shape[0], 1)), sparse_softmax_cross_entropy_grad(logits, labels)), None),
     flops=lambda out, logits, labels: 5 * logits.size, samples=_xent_samples,
+    lower=lambda k, logits, labels, out: k.sparse_softmax_cross_entropy(logits, labels, out),
     doc="per-sample loss logsumexp(logits[i]) - logits[i, labels[i]] for logits [N, C] and int labels [N]. "
         + _OUT_OF_RANGE_LABELS))
 
@@ -507,5 +539,6 @@ sparse_softmax_cross_entropy_grad = register(Op(
     lambda logits, labels: _infer_xent(logits, labels, logits.shape), _xent_grad_ref, OPAQUE,
     vjp=lambda ct, logits, labels, out: (_softmax_vjp(ct, logits, softmax(logits, axis=-1), -1)[0], None),
     flops=lambda out, logits, labels: 5 * logits.size, samples=_xent_samples,
+    lower=lambda k, logits, labels, out: k.sparse_softmax_cross_entropy_grad(logits, labels, out),
     doc="softmax(logits) - one_hot(labels) [N, C]: the gradient of sparse_softmax_cross_entropy. "
         + _OUT_OF_RANGE_LABELS))

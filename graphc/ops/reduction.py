@@ -52,8 +52,11 @@ def one_flop_per_input(out_type, x, **attrs) -> int:
 
 
 def _reduction(name, ref, vjp, doc):
+    kind = name.removeprefix("reduce_")
     return register(Op(name, ("x",), _infer_reduce, lambda x, axis, keep_dims: ref(x, axis=axis, keepdims=keep_dims),
                        REDUCE, attrs={"axis": None, "keep_dims": False}, canon=_canon_axis, vjp=vjp,
+                       lower=lambda k, x, out, axis, keep_dims: k.reduce(x, out, axes=normalize_axes(axis, x.ndim),
+                                                                         kind=kind),
                        flops=one_flop_per_input, samples=_reduce_samples, doc=doc))
 
 
@@ -86,6 +89,7 @@ def _infer_argmax(x, axis):
 argmax = register(Op("argmax", ("x",), _infer_argmax,
                      lambda x, axis: np.argmax(x, axis=axis).astype(np.int32), OPAQUE,
                      attrs={"axis": -1}, vjp=lambda ct, x, out, axis: (None,), flops=one_flop_per_input,
+                     lower=lambda k, x, out, axis: k.argmax(x, out, axis=normalize_axes(axis, x.ndim)[0]),
                      samples=lambda rng: [([rng.standard_normal((4, 7))], {"axis": -1}),
                                           ([rng.standard_normal((4, 7))], {"axis": 0})],
                      doc="index of the first maximum, int32; not differentiable"))
@@ -106,6 +110,7 @@ broadcast_to = register(Op(
     "broadcast_to", ("x",), _infer_broadcast_to, lambda x, shape: np.broadcast_to(x, shape), BROADCAST,
     attrs={"shape": None}, canon=lambda a: {"shape": tuple(int(d) for d in a["shape"])},
     vjp=lambda ct, x, out, shape: (unbroadcast(ct, x),), flops=no_flops,
+    lower=lambda e, x, shape: x,   # in a loop over the result's shape, x is read with broadcast strides
     samples=lambda rng: [([rng.standard_normal((3, 1))], {"shape": (2, 3, 4)}),
                          ([rng.standard_normal(())], {"shape": (2, 2)})],
     doc="repeat x along its size-1 (or missing leading) dimensions to `shape`, NumPy rules"))

@@ -28,6 +28,7 @@ reshape = register(Op(
     "reshape", ("x",), _infer_reshape, lambda x, shape: np.reshape(x, shape), INJECTIVE,
     attrs={"shape": None}, canon=_canon_reshape,
     vjp=lambda ct, x, out, shape: (reshape(ct, shape=x.shape),), flops=no_flops,
+    lower=lambda k, x, out, shape: k.alias(),
     samples=lambda rng: [([rng.standard_normal((2, 3, 4))], {"shape": (6, 4)}),
                          ([rng.standard_normal((5,))], {"shape": (5, 1)})],
     doc="one dimension may be -1 (inferred)"))
@@ -43,6 +44,7 @@ transpose = register(Op(
     "transpose", ("x",), _infer_transpose, lambda x, perm: np.transpose(x, perm), INJECTIVE,
     attrs={"perm": None}, canon=lambda a: {"perm": tuple(int(p) for p in a["perm"])},
     vjp=lambda ct, x, out, perm: (transpose(ct, perm=tuple(int(i) for i in np.argsort(perm))),), flops=no_flops,
+    lower=lambda k, x, out, perm: k.transpose(x, out, perm=perm),
     samples=lambda rng: [([rng.standard_normal((2, 3, 4))], {"perm": (2, 0, 1)}),
                          ([rng.standard_normal((3, 5))], {"perm": (1, 0)})],
     doc="permute the axes: output axis i is input axis perm[i]"))
@@ -82,5 +84,7 @@ one_hot = register(Op(
     canon=lambda a: {**a, "depth": int(a["depth"]), "dtype": dtype_of(a["dtype"]),
                      "on_value": float(a["on_value"]), "off_value": float(a["off_value"])},
     vjp=lambda ct, indices, out, **attrs: (None,), flops=no_flops,
+    lower=lambda k, indices, out, on_value, off_value, **attrs: k.one_hot(indices, out, on_value=on_value,
+                                                                          off_value=off_value),
     samples=lambda rng: [([rng.integers(0, 5, (4,)).astype(np.int32)], {"depth": 5})],
     doc="indices outside [0, depth) give a row of off_value, as MindSpore"))

@@ -4,14 +4,16 @@ The schedule is the graph's deterministic topological order (smallest ready id f
 more kind of edge: every other reader of a parameter runs before the node that assigns it, so
 native code may write parameters in place. Temporaries are the values of all nodes except
 inputs, parameters and constants (they have buffers of their own) and assigns, including fused
-regions whose result is an assign (their value is the parameter they write). A temporary is live
-from the step that computes it to the last step that reads it; graph outputs stay live to the end.
+regions whose result is an assign (their value is the parameter they write). A reshape is a view:
+it shares its operand's buffer (`aliases`), unless that buffer is a parameter's, which an in-place
+update could change under the view. A temporary is live from the step that computes it to the last
+step that reads it or a view of it; graph outputs (and values viewed by one) stay live to the end.
 Offsets come from greedy best-fit by size: largest first, each into the smallest gap left by the
 temporaries whose lifetimes overlap its own; every offset is a multiple of 64 bytes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 
@@ -28,6 +30,7 @@ class MemoryPlan:
     offsets: dict[int, tuple[int, int]]        # temporary's node id -> (arena offset, nbytes)
     arena_bytes: int                           # the planned peak: the arena's size
     naive_bytes: int                           # one 64-byte aligned buffer per temporary
+    aliases: dict[int, int] = field(default_factory=dict)   # reshape's node id -> the node whose buffer it views
 
     def summary(self) -> str:
         return (f"memory: {len(self.offsets)} temporaries, naive {self.naive_bytes:,} bytes, "
@@ -38,12 +41,13 @@ class MemoryPlan:
 def plan_memory(graph: Graph, ctx: PassContext) -> bool:
     """Record graph.memory_plan; changed when the plan differs from the one already recorded."""
     schedule = _schedule(graph)
-    lifetimes = _lifetimes(graph, schedule)
+    aliases = {node.id: viewed.id for node in schedule if (viewed := viewed_node(node)) is not None}
+    lifetimes = _lifetimes(graph, schedule, aliases)
     offsets = _offsets(lifetimes)
     sizes = {node.id: _aligned(node.type.nbytes) for node, _, _ in lifetimes}
     plan = MemoryPlan([n.id for n in schedule], offsets,
                       arena_bytes=max((offsets[i][0] + size for i, size in sizes.items()), default=0),
-                      naive_bytes=sum(sizes.values()))
+                      naive_bytes=sum(sizes.values()), aliases=aliases)
     changed = plan != getattr(graph, "memory_plan", None)
     graph.memory_plan = plan
     return changed
@@ -79,19 +83,37 @@ def assigned_params(node: Node) -> list[Node]:
     return []
 
 
+def viewed_node(node: Node) -> Node | None:
+    """The node whose buffer a reshape views (following chains of reshapes), or None: not a
+    reshape, or a reshape of a parameter's value, which gets a buffer of its own."""
+    if node.op != "reshape":
+        return None
+    source = viewed_node(node.inputs[0]) or node.inputs[0]
+    return None if _holds_parameter(source) else source
+
+
+def _holds_parameter(node: Node) -> bool:
+    return node.op in ("param", "assign") or (node.op == "fused" and not _is_temporary(node))
+
+
 def _is_temporary(node: Node) -> bool:
     if node.op == "fused":
         return node.attrs["body"].outputs[0].op != "assign"
     return node.op not in _OWN_BUFFERS and node.op != "assign"
 
 
-def _lifetimes(graph: Graph, schedule: list[Node]) -> list[tuple[Node, int, int]]:
-    """(node, first step, last step) of each temporary."""
+def _lifetimes(graph: Graph, schedule: list[Node], aliases: dict[int, int]) -> list[tuple[Node, int, int]]:
+    """(node, first step, last step) of each temporary; a use of a view is a use of its buffer."""
     step = {node.id: i for i, node in enumerate(schedule)}
-    outputs = {out.id for out in graph.outputs}
-    return [(node, step[node.id], len(schedule) if node.id in outputs else
-             max([step[node.id]] + [step[user.id] for user in graph.users(node)]))
-            for node in schedule if _is_temporary(node)]
+    last = {node.id: step[node.id] for node in schedule}
+    for node in schedule:
+        for operand in node.inputs:
+            owner = aliases.get(operand.id, operand.id)
+            last[owner] = max(last[owner], step[node.id])
+    for out in graph.outputs:
+        last[aliases.get(out.id, out.id)] = len(schedule)
+    return [(node, step[node.id], last[node.id]) for node in schedule
+            if _is_temporary(node) and node.id not in aliases]
 
 
 def _offsets(lifetimes: list[tuple[Node, int, int]]) -> dict[int, tuple[int, int]]:

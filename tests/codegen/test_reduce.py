@@ -1,5 +1,5 @@
-"""Reductions over leading and/or trailing axes, with a prologue; sum tolerances scale with
-the sum of magnitudes; max is exact and NaN-propagating."""
+"""Reductions over at most two runs of axes (the second at the end), with a prologue; sum
+tolerances scale with the sum of magnitudes; max is exact and NaN-propagating."""
 import numpy as np
 import pytest
 
@@ -13,6 +13,7 @@ from .support import assert_dot_close, random, run_threads
     ((32, 120), (0,)),               # dense bias gradient
     ((32, 10), (1,)), ((7, 33), (1,)), ((5, 3, 17), (0,)), ((1000,), (0,)), ((3, 4, 5), (0, 1, 2)),
     ((40, 17, 3), (1, 2)), ((17, 2), (0,)),
+    ((3, 4, 5), (1,)), ((2, 3, 20, 5), (1, 3)), ((2, 1, 7, 1, 3), (0, 4)), ((4, 5), ()),   # middle runs, size-1 axes
 ])
 @pytest.mark.parametrize("kind", ["sum", "mean", "max"])
 def test_reduce(shape, axes, kind):
@@ -40,6 +41,14 @@ def test_max_propagates_nan():
     assert np.isnan(y[0]) and y[1] == 3
 
 
-def test_middle_axis_is_rejected():
-    with pytest.raises(ValueError, match="leading and/or trailing"):
-        split_axes((2, 3, 4), (1,))
+@pytest.mark.parametrize("shape,axes,parts", [
+    ((2, 3, 4), (1,), (2, 3, 4, 1)), ((2, 3, 4, 5), (1, 3), (2, 3, 4, 5)), ((2, 3, 4), (0, 2), (1, 2, 3, 4)),
+    ((6, 1, 4), (1, 2), (1, 1, 6, 4)), ((5,), (), (1, 1, 5, 1)), ((), (), (1, 1, 1, 1)),
+])
+def test_split_axes(shape, axes, parts):
+    assert split_axes(shape, axes) == parts
+
+
+def test_three_runs_of_reduced_axes_are_rejected():
+    with pytest.raises(ValueError, match="at most two runs"):
+        split_axes((2, 3, 4, 5, 6), (0, 2, 4))

@@ -109,3 +109,22 @@ def test_reading_a_parameter_after_its_assignment_is_an_error():
         }"""))
     with pytest.raises(ValueError, match="%3 .add. reads parameter 'p' but depends on %2"):
         run_pass("plan-memory", graph)
+
+
+def test_a_reshape_views_its_operand_which_lives_until_the_view_is_last_read():
+    # %2 views %1, so %1 stays live through step 4 (which reads %2) and %3 cannot take its place;
+    # %6, a reshape of the parameter, gets a slot of its own (the parameter is updated in place).
+    memory = plan("""
+        graph @f {
+          %0: f32[16] = input() {name='x', index=0}
+          %1: f32[16] = exp(%0)
+          %2: f32[4,4] = reshape(%1) {shape=(4, 4)}
+          %3: f32[16] = neg(%0)
+          %4: f32[4,4] = exp(%2)
+          %5: f32[16] = param() {name='p'}
+          %6: f32[4,4] = reshape(%5) {shape=(4, 4)}
+          return %3, %4, %6
+        }""")
+    assert memory.aliases == {2: 1}
+    assert set(memory.offsets) == {1, 3, 4, 6}
+    assert len({memory.offsets[i][0] for i in (1, 3, 4)}) == 3

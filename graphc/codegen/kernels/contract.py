@@ -22,11 +22,12 @@ from math import prod
 
 from llvmlite import ir
 
-from .simd import F32, I32, I64, PTR, VOID, elem_ptr, i64
+from .simd import F32, F64, I8, I32, I64, PTR, VOID, elem_ptr, i64
 
 ALIGN = 64
-_DTYPE_BYTES = {"f32": 4, "i32": 4}
-IR_TYPES = {"f32": F32, "i32": I32}
+# Element storage by dtype name (graphc's short names); bool is one byte per element, as in NumPy.
+IR_TYPES = {"f32": F32, "f64": F64, "i32": I32, "i64": I64, "bool": I8}
+_DTYPE_BYTES = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "bool": 1}
 
 
 def round_up(n: int, multiple: int = ALIGN) -> int:
@@ -122,6 +123,7 @@ class KernelFunction:
             arg.attributes.add("captures(none)")
             arg.attributes.align = ALIGN
         self.args = {operand.name: arg for arg, operand in zip(self.function.args, params)}
+        self._operands = {operand.name: operand for operand in params}
         self.tid, self.nthreads = self.function.args[-2:]
         self.tid.name, self.nthreads.name = "tid", "nthreads"
         self.scratch = scratch
@@ -129,6 +131,9 @@ class KernelFunction:
 
     def __getitem__(self, name: str) -> ir.Argument:
         return self.args[name]
+
+    def operand(self, name: str) -> Operand:
+        return self._operands[name]
 
     def shared_scratch(self) -> ir.Value:
         return self.args["scratch"]

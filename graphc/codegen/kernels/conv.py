@@ -7,9 +7,10 @@ with g = o // (O/group) and x zero outside the image. Both kernels are one phase
 (see conv_direct for the algorithms); the filter gradient lives in conv_filter.
 
 * `emit_conv2d`: operands x, w, y (+ epilogue operands; the epilogue sees coords n, c, h, w).
-* `emit_conv2d_grad_input`: operands dy, w, dx. dx is the forward loop over dy zero-inserted
-  by the stride and padded by (kernel-1)*dilation - pad, with w flipped and its channel axes
-  swapped: the flip lives in the weight index function, so only dy is staged.
+* `emit_conv2d_grad_input`: operands dy, w, dx (+ epilogue operands; coords n, c, h, w of dx).
+  dx is the forward loop over dy zero-inserted by the stride and padded by (kernel-1)*dilation -
+  pad, with w flipped and its channel axes swapped: the flip lives in the weight index function,
+  so only dy is staged.
 """
 from __future__ import annotations
 
@@ -118,9 +119,10 @@ def emit_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilo
     return _emit_direct(module, name, forward_problem(geo), kernel_operands(own, epilogue.operands), epilogue, geo.flops)
 
 
-def emit_conv2d_grad_input(module: ir.Module, name: str, geo: ConvGeometry) -> Kernel:
+def emit_conv2d_grad_input(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue = IDENTITY) -> Kernel:
     own = [Operand("dy", geo.y_shape), Operand("w", geo.w_shape), Operand("dx", geo.x_shape, "out")]
-    return _emit_direct(module, name, input_gradient_problem(geo), tuple(own), IDENTITY, geo.flops)
+    return _emit_direct(module, name, input_gradient_problem(geo), kernel_operands(own, epilogue.operands), epilogue,
+                        geo.flops)
 
 
 def _emit_direct(module, name, problem: DirectConv, operands, epilogue: Epilogue, flops: int) -> Kernel:

@@ -237,7 +237,9 @@ class _Image:
         self.epilogue = epilogue
 
     def finish(self, acc, coords: dict, lane_axis: str, count: int) -> ir.Value:
-        position = LanePosition({"n": self.n, **coords}, lane_axis, count)
+        conv = self.conv
+        view = (("n", conv.batch), ("c", conv.out_channels), ("h", conv.out_h), ("w", conv.out_w))
+        position = LanePosition({"n": self.n, **coords}, lane_axis, count, view)
         return self.epilogue.apply(self.b, acc, position, self.kf.args)
 
     def store(self, acc, coords: dict, lane_axis: str, count: int) -> None:

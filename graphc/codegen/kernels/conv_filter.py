@@ -1,11 +1,13 @@
 """conv2d filter gradient: dw[o, c, kh, kw] = sum over n, oh, ow of
     dy[n, o, oh, ow] * x[n, g*C/group + c, oh*sh + kh*dh - pad_top, ow*sw + kw*dw - pad_left].
 
-Operands dy, x, dw, scratch. Two phases with a barrier between them:
+Operands dy, x, dw, epilogue operands, scratch. Two phases with a barrier between them:
 1. The batch is cut into min(N, PARTIAL_CHUNKS) fixed chunks of consecutive images, split over
    threads; each chunk's partial dw goes to its own slot of shared scratch. The chunking does not
    depend on the thread count, so neither does any sum's order.
-2. dw = the partials summed in chunk order, split over threads by output element.
+2. dw = the partials summed in chunk order, split over threads by output element; the epilogue
+   (e.g. the optimizer update of w) runs on each vector of dw before it is stored, with coords
+   o, c, t (t = kh*KW + kw, lanes along t) for channel lanes and e (the flat index) otherwise.
 
 Lanes, chosen by fill (as in conv_direct):
 * channel lanes: lanes along output channels; dy of each image is first transposed into
@@ -21,9 +23,10 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ..parallel import emit_split_range
-from .contract import Kernel, KernelFunction, Operand, ScratchPlan
+from .contract import Kernel, KernelFunction, Operand, ScratchPlan, kernel_operands
 from .conv import ConvGeometry, padded_input
 from .conv_direct import lane_fill
+from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop
 from .simd import LANES, V16F32, broadcast, elem_ptr, horizontal_sums, load_scalar, load_vector, store_vector, transpose
 from .staging import emit_source_image, emit_zero
@@ -34,11 +37,12 @@ CHANNEL_LANE_TAPS = 25       # accumulators of a channel-lanes tile (one weight 
 REDUCTION_TILE = (4, 5)      # output channels x taps of a reduction-lanes tile
 
 
-def emit_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry) -> Kernel:
-    operands = (Operand("dy", geo.y_shape), Operand("x", geo.x_shape), Operand("dw", geo.w_shape, "out"))
+def emit_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue = IDENTITY) -> Kernel:
+    own = [Operand("dy", geo.y_shape), Operand("x", geo.x_shape), Operand("dw", geo.w_shape, "out")]
+    operands = kernel_operands(own, epilogue.operands)
     scheme_type = _ReductionLanes if geo.stride[1] == 1 and lane_fill(geo.out_w) > lane_fill(geo.cout_g) \
         else _ChannelLanes
-    scheme = scheme_type(geo)
+    scheme = scheme_type(geo, epilogue)
     plan = scheme.plan
     phases = []
     for suffix, emit in (("partials", scheme.emit_partials), ("reduce", scheme.emit_reduce)):
@@ -57,8 +61,8 @@ class _Scheme:
 
     partial_per_chunk: int   # floats of one chunk's partial
 
-    def __init__(self, geo: ConvGeometry):
-        self.geo = geo
+    def __init__(self, geo: ConvGeometry, epilogue: Epilogue):
+        self.geo, self.epilogue = geo, epilogue
         self.place = padded_input(geo)
         self.plan = ScratchPlan().shared("partials", 4 * _chunks(geo) * self.partial_per_chunk)
         if not self.place.is_identity:
@@ -75,6 +79,11 @@ class _Scheme:
 
     def prepare_image(self, kf: KernelFunction, n) -> None:
         """Per-image work before accumulation (none by default)."""
+
+    def store(self, kf: KernelFunction, value: ir.Value, index, position: LanePosition) -> None:
+        """Epilogue, then store the vector of dw elements starting at flat `index`."""
+        value = self.epilogue.apply(kf.builder, value, position, kf.args)
+        store_vector(kf.builder, value, kf["dw"], index, position.count)
 
     def partial_sum(self, b: ir.IRBuilder, partials: ir.Value, index) -> ir.Value:
         """Sum over chunks, in chunk order, of the 16-float partial vector at `index`."""
@@ -101,10 +110,10 @@ class _Scheme:
 
 
 class _ChannelLanes(_Scheme):
-    def __init__(self, geo: ConvGeometry):
+    def __init__(self, geo: ConvGeometry, epilogue: Epilogue):
         self.padded_og = LANES * -(-geo.cout_g // LANES)
         self.partial_per_chunk = geo.group * geo.cin_g * geo.kernel_h * geo.kernel_w * self.padded_og
-        super().__init__(geo)
+        super().__init__(geo, epilogue)
         self.plan.private("dy_t", 4 * geo.group * geo.out_h * geo.out_w * self.padded_og)
 
     def prepare_image(self, kf: KernelFunction, n) -> None:
@@ -175,16 +184,19 @@ class _ChannelLanes(_Scheme):
                 for o in range(min(LANES, geo.cout_g - v * LANES)):
                     index = affine(b, [(g, geo.cout_g * geo.cin_g * taps), (c, taps), (first_tap, 1)],
                                    (v * LANES + o) * geo.cin_g * taps)
-                    store_vector(b, by_channel[o], kf["dw"], index, tb.lanes(0))
+                    channel = affine(b, [(g, geo.cout_g)], v * LANES + o)
+                    view = (("o", geo.out_channels), ("c", geo.cin_g), ("t", taps))
+                    position = LanePosition({"o": channel, "c": c, "t": first_tap}, "t", tb.lanes(0), view)
+                    self.store(kf, by_channel[o], index, position)
 
         axes = [blocks(geo.group, 1), blocks(geo.cin_g, 1), vector_blocks(taps, 1)]
         emit_grid(b, axes, tile, threads=(kf.tid, kf.nthreads))
 
 
 class _ReductionLanes(_Scheme):
-    def __init__(self, geo: ConvGeometry):
+    def __init__(self, geo: ConvGeometry, epilogue: Epilogue):
         self.partial_per_chunk = geo.out_channels * geo.cin_g * geo.kernel_h * geo.kernel_w * LANES
-        super().__init__(geo)
+        super().__init__(geo, epilogue)
 
     def accumulate(self, kf: KernelFunction, partial: ir.Value, image: ir.Value, n, g, c) -> None:
         geo, b = self.geo, kf.builder
@@ -229,7 +241,9 @@ class _ReductionLanes(_Scheme):
             (e0,), (eb,) = starts, kinds
             first = affine(b, [(e0, LANES)])
             sums = [self.partial_sum(b, partials, affine(b, [(first, LANES)], i * LANES)) for i in range(eb.lanes(0))]
-            store_vector(b, horizontal_sums(b, sums), kf["dw"], first, eb.lanes(0))
+            position = LanePosition({"e": first}, "e", eb.lanes(0), (("e", elements),))
+            self.store(kf, horizontal_sums(b, sums), first, position)
 
-        axes = [vector_blocks(geo.out_channels * geo.cin_g * geo.kernel_h * geo.kernel_w, 1)]
+        elements = geo.out_channels * geo.cin_g * geo.kernel_h * geo.kernel_w
+        axes = [vector_blocks(elements, 1)]
         emit_grid(b, axes, tile, threads=(kf.tid, kf.nthreads))

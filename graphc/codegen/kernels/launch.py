@@ -7,13 +7,11 @@ ctx layout (i64 slots): barrier state (16 slots), nthreads, repeat, then one poi
 """
 from __future__ import annotations
 
-import atexit
-
 import numpy as np
 from llvmlite import ir
 
 from ..machine import Library, compile_module
-from ..parallel import BARRIER_BYTES, ThreadRunner, emit_barrier
+from ..parallel import BARRIER_BYTES, emit_barrier, shared_runner
 from .contract import ALIGN, Kernel
 from .loops import counted_loop
 from .simd import I64, PTR, VOID, elem_ptr
@@ -21,7 +19,6 @@ from .simd import I64, PTR, VOID, elem_ptr
 _HEADER_SLOTS = BARRIER_BYTES // 8
 _NTHREADS, _REPEAT, _POINTERS = _HEADER_SLOTS, _HEADER_SLOTS + 1, _HEADER_SLOTS + 2
 _NUMPY_DTYPES = {"f32": np.float32, "i32": np.int32}
-_runners: dict[int, ThreadRunner] = {}
 
 
 def aligned_empty(shape, dtype=np.float32) -> np.ndarray:
@@ -39,19 +36,6 @@ def aligned(array: np.ndarray, dtype=None) -> np.ndarray:
     result = aligned_empty(source.shape, source.dtype)
     result[...] = source
     return result
-
-
-def runner(nthreads: int) -> ThreadRunner:
-    """A shared ThreadRunner per thread count, closed at interpreter exit."""
-    if nthreads not in _runners:
-        _runners[nthreads] = ThreadRunner(nthreads)
-    return _runners[nthreads]
-
-
-@atexit.register
-def _close_runners() -> None:
-    for pool in _runners.values():
-        pool.close()
 
 
 class Launcher:
@@ -73,7 +57,7 @@ class Launcher:
         ctx[:_HEADER_SLOTS] = 0
         ctx[_NTHREADS], ctx[_REPEAT] = nthreads, repeat
         ctx[_POINTERS:] = pointers
-        runner(nthreads).run(self._step, ctx.ctypes.data)
+        shared_runner(nthreads).run(self._step, ctx.ctypes.data)
 
     def _checked_address(self, operand, arrays) -> int:
         array = arrays[operand.name]

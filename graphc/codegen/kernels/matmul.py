@@ -67,7 +67,8 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
         for i in range(rb.size):
             for j in range(cb.size):
                 row, col = affine(b, [(row0, 1)], i), affine(b, [(col0, 1)], j * LANES)
-                value = epilogue.apply(b, acc[i][j], LanePosition({"m": row, "n": col}, "n", lanes[j]), kf.args)
+                position = LanePosition({"m": row, "n": col}, "n", lanes[j], (("m", m), ("n", n)))
+                value = epilogue.apply(b, acc[i][j], position, kf.args)
                 store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n + j * LANES), lanes[j])
 
     _split_tiles(kf, [blocks(m, GEMM_ROWS), vector_blocks(n, GEMM_VECTORS)], tile)
@@ -103,7 +104,8 @@ def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilog
                 lane = (i - first) * cb.size
                 row_values = shuffle(b, sums, None, [lane + j if j < cb.size else 0 for j in range(LANES)])
                 row = affine(b, [(row0, 1)], i)
-                value = epilogue.apply(b, row_values, LanePosition({"m": row, "n": col0}, "n", cb.size), kf.args)
+                position = LanePosition({"m": row, "n": col0}, "n", cb.size, (("m", m), ("n", n)))
+                value = epilogue.apply(b, row_values, position, kf.args)
                 store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n), cb.size)
 
     _split_tiles(kf, [blocks(m, DOT_ROWS), blocks(n, DOT_COLS)], tile)

@@ -5,7 +5,8 @@
 
 Operands: forward x, y; max gradient x, dy, dx (the window maximum is recomputed from x and dy
 goes to its first occurrence in row-major window order, as numpy.argmax picks); avg gradient
-dy, dx (dy / (KH*KW) to every element of the window). Windows in the same plane may overlap, so
+dy, dx (dy / (KH*KW) to every element of the window); the max gradient's own gradient x, g, y
+(g picked at each window's first maximum). Windows in the same plane may overlap, so
 work items are whole (n, c) planes, split over threads.
 
 Lanes run along output width; a strided row of window elements is one wide load plus a shuffle.
@@ -86,21 +87,52 @@ def emit_max_pool2d_grad(module: ir.Module, name: str, geo: PoolGeometry) -> Ker
     def contributions(kf, plane, oh, ow0, lanes):
         """Per tap: dy where that tap is the window's first maximum, else 0."""
         b = kf.builder
-        best_value, best_tap = None, None
-        for t, (kh, kw) in enumerate(geo.taps):
-            value = _window_row(kf, "x", geo, plane, oh, ow0, kh, kw, lanes)
-            if best_value is None:
-                best_value, best_tap = value, ir.Constant(ir.VectorType(I32, LANES), 0)
-                continue
-            better = b.fcmp_ordered(">", value, best_value)
-            best_value = _first_max(b, best_value, value)
-            best_tap = b.select(better, ir.Constant(best_tap.type, t), best_tap)
+        best_tap = _first_max_taps(kf, geo, plane, oh, ow0, lanes)
         dy = _dy_row(kf, geo, plane, oh, ow0, lanes)
         zero = ir.Constant(V16F32, 0.0)
         return [b.select(b.icmp_signed("==", best_tap, ir.Constant(best_tap.type, t)), dy, zero)
                 for t in range(len(geo.taps))]
 
     return _emit_gradient(module, name, geo, operands, contributions)
+
+
+def emit_max_pool2d_grad_grad(module: ir.Module, name: str, geo: PoolGeometry) -> Kernel:
+    """y[n, c, oh, ow] = g at the first maximum of x in window (oh, ow): operands x, g (shaped
+    like x), y (pooled)."""
+    operands = (Operand("x", geo.x_shape), Operand("g", geo.x_shape), Operand("y", geo.y_shape, "out"))
+    kf = KernelFunction(module, name, operands)
+    b = kf.builder
+
+    def plane_body(plane):
+        def vector(oh, ow0, lanes):
+            best_tap = _first_max_taps(kf, geo, plane, oh, ow0, lanes)
+            picked = None
+            for t, (kh, kw) in enumerate(geo.taps):
+                value = _window_row(kf, "g", geo, plane, oh, ow0, kh, kw, lanes)
+                hit = b.icmp_signed("==", best_tap, ir.Constant(best_tap.type, t))
+                picked = value if picked is None else b.select(hit, value, picked)
+            index = affine(b, [(plane, geo.out_h * geo.out_w), (oh, geo.out_w), (ow0, 1)])
+            store_vector(b, picked, kf["y"], index, lanes)
+
+        _for_each_output_vector(kf, geo, vector)
+
+    _planes(kf, geo, plane_body)
+    return Kernel(name, (kf.finish(),), operands)
+
+
+def _first_max_taps(kf, geo: PoolGeometry, plane, oh, ow0, lanes) -> ir.Value:
+    """Per lane, the tap (row-major in the window) of the window's first maximum of x."""
+    b = kf.builder
+    best_value, best_tap = None, None
+    for t, (kh, kw) in enumerate(geo.taps):
+        value = _window_row(kf, "x", geo, plane, oh, ow0, kh, kw, lanes)
+        if best_value is None:
+            best_value, best_tap = value, ir.Constant(ir.VectorType(I32, LANES), 0)
+            continue
+        better = b.fcmp_ordered(">", value, best_value)
+        best_value = _first_max(b, best_value, value)
+        best_tap = b.select(better, ir.Constant(best_tap.type, t), best_tap)
+    return best_tap
 
 
 def emit_avg_pool2d_grad(module: ir.Module, name: str, geo: PoolGeometry) -> Kernel:

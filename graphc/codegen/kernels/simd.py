@@ -9,6 +9,7 @@ from llvmlite import ir
 
 LANES = 16
 F32 = ir.FloatType()
+F64 = ir.DoubleType()
 I1 = ir.IntType(1)
 I8 = ir.IntType(8)
 I32 = ir.IntType(32)
@@ -38,7 +39,7 @@ def declare(module: ir.Module, name: str, ret: ir.Type, args: list[ir.Type], var
 def _type_suffix(ty: ir.Type) -> str:
     if isinstance(ty, ir.VectorType):
         return f"v{ty.count}{_type_suffix(ty.element)}"
-    return {F32: "f32", I32: "i32", I64: "i64", I8: "i8", I1: "i1"}[ty]
+    return {F32: "f32", F64: "f64", I32: "i32", I64: "i64", I8: "i8", I1: "i1"}[ty]
 
 
 def call_intrinsic(builder: ir.IRBuilder, base: str, args: list[ir.Value], ret: ir.Type | None = None):
@@ -80,12 +81,16 @@ def elem_ptr(builder: ir.IRBuilder, base: ir.Value, offset, elem: ir.Type = F32)
     return builder.gep(base, [offset], inbounds=True, source_etype=elem)
 
 
+def element_bytes(ty: ir.Type) -> int:
+    return {F32: 4, F64: 8}[ty] if ty in (F32, F64) else max(1, ty.width // 8)
+
+
 def load_scalar(builder: ir.IRBuilder, base: ir.Value, offset, elem: ir.Type = F32) -> ir.Value:
-    return builder.load(elem_ptr(builder, base, offset, elem), typ=elem, align=elem.width // 8 if elem != F32 else 4)
+    return builder.load(elem_ptr(builder, base, offset, elem), typ=elem, align=element_bytes(elem))
 
 
 def store_scalar(builder: ir.IRBuilder, value: ir.Value, base: ir.Value, offset) -> None:
-    builder.store(value, elem_ptr(builder, base, offset, value.type), align=4 if value.type == F32 else value.type.width // 8)
+    builder.store(value, elem_ptr(builder, base, offset, value.type), align=element_bytes(value.type))
 
 
 def load_vector(builder: ir.IRBuilder, base: ir.Value, offset, count: int = LANES, align: int = 4,
@@ -186,7 +191,7 @@ def horizontal_reduce(builder: ir.IRBuilder, vectors: list[ir.Value], combine, i
     Pairwise halving: each stage combines the low and high halves of two rows packed into one
     vector, 15 shuffle pairs for 16 rows instead of 16 separate reductions.
     """
-    filler = ir.Constant(V16F32, identity)
+    filler = ir.Constant(vectors[0].type, identity)
     rows = list(vectors) + [filler] * (LANES - len(vectors))
     half = LANES // 2
     while len(rows) > 1:

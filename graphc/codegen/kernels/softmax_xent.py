@@ -1,9 +1,11 @@
-"""Sparse softmax cross-entropy over the rows of logits[N, C] with int32 labels[N].
+"""Sparse softmax cross-entropy over the rows of logits[N, C] with int32 or int64 labels[N].
 
     loss[n]       = logsumexp(logits[n]) - logits[n, labels[n]]
     dlogits[n, j] = (softmax(logits[n])[j] - (j == labels[n])) * scale[n]      (scale optional)
 
-A label outside [0, C) gives a NaN loss / gradient row instead of reading out of bounds.
+A label outside [0, C) matches no class, as the ops document for compiled code (MindSpore's
+one_hot gives an all-zero row): its loss is logsumexp(logits[n]) and its gradient row the
+softmax; nothing is read out of bounds.
 Operands: forward logits, labels, loss; gradient logits, labels, [scale], dlogits. Rows are split
 over threads; each row is a few 16-lane passes (max, sum of exp, then loss or gradient) using
 vecmath's vector exp/log.
@@ -14,34 +16,35 @@ from llvmlite import ir
 
 from .. import vecmath
 from ..parallel import emit_split_range
-from .contract import Kernel, KernelFunction, Operand
+from .contract import IR_TYPES, Kernel, KernelFunction, Operand
 from .loops import affine, as_value, counted_loop, entry_alloca
 from .simd import F32, I32, LANES, V16F32, broadcast, call_intrinsic, horizontal_reduce, iota, lane_mask, load_scalar, load_vector, \
     maximum, store_scalar, store_vector
 
 
-def emit_sparse_softmax_cross_entropy(module: ir.Module, name: str, n: int, c: int) -> Kernel:
-    operands = (Operand("logits", (n, c)), Operand("labels", (n,), dtype="i32"), Operand("loss", (n,), "out"))
+def emit_sparse_softmax_cross_entropy(module: ir.Module, name: str, n: int, c: int, label_dtype: str = "i32") -> Kernel:
+    operands = (Operand("logits", (n, c)), Operand("labels", (n,), dtype=label_dtype), Operand("loss", (n,), "out"))
 
     def row(rows: "_Rows", r) -> None:
         lse = rows.log_sum_exp(r)
         b = rows.b
-        loss = b.fsub(lse, load_scalar(b, rows.kf["logits"], affine(b, [(r, c), (rows.label_index(r), 1)])))
-        store_scalar(b, b.select(rows.label_valid(r), loss, ir.Constant(F32, float("nan"))), rows.kf["loss"], r)
+        picked = load_scalar(b, rows.kf["logits"], affine(b, [(r, c), (rows.label_index(r), 1)]))
+        store_scalar(b, b.select(rows.label_valid(r), b.fsub(lse, picked), lse), rows.kf["loss"], r)
 
     return _emit_rows(module, name, n, c, operands, row, flops=4 * n * c)
 
 
-def emit_sparse_softmax_cross_entropy_grad(module: ir.Module, name: str, n: int, c: int, scaled: bool = False) -> Kernel:
-    operands = (Operand("logits", (n, c)), Operand("labels", (n,), dtype="i32")) + \
+def emit_sparse_softmax_cross_entropy_grad(module: ir.Module, name: str, n: int, c: int, scaled: bool = False,
+                                           label_dtype: str = "i32") -> Kernel:
+    operands = (Operand("logits", (n, c)), Operand("labels", (n,), dtype=label_dtype)) + \
         ((Operand("scale", (n,)),) if scaled else ()) + (Operand("dlogits", (n, c), "out"),)
 
     def row(rows: "_Rows", r) -> None:
         b = rows.b
         lse = broadcast(b, rows.log_sum_exp(r))
-        label = broadcast(b, b.trunc(rows.label_index(r), I32))
+        hot = b.select(rows.label_valid(r), b.trunc(rows.label_index(r), I32), ir.Constant(I32, -1))
+        label = broadcast(b, hot)                  # -1: no column is the label's
         factor = load_scalar(b, rows.kf["scale"], r) if scaled else ir.Constant(F32, 1.0)
-        factor = b.select(rows.label_valid(r), factor, ir.Constant(F32, float("nan")))
 
         def gradient(index, first_column, lanes):
             probability = vecmath.exp(b, b.fsub(rows.logits(index, lanes), lse))
@@ -113,15 +116,19 @@ class _Rows:
         total = self.fold(r, 0.0, shifted_exp, b.fadd)
         return b.fadd(shift, vecmath.log(b, total))
 
+    def label(self, r) -> ir.Value:
+        """labels[r] as i64."""
+        b = self.b
+        value = load_scalar(b, self.kf["labels"], r, IR_TYPES[self.kf.operand("labels").dtype])
+        return value if value.type.width == 64 else b.sext(value, ir.IntType(64))
+
     def label_index(self, r) -> ir.Value:
         """labels[r] as i64, clamped into [0, C) so the load stays in bounds."""
-        b = self.b
-        label = b.sext(load_scalar(b, self.kf["labels"], r, I32), ir.IntType(64))
-        return b.select(self.label_valid_from(label), label, ir.Constant(label.type, 0))
+        label = self.label(r)
+        return self.b.select(self.label_valid_from(label), label, ir.Constant(label.type, 0))
 
     def label_valid(self, r) -> ir.Value:
-        b = self.b
-        return self.label_valid_from(b.sext(load_scalar(b, self.kf["labels"], r, I32), ir.IntType(64)))
+        return self.label_valid_from(self.label(r))
 
     def label_valid_from(self, label: ir.Value) -> ir.Value:
         b = self.b

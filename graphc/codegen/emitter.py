@@ -1,0 +1,191 @@
+"""The primitive vocabulary elementwise ops lower to (their `lower` fields), over 16-lane vectors.
+
+An op's lowering is a scalar expression, e.g. relu is `lambda e, x: e.max(x, e.const(0.0))`;
+`VectorEmitter` evaluates it on `<16 x T>` values, so any chain of elementwise ops composes into
+one loop body. Values are LLVM vectors whose element type tells the graphc dtype: float (f32),
+double (f64), i32, i64, i1 (bool). `const(c)` is weakly typed, as Python scalars are in graphc:
+it takes the type of the other operand (or the dtype of the node being lowered).
+
+Semantics follow the ops' NumPy references: IEEE add/sub/mul/div/sqrt round exactly as NumPy does
+(no fast-math flags), max/min propagate NaN and return the second operand on ties, comparisons are
+ordered except `ne`, exp/log are vecmath's (about 1 ulp) for f32 and libm's for f64, float to int
+casts truncate toward zero.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from ..types import DType, bool_, float32, float64, int32, int64
+from . import vecmath
+from .kernels.simd import F32, F64, I1, I8, I32, I64, LANES, call_intrinsic
+
+_ELEMENTS = {float32: F32, float64: F64, int32: I32, int64: I64, bool_: I1}
+_DTYPES = {str(ty): dtype for dtype, ty in _ELEMENTS.items()}
+_FLOAT_PREDICATES = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def vector_type(dtype: DType) -> ir.VectorType:
+    return ir.VectorType(_ELEMENTS[dtype], LANES)
+
+
+def dtype_of(value: ir.Value) -> DType:
+    return _DTYPES[str(value.type.element)]
+
+
+def storage_element(dtype: DType) -> ir.Type:
+    """How a dtype is laid out in memory: bool as one byte, as in NumPy."""
+    return I8 if dtype == bool_ else _ELEMENTS[dtype]
+
+
+def to_storage(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    return builder.zext(value, ir.VectorType(I8, LANES)) if dtype_of(value) == bool_ else value
+
+
+def from_storage(builder: ir.IRBuilder, value: ir.Value, dtype: DType) -> ir.Value:
+    if dtype == bool_:
+        return builder.icmp_unsigned("!=", value, ir.Constant(value.type, 0))
+    return value
+
+
+@dataclass(frozen=True)
+class Weak:
+    """A Python scalar constant; it takes the type of the value it meets."""
+    value: float
+
+
+class VectorEmitter:
+    """Emits the vocabulary with `builder`; `dtype` types constants that meet only constants."""
+
+    def __init__(self, builder: ir.IRBuilder, dtype: DType = float32):
+        self.b = builder
+        self.dtype = dtype
+
+    # -- constants and types ----------------------------------------------------------------
+    def const(self, value) -> Weak:
+        return Weak(value)
+
+    def constant(self, value, dtype: DType) -> ir.Value:
+        ty = vector_type(dtype)
+        return ir.Constant(ty, bool(value) if dtype == bool_ else value if dtype.is_float else int(value))
+
+    def typed(self, *values) -> list[ir.Value]:
+        """The values with weak constants given the type of the first typed one."""
+        typed = [v for v in values if not isinstance(v, Weak)]
+        dtype = dtype_of(typed[0]) if typed else self.dtype
+        return [self.constant(v.value, dtype) if isinstance(v, Weak) else v for v in values]
+
+    # -- arithmetic ---------------------------------------------------------------------------
+    def add(self, x, y):
+        return self._binary(x, y, self.b.fadd, self.b.add)
+
+    def sub(self, x, y):
+        return self._binary(x, y, self.b.fsub, self.b.sub)
+
+    def mul(self, x, y):
+        return self._binary(x, y, self.b.fmul, self.b.mul)
+
+    def div(self, x, y):
+        return self._binary(x, y, self.b.fdiv, self.b.sdiv)
+
+    def neg(self, x):
+        (x,) = self.typed(x)
+        return self.b.fneg(x) if _is_float(x) else self.b.sub(ir.Constant(x.type, 0), x)
+
+    def abs(self, x):
+        (x,) = self.typed(x)
+        if _is_float(x):
+            return call_intrinsic(self.b, "llvm.fabs", [x])
+        return self.b.select(self.b.icmp_signed("<", x, ir.Constant(x.type, 0)), self.neg(x), x)
+
+    def max(self, x, y):
+        """x if x > y or x is NaN, else y: NaN propagates and ties give y, as numpy.maximum."""
+        return self._pick(x, y, "gt")
+
+    def min(self, x, y):
+        return self._pick(x, y, "lt")
+
+    def sqrt(self, x):
+        return call_intrinsic(self.b, "llvm.sqrt", self.typed(x))
+
+    def exp(self, x):
+        (x,) = self.typed(x)
+        return vecmath.exp(self.b, x) if x.type.element == F32 else call_intrinsic(self.b, "llvm.exp", [x])
+
+    def log(self, x):
+        (x,) = self.typed(x)
+        return vecmath.log(self.b, x) if x.type.element == F32 else call_intrinsic(self.b, "llvm.log", [x])
+
+    # -- comparisons and selection -------------------------------------------------------------
+    def eq(self, x, y):
+        return self._compare("eq", x, y)
+
+    def ne(self, x, y):
+        return self._compare("ne", x, y)
+
+    def lt(self, x, y):
+        return self._compare("lt", x, y)
+
+    def le(self, x, y):
+        return self._compare("le", x, y)
+
+    def gt(self, x, y):
+        return self._compare("gt", x, y)
+
+    def ge(self, x, y):
+        return self._compare("ge", x, y)
+
+    def select(self, cond, x, y):
+        x, y = self.typed(x, y)
+        return self.b.select(cond, x, y)
+
+    def cast(self, x, dtype: DType):
+        (x,) = self.typed(x)
+        return _convert(self.b, x, dtype_of(x), dtype)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _binary(self, x, y, float_op, int_op):
+        x, y = self.typed(x, y)
+        return float_op(x, y) if _is_float(x) else int_op(x, y)
+
+    def _compare(self, name: str, x, y):
+        x, y = self.typed(x, y)
+        predicate = _FLOAT_PREDICATES[name]
+        if not _is_float(x):
+            return self.b.icmp_signed(predicate, x, y)
+        if name == "ne":       # NaN != anything
+            return self.b.fcmp_unordered(predicate, x, y)
+        return self.b.fcmp_ordered(predicate, x, y)
+
+    def _pick(self, x, y, name: str):
+        x, y = self.typed(x, y)
+        first = self._compare(name, x, y)
+        if _is_float(x):
+            first = self.b.or_(first, self.b.fcmp_unordered("uno", x, x))
+        return self.b.select(first, x, y)
+
+
+def _is_float(value: ir.Value) -> bool:
+    return value.type.element in (F32, F64)
+
+
+def _convert(b: ir.IRBuilder, x: ir.Value, source: DType, target: DType) -> ir.Value:
+    """NumPy's astype between graphc dtypes, lane by lane."""
+    ty = vector_type(target)
+    if source == target:
+        return x
+    if target == bool_:
+        zero = ir.Constant(x.type, 0.0 if source.is_float else 0)
+        return b.fcmp_unordered("!=", x, zero) if source.is_float else b.icmp_unsigned("!=", x, zero)
+    if source == bool_:
+        return b.uitofp(x, ty) if target.is_float else b.zext(x, ty)
+    if source.is_float and target.is_float:
+        return b.fpext(x, ty) if target == float64 else b.fptrunc(x, ty)
+    if target.is_float:
+        return b.sitofp(x, ty)
+    if source.is_float:
+        # x86's cvttps2dq: out of range and NaN give the minimum integer, as NumPy's cast does on
+        # x86 (LLVM calls those lanes poison, which only matters when it can fold a constant).
+        return b.fptosi(x, ty)
+    return b.sext(x, ty) if ty.element.width > x.type.element.width else b.trunc(x, ty)

@@ -1,0 +1,141 @@
+"""The native executable: one compiled step module plus the memory it runs on.
+
+Per call: copy the inputs into their aligned slots, copy out graph outputs that are parameters'
+pre-step values, run `graphc_step` on every thread through one native call (the runner releases
+the GIL and returns when all threads are done), copy the other outputs out of the arena. The
+argument block (ctx) is built once; only the thread count and parameter addresses are re-checked
+per call, and a parameter whose storage was replaced (never done by Parameter, whose set_data
+copies in place) is re-bound rather than updated behind the user's back.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .. import context
+from ..ir import Graph
+from . import step_index
+from .kernels.contract import ALIGN
+from .kernels.launch import aligned_empty
+from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, SCRATCH, STEP, Buffer, \
+    LoweredGraph, lower_graph, memory_plan
+from .machine import CodegenError, Library, cached_library, compile_module
+from .parallel import shared_runner
+
+log = logging.getLogger("graphc.codegen")
+
+
+class NativeExecutable:
+    """Runs a lowered graph; `graph` is the optimized graph, `lowered` its step module's layout."""
+
+    def __init__(self, graph: Graph, params: Mapping[str, object], lowered: LoweredGraph, library: Library,
+                 compile_seconds: float):
+        self.graph, self.lowered, self.library = graph, lowered, library
+        self.compile_seconds = compile_seconds
+        self._step = library.address(STEP)
+        self._params = [params[name] for name in lowered.params]
+        self._lock = threading.Lock()
+        self._arena = aligned_empty((max(lowered.arena_bytes, ALIGN),), np.uint8)
+        self._constants = _constant_block(lowered)
+        self._slots = [aligned_empty(t.shape, t.dtype.np) for t in lowered.inputs]
+        self.counters = np.zeros(max(1, COUNTER_SLOTS * len(lowered.calls)), np.int64)   # a profile build's
+        self._ctx = self._argument_block()
+        self._ctx_address = self._ctx.ctypes.data
+        self._bind_params()
+        self._nthreads = 0
+        self._set_threads(context.num_threads())
+
+    @property
+    def nthreads(self) -> int:
+        return self._nthreads
+
+    def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        with self._lock:
+            if context.num_threads() != self._nthreads:
+                self._set_threads(context.num_threads())
+            if any(p._data is not bound for p, bound in zip(self._params, self._bound)):
+                self._bind_params()
+            self._copy_inputs(inputs)
+            early = [view.copy() if before else None for before, view in self._outputs]
+            self._runner.run(self._step, self._ctx_address)
+            return [value if before else view.copy() for value, (before, view) in zip(early, self._outputs)]
+
+    def _argument_block(self) -> np.ndarray:
+        """ctx as lower.py lays it out: the barrier state (zeros), then addresses; the thread count
+        and the parameters' addresses are filled in by _set_threads and _bind_params."""
+        ctx = aligned_empty((POINTERS + len(self._slots) + len(self._params),), np.int64)
+        ctx[:] = 0
+        ctx[ARENA], ctx[CONSTANTS], ctx[COUNTERS] = (a.ctypes.data for a in (self._arena, self._constants,
+                                                                              self.counters))
+        ctx[POINTERS:POINTERS + len(self._slots)] = [slot.ctypes.data for slot in self._slots]
+        return ctx
+
+    def _copy_inputs(self, inputs: Sequence[np.ndarray]) -> None:
+        if len(inputs) != len(self._slots):
+            raise ValueError(f"the compiled graph takes {len(self._slots)} inputs, got {len(inputs)}")
+        for slot, value in zip(self._slots, inputs):
+            if value.shape != slot.shape:
+                raise ValueError(f"input of shape {list(value.shape)} where the compiled graph expects "
+                                 f"{list(slot.shape)}")
+            np.copyto(slot, value, casting="no")
+
+    def _bind_params(self) -> None:
+        self._bound = [p._data for p in self._params]
+        for array, name in zip(self._bound, self.lowered.params):
+            if array.ctypes.data % ALIGN or not array.flags.c_contiguous:
+                raise CodegenError(f"parameter {name!r}: its storage is not a 64-byte aligned C-contiguous array")
+        first = POINTERS + len(self._slots)
+        self._ctx[first:first + len(self._bound)] = [array.ctypes.data for array in self._bound]
+        self._outputs = [(out.before_step, self._view(out.buffer, out.type)) for out in self.lowered.outputs]
+
+    def _set_threads(self, nthreads: int) -> None:
+        self._runner = shared_runner(nthreads)
+        self._scratch = aligned_empty((max(self.lowered.scratch_bytes(nthreads), ALIGN),), np.uint8)
+        self._ctx[SCRATCH], self._ctx[NTHREADS] = self._scratch.ctypes.data, nthreads
+        self._nthreads = nthreads
+
+    def _view(self, buffer: Buffer, t) -> np.ndarray:
+        """A NumPy view of a buffer's bytes with the output's type (the storage stays ours)."""
+        if buffer.space == "input":
+            storage = self._slots[buffer.key]
+        elif buffer.space == "param":
+            storage = self._bound[self.lowered.params.index(buffer.key)]
+        else:
+            storage = {"arena": self._arena, "constants": self._constants}[buffer.space]
+        raw = storage.reshape(-1).view(np.uint8)[buffer.offset:buffer.offset + buffer.nbytes]
+        return raw.view(t.dtype.np).reshape(t.shape)
+
+    def profile(self) -> list[tuple[int, int]]:
+        """(calls, cycles) measured on thread 0 per kernel call (a profile build only)."""
+        return [tuple(pair) for pair in self.counters[:COUNTER_SLOTS * len(self.lowered.calls)].reshape(-1, 2)]
+
+
+def _constant_block(lowered: LoweredGraph) -> np.ndarray:
+    block = aligned_empty((max(lowered.constant_bytes, ALIGN),), np.uint8)
+    for offset, value in lowered.constants.values():
+        block[offset:offset + value.nbytes] = np.ascontiguousarray(value).reshape(-1).view(np.uint8)
+    return block
+
+
+def build(graph: Graph, params: Mapping[str, object], profile: bool = False) -> NativeExecutable:
+    """Lower, compile and load the optimized graph; a warm cache skips lowering (step_index.py)."""
+    start = time.perf_counter()
+    memory_plan(graph)
+    key = step_index.fingerprint(graph, profile)
+    found = step_index.load(key, graph, profile)
+    library = cached_library(found[0]) if found else None
+    if library is not None:
+        lowered = found[1]
+    else:
+        lowered = lower_graph(graph, profile)
+        library = compile_module(lowered.module)
+        step_index.store(key, library.key, lowered)
+    seconds = time.perf_counter() - start
+    log.info("compiled %s: %d kernels in %.3f s (object cache: %s; optimize %.3f s, codegen %.3f s)",
+             graph.name, len(lowered.calls), seconds, library.stats.cache, library.stats.optimize,
+             library.stats.codegen)
+    return NativeExecutable(graph, params, lowered, library, seconds)

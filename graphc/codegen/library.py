@@ -1,0 +1,222 @@
+"""The kernel families as ops see them: the object passed to a non-elementwise op's `lower`.
+
+An op's lowering maps its attributes onto a kernel, e.g. conv2d's is
+
+    lambda k, x, w, out, **conv: k.conv2d(x, w, out, pad=conv_padding(conv, ...), stride=..., ...)
+
+where x, w and out are TensorTypes. Each method returns a `KernelSpec` (how to emit the kernel
+and which of its operands the op's operands and result are), or raises `Unsupported` with the
+reason, which the lowering reports as a CodegenError naming the node. Ops never import codegen.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import Callable
+
+from llvmlite import ir
+
+from ..types import TensorType, float32
+from .kernels.axis import emit_argmax, emit_softmax
+from .kernels.contract import IR_TYPES, Kernel
+from .kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input
+from .kernels.conv_filter import emit_conv2d_grad_filter
+from .kernels.epilogue import IDENTITY
+from .kernels.matmul import emit_matmul
+from .kernels.movement import Strided, emit_gather, emit_gather_grad, emit_one_hot, emit_strided_copy
+from .kernels.pool import PoolGeometry, emit_avg_pool2d, emit_avg_pool2d_grad, emit_max_pool2d, \
+    emit_max_pool2d_grad, emit_max_pool2d_grad_grad
+from .kernels.reduce import emit_reduce, split_axes
+from .kernels.softmax_xent import emit_sparse_softmax_cross_entropy, emit_sparse_softmax_cross_entropy_grad
+
+EPILOGUE, PROLOGUE = "epilogue", "prologue"
+
+
+class Unsupported(Exception):
+    """The op's attributes or types have no native kernel (yet); the message says which."""
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """`emit(module, name, hook)` adds the kernel (hook: an Epilogue, a regions.Prologue or None).
+    `inputs[i]` is the kernel operand op operand i binds to (None: not read); `output` receives
+    the result; `hook` is the fusion the kernel takes (EPILOGUE, PROLOGUE or None)."""
+    emit: Callable[[ir.Module, str, object], Kernel]
+    inputs: tuple[str | None, ...]
+    output: str
+    hook: str | None = None
+
+
+ALIAS = KernelSpec(lambda module, name, hook: None, ("x",), "x")   # the result shares its operand's buffer
+
+
+class KernelLibrary:
+    def alias(self) -> KernelSpec:
+        """The result is the operand's bytes viewed with another shape (reshape of contiguous data)."""
+        return ALIAS
+
+    # -- moving elements ---------------------------------------------------------------------------------
+    def transpose(self, x: TensorType, out: TensorType, *, perm) -> KernelSpec:
+        strides = _strides(x.shape)
+        source = Strided(0, tuple(strides[p] for p in perm))
+        return _copy(out.shape, x, source, out, Strided(0, _strides(out.shape)))
+
+    def strided_slice(self, x: TensorType, out: TensorType, *, ranges: tuple[range, ...]) -> KernelSpec:
+        """out = x at the positions `ranges` (one range per axis, NumPy slicing normalised)."""
+        return _copy(out.shape, x, _sliced(x.shape, ranges), out, Strided(0, _strides(out.shape)))
+
+    def strided_slice_grad(self, ct: TensorType, out: TensorType, *, ranges: tuple[range, ...]) -> KernelSpec:
+        """out = zeros with ct written at the positions `ranges`."""
+        return _copy(ct.shape, ct, Strided(0, _strides(ct.shape)), out, _sliced(out.shape, ranges), zero_first=True)
+
+    def gather(self, table: TensorType, index: TensorType, out: TensorType, *, axis: int) -> KernelSpec:
+        pre, size, post = _around(table.shape, axis)
+        return KernelSpec(lambda module, name, hook: emit_gather(module, name, pre, size, post, index.size,
+                                                                 index.dtype.short, table.dtype.short),
+                          ("x", "index"), "y")
+
+    def gather_grad(self, ct: TensorType, index: TensorType, out: TensorType, *, axis: int) -> KernelSpec:
+        pre, size, post = _around(out.shape, axis)
+        return KernelSpec(lambda module, name, hook: emit_gather_grad(module, name, pre, size, post, index.size,
+                                                                      index.dtype.short, ct.dtype.short),
+                          ("ct", "index"), "dx")
+
+    def one_hot(self, indices: TensorType, out: TensorType, *, on_value, off_value) -> KernelSpec:
+        elem = IR_TYPES[out.dtype.short]
+        on, off = (ir.Constant(elem, v if out.dtype.is_float else int(v)) for v in (on_value, off_value))
+        return KernelSpec(lambda module, name, hook: emit_one_hot(module, name, indices.size, out.shape[-1],
+                                                                  indices.dtype.short, out.dtype.short, on, off),
+                          ("index",), "y")
+
+    # -- along one axis -----------------------------------------------------------------------------------
+    def argmax(self, x: TensorType, out: TensorType, *, axis: int) -> KernelSpec:
+        pre, n, post = _around(x.shape, axis)
+        return KernelSpec(lambda module, name, hook: emit_argmax(module, name, pre, n, post, x.dtype.short),
+                          ("x",), "y")
+
+    def softmax(self, x: TensorType, out: TensorType, *, axis: int, log: bool) -> KernelSpec:
+        pre, n, post = _around(x.shape, axis)
+        return KernelSpec(lambda module, name, hook: emit_softmax(module, name, pre, n, post, x.dtype.short, log),
+                          ("x",), "y")
+
+    # -- convolution ----------------------------------------------------------------------------------
+    def conv2d(self, x: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation, group) -> KernelSpec:
+        geo = _conv_geometry("conv2d", x, w.shape, stride, pad, dilation, group)
+        return KernelSpec(lambda module, name, hook: emit_conv2d(module, name, geo, hook or IDENTITY),
+                          ("x", "w"), "y", EPILOGUE)
+
+    def conv2d_grad_input(self, dy: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation,
+                          group) -> KernelSpec:
+        geo = _conv_geometry("conv2d_grad_input", out, w.shape, stride, pad, dilation, group, dy)
+        return KernelSpec(lambda module, name, hook: emit_conv2d_grad_input(module, name, geo, hook or IDENTITY),
+                          ("dy", "w"), "dx", EPILOGUE)
+
+    def conv2d_grad_filter(self, dy: TensorType, x: TensorType, out: TensorType, *, stride, pad, dilation,
+                           group) -> KernelSpec:
+        geo = _conv_geometry("conv2d_grad_filter", x, out.shape, stride, pad, dilation, group, dy)
+        return KernelSpec(lambda module, name, hook: emit_conv2d_grad_filter(module, name, geo, hook or IDENTITY),
+                          ("dy", "x"), "dw", EPILOGUE)
+
+    # -- dense ------------------------------------------------------------------------------------------
+    def matmul(self, a: TensorType, b: TensorType, out: TensorType, *, transpose_a: bool,
+               transpose_b: bool) -> KernelSpec:
+        _float32("matmul", a, b)
+        m, n = out.shape
+        k = a.shape[0] if transpose_a else a.shape[1]
+        return KernelSpec(lambda module, name, hook: emit_matmul(module, name, m, k, n, transpose_a, transpose_b,
+                                                                 hook or IDENTITY), ("a", "b"), "y", EPILOGUE)
+
+    # -- pooling ----------------------------------------------------------------------------------------
+    def max_pool2d(self, x: TensorType, out: TensorType, *, kernel, stride, pad) -> KernelSpec:
+        geo = _pool_geometry("max_pool2d", x, kernel, stride, pad)
+        return KernelSpec(lambda module, name, hook: emit_max_pool2d(module, name, geo), ("x",), "y")
+
+    def avg_pool2d(self, x: TensorType, out: TensorType, *, kernel, stride, pad) -> KernelSpec:
+        geo = _pool_geometry("avg_pool2d", x, kernel, stride, pad)
+        return KernelSpec(lambda module, name, hook: emit_avg_pool2d(module, name, geo), ("x",), "y")
+
+    def max_pool2d_grad(self, x: TensorType, pooled: TensorType, dy: TensorType, out: TensorType, *, kernel,
+                        stride, pad) -> KernelSpec:
+        geo = _pool_geometry("max_pool2d_grad", x, kernel, stride, pad)
+        return KernelSpec(lambda module, name, hook: emit_max_pool2d_grad(module, name, geo), ("x", None, "dy"), "dx")
+
+    def max_pool2d_grad_grad(self, x: TensorType, pooled: TensorType, g: TensorType, out: TensorType, *, kernel,
+                             stride, pad) -> KernelSpec:
+        geo = _pool_geometry("max_pool2d_grad_grad", x, kernel, stride, pad)
+        return KernelSpec(lambda module, name, hook: emit_max_pool2d_grad_grad(module, name, geo), ("x", None, "g"),
+                          "y")
+
+    def avg_pool2d_grad(self, dy: TensorType, out: TensorType, *, kernel, stride, pad) -> KernelSpec:
+        geo = _pool_geometry("avg_pool2d_grad", out, kernel, stride, pad)
+        return KernelSpec(lambda module, name, hook: emit_avg_pool2d_grad(module, name, geo), ("dy",), "dx")
+
+    # -- reductions and losses ----------------------------------------------------------------------------
+    def reduce(self, x: TensorType, out: TensorType, *, axes: tuple[int, ...], kind: str) -> KernelSpec:
+        if not x.dtype.is_float:
+            raise Unsupported(f"reduce_{kind} has float kernels only, got {x}; cast the operand to float32")
+        try:
+            split_axes(x.shape, axes)
+        except ValueError as error:
+            raise Unsupported(str(error)) from None
+
+        def emit(module, name, hook):
+            inputs, prologue = (hook.inputs, hook.apply) if hook else (("x",), None)
+            return emit_reduce(module, name, x.shape, axes, kind, inputs, prologue, x.dtype.short)
+        return KernelSpec(emit, ("x",), "y", PROLOGUE)
+
+    def sparse_softmax_cross_entropy(self, logits: TensorType, labels: TensorType, out: TensorType) -> KernelSpec:
+        _float32("sparse_softmax_cross_entropy", logits)
+        n, c = logits.shape
+        return KernelSpec(lambda module, name, hook: emit_sparse_softmax_cross_entropy(module, name, n, c,
+                                                                                       labels.dtype.short),
+                          ("logits", "labels"), "loss")
+
+    def sparse_softmax_cross_entropy_grad(self, logits: TensorType, labels: TensorType,
+                                          out: TensorType) -> KernelSpec:
+        _float32("sparse_softmax_cross_entropy_grad", logits)
+        n, c = logits.shape
+        return KernelSpec(lambda module, name, hook: emit_sparse_softmax_cross_entropy_grad(
+            module, name, n, c, label_dtype=labels.dtype.short), ("logits", "labels"), "dlogits")
+
+
+def _float32(op: str, *types: TensorType) -> None:
+    for t in types:
+        if t.dtype != float32:
+            raise Unsupported(f"{op} has float32 kernels only, got {t}; cast the operands to float32")
+
+
+def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group, *others) -> ConvGeometry:
+    _float32(op, x, *others)
+    out_channels, _, kernel_h, kernel_w = w_shape
+    return ConvGeometry(*x.shape, out_channels, kernel_h, kernel_w, tuple(stride), tuple(pad), tuple(dilation), group)
+
+
+def _pool_geometry(op: str, x: TensorType, kernel, stride, pad) -> PoolGeometry:
+    _float32(op, x)
+    if any(pad):
+        raise Unsupported(f"{op} kernels take pad_mode='valid' only (this one pads {tuple(pad)})")
+    return PoolGeometry(*x.shape, tuple(kernel), tuple(stride))
+
+
+
+def _strides(shape) -> list[int]:
+    """Row-major element strides."""
+    return [prod(shape[axis + 1:]) for axis in range(len(shape))]
+
+
+def _sliced(shape, ranges) -> Strided:
+    strides = _strides(shape)
+    pairs = list(zip(ranges, strides))
+    return Strided(sum(r.start * s for r, s in pairs), tuple(r.step * s for r, s in pairs))
+
+
+def _around(shape, axis: int) -> tuple[int, int, int]:
+    """(elements before the axis, its extent, elements after it)."""
+    return prod(shape[:axis]), shape[axis], prod(shape[axis + 1:])
+
+
+def _copy(space, source: TensorType, src: Strided, target: TensorType, dst: Strided,
+          zero_first: bool = False) -> KernelSpec:
+    return KernelSpec(lambda module, name, hook: emit_strided_copy(module, name, space, source.shape, src, target.shape,
+                                                                   dst, source.dtype.short, zero_first),
+                      ("x",), "y")

@@ -1,0 +1,361 @@
+"""Lowering: an optimized, memory-planned graph becomes one LLVM module with one entry
+
+    void graphc_step(ptr ctx, i64 tid)
+
+that every thread calls once per step. It runs one kernel per node of `memory_plan.schedule`
+(a fused region is one kernel: a loop, or a conv/matmul with its epilogue, or a reduction with
+its prologue), passing each the addresses of its buffers, with a barrier after a kernel whenever
+the next one touches bytes it wrote or writes bytes it read (docs/codegen.md, "The step").
+
+Buffers: graph inputs and parameters are pointers in `ctx` (parameters are updated in place);
+temporaries sit at their planned offsets in one arena; constants in one constant block; each
+kernel's scratch in its own region of the scratch block (its size depends on the thread count).
+ctx is an array of i64 slots, laid out by the constants below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from llvmlite import ir
+
+from .. import ops
+from ..inspect import node_flops
+from ..ir import Graph, Node
+from ..ops.core import BROADCAST, ELEMENTWISE, OUT_FUSABLE
+from ..passes.manager import PassContext
+from ..passes.memory import ALIGNMENT, MemoryPlan, plan_memory
+from ..types import TensorType, float32
+from .kernels.contract import Kernel, round_up
+from .kernels.elementwise import Tensor, emit_elementwise
+from .kernels.simd import I8, I64, PTR, VOID, declare, elem_ptr, i64
+from .library import ALIAS, EPILOGUE, PROLOGUE, KernelLibrary, KernelSpec, Unsupported
+from .machine import CodegenError
+from .parallel import BARRIER_BYTES, emit_barrier
+from .regions import Region, emit_loop, epilogue, prologue
+
+STEP = "graphc_step"
+NTHREADS = BARRIER_BYTES // 8                 # ctx slots: the barrier state comes first
+ARENA, CONSTANTS, SCRATCH, COUNTERS = NTHREADS + 1, NTHREADS + 2, NTHREADS + 3, NTHREADS + 4
+POINTERS = NTHREADS + 5                       # then one pointer per graph input, then per parameter
+COUNTER_SLOTS = 2                             # per kernel, when profiling: calls, cycles
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """Bytes a kernel operand points to: `space` arena, constants, input or param; `key` the input
+    index or parameter name (None otherwise); offset and size in bytes."""
+    space: str
+    key: object
+    offset: int
+    nbytes: int
+
+    def overlaps(self, other: "Buffer") -> bool:
+        return (self.space, self.key) == (other.space, other.key) and \
+            self.offset < other.offset + other.nbytes and other.offset < self.offset + self.nbytes
+
+
+@dataclass
+class KernelCall:
+    kernel: Kernel
+    buffers: tuple[Buffer, ...]          # one per kernel operand
+    node: Node                           # the graph node it computes (or part of, for a split region)
+    label: str                           # the ops it runs, e.g. "matmul+add+relu"
+    flops: int                           # of those ops, by their `flops` rules
+
+    @property
+    def reads(self) -> list[Buffer]:
+        return [b for b, op in zip(self.buffers, self.kernel.operands) if op.role in ("in", "inout")]
+
+    @property
+    def writes(self) -> list[Buffer]:
+        return [b for b, op in zip(self.buffers, self.kernel.operands) if op.role in ("out", "inout")]
+
+
+@dataclass
+class Output:
+    """Where a graph output's value is after (or, for a parameter's pre-step value, before) the step."""
+    buffer: Buffer
+    type: TensorType
+    before_step: bool
+
+
+@dataclass
+class LoweredGraph:
+    module: ir.Module
+    calls: list[KernelCall]
+    barriers: list[bool]                 # barriers[i]: a barrier follows calls[i]
+    inputs: list[TensorType]             # by input index
+    params: list[str]                    # parameter names in ctx order
+    arena_bytes: int
+    constants: dict[int, tuple[int, np.ndarray]]   # const node id -> (offset in the constant block, value)
+    constant_bytes: int
+    outputs: list[Output]
+    profile: bool
+
+    def scratch_bytes(self, nthreads: int) -> int:
+        """The scratch block: each kernel's scratch for `nthreads` threads, in call order."""
+        return sum(call.kernel.scratch.nbytes(nthreads) for call in self.calls)
+
+
+def lower_graph(graph: Graph, profile: bool = False) -> LoweredGraph:
+    """The step module of an optimized graph (a graph without a memory plan gets one first)."""
+    return _Lowering(graph, memory_plan(graph), profile).run()
+
+
+def memory_plan(graph: Graph) -> MemoryPlan:
+    """The graph's memory plan, planned now if the pipeline did not (e.g. a pipeline of autodiff only)."""
+    if getattr(graph, "memory_plan", None) is None:
+        plan_memory(graph, PassContext())
+    return graph.memory_plan
+
+
+class _Lowering:
+    def __init__(self, graph: Graph, plan: MemoryPlan, profile: bool):
+        self.graph, self.plan, self.profile = graph, plan, profile
+        self.module = ir.Module(name=f"graphc.{graph.name}")
+        self.library = KernelLibrary()
+        self.params = [n.attrs["name"] for n in graph.params]
+        self.arena_end = plan.arena_bytes
+        self.constants: dict[int, tuple[int, np.ndarray]] = {}
+        self.constant_end = 0
+        self.calls: list[KernelCall] = []
+
+    def run(self) -> LoweredGraph:
+        for node_id in self.plan.schedule:
+            self._lower(self.graph.nodes[node_id])
+        barriers = place_barriers(self.calls)
+        emit_step(self.module, self.calls, barriers, len(self.graph.inputs), self.params, self.profile)
+        outputs = [self._output(out) for out in self.graph.outputs]      # may add constants
+        return LoweredGraph(self.module, self.calls, barriers, [n.type for n in self.graph.inputs], self.params,
+                            self.arena_end, dict(self.constants), self.constant_end, outputs, self.profile)
+
+    # -- buffers ------------------------------------------------------------------------------------
+    def buffer(self, node: Node) -> Buffer:
+        node = self.graph.nodes[self.plan.aliases.get(node.id, node.id)]
+        nbytes = node.type.nbytes
+        if node.op == "input":
+            return Buffer("input", node.attrs["index"], 0, nbytes)
+        if node.op == "param":
+            return Buffer("param", node.attrs["name"], 0, nbytes)
+        if node.op == "const":
+            return Buffer("constants", None, self._constant(node), nbytes)
+        written = _written_param(node)
+        if written is not None:
+            return self.buffer(written)
+        offset, _ = self.plan.offsets[node.id]
+        return Buffer("arena", None, offset, nbytes)
+
+    def _constant(self, node: Node) -> int:
+        if node.id not in self.constants:
+            self.constants[node.id] = (self.constant_end, node.attrs["value"])
+            self.constant_end += round_up(max(node.type.nbytes, 1), ALIGNMENT)
+        return self.constants[node.id][0]
+
+    def temporary(self, t: TensorType) -> Buffer:
+        """Arena bytes past the plan for a value inside a region that is run as several kernels."""
+        buffer = Buffer("arena", None, self.arena_end, t.nbytes)
+        self.arena_end += round_up(max(t.nbytes, 1), ALIGNMENT)
+        return buffer
+
+    def _output(self, node: Node) -> Output:
+        return Output(self.buffer(node), node.type, before_step=self.graph.nodes[
+            self.plan.aliases.get(node.id, node.id)].op == "param")
+
+    # -- nodes ----------------------------------------------------------------------------------------
+    def _lower(self, node: Node) -> None:
+        if node.op in ("input", "param", "const"):
+            return
+        try:
+            if node.op == "fused":
+                self._fused(node)
+            elif node.op == "assign" or ops.get(node.op).kind in (ELEMENTWISE, BROADCAST):
+                sources = list(dict.fromkeys(node.inputs))
+                buffers = {n.id: self.buffer(n) for n in sources}
+                self._loop(node, Region(node.type.shape, sources, [node], node), buffers)
+            else:
+                self._kernel_op(node)
+        except Unsupported as reason:
+            raise CodegenError(f"no native code for %{node.id} = {node.op}("
+                               f"{', '.join(str(i.type) for i in node.inputs)}) -> {node.type}"
+                               f"{' in ' + node.scope if node.scope else ''}: {reason}") from None
+
+    def _spec(self, node: Node) -> KernelSpec:
+        op = ops.get(node.op)
+        if op.lower is None:
+            raise CodegenError(f"op '{node.op}' has no lowering (node %{node.id}: {node.type} from "
+                               f"{', '.join(str(i.type) for i in node.inputs) or 'no operands'}"
+                               f"{', scope ' + node.scope if node.scope else ''}); give it a `lower` rule "
+                               "or run it on the interpreter (set_context(backend='interp'))")
+        return op.lower(self.library, *(i.type for i in node.inputs), out=node.type, **node.attrs)
+
+    def _kernel_op(self, node: Node) -> None:
+        spec = self._spec(node)
+        if spec is ALIAS:
+            if node.id not in self.plan.aliases:      # a view of a parameter: copy it
+                self._copy(node)
+            return
+        buffers = {name: self.buffer(i) for name, i in zip(spec.inputs, node.inputs) if name}
+        self._call(spec.emit(self.module, _name(node), None), {**buffers, spec.output: self.buffer(node)}, node,
+                   [node])
+
+    def _copy(self, node: Node) -> None:
+        flat = (node.type.size,)
+        kernel = emit_elementwise(self.module, _name(node), flat, [Tensor("x", flat, node.type.dtype.short)],
+                                  [Tensor("y", flat, node.type.dtype.short)], lambda b, values: values[0])
+        self._call(kernel, {"x": self.buffer(node.inputs[0]), "y": self.buffer(node)}, node, [node])
+
+    def _loop(self, node: Node, region: Region, sources: dict[int, Buffer], out: Buffer | None = None,
+              suffix: str = "") -> None:
+        buffers = {region.source_name(n): sources[n.id] for n in region.sources}
+        buffers["out"] = out or self.buffer(node)
+        kernel = emit_loop(self.module, _name(node) + suffix, region)
+        self._call(kernel, buffers, node, region.members)
+
+    def _call(self, kernel: Kernel, buffers: dict[str, Buffer], node: Node, computes: list[Node]) -> None:
+        """Record a call of `kernel` computing `computes` (nodes of the graph or of node's body)."""
+        bound = tuple(buffers[op.name] for op in kernel.operands)
+        self.calls.append(KernelCall(kernel, bound, node, _label(computes), sum(map(node_flops, computes))))
+
+    # -- fused regions ------------------------------------------------------------------------------------
+    def _fused(self, node: Node) -> None:
+        body = node.attrs["body"]
+        sources = sorted(body.inputs, key=lambda n: n.attrs["index"])
+        buffers = {n.id: self.buffer(node.inputs[n.attrs["index"]]) for n in sources}
+        members = [n for n in body.order() if n.op != "input"]
+        result = body.outputs[0]
+        if node.attrs["kind"] == "elementwise":
+            self._loop(node, Region(result.type.shape, sources, members, result), buffers)
+            return
+        anchor = next(n for n in members if n.op not in ("assign", "const") and
+                      ops.get(n.op).kind not in (ELEMENTWISE, BROADCAST))
+        rest = [n for n in members if n is not anchor]
+        if node.attrs["kind"] == OUT_FUSABLE:
+            self._with_epilogue(node, anchor, Region(anchor.type.shape, sources, rest, result), buffers)
+        else:
+            self._with_prologue(node, anchor, Region(anchor.inputs[0].type.shape, sources, rest, anchor), buffers)
+
+    def _with_epilogue(self, node: Node, anchor: Node, region: Region, buffers: dict[int, Buffer]) -> None:
+        spec = self._spec(anchor)
+        anchor_buffers = {name: buffers[i.id] for name, i in zip(spec.inputs, anchor.inputs) if name}
+        if spec.hook == EPILOGUE and region.result.type.dtype == float32:
+            kernel = spec.emit(self.module, _name(node), epilogue(region, anchor, spec.output))
+            sources = {region.source_name(n): buffers[n.id] for n in region.sources}
+            self._call(kernel, {**anchor_buffers, **sources, spec.output: self.buffer(node)}, node,
+                       [anchor] + region.members)
+            return
+        staged = self.temporary(anchor.type)              # the anchor alone, then the rest as a loop
+        self._call(spec.emit(self.module, _name(node) + ".anchor", None), {**anchor_buffers, spec.output: staged},
+                   node, [anchor])
+        split = Region(region.domain, region.sources + [anchor], region.members, region.result)
+        self._loop(node, split, {**buffers, anchor.id: staged}, suffix=".epilogue")
+
+    def _with_prologue(self, node: Node, anchor: Node, region: Region, buffers: dict[int, Buffer]) -> None:
+        spec = self._spec(anchor)
+        reduced = anchor.inputs[0]
+        fusable = all(n.type.shape == region.domain and n.type.dtype == anchor.type.dtype for n in region.sources)
+        if spec.hook == PROLOGUE and fusable:
+            kernel = spec.emit(self.module, _name(node), prologue(region, reduced))
+            sources = {region.source_name(n): buffers[n.id] for n in region.sources}
+            self._call(kernel, {**sources, spec.output: self.buffer(node)}, node, region.members + [anchor])
+            return
+        staged = self.temporary(reduced.type)           # the prologue as a loop, then the anchor alone
+        self._loop(node, Region(region.domain, region.sources, region.members, reduced), buffers, out=staged,
+                   suffix=".prologue")
+        self._call(spec.emit(self.module, _name(node), None), {spec.inputs[0]: staged, spec.output: self.buffer(node)},
+                   node, [anchor])
+
+
+def _written_param(node: Node) -> Node | None:
+    """The param node whose storage holds this node's value: an assign's target, or the target of
+    the assign a fused region returns."""
+    if node.op == "assign":
+        return node.inputs[0]
+    if node.op == "fused":
+        result = node.attrs["body"].outputs[0]
+        if result.op == "assign":
+            return node.inputs[result.inputs[0].attrs["index"]]
+    return None
+
+
+def _name(node: Node) -> str:
+    return f"n{node.id}.{node.op if node.op != 'fused' else node.attrs['kind']}"
+
+
+def _label(members: list[Node]) -> str:
+    return "+".join(n.op for n in members if n.op not in ("input", "const"))
+
+
+# -- barriers -----------------------------------------------------------------------------------------------
+def place_barriers(calls: list[KernelCall]) -> list[bool]:
+    """barriers[i] is True when calls[i + 1:] must wait for every thread to finish calls[i]: some
+    later call (before the next barrier) reads bytes written since the last barrier, or writes bytes
+    read or written since then. Kernels split their work between threads differently, so any such
+    overlap is a race. Each kernel's scratch is its own, so scratch never forces a barrier."""
+    barriers = [False] * len(calls)
+    read: list[Buffer] = []
+    written: list[Buffer] = []
+    for i, call in enumerate(calls):
+        if any(b.overlaps(w) for b in call.reads + call.writes for w in written) or \
+                any(b.overlaps(r) for b in call.writes for r in read):
+            barriers[i - 1] = True
+            read, written = [], []
+        read += call.reads
+        written += call.writes
+    return barriers
+
+
+# -- the step function ----------------------------------------------------------------------------------------
+def emit_step(module: ir.Module, calls: list[KernelCall], barriers: list[bool], inputs: int, params: list[str],
+              profile: bool) -> None:
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I64]), STEP)
+    ctx, tid = fn.args
+    ctx.name, tid.name = "ctx", "tid"
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    slot = lambda index, ty=PTR: b.load(elem_ptr(b, ctx, index, I64), typ=ty)
+    nthreads = slot(NTHREADS, I64)
+    bases = {"arena": slot(ARENA), "constants": slot(CONSTANTS)}
+    bases.update({("input", i): slot(POINTERS + i) for i in range(inputs)})
+    bases.update({("param", name): slot(POINTERS + inputs + j) for j, name in enumerate(params)})
+    scratch, counters = slot(SCRATCH), slot(COUNTERS) if profile else None
+    scratch_shared = scratch_private = 0
+    for index, call in enumerate(calls):
+        args = [_address(b, bases, buffer) for buffer in call.buffers]
+        if call.kernel.scratch:
+            args.append(_scratch_address(b, scratch, nthreads, scratch_shared, scratch_private))
+            scratch_shared += round_up(call.kernel.scratch.shared)
+            scratch_private += round_up(call.kernel.scratch.per_thread)
+        start = _cycles(b) if profile else None
+        for k, phase in enumerate(call.kernel.phases):
+            if k:
+                emit_barrier(b, ctx, nthreads)
+            b.call(phase, args + [tid, nthreads])
+        if barriers[index]:
+            emit_barrier(b, ctx, nthreads)
+        if profile:
+            _count(b, counters, index, tid, start)
+    b.ret_void()
+
+
+def _address(b: ir.IRBuilder, bases: dict, buffer: Buffer) -> ir.Value:
+    if buffer.space in ("arena", "constants"):
+        return elem_ptr(b, bases[buffer.space], buffer.offset, I8)
+    return bases[(buffer.space, buffer.key)]
+
+
+def _scratch_address(b: ir.IRBuilder, base: ir.Value, nthreads: ir.Value, shared: int, private: int) -> ir.Value:
+    """Kernel k's scratch: after the earlier kernels' shared parts and their private parts for every thread."""
+    return elem_ptr(b, base, b.add(i64(shared), b.mul(nthreads, i64(private))), I8)
+
+
+def _cycles(b: ir.IRBuilder) -> ir.Value:
+    return b.call(declare(b.module, "llvm.readcyclecounter", I64, []), [])
+
+
+def _count(b: ir.IRBuilder, counters: ir.Value, index: int, tid: ir.Value, start: ir.Value) -> None:
+    """Thread 0 adds one call and the cycles since `start` to kernel `index`'s counters."""
+    elapsed = b.sub(_cycles(b), start)
+    with b.if_then(b.icmp_signed("==", tid, i64(0))):
+        for offset, value in ((0, i64(1)), (1, elapsed)):
+            slot = elem_ptr(b, counters, COUNTER_SLOTS * index + offset, I64)
+            b.store(b.add(b.load(slot, typ=I64), value), slot)
