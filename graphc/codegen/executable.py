@@ -17,7 +17,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .. import context
-from ..ir import Graph
+from ..errors import GraphcError
+from ..ir import Graph, Node
 from . import step_index
 from .kernels.contract import ALIGN
 from .kernels.launch import aligned_empty
@@ -43,6 +44,7 @@ class NativeExecutable:
         self._constants = _constant_block(lowered)
         self._slots = [aligned_empty(t.shape, t.dtype.np) for t in lowered.inputs]
         self.counters = np.zeros(max(1, COUNTER_SLOTS * len(lowered.calls)), np.int64)   # a profile build's
+        self._label_checks = _label_checks(graph)
         self._ctx = self._argument_block()
         self._ctx_address = self._ctx.ctypes.data
         self._bind_params()
@@ -60,6 +62,7 @@ class NativeExecutable:
             if any(p._data is not bound for p, bound in zip(self._params, self._bound)):
                 self._bind_params()
             self._copy_inputs(inputs)
+            self._check_labels()
             early = [view.copy() if before else None for before, view in self._outputs]
             self._runner.run(self._step, self._ctx_address)
             return [value if before else view.copy() for value, (before, view) in zip(early, self._outputs)]
@@ -82,6 +85,16 @@ class NativeExecutable:
                 raise ValueError(f"input of shape {list(value.shape)} where the compiled graph expects "
                                  f"{list(slot.shape)}")
             np.copyto(slot, value, casting="no")
+
+    def _check_labels(self) -> None:
+        """Native cross-entropy cannot raise, so class labels are checked before the step runs."""
+        for index, classes, node in self._label_checks:
+            labels = self._slots[index]
+            if labels.size and (labels.min() < 0 or labels.max() >= classes):
+                bad = labels[(labels < 0) | (labels >= classes)]
+                raise GraphcError(f"{node.op}: labels must be in [0, {classes}) for {classes} classes, got "
+                                  f"{sorted(set(bad.tolist()))[:5]} (input {index}, {self.lowered.inputs[index]}); "
+                                  "check the dataset's labels or the network's number of classes", loc=node.loc)
 
     def _bind_params(self) -> None:
         self._bound = [p._data for p in self._params]
@@ -112,6 +125,27 @@ class NativeExecutable:
     def profile(self) -> list[tuple[int, int]]:
         """(calls, cycles) measured on thread 0 per kernel call (a profile build only)."""
         return [tuple(pair) for pair in self.counters[:COUNTER_SLOTS * len(self.lowered.calls)].reshape(-1, 2)]
+
+
+def _label_checks(graph: Graph) -> list[tuple[int, int, Node]]:
+    """(input index, class count, node) for every cross-entropy whose labels are a graph input."""
+    checks = []
+
+    def visit(g: Graph, outer_operands):
+        for node in g.order():
+            if node.op == "fused":
+                visit(node.attrs["body"], node.inputs)
+            elif node.op.startswith("sparse_softmax_cross_entropy"):
+                labels = node.inputs[1]
+                if labels.op == "input" and outer_operands is not None:
+                    labels = outer_operands[labels.attrs["index"]]
+                if labels.op == "input" and labels.attrs["index"] not in checked:
+                    checked.add(labels.attrs["index"])
+                    checks.append((labels.attrs["index"], node.inputs[0].type.shape[-1], node))
+
+    checked: set[int] = set()
+    visit(graph, None)
+    return checks
 
 
 def _constant_block(lowered: LoweredGraph) -> np.ndarray:

@@ -209,3 +209,16 @@ def test_the_step_index_fingerprint_covers_lowering_rules_outside_graphc(tmp_pat
         assert step_index.fingerprint(traced.graph, profile=False) != before
     finally:
         del REGISTRY["test_only_halve"]
+
+
+def test_out_of_range_labels_are_refused_before_the_native_step_runs():
+    step = train_step()
+    (x, y), = batches(1)
+    step(Tensor(x), Tensor(y))
+    before = {name: p.asnumpy().copy() for name, p in step.parameters_and_names()}
+    y = y.copy()
+    y[5] = 10
+    with pytest.raises(graphc.GraphcError, match=r"labels must be in \[0, 10\) for 10 classes, got \[10\]"):
+        step(Tensor(x), Tensor(y))
+    for name, p in step.parameters_and_names():           # nothing ran: no parameter moved
+        np.testing.assert_array_equal(p.asnumpy(), before[name], err_msg=name)
