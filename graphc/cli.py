@@ -129,7 +129,17 @@ def _inspect(args) -> None:
     sections = [f"stage {args.stage}", format_stats(graph_stats(views[-1][1]), verbose=args.verbose)]
     if report is not None:
         sections.append(f"pipeline\n{report}")
+    if args.stage == "optimized":
+        sections.append(_native_kernels(views[-1][1]))
     _write("\n\n".join(sections), None)
+
+
+def _native_kernels(graph: Graph) -> str:
+    from .codegen import CodegenError, format_kernel_list, kernel_list
+    try:
+        return f"native kernels\n{format_kernel_list(kernel_list(graph))}"
+    except CodegenError as error:
+        return f"native kernels: none ({error})"
 
 
 def _cache(args) -> None:

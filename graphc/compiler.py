@@ -6,7 +6,9 @@ the default: graphc.codegen) or on the reference interpreter (backend 'interp').
 """
 from __future__ import annotations
 
+import atexit
 import os
+import sys
 import re
 from typing import Mapping, Sequence
 
@@ -47,7 +49,16 @@ def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | Non
     if backend == "interp":
         return InterpExecutable(graph, params)
     from .codegen import executable       # on the first native compile: loading LLVM takes ~70 ms
-    return executable.build(graph, params, profile=profiling())
+    built = executable.build(graph, params, profile=profiling())
+    if built.lowered.profile:
+        atexit.register(_print_profile, built)
+    return built
+
+
+def _print_profile(built) -> None:
+    """At exit, a profiled step's per-kernel table goes to stderr."""
+    from .codegen import profile_table
+    print(f"\ngraphc profile of {built.graph.name}:\n{profile_table(built)}", file=sys.stderr)
 
 
 def profiling() -> bool:

@@ -1,4 +1,5 @@
 """The `graphc` command, run as `python -m graphc` in a subprocess (targets in tests/cli_targets/)."""
+import os
 import re
 import subprocess
 import sys
@@ -258,3 +259,19 @@ def test_cache_info_and_clear_report_the_entries(tmp_path, monkeypatch):
     cleared = graphc("cache", "clear")
     assert "removed 2 entries (20 bytes)" in cleared.stdout
     assert not list(tmp_path.glob("*.gobj"))
+
+
+def test_inspect_lists_the_native_kernels_of_the_training_step():
+    out = succeeds("inspect", "examples/lenet.py:train_step", "--input", "images:f32[32,1,32,32]",
+                   "--input", "labels:i32[32]")
+    kernels = out.split("native kernels\n", 1)[1]
+    assert re.search(r"conv2d_grad_input\s+15\.360", kernels)        # 2*32*6*14*14*16*25 FLOPs
+    assert re.search(r"^\d+ kernels, \d+\.\d\d MFLOP, \d+ KB moved per call$", kernels, re.M)
+
+
+def test_profile_build_prints_a_kernel_table_at_exit():
+    run = subprocess.run([sys.executable, "examples/lenet.py"], cwd=REPO, capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "GRAPHC_PROFILE": "1"})
+    assert run.returncode == 0, run.stderr
+    assert "graphc profile of TrainOneStepCell:" in run.stderr
+    assert re.search(r"n125\.conv2d_grad_input\s+%125 Gradients/backbone\.conv2\s+1\s+\d+\.\d", run.stderr)
