@@ -50,7 +50,7 @@ def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | Non
         return InterpExecutable(graph, params)
     from .codegen import executable       # on the first native compile: loading LLVM takes ~70 ms
     built = executable.build(graph, params, profile=profiling())
-    if built.lowered.profile:
+    if built.lowered.profile and _env_flag("GRAPHC_PROFILE"):   # asked for from outside: print at exit
         atexit.register(_print_profile, built)
     return built
 
@@ -63,7 +63,11 @@ def _print_profile(built) -> None:
 
 def profiling() -> bool:
     """GRAPHC_PROFILE=1 or set_context(profile=True): time each kernel inside the native step."""
-    return bool(context.get_context("profile")) or os.environ.get("GRAPHC_PROFILE", "") not in ("", "0")
+    return bool(context.get_context("profile")) or _env_flag("GRAPHC_PROFILE")
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
 
 
 def _with_autodiff(pipeline: str) -> str:
