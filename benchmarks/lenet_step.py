@@ -5,8 +5,9 @@
 
 Prints, all measured in this run: ms/step (median of rounds after warm-up) of the native step on
 1 thread and on all threads, its GFLOP/s, cold and cached compile time, and the same step on the
-reference interpreter and on a plain NumPy im2col implementation, as ratios; then the time of one
-full tutorial epoch (1875 steps, data pipeline and callbacks included).
+reference interpreter, on a plain NumPy im2col implementation and (when torch is installed) in
+PyTorch eager, as ratios; then the time of one full tutorial epoch (1875 steps, data pipeline and
+callbacks included).
 """
 import argparse
 import os
@@ -25,8 +26,8 @@ import graphc  # noqa: E402
 from graphc import nn  # noqa: E402
 from graphc.inspect import graph_stats  # noqa: E402
 from graphc.jit import trace  # noqa: E402
-from graphc.autodiff import expand_gradients  # noqa: E402
 from graphc.models import lenet  # noqa: E402
+from graphc.passes import run_pipeline  # noqa: E402
 
 BATCH = 32
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
@@ -59,9 +60,10 @@ def ms_per_step(step, rounds, steps_per_round, warmup=20):
 
 
 def step_flops():
+    """FLOPs of the step as it runs: after the pipeline (DCE drops the unused input gradient of conv1)."""
     images, labels = batch()
     traced = trace(make_train_step(), (images, labels))
-    expand_gradients(traced.graph)
+    run_pipeline(traced.graph)
     return graph_stats(traced.graph).total_flops
 
 
@@ -79,6 +81,25 @@ def numpy_step(images, labels):
     params = {name: p.asnumpy().copy() for name, p in lenet(num_classes=10).parameters_and_names()}
     moments = {name: np.zeros_like(v) for name, v in params.items()}
     return lambda: numpy_lenet.train_step(params, moments, images, labels)
+
+
+def torch_steps(images, labels):
+    """PyTorch eager on 1 thread and on all cores, when torch is installed (checked against NumPy)."""
+    try:
+        import torch_lenet
+    except ImportError:
+        return {}
+    graphc.set_seed(0)
+    params = {name: p.asnumpy().copy() for name, p in lenet(num_classes=10).parameters_and_names()}
+    reference = numpy_lenet.train_step({k: v.copy() for k, v in params.items()},
+                                       {k: np.zeros_like(v) for k, v in params.items()}, images, labels)
+    first = torch_lenet.train_step_fn(params)(images, labels)
+    assert abs(first - reference) < 1e-4 * abs(reference), (first, reference)
+    rows = {}
+    for threads in sorted({1, os.cpu_count()}):
+        step = torch_lenet.train_step_fn(params, threads=threads)
+        rows[f"PyTorch eager, {threads} thread(s)"] = ms_per_step(lambda: step(images, labels), 5, 40)
+    return rows
 
 
 def compile_times(images, labels):
@@ -147,6 +168,7 @@ def main():
     step, _ = graphc_step("interp", None, images, labels)
     results["graphc interpreter"] = ms_per_step(step, 3, 3, warmup=2)
     results["NumPy im2col"] = ms_per_step(numpy_step(images, labels), 5, 10, warmup=3)
+    results.update(torch_steps(images, labels))
 
     best = min(v for k, v in results.items() if k.startswith("graphc llvm"))
     print(f"\n{'implementation':<28}{'ms/step':>10}{'GFLOP/s':>10}{'x graphc':>10}")
