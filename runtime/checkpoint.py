@@ -140,7 +140,7 @@ class ModelCheckpoint(Callback):
         self.prefix = self._unique_prefix(prefix)
         self.saved: list[Path] = []
         self._last_saved_step = 0
-        self._last_saved_time = time.monotonic()
+        self._last_saved_time = self._last_kept_time = time.monotonic()
 
     def _unique_prefix(self, prefix: str) -> str:
         """MindSpore's rule: if files with this prefix exist, use prefix_1, prefix_2, ..."""
@@ -192,9 +192,18 @@ class ModelCheckpoint(Callback):
         return info
 
     def _remove_old(self):
-        keep = self.config.keep_checkpoint_max
+        """keep_checkpoint_max: the newest N files. Else keep_checkpoint_per_n_minutes: of the files
+        saved since the last kept one, only the newest stays until N minutes have passed."""
+        keep, minutes = self.config.keep_checkpoint_max, self.config.keep_checkpoint_per_n_minutes
         if keep:
             while len(self.saved) > keep:
-                oldest = self.saved.pop(0)
-                if oldest.exists():
-                    os.remove(oldest)
+                self._delete(self.saved.pop(0))
+        elif len(self.saved) > 1 and time.monotonic() - self._last_kept_time < minutes * 60:
+            self._delete(self.saved.pop(-2))
+        else:
+            self._last_kept_time = time.monotonic()
+
+    @staticmethod
+    def _delete(path: Path):
+        if path.exists():
+            os.remove(path)

@@ -83,3 +83,11 @@ def test_model_checkpoint_names_keeps_the_newest_and_avoids_clashes(tmp_path):
 def test_config_rejects_saving_never():
     with pytest.raises(ValueError, match="both 0"):
         CheckpointConfig(save_checkpoint_steps=0, save_checkpoint_seconds=0)
+
+
+def test_keep_per_n_minutes_keeps_only_the_newest_within_the_window(tmp_path):
+    config = CheckpointConfig(save_checkpoint_steps=1, keep_checkpoint_max=0, keep_checkpoint_per_n_minutes=60)
+    saver = ModelCheckpoint(prefix="net", directory=tmp_path, config=config)
+    _drive(saver, steps=4, batch_num=4)
+    # all four saves fall within the same hour: each new one replaces the one before it
+    assert [p.name for p in tmp_path.glob("*.ckpt")] == ["net-1_4.ckpt"]
