@@ -13,7 +13,7 @@ from . import ops
 from .errors import GraphcError, user_location
 from .ir import Graph, Node
 from .ops.core import OpError, set_binder
-from .types import DType, TensorType, bool_, dtype_of, float32, type_of
+from .types import DType, TensorType, bool_, dtype_of, type_of
 
 
 class Tensor:
