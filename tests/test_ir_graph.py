@@ -1,8 +1,6 @@
 """The Graph data structure and the verifier."""
-import numpy as np
 import pytest
 
-from graphc import ops
 from graphc.ir import Graph
 from graphc.ir.verify import VerifyError, verify
 from graphc.types import TensorType, float32
