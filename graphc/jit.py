@@ -76,9 +76,33 @@ def _positional_arrays(args: tuple) -> tuple[tuple | None, list | None]:
 def _describe_change(old, new) -> str:
     (old_tree, old_types), (new_tree, new_types) = old, new
     if old_tree != new_tree:
-        return "argument structure or static arguments changed"
+        return _tree_change(old_tree[1][0], new_tree[1][0], "argument") or \
+            _tree_change(old_tree[1][1], new_tree[1][1], "keyword") or "argument structure changed"
     changes = [f"input {i}: {a} -> {b}" for i, (a, b) in enumerate(zip(old_types, new_types)) if a != b]
     return "; ".join(changes) or "input count changed"
+
+
+def _tree_change(old, new, where: str) -> str | None:
+    """The first difference between two treedefs (see pytree.flatten), named by its path."""
+    if old == new:
+        return None
+    if old[0] != new[0] or old[0] == "*":
+        what = {"*": "a tensor", "static": "a static value", "dict": "a dict"}
+        return f"{where} changed from {what.get(old[0], 'a ' + old[0])} to {what.get(new[0], 'a ' + new[0])}"
+    if old[0] == "static":
+        return f"static {where} changed: {old[1]!r} -> {new[1]!r}"
+    keys = (old[1], new[1]) if old[0] == "dict" else (range(len(old[1])), range(len(new[1])))
+    children = (old[2], new[2]) if old[0] == "dict" else (old[1], new[1])
+    if list(keys[0]) != list(keys[1]):
+        return f"{where} changed its {'keys' if old[0] == 'dict' else 'length'}: " \
+               f"{list(keys[0]) if old[0] == 'dict' else len(children[0])} -> " \
+               f"{list(keys[1]) if old[0] == 'dict' else len(children[1])}"
+    for key, a, b in zip(keys[0], *children):
+        label = f"{where} {key!r}" if isinstance(key, str) else f"{where} {key}"
+        found = _tree_change(a, b, label if where in ("argument", "keyword") else f"{where}[{key!r}]")
+        if found:
+            return found
+    return None
 
 
 class JitFunction:

@@ -77,7 +77,7 @@ def test_static_arguments_are_part_of_the_key(caplog):
     assert body.traces == 1
     with caplog.at_level(logging.INFO, logger="graphc.jit"):
         out = fn(x, 3.0)
-    assert body.traces == 2 and "static arguments changed" in caplog.text
+    assert body.traces == 2 and "static argument 1 changed: 2.0 -> 3.0" in caplog.text
     np.testing.assert_allclose(out.asnumpy(), np.maximum(x.asnumpy(), 0) * 3.0)
 
 
