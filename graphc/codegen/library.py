@@ -138,7 +138,8 @@ class KernelLibrary:
     def max_pool2d_grad(self, x: TensorType, pooled: TensorType, dy: TensorType, out: TensorType, *, kernel,
                         stride, pad) -> KernelSpec:
         geo = _pool_geometry("max_pool2d_grad", x, kernel, stride, pad)
-        return KernelSpec(lambda module, name, hook: emit_max_pool2d_grad(module, name, geo), ("x", None, "dy"), "dx")
+        return KernelSpec(lambda module, name, hook: emit_max_pool2d_grad(module, name, geo, hook or IDENTITY),
+                          ("x", None, "dy"), "dx", EPILOGUE)
 
     def max_pool2d_grad_grad(self, x: TensorType, pooled: TensorType, g: TensorType, out: TensorType, *, kernel,
                              stride, pad) -> KernelSpec:
@@ -148,7 +149,8 @@ class KernelLibrary:
 
     def avg_pool2d_grad(self, dy: TensorType, out: TensorType, *, kernel, stride, pad) -> KernelSpec:
         geo = _pool_geometry("avg_pool2d_grad", out, kernel, stride, pad)
-        return KernelSpec(lambda module, name, hook: emit_avg_pool2d_grad(module, name, geo), ("dy",), "dx")
+        return KernelSpec(lambda module, name, hook: emit_avg_pool2d_grad(module, name, geo, hook or IDENTITY),
+                          ("dy",), "dx", EPILOGUE)
 
     # -- reductions and losses ----------------------------------------------------------------------------
     def reduce(self, x: TensorType, out: TensorType, *, axes: tuple[int, ...], kind: str) -> KernelSpec:
@@ -193,9 +195,7 @@ def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group
 
 def _pool_geometry(op: str, x: TensorType, kernel, stride, pad) -> PoolGeometry:
     _float32(op, x)
-    if any(pad):
-        raise Unsupported(f"{op} kernels take pad_mode='valid' only (this one pads {tuple(pad)})")
-    return PoolGeometry(*x.shape, tuple(kernel), tuple(stride))
+    return PoolGeometry(*x.shape, tuple(kernel), tuple(stride), tuple(pad))
 
 
 

@@ -370,7 +370,7 @@ max_pool2d = register(Op(
     doc="maximum of each window, NCHW; 'same' pads with -inf (MindSpore MaxPool)"))
 
 max_pool2d_grad = register(Op(
-    "max_pool2d_grad", ("x", "out", "dy"), _infer_max_pool2d_grad, _max_pool2d_grad_ref, OPAQUE,
+    "max_pool2d_grad", ("x", "out", "dy"), _infer_max_pool2d_grad, _max_pool2d_grad_ref, OUT_FUSABLE,
     attrs=dict(POOL_ATTRS), canon=_canon_pool,
     vjp=lambda ct, x, pooled, dy, out, **pool: (None, None, max_pool2d_grad_grad(x, pooled, ct, **pool)),
     flops=lambda out, x, pooled, dy, kernel_size, **attrs: _pool_flops(pooled, kernel_size),
@@ -428,7 +428,7 @@ avg_pool2d = register(Op(
     doc="mean of each window, NCHW; with 'same' the divisor counts only real input elements, not padding"))
 
 avg_pool2d_grad = register(Op(
-    "avg_pool2d_grad", ("dy",), _infer_avg_pool2d_grad, _avg_pool2d_grad_ref, OPAQUE,
+    "avg_pool2d_grad", ("dy",), _infer_avg_pool2d_grad, _avg_pool2d_grad_ref, OUT_FUSABLE,
     attrs={"input_shape": REQUIRED, **POOL_ATTRS}, canon=_canon_pool,
     vjp=lambda ct, dy, out, input_shape, **pool: (avg_pool2d(ct, **pool),),
     flops=lambda out, dy, kernel_size, **attrs: _pool_flops(dy, kernel_size),

@@ -2,12 +2,13 @@
 as a `fused` node whose body is the group's subgraph (the contract: docs/passes.md).
 
 Every node has a role from its op's fusion kind: elementwise (elementwise and broadcast ops, and
-assign, which stores an elementwise result), reduce, out-fusable (conv2d, matmul), or none
+assign, which stores an elementwise result), reduce, out-fusable (conv2d and its gradients, matmul,
+the pooling gradients: kernels that write each output element once, finished), or none
 (placeholders, injective and opaque ops, which are never fused). Groups grow by merging along
 edges producer -> consumer:
 
 - elementwise -> elementwise: loop fusion; every member has the same shape (the loop domain);
-- out-fusable -> elementwise: an epilogue computed on each output element of the conv/matmul;
+- out-fusable -> elementwise: an epilogue computed on each output element of the anchor;
 - elementwise -> reduce: a prologue computed on each input element of the reduction.
 
 A merge must leave a valid region: at most one anchor (reduce or out-fusable node); members of the

@@ -117,6 +117,38 @@ def test_a_value_used_by_several_members_joins_once_they_are_all_in_the_region()
         }""")
 
 
+def test_fuses_the_relu_mask_into_the_max_pool_gradient_but_not_the_scaling_of_its_dy():
+    # The backward pass of relu -> max_pool2d: dx = relu_grad(max_pool2d_grad(...), relu output).
+    # A pooling gradient is out-fusable: elementwise consumers join it, producers (%3) do not.
+    pool = "{kernel_size=(2, 2), stride=(2, 2), pad_mode='valid'}"
+    check_rewrite("fuse", f"""
+        graph @f {{
+          %0: f32[1,2,4,4] = input() {{name='r', index=0}}
+          %1: f32[1,2,2,2] = input() {{name='dy', index=1}}
+          %2: f32[1,2,2,2] = max_pool2d(%0) {pool}
+          %3: f32[1,2,2,2] = add(%1, %1)
+          %4: f32[1,2,4,4] = max_pool2d_grad(%0, %2, %3) {pool}
+          %5: f32[1,2,4,4] = relu_grad(%4, %0)
+          return %5
+        }}""", f"""
+        graph @f {{
+          %0: f32[1,2,4,4] = input() {{name='r', index=0}}
+          %1: f32[1,2,2,2] = input() {{name='dy', index=1}}
+          %2: f32[1,2,2,2] = max_pool2d(%0) {pool}
+          %3: f32[1,2,2,2] = add(%1, %1)
+          %5: f32[1,2,4,4] = fused(%0, %2, %3) {{kind='out-fusable'}}
+            graph @region5 {{
+              %0: f32[1,2,4,4] = input() {{name='in0', index=0}}
+              %2: f32[1,2,2,2] = input() {{name='in1', index=1}}
+              %3: f32[1,2,2,2] = input() {{name='in2', index=2}}
+              %4: f32[1,2,4,4] = max_pool2d_grad(%0, %2, %3) {pool}
+              %5: f32[1,2,4,4] = relu_grad(%4, %0)
+              return %5
+            }}
+          return %5
+        }}""")
+
+
 def test_fuses_an_optimizer_update_with_its_assigns_into_the_gradient_matmul():
     # m = 0.5 m + dW; w = w - 0.25 m, with dW = dyᵀ x. The forward matmul reads w, and stays out.
     check_rewrite("fuse", """
