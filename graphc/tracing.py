@@ -276,6 +276,11 @@ def bind(op, operands, attrs):
             _target_parameter(op, tensors[0]).set_data(result)
         return _concrete(result)
     nodes = [t._node if t._node is not None else trace.lift(t) for t in tensors]
+    for tensor, node in zip(tensors, nodes):
+        if trace.graph.nodes.get(node.id) is not node:
+            raise GraphcError(f"{op.name}: an operand ({tensor.type}) is a traced value from another trace, e.g. "
+                              "one kept in a global or an attribute by an earlier call; return values from the "
+                              "traced function instead of storing them")
     if op.impure and nodes[0].op != "param":
         _target_parameter(op, tensors[0])
     return symbolic(trace.add(op.name, nodes, attrs, out_type))

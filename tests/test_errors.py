@@ -105,3 +105,21 @@ def test_an_op_shape_error_inside_a_layer_names_op_scope_and_operands(mode):
         net(Tensor(np.zeros((2, 1, 4, 4), np.float32)))  # tiny-image
     message = assert_located(error.value, "tiny-image")
     assert "conv2d in backbone.conv1" in message and "f32[2,1,4,4]" in message
+
+
+def test_a_traced_value_leaking_into_another_trace_is_refused():
+    kept = []
+
+    @graphc.jit
+    def remember(x):
+        kept.append(x * 2.0)
+        return x
+
+    @graphc.jit
+    def reuse(x):
+        return x + kept[0]
+
+    x = Tensor(np.ones(3, np.float32))
+    remember(x)
+    with pytest.raises(GraphcError, match="traced value from another trace"):
+        reuse(x)
