@@ -6,7 +6,7 @@ import pytest
 
 from graphc.codegen.kernels import epilogue as ep
 from graphc.codegen.kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input, forward_problem, \
-    input_gradient_problem
+    grad_input_emitter
 from graphc.codegen.kernels.conv_direct import DirectConvEmitter
 from graphc.codegen.kernels.conv_filter import PARTIAL_CHUNKS, emit_conv2d_grad_filter
 
@@ -24,6 +24,9 @@ AWKWARD = [
     ConvGeometry(2, 3, 10, 10, 4, 3, 3, stride=(3, 3), pad=(4, 4, 4, 4)),
     ConvGeometry(11, 2, 9, 40, 3, 3, 3),
     ConvGeometry(9, 2, 9, 9, 17, 2, 2, dilation=(1, 2)),
+    # stride 1: the input gradient's columns form, with padding beyond kernel-1 (dx rows no dy
+    # position reaches), asymmetric padding, groups and dy rows wider than 16
+    ConvGeometry(2, 4, 7, 19, 6, 3, 4, pad=(3, 0, 1, 4), group=2),
 ]
 
 
@@ -61,10 +64,11 @@ def test_grad_filter(geo):
 
 def test_both_layouts_are_covered():
     forward = {DirectConvEmitter(forward_problem(g)).algorithm for g in [CONV1, CONV2] + AWKWARD}
-    backward = {DirectConvEmitter(input_gradient_problem(g)).algorithm for g in [CONV2] + AWKWARD}
-    assert forward == {"width-lanes", "channel-lanes"} and "width-lanes" in backward
+    backward = {grad_input_emitter(g).algorithm for g in [CONV2] + AWKWARD}
+    assert forward == {"width-lanes", "channel-lanes"} and backward == {"columns", "width-lanes"}
     assert DirectConvEmitter(forward_problem(CONV1)).algorithm == "width-lanes"
     assert DirectConvEmitter(forward_problem(CONV2)).algorithm == "channel-lanes"
+    assert grad_input_emitter(CONV2).algorithm == "columns"
     assert CONV1.batch > PARTIAL_CHUNKS   # the filter gradient's chunked partials are exercised
 
 

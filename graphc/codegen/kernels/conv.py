@@ -8,9 +8,10 @@ with g = o // (O/group) and x zero outside the image. Both kernels are one phase
 
 * `emit_conv2d`: operands x, w, y (+ epilogue operands; the epilogue sees coords n, c, h, w).
 * `emit_conv2d_grad_input`: operands dy, w, dx (+ epilogue operands; coords n, c, h, w of dx).
-  dx is the forward loop over dy zero-inserted by the stride and padded by (kernel-1)*dilation -
-  pad, with w flipped and its channel axes swapped: the flip lives in the weight index function,
-  so only dy is staged.
+  With stride 1 and dilation 1, a GEMM into columns and shifted sums (conv_columns: no FMAs on
+  padding). Otherwise dx is the forward loop over dy zero-inserted by the stride and padded by
+  (kernel-1)*dilation - pad, with w flipped and its channel axes swapped: the flip lives in the
+  weight index function, so only dy is staged.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from .contract import Kernel, KernelFunction, Operand, kernel_operands
+from .conv_columns import ColumnsGradInput
 from .conv_direct import DirectConv, DirectConvEmitter
 from .epilogue import IDENTITY, Epilogue
 from .loops import affine
@@ -116,17 +118,23 @@ def input_gradient_problem(geo: ConvGeometry) -> DirectConv:
 
 def emit_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue = IDENTITY) -> Kernel:
     own = [Operand("x", geo.x_shape), Operand("w", geo.w_shape), Operand("y", geo.y_shape, "out")]
-    return _emit_direct(module, name, forward_problem(geo), kernel_operands(own, epilogue.operands), epilogue, geo.flops)
+    emitter = DirectConvEmitter(forward_problem(geo))
+    return _emit(module, name, emitter, kernel_operands(own, epilogue.operands), epilogue, geo.flops)
 
 
 def emit_conv2d_grad_input(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue = IDENTITY) -> Kernel:
     own = [Operand("dy", geo.y_shape), Operand("w", geo.w_shape), Operand("dx", geo.x_shape, "out")]
-    return _emit_direct(module, name, input_gradient_problem(geo), kernel_operands(own, epilogue.operands), epilogue,
-                        geo.flops)
+    return _emit(module, name, grad_input_emitter(geo), kernel_operands(own, epilogue.operands), epilogue, geo.flops)
 
 
-def _emit_direct(module, name, problem: DirectConv, operands, epilogue: Epilogue, flops: int) -> Kernel:
-    emitter = DirectConvEmitter(problem)
+def grad_input_emitter(geo: ConvGeometry) -> ColumnsGradInput | DirectConvEmitter:
+    """The columns form where it applies (it spends no FMAs on padding), else the direct one."""
+    problem = input_gradient_problem(geo)
+    return ColumnsGradInput(geo, problem) if ColumnsGradInput.supports(geo) else DirectConvEmitter(problem)
+
+
+def _emit(module, name, emitter: ColumnsGradInput | DirectConvEmitter, operands, epilogue: Epilogue,
+          flops: int) -> Kernel:
     kf = KernelFunction(module, name, operands, emitter.plan.scratch)
     emitter.emit(kf, epilogue)
     return Kernel(name, (kf.finish(),), operands, emitter.plan.scratch, flops)

@@ -1,4 +1,5 @@
-"""Direct convolution (no im2col buffer), the engine behind conv2d forward and its input gradient.
+"""Direct convolution (no im2col buffer), the engine behind conv2d forward and its strided or
+dilated input gradient (conv_columns takes stride 1, dilation 1).
 
     out[n, g*out_g + o, oh, ow] = sum over c < in_g, kh, kw of
         src[n, g*in_g + c, oh*sh + kh*dh, ow*sw + kw*dw] * weight(g, o, c, kh, kw)
@@ -139,7 +140,7 @@ class DirectConvEmitter:
         with counted_loop(b, lo, hi, name="n") as n:
             src = emit_source_image(b, kf[conv.src], n, conv.place, lambda: self.plan.private_region(kf, "staged"))
             with counted_loop(b, 0, conv.groups, name="g") as g:
-                image = _Image(kf, conv, n, g, src, epilogue)
+                image = OutputImage(kf, conv, n, g, src, epilogue)
                 if self.width_lanes:
                     self._width_lanes(image)
                 else:
@@ -147,7 +148,7 @@ class DirectConvEmitter:
 
     # --- width lanes ---------------------------------------------------------------------------
 
-    def _width_lanes(self, image: "_Image") -> None:
+    def _width_lanes(self, image: "OutputImage") -> None:
         conv, b = self.conv, image.b
         vectors = min(-(-conv.out_w // LANES), 4)
         channels = min(conv.out_g, 6, max(1, CONV_ACCUMULATORS // vectors))
@@ -196,7 +197,7 @@ class DirectConvEmitter:
         return affine(b, [(g, conv.in_g * kh_n * kw_n * padded), (c, kh_n * kw_n * padded),
                           (kh, kw_n * padded), (kw, padded), (lane, 1)])
 
-    def _channel_lanes(self, image: "_Image", weights: ir.Value) -> None:
+    def _channel_lanes(self, image: "OutputImage", weights: ir.Value) -> None:
         conv, b = self.conv, image.b
         kh_n, kw_n = conv.kernel
         vectors = min(self.padded_out_g // LANES, 2)
@@ -229,7 +230,7 @@ class DirectConvEmitter:
                       vector_blocks(conv.out_g, vectors)], tile)
 
 
-class _Image:
+class OutputImage:
     """Output addressing and epilogue for one (image n, group g) of a DirectConv."""
 
     def __init__(self, kf: KernelFunction, conv: DirectConv, n, g, src, epilogue: Epilogue):

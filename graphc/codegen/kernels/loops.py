@@ -110,14 +110,15 @@ def for_each_item(builder: ir.IRBuilder, lo: ir.Value, hi: ir.Value,
     for count, body in regions:
         if count <= 0:
             continue
-        local_lo = _clamp(builder, builder.sub(lo, i64(offset)), count)
-        local_hi = _clamp(builder, builder.sub(hi, i64(offset)), count)
+        local_lo = clamp(builder, builder.sub(lo, i64(offset)), count)
+        local_hi = clamp(builder, builder.sub(hi, i64(offset)), count)
         with counted_loop(builder, local_lo, local_hi, name="item") as item:
             body(item)
         offset += count
 
 
-def _clamp(builder: ir.IRBuilder, value: ir.Value, upper: int) -> ir.Value:
+def clamp(builder: ir.IRBuilder, value: ir.Value, upper: int) -> ir.Value:
+    """value clamped into [0, upper]."""
     zero = i64(0)
     low = builder.select(builder.icmp_signed("<", value, zero), zero, value)
     return builder.select(builder.icmp_signed(">", low, i64(upper)), i64(upper), low)

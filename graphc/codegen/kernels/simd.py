@@ -23,9 +23,9 @@ def i64(value: int) -> ir.Constant:
     return ir.Constant(I64, value)
 
 
-def lane_mask(count: int, lanes: int = LANES) -> ir.Constant:
-    """Constant mask with the first `count` lanes enabled."""
-    return ir.Constant(ir.VectorType(I1, lanes), [1 if lane < count else 0 for lane in range(lanes)])
+def lane_mask(count: int, lanes: int = LANES, first: int = 0) -> ir.Constant:
+    """Constant mask with lanes [first, count) enabled."""
+    return ir.Constant(ir.VectorType(I1, lanes), [1 if first <= lane < count else 0 for lane in range(lanes)])
 
 
 def declare(module: ir.Module, name: str, ret: ir.Type, args: list[ir.Type], var_arg=False) -> ir.Function:
@@ -94,20 +94,20 @@ def store_scalar(builder: ir.IRBuilder, value: ir.Value, base: ir.Value, offset)
 
 
 def load_vector(builder: ir.IRBuilder, base: ir.Value, offset, count: int = LANES, align: int = 4,
-                vty: ir.VectorType = V16F32, fill=None) -> ir.Value:
-    """Load a vector starting at element `offset`; lanes >= count are masked off and read as
-    `fill` (zero by default).
+                vty: ir.VectorType = V16F32, fill=None, first: int = 0) -> ir.Value:
+    """Load a vector starting at element `offset`; lanes outside [first, count) are masked off and
+    read as `fill` (zero by default).
 
     A full vector is a plain load; a partial one is `llvm.masked.load`, which never touches the
     masked-off addresses, so it is safe at the end of a buffer.
     """
     ptr = elem_ptr(builder, base, offset, vty.element)
-    if count >= vty.count:
+    if first == 0 and count >= vty.count:
         return builder.load(ptr, typ=vty, align=align)
     fn = declare(builder.module, f"llvm.masked.load.{_type_suffix(vty)}.p0", vty,
                  [PTR, ir.VectorType(I1, vty.count), vty])
     passthru = ir.Constant(vty, fill if fill is not None else None)
-    call = builder.call(fn, [ptr, lane_mask(count, vty.count), passthru], arg_attrs={0: ()})
+    call = builder.call(fn, [ptr, lane_mask(count, vty.count, first), passthru], arg_attrs={0: ()})
     call.arg_attributes[0].align = align
     return call
 
