@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import context
 from .compiler import compile_graph
 from .errors import GraphcError
 from .ir import Graph
@@ -114,6 +115,7 @@ class JitFunction:
         self._cache: dict = {}
         self._by_arrays: dict = {}    # the common case, positional arrays only: (shape, dtype)s -> entry
         self._last_key = None
+        self._built_for = None        # the backend the cached executables were built for
 
     def __get__(self, instance, cls=None):
         if instance is None:
@@ -127,6 +129,7 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         if current_trace() is not None:          # inside another trace: inline
             return self.fn(*args, **kwargs)
+        self._check_backend()
         key, arrays = _positional_arrays(args) if not kwargs else (None, None)
         entry = self._by_arrays.get(key)
         if entry is None:
@@ -138,7 +141,18 @@ class JitFunction:
 
     def compile(self, *args, **kwargs):
         """Trace and compile for these arguments without running (MindSpore's Cell.compile)."""
+        self._check_backend()
         return self._entry(args, kwargs)[0]
+
+    def _check_backend(self) -> None:
+        """Executables belong to one backend: after set_context(backend=...) they are rebuilt."""
+        backend = self.backend or context.get_context("backend")
+        if backend != self._built_for:
+            if self._built_for is not None and self._cache:
+                log.info("recompiling %s: backend changed %s -> %s", self.name, self._built_for, backend)
+            self._cache.clear()
+            self._by_arrays.clear()
+            self._last_key, self._built_for = None, backend
 
     def _entry(self, args, kwargs):
         leaves, treedef = flatten((args, kwargs), _is_array)

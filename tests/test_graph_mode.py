@@ -263,3 +263,16 @@ def test_jit_basics_example():
     for label in ("GRAPH_MODE vs PYNATIVE_MODE", "jitted construct vs PYNATIVE_MODE"):
         difference = float(re.search(f"{label} max difference: (\\S+)", run.stdout).group(1))
         assert difference < 1e-6, label     # native code sums dot products in another order than NumPy
+
+
+def test_changing_the_backend_rebuilds_the_executable(caplog):
+    fn = graphc.jit(CountingTraces())
+    x = f32(2, 3)
+    graphc.set_context(backend="interp")
+    expected = fn(x).asnumpy()
+    graphc.set_context(backend="llvm")
+    with caplog.at_level(logging.INFO, logger="graphc.jit"):
+        np.testing.assert_array_equal(fn(x).asnumpy(), expected)
+    assert "backend changed interp -> llvm" in caplog.text
+    (executable, _), = fn._cache.values()
+    assert type(executable).__name__ == "NativeExecutable"
