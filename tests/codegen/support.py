@@ -87,14 +87,13 @@ def conv_grad_input_ref(dy, w, geo):
     dy, w = np.asarray(dy, np.float64), np.asarray(w, np.float64)
     top, bottom, left, right = geo.pad
     dxp = np.zeros((geo.batch, geo.in_channels, geo.height + top + bottom, geo.width + left + right))
-    (sh, sw), (dh, dw) = geo.stride, geo.dilation
     cg, og = geo.cin_g, geo.cout_g
     for kh in range(geo.kernel_h):
         for kw in range(geo.kernel_w):
+            patch = _window(dxp, geo, kh, kw)          # a view: adding into it adds into dxp
             for g in range(geo.group):
-                dxp[:, g * cg:(g + 1) * cg, kh * dh: kh * dh + sh * (geo.out_h - 1) + 1: sh,
-                    kw * dw: kw * dw + sw * (geo.out_w - 1) + 1: sw] += \
-                    np.einsum("nohw,oc->nchw", dy[:, g * og:(g + 1) * og], w[g * og:(g + 1) * og, :, kh, kw])
+                patch[:, g * cg:(g + 1) * cg] += np.einsum("nohw,oc->nchw", dy[:, g * og:(g + 1) * og],
+                                                           w[g * og:(g + 1) * og, :, kh, kw])
     return dxp[:, :, top:top + geo.height, left:left + geo.width]
 
 
