@@ -118,12 +118,15 @@ def _dump(args) -> None:
 
 
 def _native_step(graph: Graph, emit: str) -> str:
-    """The optimized graph's step module as the llvm backend compiles it: optimized IR or assembly."""
+    """The optimized graph's step as the llvm backend compiles it, optimized IR or assembly: the
+    step's module, then each of its kernels' modules."""
     from .codegen import CodegenError, emit_assembly, lower_graph, optimized_ir
+    from .codegen.kernel_cache import KernelSet
     from .compiler import profiling
     try:
-        module = lower_graph(graph, profile=profiling()).module
-        return optimized_ir(module) if emit == "llvm" else emit_assembly(module)
+        lowered = lower_graph(graph, profile=profiling(), kernels=KernelSet(None, share=False))
+        render = optimized_ir if emit == "llvm" else emit_assembly
+        return "\n".join(render(module) for module in [lowered.module, *lowered.kernels.modules])
     except CodegenError as error:
         raise CliError(str(error)) from None
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import atexit
 import os
-import sys
 import re
+import sys
+import time
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -39,28 +40,32 @@ class InterpExecutable:
 
 
 def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | None = None,
-                  pipeline: str | None = None):
+                  pipeline: str | None = None, trace_seconds: float = 0.0):
     """Optimise `graph` with `pipeline` (default: chosen_pipeline(); autodiff always runs, first
     unless the text places it) and build an executable for it on `backend` (default: the context's).
-    GRAPHC_PRINT_AFTER=pass,... prints the IR after those passes to stderr."""
+    GRAPHC_PRINT_AFTER=pass,... prints the IR after those passes to stderr. `trace_seconds`: how
+    long tracing took, for the compile report."""
     backend = backend or context.get_context("backend")
     save_root = _save_graphs_root()
+    start = time.perf_counter()
     run_pipeline(graph, with_autodiff(chosen_pipeline() if pipeline is None else pipeline),
                  print_after=[p for p in os.environ.get("GRAPHC_PRINT_AFTER", "").split(",") if p],
                  on_stage=StageWriter(save_root, graph) if save_root else None)
     if backend == "interp":
         return InterpExecutable(graph, params)
     from .codegen import executable       # on the first native compile: loading LLVM takes ~70 ms
-    built = executable.build(graph, params, profile=profiling())
+    seconds = {"trace": trace_seconds, "passes": time.perf_counter() - start}
+    built = executable.build(graph, params, profile=profiling(), seconds=seconds)
     if built.lowered.profile and _env_flag("GRAPHC_PROFILE"):   # asked for from outside: print at exit
         atexit.register(_print_profile, built)
     return built
 
 
 def _print_profile(built) -> None:
-    """At exit, a profiled step's per-kernel table goes to stderr."""
+    """At exit, a profiled step's compile phases and per-kernel table go to stderr."""
     from .codegen import profile_table
-    print(f"\ngraphc profile of {built.graph.name}:\n{profile_table(built)}", file=sys.stderr)
+    print(f"\ngraphc profile of {built.graph.name}:\n{built.report.line()}\n{profile_table(built)}",
+          file=sys.stderr)
 
 
 def profiling() -> bool:

@@ -6,6 +6,7 @@ with the part of the key that changed, so silent retracing never happens.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,8 +171,10 @@ class JitFunction:
     def _compile(self, key, treedef):
         if self._last_key is not None:
             log.info("recompiling %s: %s", self.name, _describe_change(self._last_key, key))
+        start = time.perf_counter()
         traced = trace_flat(self.fn, treedef, list(key[1]), self.name)
-        entry = (compile_graph(traced.graph, traced.params, self.backend, self.pipeline), traced.out_treedef)
+        entry = (compile_graph(traced.graph, traced.params, self.backend, self.pipeline,
+                               trace_seconds=time.perf_counter() - start), traced.out_treedef)
         self._cache[key] = entry
         self._last_key = key
         return entry

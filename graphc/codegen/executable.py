@@ -24,7 +24,10 @@ from .kernels.contract import ALIGN
 from .kernels.launch import aligned_empty
 from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, SCRATCH, STEP, Buffer, \
     LoweredGraph, lower_graph, memory_plan
-from .machine import CodegenError, Library, cached_library, compile_module
+from .compile_pool import CompileBatch
+from .kernel_cache import HOT, KernelCounts, KernelSet
+from .machine import CodegenError, CompileStats, Library, cache_key, cached_object, link, with_host_target
+from .report import CompileReport
 from .parallel import shared_runner
 
 log = logging.getLogger("graphc.codegen")
@@ -34,9 +37,8 @@ class NativeExecutable:
     """Runs a lowered graph; `graph` is the optimized graph, `lowered` its step module's layout."""
 
     def __init__(self, graph: Graph, params: Mapping[str, object], lowered: LoweredGraph, library: Library,
-                 compile_seconds: float):
-        self.graph, self.lowered, self.library = graph, lowered, library
-        self.compile_seconds = compile_seconds
+                 report: CompileReport):
+        self.graph, self.lowered, self.library, self.report = graph, lowered, library, report
         self._step = library.address(STEP)
         self._params = [params[name] for name in lowered.params]
         self._lock = threading.Lock()
@@ -155,21 +157,58 @@ def _constant_block(lowered: LoweredGraph) -> np.ndarray:
     return block
 
 
-def build(graph: Graph, params: Mapping[str, object], profile: bool = False) -> NativeExecutable:
-    """Lower, compile and load the optimized graph; a warm cache skips lowering (step_index.py)."""
+def build(graph: Graph, params: Mapping[str, object], profile: bool = False,
+          seconds: Mapping[str, float] | None = None) -> NativeExecutable:
+    """Compile and load the optimized graph's step (`seconds`: time spent on it before, by phase)."""
+    lowered, library, report = compile_step(graph, profile, seconds)
+    log.info("%s", report.line())
+    return NativeExecutable(graph, params, lowered, library, report)
+
+
+def compile_step(graph: Graph, profile: bool = False, seconds: Mapping[str, float] | None = None
+                 ) -> tuple[LoweredGraph, Library, CompileReport]:
+    """Lower the graph's step and compile its new kernels on every core, then link them into one
+    library; a warm cache skips lowering (step_index.py)."""
+    report = CompileReport(graph.name, context.num_threads(), dict(seconds or {}))
     start = time.perf_counter()
     memory_plan(graph)
     key = step_index.fingerprint(graph, profile)
     found = step_index.load(key, graph, profile)
-    library = cached_library(found[0]) if found else None
-    if library is not None:
-        lowered = found[1]
+    objects = _cached_objects(found, report.counts) if found else None
+    if objects is not None:
+        step_key, lowered = found
+        report.warm = True
     else:
-        lowered = lower_graph(graph, profile)
-        library = compile_module(lowered.module)
-        step_index.store(key, library.key, lowered)
-    seconds = time.perf_counter() - start
-    log.info("compiled %s: %d kernels in %.3f s (object cache: %s; optimize %.3f s, codegen %.3f s)",
-             graph.name, len(lowered.calls), seconds, library.stats.cache, library.stats.optimize,
-             library.stats.codegen)
-    return NativeExecutable(graph, params, lowered, library, seconds)
+        kernels = KernelSet(CompileBatch(report.threads))
+        lowered = lower_graph(graph, profile, kernels)
+        step_text = with_host_target(lowered.module)
+        step_key = cache_key(step_text)
+        kernels.submit(step_key, step_text, HOT)
+        report.seconds["lower"] = time.perf_counter() - start
+        start = time.perf_counter()
+        by_key = kernels.objects()
+        report.counts = kernels.counts
+        report.seconds["compile"] = time.perf_counter() - start
+        objects = [by_key[step_key]] + [by_key[ref.object_key] for ref in kernels.refs.values()]
+        step_index.store(key, step_key, lowered)
+    start = time.perf_counter()
+    library = link(objects, CompileStats(report.cache, optimize=report.counts.optimize,
+                                         codegen=report.counts.codegen), step_key)
+    report.seconds["link"] = time.perf_counter() - start
+    return lowered, library, report
+
+
+def _cached_objects(found: tuple[str, LoweredGraph], counts: KernelCounts) -> list[bytes] | None:
+    """The step's and its kernels' objects, from memory or disk; None if any is gone."""
+    step_key, lowered = found
+    kernels = {call.kernel.object_key: call.kernel for call in lowered.calls}
+    objects = []
+    counts.calls = len(lowered.calls)
+    for key in [step_key, *kernels]:
+        cached = cached_object(key)
+        if cached is None:
+            return None
+        objects.append(cached[0])
+        if key in kernels:
+            setattr(counts, cached[1], getattr(counts, cached[1]) + 1)
+    return objects

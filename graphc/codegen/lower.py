@@ -26,7 +26,8 @@ from ..ops.core import BROADCAST, ELEMENTWISE, OUT_FUSABLE
 from ..passes.manager import PassContext
 from ..passes.memory import ALIGNMENT, MemoryPlan, plan_memory
 from ..types import TensorType, float32
-from .kernels.contract import Kernel, round_up
+from .kernel_cache import KernelRef, KernelSet
+from .kernels.contract import round_up
 from .kernels.elementwise import Tensor, emit_elementwise
 from .kernels.simd import I8, I64, PTR, VOID, declare, elem_ptr, i64
 from .library import ALIAS, EPILOGUE, PROLOGUE, KernelLibrary, KernelSpec, Unsupported
@@ -57,9 +58,10 @@ class Buffer:
 
 @dataclass
 class KernelCall:
-    kernel: Kernel
+    kernel: KernelRef
     buffers: tuple[Buffer, ...]          # one per kernel operand
     node: Node                           # the graph node it computes (or part of, for a split region)
+    name: str                            # of the call, after its node, e.g. "n12.out-fusable"
     label: str                           # the ops it runs, e.g. "matmul+add+relu"
     flops: int                           # of those ops, by their `flops` rules
 
@@ -82,8 +84,8 @@ class Output:
 
 @dataclass
 class LoweredGraph:
-    module: ir.Module
-    calls: list[KernelCall]
+    module: ir.Module | None             # the step's own module (its kernels are modules of their own);
+    calls: list[KernelCall]              # None when the layout came from the step index
     barriers: list[bool]                 # barriers[i]: a barrier follows calls[i]
     inputs: list[TensorType]             # by input index
     params: list[str]                    # parameter names in ctx order
@@ -92,15 +94,17 @@ class LoweredGraph:
     constant_bytes: int
     outputs: list[Output]
     profile: bool
+    kernels: KernelSet | None = None     # the step's kernels, when lowered in this process
 
     def scratch_bytes(self, nthreads: int) -> int:
         """The scratch block: each kernel's scratch for `nthreads` threads, in call order."""
         return sum(call.kernel.scratch.nbytes(nthreads) for call in self.calls)
 
 
-def lower_graph(graph: Graph, profile: bool = False) -> LoweredGraph:
-    """The step module of an optimized graph (a graph without a memory plan gets one first)."""
-    return _Lowering(graph, memory_plan(graph), profile).run()
+def lower_graph(graph: Graph, profile: bool = False, kernels: KernelSet | None = None) -> LoweredGraph:
+    """The step of an optimized graph (a graph without a memory plan gets one first). Its kernels
+    come from `kernels` (default: emitted or found again, not compiled)."""
+    return _Lowering(graph, memory_plan(graph), profile, kernels or KernelSet(None)).run()
 
 
 def memory_plan(graph: Graph) -> MemoryPlan:
@@ -111,8 +115,8 @@ def memory_plan(graph: Graph) -> MemoryPlan:
 
 
 class _Lowering:
-    def __init__(self, graph: Graph, plan: MemoryPlan, profile: bool):
-        self.graph, self.plan, self.profile = graph, plan, profile
+    def __init__(self, graph: Graph, plan: MemoryPlan, profile: bool, kernels: KernelSet):
+        self.graph, self.plan, self.profile, self.kernels = graph, plan, profile, kernels
         self.module = ir.Module(name=f"graphc.{graph.name}")
         self.library = KernelLibrary()
         self.params = [n.attrs["name"] for n in graph.params]
@@ -128,7 +132,8 @@ class _Lowering:
         emit_step(self.module, self.calls, barriers, len(self.graph.inputs), self.params, self.profile)
         outputs = [self._output(out) for out in self.graph.outputs]      # may add constants
         return LoweredGraph(self.module, self.calls, barriers, [n.type for n in self.graph.inputs], self.params,
-                            self.arena_end, dict(self.constants), self.constant_end, outputs, self.profile)
+                            self.arena_end, dict(self.constants), self.constant_end, outputs, self.profile,
+                            self.kernels)
 
     # -- buffers ------------------------------------------------------------------------------------
     def buffer(self, node: Node) -> Buffer:
@@ -196,26 +201,32 @@ class _Lowering:
                 self._copy(node)
             return
         buffers = {name: self.buffer(i) for name, i in zip(spec.inputs, node.inputs) if name}
-        self._call(spec.emit(self.module, _name(node), None), {**buffers, spec.output: self.buffer(node)}, node,
-                   [node])
+        self._call(self._kernel(node, "op", spec, None), {**buffers, spec.output: self.buffer(node)}, node, [node])
 
     def _copy(self, node: Node) -> None:
         flat = (node.type.size,)
-        kernel = emit_elementwise(self.module, _name(node), flat, [Tensor("x", flat, node.type.dtype.short)],
-                                  [Tensor("y", flat, node.type.dtype.short)], lambda b, values: values[0])
+        tensor = lambda name: Tensor(name, flat, node.type.dtype.short)
+        kernel = self.kernels.kernel(node, "copy", lambda module, name: emit_elementwise(
+            module, name, flat, [tensor("x")], [tensor("y")], lambda b, values: values[0]))
         self._call(kernel, {"x": self.buffer(node.inputs[0]), "y": self.buffer(node)}, node, [node])
 
     def _loop(self, node: Node, region: Region, sources: dict[int, Buffer], out: Buffer | None = None,
               suffix: str = "") -> None:
         buffers = {region.source_name(n): sources[n.id] for n in region.sources}
         buffers["out"] = out or self.buffer(node)
-        kernel = emit_loop(self.module, _name(node) + suffix, region)
-        self._call(kernel, buffers, node, region.members)
+        kernel = self.kernels.kernel(node, "loop" + suffix, lambda module, name: emit_loop(module, name, region))
+        self._call(kernel, buffers, node, region.members, suffix)
 
-    def _call(self, kernel: Kernel, buffers: dict[str, Buffer], node: Node, computes: list[Node]) -> None:
+    def _kernel(self, node: Node, variant: str, spec: KernelSpec, hook) -> KernelRef:
+        """The kernel of `spec` with `hook` (an epilogue, a prologue or None) for `node`."""
+        return self.kernels.kernel(node, variant, lambda module, name: spec.emit(module, name, hook))
+
+    def _call(self, kernel: KernelRef, buffers: dict[str, Buffer], node: Node, computes: list[Node],
+              suffix: str = "") -> None:
         """Record a call of `kernel` computing `computes` (nodes of the graph or of node's body)."""
         bound = tuple(buffers[op.name] for op in kernel.operands)
-        self.calls.append(KernelCall(kernel, bound, node, _label(computes), sum(map(node_flops, computes))))
+        self.calls.append(KernelCall(kernel, bound, node, _name(node) + suffix, _label(computes),
+                                     sum(map(node_flops, computes))))
 
     # -- fused regions ------------------------------------------------------------------------------------
     def _fused(self, node: Node) -> None:
@@ -239,14 +250,14 @@ class _Lowering:
         spec = self._spec(anchor)
         anchor_buffers = {name: buffers[i.id] for name, i in zip(spec.inputs, anchor.inputs) if name}
         if spec.hook == EPILOGUE and region.result.type.dtype == float32:
-            kernel = spec.emit(self.module, _name(node), epilogue(region, anchor, spec.output))
+            kernel = self._kernel(node, "epilogue", spec, epilogue(region, anchor, spec.output))
             sources = {region.source_name(n): buffers[n.id] for n in region.sources}
             self._call(kernel, {**anchor_buffers, **sources, spec.output: self.buffer(node)}, node,
                        [anchor] + region.members)
             return
         staged = self.temporary(anchor.type)              # the anchor alone, then the rest as a loop
-        self._call(spec.emit(self.module, _name(node) + ".anchor", None), {**anchor_buffers, spec.output: staged},
-                   node, [anchor])
+        self._call(self._kernel(node, "anchor", spec, None), {**anchor_buffers, spec.output: staged},
+                   node, [anchor], ".anchor")
         split = Region(region.domain, region.sources + [anchor], region.members, region.result)
         self._loop(node, split, {**buffers, anchor.id: staged}, suffix=".epilogue")
 
@@ -255,14 +266,14 @@ class _Lowering:
         reduced = anchor.inputs[0]
         fusable = all(n.type.shape == region.domain and n.type.dtype == anchor.type.dtype for n in region.sources)
         if spec.hook == PROLOGUE and fusable:
-            kernel = spec.emit(self.module, _name(node), prologue(region, reduced))
+            kernel = self._kernel(node, "prologue", spec, prologue(region, reduced))
             sources = {region.source_name(n): buffers[n.id] for n in region.sources}
             self._call(kernel, {**sources, spec.output: self.buffer(node)}, node, region.members + [anchor])
             return
         staged = self.temporary(reduced.type)           # the prologue as a loop, then the anchor alone
         self._loop(node, Region(region.domain, region.sources, region.members, reduced), buffers, out=staged,
                    suffix=".prologue")
-        self._call(spec.emit(self.module, _name(node), None), {spec.inputs[0]: staged, spec.output: self.buffer(node)},
+        self._call(self._kernel(node, "anchor", spec, None), {spec.inputs[0]: staged, spec.output: self.buffer(node)},
                    node, [anchor])
 
 
@@ -326,10 +337,11 @@ def emit_step(module: ir.Module, calls: list[KernelCall], barriers: list[bool], 
             scratch_shared += round_up(call.kernel.scratch.shared)
             scratch_private += round_up(call.kernel.scratch.per_thread)
         start = _cycles(b) if profile else None
+        signature = [PTR] * len(args) + [I64, I64]
         for k, phase in enumerate(call.kernel.phases):
             if k:
                 emit_barrier(b, ctx, nthreads)
-            b.call(phase, args + [tid, nthreads])
+            b.call(declare(module, phase, VOID, signature), args + [tid, nthreads])
         if barriers[index]:
             emit_barrier(b, ctx, nthreads)
         if profile:

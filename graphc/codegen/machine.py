@@ -31,10 +31,10 @@ class CodegenError(RuntimeError):
 @functools.lru_cache(maxsize=None)
 def target_machine() -> llvm.TargetMachine:
     """The shared host target machine used to optimize and generate code (never given to an engine)."""
-    return _new_target_machine()
+    return new_target_machine()
 
 
-def _new_target_machine() -> llvm.TargetMachine:
+def new_target_machine() -> llvm.TargetMachine:
     """The host CPU at -O3, static relocation and the JIT code model (as numba's JIT uses)."""
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
@@ -48,19 +48,18 @@ def host_features() -> str:
     return llvm.get_host_cpu_features().flatten()
 
 
-def optimize(module_ref: llvm.ModuleRef) -> None:
-    """The default O3 module pipeline with loop and SLP vectorization, in place."""
-    tm = target_machine()
-    tuning = llvm.create_pipeline_tuning_options(speed_level=3)
-    tuning.loop_vectorization = True
-    tuning.slp_vectorization = True  # off by default even at level 3
-    builder = llvm.create_pass_builder(tm, tuning)
+def optimize(module_ref: llvm.ModuleRef, level: int = 3, tm: llvm.TargetMachine | None = None) -> None:
+    """The default module pipeline at `level` (0-3), in place; level 3 with loop and SLP vectorization."""
+    tuning = llvm.create_pipeline_tuning_options(speed_level=level)
+    tuning.loop_vectorization = level == 3
+    tuning.slp_vectorization = level == 3  # off by default even at level 3
+    builder = llvm.create_pass_builder(tm or target_machine(), tuning)
     builder.getModulePassManager().run(module_ref, builder)
 
 
 def emit_assembly(module: ir.Module | str, optimized: bool = True) -> str:
     """Host assembly for a module, as `graphc dump --emit asm` shows it."""
-    module_ref = _parse_and_verify(_with_host_target(module))
+    module_ref = _parse_and_verify(with_host_target(module))
     if optimized:
         optimize(module_ref)
     return target_machine().emit_assembly(module_ref)
@@ -68,7 +67,7 @@ def emit_assembly(module: ir.Module | str, optimized: bool = True) -> str:
 
 def optimized_ir(module: ir.Module | str) -> str:
     """The IR after the O3 pipeline, as `graphc dump --emit llvm` shows it."""
-    module_ref = _parse_and_verify(_with_host_target(module))
+    module_ref = _parse_and_verify(with_host_target(module))
     optimize(module_ref)
     return str(module_ref)
 
@@ -114,66 +113,93 @@ class Library:
 
 def compile_module(module: ir.Module | str) -> Library:
     """Optimize, generate and load `module`, through the memory and disk caches."""
-    text = _with_host_target(module)
+    text = with_host_target(module)
     key = cache_key(text)
     library = cached_library(key)
     if library is not None:
         return library
     stats = CompileStats("miss")
-    obj = _build_object(text, stats)
-    write_entry(key, obj)
-    _memory_cache[key] = obj
+    obj = build_object(text, stats)
+    keep_object(key, obj)
     return _load(obj, stats, key)
 
 
 def cached_library(key: str) -> Library | None:
     """The object cached under `key` (in memory, else on disk), loaded; None when absent."""
+    found = cached_object(key)
+    return _load(found[0], CompileStats(found[1]), key) if found else None
+
+
+def cached_object(key: str) -> tuple[bytes, str] | None:
+    """(object code, 'memory' or 'disk') cached under `key`; None when absent."""
     if key in _memory_cache:
-        return _load(_memory_cache[key], CompileStats("memory"), key)
+        return _memory_cache[key], "memory"
     obj = read_entry(key)
     if obj is None:
         return None
     _memory_cache[key] = obj
-    return _load(obj, CompileStats("disk"), key)
+    return obj, "disk"
 
 
-def _with_host_target(module: ir.Module | str) -> str:
+def keep_object(key: str, obj: bytes) -> None:
+    """Cache a freshly compiled object in memory and on disk."""
+    write_entry(key, obj)
+    _memory_cache[key] = obj
+
+
+def with_host_target(module: ir.Module | str) -> str:
     """IR text with the host triple and data layout set (LLVM's cost models need both)."""
     if isinstance(module, ir.Module):
         module.triple = llvm.get_process_triple()
-        module.data_layout = str(target_machine().target_data)
+        module.data_layout = _data_layout()
         return str(module)
     return module
 
 
-def _build_object(text: str, stats: CompileStats) -> bytes:
+@functools.lru_cache(maxsize=None)
+def _data_layout() -> str:
+    return str(target_machine().target_data)
+
+
+def build_object(text: str, stats: CompileStats, level: int = 3, context: llvm.ContextRef | None = None,
+                 tm: llvm.TargetMachine | None = None) -> bytes:
+    """Object code of one module's IR text at optimization `level`, timed into `stats` (in an LLVM
+    context and with a target machine of the caller's: the process's shared ones by default)."""
     start = time.perf_counter()
-    module_ref = _parse_and_verify(text)
+    module_ref = _parse_and_verify(text, context)
     stats.parse_verify = time.perf_counter() - start
     start = time.perf_counter()
-    optimize(module_ref)
+    optimize(module_ref, level, tm)
     stats.optimize = time.perf_counter() - start
     start = time.perf_counter()
-    obj = target_machine().emit_object(module_ref)
+    obj = (tm or target_machine()).emit_object(module_ref)
     stats.codegen = time.perf_counter() - start
+    module_ref.close()
     return obj
 
 
-def _load(obj: bytes, stats: CompileStats, key: str) -> Library:
+def link(objects: list[bytes], stats: CompileStats, key: str = "") -> Library:
+    """Load object files into one engine: symbols one defines resolve in the others (the step's
+    calls of its kernels)."""
     start = time.perf_counter()
     # An engine takes ownership of its target machine and frees it with itself: give it its own.
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine())
-    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_target_machine())
+    for obj in objects:
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     stats.load = time.perf_counter() - start
-    return Library(engine, stats, obj, key)
+    return Library(engine, stats, b"".join(objects), key)
+
+
+def _load(obj: bytes, stats: CompileStats, key: str) -> Library:
+    return link([obj], stats, key)
 
 
 # --- verification errors -------------------------------------------------------------------
 
-def _parse_and_verify(text: str) -> llvm.ModuleRef:
+def _parse_and_verify(text: str, context: llvm.ContextRef | None = None) -> llvm.ModuleRef:
     try:
-        module_ref = llvm.parse_assembly(text)
+        module_ref = llvm.parse_assembly(text, context)
         module_ref.verify()
     except RuntimeError as error:
         path = _dump_failed_module(text)
@@ -217,7 +243,8 @@ def _dump_failed_module(text: str) -> Path:
 
 _MAGIC = b"GRAPHC-OBJ-1\n"
 _HEADER = struct.Struct("<64sQ32s")  # hex key, payload length, sha256(payload)
-OBJECT, STEP_INDEX = ".gobj", ".gstep"  # entry kinds: object code; a step's layout (codegen/step_index.py)
+# entry kinds: object code; a step's layout (codegen/step_index.py); a kernel's (codegen/kernel_cache.py)
+OBJECT, STEP_INDEX, KERNEL_INDEX = ".gobj", ".gstep", ".gkern"
 _memory_cache: dict[str, bytes] = {}
 
 
@@ -279,7 +306,7 @@ def write_entry(key: str, payload: bytes, kind: str = OBJECT) -> None:
 
 
 def _entries() -> list[Path]:
-    return [path for kind in (OBJECT, STEP_INDEX) for path in cache_dir().glob(f"*{kind}")]
+    return [path for kind in (OBJECT, STEP_INDEX, KERNEL_INDEX) for path in cache_dir().glob(f"*{kind}")]
 
 
 def cache_info() -> dict:

@@ -26,7 +26,7 @@ class KernelRow:
 
 
 def kernel_rows(calls: list[KernelCall]) -> list[KernelRow]:
-    return [KernelRow(call.kernel.name, f"%{call.node.id} {call.node.scope}".rstrip(), call.label, call.flops,
+    return [KernelRow(call.name, f"%{call.node.id} {call.node.scope}".rstrip(), call.label, call.flops,
                       sum(b.nbytes for b in call.reads + call.writes)) for call in calls]
 
 

@@ -1,89 +1,28 @@
-"""A warm start without lowering: the optimized graph's fingerprint -> its step's object and layout.
+"""A warm start without lowering: the optimized graph's fingerprint -> its step's objects and layout.
 
 Lowering LeNet's training step emits about 2 MB of IR (0.5 s of Python) only to hash it for the
-object cache. The index maps a fingerprint of everything that decides that IR (the optimized graph,
-its memory plan, the profile flag, graphc's sources and those of its ops' lowering rules, the
-toolchain) to the object's cache key and the layout the executable needs: kernel calls with their operands and
-buffers, barriers, constants, outputs. Entries are JSON in the object cache directory, checked
-like objects (machine.STEP_INDEX); a damaged or stale one is rebuilt.
+object cache. The index maps a fingerprint of everything that decides that IR (fingerprint.py:
+the optimized graph, its memory plan, the profile flag, graphc's sources and those of its ops'
+lowering rules, the toolchain) to the step module's object key and the layout the executable
+needs: kernel calls with their kernels (and their objects' keys) and buffers, barriers, constants,
+outputs. Entries are JSON in the object cache directory, checked like objects
+(machine.STEP_INDEX); a damaged or stale one is rebuilt.
 """
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
-import sys
-from pathlib import Path
 
-import numpy as np
-
-from .. import ops
 from ..ir import Graph
 from . import machine
-from .kernels.contract import Kernel, Operand, Scratch
+from .fingerprint import graph_fingerprint as fingerprint
+from .kernel_cache import KernelRef
 from .lower import Buffer, KernelCall, LoweredGraph, Output
 
-
-def fingerprint(graph: Graph, profile: bool) -> str:
-    plan = graph.memory_plan
-    digest = hashlib.sha256()
-    _hash_graph(graph, digest)
-    sources = sorted({_lowering_source(name) for name in _op_names(graph) if name in ops.REGISTRY})
-    parts = [repr(plan.schedule), repr(sorted(plan.offsets.items())), repr(sorted(plan.aliases.items())),
-             repr(profile), _source_hash(_GRAPHC), *sources, *machine.toolchain()]
-    digest.update("\0".join(parts).encode())
-    return digest.hexdigest()
-
-
-def _hash_graph(graph: Graph, digest) -> None:
-    """Every node (id, op, type, operands, attributes; fused bodies too) and the outputs. Constants
-    go in as bytes: printing a million-element constant would take over a second."""
-    for node in graph.order():
-        digest.update(f"%{node.id}={node.op}:{node.type}({[i.id for i in node.inputs]})".encode())
-        for name, value in sorted(node.attrs.items()):
-            digest.update(name.encode())
-            if isinstance(value, Graph):
-                _hash_graph(value, digest)
-            elif isinstance(value, np.ndarray):
-                digest.update(f"{value.dtype.str}{value.shape}".encode() + np.ascontiguousarray(value).tobytes())
-            else:
-                digest.update(repr(value).encode())
-    digest.update(repr([out.id for out in graph.outputs]).encode())
-
-
-_GRAPHC = Path(__file__).resolve().parents[1]
-
-
-@functools.lru_cache(maxsize=None)
-def _source_hash(path: Path) -> str:
-    """A hash of the Python sources at `path` (a file, or a package: graphc's own, where the
-    lowering rules of its ops, the kernels and the passes live)."""
-    digest = hashlib.sha256()
-    for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-        digest.update(file.read_bytes())
-    return digest.hexdigest()
-
-
-def _lowering_source(op_name: str) -> str:
-    """A hash of the module defining an op's lowering rule (graphc's own are in _GRAPHC already)."""
-    lower = ops.get(op_name).lower
-    module = sys.modules.get(getattr(lower, "__module__", ""), None)
-    path = getattr(module, "__file__", None)
-    if path is None:         # no rule, or defined where there is no file (an interactive session)
-        return repr(getattr(lower, "__code__", None) and lower.__code__.co_code)
-    return _source_hash(Path(path).resolve())
-
-
-def _op_names(graph: Graph) -> set[str]:
-    """The ops a graph uses, inside fused regions too (an op defined outside graphc, with its
-    lowering rule, makes its module part of the fingerprint)."""
-    names = set()
-    for node in graph.nodes.values():
-        names |= _op_names(node.attrs["body"]) if node.op == "fused" else {node.op}
-    return names
+__all__ = ["fingerprint", "load", "store"]
 
 
 def store(key: str, object_key: str, lowered: LoweredGraph) -> None:
+    """Record the layout of `lowered`, whose step module's object is cached under `object_key`."""
     record = {
         "object": object_key,
         "calls": [_encode_call(call) for call in lowered.calls],
@@ -97,7 +36,7 @@ def store(key: str, object_key: str, lowered: LoweredGraph) -> None:
 
 
 def load(key: str, graph: Graph, profile: bool) -> tuple[str, LoweredGraph] | None:
-    """(object key, layout without a module) recorded for this fingerprint, or None."""
+    """(the step module's object key, layout without modules) recorded for this fingerprint, or None."""
     payload = machine.read_entry(key, machine.STEP_INDEX)
     if payload is None:
         return None
@@ -109,11 +48,8 @@ def load(key: str, graph: Graph, profile: bool) -> tuple[str, LoweredGraph] | No
 
 
 def _encode_call(call: KernelCall) -> dict:
-    kernel = call.kernel
-    return {"name": kernel.name, "operands": [[o.name, list(o.shape), o.role, o.dtype] for o in kernel.operands],
-            "scratch": [kernel.scratch.shared, kernel.scratch.per_thread], "kernel_flops": kernel.flops,
-            "buffers": [_encode_buffer(b) for b in call.buffers], "node": call.node.id, "label": call.label,
-            "flops": call.flops}
+    return {"kernel": call.kernel.encode(), "buffers": [_encode_buffer(b) for b in call.buffers],
+            "node": call.node.id, "name": call.name, "label": call.label, "flops": call.flops}
 
 
 def _encode_buffer(buffer: Buffer) -> list:
@@ -121,11 +57,8 @@ def _encode_buffer(buffer: Buffer) -> list:
 
 
 def _decode(record: dict, graph: Graph, profile: bool) -> LoweredGraph:
-    calls = [KernelCall(Kernel(c["name"], (), tuple(Operand(n, tuple(shape), role, dtype)
-                                                     for n, shape, role, dtype in c["operands"]),
-                               Scratch(*c["scratch"]), c["kernel_flops"]),
-                        tuple(Buffer(*b) for b in c["buffers"]), graph.nodes[c["node"]], c["label"], c["flops"])
-             for c in record["calls"]]
+    calls = [KernelCall(KernelRef.decode(c["kernel"]), tuple(Buffer(*b) for b in c["buffers"]),
+                        graph.nodes[c["node"]], c["name"], c["label"], c["flops"]) for c in record["calls"]]
     constants = {node_id: (offset, graph.nodes[node_id].attrs["value"]) for offset, node_id in record["constants"]}
     outputs = [Output(Buffer(*buffer), node.type, before) for (buffer, before), node
                in zip(record["outputs"], graph.outputs, strict=True)]

@@ -11,8 +11,9 @@ import pytest
 import graphc
 from graphc import Tensor, nn
 from graphc.cli import main
-from graphc.codegen import format_kernel_list, kernel_list, machine, profile_table, step_index
-from graphc.codegen.kernels.contract import Kernel, Operand
+from graphc.codegen import fingerprint, format_kernel_list, kernel_list, machine, profile_table, step_index
+from graphc.codegen.kernel_cache import KernelRef
+from graphc.codegen.kernels.contract import Operand, Scratch
 from graphc.codegen.lower import Buffer, KernelCall, place_barriers
 from graphc.inspect import graph_stats
 from graphc.jit import trace
@@ -110,7 +111,7 @@ def test_warm_compiles_skip_lowering_and_a_damaged_index_is_rebuilt(tmp_path, mo
     assert cold.library.stats.cache == "miss" and cold.lowered.module is not None
     warm = compile_fresh()
     assert warm.library.stats.cache == "disk" and warm.lowered.module is None      # lowering skipped
-    assert [c.kernel.name for c in warm.lowered.calls] == [c.kernel.name for c in cold.lowered.calls]
+    assert [(c.name, c.kernel) for c in warm.lowered.calls] == [(c.name, c.kernel) for c in cold.lowered.calls]
     assert warm.lowered.barriers == cold.lowered.barriers
     for index in tmp_path.glob(f"*{machine.STEP_INDEX}"):
         index.write_bytes(index.read_bytes()[:-5])                                # truncated
@@ -176,7 +177,7 @@ def test_dump_emits_the_native_step(capsys):
 def _call(name: str, reads: list[Buffer], writes: list[Buffer]) -> KernelCall:
     operands = tuple(Operand(f"r{i}", (1,)) for i in range(len(reads))) + \
         tuple(Operand(f"w{i}", (1,), "out") for i in range(len(writes)))
-    return KernelCall(Kernel(name, (), operands), tuple(reads + writes), None, name, 0)
+    return KernelCall(KernelRef(name, (), operands, Scratch(), 0, ""), tuple(reads + writes), None, name, name, 0)
 
 
 def test_barriers_only_where_a_kernel_touches_bytes_another_used_since_the_last_one():
@@ -192,8 +193,8 @@ def test_barriers_only_where_a_kernel_touches_bytes_another_used_since_the_last_
     assert place_barriers([_call("p", [weight], [a]), _call("q", [], [weight])]) == [True, False]
 
 
-def test_the_step_index_fingerprint_covers_lowering_rules_outside_graphc(tmp_path, monkeypatch):
-    """An op defined in the user's module: editing its module must not reuse a stale step."""
+def test_fingerprints_cover_lowering_rules_outside_graphc(tmp_path, monkeypatch):
+    """An op defined in the user's module: editing its module must not reuse a stale step or kernel."""
     module = tmp_path / "user_ops_for_fingerprint.py"
     module.write_text("from graphc.ops.core import ELEMENTWISE, Op, register\n"
                       "halve = register(Op('test_only_halve', ('x',), lambda x: x, lambda x: x / 2, ELEMENTWISE,\n"
@@ -203,10 +204,12 @@ def test_the_step_index_fingerprint_covers_lowering_rules_outside_graphc(tmp_pat
     try:
         traced = trace(lambda x: user_ops.halve(x), (np.ones(3, np.float32),))
         run_pipeline(traced.graph)
-        before = step_index.fingerprint(traced.graph, profile=False)
+        (halving,) = [n for n in traced.graph.order() if n.op == "test_only_halve"]
+        before = step_index.fingerprint(traced.graph, profile=False), fingerprint.kernel_fingerprint(halving, "loop")
         module.write_text(module.read_text().replace("0.5", "0.25"))
-        step_index._source_hash.cache_clear()
-        assert step_index.fingerprint(traced.graph, profile=False) != before
+        fingerprint._source_hash.cache_clear()
+        after = step_index.fingerprint(traced.graph, profile=False), fingerprint.kernel_fingerprint(halving, "loop")
+        assert after[0] != before[0] and after[1] != before[1]      # neither the step nor its kernel reused
     finally:
         del REGISTRY["test_only_halve"]
 

@@ -1,0 +1,112 @@
+"""Compiling many modules at once, on every core.
+
+`CompileBatch(threads).submit(text, level)` optimizes and compiles one module's IR text to object
+code on a worker thread and returns a Future of `(object bytes, CompileStats)`, so the caller goes
+on emitting the next kernel while LLVM works on the earlier ones.
+
+ctypes releases the GIL around every call into LLVM, but llvmlite also serializes all its calls
+behind one process-wide lock (`llvmlite.binding.ffi.lib._lock`), so threads alone would still
+compile one module at a time. LLVM compiles concurrently when each thread has its own LLVMContext
+and TargetMachine (in-process ThinLTO backends work that way), which is what a worker here owns:
+its calls skip llvmlite's lock, every other thread's calls still take it (`_SkippedByWorkers`).
+A worker shares nothing with other threads but LLVM's immutable target tables and option values
+(`llvm.set_option` must not be called while a batch compiles). If llvmlite's lock is not where
+this expects it, workers take the lock like everyone else: correct, and serial.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import llvmlite.binding as llvm
+from llvmlite.binding import ffi
+
+from . import machine
+
+_worker = threading.local()          # .target_machine on compile workers
+
+
+def compile_text(text: str, level: int) -> tuple[bytes, machine.CompileStats]:
+    """Parse, verify, optimize at `level` and emit one module's object code, in this thread."""
+    stats = machine.CompileStats("miss")
+    tm = getattr(_worker, "target_machine", None)
+    if tm is None:                                     # the calling thread: llvmlite's shared objects
+        return machine.build_object(text, stats, level), stats
+    context = llvm.create_context()
+    try:
+        return machine.build_object(text, stats, level, context, tm), stats
+    finally:
+        context.close()
+
+
+class CompileBatch:
+    """Modules compiled on `threads` threads (1: in the caller, at submit)."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+        self.pool = _pool(threads) if threads > 1 else None
+
+    def submit(self, text: str, level: int) -> Future:
+        if self.pool is not None:
+            return self.pool.submit(compile_text, text, level)
+        future: Future = Future()
+        try:
+            future.set_result(compile_text(text, level))
+        except BaseException as error:        # raised by result(), as a pool's future would
+            future.set_exception(error)
+        return future
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """The process's pool of `threads` compile workers (idle workers cost nothing)."""
+    with _pools_lock:
+        if threads not in _pools:
+            machine.target_machine()                      # LLVM's targets initialized once, by this thread
+            _install_lock_skip()
+            _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="graphc-compile",
+                                                 initializer=_start_worker)
+        return _pools[threads]
+
+
+def _start_worker() -> None:
+    _worker.target_machine = machine.new_target_machine()   # created under llvmlite's lock
+    _worker.owns_llvm = _lock_skip_installed
+
+
+class _SkippedByWorkers:
+    """llvmlite's lock, not taken by compile workers (their LLVM objects are their own)."""
+
+    def __init__(self, lock):
+        self.lock = lock
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return True if getattr(_worker, "owns_llvm", False) else self.lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        if not getattr(_worker, "owns_llvm", False):
+            self.lock.release()
+
+
+_lock_skip_installed = False
+
+
+def _install_lock_skip() -> None:
+    global _lock_skip_installed
+    guard = getattr(getattr(ffi, "lib", None), "_lock", None)
+    inner = getattr(guard, "_lock", None)
+    if inner is not None and hasattr(inner, "acquire") and hasattr(inner, "release"):
+        if not isinstance(inner, _SkippedByWorkers):
+            guard._lock = _SkippedByWorkers(inner)
+        _lock_skip_installed = True
+
+
+def timed(function, *args):
+    """(result, seconds) of function(*args)."""
+    start = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - start

@@ -1,0 +1,163 @@
+"""Kernels generated and compiled once: each kernel is a module of its own, found by fingerprint.
+
+Lowering asks `KernelSet.kernel(node, variant, emit)` for every kernel a step calls. A kernel whose
+fingerprint (fingerprint.kernel_fingerprint: what decides its IR) was seen before is reused
+without emitting its IR: earlier in this step ("deduplicated": equal convolutions, or a train
+step's forward in its own eval cell), earlier in this process ("memory") or in an earlier one
+("disk": a KERNEL_INDEX entry naming its object). A new kernel is emitted into its own module, its
+functions named after its fingerprint (so equal kernels have equal IR, and objects of different
+steps link together without clashing), and handed to a CompileBatch, which compiles it on a worker
+thread while lowering goes on. Objects are cached by their IR's key (machine.cache_key) as every
+module is; the index entry only saves emitting IR to learn that key.
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Callable
+
+from llvmlite import ir
+
+from ..ir import Node
+from . import machine
+from .compile_pool import CompileBatch
+from .fingerprint import kernel_fingerprint
+from .kernels.contract import Kernel, Operand, Scratch
+
+HOT, LIGHT = 3, 2          # optimization levels (machine.optimize): full O3 with vectorizers, or O2 without
+
+
+@dataclass(frozen=True)
+class KernelRef:
+    """A compiled (or compiling) kernel as a step calls it."""
+    fingerprint: str
+    phases: tuple[str, ...]          # its functions' symbols, called in order with a barrier between
+    operands: tuple[Operand, ...]
+    scratch: Scratch
+    flops: int
+    object_key: str                  # its module's object in the cache
+    level: int = HOT
+
+    def encode(self) -> dict:
+        return {"fingerprint": self.fingerprint, "phases": list(self.phases),
+                "operands": [[o.name, list(o.shape), o.role, o.dtype] for o in self.operands],
+                "scratch": [self.scratch.shared, self.scratch.per_thread], "flops": self.flops,
+                "object": self.object_key, "level": self.level}
+
+    @staticmethod
+    def decode(record: dict) -> "KernelRef":
+        return KernelRef(record["fingerprint"], tuple(record["phases"]),
+                         tuple(Operand(n, tuple(shape), role, dtype) for n, shape, role, dtype in record["operands"]),
+                         Scratch(*record["scratch"]), record["flops"], record["object"], record["level"])
+
+
+@dataclass
+class KernelCounts:
+    """Where a step's kernels came from: `calls` in the step, `deduplicated` calls of a kernel the
+    step already had, and each distinct kernel found in `memory`, on `disk`, or `compiled`."""
+    calls: int = 0
+    deduplicated: int = 0
+    memory: int = 0
+    disk: int = 0
+    compiled: int = 0
+    optimize: float = 0.0            # seconds of LLVM work summed over the compile threads
+    codegen: float = 0.0
+
+
+_known: dict[str, KernelRef] = {}    # every kernel this process has lowered, by fingerprint
+
+
+class KernelSet:
+    """The kernels of one step. `batch` compiles new kernels (None: emit only, e.g. to list them);
+    `share=False` emits every distinct kernel of the step, cached or not (to show its IR)."""
+
+    def __init__(self, batch: CompileBatch | None, share: bool = True):
+        self.batch, self.share = batch, share
+        self.refs: dict[str, KernelRef] = {}
+        self.modules: list[ir.Module] = []
+        self.counts = KernelCounts()
+        self._objects: dict[str, bytes] = {}
+        self._pending: dict[str, tuple[Future, KernelRef | None]] = {}
+
+    def kernel(self, node: Node, variant: str, emit: Callable[[ir.Module, str], Kernel]) -> KernelRef:
+        """The kernel `emit(module, name)` would add for `node` (`variant`: which of its kernels)."""
+        self.counts.calls += 1
+        fingerprint = kernel_fingerprint(node, variant)
+        if fingerprint in self.refs:
+            self.counts.deduplicated += 1
+            return self.refs[fingerprint]
+        ref = self._cached(fingerprint) if self.share else None
+        if ref is None:
+            ref = self._emit(fingerprint, emit)
+        self.refs[fingerprint] = _known[fingerprint] = ref
+        return ref
+
+    def _cached(self, fingerprint: str) -> KernelRef | None:
+        ref = _known.get(fingerprint) or _read_index(fingerprint)
+        found = machine.cached_object(ref.object_key) if ref else None
+        if found is None:
+            return None
+        self._objects[ref.object_key], source = found
+        setattr(self.counts, source, getattr(self.counts, source) + 1)
+        if fingerprint not in _known:
+            _known[fingerprint] = ref
+        return ref
+
+    def _emit(self, fingerprint: str, emit: Callable[[ir.Module, str], Kernel]) -> KernelRef:
+        module = ir.Module(name=f"graphc.kernel.{fingerprint[:16]}")
+        kernel = emit(module, symbol(fingerprint))
+        self.modules.append(module)
+        text = machine.with_host_target(module)
+        ref = KernelRef(fingerprint, tuple(fn.name for fn in kernel.phases), kernel.operands, kernel.scratch,
+                        kernel.flops, machine.cache_key(text), HOT)
+        if self.batch is not None:
+            source = self.submit(ref.object_key, text, ref.level, ref)
+            setattr(self.counts, source, getattr(self.counts, source) + 1)
+        return ref
+
+    def submit(self, object_key: str, text: str, level: int, ref: KernelRef | None = None) -> str:
+        """Compile `text` unless its object is cached ('memory', 'disk'), else 'compiled' (`ref`: the
+        kernel it is, indexed once its object is cached)."""
+        found = machine.cached_object(object_key)
+        if found is not None:
+            self._objects[object_key], source = found
+            if ref is not None:
+                _write_index(ref)
+            return source
+        if object_key not in self._pending:
+            self._pending[object_key] = self.batch.submit(text, level), ref
+        return "compiled"
+
+    def objects(self) -> dict[str, bytes]:
+        """Every object of the step by key, once compiled (each new one is cached as it arrives)."""
+        for key, (future, ref) in self._pending.items():
+            obj, stats = future.result()
+            machine.keep_object(key, obj)
+            if ref is not None:
+                _write_index(ref)
+            self._objects[key] = obj
+            self.counts.optimize += stats.optimize
+            self.counts.codegen += stats.codegen
+        self._pending.clear()
+        return self._objects
+
+
+def symbol(fingerprint: str) -> str:
+    """The kernel's function name: its fingerprint, so equal kernels are equal IR."""
+    return f"k{fingerprint[:24]}"
+
+
+def _write_index(ref: KernelRef) -> None:
+    machine.write_entry(ref.fingerprint, json.dumps(ref.encode()).encode(), machine.KERNEL_INDEX)
+
+
+def _read_index(fingerprint: str) -> KernelRef | None:
+    payload = machine.read_entry(fingerprint, machine.KERNEL_INDEX)
+    if payload is None:
+        return None
+    try:
+        ref = KernelRef.decode(json.loads(payload))
+    except (ValueError, KeyError, TypeError):
+        return None
+    return ref if ref.fingerprint == fingerprint else None
