@@ -1,0 +1,175 @@
+"""Kernels compiled once: equal kernels are emitted and compiled once inside a step and shared
+between steps, bitwise the same as compiled alone; the per-kernel cache on disk is used by a new
+process, never across toolchains, survives damage, and two processes can fill it at once; compile
+workers produce the same object code as the calling thread."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import graphc
+from graphc import Parameter, Tensor, nn, ops
+from graphc.codegen import kernel_cache, machine
+from graphc.codegen.compile_pool import CompileBatch, compile_text
+from graphc.codegen.kernel_cache import KernelSet
+from graphc.codegen.lower import lower_graph
+from graphc.jit import trace
+from graphc.models import lenet
+from graphc.passes import run_pipeline
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def new_process() -> None:
+    """Forget what this process compiled: only the disk cache remembers."""
+    machine._memory_cache.clear()
+    kernel_cache._known.clear()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty disk cache, and nothing compiled in memory: as a new process on a new machine sees it."""
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+    new_process()
+    return tmp_path
+
+
+def cells(seed=0):
+    graphc.set_seed(seed)
+    net = lenet(num_classes=10)
+    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+    train = nn.TrainOneStepCell(nn.WithLossCell(net, loss), nn.Momentum(net.trainable_params(), 0.01, 0.9))
+    return train, nn.WithEvalCell(net, loss)
+
+
+def lenet_batch(batch=8):
+    rng = np.random.default_rng(3)
+    return (Tensor(rng.standard_normal((batch, 1, 32, 32)).astype(np.float32)),
+            Tensor(rng.integers(0, 10, batch).astype(np.int32)))
+
+
+def evaluate(cell, inputs):
+    return [out.asnumpy().copy() for out in cell(*inputs)]
+
+
+def test_the_eval_cell_reuses_the_train_steps_kernels_bitwise(cache):
+    inputs = lenet_batch()
+    alone = evaluate(cells()[1], inputs)                      # compiled from nothing
+    new_process()
+    for entry in cache.iterdir():
+        entry.unlink()
+    train, evaluation = cells()
+    train.compile(*inputs)
+    eval_executable = evaluation.compile(*inputs)
+    counts = eval_executable.report.counts
+    assert counts.compiled == 0 and counts.memory == counts.calls - counts.deduplicated > 0   # all the train step's
+    for shared, own in zip(evaluate(evaluation, inputs), alone, strict=True):
+        np.testing.assert_array_equal(shared, own)
+
+
+def conv_pair(params, x, y):
+    return ops.conv2d(x, params["w1"]), ops.conv2d(y, params["w2"])
+
+
+def test_equal_kernels_in_one_step_are_emitted_once_and_give_the_same_bits(cache):
+    rng = np.random.default_rng(0)
+    x, y = (rng.standard_normal((2, 3, 9, 9)).astype(np.float32) for _ in range(2))
+    w1, w2 = (rng.standard_normal((4, 3, 3, 3)).astype(np.float32) for _ in range(2))
+    params = {"w1": Parameter(w1, name="w1"), "w2": Parameter(w2, name="w2")}
+    traced = trace(lambda a, b: conv_pair(params, a, b), (x, y))
+    run_pipeline(traced.graph)
+    lowered = lower_graph(traced.graph)
+    assert lowered.kernels.counts.calls == 2 and lowered.kernels.counts.deduplicated == 1
+    assert lowered.calls[0].kernel == lowered.calls[1].kernel and len(lowered.kernels.modules) == 1
+    both = graphc.jit(lambda a, b: conv_pair(params, a, b))(Tensor(x), Tensor(y))
+    single = graphc.jit(lambda a, w: ops.conv2d(a, w))
+    for got, (image, weight) in zip(both, [(x, w1), (y, w2)]):
+        np.testing.assert_array_equal(got.asnumpy(), single(Tensor(image), Tensor(weight)).asnumpy())
+
+
+def test_a_new_process_compiles_only_the_kernels_it_has_not_seen(cache):
+    inputs = lenet_batch()
+    train, _ = cells()
+    train.compile(*inputs)
+    new_process()
+    evaluation = cells()[1].compile(*inputs)
+    counts = evaluation.report.counts
+    assert counts.compiled == 0 and counts.disk == counts.calls - counts.deduplicated > 0
+    assert not evaluation.report.warm                          # not the step index: a step never built
+
+
+def test_entries_of_another_toolchain_are_never_used(cache, monkeypatch):
+    inputs = lenet_batch()
+    cells()[1].compile(*inputs)
+    new_process()
+    other = machine.toolchain()[:2] + ("another-cpu", "+avx2")
+    monkeypatch.setattr(machine, "toolchain", lambda: other)
+    counts = cells()[1].compile(*inputs).report.counts
+    assert counts.memory == counts.disk == 0 and counts.compiled == counts.calls - counts.deduplicated
+
+
+def test_a_damaged_kernel_index_entry_is_rebuilt(cache):
+    inputs = lenet_batch()
+    expected = evaluate(cells()[1], inputs)
+    new_process()
+    for path in list(cache.glob(f"*{machine.KERNEL_INDEX}")) + list(cache.glob(f"*{machine.STEP_INDEX}")):
+        path.write_bytes(path.read_bytes()[:-3])
+    evaluation = cells()[1]
+    for got, want in zip(evaluate(evaluation, inputs), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert all(machine.read_entry(p.name[:-len(machine.KERNEL_INDEX)], machine.KERNEL_INDEX) is not None
+               for p in cache.glob(f"*{machine.KERNEL_INDEX}"))
+
+
+FILL_CACHE = """
+import json, sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from codegen.test_kernel_cache import cells, lenet_batch, evaluate
+inputs = lenet_batch()
+train, evaluation = cells()
+losses = [float(train(*inputs).asnumpy()) for _ in range(3)]
+print(json.dumps([losses, [out.tolist() for out in evaluate(evaluation, inputs)]]))
+"""
+
+
+def test_two_processes_filling_the_cache_at_once_both_succeed(cache):
+    code = FILL_CACHE.format(tests=str(REPO / "tests"))
+    env = {**os.environ, "GRAPHC_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
+    runs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    results = []
+    for run in runs:
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert results[0] == results[1]
+    entries = [p for p in cache.iterdir() if p.is_file()]
+    assert not [p for p in entries if p.name.startswith(".tmp-")]        # no temporary file left behind
+    kinds = (machine.OBJECT, machine.STEP_INDEX, machine.KERNEL_INDEX)
+    assert {p.suffix for p in entries} == {kind for kind in kinds}
+    for path in entries:                                                 # every entry whole and verified
+        assert machine.read_entry(path.name[:-len(path.suffix)], path.suffix) is not None, path.name
+    new_process()
+    train, evaluation = cells()                                          # and a third process uses them
+    inputs = lenet_batch()
+    assert [float(train(*inputs).asnumpy()) for _ in range(3)] == results[0][0]
+    assert train.compile(*inputs).report.warm
+
+
+def test_compile_workers_produce_the_bytes_the_calling_thread_does(cache):
+    train, _ = cells()
+    traced = trace(train, tuple(lenet_batch()))
+    run_pipeline(traced.graph)
+    kernels = KernelSet(None, share=False)
+    lower_graph(traced.graph, kernels=kernels)
+    texts = [machine.with_host_target(module) for module in kernels.modules[:6]]
+    batch = CompileBatch(2)
+    in_workers = [future.result()[0] for future in [batch.submit(text, kernel_cache.HOT) for text in texts]]
+    assert in_workers == [compile_text(text, kernel_cache.HOT)[0] for text in texts]
