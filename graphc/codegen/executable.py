@@ -25,7 +25,7 @@ from .kernels.launch import aligned_empty
 from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, SCRATCH, STEP, Buffer, \
     LoweredGraph, lower_graph, memory_plan
 from .compile_pool import CompileBatch
-from .kernel_cache import HOT, KernelCounts, KernelSet
+from .kernel_cache import KERNEL, KernelCounts, KernelSet
 from .machine import CodegenError, CompileStats, Library, cache_key, cached_object, link, with_host_target
 from .report import CompileReport
 from .parallel import shared_runner
@@ -182,8 +182,8 @@ def compile_step(graph: Graph, profile: bool = False, seconds: Mapping[str, floa
         kernels = KernelSet(CompileBatch(report.threads))
         lowered = lower_graph(graph, profile, kernels)
         step_text = with_host_target(lowered.module)
-        step_key = cache_key(step_text)
-        kernels.submit(step_key, step_text, HOT)
+        step_key = cache_key(step_text, KERNEL)
+        kernels.submit(step_key, step_text, KERNEL)
         report.seconds["lower"] = time.perf_counter() - start
         start = time.perf_counter()
         by_key = kernels.objects()

@@ -26,7 +26,7 @@ from ..ops.core import BROADCAST, ELEMENTWISE, OUT_FUSABLE
 from ..passes.manager import PassContext
 from ..passes.memory import ALIGNMENT, MemoryPlan, plan_memory
 from ..types import TensorType, float32
-from .kernel_cache import KernelRef, KernelSet
+from .kernel_cache import LOOP, KernelRef, KernelSet
 from .kernels.contract import round_up
 from .kernels.elementwise import Tensor, emit_elementwise
 from .kernels.simd import I8, I64, PTR, VOID, declare, elem_ptr, i64
@@ -207,14 +207,14 @@ class _Lowering:
         flat = (node.type.size,)
         tensor = lambda name: Tensor(name, flat, node.type.dtype.short)
         kernel = self.kernels.kernel(node, "copy", lambda module, name: emit_elementwise(
-            module, name, flat, [tensor("x")], [tensor("y")], lambda b, values: values[0]))
+            module, name, flat, [tensor("x")], [tensor("y")], lambda b, values: values[0]), LOOP)
         self._call(kernel, {"x": self.buffer(node.inputs[0]), "y": self.buffer(node)}, node, [node])
 
     def _loop(self, node: Node, region: Region, sources: dict[int, Buffer], out: Buffer | None = None,
               suffix: str = "") -> None:
         buffers = {region.source_name(n): sources[n.id] for n in region.sources}
         buffers["out"] = out or self.buffer(node)
-        kernel = self.kernels.kernel(node, "loop" + suffix, lambda module, name: emit_loop(module, name, region))
+        kernel = self.kernels.kernel(node, "loop" + suffix, lambda module, name: emit_loop(module, name, region), LOOP)
         self._call(kernel, buffers, node, region.members, suffix)
 
     def _kernel(self, node: Node, variant: str, spec: KernelSpec, hook) -> KernelRef:

@@ -252,8 +252,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GRAPHC_CACHE_DIR") or Path.home() / ".cache" / "graphc")
 
 
-def cache_key(ir_text: str) -> str:
-    return hashlib.sha256("\0".join([ir_text, *toolchain()]).encode()).hexdigest()
+def cache_key(ir_text: str, level: int = 3) -> str:
+    """The key of the object code of `ir_text` optimized at `level` on this toolchain."""
+    return hashlib.sha256("\0".join([ir_text, f"O{level}", *toolchain()]).encode()).hexdigest()
 
 
 @functools.lru_cache(maxsize=None)

@@ -5,6 +5,8 @@ involves a vector type are declared by hand because `Module.declare_intrinsic` c
 """
 from __future__ import annotations
 
+import functools
+
 from llvmlite import ir
 
 LANES = 16
@@ -23,9 +25,16 @@ def i64(value: int) -> ir.Constant:
     return ir.Constant(I64, value)
 
 
+@functools.lru_cache(maxsize=None)
+def vector_constant(element: ir.Type, values: tuple) -> ir.Constant:
+    """One shared constant per vector value: llvmlite caches a value's text on the object, and printing
+    vector constants afresh was a third of the time spent printing a kernel's IR."""
+    return ir.Constant(ir.VectorType(element, len(values)), list(values))
+
+
 def lane_mask(count: int, lanes: int = LANES, first: int = 0) -> ir.Constant:
     """Constant mask with lanes [first, count) enabled."""
-    return ir.Constant(ir.VectorType(I1, lanes), [1 if first <= lane < count else 0 for lane in range(lanes)])
+    return vector_constant(I1, tuple(1 if first <= lane < count else 0 for lane in range(lanes)))
 
 
 def declare(module: ir.Module, name: str, ret: ir.Type, args: list[ir.Type], var_arg=False) -> ir.Function:
@@ -63,13 +72,13 @@ def broadcast(builder: ir.IRBuilder, scalar: ir.Value, lanes: int = LANES) -> ir
     """Splat a scalar into every lane (insertelement + zero shuffle; LLVM folds it into vbroadcastss)."""
     vty = ir.VectorType(scalar.type, lanes)
     one = builder.insert_element(ir.Constant(vty, ir.Undefined), scalar, ir.Constant(I32, 0))
-    return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined), ir.Constant(ir.VectorType(I32, lanes), [0] * lanes))
+    return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined), vector_constant(I32, (0,) * lanes))
 
 
 def shuffle(builder: ir.IRBuilder, a: ir.Value, b: ir.Value | None, indices: list[int]) -> ir.Value:
     """shufflevector with python indices; `b=None` means an undefined second operand."""
     second = b if b is not None else ir.Constant(a.type, ir.Undefined)
-    return builder.shuffle_vector(a, second, ir.Constant(ir.VectorType(I32, len(indices)), indices))
+    return builder.shuffle_vector(a, second, vector_constant(I32, tuple(indices)))
 
 
 def elem_ptr(builder: ir.IRBuilder, base: ir.Value, offset, elem: ir.Type = F32) -> ir.Value:
@@ -141,7 +150,7 @@ def load_strided(builder: ir.IRBuilder, base: ir.Value, offset, stride: int, cou
 
 
 def iota(lanes: int = LANES) -> ir.Constant:
-    return ir.Constant(ir.VectorType(I32, lanes), list(range(lanes)))
+    return vector_constant(I32, tuple(range(lanes)))
 
 
 def transpose(builder: ir.IRBuilder, vectors: list[ir.Value]) -> list[ir.Value]:
