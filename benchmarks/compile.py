@@ -128,7 +128,8 @@ def main() -> None:
             for name, row in rows.items():
                 phases = " ".join(f"{k} {v:.3f}" for k, v in row["phases"].items())
                 step = f"{row['ms_per_step']:8.3f}" if "ms_per_step" in row else f"{'':>8}"
-                print(f"{model:<13} {threads:>3} {name:<17} {row['seconds']:8.3f} {row['cpu']:6.2f} {row['calls']:>6} "
+                print(f"{model:<13} {threads:>3} {name:<17} {row['seconds']:8.3f} {row['cpu']:6.2f} "
+                      f"{row['calls']:>6} "
                       f"{row['kernels']:>8} {row['compiled']:>9} {step}  {phases}", flush=True)
 
 

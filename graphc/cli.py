@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from inspect import Parameter as Argument, signature
 from pathlib import Path
 
@@ -144,22 +145,31 @@ def _pipeline(text: str | None) -> str:
 
 def _inspect(args) -> None:
     pipeline = _pipeline(args.pipeline)
+    start = time.perf_counter()
     graph = load_graph(args.target, args.input)
+    seconds = {"trace": time.perf_counter() - start}
+    start = time.perf_counter()
     views, report = _stage_graphs(graph, {args.stage}, pipeline)
+    seconds["passes"] = time.perf_counter() - start
     sections = [f"stage {args.stage}", format_stats(graph_stats(views[-1][1]))]
     if report is not None:
         sections.append(f"pipeline\n{report}")
     if args.stage == "optimized":
-        sections.append(_native_kernels(views[-1][1]))
+        sections.append(_native_kernels(views[-1][1], seconds))
     _write("\n\n".join(sections), None)
 
 
-def _native_kernels(graph: Graph) -> str:
-    from .codegen import CodegenError, format_kernel_list, kernel_list
+def _native_kernels(graph: Graph, seconds: dict[str, float]) -> str:
+    """The native step's kernels and where its compile time went (it is compiled, through the cache)."""
+    from .codegen import CodegenError, format_kernel_list
+    from .codegen.executable import compile_step
+    from .codegen.profile import kernel_rows
+    from .compiler import profiling
     try:
-        return f"native kernels\n{format_kernel_list(kernel_list(graph))}"
+        lowered, _, report = compile_step(graph, profiling(), seconds)
     except CodegenError as error:
         return f"native kernels: none ({error})"
+    return f"native kernels\n{format_kernel_list(kernel_rows(lowered.calls))}\n\ncompile\n{report.line()}"
 
 
 def _cache(args) -> None:

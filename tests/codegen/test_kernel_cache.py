@@ -5,6 +5,7 @@ workers produce the same object code as the calling thread."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -173,3 +174,17 @@ def test_compile_workers_produce_the_bytes_the_calling_thread_does(cache):
     batch = CompileBatch(2)
     in_workers = [future.result()[0] for future in [batch.submit(text, kernel_cache.KERNEL) for text in texts]]
     assert in_workers == [compile_text(text, kernel_cache.KERNEL)[0] for text in texts]
+
+
+def test_inspect_shows_where_compile_time_went(cache, capsys):
+    from graphc.cli import main
+    target = ["inspect", f"{REPO}/examples/lenet.py:net", "--input", "x:f32[4,1,32,32]"]
+    assert main(target) == 0
+    cold = capsys.readouterr().out.split("\ncompile\n", 1)[1]
+    assert re.search(r"7 kernel calls, 7 kernels \(0 deduplicated; 0 in memory, 0 on disk, 7 compiled on \d+ threads?:"
+                     r" LLVM optimize [\d.]+ s, codegen [\d.]+ s of CPU\) in [\d.]+ s \(trace [\d.]+, passes [\d.]+, "
+                     r"lower [\d.]+, compile [\d.]+, link [\d.]+\)", cold), cold
+    new_process()
+    assert main(target) == 0
+    warm = capsys.readouterr().out.split("\ncompile\n", 1)[1]
+    assert "7 kernel calls from the step index (0 kernels in memory, 7 on disk)" in warm, warm
