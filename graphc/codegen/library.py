@@ -67,7 +67,11 @@ class KernelLibrary:
 
     def strided_slice_grad(self, ct: TensorType, out: TensorType, *, ranges: tuple[range, ...]) -> KernelSpec:
         """out = zeros with ct written at the positions `ranges`."""
-        return _copy(ct.shape, ct, Strided(0, _strides(ct.shape)), out, _sliced(out.shape, ranges), zero_first=True)
+        return self.pad(ct, out, ranges=ranges, value=0)
+
+    def pad(self, x: TensorType, out: TensorType, *, ranges: tuple[range, ...], value) -> KernelSpec:
+        """out = `value` everywhere, then x written at the positions `ranges`."""
+        return _copy(x.shape, x, Strided(0, _strides(x.shape)), out, _sliced(out.shape, ranges), fill=value)
 
     def gather(self, table: TensorType, index: TensorType, out: TensorType, *, axis: int) -> KernelSpec:
         pre, size, post = _around(table.shape, axis)
@@ -215,8 +219,7 @@ def _around(shape, axis: int) -> tuple[int, int, int]:
     return prod(shape[:axis]), shape[axis], prod(shape[axis + 1:])
 
 
-def _copy(space, source: TensorType, src: Strided, target: TensorType, dst: Strided,
-          zero_first: bool = False) -> KernelSpec:
+def _copy(space, source: TensorType, src: Strided, target: TensorType, dst: Strided, fill=None) -> KernelSpec:
     return KernelSpec(lambda module, name, hook: emit_strided_copy(module, name, space, source.shape, src, target.shape,
-                                                                   dst, source.dtype.short, zero_first),
+                                                                   dst, source.dtype.short, fill),
                       ("x",), "y")
