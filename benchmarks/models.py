@@ -13,7 +13,6 @@ when torch is installed (its eval logits are first checked against graphc's).
 """
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lenet_step import ms_per_step  # noqa: E402
 from peak import fma_peak_gflops  # noqa: E402
 
 import graphc  # noqa: E402
@@ -57,18 +57,6 @@ def batch(name, seed=1):
     return rng.standard_normal(shape).astype(np.float32), rng.integers(0, 10, shape[0]).astype(np.int32)
 
 
-def ms_per_step(step, rounds, steps_per_round, warmup=3):
-    for _ in range(warmup):
-        step()
-    per_round = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(steps_per_round):
-            step()
-        per_round.append((time.perf_counter() - start) * 1000 / steps_per_round)
-    return statistics.median(per_round)
-
-
 def step_flops(name):
     """FLOPs of the step as it runs: after the pipeline (DCE drops the unused input gradient)."""
     traced = trace(make_train_step(make_network(name)), batch(name))
@@ -96,7 +84,7 @@ def graphc_ms(name, threads, rounds, steps):
     images, labels = (Tensor(a) for a in batch(name))
     step = make_train_step(make_network(name))
     step.compile(images, labels)
-    return ms_per_step(lambda: step(images, labels), rounds, steps)
+    return ms_per_step(lambda: step(images, labels), rounds, steps, warmup=3)
 
 
 def torch_ms(name, rounds, steps):
@@ -115,7 +103,7 @@ def torch_ms(name, rounds, steps):
     rows = {}
     for threads in sorted({1, os.cpu_count()}):
         step = torch_models.train_step_fn(make_network(name), threads=threads)
-        rows[threads] = ms_per_step(lambda: step(images, labels), rounds, steps)
+        rows[threads] = ms_per_step(lambda: step(images, labels), rounds, steps, warmup=3)
     return rows
 
 
