@@ -18,8 +18,11 @@ from llvmlite import ir
 
 from ..types import TensorType, float32
 from .kernels.axis import emit_argmax, emit_softmax
+from .kernels.batch_stats import emit_batch_stats
 from .kernels.contract import IR_TYPES, Kernel
 from .kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input
+from .kernels.conv_depthwise import emit_depthwise_conv2d, emit_depthwise_grad_filter, emit_depthwise_grad_input, \
+    is_depthwise
 from .kernels.conv_filter import emit_conv2d_grad_filter
 from .kernels.epilogue import IDENTITY
 from .kernels.matmul import emit_matmul
@@ -73,6 +76,12 @@ class KernelLibrary:
         """out = `value` everywhere, then x written at the positions `ranges`."""
         return _copy(x.shape, x, Strided(0, _strides(x.shape)), out, _sliced(out.shape, ranges), fill=value)
 
+    def batch_stats(self, x: TensorType, out: TensorType) -> KernelSpec:
+        """out [2, C] = per-channel mean and biased variance of x [N, C, ...]."""
+        _float32("batch_stats", x)
+        n, c, s = x.shape[0], x.shape[1], prod(x.shape[2:])
+        return KernelSpec(lambda module, name, hook: emit_batch_stats(module, name, n, c, s), ("x",), "y")
+
     def gather(self, table: TensorType, index: TensorType, out: TensorType, *, axis: int) -> KernelSpec:
         pre, size, post = _around(table.shape, axis)
         return KernelSpec(lambda module, name, hook: emit_gather(module, name, pre, size, post, index.size,
@@ -106,19 +115,22 @@ class KernelLibrary:
     # -- convolution ----------------------------------------------------------------------------------
     def conv2d(self, x: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation, group) -> KernelSpec:
         geo = _conv_geometry("conv2d", x, w.shape, stride, pad, dilation, group)
-        return KernelSpec(lambda module, name, hook: emit_conv2d(module, name, geo, hook or IDENTITY),
+        emit = emit_depthwise_conv2d if is_depthwise(geo) else emit_conv2d
+        return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("x", "w"), "y", EPILOGUE)
 
     def conv2d_grad_input(self, dy: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation,
                           group) -> KernelSpec:
         geo = _conv_geometry("conv2d_grad_input", out, w.shape, stride, pad, dilation, group, dy)
-        return KernelSpec(lambda module, name, hook: emit_conv2d_grad_input(module, name, geo, hook or IDENTITY),
+        emit = emit_depthwise_grad_input if is_depthwise(geo) else emit_conv2d_grad_input
+        return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "w"), "dx", EPILOGUE)
 
     def conv2d_grad_filter(self, dy: TensorType, x: TensorType, out: TensorType, *, stride, pad, dilation,
                            group) -> KernelSpec:
         geo = _conv_geometry("conv2d_grad_filter", x, out.shape, stride, pad, dilation, group, dy)
-        return KernelSpec(lambda module, name, hook: emit_conv2d_grad_filter(module, name, geo, hook or IDENTITY),
+        emit = emit_depthwise_grad_filter if is_depthwise(geo) else emit_conv2d_grad_filter
+        return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "x"), "dw", EPILOGUE)
 
     # -- dense ------------------------------------------------------------------------------------------

@@ -44,8 +44,9 @@ def _inside(x, low: float, high: float, ct, outside=0.0):
 relu6 = elementwise(
     "relu6", 1, lambda x: np.minimum(np.maximum(x, 0), 6),
     lambda e, x: e.min(e.max(x, e.const(0.0)), e.const(6.0)),
-    lambda ct, x, out: (_inside(x, 0.0, 6.0, ct),), float_only=True, samples=_kinked_samples(0.0, 6.0),
-    doc="min(max(x, 0), 6); the gradient passes where 0 < x < 6")
+    lambda ct, x, out: (_inside(out, 0.0, 6.0, ct),), float_only=True, samples=_kinked_samples(0.0, 6.0),
+    doc="min(max(x, 0), 6); the gradient passes where 0 < x < 6, i.e. where 0 < out < 6 (read from the output, "
+        "so the input need not be kept for the backward pass)")
 
 hsigmoid = elementwise(
     "hsigmoid", 1, lambda x: np.minimum(np.maximum(x + 3, 0), 6) / 6,

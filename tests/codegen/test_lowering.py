@@ -29,7 +29,7 @@ EXACT = {"abs", "add", "argmax", "assign", "broadcast_to", "cast", "div", "dropo
          "one_hot", "reduce_max", "relu", "relu_grad", "reshape", "rsqrt", "select", "sign", "sqrt", "strided_slice",
          "strided_slice_grad", "sub", "transpose"}
 # Sums in another order than NumPy's (overlapping pooling windows too), or vecmath's exp/log: close.
-CLOSE = {"avg_pool2d", "avg_pool2d_grad", "conv2d", "conv2d_grad_filter", "conv2d_grad_input", "erf", "exp", "gelu",
+CLOSE = {"avg_pool2d", "avg_pool2d_grad", "batch_stats", "conv2d", "conv2d_grad_filter", "conv2d_grad_input", "erf", "exp", "gelu",
          "log",
          "log_softmax", "matmul", "max_pool2d_grad", "pow", "reduce_mean", "reduce_sum", "sigmoid", "silu", "softmax",
          "sparse_softmax_cross_entropy", "sparse_softmax_cross_entropy_grad", "tanh"}

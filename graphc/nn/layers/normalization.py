@@ -1,7 +1,7 @@
 """BatchNorm1d and BatchNorm2d with MindSpore's names, defaults and semantics.
 
 Training normalises with the batch mean and the biased batch variance over every axis but the
-channel axis, and updates the moving statistics as state, like an optimizer's moments: impure
+channel axis (ops.batch_stats, one kernel), and updates the moving statistics as state, like an optimizer's moments: impure
 assigns in the same graph (so in the same compiled step), `moving = momentum * moving + (1 -
 momentum) * batch`, the moving variance taking the unbiased (n - 1) batch variance. Eval
 normalises with the moving statistics. The layer is written with ops, so its gradient, its
@@ -68,13 +68,10 @@ class _BatchNorm(Cell):
             raise input_error(self, x, f"input {self._LAYOUT} with more than one value per channel",
                               "batch statistics need at least 2 values per channel (its unbiased variance divides "
                               "by n - 1): use a larger batch, or set_train(False) to use the moving statistics")
-        mean = ops.reduce_mean(x, axis=self._axes, keep_dims=True)
-        centered = x - mean
-        variance = ops.reduce_mean(centered * centered, axis=self._axes, keep_dims=True)     # biased
-        scale = self._per_channel(self.gamma) * ops.rsqrt(variance + self.eps)
-        self._update_moving(ops.reshape(mean, shape=(self.num_features,)),
-                            ops.reshape(variance, shape=(self.num_features,)) * (count / (count - 1)))
-        return centered * scale + self._per_channel(self.beta)
+        stats = ops.batch_stats(x)                                            # [mean; biased variance]
+        mean, variance = (ops.reshape(ops.channel_row(stats, row, 2), shape=(self.num_features,)) for row in (0, 1))
+        self._update_moving(mean, variance * (count / (count - 1)))
+        return self._normalize(x, mean, variance)
 
     def _update_moving(self, mean, unbiased_variance):
         keep, take = self.momentum, 1.0 - self.momentum
@@ -82,8 +79,14 @@ class _BatchNorm(Cell):
         ops.assign(self.moving_variance, self.moving_variance * keep + unbiased_variance * take)
 
     def _normalize_moving(self, x):
-        scale = self.gamma * ops.rsqrt(self.moving_variance + self.eps)
-        shift = self.beta - self.moving_mean * scale
+        return self._normalize(x, self.moving_mean, self.moving_variance)
+
+    def _normalize(self, x, mean, variance):
+        """gamma (x - mean) / sqrt(variance + eps) + beta as x · scale + shift with per-channel scale and
+        shift: one multiply-add per element, which fuses with the activation that follows (and
+        whose gradient is a sum of dy·x and of dy per channel, then one elementwise pass)."""
+        scale = self.gamma * ops.rsqrt(variance + self.eps)
+        shift = self.beta - mean * scale
         return x * self._per_channel(scale) + self._per_channel(shift)
 
     def _check(self, x):
