@@ -98,7 +98,8 @@ def category(ops: str) -> str:
     first = ops.split("+")[0]
     if first.startswith("conv2d"):
         return first + (" (depthwise)" if "depthwise" in ops else "")
-    return {"reduce_mean": "batch-norm statistics / pooling", "reduce_sum": "reductions (bias, beta, stats grads)"
+    return {"reduce_mean": "global average pooling", "reduce_sum": "reductions", "batch_stats": "batch-norm statistics",
+            "channel_affine": "batch-norm normalise (+ activation, add)", "channel_sums": "batch-norm gradient sums"
             }.get(first, "elementwise loops" if first in ("add", "sub", "mul", "relu", "relu6", "select", "assign",
                                                             "relu_grad", "rsqrt", "broadcast_to", "div") else first)
 

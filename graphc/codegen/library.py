@@ -18,7 +18,7 @@ from llvmlite import ir
 
 from ..types import TensorType, float32
 from .kernels.axis import emit_argmax, emit_softmax
-from .kernels.batch_stats import emit_batch_stats
+from .kernels.batch_stats import emit_batch_stats, emit_channel_sums
 from .kernels.contract import IR_TYPES, Kernel
 from .kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input
 from .kernels.conv_depthwise import emit_depthwise_conv2d, emit_depthwise_grad_filter, emit_depthwise_grad_input, \
@@ -81,6 +81,12 @@ class KernelLibrary:
         _float32("batch_stats", x)
         n, c, s = x.shape[0], x.shape[1], prod(x.shape[2:])
         return KernelSpec(lambda module, name, hook: emit_batch_stats(module, name, n, c, s), ("x",), "y")
+
+    def channel_sums(self, dy: TensorType, x: TensorType, out: TensorType) -> KernelSpec:
+        """out [2, C] = per-channel Σ dy and Σ dy·x of dy, x [N, C, ...]."""
+        _float32("channel_sums", dy, x)
+        n, c, s = x.shape[0], x.shape[1], prod(x.shape[2:])
+        return KernelSpec(lambda module, name, hook: emit_channel_sums(module, name, n, c, s), ("dy", "x"), "y")
 
     def gather(self, table: TensorType, index: TensorType, out: TensorType, *, axis: int) -> KernelSpec:
         pre, size, post = _around(table.shape, axis)

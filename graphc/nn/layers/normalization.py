@@ -84,10 +84,10 @@ class _BatchNorm(Cell):
     def _normalize(self, x, mean, variance):
         """gamma (x - mean) / sqrt(variance + eps) + beta as x · scale + shift with per-channel scale and
         shift: one multiply-add per element, which fuses with the activation that follows (and
-        whose gradient is a sum of dy·x and of dy per channel, then one elementwise pass)."""
+        whose gradient is one pass of per-channel sums of dy and dy·x, then one elementwise pass)."""
         scale = self.gamma * ops.rsqrt(variance + self.eps)
         shift = self.beta - mean * scale
-        return x * self._per_channel(scale) + self._per_channel(shift)
+        return ops.channel_affine(x, self._per_channel(scale), self._per_channel(shift))
 
     def _check(self, x):
         check_tensor(self, x)
