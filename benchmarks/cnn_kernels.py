@@ -61,8 +61,9 @@ class Inverted(nn.Cell):
     def __init__(self, cin, cout, stride, expand):
         super().__init__()
         hidden = cin * expand
-        self.body = nn.SequentialCell(conv_bn(cin, hidden, 1) + [nn.ReLU6()] + conv_bn(hidden, hidden, 3, stride, hidden)
-                                      + [nn.ReLU6()] + conv_bn(hidden, cout, 1))
+        self.body = nn.SequentialCell(conv_bn(cin, hidden, 1) + [nn.ReLU6()]
+                                      + conv_bn(hidden, hidden, 3, stride, hidden) + [nn.ReLU6()]
+                                      + conv_bn(hidden, cout, 1))
         self.residual = stride == 1 and cin == cout
 
     def construct(self, x):

@@ -23,7 +23,8 @@ from llvmlite import ir
 from .contract import Kernel, KernelFunction, Operand, Scratch, kernel_operands
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop
-from .simd import LANES, broadcast, elem_ptr, horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, store_vector
+from .simd import LANES, broadcast, elem_ptr, horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, \
+    store_vector
 from .tile import Block, blocks, emit_fma_tile, emit_grid, vector_blocks
 
 GEMM_ROWS, GEMM_VECTORS = 6, 4
@@ -63,7 +64,8 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
 
     def tile(item, row0, vec0, _, rb: Block, cb: Block):
         col0 = affine(b, [(vec0, LANES)])
-        bmat, y = (elem_ptr(b, kf[operand], affine(b, [(item, size)])) for operand, size in (("b", k * n), ("y", m * n)))
+        bmat, y = (elem_ptr(b, kf[operand], affine(b, [(item, size)]))
+                   for operand, size in (("b", k * n), ("y", m * n)))
         lanes = [cb.lanes(j) for j in range(cb.size)]
 
         def a_operand(i, kk):
