@@ -53,7 +53,7 @@ batch_stats = register(Op(
     "batch_stats", ("x",), _infer_batch_stats, _batch_stats_ref, OPAQUE, vjp=_batch_stats_vjp,
     lower=lambda k, x, out: k.batch_stats(x, out), flops=lambda out, x: 4 * x.size,
     samples=lambda rng: [([rng.standard_normal((3, 4, 5, 6)) * 2 + 1], {}), ([rng.standard_normal((5, 3))], {}),
-                         ([rng.standard_normal((2, 17, 3, 7))], {})],
+                         ([rng.standard_normal((2, 17, 3, 7))], {}), ([rng.standard_normal((2, 3, 9, 11))], {})],
     doc="[2, C]: the mean and the biased variance of x [N, C, ...] over every axis but 1 (batch norm's batch "
         "statistics)"))
 
@@ -113,5 +113,6 @@ def _channel_sums_vjp(ct, dy, x, out):
 channel_sums = register(Op(
     "channel_sums", ("dy", "x"), _infer_channel_sums, _channel_sums_ref, OPAQUE, vjp=_channel_sums_vjp,
     lower=lambda k, dy, x, out: k.channel_sums(dy, x, out), flops=lambda out, dy, x: 3 * x.size,
-    samples=lambda rng: [([rng.standard_normal(s), rng.standard_normal(s)], {}) for s in ((3, 4, 5, 6), (5, 3))],
+    samples=lambda rng: [([rng.standard_normal(s), rng.standard_normal(s)], {})
+                         for s in ((3, 4, 5, 6), (5, 3), (2, 3, 9, 11))],
     doc="[2, C]: Σ dy and Σ dy · x over every axis but 1 (the gradients of channel_affine's shift and scale)"))

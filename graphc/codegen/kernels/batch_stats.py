@@ -20,6 +20,7 @@ from .simd import F32, I32, LANES, V16F32, broadcast, horizontal_sums, lane_mask
 from .tile import blocks, emit_grid
 
 _ZERO = ir.Constant(V16F32, 0.0)
+ACCUMULATORS = 4
 
 
 def emit_batch_stats(module: ir.Module, name: str, n: int, c: int, s: int) -> Kernel:
@@ -65,28 +66,40 @@ class _ChannelSums:
 
     def totals(self, channel, *terms) -> list[ir.Value]:
         """Σ over (n, s) of each term(element index, lanes) (a vector; lanes past the tail count as 0),
-        accumulated together in one sweep; floats."""
+        accumulated together in one sweep; floats. ACCUMULATORS partial sums per term, vector v
+        of a row going to partial v mod ACCUMULATORS, hide the latency of the adds."""
         b, n, c, s = self.b, self.n, self.c, self.s
-        slots = [entry_alloca(b, V16F32, "acc") for _ in terms]
+        slots = [[entry_alloca(b, V16F32, "acc") for _ in range(ACCUMULATORS)] for _ in terms]
         full, tail = divmod(s, LANES)
+        rounds, rest = divmod(full, ACCUMULATORS)
 
-        def fold(index, lanes: int) -> None:
-            for slot, term in zip(slots, terms):
+        def fold(index, lanes: int, partial: int) -> None:
+            for term_slots, term in zip(slots, terms):
                 value = term(index, lanes)
                 if lanes != LANES:
                     value = b.select(lane_mask(lanes), value, _ZERO)
+                slot = term_slots[partial]
                 b.store(b.fadd(b.load(slot, typ=V16F32), value), slot)
 
-        for slot in slots:
+        for slot in (slot for term_slots in slots for slot in term_slots):
             b.store(_ZERO, slot)
         with counted_loop(b, 0, n, name="n") as image:
             row = affine(b, [(image, c * s), (channel, s)])
-            if full:
-                with counted_loop(b, 0, full, name="v") as v:
-                    fold(affine(b, [(row, 1), (v, LANES)]), LANES)
+            if rounds:
+                with counted_loop(b, 0, rounds, name="v") as v:
+                    for partial in range(ACCUMULATORS):
+                        fold(affine(b, [(row, 1), (v, ACCUMULATORS * LANES)], partial * LANES), LANES, partial)
+            for vector in range(rounds * ACCUMULATORS, full):
+                fold(affine(b, [(row, 1)], vector * LANES), LANES, vector % ACCUMULATORS)
             if tail:
-                fold(affine(b, [(row, 1)], full * LANES), tail)
-        sums = horizontal_sums(b, [b.load(slot, typ=V16F32) for slot in slots])
+                fold(affine(b, [(row, 1)], full * LANES), tail, full % ACCUMULATORS)
+        combined = []
+        for term_slots in slots:
+            values = [b.load(slot, typ=V16F32) for slot in term_slots]
+            while len(values) > 1:           # pairwise, in a fixed order (ACCUMULATORS is a power of 2)
+                values = [b.fadd(values[i], values[i + 1]) for i in range(0, len(values), 2)]
+            combined.append(values[0])
+        sums = horizontal_sums(b, combined)
         return [b.extract_element(sums, ir.Constant(I32, k)) for k in range(len(terms))]
 
     def emit(self, channel, flops: int) -> Kernel:
