@@ -4,8 +4,11 @@ MobileNetV2-style stack (1x1 expand, depthwise 3x3, 1x1 project, ReLU6, residual
 both built here from graphc.nn layers. For each: ms/step on 1 and all threads, GFLOP/s and the
 share of the FP32 FMA peak measured now, then the per-kernel profile grouped by what the kernels
 compute (conv, depthwise conv, their gradients, batch-norm statistics, elementwise loops...).
+With --kernels, first the depthwise and pointwise kernels alone on MobileNet shapes against the
+general (grouped direct) conv kernels on the same shapes, best of 5, in the same run.
 
-    python benchmarks/cnn_kernels.py [--batch 64] [--size 32] [--steps 10] [--net resnet|mobilenet|both]
+    python benchmarks/cnn_kernels.py [--batch 64] [--size 32] [--steps 10] [--net resnet|mobilenet|both|none]
+                                     [--kernels]
 """
 from __future__ import annotations
 
@@ -20,8 +23,15 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import graphc  # noqa: E402
 from graphc import Tensor, nn  # noqa: E402
+from graphc.codegen.kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input  # noqa: E402
+from graphc.codegen.kernels.conv_depthwise import emit_depthwise_conv2d, emit_depthwise_grad_filter, \
+    emit_depthwise_grad_input  # noqa: E402
+from graphc.codegen.kernels.conv_filter import emit_conv2d_grad_filter  # noqa: E402
+from graphc.codegen.kernels.launch import Launcher, aligned  # noqa: E402
+from graphc.codegen.kernels.matmul import emit_matmul  # noqa: E402
 from graphc.codegen.parallel import cycles_per_microsecond  # noqa: E402
 from graphc.codegen.profile import kernel_rows  # noqa: E402
+from llvmlite import ir  # noqa: E402
 from peak import fma_peak_gflops  # noqa: E402
 
 
@@ -61,8 +71,9 @@ class Inverted(nn.Cell):
     def __init__(self, cin, cout, stride, expand):
         super().__init__()
         hidden = cin * expand
-        self.body = nn.SequentialCell(conv_bn(cin, hidden, 1) + [nn.ReLU6()] + conv_bn(hidden, hidden, 3, stride, hidden)
-                                      + [nn.ReLU6()] + conv_bn(hidden, cout, 1))
+        self.body = nn.SequentialCell(conv_bn(cin, hidden, 1) + [nn.ReLU6()]
+                                      + conv_bn(hidden, hidden, 3, stride, hidden) + [nn.ReLU6()]
+                                      + conv_bn(hidden, cout, 1))
         self.residual = stride == 1 and cin == cout
 
     def construct(self, x):
@@ -98,7 +109,8 @@ def category(ops: str) -> str:
     first = ops.split("+")[0]
     if first.startswith("conv2d"):
         return first + (" (depthwise)" if "depthwise" in ops else "")
-    return {"reduce_mean": "batch-norm statistics / pooling", "reduce_sum": "reductions (bias, beta, stats grads)"
+    return {"reduce_mean": "global average pooling", "reduce_sum": "reductions", "batch_stats": "batch-norm statistics",
+            "channel_affine": "batch-norm normalise (+ activation, add)", "channel_sums": "batch-norm gradient sums"
             }.get(first, "elementwise loops" if first in ("add", "sub", "mul", "relu", "relu6", "select", "assign",
                                                             "relu_grad", "rsqrt", "broadcast_to", "div") else first)
 
@@ -149,6 +161,50 @@ def _depthwise(row, executable) -> bool:
     return any(m.op.startswith("conv2d") and m.attrs.get("group", 1) > 1 for m in members)
 
 
+def kernel_seconds(emit, threads: int) -> float:
+    """Best of 5 trials of 5 in-kernel repeats of one kernel on random operands."""
+    module = ir.Module("bench")
+    kernel = emit(module)
+    run = Launcher(kernel, module)
+    rng = np.random.default_rng(0)
+    arrays = {op.name: aligned(rng.standard_normal(op.shape), np.float32) for op in kernel.operands}
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        run(arrays, nthreads=threads, repeat=5)
+        best = min(best, (time.perf_counter() - start) / 5)
+    return best
+
+
+def compare_kernels(peak: float) -> None:
+    depthwise = {"stride 1": ConvGeometry(64, 96, 16, 16, 96, 3, 3, (1, 1), (1, 1, 1, 1), group=96),
+                 "stride 2": ConvGeometry(64, 96, 32, 32, 96, 3, 3, (2, 2), (0, 1, 0, 1), group=96)}
+    pointwise = ConvGeometry(64, 96, 16, 16, 24, 1, 1)
+    hw = pointwise.height * pointwise.width
+    cases = []
+    for label, geo in depthwise.items():
+        cases += [(f"depthwise {label} forward", geo, lambda m, g=geo: emit_depthwise_conv2d(m, "k", g),
+                   lambda m, g=geo: emit_conv2d(m, "k", g)),
+                  (f"depthwise {label} input grad", geo, lambda m, g=geo: emit_depthwise_grad_input(m, "k", g),
+                   lambda m, g=geo: emit_conv2d_grad_input(m, "k", g)),
+                  (f"depthwise {label} filter grad", geo, lambda m, g=geo: emit_depthwise_grad_filter(m, "k", g),
+                   lambda m, g=geo: emit_conv2d_grad_filter(m, "k", g))]
+    p = pointwise
+    cases += [("pointwise 96->24 forward", p, lambda m: emit_matmul(m, "k", 24, 96, hw, batch=64),
+               lambda m: emit_conv2d(m, "k", p)),
+              ("pointwise 96->24 input grad", p, lambda m: emit_matmul(m, "k", 96, 24, hw, True, batch=64),
+               lambda m: emit_conv2d_grad_input(m, "k", p)),
+              ("pointwise 96->24 filter grad", p, lambda m: emit_matmul(m, "k", 24, hw, 96, transpose_b=True,
+                                                                        summed=64),
+               lambda m: emit_conv2d_grad_filter(m, "k", p))]
+    print(f"{'kernel (1 thread)':<34}{'new ms':>9}{'GFLOP/s':>9}{'% peak':>8}{'general ms':>12}{'speedup':>9}")
+    for label, geo, new, general in cases:
+        new_s, general_s = kernel_seconds(new, 1), kernel_seconds(general, 1)
+        rate = geo.flops / new_s / 1e9
+        print(f"{label:<34}{new_s * 1e3:>9.3f}{rate:>9.1f}{rate / peak:>8.1%}{general_s * 1e3:>12.3f}"
+              f"{general_s / new_s:>9.2f}")
+
+
 def _timed(step, x, y) -> float:
     start = time.perf_counter()
     step(x, y)
@@ -160,12 +216,15 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--net", choices=("resnet", "mobilenet", "both"), default="both")
+    parser.add_argument("--net", choices=("resnet", "mobilenet", "both", "none"), default="both")
+    parser.add_argument("--kernels", action="store_true")
     args = parser.parse_args()
     peak = fma_peak_gflops()
     print(f"FP32 FMA peak {peak:.1f} GFLOP/s per core (measured now); batch {args.batch}, {args.size}x{args.size}")
+    if args.kernels:
+        compare_kernels(peak)
     nets = {"resnet": ResNet, "mobilenet": MobileNet}
-    for name in (("resnet", "mobilenet") if args.net == "both" else (args.net,)):
+    for name in {"both": ("resnet", "mobilenet"), "none": ()}.get(args.net, (args.net,)):
         graphc.set_seed(0)
         profile(name, nets[name], args.batch, args.size, args.steps, peak)
 

@@ -175,3 +175,36 @@ def test_wrong_rank_and_batch_of_one_are_clear_errors():
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ArgumentError, match=message):
         nn.BatchNorm2d(**kwargs)
+
+
+def test_a_trained_checkpoint_loads_back_and_missing_moving_statistics_fail_strictly(tmp_path):
+    import runtime
+
+    graphc.set_context(mode=graphc.GRAPH_MODE)
+
+    def make():
+        graphc.set_seed(2)
+        return nn.SequentialCell([nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                                  nn.Dense(4 * 5 * 5, 3)])
+
+    net = make()
+    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+    step = nn.TrainOneStepCell(nn.WithLossCell(net, loss), nn.Momentum(net.trainable_params(), 0.1, 0.9))
+    step.set_train(True)
+    for seed in range(3):
+        step(Tensor(random(6, 3, 5, 5, seed=seed)), Tensor(np.arange(6, dtype=np.int32) % 3))
+    path = str(tmp_path / "bn.ckpt")
+    runtime.save_checkpoint(net, path)
+    loaded = make()
+    runtime.load_param_into_net(loaded, runtime.load_checkpoint(path), strict_load=True)
+    x = Tensor(random(2, 3, 5, 5, seed=9))
+    np.testing.assert_array_equal(loaded.set_train(False)(x).asnumpy(), net.set_train(False)(x).asnumpy())
+    assert not np.allclose(net[1].moving_mean.asnumpy(), 0.0)
+
+    partial = {k: v for k, v in runtime.load_checkpoint(path).items() if "moving" not in k}
+    fresh = make()
+    before = {name: p.asnumpy().copy() for name, p in fresh.parameters_and_names()}
+    with pytest.raises(ValueError, match=r"missing \['1.moving_mean', '1.moving_variance'\]"):
+        runtime.load_param_into_net(fresh, partial, strict_load=True)
+    for name, p in fresh.parameters_and_names():      # nothing half-loaded
+        np.testing.assert_array_equal(p.asnumpy(), before[name])

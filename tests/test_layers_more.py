@@ -10,17 +10,7 @@ import graphc
 from graphc import Tensor, nn, ops
 from graphc.errors import ArgumentError, GraphcError
 
-from test_layers import conv2d_reference, same_pads
-
-
-@pytest.fixture(params=[graphc.GRAPH_MODE, graphc.PYNATIVE_MODE], ids=["graph", "pynative"])
-def mode(request):
-    graphc.set_context(mode=request.param)
-    return request.param
-
-
-def random(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+from test_layers import conv2d_reference, mode, random, same_pads  # noqa: F401  (mode is a fixture)
 
 
 def call(layer, x):
@@ -63,11 +53,11 @@ def test_dense_takes_the_new_activation_names(mode):
 
 def test_adaptive_avg_pool_global_and_divisible(mode):
     x = random(2, 3, 6, 4)
-    np.testing.assert_allclose(call(nn.AdaptiveAvgPool2d((1, 1)), x), x.mean(axis=(2, 3), keepdims=True), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(call(nn.AdaptiveAvgPool2d(1), x), x.mean(axis=(2, 3), keepdims=True), rtol=1e-5, atol=1e-7)
-    want = x.reshape(2, 3, 3, 2, 2, 2).mean(axis=(3, 5))
-    np.testing.assert_allclose(call(nn.AdaptiveAvgPool2d((3, 2)), x), want, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(call(nn.AdaptiveAvgPool2d((None, 1)), x), x.mean(axis=3, keepdims=True), rtol=1e-5, atol=1e-7)
+    close = lambda got, want: np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    close(call(nn.AdaptiveAvgPool2d((1, 1)), x), x.mean(axis=(2, 3), keepdims=True))
+    close(call(nn.AdaptiveAvgPool2d(1), x), x.mean(axis=(2, 3), keepdims=True))
+    close(call(nn.AdaptiveAvgPool2d((3, 2)), x), x.reshape(2, 3, 3, 2, 2, 2).mean(axis=(3, 5)))
+    close(call(nn.AdaptiveAvgPool2d((None, 1)), x), x.mean(axis=3, keepdims=True))
     with pytest.raises(GraphcError, match="divisible by output_size"):
         call(nn.AdaptiveAvgPool2d(4), x)
 

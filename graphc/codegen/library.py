@@ -18,7 +18,7 @@ from llvmlite import ir
 
 from ..types import TensorType, float32
 from .kernels.axis import emit_argmax, emit_softmax
-from .kernels.batch_stats import emit_batch_stats
+from .kernels.batch_stats import emit_batch_stats, emit_channel_sums
 from .kernels.contract import IR_TYPES, Kernel
 from .kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input
 from .kernels.conv_depthwise import emit_depthwise_conv2d, emit_depthwise_grad_filter, emit_depthwise_grad_input, \
@@ -82,6 +82,12 @@ class KernelLibrary:
         n, c, s = x.shape[0], x.shape[1], prod(x.shape[2:])
         return KernelSpec(lambda module, name, hook: emit_batch_stats(module, name, n, c, s), ("x",), "y")
 
+    def channel_sums(self, dy: TensorType, x: TensorType, out: TensorType) -> KernelSpec:
+        """out [2, C] = per-channel Σ dy and Σ dy·x of dy, x [N, C, ...]."""
+        _float32("channel_sums", dy, x)
+        n, c, s = x.shape[0], x.shape[1], prod(x.shape[2:])
+        return KernelSpec(lambda module, name, hook: emit_channel_sums(module, name, n, c, s), ("dy", "x"), "y")
+
     def gather(self, table: TensorType, index: TensorType, out: TensorType, *, axis: int) -> KernelSpec:
         pre, size, post = _around(table.shape, axis)
         return KernelSpec(lambda module, name, hook: emit_gather(module, name, pre, size, post, index.size,
@@ -115,6 +121,10 @@ class KernelLibrary:
     # -- convolution ----------------------------------------------------------------------------------
     def conv2d(self, x: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation, group) -> KernelSpec:
         geo = _conv_geometry("conv2d", x, w.shape, stride, pad, dilation, group)
+        if _pointwise(geo):           # y[n] = w [O, C] @ x[n] [C, H·W]
+            return KernelSpec(lambda module, name, hook: emit_matmul(
+                module, name, geo.out_channels, geo.in_channels, geo.height * geo.width, epilogue=hook or IDENTITY,
+                batch=geo.batch), ("b", "a"), "y", EPILOGUE)
         emit = emit_depthwise_conv2d if is_depthwise(geo) else emit_conv2d
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("x", "w"), "y", EPILOGUE)
@@ -122,6 +132,10 @@ class KernelLibrary:
     def conv2d_grad_input(self, dy: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation,
                           group) -> KernelSpec:
         geo = _conv_geometry("conv2d_grad_input", out, w.shape, stride, pad, dilation, group, dy)
+        if _pointwise(geo):           # dx[n] = w.T [C, O] @ dy[n] [O, H·W]
+            return KernelSpec(lambda module, name, hook: emit_matmul(
+                module, name, geo.in_channels, geo.out_channels, geo.height * geo.width, transpose_a=True,
+                epilogue=hook or IDENTITY, batch=geo.batch), ("b", "a"), "y", EPILOGUE)
         emit = emit_depthwise_grad_input if is_depthwise(geo) else emit_conv2d_grad_input
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "w"), "dx", EPILOGUE)
@@ -129,6 +143,10 @@ class KernelLibrary:
     def conv2d_grad_filter(self, dy: TensorType, x: TensorType, out: TensorType, *, stride, pad, dilation,
                            group) -> KernelSpec:
         geo = _conv_geometry("conv2d_grad_filter", x, out.shape, stride, pad, dilation, group, dy)
+        if _pointwise(geo):           # dw = Σ_n dy[n] [O, H·W] @ x[n].T [H·W, C]
+            return KernelSpec(lambda module, name, hook: emit_matmul(
+                module, name, geo.out_channels, geo.height * geo.width, geo.in_channels, transpose_b=True,
+                epilogue=hook or IDENTITY, summed=geo.batch), ("a", "b"), "y", EPILOGUE)
         emit = emit_depthwise_grad_filter if is_depthwise(geo) else emit_conv2d_grad_filter
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "x"), "dw", EPILOGUE)
@@ -207,6 +225,13 @@ def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group
     _float32(op, x, *others)
     out_channels, _, kernel_h, kernel_w = w_shape
     return ConvGeometry(*x.shape, out_channels, kernel_h, kernel_w, tuple(stride), tuple(pad), tuple(dilation), group)
+
+
+def _pointwise(geo: ConvGeometry) -> bool:
+    """A 1x1 convolution without stride, padding or groups over more than one image: per image a
+    GEMM, which the batched matmul runs with its register tiles."""
+    return (geo.kernel_h, geo.kernel_w, geo.stride, geo.pad, geo.group) == (1, 1, (1, 1), (0, 0, 0, 0), 1) and \
+        geo.batch > 1
 
 
 def _pool_geometry(op: str, x: TensorType, kernel, stride, pad) -> PoolGeometry:

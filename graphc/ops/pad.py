@@ -64,7 +64,8 @@ def pad(input_x, padding, mode="constant", value=None):
         raise ArgumentError(f"pad: padding must hold (before, after) pairs for at most {len(input_x.shape)} trailing "
                       f"axes, last axis first, got {padding!r}")
     if any(int(p) < 0 for p in padding):
-        raise ArgumentError(f"pad: negative padding {tuple(padding)} (cropping) is not supported; slice the tensor instead")
+        raise ArgumentError(f"pad: negative padding {tuple(padding)} (cropping) is not supported; slice the tensor "
+                            "instead")
     trailing = [(int(padding[2 * k]), int(padding[2 * k + 1])) for k in range(len(padding) // 2)]
     pairs = [(0, 0)] * (len(input_x.shape) - len(trailing)) + trailing[::-1]
     return pad_op(input_x, paddings=tuple(pairs), value=0.0 if value is None else value)

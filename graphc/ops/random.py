@@ -91,7 +91,8 @@ def _lower_dropout(e, x, counter, keep_prob, seed):
 def _dropout_samples(rng):
     counter = np.array(7, np.int64)
     return [([rng.standard_normal((4, 37)), counter], {"keep_prob": 0.5, "seed": 1234}),
-            ([rng.standard_normal((2, 3, 5, 5)), np.array(2 ** 33 + 5, np.int64)], {"keep_prob": 0.8, "seed": 2 ** 40 + 3}),
+            ([rng.standard_normal((2, 3, 5, 5)), np.array(2 ** 33 + 5, np.int64)],
+             {"keep_prob": 0.8, "seed": 2 ** 40 + 3}),
             ([rng.standard_normal((6,)), counter], {"keep_prob": 1.0, "seed": 0})]
 
 

@@ -1,8 +1,9 @@
 """Train steps of networks beyond LeNet, native against the reference interpreter: a residual
-block with batch norm, a depthwise convolution, ReLU6, dropout, global average pooling, batch
-norm on features and a Dense(activation=...) head, trained 5 steps with Momentum. Every parameter and every piece of state
-(moving statistics, the dropout counter, the optimizer's moments) must agree within 1e-4
-relative to the tensor's magnitude (max |native - interp| <= 1e-4 * max |interp|: elements near zero,
+block with batch norm, a depthwise and a pointwise convolution, ReLU6, dropout, global average
+pooling, batch norm on features and a Dense(activation=...) head, trained 5 steps with Momentum.
+Every parameter and every piece of state (moving statistics, the dropout counter, the optimizer's
+moments) must agree within 1e-4 relative to the tensor's magnitude
+(max |native - interp| <= 1e-4 * max |interp|: elements near zero,
 such as a bias whose gradient nearly cancels, carry only rounding), and 1 and 2 threads bit for bit."""
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from ... import context, ops
 from ...errors import ArgumentError
+from ...types import float32
 from ..cell import Cell
 from ..init import initializer
 from ..parameter import Parameter
@@ -86,8 +87,10 @@ class Dropout(Cell):
     training call inside the same graph and saved in checkpoints, so a resumed run continues the
     sequence."""
 
-    def __init__(self, keep_prob=0.5, p=None, dtype=None):
+    def __init__(self, keep_prob=0.5, p=None, dtype=float32):
         super().__init__()
+        if dtype != float32:
+            raise ArgumentError(f"Dropout: dtype must be float32 (the mask follows the input's dtype), got {dtype!r}")
         if p is not None:
             if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= p < 1.0:
                 raise ArgumentError(f"Dropout: p (the drop probability) must be a number in [0, 1), got {p!r}; "

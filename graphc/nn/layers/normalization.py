@@ -1,11 +1,12 @@
 """BatchNorm1d and BatchNorm2d with MindSpore's names, defaults and semantics.
 
 Training normalises with the batch mean and the biased batch variance over every axis but the
-channel axis (ops.batch_stats, one kernel), and updates the moving statistics as state, like an optimizer's moments: impure
-assigns in the same graph (so in the same compiled step), `moving = momentum * moving + (1 -
-momentum) * batch`, the moving variance taking the unbiased (n - 1) batch variance. Eval
-normalises with the moving statistics. The layer is written with ops, so its gradient, its
-fusion and its native code come from theirs.
+channel axis (ops.batch_stats, one kernel), and updates the moving statistics as state, like an
+optimizer's moments: impure assigns in the same graph (so in the same compiled step),
+`moving = momentum * moving + (1 - momentum) * batch`, the moving variance taking the unbiased
+(n - 1) batch variance. Eval normalises with the moving statistics. Both normalise with
+ops.channel_affine (x · scale + shift per channel). The layer is written with ops, so its
+gradient, its fusion and its native code come from theirs.
 """
 from __future__ import annotations
 
@@ -30,14 +31,16 @@ class _BatchNorm(Cell):
         super().__init__()
         kind = type(self).__name__
         if not isinstance(num_features, numbers.Integral) or isinstance(num_features, bool) or num_features < 1:
-            raise ArgumentError(f"{kind}: num_features must be a positive int (the channel count), got {num_features!r}")
+            raise ArgumentError(f"{kind}: num_features must be a positive int (the channel count), "
+                                f"got {num_features!r}")
         if not isinstance(eps, numbers.Real) or eps <= 0:
             raise ArgumentError(f"{kind}: eps must be a number > 0, got {eps!r}")
         if not isinstance(momentum, numbers.Real) or not 0.0 <= momentum <= 1.0:
             raise ArgumentError(f"{kind}: momentum must be in [0, 1] (the weight of the old moving statistics; "
                                 f"MindSpore's 0.9 is PyTorch's 0.1), got {momentum!r}")
         if use_batch_statistics not in (None, True, False):
-            raise ArgumentError(f"{kind}: use_batch_statistics must be None, True or False, got {use_batch_statistics!r}")
+            raise ArgumentError(f"{kind}: use_batch_statistics must be None, True or False, "
+                                f"got {use_batch_statistics!r}")
         if data_format != "NCHW":
             raise ArgumentError(f"{kind}: only data_format='NCHW' is supported, got {data_format!r}")
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
@@ -84,10 +87,10 @@ class _BatchNorm(Cell):
     def _normalize(self, x, mean, variance):
         """gamma (x - mean) / sqrt(variance + eps) + beta as x · scale + shift with per-channel scale and
         shift: one multiply-add per element, which fuses with the activation that follows (and
-        whose gradient is a sum of dy·x and of dy per channel, then one elementwise pass)."""
+        whose gradient is one pass of per-channel sums of dy and dy·x, then one elementwise pass)."""
         scale = self.gamma * ops.rsqrt(variance + self.eps)
         shift = self.beta - mean * scale
-        return x * self._per_channel(scale) + self._per_channel(shift)
+        return ops.channel_affine(x, self._per_channel(scale), self._per_channel(shift))
 
     def _check(self, x):
         check_tensor(self, x)
