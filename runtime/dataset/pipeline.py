@@ -18,12 +18,15 @@ Semantics worth knowing:
 - `map` hands operations marked `vectorized = True` whole columns, in chunks of rows (before
   `batch`), or whole batches (after), and other callables one sample at a time (before `batch`)
   or the batch arrays (after, as MindSpore does). Vectorized operations must map each row on its
-  own, and deterministically: their result on an in-memory column is computed once and reused
-  each epoch.
+  own. Deterministic ones are computed once on an in-memory column and reused each epoch.
+- Operations marked `random = True` (RandomCrop, ...) are called with `rng=`, a generator that
+  depends only on the dataset seed, the position of the map in the pipeline and the pass, and they
+  run afresh every pass: each epoch sees new draws, and a resumed run the same ones.
 - `num_parallel_workers` is accepted for compatibility and ignored.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -335,9 +338,18 @@ class _MapDataset(Dataset):
             input_columns = [input_columns]
         self._inputs = [self._column_index(name) for name in input_columns]
         self._whole_columns = self._batched or all(getattr(op, "vectorized", False) for op in self._operations)
+        self._random = any(getattr(op, "random", False) for op in self._operations)
         self._cache: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None = None
+        self._passes = 0
+        self._rng: np.random.Generator | None = None
+
+    def _start_at_pass(self, epoch: int) -> None:
+        self._passes = epoch
 
     def _blocks(self) -> Iterator[_Rows]:
+        if self._random:
+            self._rng = _pass_rng(self._depth, self._passes)
+        self._passes += 1
         for block in self._parent._blocks():
             if self._whole_columns:
                 yield _Rows(self._replace(block.columns, self._columns_result(block.columns)), block.order)
@@ -346,6 +358,8 @@ class _MapDataset(Dataset):
 
     def _columns_result(self, columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
         inputs = tuple(columns[i] for i in self._inputs)
+        if self._random:
+            return self._apply_in_chunks(inputs)
         # In-memory sources hand over the same column objects every pass: compute once.
         if self._cache is not None and all(a is b for a, b in zip(self._cache[0], inputs)):
             return self._cache[1]
@@ -379,10 +393,11 @@ class _MapDataset(Dataset):
 
     def _apply(self, values: tuple, whole: bool) -> tuple[np.ndarray, ...]:
         for op in self._operations:
+            call = functools.partial(op, rng=self._rng) if getattr(op, "random", False) else op
             if whole or not getattr(op, "vectorized", False):
-                result = op(*values)
+                result = call(*values)
             else:  # a vectorized op on one sample: give it a batch of one
-                result = tuple(np.asarray(r)[0] for r in _as_tuple(op(*(np.asarray(v)[None] for v in values))))
+                result = tuple(np.asarray(r)[0] for r in _as_tuple(call(*(np.asarray(v)[None] for v in values))))
             result = _as_tuple(result)
             if len(result) != len(values):
                 raise ValueError(f"map: {_name(op)} returned {len(result)} values for {len(values)} input columns "

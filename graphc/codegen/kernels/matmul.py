@@ -1,7 +1,12 @@
 """matmul: y[M,N] = op(a) @ op(b), op = transpose when the flag is set (numpy `a.T @ b.T` style).
 
 Operands: a ([M,K], or [K,M] with transpose_a), b ([K,N], or [N,K] with transpose_b), y [M,N],
-then the epilogue's operands (and `scratch` when both flags are set).
+then the epilogue's operands (and `scratch` when both flags are set). With batch > 1 (GEMM form
+only) b and y hold `batch` matrices and a is shared: y[i] = op(a) @ b[i], which is a 1x1
+convolution over NCHW images (a = the weights [O, C], b[i] = image i as [C, H·W]); the epilogue
+then sees coordinates (i, m, n). With summed > 1 (dot form only) a and b hold `summed` matrices
+and y = Σ_i a[i] @ b[i].T: a 1x1 convolution's filter gradient (a[i] = dy of image i as [O, H·W],
+b[i] = x of image i as [C, H·W]), each output one FMA chain over (i, k).
 
 Algorithms (each output element is one FMA chain over k = 0..K-1, so threads never change it):
 * GEMM form (transpose_b False): 6 rows x 4 vectors of 16 columns = 24 zmm accumulators; per k,
@@ -18,7 +23,8 @@ from llvmlite import ir
 from .contract import Kernel, KernelFunction, Operand, Scratch, kernel_operands
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop
-from .simd import LANES, broadcast, horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, store_vector
+from .simd import LANES, broadcast, elem_ptr, horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, \
+    store_vector
 from .tile import Block, blocks, emit_fma_tile, emit_grid, vector_blocks
 
 GEMM_ROWS, GEMM_VECTORS = 6, 4
@@ -26,34 +32,40 @@ DOT_ROWS, DOT_COLS = 6, 4
 
 
 def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_a: bool = False,
-                transpose_b: bool = False, epilogue: Epilogue = IDENTITY) -> Kernel:
+                transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int = 1, summed: int = 1) -> Kernel:
+    if batch > 1 and transpose_b or summed > 1 and (transpose_a or not transpose_b):
+        raise ValueError("batch needs the GEMM form (transpose_b=False), summed the dot form (transpose_b only)")
     a_shape = (k, m) if transpose_a else (m, k)
     b_shape = (n, k) if transpose_b else (k, n)
-    operands = kernel_operands([Operand("a", a_shape), Operand("b", b_shape), Operand("y", (m, n), "out")],
-                               epilogue.operands)
+    batched, stacked = ((batch,) if batch > 1 else ()), ((summed,) if summed > 1 else ())
+    operands = kernel_operands([Operand("a", stacked + a_shape), Operand("b", stacked + batched + b_shape),
+                                Operand("y", batched + (m, n), "out")], epilogue.operands)
     relayout_a = transpose_a and transpose_b
     scratch = Scratch(per_thread=4 * m * k) if relayout_a else Scratch()
     kf = KernelFunction(module, name, operands, scratch)
     shape = (m, k, n)
     if transpose_b:
         a_rows = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
-        _emit_dot_form(kf, shape, a_rows, epilogue)
+        _emit_dot_form(kf, shape, a_rows, epilogue, summed)
     else:
-        _emit_gemm_form(kf, shape, transpose_a, epilogue)
-    return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k)
+        _emit_gemm_form(kf, shape, transpose_a, epilogue, batch)
+    return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * batch * summed)
 
 
 def _split_tiles(kf: KernelFunction, axes, tile) -> None:
     emit_grid(kf.builder, axes, lambda starts, kinds: tile(*starts, *kinds), threads=(kf.tid, kf.nthreads))
 
 
-def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epilogue) -> None:
+def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epilogue, batch: int) -> None:
     m, k, n = shape
     b = kf.builder
-    a, bmat, y = kf["a"], kf["b"], kf["y"]
+    a = kf["a"]
+    view = ((("i", batch),) if batch > 1 else ()) + (("m", m), ("n", n))
 
-    def tile(row0, vec0, rb: Block, cb: Block):
+    def tile(item, row0, vec0, _, rb: Block, cb: Block):
         col0 = affine(b, [(vec0, LANES)])
+        bmat, y = (elem_ptr(b, kf[operand], affine(b, [(item, size)]))
+                   for operand, size in (("b", k * n), ("y", m * n)))
         lanes = [cb.lanes(j) for j in range(cb.size)]
 
         def a_operand(i, kk):
@@ -67,34 +79,35 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
         for i in range(rb.size):
             for j in range(cb.size):
                 row, col = affine(b, [(row0, 1)], i), affine(b, [(col0, 1)], j * LANES)
-                position = LanePosition({"m": row, "n": col}, "n", lanes[j], (("m", m), ("n", n)))
+                position = LanePosition({"i": item, "m": row, "n": col}, "n", lanes[j], view)
                 value = epilogue.apply(b, acc[i][j], position, kf.args)
                 store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n + j * LANES), lanes[j])
 
-    _split_tiles(kf, [blocks(m, GEMM_ROWS), vector_blocks(n, GEMM_VECTORS)], tile)
+    _split_tiles(kf, [blocks(batch, 1), blocks(m, GEMM_ROWS), vector_blocks(n, GEMM_VECTORS)], tile)
 
 
-def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue) -> None:
-    """y[i, j] = dot(a_rows[i, :], b[j, :]), lanes along k."""
+def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue, summed: int) -> None:
+    """y[i, j] = Σ_s dot(a_rows[s, i, :], b[s, j, :]), lanes along k; the k tail of every s last."""
     m, k, n = shape
     b = kf.builder
     bmat, y = kf["b"], kf["y"]
     full_steps, tail = divmod(k, LANES)
 
     def tile(row0, col0, rb: Block, cb: Block):
-        def operand(base, first):
-            def load(index, kk, lanes=LANES):
-                return load_vector(b, base, affine(b, [(first, k), (kk[0], LANES)], index * k), lanes)
+        def operand(base, first, rows):
+            def load(index, kk, lanes=LANES):        # kk = (s, k step)
+                return load_vector(b, base, affine(b, [(kk[0], rows * k), (first, k), (kk[1], LANES)], index * k),
+                                   lanes)
             return load
 
-        a_load, b_load = operand(a_rows, row0), operand(bmat, col0)
+        a_load, b_load = operand(a_rows, row0, m), operand(bmat, col0, n)
         acc = None
         if full_steps:
-            acc = emit_fma_tile(b, rb.size, cb.size, [(full_steps, False)], a_load, b_load)
+            acc = emit_fma_tile(b, rb.size, cb.size, [(summed, summed == 1), (full_steps, False)], a_load, b_load)
         if tail:
-            last = (full_steps,)
-            acc = emit_fma_tile(b, rb.size, cb.size, [(1, True)],
-                                lambda i, _: a_load(i, last, tail), lambda j, _: b_load(j, last, tail),
+            acc = emit_fma_tile(b, rb.size, cb.size, [(summed, summed == 1)],
+                                lambda i, kk: a_load(i, (kk[0], full_steps), tail),
+                                lambda j, kk: b_load(j, (kk[0], full_steps), tail),
                                 init=(lambda i, j: acc[i][j]) if acc else None)
         rows_per_sum = LANES // cb.size   # whole rows per horizontal sum: lane = row * cols + col
         for first in range(0, rb.size, rows_per_sum):
