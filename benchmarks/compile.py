@@ -24,7 +24,6 @@ Run it through the CPU lock on a shared machine (`flock /tmp/graphc-cpu.lock pyt
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ import numpy as np
 
 import graphc
 from graphc import nn
+from lenet_step import ms_per_step
 
 BATCH = 32
 # input (channels, size) per zoo network; CIFAR-sized images for all but LeNet
@@ -60,18 +60,6 @@ def cells(model: str, batch: int, seed: int = 0):
     return nn.TrainOneStepCell(nn.WithLossCell(net, loss), opt), nn.WithEvalCell(net, loss), inputs
 
 
-def ms_per_step(call, rounds: int = 7, per_round: int = 20) -> float:
-    for _ in range(5):
-        call()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(per_round):
-            call()
-        times.append((time.perf_counter() - start) * 1000 / per_round)
-    return statistics.median(times)
-
-
 def measure(cell, inputs, run: bool) -> dict:
     """Compile `cell` for `inputs`; its compile report, and ms per step when `run`."""
     start, cpu = time.perf_counter(), time.process_time()
@@ -82,7 +70,7 @@ def measure(cell, inputs, run: bool) -> dict:
     row = {"seconds": seconds, "cpu": cpu, "calls": counts.calls, "kernels": counts.calls - counts.deduplicated,
            "compiled": counts.compiled, "phases": report.seconds, "warm": report.warm}
     if run:
-        row["ms_per_step"] = ms_per_step(lambda: cell(*inputs))
+        row["ms_per_step"] = ms_per_step(lambda: cell(*inputs), rounds=7, steps_per_round=20, warmup=5)
     return row
 
 
