@@ -16,8 +16,7 @@ this expects it, workers take the lock like everyone else: correct, and serial.
 from __future__ import annotations
 
 import threading
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import llvmlite.binding as llvm
 from llvmlite.binding import ffi
@@ -41,21 +40,26 @@ def compile_text(text: str, level: int) -> tuple[bytes, machine.CompileStats]:
 
 
 class CompileBatch:
-    """Modules compiled on `threads` threads (1: in the caller, at submit)."""
+    """Modules compiled on `threads` threads (1: in the caller, when the result is asked for, so the
+    compile report's phases still tell lowering from LLVM)."""
 
     def __init__(self, threads: int):
         self.threads = threads
         self.pool = _pool(threads) if threads > 1 else None
 
-    def submit(self, text: str, level: int) -> Future:
+    def submit(self, text: str, level: int):
+        """A Future, or on one thread a deferred call: `.result()` is (object bytes, CompileStats)."""
         if self.pool is not None:
             return self.pool.submit(compile_text, text, level)
-        future: Future = Future()
-        try:
-            future.set_result(compile_text(text, level))
-        except BaseException as error:        # raised by result(), as a pool's future would
-            future.set_exception(error)
-        return future
+        return _Deferred(text, level)
+
+
+class _Deferred:
+    def __init__(self, text: str, level: int):
+        self.text, self.level = text, level
+
+    def result(self) -> tuple[bytes, machine.CompileStats]:
+        return compile_text(self.text, self.level)
 
 
 _pools: dict[int, ThreadPoolExecutor] = {}
@@ -104,9 +108,3 @@ def _install_lock_skip() -> None:
             guard._lock = _SkippedByWorkers(inner)
         _lock_skip_installed = True
 
-
-def timed(function, *args):
-    """(result, seconds) of function(*args)."""
-    start = time.perf_counter()
-    result = function(*args)
-    return result, time.perf_counter() - start

@@ -13,7 +13,6 @@ module is; the index entry only saves emitting IR to learn that key.
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -83,7 +82,7 @@ class KernelSet:
         self.modules: list[ir.Module] = []
         self.counts = KernelCounts()
         self._objects: dict[str, bytes] = {}
-        self._pending: dict[str, tuple[Future, KernelRef | None]] = {}
+        self._pending: dict[str, tuple[object, KernelRef | None]] = {}   # key -> (future, kernel)
 
     def kernel(self, node: Node, variant: str, emit: Callable[[ir.Module, str], Kernel],
                level: int = KERNEL) -> KernelRef:

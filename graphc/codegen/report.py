@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 
 from .kernel_cache import KernelCounts
 
-# Phases in the order they run; `compile` is the wait for LLVM after lowering (the threads compile
-# while lowering goes on), `link` loads the objects into one engine.
+# Phases in the order they run; `compile` is the wait for LLVM after lowering (worker threads compile
+# while lowering goes on; on one thread it is all of LLVM's work), `link` loads the objects into one engine.
 PHASES = ("trace", "passes", "lower", "compile", "link")
 
 
