@@ -51,10 +51,10 @@ def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | Non
     run_pipeline(graph, with_autodiff(chosen_pipeline() if pipeline is None else pipeline),
                  print_after=[p for p in os.environ.get("GRAPHC_PRINT_AFTER", "").split(",") if p],
                  on_stage=StageWriter(save_root, graph) if save_root else None)
+    seconds = {"trace": trace_seconds, "passes": time.perf_counter() - start}
     if backend == "interp":
         return InterpExecutable(graph, params)
     from .codegen import executable       # on the first native compile: loading LLVM takes ~70 ms
-    seconds = {"trace": trace_seconds, "passes": time.perf_counter() - start}
     built = executable.build(graph, params, profile=profiling(), seconds=seconds)
     if built.lowered.profile and _env_flag("GRAPHC_PROFILE"):   # asked for from outside: print at exit
         atexit.register(_print_profile, built)
