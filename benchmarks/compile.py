@@ -37,8 +37,9 @@ from graphc import nn
 from lenet_step import ms_per_step
 
 BATCH = 32
-# input (channels, size) per zoo network; CIFAR-sized images for all but LeNet
-INPUTS = {"lenet": (1, 32), "resnet20": (3, 32), "resnet18": (3, 32), "mobilenet_v2": (3, 32)}
+# input (channels, size) and how each zoo network is built for it: CIFAR-sized images for all but LeNet
+INPUTS = {"lenet": (1, 32, {}), "resnet20": (3, 32, {"in_channels": 3}),
+          "resnet18": (3, 32, {"in_channels": 3, "small_input": True}), "mobilenet_v2": (3, 32, {"in_channels": 3})}
 
 
 def available_models() -> list[str]:
@@ -50,10 +51,10 @@ def cells(model: str, batch: int, seed: int = 0):
     """(train step, eval cell, inputs) of a zoo network with 10 classes."""
     from graphc import models
     graphc.set_seed(seed)
-    net = getattr(models, model)(num_classes=10)
+    channels, size, options = INPUTS[model]
+    net = getattr(models, model)(num_classes=10, **options)
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     opt = nn.Momentum(net.trainable_params(), learning_rate=0.01, momentum=0.9)
-    channels, size = INPUTS[model]
     rng = np.random.default_rng(1)
     inputs = (rng.standard_normal((batch, channels, size, size)).astype(np.float32),
               rng.integers(0, 10, batch).astype(np.int32))
