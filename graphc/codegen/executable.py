@@ -203,7 +203,7 @@ def _cached_objects(found: tuple[str, LoweredGraph], counts: KernelCounts) -> li
     step_key, lowered = found
     kernels = {call.kernel.object_key: call.kernel for call in lowered.calls}
     objects = []
-    counts.calls = len(lowered.calls)
+    counts.calls, counts.deduplicated = len(lowered.calls), len(lowered.calls) - len(kernels)
     for key in [step_key, *kernels]:
         cached = cached_object(key)
         if cached is None:
