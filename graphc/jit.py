@@ -15,7 +15,7 @@ from .compiler import check_pipeline, compile_graph
 from .errors import GraphcError
 from .ir import Graph
 from .pytree import flatten, unflatten
-from .tracing import Tensor, Trace, current_trace, symbolic, tracing
+from .tracing import Tensor, Trace, current_trace, set_graph_function, symbolic, tracing
 from .types import TensorType, type_of
 
 log = logging.getLogger("graphc.jit")
@@ -46,7 +46,7 @@ def trace_flat(fn, treedef, types: list[TensorType], name: str) -> Traced:
         args, kwargs = unflatten(treedef, inputs)
         result = fn(*args, **kwargs)
         outputs, out_treedef = flatten(result, lambda x: isinstance(x, Tensor))
-        t.graph.outputs = [out._node if out.is_symbolic else t.lift(out) for out in outputs]
+        t.graph.outputs = [t.node_of(out) for out in outputs]
     return Traced(t.graph, t.params, out_treedef)
 
 
@@ -189,3 +189,6 @@ def jit(fn=None, *, backend: str | None = None, pipeline: str | None = None):
     if fn is None:
         return lambda f: JitFunction(f, backend=backend, pipeline=pipeline)
     return JitFunction(fn, backend=backend, pipeline=pipeline)
+
+
+set_graph_function(JitFunction)

@@ -183,6 +183,10 @@ class Trace:
         return self.graph.add(op, inputs, attrs, type, scope=f"Gradients/{forward.scope}".rstrip("/"),
                               loc=forward.loc, meta={"grad_of": forward.id})
 
+    def node_of(self, tensor: Tensor) -> Node:
+        """The node a tensor stands for in this trace (a concrete one is lifted first)."""
+        return tensor._node if tensor._node is not None else self.lift(tensor)
+
     def lift(self, tensor: Tensor) -> Node:
         """The node standing for a concrete tensor: a `param` node for a Parameter, else a `const`."""
         node = self._lifted.get(id(tensor))
@@ -238,6 +242,26 @@ class scope:
 
 def symbolic(node: Node) -> Tensor:
     return Tensor(_node=node)
+
+
+# -- graph mode --------------------------------------------------------------------------------------
+def _no_graph_functions(fn, name, owner=None, backend=None):
+    raise RuntimeError("graphc.jit is not imported; import graphc first")
+
+
+_graph_function = _no_graph_functions
+
+
+def graph_function(fn, name: str, owner=None, backend: str | None = None):
+    """fn traced and compiled once per input signature (graphc.jit.JitFunction), for a Cell in
+    GRAPH_MODE and for grad outside a trace. The driver installs the factory (set_graph_function),
+    as this module installs the ops' binder: the frontend never imports the layer above it."""
+    return _graph_function(fn, name, owner=owner, backend=backend)
+
+
+def set_graph_function(factory) -> None:
+    global _graph_function
+    _graph_function = factory
 
 
 # -- the binder ------------------------------------------------------------------------------------
