@@ -16,6 +16,7 @@ import numpy as np
 
 from . import context, interp
 from .ir import Graph
+from .nn.parameter import ParameterSet
 from .passes import DEFAULT_PIPELINE, parse_pipeline, run_pipeline
 from .passes.save import StageWriter
 
@@ -27,15 +28,17 @@ class InterpExecutable:
 
     def __init__(self, graph: Graph, params: Mapping[str, object]):
         self.graph, self.params = graph, dict(params)
+        self._parameter_set = ParameterSet.of(self.params.values())
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        # copies: an output that is a parameter means its value from before the step, which the
-        # in-place update below would otherwise change under the caller's feet
-        values = {name: p.asnumpy().copy() for name, p in self.params.items()}
-        outputs, updates = interp.run(self.graph, inputs, values)
-        for name, value in updates.items():
-            self.params[name].set_data(value)
-        return outputs
+        with self._parameter_set.locked():
+            # copies: an output that is a parameter means its value from before the step, which the
+            # in-place update below would otherwise change under the caller's feet
+            values = {name: p.asnumpy().copy() for name, p in self.params.items()}
+            outputs, updates = interp.run(self.graph, inputs, values)
+            for name, value in updates.items():
+                self.params[name].set_data(value)
+            return outputs
 
 
 def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | None = None,

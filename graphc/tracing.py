@@ -7,6 +7,8 @@ once through its NumPy reference. Shape rules run in both cases, so errors are t
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 import numpy as np
 
 from . import ops
@@ -159,11 +161,14 @@ def _to_array(data, dtype) -> np.ndarray:
 
 
 # -- tracing --------------------------------------------------------------------------------------
-_scopes: list[str] = []      # names of the Cells being called, innermost last
+# Per thread (and per asyncio task): while one thread traces, eager ops in another run eagerly.
+_scopes: ContextVar[tuple[str, ...]] = ContextVar("graphc_scopes", default=())   # Cells being called, innermost last
+_traces: ContextVar[tuple["Trace", ...]] = ContextVar("graphc_traces", default=())
 
 
 def current_scope() -> str:
-    return _scopes[-1] if _scopes else ""
+    scopes = _scopes.get()
+    return scopes[-1] if scopes else ""
 
 
 class Trace:
@@ -206,25 +211,23 @@ class Trace:
         return node
 
 
-_traces: list[Trace] = []
-
-
 def current_trace() -> Trace | None:
-    return _traces[-1] if _traces else None
+    traces = _traces.get()
+    return traces[-1] if traces else None
 
 
 class tracing:
-    """Context manager: while active, op calls record nodes into `trace.graph`."""
+    """Context manager: while active, op calls in this thread record nodes into `trace.graph`."""
 
     def __init__(self, trace: Trace):
         self.trace = trace
 
     def __enter__(self) -> Trace:
-        _traces.append(self.trace)
+        self._token = _traces.set(_traces.get() + (self.trace,))
         return self.trace
 
     def __exit__(self, *exc):
-        _traces.pop()
+        _traces.reset(self._token)
 
 
 class scope:
@@ -234,10 +237,10 @@ class scope:
         self.name = name
 
     def __enter__(self):
-        _scopes.append(self.name)
+        self._token = _scopes.set(_scopes.get() + (self.name,))
 
     def __exit__(self, *exc):
-        _scopes.pop()
+        _scopes.reset(self._token)
 
 
 def symbolic(node: Node) -> Tensor:

@@ -10,7 +10,6 @@ copies in place) is re-bound rather than updated behind the user's back.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Mapping, Sequence
 
@@ -19,6 +18,7 @@ import numpy as np
 from .. import context
 from ..errors import GraphcError
 from ..ir import Graph, Node
+from ..nn.parameter import ParameterSet
 from . import step_index
 from .kernels.contract import ALIGN
 from .kernels.launch import aligned_empty
@@ -39,7 +39,7 @@ class NativeExecutable:
         self.compile_seconds = compile_seconds
         self._step = library.address(STEP)
         self._params = [params[name] for name in lowered.params]
-        self._lock = threading.Lock()
+        self._parameter_set = ParameterSet.of(self._params)   # also keeps two calls off one arena
         self._arena = aligned_empty((max(lowered.arena_bytes, ALIGN),), np.uint8)
         self._constants = _constant_block(lowered)
         self._slots = [aligned_empty(t.shape, t.dtype.np) for t in lowered.inputs]
@@ -56,7 +56,7 @@ class NativeExecutable:
         return self._nthreads
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        with self._lock:
+        with self._parameter_set.locked():
             if context.num_threads() != self._nthreads:
                 self._set_threads(context.num_threads())
             if any(p._data is not bound for p, bound in zip(self._params, self._bound)):
