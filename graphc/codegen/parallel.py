@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import functools
+import os
 import threading
 import time
 import weakref
@@ -271,32 +272,46 @@ class ThreadRunner:
 
     `run(step_address, ctx_address)` returns after all threads returned from the step. Calls are
     serialized by a lock. Workers are daemon threads blocked inside native code; `close()` (or the
-    context manager, or garbage collection) stops and joins them.
+    context manager, or garbage collection) stops and joins them. A forked child inherits the
+    runner but not its threads: its first `run` starts new workers on a new control block.
     """
 
     def __init__(self, nthreads: int, spin_us: float = 50.0):
         if nthreads < 1:
             raise ValueError(f"ThreadRunner needs at least one thread, got {nthreads}")
-        self.nthreads = nthreads
-        _, native = _runtime()
-        self._run_native = native["run"]
-        self._pool = np.zeros(_POOL_BYTES // 8, dtype=np.int64)
-        self._pool[_SPIN_TICKS // 2] = int(spin_us * cycles_per_microsecond())
-        self._pool_address = self._pool.ctypes.data
+        self.nthreads, self._spin_us = nthreads, spin_us
+        self._run_native = _runtime()[1]["run"]
         self._lock = threading.Lock()
+        self._closed = False
+        self._start_workers()
+        _live_runners.add(self)
+
+    def _start_workers(self) -> None:
+        native = _runtime()[1]
+        self._pool = np.zeros(_POOL_BYTES // 8, dtype=np.int64)
+        self._pool[_SPIN_TICKS // 2] = int(self._spin_us * cycles_per_microsecond())
+        self._pool_address = self._pool.ctypes.data
         self._workers = [threading.Thread(target=native["worker_loop"], args=(self._pool_address, tid),
                                           name=f"graphc-worker-{tid}", daemon=True)
-                         for tid in range(1, nthreads)]
+                         for tid in range(1, self.nthreads)]
         for worker in self._workers:
             worker.start()
         self._finalizer = weakref.finalize(self, _stop_workers, native["shutdown"], self._pool,
                                            self._workers)
-        self._closed = False
+
+    def _forget_workers_after_fork(self) -> None:
+        """In a forked child: the workers did not come along (and the control block may still
+        count them as sleepers), so there is nothing to stop; the next run starts new ones."""
+        self._finalizer.detach()
+        self._lock = threading.Lock()         # a thread of the parent may have held it
+        self._workers = None
 
     def run(self, step_address: int, ctx_address: int) -> None:
         with self._lock:
             if self._closed:  # the workers are gone: waiting for them would never return
                 raise RuntimeError("ThreadRunner is closed")
+            if self._workers is None:
+                self._start_workers()
             self._run_native(self._pool_address, step_address, ctx_address, self.nthreads - 1)
 
     def close(self) -> None:
@@ -311,6 +326,7 @@ class ThreadRunner:
         self.close()
 
 
+_live_runners: "weakref.WeakSet[ThreadRunner]" = weakref.WeakSet()
 _shared_runners: dict[int, ThreadRunner] = {}
 _shared_lock = threading.Lock()
 
@@ -328,6 +344,16 @@ def shared_runner(nthreads: int) -> ThreadRunner:
 def _close_shared_runners() -> None:
     for runner in _shared_runners.values():
         runner.close()
+
+
+def _after_fork_in_child() -> None:
+    global _shared_lock
+    _shared_lock = threading.Lock()
+    for runner in list(_live_runners):
+        runner._forget_workers_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _stop_workers(shutdown, pool: np.ndarray, workers: list[threading.Thread]) -> None:
