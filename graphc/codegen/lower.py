@@ -26,9 +26,10 @@ from ..ops.core import BROADCAST, ELEMENTWISE, OUT_FUSABLE
 from ..passes.manager import PassContext
 from ..passes.memory import ALIGNMENT, MemoryPlan, plan_memory
 from ..types import TensorType, float32
+from .arch import emit_clock
 from .kernels.contract import Kernel, round_up
 from .kernels.elementwise import Tensor, emit_elementwise
-from .kernels.simd import I8, I64, PTR, VOID, declare, elem_ptr, i64
+from .kernels.simd import I8, I64, PTR, VOID, elem_ptr, i64
 from .library import ALIAS, EPILOGUE, PROLOGUE, KernelLibrary, KernelSpec, Unsupported
 from .machine import CodegenError
 from .parallel import BARRIER_BYTES, emit_barrier
@@ -325,7 +326,7 @@ def emit_step(module: ir.Module, calls: list[KernelCall], barriers: list[bool], 
             args.append(_scratch_address(b, scratch, nthreads, scratch_shared, scratch_private))
             scratch_shared += round_up(call.kernel.scratch.shared)
             scratch_private += round_up(call.kernel.scratch.per_thread)
-        start = _cycles(b) if profile else None
+        start = emit_clock(b) if profile else None
         for k, phase in enumerate(call.kernel.phases):
             if k:
                 emit_barrier(b, ctx, nthreads)
@@ -348,13 +349,9 @@ def _scratch_address(b: ir.IRBuilder, base: ir.Value, nthreads: ir.Value, shared
     return elem_ptr(b, base, b.add(i64(shared), b.mul(nthreads, i64(private))), I8)
 
 
-def _cycles(b: ir.IRBuilder) -> ir.Value:
-    return b.call(declare(b.module, "llvm.readcyclecounter", I64, []), [])
-
-
 def _count(b: ir.IRBuilder, counters: ir.Value, index: int, tid: ir.Value, start: ir.Value) -> None:
     """Thread 0 adds one call and the cycles since `start` to kernel `index`'s counters."""
-    elapsed = b.sub(_cycles(b), start)
+    elapsed = b.sub(emit_clock(b), start)
     with b.if_then(b.icmp_signed("==", tid, i64(0))):
         for offset, value in ((0, i64(1)), (1, elapsed)):
             slot = elem_ptr(b, counters, COUNTER_SLOTS * index + offset, I64)
