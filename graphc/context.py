@@ -21,6 +21,11 @@ _DEFAULTS = {
     "pipeline": None,           # None: GRAPHC_PIPELINE, else the default pipeline
 }
 _context = dict(_DEFAULTS)
+# The settings a compiled function is built under: after set_context changes one, graphc.jit rebuilds
+# the function at its next call and logs which setting changed. num_threads is not one of them:
+# a native executable applies it on every call.
+COMPILE_SETTINGS = ("backend", "pipeline", "save_graphs", "save_graphs_path", "profile")
+_compile_generation = 0     # bumped whenever set_context changes a compile setting
 _VALID = {"mode": (GRAPH_MODE, PYNATIVE_MODE), "backend": ("llvm", "interp"), "device_target": ("CPU",)}
 _CHECKS: dict[str, Callable] = {}   # setting -> check(value), raising ValueError; added by the layers above
 
@@ -31,6 +36,7 @@ def add_setting_check(key: str, check: Callable) -> None:
 
 
 def set_context(**settings) -> None:
+    global _compile_generation
     for key, value in settings.items():
         if key not in _context:
             raise ValueError(f"set_context: unknown setting {key!r}; valid settings: {', '.join(sorted(_context))}")
@@ -43,7 +49,19 @@ def set_context(**settings) -> None:
                 _CHECKS[key](value)
             except ValueError as error:
                 raise ValueError(f"set_context: {key}: {error}") from None
+        if key in COMPILE_SETTINGS and _context[key] != value:
+            _compile_generation += 1
         _context[key] = value
+
+
+def compile_generation() -> int:
+    """Changes whenever a compile setting does: a cheap test for "are my executables current?"."""
+    return _compile_generation
+
+
+def compile_settings(**overrides) -> dict:
+    """The compile settings in force, with the non-None `overrides` (a function's own backend=...)."""
+    return {key: overrides[key] if overrides.get(key) is not None else _context[key] for key in COMPILE_SETTINGS}
 
 
 def get_context(key: str):
