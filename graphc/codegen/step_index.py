@@ -5,7 +5,8 @@ object cache. The index maps a fingerprint of everything that decides that IR (t
 its memory plan, the profile flag, graphc's sources and those of its ops' lowering rules, the
 toolchain) to the object's cache key and the layout the executable needs: kernel calls with their operands and
 buffers, barriers, constants, outputs. Entries are JSON in the object cache directory, checked
-like objects (machine.STEP_INDEX); a damaged or stale one is rebuilt.
+like objects (disk_cache.STEP_INDEX); a damaged or stale one, or one naming anything but a valid
+object key, is rebuilt.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from .. import ops
 from ..ir import Graph
-from . import machine
+from . import disk_cache, machine
 from .kernels.contract import Kernel, Operand, Scratch
 from .lower import Buffer, KernelCall, LoweredGraph, Output
 
@@ -93,17 +94,17 @@ def store(key: str, object_key: str, lowered: LoweredGraph) -> None:
         "constant_bytes": lowered.constant_bytes,
         "outputs": [[_encode_buffer(out.buffer), out.before_step] for out in lowered.outputs],
     }
-    machine.write_entry(key, json.dumps(record).encode(), machine.STEP_INDEX)
+    disk_cache.write_entry(key, json.dumps(record).encode(), disk_cache.STEP_INDEX)
 
 
 def load(key: str, graph: Graph, profile: bool) -> tuple[str, LoweredGraph] | None:
     """(object key, layout without a module) recorded for this fingerprint, or None."""
-    payload = machine.read_entry(key, machine.STEP_INDEX)
+    payload = disk_cache.read_entry(key, disk_cache.STEP_INDEX)
     if payload is None:
         return None
     try:
         record = json.loads(payload)
-        return record["object"], _decode(record, graph, profile)
+        return disk_cache.check_key(record["object"]), _decode(record, graph, profile)
     except (ValueError, KeyError, TypeError, IndexError):
         return None
 

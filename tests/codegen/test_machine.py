@@ -4,7 +4,7 @@ import ctypes
 import pytest
 from llvmlite import ir
 
-from graphc.codegen import machine
+from graphc.codegen import disk_cache, machine
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_damaged_entry_is_discarded_and_rebuilt(cache_dir, damage):
     elif damage == "flip_payload":
         blob[-10] ^= 0xFF
     elif damage == "foreign_key":
-        start = len(machine._MAGIC)
+        start = len(disk_cache._MAGIC)
         blob[start:start + 64] = b"0" * 64
     else:
         blob = bytearray(b"not an object file at all")
@@ -57,7 +57,7 @@ def test_damaged_entry_is_discarded_and_rebuilt(cache_dir, damage):
     machine._memory_cache.clear()
     rebuilt = machine.compile_module(_module(4))
     assert rebuilt.stats.cache == "miss" and _call(rebuilt, 2) == 8
-    assert machine._valid_payload(entry.read_bytes(), entry.stem) is not None   # rewritten whole
+    assert disk_cache.valid_payload(entry.read_bytes(), entry.stem) is not None   # rewritten whole
 
 
 def test_key_depends_on_ir(cache_dir):
