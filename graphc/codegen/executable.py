@@ -2,7 +2,8 @@
 
 Per call: copy the inputs into their aligned slots, copy out graph outputs that are parameters'
 pre-step values, run `graphc_step` on every thread through one native call (the runner releases
-the GIL and returns when all threads are done), copy the other outputs out of the arena. The
+the GIL and returns when all threads are done), raise if the step stopped on an index out of
+range, copy the other outputs out of the arena. The
 argument block (ctx) is built once; only the thread count and parameter addresses are re-checked
 per call, and a parameter whose storage was replaced (never done by Parameter, whose set_data
 copies in place) is re-bound rather than updated behind the user's back.
@@ -19,11 +20,12 @@ from .. import context
 from ..errors import GraphcError
 from ..ir import Graph, Node
 from ..nn.parameter import ParameterSet
+from ..ops.indexing import index_out_of_range
 from . import step_index
 from .kernels.contract import ALIGN
 from .kernels.launch import aligned_empty
-from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, SCRATCH, STEP, Buffer, \
-    LoweredGraph, lower_graph, memory_plan
+from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, SCRATCH, STATUS, STATUS_WORDS, \
+    STEP, Buffer, LoweredGraph, lower_graph, memory_plan
 from .machine import CodegenError, Library, cached_library, compile_module
 from .parallel import shared_runner
 
@@ -44,6 +46,7 @@ class NativeExecutable:
         self._constants = _constant_block(lowered)
         self._slots = [aligned_empty(t.shape, t.dtype.np) for t in lowered.inputs]
         self.counters = np.zeros(max(1, COUNTER_SLOTS * len(lowered.calls)), np.int64)   # a profile build's
+        self._status = np.zeros(STATUS_WORDS, np.int64)
         self._label_checks = _label_checks(graph)
         self._ctx = self._argument_block()
         self._ctx_address = self._ctx.ctypes.data
@@ -65,6 +68,8 @@ class NativeExecutable:
             self._check_labels()
             early = [view.copy() if before else None for before, view in self._outputs]
             self._runner.run(self._step, self._ctx_address)
+            if self._status[0]:
+                self._raise_status()
             return [value if before else view.copy() for value, (before, view) in zip(early, self._outputs)]
 
     def _argument_block(self) -> np.ndarray:
@@ -72,8 +77,8 @@ class NativeExecutable:
         and the parameters' addresses are filled in by _set_threads and _bind_params."""
         ctx = aligned_empty((POINTERS + len(self._slots) + len(self._params),), np.int64)
         ctx[:] = 0
-        ctx[ARENA], ctx[CONSTANTS], ctx[COUNTERS] = (a.ctypes.data for a in (self._arena, self._constants,
-                                                                              self.counters))
+        ctx[ARENA], ctx[CONSTANTS], ctx[COUNTERS], ctx[STATUS] = (
+            a.ctypes.data for a in (self._arena, self._constants, self.counters, self._status))
         ctx[POINTERS:POINTERS + len(self._slots)] = [slot.ctypes.data for slot in self._slots]
         return ctx
 
@@ -95,6 +100,14 @@ class NativeExecutable:
                 raise GraphcError(f"{node.op}: labels must be in [0, {classes}) for {classes} classes, got "
                                   f"{sorted(set(bad.tolist()))[:5]} (input {index}, {self.lowered.inputs[index]}); "
                                   "check the dataset's labels or the network's number of classes", loc=node.loc)
+
+    def _raise_status(self) -> None:
+        """The step stopped before a kernel whose index operand was out of range (lower.py): raise
+        what the reference raises, at the user's line."""
+        call, value, size = (int(v) for v in self._status)
+        self._status[:] = 0
+        node = self.lowered.calls[call - 1].node
+        raise GraphcError(index_out_of_range(node.op, value, size), loc=node.loc)
 
     def _bind_params(self) -> None:
         self._bound = [p._data for p in self._params]

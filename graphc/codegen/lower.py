@@ -27,9 +27,10 @@ from ..passes.manager import PassContext
 from ..passes.memory import ALIGNMENT, MemoryPlan, plan_memory
 from ..types import TensorType, float32
 from .arch import emit_clock
-from .kernels.contract import Kernel, round_up
+from .kernels.contract import IR_TYPES, Kernel, round_up
 from .kernels.elementwise import Tensor, emit_elementwise
-from .kernels.simd import I8, I64, PTR, VOID, elem_ptr, i64
+from .kernels.loops import counted_loop
+from .kernels.simd import I8, I64, PTR, VOID, elem_ptr, i64, load_scalar, store_scalar
 from .library import ALIAS, EPILOGUE, PROLOGUE, KernelLibrary, KernelSpec, Unsupported
 from .machine import CodegenError
 from .parallel import BARRIER_BYTES, emit_barrier
@@ -37,9 +38,12 @@ from .regions import Region, emit_loop, epilogue, prologue
 
 STEP = "graphc_step"
 NTHREADS = BARRIER_BYTES // 8                 # ctx slots: the barrier state comes first
-ARENA, CONSTANTS, SCRATCH, COUNTERS = NTHREADS + 1, NTHREADS + 2, NTHREADS + 3, NTHREADS + 4
-POINTERS = NTHREADS + 5                       # then one pointer per graph input, then per parameter
+ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS = (NTHREADS + k for k in range(1, 6))
+POINTERS = NTHREADS + 6                       # then one pointer per graph input, then per parameter
 COUNTER_SLOTS = 2                             # per kernel, when profiling: calls, cycles
+# STATUS points to i64 words the step sets when it stops on bad data: the kernel call (index + 1),
+# the offending value and the bound it broke; all zero after a good step.
+STATUS_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -327,6 +331,8 @@ def emit_step(module: ir.Module, calls: list[KernelCall], barriers: list[bool], 
             scratch_shared += round_up(call.kernel.scratch.shared)
             scratch_private += round_up(call.kernel.scratch.per_thread)
         start = emit_clock(b) if profile else None
+        if call.kernel.index_bounds:
+            _emit_index_checks(b, ctx, tid, nthreads, slot(STATUS), index, call.kernel, args)
         for k, phase in enumerate(call.kernel.phases):
             if k:
                 emit_barrier(b, ctx, nthreads)
@@ -342,6 +348,29 @@ def _address(b: ir.IRBuilder, bases: dict, buffer: Buffer) -> ir.Value:
     if buffer.space in ("arena", "constants"):
         return elem_ptr(b, bases[buffer.space], buffer.offset, I8)
     return bases[(buffer.space, buffer.key)]
+
+
+def _emit_index_checks(b: ir.IRBuilder, ctx, tid, nthreads, status, call_index: int, kernel: Kernel, args) -> None:
+    """Thread 0 checks the kernel's bounded operands; on the first value out of range it records
+    the status, and after a barrier every thread leaves the step (the executable raises)."""
+    positions = {operand.name: i for i, operand in enumerate(kernel.operands)}
+    with b.if_then(b.icmp_signed("==", tid, i64(0))):
+        for name, size in kernel.index_bounds:
+            operand = kernel.operands[positions[name]]
+            with counted_loop(b, 0, int(np.prod(operand.shape)), name="check") as i:
+                value = load_scalar(b, args[positions[name]], i, IR_TYPES[operand.dtype])
+                value = b.sext(value, I64) if value.type != I64 else value
+                bad = b.or_(b.icmp_signed("<", value, i64(0)), b.icmp_signed(">=", value, i64(size)))
+                first = b.icmp_signed("==", load_scalar(b, status, 0, I64), i64(0))
+                with b.if_then(b.and_(bad, first)):
+                    for word, item in enumerate((i64(call_index + 1), value, i64(size))):
+                        store_scalar(b, item, status, word)
+    emit_barrier(b, ctx, nthreads)
+    stop, go = b.append_basic_block("bad_index"), b.append_basic_block("indices_ok")
+    b.cbranch(b.icmp_signed("!=", load_scalar(b, status, 0, I64), i64(0)), stop, go)
+    b.position_at_end(stop)
+    b.ret_void()
+    b.position_at_end(go)
 
 
 def _scratch_address(b: ir.IRBuilder, base: ir.Value, nthreads: ir.Value, shared: int, private: int) -> ir.Value:

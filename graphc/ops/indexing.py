@@ -105,11 +105,15 @@ def _gathered_shape(table_shape, index: TensorType, axis: int) -> tuple[int, ...
     return tuple(table_shape[:axis]) + index.shape + tuple(table_shape[axis + 1:])
 
 
-def _checked_index(index: np.ndarray, size: int) -> np.ndarray:
+def index_out_of_range(op: str, index: int, size: int) -> str:
+    """The message for an index outside [0, size), the same from the reference and native code."""
+    return f"{op}: index {index} is out of range for an axis of size {size}; indices must be in [0, {size})"
+
+
+def _checked_index(index: np.ndarray, size: int, op: str = "gather") -> np.ndarray:
     bad = index[(index < 0) | (index >= size)]
     if bad.size:
-        raise GraphcError(f"gather: index {int(bad[0])} is out of range for an axis of size {size}; indices must "
-                          f"be in [0, {size})")
+        raise GraphcError(index_out_of_range(op, int(bad[0]), size))
     return index
 
 
@@ -121,7 +125,7 @@ def _gather_grad_ref(ct, index, input_shape, axis):
     axis = _axis(axis, len(input_shape))
     dx = np.zeros(input_shape, ct.dtype)
     picked = np.moveaxis(ct, tuple(range(axis, axis + index.ndim)), tuple(range(index.ndim)))
-    np.add.at(np.moveaxis(dx, axis, 0), _checked_index(index, input_shape[axis]), picked)
+    np.add.at(np.moveaxis(dx, axis, 0), _checked_index(index, input_shape[axis], "gather_grad"), picked)
     return dx
 
 
@@ -138,8 +142,8 @@ def _gather_samples(rng):
             ([rng.standard_normal((3, 5, 2)), rng.integers(0, 5, (2, 3)).astype(np.int64)], {"axis": -2})]
 
 
-_OUT_OF_RANGE_INDEX = ("An index outside [0, size) raises GraphcError in the NumPy reference (PYNATIVE and the "
-                       "interpreter); compiled code does not check it and clamps it into [0, size)")
+_OUT_OF_RANGE_INDEX = ("An index outside [0, size) raises GraphcError naming the index, in PYNATIVE mode, the "
+                       "interpreter and native code alike (the native step checks indices before the kernel)")
 
 gather = register(Op(
     "gather", ("table", "index"),

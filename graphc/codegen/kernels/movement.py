@@ -5,9 +5,11 @@ gradient), gather and its gradient, one-hot rows.
   `shape`, y[dst.offset + i·dst.strides] = x[src.offset + i·src.strides] (element strides, may be
   negative). With zero_first, a first phase zeroes all of y (a slice gradient). Operands x, y.
 * `emit_gather(module, name, pre, size, post, count, index_dtype, dtype)`: x viewed [pre, size,
-  post], index [count] -> y [pre, count, post]; an index outside [0, size) is clamped into it.
+  post], index [count] -> y [pre, count, post]. The index is declared bounded by [0, size)
+  (`Kernel.index_bounds`: the step checks it first); the kernel still clamps, so that memory is
+  never touched out of bounds even by a caller that skips the check.
 * `emit_gather_grad(...)`: the transpose: dx [pre, size, post] = zeros, then ct [pre, count, post]
-  added at the (clamped) indices in index order, so repeated indices sum deterministically.
+  added at the indices in index order, so repeated indices sum deterministically.
 * `emit_one_hot(module, name, rows, depth, index_dtype, dtype, on, off)`: y[r, d] = on if
   index[r] == d else off (an index outside [0, depth) matches no column).
 
@@ -121,7 +123,7 @@ def emit_gather(module: ir.Module, name: str, pre: int, size: int, post: int, co
 
     if pre * count * post:
         emit_grid(b, [blocks(pre, 1), blocks(count, 1)], tile, threads=(kf.tid, kf.nthreads))
-    return Kernel(name, (kf.finish(),), operands)
+    return Kernel(name, (kf.finish(),), operands, index_bounds=(("index", size),))
 
 
 def emit_gather_grad(module: ir.Module, name: str, pre: int, size: int, post: int, count: int, index_dtype: str,
@@ -144,7 +146,7 @@ def emit_gather_grad(module: ir.Module, name: str, pre: int, size: int, post: in
 
     if pre * size * post:
         emit_grid(b, [blocks(pre, 1), blocks(post, 1)], column, threads=(kf.tid, kf.nthreads))
-    return Kernel(name, (kf.finish(),), operands, flops=pre * count * post)
+    return Kernel(name, (kf.finish(),), operands, flops=pre * count * post, index_bounds=(("index", size),))
 
 
 def emit_one_hot(module: ir.Module, name: str, rows: int, depth: int, index_dtype: str, dtype: str,
