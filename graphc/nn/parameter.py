@@ -1,7 +1,9 @@
 """Parameter: a named, persistent Tensor that training updates in place."""
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from contextlib import contextmanager
 from typing import Iterable
 
@@ -36,6 +38,7 @@ class ParameterSet:
         self.lock = threading.RLock()          # reentrant: an interpreted step calls set_data itself
         self.members: list[Parameter] = []
         self.merged_into: ParameterSet | None = None
+        _all_sets.add(self)
 
     def current(self) -> "ParameterSet":
         found = self
@@ -76,6 +79,20 @@ class ParameterSet:
                     target.members += other.members
                     other.members, other.merged_into = [], target
             return target
+
+
+_all_sets: "weakref.WeakSet[ParameterSet]" = weakref.WeakSet()
+
+
+def _fresh_locks_after_fork() -> None:
+    """A forked child has only the forking thread: locks other threads held (a step running in a
+    background thread) would never be released there."""
+    ParameterSet._merging = threading.Lock()
+    for parameter_set in list(_all_sets):
+        parameter_set.lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_fresh_locks_after_fork)
 
 
 class Parameter(Tensor):

@@ -4,6 +4,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import threading
 import time
 
 import numpy as np
@@ -106,3 +107,25 @@ def test_a_multiprocessing_pool_after_training_just_works(two_threads):
     expected = [_evaluate(seed) for seed in range(4)]
     with multiprocessing.get_context("fork").Pool(2) as pool:
         assert pool.map_async(_evaluate, range(4)).get(timeout=WAIT) == expected
+
+
+def test_a_fork_while_another_thread_runs_a_step_leaves_the_child_free_to_run(two_threads):
+    _, step, x, y = _train_step()
+    step(x, y)
+    held, release = threading.Event(), threading.Event()
+    weight = next(iter(step.get_parameters()))
+
+    def hold_the_lock():                      # as a step running in a background thread does
+        with weight._set.locked():
+            held.set()
+            release.wait(WAIT)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    assert held.wait(WAIT)
+    try:
+        losses = _in_child(lambda: float(step(x, y).asnumpy()))
+    finally:
+        release.set()
+        holder.join(WAIT)
+    assert np.isfinite(losses)
