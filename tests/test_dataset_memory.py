@@ -4,17 +4,7 @@ import numpy as np
 
 from runtime.dataset import GeneratorDataset, NumpySlicesDataset
 from runtime.dataset import pipeline
-
-
-class CountingScale:
-    vectorized = True
-
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, x):
-        self.calls += 1
-        return x.astype(np.float32) * 2.0
+from test_dataset import CountingDouble
 
 
 def passes(dataset, count=2):
@@ -24,8 +14,8 @@ def passes(dataset, count=2):
 
 def test_a_map_result_within_the_bound_is_computed_once(monkeypatch):
     monkeypatch.delenv("GRAPHC_MAP_CACHE_BYTES", raising=False)
-    scale = CountingScale()
-    data = NumpySlicesDataset({"x": np.arange(100, dtype=np.uint8)}, shuffle=False).map(scale, ["x"])
+    scale = CountingDouble()
+    data = NumpySlicesDataset({"x": np.arange(100, dtype=np.float32)}, shuffle=False).map(scale, ["x"])
     first, second = passes(data)
     assert first == second == [2.0 * i for i in range(100)] and scale.calls == 1
     assert pipeline.map_cache_bytes() == pipeline.DEFAULT_MAP_CACHE_BYTES == 512 << 20
@@ -33,8 +23,8 @@ def test_a_map_result_within_the_bound_is_computed_once(monkeypatch):
 
 def test_a_map_result_past_the_bound_is_recomputed_each_pass_not_held(monkeypatch):
     monkeypatch.setenv("GRAPHC_MAP_CACHE_BYTES", "399")          # the result is 100 float32 = 400 bytes
-    scale = CountingScale()
-    mapped = NumpySlicesDataset({"x": np.arange(100, dtype=np.uint8)}, shuffle=False).map(scale, ["x"])
+    scale = CountingDouble()
+    mapped = NumpySlicesDataset({"x": np.arange(100, dtype=np.float32)}, shuffle=False).map(scale, ["x"])
     first, second = passes(mapped)
     assert first == second == [2.0 * i for i in range(100)] and scale.calls == 2
     assert mapped._cache is None

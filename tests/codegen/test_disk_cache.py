@@ -7,10 +7,11 @@ import os
 import warnings
 
 import pytest
-from llvmlite import ir
 
 from graphc.codegen import disk_cache, machine, step_index
 from graphc.ir import Graph
+
+from .support import scale_module
 
 
 @pytest.fixture
@@ -23,18 +24,9 @@ def cache(tmp_path, monkeypatch):
     machine._memory_cache.clear()
 
 
-def _module(factor: int) -> ir.Module:
-    module = ir.Module()
-    i64 = ir.IntType(64)
-    fn = ir.Function(module, ir.FunctionType(i64, [i64]), "scale")
-    b = ir.IRBuilder(fn.append_basic_block())
-    b.ret(b.mul(fn.args[0], ir.Constant(i64, factor)))
-    return module
-
-
 def _compile(factor: int):
     machine._memory_cache.clear()
-    library = machine.compile_module(_module(factor))
+    library = machine.compile_module(scale_module(factor))
     assert library.cfunc("scale", ctypes.c_int64, ctypes.c_int64)(2) == 2 * factor
     return library.stats.cache
 
