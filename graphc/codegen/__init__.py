@@ -7,7 +7,8 @@
 * executable — the compiled step, its memory, one native call per step on every core.
 * step_index — warm starts without lowering: graph fingerprint -> object key and step layout.
 * profile    — the kernel list and the per-kernel profile table.
-* machine    — host target machine, O3 pipeline, JIT loading, object-code cache.
+* machine    — host target machine, O3 pipeline, JIT loading, object-code cache (in memory).
+* disk_cache — the private, bounded on-disk cache of objects and step layouts.
 * parallel   — work split, the IR barrier, the native thread runner.
 * vecmath    — vectorized float32 exp / log.
 * kernels/   — parameterized kernel emitters (matmul, conv2d, pooling, elementwise, reductions,
