@@ -164,7 +164,7 @@ def _cache(args) -> None:
     if args.action == "clear":
         removed = machine.cache_clear()
         if removed["unsafe"]:
-            raise SystemExit(f"graphc: left {removed['dir']} alone: {removed['unsafe']}")
+            raise CliError(f"left {removed['dir']} alone: {removed['unsafe']}")
         print(f"removed {removed['entries']} entries ({removed['bytes']} bytes) and {removed['leftovers']} "
               f"leftover files ({removed['leftover_bytes']} bytes) from {removed['dir']}")
         return

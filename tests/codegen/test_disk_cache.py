@@ -98,3 +98,20 @@ def test_a_bad_bound_is_a_clear_error(cache, monkeypatch):
     monkeypatch.setenv("GRAPHC_CACHE_MAX_BYTES", "1GB")
     with pytest.raises(ValueError, match="GRAPHC_CACHE_MAX_BYTES must be a number of bytes, got '1GB'"):
         disk_cache.max_bytes()
+
+
+def test_the_cache_command_reports_leftovers_the_bound_and_an_unsafe_directory(cache, capsys):
+    from graphc.cli import main
+    _compile(6)
+    (cache / f"{disk_cache.TEMPORARY}x").write_bytes(b"12345")
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "entries   1\n" in out and "leftovers 1 (5 bytes" in out and f"bound     {1 << 30} bytes" in out
+    cache.chmod(0o777)
+    assert main(["cache", "info"]) == 0
+    assert "not used: group or others can write to it (mode 0777)" in capsys.readouterr().out
+    assert main(["cache", "clear"]) == 2                       # someone else's files are left alone
+    assert "left" in capsys.readouterr().err and (cache / f"{disk_cache.TEMPORARY}x").exists()
+    cache.chmod(0o700)
+    assert main(["cache", "clear"]) == 0
+    assert "removed 1 entries" in capsys.readouterr().out and not any(cache.iterdir())
