@@ -2,40 +2,103 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
+
+from .errors import ArgumentError
 
 GRAPH_MODE = 0
 PYNATIVE_MODE = 1
 
-_DEFAULTS = {
-    "mode": GRAPH_MODE,
-    "backend": "llvm",
-    "num_threads": None,        # None: all cores (or GRAPHC_NUM_THREADS)
-    "save_graphs": False,
-    "save_graphs_path": ".",
-    "profile": False,
-    "device_target": "CPU",
+log = logging.getLogger("graphc.context")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One set_context key: its default, what a valid value is (`check` returns None when valid,
+    else what was expected), and, for keys graphc accepts but does not act on, why."""
+    default: Any
+    check: Callable[[Any], str | None]
+    ignored: str = ""
+
+
+def _one_of(*choices) -> Callable[[Any], str | None]:
+    return lambda value: None if any(value == c and type(value) is type(c) for c in choices) else \
+        f"one of {', '.join(map(repr, choices))}"
+
+
+def _int_at_least(minimum: int, none_ok: bool = False) -> Callable[[Any], str | None]:
+    def check(value):
+        if (value is None and none_ok) or (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+            return None
+        return f"an int >= {minimum}" + (" or None" if none_ok else "")
+    return check
+
+
+def _instance(*types) -> Callable[[Any], str | None]:
+    return lambda value: None if isinstance(value, types) else " or ".join(t.__name__ for t in types)
+
+
+def _device_target(value) -> str | None:
+    if value == "CPU":
+        return None
+    if value in ("GPU", "Ascend"):
+        return f"'CPU': graphc compiles for the CPU it runs on, and has no {value} backend; remove device_target " \
+               "or set it to 'CPU'"
+    return "'CPU'"
+
+
+def _save_graphs(value) -> str | None:
+    return None if isinstance(value, bool) or value in (0, 1, 2, 3) else "a bool or an int 0-3 (MindSpore 2.x levels)"
+
+
+SETTINGS: dict[str, Setting] = {
+    "mode": Setting(GRAPH_MODE, _one_of(GRAPH_MODE, PYNATIVE_MODE)),
+    "backend": Setting("llvm", _one_of("llvm", "interp")),
+    "num_threads": Setting(None, _int_at_least(1, none_ok=True)),   # None: all cores (or GRAPHC_NUM_THREADS)
+    "save_graphs": Setting(False, _save_graphs),
+    "save_graphs_path": Setting(".", _instance(str)),
+    "profile": Setting(False, _instance(bool)),
+    "device_target": Setting("CPU", _device_target),
+    # MindSpore keys a CPU script passes, accepted (and validated) so it runs unchanged:
+    "device_id": Setting(0, _int_at_least(0), "graphc uses the host CPU; there is one device"),
+    "max_call_depth": Setting(1000, _int_at_least(1), "tracing inlines every call, so no call depth limit applies"),
+    "enable_graph_kernel": Setting(False, _instance(bool), "graphc always fuses kernels (the fuse pass)"),
+    "enable_compile_cache": Setting(False, _instance(bool),
+                                    "graphc always caches compiled code (on disk under GRAPHC_CACHE_DIR)"),
+    "compile_cache_path": Setting(".", _instance(str), "the compile cache lives under GRAPHC_CACHE_DIR"),
+    "reserve_class_name_in_scope": Setting(True, _instance(bool), "scopes are attribute paths (backbone.conv1)"),
+    "pynative_synchronize": Setting(False, _instance(bool), "PYNATIVE_MODE always runs synchronously"),
+    "enable_reduce_precision": Setting(True, _instance(bool), "graphc computes in the dtypes it is given"),
+    "memory_optimize_level": Setting("O0", _one_of("O0", "O1"), "the memory plan always reuses buffers"),
 }
-_context = dict(_DEFAULTS)
-_VALID = {"mode": (GRAPH_MODE, PYNATIVE_MODE), "backend": ("llvm", "interp"), "device_target": ("CPU",)}
+_context = {key: setting.default for key, setting in SETTINGS.items()}
 
 
 def set_context(**settings) -> None:
+    """Set execution settings. Every argument is checked before any is applied, so an error
+    leaves the context unchanged. Keys whose Setting has `ignored` are accepted for MindSpore
+    scripts and have no effect (docs/mindspore.md lists them and why)."""
     for key, value in settings.items():
-        if key not in _context:
-            raise ValueError(f"set_context: unknown setting {key!r}; valid settings: {', '.join(sorted(_context))}")
-        if key in _VALID and value not in _VALID[key]:
-            raise ValueError(f"set_context: {key}={value!r} is not one of {_VALID[key]}")
-        if key == "num_threads" and value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"set_context: num_threads must be a positive int or None, got {value!r}")
-        _context[key] = value
+        setting = SETTINGS.get(key)
+        if setting is None:
+            raise ArgumentError(f"set_context: unknown setting {key!r}; valid settings: {', '.join(sorted(SETTINGS))}")
+        expected = setting.check(value)
+        if expected is not None:
+            raise ArgumentError(f"set_context: {key}={value!r} is not valid; expected {expected}")
+    for key in settings:
+        if SETTINGS[key].ignored:
+            log.info("set_context: %s is accepted and has no effect: %s", key, SETTINGS[key].ignored)
+    _context.update(settings)
 
 
 def get_context(key: str):
     if key not in _context:
-        raise ValueError(f"get_context: unknown setting {key!r}; valid settings: {', '.join(sorted(_context))}")
+        raise ArgumentError(f"get_context: unknown setting {key!r}; valid settings: {', '.join(sorted(_context))}")
     return _context[key]
 
 
