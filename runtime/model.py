@@ -98,8 +98,11 @@ class Model:
             parallel_mode="stand_alone", device_number=1, eval_results=None)
 
     def _train_loop(self, cb, dataset, initial_epoch, valid_dataset=None, valid_frequency=1):
+        with cb.list_callback as callbacks:      # MindSpore enters callbacks as context managers
+            self._run_epochs(cb, callbacks, dataset, initial_epoch, valid_dataset, valid_frequency)
+
+    def _run_epochs(self, cb, callbacks, dataset, initial_epoch, valid_dataset, valid_frequency):
         run_context = RunContext(cb)
-        callbacks = cb.list_callback
         self._network.set_train(True)
         cb.cur_step_num = initial_epoch * cb.batch_num
         callbacks.begin(run_context)
@@ -117,7 +120,7 @@ class Model:
                 if run_context.get_stop_requested():
                     break
             if valid_dataset is not None and cb.cur_epoch_num % valid_frequency == 0:
-                cb.eval_results = self.eval(valid_dataset)
+                cb.eval_results = self._eval_loop(valid_dataset, callbacks)
                 self._network.set_train(True)
             callbacks.epoch_end(run_context)
             if run_context.get_stop_requested():
@@ -135,19 +138,35 @@ class Model:
 
     # -- evaluation and prediction -------------------------------------------------------------------
     def eval(self, valid_dataset, callbacks=None, dataset_sink_mode=False):
+        """The metrics over valid_dataset, running the callbacks' on_eval_* hooks (as context managers)."""
+        with _callback_list(callbacks) as entered:
+            return self._eval_loop(valid_dataset, entered)
+
+    def _eval_loop(self, valid_dataset, callbacks):
         if self._eval_network is None:
             raise ValueError("Model.eval needs metrics and a loss_fn (or an eval_network): "
                              "Model(network, loss_fn, optimizer, metrics={'acc'})")
+        cb = SimpleNamespace(eval_network=self._eval_network, network=self._network, valid_dataset=valid_dataset,
+                             batch_num=valid_dataset.get_dataset_size(), cur_step_num=0, net_outputs=None,
+                             mode="eval", dataset_sink_mode=False, list_callback=callbacks, metrics=None)
+        run_context = RunContext(cb)
         self._eval_network.set_train(False)
         for metric in self._metrics.values():
             metric.clear()
-        compiled = False
+        callbacks.on_eval_begin(run_context)
+        callbacks.on_eval_epoch_begin(run_context)
         for batch in _batches(valid_dataset, True, "evaluation"):
-            if not compiled:
+            if cb.cur_step_num == 0:
                 self._compile(self._eval_network, batch, "eval step")
-                compiled = True
-            self._update_metrics(self._eval_network(*batch))
-        return {name: metric.eval() for name, metric in self._metrics.items()}
+            cb.cur_step_num += 1
+            callbacks.on_eval_step_begin(run_context)
+            cb.net_outputs = self._eval_network(*batch)
+            callbacks.on_eval_step_end(run_context)
+            self._update_metrics(cb.net_outputs)
+        cb.metrics = {name: metric.eval() for name, metric in self._metrics.items()}
+        callbacks.on_eval_epoch_end(run_context)
+        callbacks.on_eval_end(run_context)
+        return cb.metrics
 
     def _update_metrics(self, outputs):
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
