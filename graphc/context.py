@@ -19,8 +19,8 @@ log = logging.getLogger("graphc.context")
 
 @dataclass(frozen=True)
 class Setting:
-    """One set_context key: its default, what a valid value is (`check` returns None when valid,
-    else what was expected), and, for keys graphc accepts but does not act on, why."""
+    """One set_context key: its default, its check (None when a value is valid, else what is wrong
+    with it), and, for keys graphc accepts but does not act on, why."""
     default: Any
     check: Callable[[Any], str | None]
     ignored: str = ""
@@ -28,32 +28,33 @@ class Setting:
 
 def _one_of(*choices) -> Callable[[Any], str | None]:
     return lambda value: None if any(value == c and type(value) is type(c) for c in choices) else \
-        f"one of {', '.join(map(repr, choices))}"
+        f"expected one of {', '.join(map(repr, choices))}"
 
 
 def _int_at_least(minimum: int, none_ok: bool = False) -> Callable[[Any], str | None]:
     def check(value):
         if (value is None and none_ok) or (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
             return None
-        return f"an int >= {minimum}" + (" or None" if none_ok else "")
+        return f"expected an int >= {minimum}" + (" or None" if none_ok else "")
     return check
 
 
 def _instance(*types) -> Callable[[Any], str | None]:
-    return lambda value: None if isinstance(value, types) else " or ".join(t.__name__ for t in types)
+    return lambda value: None if isinstance(value, types) else "expected a " + " or ".join(t.__name__ for t in types)
 
 
 def _device_target(value) -> str | None:
     if value == "CPU":
         return None
     if value in ("GPU", "Ascend"):
-        return f"'CPU': graphc compiles for the CPU it runs on, and has no {value} backend; remove device_target " \
-               "or set it to 'CPU'"
-    return "'CPU'"
+        return f"graphc compiles for the CPU it runs on, and has no {value} backend; remove device_target or " \
+               "set it to 'CPU'"
+    return "expected 'CPU'"
 
 
 def _save_graphs(value) -> str | None:
-    return None if isinstance(value, bool) or value in (0, 1, 2, 3) else "a bool or an int 0-3 (MindSpore 2.x levels)"
+    return None if isinstance(value, bool) or value in (0, 1, 2, 3) else \
+        "expected a bool or an int 0-3 (MindSpore 2.x levels)"
 
 
 SETTINGS: dict[str, Setting] = {
@@ -75,8 +76,22 @@ SETTINGS: dict[str, Setting] = {
     "pynative_synchronize": Setting(False, _instance(bool), "PYNATIVE_MODE always runs synchronously"),
     "enable_reduce_precision": Setting(True, _instance(bool), "graphc computes in the dtypes it is given"),
     "memory_optimize_level": Setting("O0", _one_of("O0", "O1"), "the memory plan always reuses buffers"),
+    # checked by the driver, which interprets it (add_setting_check):
+    "pipeline": Setting(None, lambda value: None),   # None: GRAPHC_PIPELINE, else the default pipeline
 }
 _context = {key: setting.default for key, setting in SETTINGS.items()}
+
+
+def add_setting_check(key: str, check: Callable[[Any], None]) -> None:
+    """Let a layer above this one validate a setting it interprets (the driver checks `pipeline`):
+    check(value) raises ValueError saying what is wrong."""
+    def problem(value) -> str | None:
+        try:
+            check(value)
+        except ValueError as error:
+            return str(error)
+        return None
+    SETTINGS[key] = Setting(SETTINGS[key].default, problem, SETTINGS[key].ignored)
 
 
 def set_context(**settings) -> None:
@@ -87,9 +102,9 @@ def set_context(**settings) -> None:
         setting = SETTINGS.get(key)
         if setting is None:
             raise ArgumentError(f"set_context: unknown setting {key!r}; valid settings: {', '.join(sorted(SETTINGS))}")
-        expected = setting.check(value)
-        if expected is not None:
-            raise ArgumentError(f"set_context: {key}={value!r} is not valid; expected {expected}")
+        problem = setting.check(value)
+        if problem is not None:
+            raise ArgumentError(f"set_context: {key}={value!r} is not valid: {problem}")
     for key in settings:
         if SETTINGS[key].ignored:
             log.info("set_context: %s is accepted and has no effect: %s", key, SETTINGS[key].ignored)

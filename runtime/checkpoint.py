@@ -3,6 +3,8 @@ callback is in runtime.callbacks). Files are written atomically and never unpick
 from __future__ import annotations
 
 import logging
+import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +41,42 @@ def _array(value) -> np.ndarray:
     return value.asnumpy() if hasattr(value, "asnumpy") else np.asarray(value)
 
 
+_writing: threading.Thread | None = None    # the checkpoint an async save is still writing
+
+
 def save_checkpoint(save_obj, ckpt_file_name, integrated_save=True, async_save=False, append_dict=None):
-    """Write a Cell's parameters (or a list / dict of them) to a .ckpt file, atomically."""
+    """Write a Cell's parameters (or a list / dict of them) to a .ckpt file, atomically.
+
+    async_save=True takes a copy of the values now and writes the file on a background thread
+    (one at a time: a later save or load waits for it, and so does the interpreter's exit)."""
+    global _writing
+    _check_integrated_save(integrated_save)
     path = Path(ckpt_file_name)
     if path.suffix != ".ckpt":
         path = path.with_name(path.name + ".ckpt")
     entries = _entries(save_obj)
     if append_dict:
         entries += [(name, np.asarray(value)) for name, value in append_dict.items()]
-    write_checkpoint(path, entries)
+    wait_for_async_save()
+    if not async_save:
+        write_checkpoint(path, entries)
+        return
+    snapshot = [(name, np.array(value, copy=True)) for name, value in entries]   # training goes on meanwhile
+    _writing = threading.Thread(target=write_checkpoint, args=(path, snapshot), name=f"save {path.name}")
+    _writing.start()
+
+
+def wait_for_async_save() -> None:
+    """Block until the checkpoint being written by async_save (if any) is complete."""
+    if _writing is not None:
+        _writing.join()
+
+
+def _check_integrated_save(integrated_save) -> None:
+    if not integrated_save:
+        warnings.warn("integrated_save=False has no effect: graphc keeps every parameter whole on each process "
+                      "(no model parallelism), so the checkpoint always holds whole parameters, as MindSpore's "
+                      "stand-alone and data-parallel saves do", UserWarning, stacklevel=3)
 
 
 def load_checkpoint(ckpt_file_name, net=None, strict_load=False, filter_prefix=None) -> dict:
@@ -55,6 +84,7 @@ def load_checkpoint(ckpt_file_name, net=None, strict_load=False, filter_prefix=N
     path = Path(ckpt_file_name)
     if path.suffix != ".ckpt":
         raise ValueError(f"load_checkpoint: {path} is not a .ckpt file")
+    wait_for_async_save()
     if not path.is_file():
         raise FileNotFoundError(f"load_checkpoint: {path} does not exist")
     prefixes = (filter_prefix,) if isinstance(filter_prefix, str) else tuple(filter_prefix or ())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -64,14 +65,14 @@ class Model:
 
     # -- training ----------------------------------------------------------------------------------
     def train(self, epoch, train_dataset, callbacks=None, dataset_sink_mode=False, sink_size=-1, initial_epoch=0):
-        if dataset_sink_mode:
-            log.warning("The CPU cannot support dataset sink mode currently; training runs step by step.")
+        _no_sink_mode(dataset_sink_mode, sink_size)
         self._check_train_args(epoch, train_dataset, initial_epoch)
         cb_params = self._train_cb_params(epoch, train_dataset, callbacks)
         self._train_loop(cb_params, train_dataset, initial_epoch)
 
     def fit(self, epoch, train_dataset, valid_dataset=None, valid_frequency=1, callbacks=None,
             dataset_sink_mode=False, valid_dataset_sink_mode=False, sink_size=-1, initial_epoch=0):
+        _no_sink_mode(dataset_sink_mode or valid_dataset_sink_mode, sink_size)
         self._check_train_args(epoch, train_dataset, initial_epoch)
         if valid_dataset is not None and (not isinstance(valid_frequency, int) or valid_frequency < 1):
             raise ValueError(f"Model.fit: valid_frequency must be a positive int, got {valid_frequency!r}")
@@ -139,6 +140,7 @@ class Model:
     # -- evaluation and prediction -------------------------------------------------------------------
     def eval(self, valid_dataset, callbacks=None, dataset_sink_mode=False):
         """The metrics over valid_dataset, running the callbacks' on_eval_* hooks (as context managers)."""
+        _no_sink_mode(dataset_sink_mode)
         with _callback_list(callbacks) as entered:
             return self._eval_loop(valid_dataset, entered)
 
@@ -181,6 +183,15 @@ class Model:
     def predict(self, *predict_data):
         self._network.set_train(False)
         return self._network(*(x if isinstance(x, Tensor) else Tensor(x) for x in predict_data))
+
+
+def _no_sink_mode(dataset_sink_mode, sink_size=-1) -> None:
+    """Sink mode (the device pulling batches by itself) does not exist on the CPU: MindSpore's CPU
+    backend falls back to feeding one batch per step, and so does graphc, saying so once."""
+    if dataset_sink_mode or sink_size != -1:
+        warnings.warn("dataset sink mode is not supported on the CPU; as MindSpore's CPU backend does, graphc "
+                      "feeds the dataset one batch per step (dataset_sink_mode and sink_size have no effect)",
+                      UserWarning, stacklevel=3)
 
 
 def _callback_list(callbacks):

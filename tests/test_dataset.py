@@ -1,23 +1,18 @@
-"""Datasets: IDX parsing, MNIST download through a file:// mirror of the real files, pipelines, transforms, Mnist."""
-import gzip
-import hashlib
+"""Datasets: pipelines, transforms, and Mnist / FashionMnist on the real files (IDX and download: test_download.py)."""
 import itertools
 import math
 import re
-from pathlib import Path
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 import numpy as np
 import pytest
 
-from runtime.dataset import (HWC2CHW, DownloadError, GeneratorDataset, IdxFormatError, Mnist, NumpySlicesDataset,
-                             Rescale, Resize, TypeCast, download_mnist, get_seed, read_idx, set_seed)
+from runtime.dataset import (HWC2CHW, FashionMnist, GeneratorDataset, Mnist, NumpySlicesDataset, Rescale, Resize,
+                             TypeCast, get_seed, set_seed)
 from runtime.dataset import pipeline
-from runtime.dataset.download import MIRRORS_ENV, mirrors
 
 FIRST_TRAIN_LABELS = [5, 0, 4, 1, 9]  # the well-known first digits of each MNIST split
 FIRST_TEST_LABELS = [7, 2, 1, 0, 4]
+FIRST_FASHION_LABELS = [9, 0, 0, 3, 0]  # ankle boot, T-shirt, T-shirt, dress, T-shirt
 
 
 @pytest.fixture(autouse=True)
@@ -26,155 +21,6 @@ def restore_dataset_seed():
     yield
     set_seed(seed)
 
-
-@pytest.fixture(scope="module")
-def shared_mnist(mnist_mirror):
-    """The folder of the real (gzip) MNIST files, read directly, without the code under test."""
-    return Path(url2pathname(urlparse(mnist_mirror).path))
-
-
-@pytest.fixture(scope="module")
-def mnist_root(tmp_path_factory, mnist_mirror):
-    """Both splits downloaded (from the file:// mirror) and extracted once for this module."""
-    root = tmp_path_factory.mktemp("mnist")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(MIRRORS_ENV, mnist_mirror)
-        download_mnist(root, "train")
-        download_mnist(root, "test")
-    return root
-
-
-def published_md5s(shared_mnist):
-    """file name -> md5 of the uncompressed file, from the dataset's README table."""
-    readme = (shared_mnist / "README.md").read_text()
-    return {name: md5 for name, md5 in re.findall(r"\|\s*(\S+)\.gz\s*\|.*\|\s*([0-9a-f]{32})\s*\|", readme)}
-
-
-def raw_bytes(shared_mnist, name):
-    return gzip.decompress((shared_mnist / f"{name}.gz").read_bytes())
-
-
-def raw_array(shared_mnist, name, header):
-    return np.frombuffer(raw_bytes(shared_mnist, name), np.uint8, offset=header)
-
-
-# --- IDX ---------------------------------------------------------------------------------------
-
-def test_read_idx_real_files(mnist_root, shared_mnist):
-    images = read_idx(mnist_root / "train" / "train-images-idx3-ubyte", ndim=3)
-    labels = read_idx(mnist_root / "train" / "train-labels-idx1-ubyte", ndim=1)
-    assert images.shape == (60000, 28, 28) and images.dtype == np.uint8
-    assert labels.shape == (60000,) and set(np.unique(labels)) == set(range(10))
-    assert labels[:5].tolist() == FIRST_TRAIN_LABELS
-    np.testing.assert_array_equal(images.reshape(-1), raw_array(shared_mnist, "train-images-idx3-ubyte", 16))
-    test_labels = read_idx(shared_mnist / "t10k-labels-idx1-ubyte.gz", ndim=1)  # gzip read directly
-    assert test_labels.shape == (10000,) and test_labels[:5].tolist() == FIRST_TEST_LABELS
-
-
-def corrupt(raw, how):
-    if how == "truncated":
-        return raw[:-1]
-    if how == "extra byte":
-        return raw + b"\0"
-    if how == "wrong magic":
-        return b"\x00\x00\x08\x03" + raw[4:]
-    if how == "wrong dtype":
-        return b"\x00\x00\x0d\x01" + raw[4:]
-    if how == "short header":
-        return raw[:5]
-    raise AssertionError(how)
-
-
-@pytest.mark.parametrize("how, message", [
-    ("truncated", "header says 10000 = 10000 data bytes, found 9999"),
-    ("extra byte", "found 10001"),
-    ("wrong magic", "magic number is 0x00000803, expected 0x00000801"),
-    ("wrong dtype", "magic number is 0x00000d01, expected 0x00000801"),
-    ("short header", "5 bytes long, shorter than the 8-byte header"),
-])
-def test_corrupt_idx_files_are_rejected(tmp_path, shared_mnist, how, message):
-    path = tmp_path / "t10k-labels-idx1-ubyte"
-    path.write_bytes(corrupt(raw_bytes(shared_mnist, "t10k-labels-idx1-ubyte"), how))
-    with pytest.raises(IdxFormatError, match=re.escape(message)) as info:
-        read_idx(path, ndim=1)
-    assert str(path) in str(info.value) and isinstance(info.value, ValueError)
-
-
-def test_idx_dimension_count_and_damaged_gzip(tmp_path, shared_mnist):
-    with pytest.raises(IdxFormatError, match="expected 0x00000801"):
-        read_idx(shared_mnist / "t10k-images-idx3-ubyte.gz", ndim=1)
-    damaged = tmp_path / "labels.gz"
-    damaged.write_bytes((shared_mnist / "t10k-labels-idx1-ubyte.gz").read_bytes()[:2000])
-    with pytest.raises(IdxFormatError, match="gzip data is damaged"):
-        read_idx(damaged, ndim=1)
-
-
-# --- download ----------------------------------------------------------------------------------
-
-def md5(path):
-    return hashlib.md5(path.read_bytes()).hexdigest()
-
-
-def test_download_layout_and_checksums(mnist_root, shared_mnist):
-    expected = published_md5s(shared_mnist)
-    assert len(expected) == 4
-    for split, prefix in (("train", "train"), ("test", "t10k")):
-        for kind in ("images-idx3", "labels-idx1"):
-            name = f"{prefix}-{kind}-ubyte"
-            assert md5(mnist_root / split / name) == expected[name]
-            assert (mnist_root / split / f"{name}.gz").read_bytes() == (shared_mnist / f"{name}.gz").read_bytes()
-    assert sorted(p.name for p in (mnist_root / "test").iterdir()) == [
-        "t10k-images-idx3-ubyte", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte.gz"]
-
-
-def test_download_is_skipped_when_the_files_exist(mnist_root, monkeypatch):
-    monkeypatch.setenv(MIRRORS_ENV, "file:///nonexistent/mirror/")
-    before = (mnist_root / "test" / "t10k-labels-idx1-ubyte").stat().st_mtime_ns
-    assert download_mnist(mnist_root, "test") == mnist_root / "test"
-    assert (mnist_root / "test" / "t10k-labels-idx1-ubyte").stat().st_mtime_ns == before
-
-
-@pytest.fixture
-def bad_mirror(tmp_path, shared_mnist):
-    """A mirror whose test label archive is valid gzip of wrong data, and whose image archive is cut short."""
-    mirror = tmp_path / "bad-mirror"
-    mirror.mkdir()
-    labels = bytearray(raw_bytes(shared_mnist, "t10k-labels-idx1-ubyte"))
-    labels[100] = (labels[100] + 1) % 10
-    (mirror / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(labels)))
-    (mirror / "t10k-images-idx3-ubyte.gz").write_bytes((shared_mnist / "t10k-images-idx3-ubyte.gz").read_bytes()[:5000])
-    return mirror
-
-
-def test_a_corrupt_mirror_is_skipped(tmp_path, bad_mirror, mnist_mirror, monkeypatch, shared_mnist):
-    monkeypatch.setenv(MIRRORS_ENV, f"{bad_mirror.as_uri()}, file:///nonexistent {mnist_mirror}")
-    download_mnist(tmp_path / "data", "test")
-    assert md5(tmp_path / "data" / "test" / "t10k-labels-idx1-ubyte") == \
-        published_md5s(shared_mnist)["t10k-labels-idx1-ubyte"]
-
-
-def test_no_working_mirror_names_every_attempt_and_leaves_nothing(tmp_path, bad_mirror, monkeypatch):
-    monkeypatch.setenv(MIRRORS_ENV, f"file:///nonexistent/ {bad_mirror.as_uri()}")
-    with pytest.raises(DownloadError) as info:
-        download_mnist(tmp_path / "data", "test")
-    message = str(info.value)
-    assert "file:///nonexistent/t10k-images-idx3-ubyte.gz: " in message
-    assert f"{bad_mirror.as_uri()}/t10k-images-idx3-ubyte.gz: Compressed file ended" in message
-    assert MIRRORS_ENV in message
-    assert list((tmp_path / "data" / "test").iterdir()) == []
-    # the label archive downloads fine from the bad mirror but fails its checksum
-    monkeypatch.setenv(MIRRORS_ENV, bad_mirror.as_uri())
-    (tmp_path / "data" / "test" / "t10k-images-idx3-ubyte").write_bytes(b"")  # pretend the images are there
-    with pytest.raises(DownloadError, match="md5 of the uncompressed file is [0-9a-f]{32}, expected 27ae3e4e"):
-        download_mnist(tmp_path / "data", "test")
-    assert [p.name for p in (tmp_path / "data" / "test").iterdir()] == ["t10k-images-idx3-ubyte"]
-
-
-def test_mirror_list(monkeypatch):
-    monkeypatch.setenv(MIRRORS_ENV, " a/, b\tc,,d ")
-    assert mirrors() == ["a/", "b", "c", "d"]
-    monkeypatch.delenv(MIRRORS_ENV)
-    assert len(mirrors()) >= 2 and all(url.startswith("http") for url in mirrors())
 
 
 # --- pipelines ---------------------------------------------------------------------------------
@@ -458,57 +304,73 @@ def normalized_reference(raw_image):
     return ((resized / 255 - 0.1307) / 0.3081).transpose(2, 0, 1)
 
 
-def test_mnist_train_pipeline(mnist_root, shared_mnist):
-    dataset = Mnist(mnist_root, split="train", shuffle=False).run()
+def raw_array(root, split, name, header):
+    """The bytes of an extracted IDX file after its header, read without the code under test."""
+    return np.fromfile(root / split / name, np.uint8)[header:]
+
+
+def test_mnist_train_pipeline(mnist_dir):
+    dataset = Mnist(mnist_dir, split="train", shuffle=False).run()
     assert dataset.get_dataset_size() == 1875 and dataset.get_col_names() == ["image", "label"]
     images, labels = next(iter(dataset.create_tuple_iterator(output_numpy=True)))
     assert images.shape == (32, 1, 32, 32) and images.dtype == np.float32 and images.flags.c_contiguous
     assert labels.shape == (32,) and labels.dtype == np.int32
     assert labels[:5].tolist() == FIRST_TRAIN_LABELS
-    raw = raw_array(shared_mnist, "train-images-idx3-ubyte", 16).reshape(60000, 28, 28)
+    raw = raw_array(mnist_dir, "train", "train-images-idx3-ubyte", 16).reshape(60000, 28, 28)
     for i in (0, 31):
         np.testing.assert_allclose(images[i], normalized_reference(raw[i]), atol=1e-4)
     *_, (last_images, last_labels) = dataset.create_tuple_iterator(output_numpy=True)
     np.testing.assert_allclose(last_images[-1], normalized_reference(raw[-1]), atol=1e-4)
-    assert last_labels[-1] == raw_array(shared_mnist, "train-labels-idx1-ubyte", 8)[-1]
+    assert last_labels[-1] == raw_array(mnist_dir, "train", "train-labels-idx1-ubyte", 8)[-1]
 
 
-def test_mnist_shuffled_epoch_sees_every_image_once(mnist_root, shared_mnist):
+def test_mnist_shuffled_epoch_sees_every_image_once(mnist_dir):
     set_seed(0)
-    dataset = Mnist(mnist_root, split="train", batch_size=64, shuffle=True).run()
+    dataset = Mnist(mnist_dir, split="train", batch_size=64, shuffle=True).run()
     counts = np.zeros(10, np.int64)
     batches = 0
     for _, labels in dataset.create_tuple_iterator(output_numpy=True):
         counts += np.bincount(labels, minlength=10)
         batches += 1
-    raw_labels = raw_array(shared_mnist, "train-labels-idx1-ubyte", 8)[:937 * 64]
+    all_labels = raw_array(mnist_dir, "train", "train-labels-idx1-ubyte", 8)
+    raw_labels = all_labels[:937 * 64]
     assert batches == 60000 // 64 and counts.sum() == 937 * 64
-    assert abs(counts - np.bincount(raw_array(shared_mnist, "train-labels-idx1-ubyte", 8), minlength=10)).max() < 64
+    assert abs(counts - np.bincount(all_labels, minlength=10)).max() < 64
     assert counts.tolist() != np.bincount(raw_labels, minlength=10).tolist()  # shuffled: not the first 937 batches
 
 
-def test_mnist_download_test_split_with_options(tmp_path, mnist_mirror, monkeypatch):
-    monkeypatch.setenv(MIRRORS_ENV, mnist_mirror)
-    mnist = Mnist(tmp_path / "mnist", split="test", batch_size=100, repeat_num=2, shuffle=False, download=True,
+def test_mnist_test_split_with_options(mnist_dir):
+    mnist = Mnist(mnist_dir, split="test", batch_size=100, repeat_num=2, shuffle=False, download=True,
                   resize=(16, 20), target_transform=TypeCast(np.float32))
     dataset = mnist.run()
     assert dataset.get_dataset_size() == 200
     images, labels = next(iter(dataset))
     assert images.shape == (100, 1, 16, 20) and labels.dtype == np.float32
     assert labels[:5].tolist() == FIRST_TEST_LABELS
-    sharded = Mnist(tmp_path / "mnist", split="test", batch_size=32, num_shards=2, shard_id=1).run()
+    sharded = Mnist(mnist_dir, split="test", batch_size=32, num_shards=2, shard_id=1).run()
     assert sharded.get_dataset_size() == 5000 // 32
 
 
-def test_mnist_custom_transform_and_infer_split(mnist_root):
-    custom = Mnist(mnist_root, split="test", batch_size=10, shuffle=False, transform=[Rescale(1 / 255, 0), HWC2CHW()])
+def test_mnist_custom_transform_and_infer_split(mnist_dir):
+    custom = Mnist(mnist_dir, split="test", batch_size=10, shuffle=False, transform=[Rescale(1 / 255, 0), HWC2CHW()])
     images, _ = next(iter(custom.run()))
     assert images.shape == (10, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
-    infer = Mnist(mnist_root, split="infer", batch_size=10, shuffle=False).run()
+    infer = Mnist(mnist_dir, split="infer", batch_size=10, shuffle=False).run()
     infer_images, indices = next(iter(infer))
     assert indices.tolist() == list(range(10)) and infer_images.shape == (10, 1, 32, 32)
-    by_file = Mnist(mnist_root / "test" / "t10k-images-idx3-ubyte", split="infer", shuffle=False).run()
+    by_file = Mnist(mnist_dir / "test" / "t10k-images-idx3-ubyte", split="infer", shuffle=False).run()
     np.testing.assert_array_equal(next(iter(by_file))[0][:10], infer_images)
+
+
+def test_fashion_mnist_train_and_test(fashion_mnist_dir):
+    train = FashionMnist(fashion_mnist_dir, split="train", batch_size=50, shuffle=False, resize=28).run()
+    images, labels = next(iter(train.create_tuple_iterator(output_numpy=True)))
+    assert train.get_dataset_size() == 1200 and images.shape == (50, 1, 28, 28)
+    assert labels[:5].tolist() == FIRST_FASHION_LABELS
+    raw = raw_array(fashion_mnist_dir, "train", "train-images-idx3-ubyte", 16).reshape(60000, 28, 28)
+    np.testing.assert_allclose(images[0, 0], (raw[0] / 255 - 0.2860) / 0.3530, atol=1e-5)
+    test_labels = raw_array(fashion_mnist_dir, "test", "t10k-labels-idx1-ubyte", 8)
+    assert np.bincount(test_labels).tolist() == [1000] * 10
 
 
 def test_mnist_argument_errors(tmp_path):

@@ -275,7 +275,7 @@ def test_set_context_validates_everything_before_changing_anything():
     graphc.set_context(mode=graphc.GRAPH_MODE)
     with pytest.raises(GraphcError, match=LINE + "set_context: unknown setting 'bogus'"):
         graphc.set_context(mode=graphc.PYNATIVE_MODE, bogus=1)
-    with pytest.raises(GraphcError, match="num_threads=0 is not valid; expected an int >= 1 or None"):
+    with pytest.raises(GraphcError, match="num_threads=0 is not valid: expected an int >= 1 or None"):
         graphc.set_context(mode=graphc.PYNATIVE_MODE, num_threads=0)
     assert graphc.get_context("mode") == graphc.GRAPH_MODE
 
@@ -290,6 +290,6 @@ def test_cpu_script_keys_are_accepted():
     graphc.set_context(mode=graphc.GRAPH_MODE, device_target="CPU", device_id=0, max_call_depth=10000,
                        save_graphs=0, enable_graph_kernel=False)
     assert graphc.get_context("max_call_depth") == 10000
-    with pytest.raises(GraphcError, match="device_id=-1 is not valid; expected an int >= 0"):
+    with pytest.raises(GraphcError, match="device_id=-1 is not valid: expected an int >= 0"):
         graphc.set_context(device_id=-1)
     graphc.set_context(max_call_depth=1000)

@@ -1,5 +1,5 @@
-"""The tutorial on real MNIST: LeNet-5, batch 32, Momentum(0.01, 0.9), loaded through the same
-Mnist(download=True) path a user runs (a file:// mirror of ../shared/datasets/mnist)."""
+"""The tutorial on real MNIST: LeNet-5, batch 32, Momentum(0.01, 0.9), loaded through Mnist as a user
+loads it (the data downloaded once per machine; see conftest.real_dataset)."""
 import numpy as np
 
 import graphc
@@ -10,11 +10,10 @@ from runtime.callbacks import LossMonitor
 from runtime.dataset import Mnist
 
 
-def test_two_epochs_reach_97_percent_test_accuracy(tmp_path, monkeypatch, mnist_mirror):
-    monkeypatch.setenv("GRAPHC_MNIST_MIRRORS", mnist_mirror)
+def test_two_epochs_reach_97_percent_test_accuracy(mnist_dir):
     graphc.set_seed(1)
-    train = Mnist(path=tmp_path, split="train", batch_size=32, shuffle=True, resize=32, download=True).run()
-    test = Mnist(path=tmp_path, split="test", batch_size=32, resize=32, download=True).run()
+    train = Mnist(path=mnist_dir, split="train", batch_size=32, shuffle=True, resize=32, download=True).run()
+    test = Mnist(path=mnist_dir, split="test", batch_size=32, resize=32, download=True).run()
     assert train.get_dataset_size() == 1875
     network = lenet(num_classes=10)
     model = Model(network, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),

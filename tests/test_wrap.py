@@ -99,9 +99,9 @@ def test_graph_mode_step_is_one_graph_compiled_once(monkeypatch):
     traced = []
     real_compile = JIT.compile_graph
 
-    def recording_compile(graph, params, backend=None):
+    def recording_compile(graph, params, *args):
         traced.append(parse_graph(print_graph(graph)))      # a copy, before the pass pipeline
-        return real_compile(graph, params, backend)
+        return real_compile(graph, params, *args)
 
     monkeypatch.setattr(JIT, "compile_graph", recording_compile)
     net, optimizer, step = train_step()
@@ -222,7 +222,7 @@ def test_forward_value_and_grad_defaults_to_the_first_input(mode):
 
 
 # -- training on real data -------------------------------------------------------------------------------
-def test_lenet_learns_mnist_in_200_graph_mode_steps(tmp_path, monkeypatch, mnist_mirror):
+def test_lenet_learns_mnist_in_200_graph_mode_steps(mnist_dir):
     """LeNet5 with Momentum(0.01, 0.9), batches of 32 real MNIST images through the users' loading code.
 
     The weights are redrawn with a fan-in (He) scale: mindvision's tiny init (N(0, 0.01) convs) sits
@@ -230,10 +230,8 @@ def test_lenet_learns_mnist_in_200_graph_mode_steps(tmp_path, monkeypatch, mnist
     epoch averages 1.18), longer than this test runs."""
     from graphc.models import lenet
     from runtime.dataset import Mnist
-    from runtime.dataset.download import MIRRORS_ENV
 
-    monkeypatch.setenv(MIRRORS_ENV, mnist_mirror)
-    batches = Mnist(tmp_path, split="train", batch_size=32, shuffle=True, download=True).run()
+    batches = Mnist(mnist_dir, split="train", batch_size=32, shuffle=True).run()
     graphc.set_context(mode=graphc.GRAPH_MODE)
     net = lenet()
     for param in net.trainable_params():

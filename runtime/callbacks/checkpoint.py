@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import save_checkpoint
+from ..checkpoint import _check_integrated_save, save_checkpoint
 from .base import Callback
+
 
 class CheckpointConfig:
     """When to save and how many checkpoints to keep (MindSpore's CheckpointConfig)."""
@@ -31,6 +32,8 @@ class CheckpointConfig:
         self.save_checkpoint_seconds = save_checkpoint_seconds if not save_checkpoint_steps else 0
         self.keep_checkpoint_max = keep_checkpoint_max
         self.keep_checkpoint_per_n_minutes = keep_checkpoint_per_n_minutes if not keep_checkpoint_max else 0
+        _check_integrated_save(integrated_save)
+        self.integrated_save, self.async_save = integrated_save, async_save
         self.saved_network = saved_network
         self.append_info = append_info
 
@@ -80,7 +83,7 @@ class ModelCheckpoint(Callback):
         step_in_epoch = (cb.cur_step_num - 1) % cb.batch_num + 1
         path = self.directory / f"{self.prefix}-{cb.cur_epoch_num}_{step_in_epoch}.ckpt"
         network = self.config.saved_network or cb.train_network
-        save_checkpoint(network, path, append_dict=self._append_info(cb))
+        save_checkpoint(network, path, async_save=self.config.async_save, append_dict=self._append_info(cb))
         self._last_saved_step, self._last_saved_time = cb.cur_step_num, time.monotonic()
         if path in self.saved:
             self.saved.remove(path)

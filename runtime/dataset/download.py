@@ -1,9 +1,11 @@
-"""MNIST download: try each mirror in turn, verify the md5, extract, all through atomic renames.
+"""Dataset download: try each mirror in turn, verify size and md5, extract, all through atomic renames.
 
-The result is mindvision's layout, `<path>/train/train-images-idx3-ubyte` (…), with each `.gz`
-kept beside its extracted file. The checksums checked are those of the uncompressed files,
-published with the dataset: mirrors recompress the archives (the published `.gz` checksums
-f68b3c2d…, d53e105e…, 9fb629c4…, ec29112d… do not match every faithful copy), but never the data.
+A `DataSource` names a dataset's files, its mirror variable and its public mirrors; MNIST and
+Fashion-MNIST are two values of it. The result is mindvision's layout,
+`<path>/train/train-images-idx3-ubyte` (...), with each `.gz` kept beside its extracted file.
+The checksums are those of the uncompressed files, published with each dataset: some mirrors
+recompress the archives, but never the data. A file already on disk is used only when its size
+is the published one; otherwise it is downloaded again.
 """
 from __future__ import annotations
 
@@ -21,27 +23,53 @@ from typing import BinaryIO, NamedTuple
 
 from runtime.checkpoint_format import atomic_output
 
-MIRRORS_ENV = "GRAPHC_MNIST_MIRRORS"
-DEFAULT_MIRRORS = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
+DATA_DIR_ENV = "GRAPHC_DATA_DIR"
 _CHUNK = 1 << 20
 _TIMEOUT_SECONDS = 60
 
 
-class MnistFile(NamedTuple):
-    name: str  # the extracted file; the archive is name + ".gz"
-    md5: str   # of the extracted file
+class DataFile(NamedTuple):
+    name: str   # the extracted file; the archive is name + ".gz"
+    size: int   # bytes of the extracted file
+    md5: str    # of the extracted file
 
 
-MNIST_FILES = {
-    "train": (MnistFile("train-images-idx3-ubyte", "6bbc9ace898e44ae57da46a324031adb"),
-              MnistFile("train-labels-idx1-ubyte", "a25bea736e30d166cdddb491f175f624")),
-    "test": (MnistFile("t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea"),
-             MnistFile("t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637")),
-}
+class DataSource(NamedTuple):
+    name: str                            # as users know it; its folder in the cache is the lowercase form
+    mirrors_env: str                     # the variable that overrides the public mirrors
+    public_mirrors: tuple[str, ...]      # HTTPS first
+    splits: dict[str, tuple[DataFile, DataFile]]   # split -> (images, labels)
+
+    def mirrors(self) -> list[str]:
+        """Base URLs to try, in order: $mirrors_env (comma or whitespace separated) or the public ones."""
+        configured = os.environ.get(self.mirrors_env, "")
+        return [url for url in re.split(r"[\s,]+", configured) if url] or list(self.public_mirrors)
+
+    def default_root(self) -> Path:
+        """Where a dataset is kept when the user names no folder: $GRAPHC_DATA_DIR/<name>, else ~/.cache."""
+        base = os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "graphc" / "datasets"
+        return Path(base).expanduser() / self.name.lower()
+
+
+def _idx_files(images_md5: str, labels_md5: str, count: int, prefix: str) -> tuple[DataFile, DataFile]:
+    """The 28x28 image and label IDX files of one split of an MNIST-format dataset."""
+    return (DataFile(f"{prefix}-images-idx3-ubyte", 16 + count * 28 * 28, images_md5),
+            DataFile(f"{prefix}-labels-idx1-ubyte", 8 + count, labels_md5))
+
+
+MNIST = DataSource(
+    "MNIST", "GRAPHC_MNIST_MIRRORS",
+    ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/",
+     "http://yann.lecun.com/exdb/mnist/"),
+    {"train": _idx_files("6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624", 60000, "train"),
+     "test": _idx_files("2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637", 10000, "t10k")})
+
+FASHION_MNIST = DataSource(
+    "Fashion-MNIST", "GRAPHC_FASHION_MNIST_MIRRORS",
+    ("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
+    {"train": _idx_files("f4a8712d7a061bf5bd6d2ca38dc4d50a", "9018921c3c673c538a1fc5bad174d6f9", 60000, "train"),
+     "test": _idx_files("8181f5470baa50b63fa0f6fddb340f0a", "15d484375f8d13e6eb1aabb0c3f46965", 10000, "t10k")})
 
 
 class DownloadError(RuntimeError):
@@ -52,41 +80,45 @@ class ChecksumMismatch(ValueError):
     pass
 
 
-def mirrors() -> list[str]:
-    """Base URLs to try, in order: $GRAPHC_MNIST_MIRRORS (comma or whitespace separated) or the defaults."""
-    configured = os.environ.get(MIRRORS_ENV, "")
-    return [url for url in re.split(r"[\s,]+", configured) if url] or list(DEFAULT_MIRRORS)
+def download_split(source: DataSource, path: str | Path, split: str) -> Path:
+    """Download and extract one split ("train" or "test") of `source` under `path`; return its directory.
 
-
-def download_mnist(path: str | Path, split: str) -> Path:
-    """Download and extract one split ("train" or "test") under `path`; return its directory.
-
-    Does nothing when the extracted files are already there.
+    Files already there with their published size are kept; any other is fetched again.
     """
     directory = Path(path).expanduser() / split
     directory.mkdir(parents=True, exist_ok=True)
-    for file in MNIST_FILES[split]:
-        if not (directory / file.name).is_file():
-            _download(file, directory)
+    for file in source.splits[split]:
+        existing = directory / file.name
+        if existing.is_file() and existing.stat().st_size == file.size:
+            continue
+        if existing.exists():
+            print(f"{existing} is {existing.stat().st_size} bytes, not {file.size}: downloading it again",
+                  file=sys.stderr)
+        _download(source, file, directory)
     return directory
 
 
-def _download(file: MnistFile, directory: Path) -> None:
+def download_mnist(path: str | Path, split: str) -> Path:
+    return download_split(MNIST, path, split)
+
+
+def _download(source: DataSource, file: DataFile, directory: Path) -> None:
     archive = file.name + ".gz"
     failures = []
-    for mirror in mirrors():
+    for mirror in source.mirrors():
         url = mirror.rstrip("/") + "/" + archive
         try:
             _fetch_and_extract(url, file, directory)
             return
         except (OSError, EOFError, zlib.error, ValueError, http.client.HTTPException) as exc:
             failures.append(f"  {url}: {exc}")
-    raise DownloadError(f"could not get {archive} into {directory}; tried:\n" + "\n".join(failures)
-                        + f"\nfix: set {MIRRORS_ENV} to reachable mirrors (base URLs separated by commas or "
-                          f"spaces; file:// URLs work), or put the extracted files in {directory}")
+    raise DownloadError(f"could not get {source.name}'s {archive} into {directory}; tried:\n" + "\n".join(failures)
+                        + f"\nfix: set {source.mirrors_env} to reachable mirrors (base URLs separated by commas "
+                          f"or spaces; file:// URLs of a folder holding the .gz files work), or put the "
+                          f"extracted files in {directory}")
 
 
-def _fetch_and_extract(url: str, file: MnistFile, directory: Path) -> None:
+def _fetch_and_extract(url: str, file: DataFile, directory: Path) -> None:
     # The extracted file appears last: its presence means the download is complete.
     with atomic_output(directory / (file.name + ".gz")) as archive:
         _copy_url(url, archive)
@@ -95,10 +127,12 @@ def _fetch_and_extract(url: str, file: MnistFile, directory: Path) -> None:
             md5 = _gunzip(Path(archive.name), extracted)
             if md5 != file.md5:
                 raise ChecksumMismatch(f"md5 of the uncompressed file is {md5}, expected {file.md5}")
+            if extracted.tell() != file.size:
+                raise ChecksumMismatch(f"the uncompressed file has {extracted.tell()} bytes, expected {file.size}")
 
 
 def _copy_url(url: str, out: BinaryIO) -> None:
-    request = urllib.request.Request(url, headers={"User-Agent": "graphc-mnist"})
+    request = urllib.request.Request(url, headers={"User-Agent": "graphc-datasets"})
     with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
         total = int(response.headers.get("Content-Length") or 0)
         progress = _Progress(url.rsplit("/", 1)[-1], total) if sys.stderr.isatty() else None

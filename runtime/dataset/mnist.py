@@ -1,4 +1,5 @@
-"""mindvision's `Mnist`: load (and optionally download) MNIST, then map, batch and repeat.
+"""mindvision's `Mnist` (and `FashionMnist`, the same layout): load (and optionally download), then
+map, batch and repeat.
 
 `Mnist(path, split).run()` gives the pipeline mindvision builds: columns "image" (float32,
 (1, 32, 32) after the default transform) and "label" (int32), batched with drop_remainder=True,
@@ -11,12 +12,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from runtime.dataset.download import MNIST_FILES, download_mnist
+from runtime.dataset.download import FASHION_MNIST, MNIST, DataSource, download_split
 from runtime.dataset.idx import read_idx
 from runtime.dataset.pipeline import Dataset, NumpySlicesDataset
 from runtime.dataset.vision import HWC2CHW, Rescale, Resize
 
-MEAN, STD = 0.1307, 0.3081
 SPLITS = ("train", "test", "infer")
 
 
@@ -27,6 +27,8 @@ class Mnist:
     its "label" column holds each image's index (as mindvision's infer split does). It cannot
     download. The data is read when the object is made; `run()` builds a fresh pipeline each call.
     """
+    SOURCE: DataSource = MNIST
+    MEAN, STD = 0.1307, 0.3081   # of the training images scaled to [0, 1]
 
     def __init__(self, path: str | Path, split: str = "train", transform: Callable | Sequence[Callable] | None = None,
                  target_transform: Callable | Sequence[Callable] | None = None, batch_size: int = 32,
@@ -34,20 +36,26 @@ class Mnist:
                  num_shards: int | None = None, shard_id: int | None = None,
                  resize: int | tuple[int, int] = 32, download: bool = False):
         if split not in SPLITS:
-            raise ValueError(f"Mnist: split must be one of {SPLITS}, got {split!r}")
+            raise ValueError(f"{self._name}: split must be one of {SPLITS}, got {split!r}")
         if split == "infer" and download:
-            raise ValueError("Mnist: download is not supported for split='infer'; download the 'test' split first")
+            raise ValueError(f"{self._name}: download is not supported for split='infer'; "
+                             f"download the 'test' split first")
         self.path, self.split = Path(path).expanduser(), split
         self.transform, self.target_transform = transform, target_transform
         self.batch_size, self.repeat_num, self.shuffle = batch_size, repeat_num, shuffle
         self.num_shards, self.shard_id, self.resize = num_shards, shard_id, resize
         if download:
-            download_mnist(self.path, split)
+            download_split(self.SOURCE, self.path, split)
         self.images, self.labels = self._load()
 
     def default_transform(self) -> list[Callable]:
-        """Resize, scale to [0, 1], normalize with MNIST's mean and std, HWC -> CHW."""
-        return [Resize(self.resize), Rescale(1.0 / 255.0, 0.0), Rescale(1 / STD, -MEAN / STD), HWC2CHW()]
+        """Resize, scale to [0, 1], normalize with the training images' mean and std, HWC -> CHW."""
+        return [Resize(self.resize), Rescale(1.0 / 255.0, 0.0), Rescale(1 / self.STD, -self.MEAN / self.STD),
+                HWC2CHW()]
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
 
     def run(self) -> Dataset:
         dataset = NumpySlicesDataset({"image": self.images, "label": self.labels}, shuffle=self.shuffle,
@@ -60,20 +68,25 @@ class Mnist:
     def _load(self) -> tuple[np.ndarray, np.ndarray]:
         """Images as uint8 (N, H, W, 1) and int32 labels."""
         if self.split == "infer":
-            image_file = self.path if self.path.is_file() else self.path / "test" / MNIST_FILES["test"][0].name
-            images = read_idx(_existing(image_file), ndim=3)
+            image_file = self.path if self.path.is_file() else self.path / "test" / self.SOURCE.splits["test"][0].name
+            images = read_idx(self._existing(image_file), ndim=3)
             return images[..., None], np.arange(len(images), dtype=np.int32)
-        image_file, label_file = (self.path / self.split / file.name for file in MNIST_FILES[self.split])
-        images = read_idx(_existing(image_file), ndim=3)
-        labels = read_idx(_existing(label_file), ndim=1).astype(np.int32)
+        image_file, label_file = (self.path / self.split / file.name for file in self.SOURCE.splits[self.split])
+        images = read_idx(self._existing(image_file), ndim=3)
+        labels = read_idx(self._existing(label_file), ndim=1).astype(np.int32)
         if len(images) != len(labels):
-            raise ValueError(f"Mnist: {image_file} has {len(images)} images but {label_file} has "
+            raise ValueError(f"{self._name}: {image_file} has {len(images)} images but {label_file} has "
                              f"{len(labels)} labels; download the split again")
         return images[..., None], labels
 
+    def _existing(self, path: Path) -> Path:
+        if not path.is_file():
+            raise FileNotFoundError(f"{self._name}: {path} does not exist; pass download=True, or put the "
+                                    f"{self.SOURCE.name} files in the layout <path>/train/train-images-idx3-ubyte, ...")
+        return path
 
-def _existing(path: Path) -> Path:
-    if not path.is_file():
-        raise FileNotFoundError(f"Mnist: {path} does not exist; pass download=True, or put the MNIST files "
-                                f"in the layout <path>/train/train-images-idx3-ubyte, ...")
-    return path
+
+class FashionMnist(Mnist):
+    """Fashion-MNIST (Zalando): MNIST's layout, file names and sizes, with clothing in 10 classes."""
+    SOURCE = FASHION_MNIST
+    MEAN, STD = 0.2860, 0.3530
