@@ -175,7 +175,7 @@ def test_map_on_several_columns_and_errors():
     np.testing.assert_array_equal(y, features)
     with pytest.raises(ValueError, match=r"unknown column 'z'; the columns are \['x', 'y'\]"):
         dataset.map(abs, input_columns="z")
-    with pytest.raises(ValueError, match="returned 2 values for 1 input columns"):
+    with pytest.raises(ValueError, match=r"returned 2 value\(s\) for the output columns \[.x.\]"):
         list(dataset.map(lambda x: (x, x)))
     with pytest.raises(TypeError, match="not callable"):
         dataset.map([3])
