@@ -45,6 +45,10 @@ class TensorMethods:
     def T(self):
         return self.transpose()
 
+    def tolist(self):
+        """The values as nested Python lists (a number for a 0-d tensor); eager only."""
+        return self.asnumpy().tolist()
+
     def astype(self, dtype):
         return ops.cast(self, dtype=dtype)
 

@@ -34,11 +34,13 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from graphc import Tensor
 from graphc.errors import ArgumentError
 
-# When set to a class (the runtime's Tensor), iterators built with output_numpy=False wrap each
-# array in it; None yields numpy arrays.
-TENSOR_TYPE: type | None = None
+# Iterators built with output_numpy=False (the default, as in MindSpore) wrap each array in this
+# class, when it takes the array's dtype (graphc's Tensor has no uint8, for one: such columns stay
+# NumPy arrays); None yields numpy arrays.
+TENSOR_TYPE: type | None = Tensor
 
 _seed = 0
 _CHUNK_ROWS = 4096  # rows per call of a vectorized operation on a whole column (16 MB of MNIST floats)
@@ -232,8 +234,14 @@ class DatasetIterator:
             self._pass = None
             raise
         if self._wrap is not None:
-            arrays = tuple(self._wrap(a) for a in arrays)
+            arrays = tuple(map(self._wrapped, arrays))
         return dict(zip(self._dataset.get_col_names(), arrays)) if self._as_dict else arrays
+
+    def _wrapped(self, array: np.ndarray):
+        try:
+            return self._wrap(array)
+        except TypeError:          # a dtype the tensor type does not have
+            return array
 
     def _start_pass(self) -> None:
         if self._passes_started == self._num_epochs:
