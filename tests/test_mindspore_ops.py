@@ -83,6 +83,21 @@ PRIMITIVE_CASES = [
     ("Fill", lambda x: x + ops.Fill()(graphc.float32, (3, 4), 2.5), lambda x: x + 2.5, [X]),
     ("ZerosLike", lambda x: ops.ZerosLike()(x), np.zeros_like, [X]),
     ("OnesLike", lambda x: ops.OnesLike()(x), np.ones_like, [X]),
+    ("Rsqrt", lambda x: ops.Rsqrt()(x), lambda x: 1 / np.sqrt(x), [POSITIVE]),
+    ("Sign", lambda x: ops.Sign()(x), np.sign, [X]),
+    ("RealDiv", lambda x, y: ops.RealDiv()(x, y), np.divide, [X, POSITIVE]),
+    ("NotEqual", lambda x, y: ops.NotEqual()(x, y), np.not_equal, [X, X * (X > 0)]),
+    ("Less", lambda x, y: ops.Less()(x, y), np.less, [X, Y]),
+    ("LessEqual", lambda x, y: ops.LessEqual()(x, y), np.less_equal, [X, Y]),
+    ("Greater", lambda x, y: ops.Greater()(x, y), np.greater, [X, Y]),
+    ("GreaterEqual", lambda x, y: ops.GreaterEqual()(x, y), np.greater_equal, [X, Y]),
+    ("Gather", lambda x, i: ops.Gather()(x, i, 1), lambda x, i: np.take(x, i, 1), [X, np.array([3, 0], np.int32)]),
+    ("BroadcastTo", lambda x: ops.BroadcastTo((2, 3, 4))(x), lambda x: np.broadcast_to(x, (2, 3, 4)), [X]),
+    ("SparseSoftmaxCrossEntropyWithLogits", lambda x, i: ops.SparseSoftmaxCrossEntropyWithLogits()(x, i),
+     lambda x, i: np.mean(np.log(np.exp(x).sum(1)) - x[np.arange(3), i]), [X, np.array([1, 0, 3], np.int32)]),
+    ("SparseSoftmaxCrossEntropyWithLogits-grad",
+     lambda x, i: ops.SparseSoftmaxCrossEntropyWithLogits(is_grad=True)(x, i),
+     lambda x, i: (np.exp(x) / np.exp(x).sum(1, keepdims=True) - np.eye(4)[i]) / 3, [X, np.array([1, 0, 3], np.int32)]),
 ]
 
 

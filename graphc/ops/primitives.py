@@ -13,7 +13,7 @@ from . import elementwise as ew
 from .indexing import gather
 from .join import concat, split, stack
 from .linalg import matmul
-from .nn import log_softmax, softmax
+from .nn import log_softmax, softmax, sparse_softmax_cross_entropy, sparse_softmax_cross_entropy_grad
 from .reduction import argmax, broadcast_to, reduce_max, reduce_mean, reduce_sum
 from .shape import cast, one_hot, reshape, transpose
 from .state import assign
@@ -296,6 +296,20 @@ class BroadcastTo(Primitive):
 
     def compute(self, x):
         return broadcast_to(x, shape=self.shape)
+
+
+class SparseSoftmaxCrossEntropyWithLogits(Primitive):
+    """The mean over the batch of -log softmax(logits)[label] (logits [N, C], int labels [N]); with
+    is_grad, its gradient with respect to the logits, (softmax - one_hot) / N."""
+    inputs = ("logits", "labels")
+
+    def __init__(self, is_grad: bool = False):
+        self.is_grad = self._bool("is_grad", is_grad)
+
+    def compute(self, logits, labels):
+        if self.is_grad:
+            return sparse_softmax_cross_entropy_grad(logits, labels) / float(logits.shape[0])
+        return reduce_mean(sparse_softmax_cross_entropy(logits, labels))
 
 
 PRIMITIVES = sorted(name for name, value in globals().items()
