@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from graphc.errors import ArgumentError
+
 from .base import Callback, RunContext, loss_value
 
 MINDSPORE, MINDVISION = "mindspore", "mindvision"
@@ -132,10 +134,10 @@ def _loss_monitor_form(args: tuple, kwargs: dict) -> tuple[str, Any, int]:
         form, lr_init, per_print_times = MINDVISION, named.get("lr_init"), named.get("per_print_times", 1)
         if not (lr_init is None or isinstance(lr_init, (float, np.floating, list, tuple, np.ndarray)) or
                 hasattr(lr_init, "asnumpy")):
-            raise ValueError(f"LossMonitor({call}) is ambiguous: {lr_init!r} is not a learning rate (a float, a "
+            raise ArgumentError(f"LossMonitor({call}) is ambiguous: {lr_init!r} is not a learning rate (a float, a "
                              f"per-step sequence or None). {_FORMS}")
     if not _is_int(per_print_times) or per_print_times < 0:
-        raise ValueError(f"LossMonitor: per_print_times must be an int >= 0, got {per_print_times!r}")
+        raise ArgumentError(f"LossMonitor: per_print_times must be an int >= 0, got {per_print_times!r}")
     return form, lr_init, per_print_times
 
 
