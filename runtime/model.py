@@ -16,6 +16,7 @@ import numpy as np
 
 import graphc
 from graphc import nn
+from graphc.errors import ArgumentError
 from graphc.tracing import Tensor
 
 from .callbacks import Callback, RunContext
@@ -212,4 +213,16 @@ def _batches(dataset, expect_pairs, what):
             if expect_pairs and columns != 2:
                 raise ValueError(f"Model: the {what} dataset yields {columns} column(s) per batch; with a loss_fn "
                                  "it must yield exactly 2 (data, label)")
+            _check_dtypes(dataset, row, what)
         yield tuple(Tensor(np.asarray(col)) for col in row)
+
+
+def _check_dtypes(dataset, row, what):
+    """Columns a Tensor cannot hold (uint8 images, uint32 labels straight from MnistDataset) get a fix."""
+    for name, column in zip(dataset.get_col_names(), row):
+        try:
+            graphc.types.dtype_of(np.asarray(column).dtype)
+        except TypeError:
+            raise ArgumentError(f"Model: column {name!r} of the {what} dataset is {np.asarray(column).dtype}, which "
+                                "graphc's Tensors do not hold; map a cast over it first, e.g. "
+                                f"dataset.map(transforms.TypeCast(graphc.int32), input_columns={name!r})") from None

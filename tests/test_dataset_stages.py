@@ -242,3 +242,14 @@ def test_mnist_dataset_on_real_data(mnist_dir):
     assert train.get_dataset_size() == 60000
     labels = [int(row[1]) for row in train.take(5).create_tuple_iterator(output_numpy=True)]
     assert labels == [5, 0, 4, 1, 9]
+
+
+def test_model_asks_for_a_cast_of_uint_columns(tmp_path):
+    from graphc import nn
+    from runtime import Model
+    fake_split(tmp_path, "train", 8, 0)
+    data = ds.MnistDataset(tmp_path, "train", shuffle=False).map(ds.vision.Rescale(1 / 255, 0), "image")
+    with pytest.raises(GraphcError, match=LINE + r"Model: column 'label' of the evaluation dataset is uint32.*"
+                                                 r"TypeCast\(graphc.int32\), input_columns='label'"):
+        Model(nn.Flatten(), nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
+              metrics={"acc"}).eval(data.batch(4))

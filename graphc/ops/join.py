@@ -20,11 +20,12 @@ from .shape import reshape
 __all__ = ["concat", "split", "stack"]
 
 
-def _axis(axis: int, ndim: int, op: str) -> int:
-    if not -ndim <= axis < ndim:
-        raise OpError(f"axis {axis} is out of range for the {op} of rank-{ndim - (op == 'stack')} tensors; use an "
-                      f"axis in [{-ndim}, {ndim})")
-    return axis % ndim
+def _axis(axis: int, result_rank: int, op: str) -> int:
+    """The axis of the result, counted from its front."""
+    if not -result_rank <= axis < result_rank:
+        raise OpError(f"axis {axis} is out of range for a {op} giving a rank-{result_rank} result; use an axis in "
+                      f"[{-result_rank}, {result_rank})")
+    return axis % result_rank
 
 
 def _check_alike(tensors: tuple[TensorType, ...], same, what: str) -> None:
