@@ -105,17 +105,24 @@ def stack(tensors, axis: int = 0):
     return _stack(*_operand_list("stack", tensors), axis=axis)
 
 
-def split(tensor, split_size_or_sections, axis: int = 0) -> tuple:
+def split(tensor, split_size_or_sections=None, axis: int = 0, *, output_num: int | None = None) -> tuple:
     """MindSpore 2.x's ops.split: an int cuts pieces of that size along axis (the last may be
-    smaller); a list or tuple gives each piece's size, which must add up to the axis."""
+    smaller); a list or tuple gives each piece's size, which must add up to the axis. r1.7's
+    spelling `split(x, axis=..., output_num=n)` cuts n equal pieces."""
     if not isinstance(axis, int) or not -tensor.ndim <= axis < tensor.ndim:
         raise GraphcError(f"split: axis {axis!r} is out of range for a tensor {tensor.type}; use an int in "
                           f"[{-tensor.ndim}, {tensor.ndim})")
     axis %= tensor.ndim
     size = tensor.shape[axis]
-    sections = _sections(split_size_or_sections, size, tensor, axis)
+    if (output_num is None) == (split_size_or_sections is None):
+        raise GraphcError("split: give split_size_or_sections (MindSpore 2.x) or output_num (r1.7), not both or neither")
+    if output_num is not None:
+        if not isinstance(output_num, int) or output_num < 1 or size % output_num:
+            raise GraphcError(f"split: axis {axis} of {tensor.type} cannot be cut into {output_num!r} equal pieces; "
+                              "choose an output_num dividing that axis, or give the piece sizes")
+        split_size_or_sections = size // output_num
     pieces, start = [], 0
-    for length in sections:
+    for length in _sections(split_size_or_sections, size, tensor, axis):
         pieces.append(strided_slice(tensor, begin=(0,) * axis + (start,), end=tensor.shape[:axis] + (start + length,)))
         start += length
     return tuple(pieces)

@@ -250,11 +250,7 @@ class Split(Primitive):
         self.axis, self.output_num = self._int("axis", axis), self._int("output_num", output_num, minimum=1)
 
     def compute(self, x):
-        size = x.shape[self.axis] if -x.ndim <= self.axis < x.ndim else None
-        if size is None or size % self.output_num:
-            raise ArgumentError(f"ops.Split: axis {self.axis} of {x.type} cannot be cut into {self.output_num} equal "
-                                "pieces; choose output_num dividing that axis, or use ops.split with piece sizes")
-        return split(x, size // self.output_num, self.axis)
+        return split(x, axis=self.axis, output_num=self.output_num)
 
 
 class Argmax(Primitive):
