@@ -68,7 +68,8 @@ class KernelLibrary:
 
     def strided_slice_grad(self, ct: TensorType, out: TensorType, *, ranges: tuple[range, ...]) -> KernelSpec:
         """out = zeros with ct written at the positions `ranges`."""
-        return _copy(ct.shape, ct, Strided(0, row_major_strides(ct.shape)), out, _sliced(out.shape, ranges), zero_first=True)
+        return _copy(ct.shape, ct, Strided(0, row_major_strides(ct.shape)), out, _sliced(out.shape, ranges),
+                     zero_first=True)
 
     def concat(self, pieces: Sequence[TensorType], out: TensorType, *, axis: int) -> KernelSpec:
         """out = the pieces laid end to end along axis (for stack: the operands with a size-1 axis)."""

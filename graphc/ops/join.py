@@ -69,8 +69,8 @@ def _stack_samples(rng):
 
 
 _concat = register(Op(
-    "concat", ("tensors",), _infer_concat, lambda *arrays, axis: np.concatenate(arrays, axis=axis), INJECTIVE, variadic=True,
-    attrs={"axis": 0}, canon=lambda a: {"axis": int(a["axis"])},
+    "concat", ("tensors",), _infer_concat, lambda *arrays, axis: np.concatenate(arrays, axis=axis), INJECTIVE,
+    variadic=True, attrs={"axis": 0}, canon=lambda a: {"axis": int(a["axis"])},
     vjp=lambda ct, *tensors, out, axis: split(ct, [t.shape[axis % ct.ndim] for t in tensors], axis),
     lower=lambda k, *tensors, out, axis: k.concat(tensors, out, axis=axis % out.ndim),
     flops=no_flops, samples=_concat_samples,
@@ -115,7 +115,8 @@ def split(tensor, split_size_or_sections=None, axis: int = 0, *, output_num: int
     axis %= tensor.ndim
     size = tensor.shape[axis]
     if (output_num is None) == (split_size_or_sections is None):
-        raise GraphcError("split: give split_size_or_sections (MindSpore 2.x) or output_num (r1.7), not both or neither")
+        raise GraphcError("split: give split_size_or_sections (MindSpore 2.x) or output_num (r1.7), not both or "
+                          "neither")
     if output_num is not None:
         if not isinstance(output_num, int) or output_num < 1 or size % output_num:
             raise GraphcError(f"split: axis {axis} of {tensor.type} cannot be cut into {output_num!r} equal pieces; "
@@ -135,5 +136,5 @@ def _sections(spec, size: int, tensor, axis: int) -> list[int]:
         return [spec] * (size // spec) + ([size % spec] if size % spec else [])
     if isinstance(spec, (tuple, list)) and all(isinstance(s, int) and s >= 0 for s in spec) and sum(spec) == size:
         return list(spec)
-    raise GraphcError(f"split: split_size_or_sections={spec!r} does not cut axis {axis} (size {size}) of {tensor.type}; "
-                      f"give a piece size (an int) or piece sizes adding up to {size}")
+    raise GraphcError(f"split: split_size_or_sections={spec!r} does not cut axis {axis} (size {size}) of "
+                      f"{tensor.type}; give a piece size (an int) or piece sizes adding up to {size}")
