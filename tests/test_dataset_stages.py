@@ -71,9 +71,9 @@ def test_stages_keep_in_memory_data_vectorized():
 def test_shuffled_stages_are_seeded_and_reshuffled_per_epoch():
     def build():
         return numbered(50, shuffle=True).filter(lambda x, y: x % 2 == 0).take(20).batch(5)
-    set_seed(7)
+    ds.config.set_seed(7)
     first = xs(build(), epochs=2)
-    set_seed(7)
+    ds.config.set_seed(7)
     assert xs(build(), epochs=2) == first
     assert first[0] != first[1] and all(v % 2 == 0 for v in first[0])
 
