@@ -14,7 +14,7 @@ import numpy as np
 
 from graphc.errors import ArgumentError
 
-from .pipeline import Dataset, _as_tuple, _concatenate, _name, _Rows, get_seed
+from .pipeline import Dataset, _as_tuple, _concatenate, _Rows, get_seed
 
 _SPLIT_SALT = 0x5EED5   # the split's random source: apart from the shuffles' (salted by depth)
 
