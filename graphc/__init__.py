@@ -15,7 +15,6 @@ from . import models
 ops.GradOperation = nn.GradOperation
 
 __all__ = ["GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "Parameter", "ParameterTuple", "Tensor", "bool_", "float32",
-           "float64",
-           "get_context", "grad", "int32", "int64", "jit", "models", "nn", "ops", "set_context", "set_seed",
-           "value_and_grad"]
+           "float64", "get_context", "grad", "int32", "int64", "jit", "models", "nn", "ops", "set_context",
+           "set_seed", "value_and_grad"]
 __version__ = "0.1.0"
