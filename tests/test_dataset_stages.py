@@ -182,11 +182,18 @@ def test_typecast_takes_graphc_and_numpy_dtypes():
     (lambda: numbered().rename("x", "y"), "rename: the columns would be ['y', 'y'], with a name twice"),
     (lambda: numbered().map(abs, "x", output_columns="y"), "map: output_columns ['y'] would give the columns"),
     (lambda: numbered().batch(2, input_columns=["x"]), "batch: input_columns and output_columns name per_batch_map"),
+    (lambda: numbered().map(abs, input_column="x"), "map: unsupported argument(s) input_column"),
+    (lambda: numbered().batch(2, pad_info={}), "batch: unsupported argument(s) pad_info"),
 ])
 def test_bad_stages_name_the_stage_and_the_line(build, message):
     with pytest.raises(GraphcError) as caught:
         build()
     assert re.match(LINE, str(caught.value)) and message in str(caught.value)
+
+
+def test_worker_process_options_are_accepted():
+    assert xs(numbered(4).map(abs, "x", python_multiprocessing=True, max_rowsize=16).batch(2, max_rowsize=16)) == \
+        [[0, 1, 2, 3]]
 
 
 def test_per_batch_map_rows_must_agree():

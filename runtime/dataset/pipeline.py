@@ -108,6 +108,7 @@ class Dataset:
             num_parallel_workers: int | None = None, **kwargs) -> Dataset:
         """Apply operations, in order, to `input_columns` (default: the first column); the last one's
         results are named `output_columns` (default: the input columns)."""
+        _check_options("map", kwargs)
         mapped = _MapDataset(self, operations, input_columns, output_columns)
         return mapped if column_order is None else mapped.project(column_order)
 
@@ -120,6 +121,7 @@ class Dataset:
               **kwargs) -> Dataset:
         """Batches of `batch_size` rows. per_batch_map(*columns, batch_info) gets the rows of each
         input column (default: all) as a list and returns the output columns' rows."""
+        _check_options("batch", kwargs)
         batched = _BatchDataset(self, batch_size, drop_remainder, per_batch_map, input_columns, output_columns)
         return batched if column_order is None else batched.project(column_order)
 
@@ -209,6 +211,17 @@ class Dataset:
     def _column_indices(self, names: str | Sequence[str] | None, stage: str, default: Sequence[str]) -> list[int]:
         names = default if names is None else [names] if isinstance(names, str) else list(names)
         return [self._column_index(name, stage) for name in names]
+
+
+# MindSpore's knobs for worker processes: accepted and ignored, as num_parallel_workers is
+_PARALLELISM_OPTIONS = {"python_multiprocessing", "max_rowsize"}
+
+
+def _check_options(stage: str, options: dict) -> None:
+    unknown = sorted(set(options) - _PARALLELISM_OPTIONS)
+    if unknown:
+        raise ArgumentError(f"{stage}: unsupported argument(s) {', '.join(unknown)}; graphc's {stage} takes the "
+                            f"arguments in docs/mindspore.md (and ignores {', '.join(sorted(_PARALLELISM_OPTIONS))})")
 
 
 class DatasetIterator:
