@@ -193,6 +193,20 @@ def test_grad_operation_flags(mode):
     np.testing.assert_allclose(dx.asnumpy(), 3 * w * Y[0], rtol=1e-6)
 
 
+def test_grad_operation_called_directly_on_a_cell_or_a_function(mode):
+    net = Scale()
+    grad_op = ops.GradOperation(get_by_list=True)
+    grads = grad_op(net, net.trainable_params())
+    for scale in (1.0, 2.0):
+        (dw,) = grads(Tensor(X[0] * scale), Tensor(Y[0]))
+        np.testing.assert_allclose(dw.asnumpy(), X[0] * scale * Y[0], rtol=1e-6)
+    assert len(grad_op._functions) == 1            # one differentiated function, reused by later calls
+
+    def cube_sum(x):
+        return ops.ReduceSum()(x * x * x)
+    np.testing.assert_allclose(ops.GradOperation()(cube_sum)(Tensor(X)).asnumpy(), 3 * X * X, rtol=1e-6)
+
+
 def test_grad_operation_errors():
     net = Scale()
     x, y = Tensor(X[0]), Tensor(Y[0])
