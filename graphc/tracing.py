@@ -15,10 +15,11 @@ from . import ops
 from .errors import GraphcError, user_location
 from .ir import Graph, Node
 from .ops.core import OpError, set_binder
+from .tensor_methods import TensorMethods
 from .types import DType, TensorType, bool_, dtype_of, type_of
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """A multi-dimensional array: concrete (NumPy-backed) or symbolic (a node while tracing)."""
     __array_priority__ = 100   # make ndarray + Tensor call Tensor.__radd__
 
@@ -91,57 +92,19 @@ class Tensor:
     def __hash__(self):
         return id(self)
 
-    # -- methods --------------------------------------------------------------------------
-    def reshape(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return ops.reshape(self, shape=shape)
+    # -- values (eager only) and copies; the other methods are in tensor_methods.py ---------------
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.size != 1:
+            raise GraphcError(f"item() needs a tensor of one element, got {self.type}; index it first (x[i].item())")
+        return self.asnumpy().reshape(()).item()
 
-    def transpose(self, *perm):
-        perm = perm[0] if len(perm) == 1 and isinstance(perm[0], (tuple, list)) else perm
-        return ops.transpose(self, perm=perm or tuple(reversed(range(self.ndim))))
-
-    def astype(self, dtype):
-        return ops.cast(self, dtype=dtype)
-
-    def sum(self, axis=None, keepdims=False):
-        return ops.reduce_sum(self, axis=axis, keep_dims=keepdims)
-
-    def mean(self, axis=None, keep_dims=False):
-        return ops.reduce_mean(self, axis=axis, keep_dims=keep_dims)
-
-    def max(self, axis=None, keepdims=False):
-        return ops.reduce_max(self, axis=axis, keep_dims=keepdims)
-
-    def argmax(self, axis=-1):
-        return ops.argmax(self, axis=axis)
-
-    @property
-    def T(self):
-        return self.transpose()
-
-    def __getitem__(self, index):
-        return ops.getitem(self, index)
-
-    # -- operators ----------------------------------------------------------------------------
-    def __add__(self, o): return ops.add(self, o)
-    def __radd__(self, o): return ops.add(o, self)
-    def __sub__(self, o): return ops.sub(self, o)
-    def __rsub__(self, o): return ops.sub(o, self)
-    def __mul__(self, o): return ops.mul(self, o)
-    def __rmul__(self, o): return ops.mul(o, self)
-    def __truediv__(self, o): return ops.div(self, o)
-    def __rtruediv__(self, o): return ops.div(o, self)
-    def __pow__(self, o): return ops.pow(self, o)
-    def __rpow__(self, o): return ops.pow(o, self)
-    def __matmul__(self, o): return ops.matmul(self, o)
-    def __neg__(self): return ops.neg(self)
-    def __abs__(self): return ops.abs(self)
-    def __lt__(self, o): return ops.lt(self, o)
-    def __le__(self, o): return ops.le(self, o)
-    def __gt__(self, o): return ops.gt(self, o)
-    def __ge__(self, o): return ops.ge(self, o)
-    def __eq__(self, o): return ops.eq(self, o)
-    def __ne__(self, o): return ops.ne(self, o)
+    def copy(self):
+        """A tensor with the same value. While tracing, values are immutable, so it is an identity
+        node (the gradient flows through it); eagerly, a copy of the data."""
+        if current_trace() is not None:
+            return ops.reshape(self, shape=self.shape)
+        return _concrete(self.asnumpy().copy())
 
 
 def _to_array(data, dtype) -> np.ndarray:

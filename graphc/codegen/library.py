@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import prod
-from typing import Callable
+from typing import Callable, Sequence
 
 from llvmlite import ir
 
@@ -23,7 +23,8 @@ from .kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input
 from .kernels.conv_filter import emit_conv2d_grad_filter
 from .kernels.epilogue import IDENTITY
 from .kernels.matmul import emit_matmul
-from .kernels.movement import Strided, emit_gather, emit_gather_grad, emit_one_hot, emit_strided_copy
+from .kernels.movement import Strided, emit_concat, emit_gather, emit_gather_grad, emit_one_hot, emit_strided_copy, \
+    row_major_strides
 from .kernels.pool import PoolGeometry, emit_avg_pool2d, emit_avg_pool2d_grad, emit_max_pool2d, \
     emit_max_pool2d_grad, emit_max_pool2d_grad_grad
 from .kernels.reduce import emit_reduce, split_axes
@@ -57,17 +58,25 @@ class KernelLibrary:
 
     # -- moving elements ---------------------------------------------------------------------------------
     def transpose(self, x: TensorType, out: TensorType, *, perm) -> KernelSpec:
-        strides = _strides(x.shape)
+        strides = row_major_strides(x.shape)
         source = Strided(0, tuple(strides[p] for p in perm))
-        return _copy(out.shape, x, source, out, Strided(0, _strides(out.shape)))
+        return _copy(out.shape, x, source, out, Strided(0, row_major_strides(out.shape)))
 
     def strided_slice(self, x: TensorType, out: TensorType, *, ranges: tuple[range, ...]) -> KernelSpec:
         """out = x at the positions `ranges` (one range per axis, NumPy slicing normalised)."""
-        return _copy(out.shape, x, _sliced(x.shape, ranges), out, Strided(0, _strides(out.shape)))
+        return _copy(out.shape, x, _sliced(x.shape, ranges), out, Strided(0, row_major_strides(out.shape)))
 
     def strided_slice_grad(self, ct: TensorType, out: TensorType, *, ranges: tuple[range, ...]) -> KernelSpec:
         """out = zeros with ct written at the positions `ranges`."""
-        return _copy(ct.shape, ct, Strided(0, _strides(ct.shape)), out, _sliced(out.shape, ranges), zero_first=True)
+        return _copy(ct.shape, ct, Strided(0, row_major_strides(ct.shape)), out, _sliced(out.shape, ranges),
+                     zero_first=True)
+
+    def concat(self, pieces: Sequence[TensorType], out: TensorType, *, axis: int) -> KernelSpec:
+        """out = the pieces laid end to end along axis (for stack: the operands with a size-1 axis)."""
+        shapes = [piece.shape for piece in pieces]
+        return KernelSpec(lambda module, name, hook: emit_concat(module, name, shapes, out.shape, axis,
+                                                                 out.dtype.short),
+                          tuple(f"x{i}" for i in range(len(pieces))), "y")
 
     def gather(self, table: TensorType, index: TensorType, out: TensorType, *, axis: int) -> KernelSpec:
         pre, size, post = _around(table.shape, axis)
@@ -199,13 +208,8 @@ def _pool_geometry(op: str, x: TensorType, kernel, stride, pad) -> PoolGeometry:
 
 
 
-def _strides(shape) -> list[int]:
-    """Row-major element strides."""
-    return [prod(shape[axis + 1:]) for axis in range(len(shape))]
-
-
 def _sliced(shape, ranges) -> Strided:
-    strides = _strides(shape)
+    strides = row_major_strides(shape)
     pairs = list(zip(ranges, strides))
     return Strided(sum(r.start * s for r, s in pairs), tuple(r.step * s for r, s in pairs))
 

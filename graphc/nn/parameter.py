@@ -134,3 +134,23 @@ class Parameter(Tensor):
         return id(self)
 
 
+
+
+class ParameterTuple(tuple):
+    """MindSpore's ParameterTuple: an immutable tuple of distinct Parameters, e.g.
+    `ParameterTuple(net.trainable_params())`, the weights GradOperation(get_by_list=True) takes."""
+
+    def __new__(cls, iterable=()):
+        params = tuple(iterable)
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise TypeError(f"ParameterTuple holds Parameters only, got a {type(p).__name__}")
+        names = [p.name for p in params]
+        repeated = sorted({n for n in names if n is not None and names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"ParameterTuple: the name(s) {', '.join(map(repr, repeated))} appear more than once")
+        return super().__new__(cls, params)
+
+    def clone(self, prefix: str, init: str | float = "same") -> "ParameterTuple":
+        """Copies named `<prefix>.<name>`, as optimizer state is (init: 'same', 'zeros', 'ones' or a number)."""
+        return ParameterTuple(p.clone(prefix, init) for p in self)

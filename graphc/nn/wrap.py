@@ -13,6 +13,7 @@ from ..autodiff import value_and_grad
 from ..tracing import current_trace
 from ..types import float32
 from .cell import Cell
+from .grad_operation import GradOperation
 from .optim.optimizer import Optimizer
 
 __all__ = ["ForwardValueAndGrad", "TrainOneStepCell", "WithEvalCell", "WithGradCell", "WithLossCell"]
@@ -124,18 +125,8 @@ class ForwardValueAndGrad(Cell):
         if get_by_list and not weights:
             raise TypeError(f"{type(self).__name__}: get_by_list=True needs weights (e.g. net.trainable_params())")
         self.network = network
-        self.weights = tuple(weights) if get_by_list else None
-        self.get_all = get_all
-        self.sens_param = sens_param
+        self.weights = tuple(weights) if get_by_list else ()
+        self._grad_op = GradOperation(get_all, get_by_list, sens_param)
 
     def construct(self, *inputs):
-        args, sens = (inputs[:-1], inputs[-1]) if self.sens_param else (inputs, None)
-        positions = tuple(range(len(args))) if self.get_all else (None if self.weights else 0)
-
-        def seeded(*xs):
-            """<output, sens> (differentiated: its gradients are the seeded ones), the output as aux."""
-            out = self.network(*xs)
-            return (ops.reduce_sum(out * sens) if sens is not None else out), out
-
-        (_, value), grads = value_and_grad(seeded, positions, self.weights, has_aux=True)(*args)
-        return value, grads
+        return self._grad_op.value_and_grads(self.network, self.weights, inputs)

@@ -48,6 +48,7 @@ class Op:
     commutative: bool = False
     samples: Callable[[np.random.Generator], list] | None = None   # [(arrays, attrs), ...]
     doc: str = ""
+    variadic: bool = False    # one operand name standing for one or more operands (concat's tensors)
 
     def __call__(self, *operands, **attrs):
         return _binder(self, operands, attrs)
@@ -68,7 +69,10 @@ class Op:
         return self.canon(full) if self.canon else full
 
     def infer_type(self, types: list[TensorType], attrs: dict) -> TensorType:
-        if len(types) != len(self.operands):
+        if self.variadic:
+            if not types:
+                raise OpError(f"takes one or more operands ({self.operands[0]}), got none")
+        elif len(types) != len(self.operands):
             raise OpError(f"takes {len(self.operands)} operand(s) ({', '.join(self.operands)}), got {len(types)}")
         return self.infer(*types, **attrs)
 

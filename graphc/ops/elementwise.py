@@ -143,6 +143,10 @@ tanh = elementwise("tanh", 1, np.tanh,
                    lambda ct, x, out: (mul(ct, sub(1.0, mul(out, out))),), float_only=True,
                    doc="hyperbolic tangent")
 
+stop_gradient = elementwise("stop_gradient", 1, np.copy, lambda e, x: x, lambda ct, x, out: (None,),
+                            doc="x, hidden from autodiff: no gradient flows back through it (MindSpore's "
+                                "ops.stop_gradient)")
+
 
 # -- comparisons and selection ----------------------------------------------------------------
 def _comparison(name, ref):

@@ -4,6 +4,9 @@ gradient), gather and its gradient, one-hot rows.
 * `emit_strided_copy(module, name, shape, src, dst, dtype, zero_first)`: for every index i of
   `shape`, y[dst.offset + i·dst.strides] = x[src.offset + i·src.strides] (element strides, may be
   negative). With zero_first, a first phase zeroes all of y (a slice gradient). Operands x, y.
+* `emit_concat(module, name, piece_shapes, out_shape, axis, dtype)`: y = the pieces x0, x1, ...
+  laid end to end along `axis`, one strided copy per piece into its slab of y (stack is concat of
+  pieces with a size-1 axis). Operands x0..x(n-1), y.
 * `emit_gather(module, name, pre, size, post, count, index_dtype, dtype)`: x viewed [pre, size,
   post], index [count] -> y [pre, count, post]. The index is declared bounded by [0, size)
   (`Kernel.index_bounds`: the step checks it first); the kernel still clamps, so that memory is
@@ -55,7 +58,28 @@ def emit_strided_copy(module: ir.Module, name: str, shape: Sequence[int], src_sh
     return Kernel(name, tuple(phases), operands)
 
 
-def _copy_grid(kf: KernelFunction, dims, src_offset, src_strides, dst_offset, dst_strides, elem: ir.Type) -> None:
+def emit_concat(module: ir.Module, name: str, piece_shapes: Sequence[Sequence[int]], out_shape: Sequence[int],
+                axis: int, dtype: str) -> Kernel:
+    pieces = [Operand(f"x{i}", tuple(shape), "in", dtype) for i, shape in enumerate(piece_shapes)]
+    operands = (*pieces, Operand("y", tuple(out_shape), "out", dtype))
+    kf = KernelFunction(module, name, operands)
+    out_strides = row_major_strides(out_shape)
+    start = 0
+    for piece in pieces:       # the slabs are disjoint, so the copies need no barrier between them
+        if prod(piece.shape):
+            dims, (src_strides, dst_strides) = collapse(piece.shape, [row_major_strides(piece.shape), out_strides])
+            _copy_grid(kf, dims, 0, src_strides, start * out_strides[axis], dst_strides, IR_TYPES[dtype],
+                       src=piece.name)
+        start += piece.shape[axis]
+    return Kernel(name, (kf.finish(),), operands)
+
+
+def row_major_strides(shape: Sequence[int]) -> list[int]:
+    return [prod(shape[axis + 1:]) for axis in range(len(shape))]
+
+
+def _copy_grid(kf: KernelFunction, dims, src_offset, src_strides, dst_offset, dst_strides, elem: ir.Type,
+               src: str = "x") -> None:
     b = kf.builder
     contiguous = src_strides[-1] == 1 and dst_strides[-1] == 1
 
@@ -64,10 +88,10 @@ def _copy_grid(kf: KernelFunction, dims, src_offset, src_strides, dst_offset, ds
         dst_at = affine(b, [(i, s) for i, s in zip(starts, dst_strides)], dst_offset)
         count = kinds[-1].size
         if contiguous:
-            _copy_run(b, kf["x"], src_at, kf["y"], dst_at, count, elem)
+            _copy_run(b, kf[src], src_at, kf["y"], dst_at, count, elem)
             return
         with counted_loop(b, 0, count, name="e") as e:
-            value = load_scalar(b, kf["x"], affine(b, [(src_at, 1), (e, src_strides[-1])]), elem)
+            value = load_scalar(b, kf[src], affine(b, [(src_at, 1), (e, src_strides[-1])]), elem)
             store_scalar(b, value, kf["y"], affine(b, [(dst_at, 1), (e, dst_strides[-1])]))
 
     axes = [blocks(d, 1) for d in dims[:-1]] + [blocks(dims[-1], CHUNK)]
