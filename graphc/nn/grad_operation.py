@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import inspect
 
-import graphc
 
 from .. import ops
+from ..autodiff import value_and_grad
 from ..errors import ArgumentError
 from ..tracing import Tensor
 from .parameter import Parameter
@@ -70,7 +70,7 @@ def _differentiated(fn, weights, get_all: bool, count: int, with_sens: bool):
                                 f"network's output is {out.type}; pass a Tensor of the output's shape")
         return ops.reduce_sum(out * sens), out
 
-    return graphc.value_and_grad(seeded, positions, weights or None, has_aux=True)
+    return value_and_grad(seeded, positions, weights or None, has_aux=True)
 
 
 def _weights(weights, fn) -> tuple:

@@ -102,6 +102,9 @@ class _Rows:
 
 class Dataset:
     """A pipeline stage. Build pipelines with the methods; iterate to run them."""
+    # runtime.dataset.stages (take, skip, zip, ...): it builds on this module, so it installs itself here
+    # when imported (runtime.dataset imports it) rather than being imported from here.
+    _stages = None
 
     def __init__(self, parent: Dataset | None, column_names: Sequence[str]):
         self._parent = parent
@@ -139,38 +142,38 @@ class Dataset:
 
     def take(self, count: int = -1) -> Dataset:
         """The first `count` rows (batches, once batched) of each pass; -1: all."""
-        return stages.TakeDataset(self, count)
+        return self._stages.TakeDataset(self, count)
 
     def skip(self, count: int) -> Dataset:
         """Each pass without its first `count` rows (batches, once batched)."""
-        return stages.SkipDataset(self, count)
+        return self._stages.SkipDataset(self, count)
 
     def zip(self, datasets: Dataset | Sequence[Dataset]) -> Dataset:
         """Rows side by side: this dataset's columns, then the others'; as long as the shortest."""
-        return stages.ZipDataset([self, *stages.dataset_list("zip", datasets)])
+        return self._stages.ZipDataset([self, *self._stages.dataset_list("zip", datasets)])
 
     def concat(self, datasets: Dataset | Sequence[Dataset]) -> Dataset:
         """This dataset's rows, then the others' (the same columns); also `a + b`."""
-        return stages.ConcatDataset([self, *stages.dataset_list("concat", datasets)])
+        return self._stages.ConcatDataset([self, *self._stages.dataset_list("concat", datasets)])
 
     def __add__(self, other: Dataset) -> Dataset:
         return self.concat(other)
 
     def split(self, sizes: Sequence[int] | Sequence[float], randomize: bool = True) -> list[Dataset]:
         """Datasets of disjoint rows with these sizes (ints) or fractions (floats adding up to 1)."""
-        return stages.split(self, sizes, randomize)
+        return self._stages.split(self, sizes, randomize)
 
     def filter(self, predicate: Callable, input_columns: str | Sequence[str] | None = None,
                num_parallel_workers: int | None = None) -> Dataset:
         """The rows for which predicate(*input columns) is true (default: every column)."""
-        return stages.FilterDataset(self, predicate, input_columns)
+        return self._stages.FilterDataset(self, predicate, input_columns)
 
     def project(self, columns: str | Sequence[str]) -> Dataset:
         """Only these columns, in this order."""
-        return stages.ProjectDataset(self, columns)
+        return self._stages.ProjectDataset(self, columns)
 
     def rename(self, input_columns: str | Sequence[str], output_columns: str | Sequence[str]) -> Dataset:
-        return stages.RenameDataset(self, input_columns, output_columns)
+        return self._stages.RenameDataset(self, input_columns, output_columns)
 
     # --- running --------------------------------------------------------------------------
 
@@ -690,5 +693,3 @@ class _RepeatDataset(Dataset):
         for _ in itertools.count() if self._count is None else range(self._count):
             yield from self._parent._blocks()
 
-
-from runtime.dataset import stages  # noqa: E402  (the stages build on Dataset and _Rows above)

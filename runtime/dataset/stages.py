@@ -8,6 +8,7 @@ and skip count batches. A bad stage raises when it is built, naming the stage an
 """
 from __future__ import annotations
 
+import sys
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -302,3 +303,6 @@ class _SubsetDataset(Dataset):
         # rows from Python one by one: positions in the pass stand for the rows
         columns = _concatenate([b.take(0, len(b)) for b in blocks], self._column_names)
         yield _Rows(columns, self._rows)
+
+
+Dataset._stages = sys.modules[__name__]
