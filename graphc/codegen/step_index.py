@@ -30,6 +30,7 @@ def fingerprint(graph: Graph, profile: bool) -> str:
     _hash_graph(graph, digest)
     sources = sorted({_lowering_source(name) for name in _op_names(graph) if name in ops.REGISTRY})
     parts = [repr(plan.schedule), repr(sorted(plan.offsets.items())), repr(sorted(plan.aliases.items())),
+             repr(sorted(plan.views)),
              repr(profile), _source_hash(_GRAPHC), *sources, *machine.toolchain()]
     digest.update("\0".join(parts).encode())
     return digest.hexdigest()

@@ -9,4 +9,5 @@ from .elementwise import (abs, add, div, eq, equal, exp, ge, greater, greater_eq
                           sigmoid, sign, sqrt, sub, tanh, where)
 from .linalg import matmul
 from .nn import *  # noqa: F401,F403  (conv2d, pooling, softmax, cross-entropy and their gradients)
-from .indexing import *  # noqa: F401,F403  (strided_slice, gather, their gradients, getitem)
+from .indexing import *  # noqa: F401,F403  (strided_slice, pack, gather, their gradients, getitem)
+from .collective import allreduce

@@ -32,7 +32,7 @@ class OpError(ValueError):
 @dataclass(eq=False)
 class Op:
     name: str
-    operands: tuple[str, ...]
+    operands: tuple[str, ...]                 # a single "*name": one or more operands (concat)
     infer: Callable[..., TensorType]          # infer(*operand types, **attrs) -> output type
     ref: Callable[..., np.ndarray]            # ref(*arrays, **attrs): the op's meaning
     kind: str = OPAQUE
@@ -66,8 +66,15 @@ class Op:
             raise OpError(f"missing required attribute(s) {', '.join(missing)}")
         return self.canon(full) if self.canon else full
 
+    @property
+    def variadic(self) -> bool:
+        return len(self.operands) == 1 and self.operands[0].startswith("*")
+
     def infer_type(self, types: list[TensorType], attrs: dict) -> TensorType:
-        if len(types) != len(self.operands):
+        if self.variadic:
+            if not types:
+                raise OpError(f"takes one or more operands ({self.operands[0][1:]}), got none")
+        elif len(types) != len(self.operands):
             raise OpError(f"takes {len(self.operands)} operand(s) ({', '.join(self.operands)}), got {len(types)}")
         return self.infer(*types, **attrs)
 
