@@ -18,6 +18,7 @@ def fresh_context():
     yield
     context._context.clear()
     context._context.update(saved)
+    context.reset_auto_parallel_context()
 
 
 def real_dataset(source):

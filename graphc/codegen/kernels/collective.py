@@ -12,6 +12,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from .contract import ALIGN, Kernel, Operand
+from .loops import entry_alloca
 from .simd import I64, PTR, VOID, i64
 
 TRANSPORT_TYPE = ir.FunctionType(VOID, [PTR, I64])
@@ -28,7 +29,10 @@ def emit_allreduce(module: ir.Module, name: str, shape: tuple[int, ...], dtype: 
     count = 1
     for extent in shape:
         count *= extent
+    # llvmlite calls through a pointer typed with its function type: reload the argument as one
+    slot = entry_alloca(b, PTR, "transport.slot")
+    b.store(transport, slot)
     with b.if_then(b.icmp_signed("==", tid, i64(0))):
-        b.call(b.bitcast(transport, TRANSPORT_TYPE.as_pointer()), [x, i64(count)])
+        b.call(b.load(slot, typ=TRANSPORT_TYPE.as_pointer()), [x, i64(count)])
     b.ret_void()
     return Kernel(name, (fn,), operands)
