@@ -8,13 +8,17 @@ has no sockets or rendezvous of its own. `init()` also
 - registers the world group as the transport of the `allreduce` op (graphc/ops/collective.py),
   which the native step calls back into from its thread 0;
 - makes an uncaught exception on any rank abort the whole job (MPI_Abort), so that no rank waits
-  forever in a collective for a rank that died (as `python -m mpi4py script.py` does).
+  forever in a collective for a rank that died (as `python -m mpi4py script.py` does);
+- shares the machine's cores among the ranks on it: each native step runs on cores // (ranks on
+  this machine) threads, unless set_context(num_threads=...) or GRAPHC_NUM_THREADS says otherwise
+  (more threads than cores make the step's barriers spin against each other).
 
 The runtime and graphc's wrapper cells use `data_parallel_group()`: the world group when
 `set_auto_parallel_context(parallel_mode=ParallelMode.DATA_PARALLEL)` is in force, else None.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -42,6 +46,7 @@ class Group:
         from mpi4py import MPI
         self._mpi, self._comm = MPI, comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        self.local_size = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()   # ranks on this machine
 
     def allreduce(self, array: np.ndarray) -> None:
         """Sum a contiguous array over every rank, in place (the transport of the allreduce op)."""
@@ -82,6 +87,8 @@ def init(backend_name: str | None = None) -> None:
     collective.set_transport(_world)
     if _world.size > 1:
         _abort_on_uncaught_exceptions(_world)
+    if context.get_context("num_threads") is None and not os.environ.get("GRAPHC_NUM_THREADS"):
+        context.set_context(num_threads=max(1, (os.cpu_count() or 1) // _world.local_size))
 
 
 def release() -> None:

@@ -1,5 +1,6 @@
-"""The statistics behind `graphc inspect`: what a graph computes (op histogram, FLOPs per call) and
-what it holds (inputs, parameters, outputs), printed as plain aligned text tables."""
+"""The statistics behind `graphc inspect`: what a graph computes (op histogram, FLOPs per call), what
+it holds (inputs, parameters, outputs) and what it exchanges with the other ranks of a job
+(collectives), printed as plain aligned text tables."""
 from __future__ import annotations
 
 import re
@@ -23,6 +24,7 @@ class GraphStats:
     ops: dict[str, tuple[int, int]]         # op -> (nodes, FLOPs per call)
     region_ops: dict[str, tuple[int, int]]  # the same for the computation inside fused regions
     nodes: list[tuple[str, str, str, str]]  # (value, op, type, scope) of every node, in order
+    collectives: list[tuple[str, TensorType, int]]   # (value, type, ranks) of each allreduce
 
     @property
     def param_values(self) -> int:
@@ -48,7 +50,8 @@ def graph_stats(graph: Graph) -> GraphStats:
         outputs=[(f"%{n.id}", n.type) for n in graph.outputs],
         ops=_op_totals(order),
         region_ops=_op_totals(inside),
-        nodes=[(f"%{n.id}", n.op, str(n.type), n.scope) for n in order])
+        nodes=[(f"%{n.id}", n.op, str(n.type), n.scope) for n in order],
+        collectives=[(f"%{n.id}", n.type, n.attrs["ranks"]) for n in order if n.op == "allreduce"])
 
 
 def _body(node: Node) -> Graph | None:
@@ -86,6 +89,8 @@ def format_stats(stats: GraphStats, verbose: bool = False) -> str:
         "outputs\n" + _types_table(stats.outputs),
         f"FLOPs per call: {stats.total_flops:,}\n" + _ops_table(stats),
     ]
+    if stats.collectives:
+        sections.append("collectives per call\n" + _collectives_table(stats.collectives))
     if verbose:
         sections.append("nodes\n" + table(["value", "op", "type", "scope"], [list(row) for row in stats.nodes]))
     return "\n\n".join(sections)
@@ -105,6 +110,19 @@ def _ops_table(stats: GraphStats) -> str:
             rows += [_op_row(f"  {inner}", stats.region_ops[inner], total) for inner in _ranked(stats.region_ops)]
     rows.append(_op_row("total", (len(stats.nodes), total), total))
     return table(["op", "nodes", "FLOPs", "share"], rows)
+
+
+def _collectives_table(collectives: list[tuple[str, TensorType, int]]) -> str:
+    """Each allreduce's payload, and what a ring allreduce sends (and receives) per rank: 2 (N - 1) / N
+    of it (docs/distributed.md)."""
+    rows = [[value, "allreduce", str(t), str(ranks), f"{t.nbytes:,}", f"{ring_bytes(t.nbytes, ranks):,}"]
+            for value, t, ranks in collectives]
+    return table(["value", "op", "type", "ranks", "bytes", "ring bytes sent per rank"], rows)
+
+
+def ring_bytes(nbytes: int, ranks: int) -> int:
+    """Bytes one rank sends in a ring allreduce of nbytes over `ranks` ranks."""
+    return 2 * (ranks - 1) * nbytes // ranks
 
 
 def _ranked(ops: dict[str, tuple[int, int]]) -> list[str]:

@@ -18,6 +18,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import distributed
+
 _logger = logging.getLogger(__name__)
 
 
@@ -178,6 +180,7 @@ class LossMonitor(Callback):
     `get_lr_value()` when the optimizer has one, else the `, lr:` field is left out.
     A NaN or infinite loss raises ValueError. `losses` holds every step's loss of the run and
     `epoch_losses` each epoch's mean. On a terminal, a progress line shows between printed lines.
+    Under data parallelism the step's loss is already the mean over the ranks, and only rank 0 prints.
     """
 
     def __init__(self, lr_init: float | Sequence[float] | None = None, per_print_times: int = 1):
@@ -248,6 +251,8 @@ class LossMonitor(Callback):
         return float(self.lr_init[cb.cur_step_num - 1])
 
     def _print(self, line: str) -> None:
+        if not distributed.is_main_rank():
+            return
         if self._progress:
             self._progress.clear()
         print(line, flush=True)
@@ -255,8 +260,8 @@ class LossMonitor(Callback):
 
 def _progress_wanted(per_print_times: int) -> bool:
     """A progress line is worth drawing when printed lines are far apart, and only on a terminal
-    (so logs and pipes get exactly the printed lines)."""
-    return per_print_times > 1 and sys.stdout.isatty()
+    (so logs and pipes get exactly the printed lines) of the rank that prints."""
+    return per_print_times > 1 and sys.stdout.isatty() and distributed.is_main_rank()
 
 
 class _ProgressLine:
@@ -305,7 +310,8 @@ class TimeMonitor(Callback):
         steps = getattr(run_context.original_args(), "batch_num", None) or self.data_size
         if not steps:
             raise ValueError("TimeMonitor: cb_params has no batch_num; give TimeMonitor(data_size=steps per epoch)")
-        print(f"epoch time: {epoch_ms:5.3f} ms, per step time: {epoch_ms / steps:5.3f} ms", flush=True)
+        if distributed.is_main_rank():
+            print(f"epoch time: {epoch_ms:5.3f} ms, per step time: {epoch_ms / steps:5.3f} ms", flush=True)
 
 
 class History(Callback):

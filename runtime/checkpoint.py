@@ -1,5 +1,6 @@
 """Checkpoints: save and load a Cell's Parameters in MindSpore's .ckpt layout, and the
-ModelCheckpoint callback. Files are written atomically and never unpickled."""
+ModelCheckpoint callback. Files are written atomically and never unpickled. Under data parallelism
+ModelCheckpoint averages the ranks' moving statistics, then rank 0 alone writes."""
 from __future__ import annotations
 
 import logging
@@ -12,6 +13,7 @@ import numpy as np
 from graphc import Parameter
 from graphc.nn import Cell
 
+from . import distributed
 from .callbacks import Callback
 from .checkpoint_format import read_checkpoint, write_checkpoint
 
@@ -173,8 +175,11 @@ class ModelCheckpoint(Callback):
         step_in_epoch = (cb.cur_step_num - 1) % cb.batch_num + 1
         path = self.directory / f"{self.prefix}-{cb.cur_epoch_num}_{step_in_epoch}.ckpt"
         network = self.config.saved_network or cb.train_network
-        save_checkpoint(network, path, append_dict=self._append_info(cb))
+        distributed.average_moving_statistics(network)     # every rank, before rank 0 writes
         self._last_saved_step, self._last_saved_time = cb.cur_step_num, time.monotonic()
+        if not distributed.is_main_rank():
+            return
+        save_checkpoint(network, path, append_dict=self._append_info(cb))
         if path in self.saved:
             self.saved.remove(path)
         self.saved.append(path)

@@ -13,8 +13,10 @@ Semantics worth knowing:
 - `shuffle(buffer_size)` permutes rows within windows of at least `buffer_size` rows; an
   in-memory source arrives as one window, so it is fully permuted.
 - Sharding (`num_shards`, `shard_id`) deals the pass order round-robin: shard k takes rows
-  k, k + num_shards, ... and every shard gets exactly floor(n / num_shards) rows. All shards must
-  use the same seed so that they deal from the same permutation.
+  k, k + num_shards, ..., so every row of a pass is in exactly one shard and shard sizes differ by
+  at most one. All shards must use the same seed so that they deal from the same permutation.
+  Under data parallelism (runtime/distributed.py) a random-access source given neither takes
+  the process group's size and rank.
 - `map` hands operations marked `vectorized = True` whole columns, in chunks of rows (before
   `batch`), or whole batches (after), and other callables one sample at a time (before `batch`)
   or the batch arrays (after, as MindSpore does). Vectorized operations must map each row on its
@@ -28,6 +30,8 @@ import itertools
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
+
+from runtime.distributed import default_shards
 
 # When set to a class (the runtime's Tensor), iterators built with output_numpy=False wrap each
 # array in it; None yields numpy arrays.
@@ -199,6 +203,8 @@ class _Sampler:
     """The row order of one pass over n random-access rows: shuffled and/or one shard of it."""
 
     def __init__(self, n: int, shuffle: bool, num_shards: int | None, shard_id: int | None, source: str):
+        if num_shards is None and shard_id is None:
+            num_shards, shard_id = default_shards()
         if (num_shards is None) != (shard_id is None):
             raise ValueError(f"{source}: give both num_shards and shard_id, or neither")
         if num_shards is not None:
@@ -213,12 +219,12 @@ class _Sampler:
         self._passes = 0
 
     def __len__(self) -> int:
-        return self._n // self._num_shards
+        return len(range(self._shard_id, self._n, self._num_shards))
 
     def order(self) -> np.ndarray:
         order = _pass_rng(0, self._passes).permutation(self._n) if self._shuffle else np.arange(self._n)
         self._passes += 1
-        return order[self._shard_id: len(self) * self._num_shards: self._num_shards]
+        return order[self._shard_id::self._num_shards]
 
 
 class NumpySlicesDataset(Dataset):
