@@ -17,6 +17,7 @@ import numpy as np
 from . import communication, context, interp
 from .ir import Graph
 from .ir.digest import graph_digest
+from .ops import collective
 from .passes import DEFAULT_PIPELINE, run_pipeline
 from .passes.save import StageWriter
 
@@ -64,7 +65,8 @@ def _check_ranks_agree(graph: Graph) -> None:
     if collectives:
         description = (f"{graph.name}({', '.join(str(n.type) for n in graph.inputs)}) allreducing "
                        f"{', '.join(str(n.type) for n in collectives)}")
-        communication.check_same(communication.world(), "compiled step", graph_digest(graph), description)
+        transport = collective.transport(collectives[0].attrs["ranks"])
+        communication.check_same(transport, "compiled step", graph_digest(graph), description)
 
 
 def _print_profile(built) -> None:
