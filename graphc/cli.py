@@ -25,16 +25,18 @@ from .ir.text import ParseError, parse_graph, print_graph
 from .ir.verify import VerifyError, verify
 from .jit import JitFunction, trace
 from .nn.cell import Cell
-from .passes import run_pipeline
+from .compiler import chosen_pipeline, with_autodiff
+from .passes import parse_pipeline, run_pipeline
 from .types import DTYPES, TensorType
 
 EXAMPLES = """examples:
   graphc dump lenet.py:lenet --input x:f32[32,1,32,32]
   graphc dump train.py:step --input x:f32[32,1,32,32] --input labels:i32[32] --stage autodiff
+  graphc dump train.py:step --input x:f32[32,1,32,32] --input labels:i32[32] --pipeline fold,cse,dce
   graphc dump lenet.py:lenet --input x:f32[32,1,32,32] --format dot -o lenet.dot
   graphc dump saved.ir --print-after all
   graphc dump lenet.py:lenet --input x:f32[32,1,32,32] --emit asm
-  graphc inspect lenet.py:lenet --input x:f32[32,1,32,32] --verbose
+  graphc inspect lenet.py:lenet --input x:f32[32,1,32,32]
 """
 EXAMPLE_TYPE = "f32[32,1,32,32]"
 RENDERERS = {"text": print_graph, "dot": to_dot, "json": to_json}
@@ -74,10 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     dumping.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     dumping.set_defaults(run=_dump)
 
-    inspecting = commands.add_parser("inspect", help="print the op histogram, parameters, FLOPs and shapes of TARGET")
+    inspecting = commands.add_parser("inspect", help="print the op histogram, parameters, FLOPs, and every node's type, FLOPs and scope")
     _add_target_arguments(inspecting)
     inspecting.add_argument("--stage", default="optimized", help="the stage to inspect (default: optimized)")
-    inspecting.add_argument("-v", "--verbose", action="store_true", help="also list every node with its type")
     inspecting.set_defaults(run=_inspect)
 
     caching = commands.add_parser("cache", help="show or clear the on-disk cache of compiled code")
@@ -91,24 +92,28 @@ def _add_target_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--input", action="append", default=[], metavar="NAME:TYPE",
                          help=f"a positional input of TARGET, in order, e.g. x:{EXAMPLE_TYPE} or labels:i32[32] "
                               f"(dtypes: {' '.join(d.short for d in DTYPES)})")
+    command.add_argument("--pipeline", metavar="TEXT", help="the passes to run, e.g. fold,cse,dce (default: "
+                         "$GRAPHC_PIPELINE, else the compiler's default); autodiff runs first where gradients are "
+                         "asked for")
 
 
 # -- commands ---------------------------------------------------------------------------------------
 def _dump(args) -> None:
     render = RENDERERS[args.format]
+    pipeline = _pipeline(args.pipeline)
     graph = load_graph(args.target, args.input)
     if args.emit:
-        _write(_native_step(_stage_graphs(graph, {"optimized"})[0][0][1], args.emit), args.output)
+        _write(_native_step(_stage_graphs(graph, {"optimized"}, pipeline)[0][0][1], args.emit), args.output)
         return
     if args.print_after is None:
-        views, _ = _stage_graphs(graph, {args.stage})
+        views, _ = _stage_graphs(graph, {args.stage}, pipeline)
         _write(render(views[-1][1]), args.output)
         return
     if args.format == "json":
         raise CliError("--print-after prints several graphs, which one JSON document cannot hold; "
                        "use --format text or dot, or --stage PASS --format json for one of them")
     names = args.print_after.split(",")
-    views, _ = _stage_graphs(graph, None if "all" in names else set(names))
+    views, _ = _stage_graphs(graph, None if "all" in names else set(names), pipeline)
     _write("".join(f"// after {stage}\n{render(g).rstrip()}\n" for stage, g in views), args.output)
 
 
@@ -123,10 +128,22 @@ def _native_step(graph: Graph, emit: str) -> str:
         raise CliError(str(error)) from None
 
 
+def _pipeline(text: str | None) -> str:
+    """The pipeline to run: --pipeline, else the one compiled functions get; an error is a CliError."""
+    try:
+        if text is None:
+            return chosen_pipeline()
+        parse_pipeline(text)
+        return text
+    except ValueError as error:
+        raise CliError(str(error)) from None
+
+
 def _inspect(args) -> None:
+    pipeline = _pipeline(args.pipeline)
     graph = load_graph(args.target, args.input)
-    views, report = _stage_graphs(graph, {args.stage})
-    sections = [f"stage {args.stage}", format_stats(graph_stats(views[-1][1]), verbose=args.verbose)]
+    views, report = _stage_graphs(graph, {args.stage}, pipeline)
+    sections = [f"stage {args.stage}", format_stats(graph_stats(views[-1][1]))]
     if report is not None:
         sections.append(f"pipeline\n{report}")
     if args.stage == "optimized":
@@ -169,8 +186,8 @@ def _write(text: str, path: str | None) -> None:
 
 
 # -- stages -------------------------------------------------------------------------------------------
-def _stage_graphs(graph: Graph, wanted: set[str] | None):
-    """([(stage, graph then)] for each wanted stage in pipeline order, the pipeline's report or None).
+def _stage_graphs(graph: Graph, wanted: set[str] | None, pipeline: str):
+    """([(stage, graph then)] for each wanted stage in `pipeline`'s order, the pipeline's report or None).
 
     Stages are `traced`, one per pass the pipeline reports (a pass run several times gives one
     each run), and `optimized`; wanted=None wants every pass. The pipeline runs only if a stage
@@ -186,7 +203,7 @@ def _stage_graphs(graph: Graph, wanted: set[str] | None):
 
     visit("traced", graph)
     if wanted is None or wanted - {"traced"}:
-        report = run_pipeline(graph, on_stage=visit)
+        report = run_pipeline(graph, with_autodiff(pipeline), on_stage=visit)
         visit("optimized", graph)
     unknown = sorted((wanted or set()) - set(stages))
     if unknown:

@@ -18,8 +18,10 @@ from . import communication, context, interp
 from .ir import Graph
 from .ir.digest import graph_digest
 from .ops import collective
-from .passes import DEFAULT_PIPELINE, run_pipeline
+from .passes import DEFAULT_PIPELINE, parse_pipeline, run_pipeline
 from .passes.save import StageWriter
+
+PIPELINE_ENV = "GRAPHC_PIPELINE"
 
 
 class InterpExecutable:
@@ -40,12 +42,12 @@ class InterpExecutable:
 
 def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | None = None,
                   pipeline: str | None = None):
-    """Optimise `graph` with `pipeline` (default: DEFAULT_PIPELINE; autodiff always runs, first
+    """Optimise `graph` with `pipeline` (default: chosen_pipeline(); autodiff always runs, first
     unless the text places it) and build an executable for it on `backend` (default: the context's).
     GRAPHC_PRINT_AFTER=pass,... prints the IR after those passes to stderr."""
     backend = backend or context.get_context("backend")
     save_root = _save_graphs_root()
-    run_pipeline(graph, _with_autodiff(DEFAULT_PIPELINE if pipeline is None else pipeline),
+    run_pipeline(graph, with_autodiff(chosen_pipeline() if pipeline is None else pipeline),
                  print_after=[p for p in os.environ.get("GRAPHC_PRINT_AFTER", "").split(",") if p],
                  on_stage=StageWriter(save_root, graph) if save_root else None)
     _check_ranks_agree(graph)
@@ -84,7 +86,33 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
 
 
-def _with_autodiff(pipeline: str) -> str:
+def chosen_pipeline() -> str:
+    """The pipeline the user chose: set_context(pipeline=...), else $GRAPHC_PIPELINE, else the default."""
+    chosen = context.get_context("pipeline")
+    if chosen is not None:
+        return chosen
+    from_env = os.environ.get(PIPELINE_ENV)
+    if not from_env:
+        return DEFAULT_PIPELINE
+    try:
+        parse_pipeline(from_env)
+    except ValueError as error:
+        raise ValueError(f"{PIPELINE_ENV}: {error}") from None
+    return from_env
+
+
+def check_pipeline(text: str | None) -> None:
+    """A pipeline setting is None (the default) or text that parses; ValueError names what is wrong."""
+    if text is not None:
+        if not isinstance(text, str):
+            raise ValueError(f"a pipeline is text such as {DEFAULT_PIPELINE!r} or None, got {text!r}")
+        parse_pipeline(text)
+
+
+context.add_setting_check("pipeline", check_pipeline)
+
+
+def with_autodiff(pipeline: str) -> str:
     """Graphs with grad placeholders cannot run: a pipeline without autodiff gets it first."""
     if re.search(r"(^|[(,\s])autodiff($|[),\s])", pipeline):
         return pipeline

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import Callable
 
 import numpy as np
 
@@ -18,9 +19,16 @@ _DEFAULTS = {
     "save_graphs_path": ".",
     "profile": False,
     "device_target": "CPU",
+    "pipeline": None,           # None: GRAPHC_PIPELINE, else the default pipeline
 }
 _context = dict(_DEFAULTS)
 _VALID = {"mode": (GRAPH_MODE, PYNATIVE_MODE), "backend": ("llvm", "interp"), "device_target": ("CPU",)}
+_CHECKS: dict[str, Callable] = {}   # setting -> check(value), raising ValueError; added by the layers above
+
+
+def add_setting_check(key: str, check: Callable) -> None:
+    """Let a layer above this one validate a setting it interprets (the driver checks `pipeline`)."""
+    _CHECKS[key] = check
 
 
 def set_context(**settings) -> None:
@@ -31,6 +39,11 @@ def set_context(**settings) -> None:
             raise ValueError(f"set_context: {key}={value!r} is not one of {_VALID[key]}")
         if key == "num_threads" and value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"set_context: num_threads must be a positive int or None, got {value!r}")
+        if key in _CHECKS:
+            try:
+                _CHECKS[key](value)
+            except ValueError as error:
+                raise ValueError(f"set_context: {key}: {error}") from None
         _context[key] = value
 
 

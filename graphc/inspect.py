@@ -1,6 +1,7 @@
 """The statistics behind `graphc inspect`: what a graph computes (op histogram, FLOPs per call), what
-it holds (inputs, parameters, outputs) and what it exchanges with the other ranks of a job
-(collectives), printed as plain aligned text tables."""
+it holds (inputs, parameters, outputs), what it exchanges with the other ranks of a job (collectives),
+and every node with its type, FLOPs and scope (the nodes inside a fused region indented under it),
+printed as plain aligned text tables."""
 from __future__ import annotations
 
 import re
@@ -23,7 +24,7 @@ class GraphStats:
     outputs: list[tuple[str, TensorType]]
     ops: dict[str, tuple[int, int]]         # op -> (nodes, FLOPs per call)
     region_ops: dict[str, tuple[int, int]]  # the same for the computation inside fused regions
-    nodes: list[tuple[str, str, str, str]]  # (value, op, type, scope) of every node, in order
+    nodes: list["NodeRow"]                  # every node in order, each fused region's body under it
     collectives: list[tuple[str, TensorType, int]]   # (value, type, ranks) of each allreduce
 
     @property
@@ -50,8 +51,28 @@ def graph_stats(graph: Graph) -> GraphStats:
         outputs=[(f"%{n.id}", n.type) for n in graph.outputs],
         ops=_op_totals(order),
         region_ops=_op_totals(inside),
-        nodes=[(f"%{n.id}", n.op, str(n.type), n.scope) for n in order],
+        nodes=_node_rows(order, depth=0),
         collectives=[(f"%{n.id}", n.type, n.attrs["ranks"]) for n in order if n.op == "allreduce"])
+
+
+@dataclass
+class NodeRow:
+    depth: int       # 0 for the graph's own nodes, 1 inside a fused region, ...
+    value: str
+    op: str
+    type: TensorType
+    flops: int
+    scope: str
+
+
+def _node_rows(order: list[Node], depth: int) -> list[NodeRow]:
+    rows = []
+    for node in order:
+        body = _body(node)
+        rows.append(NodeRow(depth, f"%{node.id}", node.op, node.type, node_flops(node), node.scope))
+        if body:
+            rows += _node_rows([inner for inner in body.order() if inner.op != "input"], depth + 1)
+    return rows
 
 
 def _body(node: Node) -> Graph | None:
@@ -80,20 +101,26 @@ def node_flops(node: Node) -> int:
 
 
 # -- presentation -------------------------------------------------------------------------------------
-def format_stats(stats: GraphStats, verbose: bool = False) -> str:
+def format_stats(stats: GraphStats) -> str:
+    top_level = sum(row.depth == 0 for row in stats.nodes)
     sections = [
-        f"graph @{stats.name}: {len(stats.nodes)} nodes",
+        f"graph @{stats.name}: {top_level} nodes",
         "inputs\n" + _types_table(stats.inputs),
         f"parameters: {len(stats.params)} tensors, {stats.param_values:,} values, "
         f"{stats.param_bytes:,} bytes ({human_bytes(stats.param_bytes)})\n" + _types_table(stats.params),
         "outputs\n" + _types_table(stats.outputs),
         f"FLOPs per call: {stats.total_flops:,}\n" + _ops_table(stats),
+        "nodes\n" + _nodes_table(stats.nodes),
     ]
     if stats.collectives:
-        sections.append("collectives per call\n" + _collectives_table(stats.collectives))
-    if verbose:
-        sections.append("nodes\n" + table(["value", "op", "type", "scope"], [list(row) for row in stats.nodes]))
+        sections.insert(-1, "collectives per call\n" + _collectives_table(stats.collectives))
     return "\n\n".join(sections)
+
+
+def _nodes_table(rows: list[NodeRow]) -> str:
+    return table(["value", "op", "type", "FLOPs", "scope"],
+                 [["  " * row.depth + row.value, row.op, str(row.type), f"{row.flops:,}", row.scope or "-"]
+                  for row in rows])
 
 
 def _types_table(named: list[tuple[str, TensorType]]) -> str:
@@ -108,7 +135,7 @@ def _ops_table(stats: GraphStats) -> str:
         rows.append(_op_row(op, stats.ops[op], total))
         if op == "fused":
             rows += [_op_row(f"  {inner}", stats.region_ops[inner], total) for inner in _ranked(stats.region_ops)]
-    rows.append(_op_row("total", (len(stats.nodes), total), total))
+    rows.append(_op_row("total", (sum(row.depth == 0 for row in stats.nodes), total), total))
     return table(["op", "nodes", "FLOPs", "share"], rows)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import context
-from .compiler import compile_graph
+from .compiler import check_pipeline, compile_graph
 from .errors import GraphcError
 from .ir import Graph
 from .pytree import flatten, unflatten
@@ -107,11 +107,14 @@ def _tree_change(old, new, where: str) -> str | None:
 
 
 class JitFunction:
-    def __init__(self, fn, name: str | None = None, owner=None, backend: str | None = None):
+    def __init__(self, fn, name: str | None = None, owner=None, backend: str | None = None,
+                 pipeline: str | None = None):
+        check_pipeline(pipeline)
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "fn")
         self.owner = owner
         self.backend = backend
+        self.pipeline = pipeline      # None: the context's choice (compiler.chosen_pipeline)
         self._cache: dict = {}
         self._by_arrays: dict = {}    # the common case, positional arrays only: (shape, dtype)s -> entry
         self._last_key = None
@@ -122,7 +125,7 @@ class JitFunction:
             return self
         bound = instance.__dict__.get(f"_jit_{self.name}")
         if bound is None:
-            bound = JitFunction(self.fn.__get__(instance, cls), self.name, instance, self.backend)
+            bound = JitFunction(self.fn.__get__(instance, cls), self.name, instance, self.backend, self.pipeline)
             instance.__dict__[f"_jit_{self.name}"] = bound
         return bound
 
@@ -140,9 +143,10 @@ class JitFunction:
         return unflatten(entry[1], [Tensor(out) for out in outputs])
 
     def compile(self, *args, **kwargs):
-        """Trace and compile for these arguments without running (MindSpore's Cell.compile)."""
+        """Trace and compile for these arguments without running (MindSpore's Cell.compile); return
+        the executable, whose `graph` is the optimized graph."""
         self._check_backend()
-        return self._entry(args, kwargs)[0]
+        return self._entry(args, kwargs)[0][0]
 
     def _check_backend(self) -> None:
         """Executables belong to one backend: after set_context(backend=...) they are rebuilt."""
@@ -167,7 +171,7 @@ class JitFunction:
         if self._last_key is not None:
             log.info("recompiling %s: %s", self.name, _describe_change(self._last_key, key))
         traced = trace_flat(self.fn, treedef, list(key[1]), self.name)
-        entry = (compile_graph(traced.graph, traced.params, self.backend), traced.out_treedef)
+        entry = (compile_graph(traced.graph, traced.params, self.backend, self.pipeline), traced.out_treedef)
         self._cache[key] = entry
         self._last_key = key
         return entry
@@ -177,8 +181,11 @@ class JitFunction:
         return trace(self.fn, args, kwargs, self.name)
 
 
-def jit(fn=None, *, backend: str | None = None):
-    """Compile fn into a graph on first call per input signature (also as @jit on construct)."""
+def jit(fn=None, *, backend: str | None = None, pipeline: str | None = None):
+    """Compile fn into a graph on first call per input signature (also as @jit on construct).
+
+    `pipeline` is the pass pipeline as text (e.g. "fold,cse,dce"); None takes the context's choice.
+    Autodiff runs first wherever gradients are asked for, whatever the pipeline."""
     if fn is None:
-        return lambda f: JitFunction(f, backend=backend)
-    return JitFunction(fn, backend=backend)
+        return lambda f: JitFunction(f, backend=backend, pipeline=pipeline)
+    return JitFunction(fn, backend=backend, pipeline=pipeline)

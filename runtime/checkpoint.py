@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,15 +46,42 @@ def _array(value) -> np.ndarray:
     return value.asnumpy() if hasattr(value, "asnumpy") else np.asarray(value)
 
 
+_writing: threading.Thread | None = None    # the checkpoint an async save is still writing
+
+
 def save_checkpoint(save_obj, ckpt_file_name, integrated_save=True, async_save=False, append_dict=None):
-    """Write a Cell's parameters (or a list / dict of them) to a .ckpt file, atomically."""
+    """Write a Cell's parameters (or a list / dict of them) to a .ckpt file, atomically.
+
+    async_save=True takes a copy of the values now and writes the file on a background thread
+    (one at a time: a later save or load waits for it, and so does the interpreter's exit)."""
+    global _writing
+    _check_integrated_save(integrated_save)
     path = Path(ckpt_file_name)
     if path.suffix != ".ckpt":
         path = path.with_name(path.name + ".ckpt")
     entries = _entries(save_obj)
     if append_dict:
         entries += [(name, np.asarray(value)) for name, value in append_dict.items()]
-    write_checkpoint(path, entries)
+    wait_for_async_save()
+    if not async_save:
+        write_checkpoint(path, entries)
+        return
+    snapshot = [(name, np.array(value, copy=True)) for name, value in entries]   # training goes on meanwhile
+    _writing = threading.Thread(target=write_checkpoint, args=(path, snapshot), name=f"save {path.name}")
+    _writing.start()
+
+
+def wait_for_async_save() -> None:
+    """Block until the checkpoint being written by async_save (if any) is complete."""
+    if _writing is not None:
+        _writing.join()
+
+
+def _check_integrated_save(integrated_save) -> None:
+    if not integrated_save:
+        warnings.warn("integrated_save=False has no effect: graphc keeps every parameter whole on each process "
+                      "(no model parallelism), so the checkpoint always holds whole parameters, as MindSpore's "
+                      "stand-alone and data-parallel saves do", UserWarning, stacklevel=3)
 
 
 def load_checkpoint(ckpt_file_name, net=None, strict_load=False, filter_prefix=None) -> dict:
@@ -60,6 +89,7 @@ def load_checkpoint(ckpt_file_name, net=None, strict_load=False, filter_prefix=N
     path = Path(ckpt_file_name)
     if path.suffix != ".ckpt":
         raise ValueError(f"load_checkpoint: {path} is not a .ckpt file")
+    wait_for_async_save()
     if not path.is_file():
         raise FileNotFoundError(f"load_checkpoint: {path} does not exist")
     prefixes = (filter_prefix,) if isinstance(filter_prefix, str) else tuple(filter_prefix or ())
@@ -126,6 +156,8 @@ class CheckpointConfig:
         self.save_checkpoint_seconds = save_checkpoint_seconds if not save_checkpoint_steps else 0
         self.keep_checkpoint_max = keep_checkpoint_max
         self.keep_checkpoint_per_n_minutes = keep_checkpoint_per_n_minutes if not keep_checkpoint_max else 0
+        _check_integrated_save(integrated_save)
+        self.integrated_save, self.async_save = integrated_save, async_save
         self.saved_network = saved_network
         self.append_info = append_info
 
@@ -179,7 +211,7 @@ class ModelCheckpoint(Callback):
         self._last_saved_step, self._last_saved_time = cb.cur_step_num, time.monotonic()
         if not distributed.is_main_rank():
             return
-        save_checkpoint(network, path, append_dict=self._append_info(cb))
+        save_checkpoint(network, path, async_save=self.config.async_save, append_dict=self._append_info(cb))
         if path in self.saved:
             self.saved.remove(path)
         self.saved.append(path)

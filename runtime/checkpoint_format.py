@@ -15,6 +15,7 @@ values with the same tag (MindSpore splits tensors over 512 MB into such slices)
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
 from pathlib import Path
@@ -139,9 +140,10 @@ def _to_array(reader: _Reader, content: bytes, offset: int, dims: tuple[int, ...
     count = len(content) // dtype.itemsize
     # dims [0] holding one element is how MindSpore writes a 0-d tensor
     shape = () if dims in ((), (0,)) and count == 1 else dims
-    if len(content) != int(np.prod(shape)) * dtype.itemsize:
+    needed = math.prod(shape) * dtype.itemsize      # exact integers: np.prod would wrap around at 2**63
+    if len(content) != needed:
         raise CheckpointFormatError(reader.source, offset, f"shape {list(dims)} of {type_name} needs "
-                                                           f"{int(np.prod(shape)) * dtype.itemsize} bytes, "
+                                                           f"{needed} bytes, "
                                                            f"tensor_content has {len(content)}")
     return np.frombuffer(content, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -69,14 +70,14 @@ class Model:
 
     # -- training ----------------------------------------------------------------------------------
     def train(self, epoch, train_dataset, callbacks=None, dataset_sink_mode=False, sink_size=-1, initial_epoch=0):
-        if dataset_sink_mode:
-            log.warning("The CPU cannot support dataset sink mode currently; training runs step by step.")
+        _no_sink_mode(dataset_sink_mode, sink_size)
         self._check_train_args(epoch, train_dataset, initial_epoch)
         cb_params = self._train_cb_params(epoch, train_dataset, callbacks)
         self._train_loop(cb_params, train_dataset, initial_epoch)
 
     def fit(self, epoch, train_dataset, valid_dataset=None, valid_frequency=1, callbacks=None,
             dataset_sink_mode=False, valid_dataset_sink_mode=False, sink_size=-1, initial_epoch=0):
+        _no_sink_mode(dataset_sink_mode or valid_dataset_sink_mode, sink_size)
         self._check_train_args(epoch, train_dataset, initial_epoch)
         if valid_dataset is not None and (not isinstance(valid_frequency, int) or valid_frequency < 1):
             raise ValueError(f"Model.fit: valid_frequency must be a positive int, got {valid_frequency!r}")
@@ -142,6 +143,7 @@ class Model:
 
     # -- evaluation and prediction -------------------------------------------------------------------
     def eval(self, valid_dataset, callbacks=None, dataset_sink_mode=False):
+        _no_sink_mode(dataset_sink_mode)
         if self._eval_network is None:
             raise ValueError("Model.eval needs metrics and a loss_fn (or an eval_network): "
                              "Model(network, loss_fn, optimizer, metrics={'acc'})")
@@ -170,6 +172,15 @@ class Model:
     def predict(self, *predict_data):
         self._network.set_train(False)
         return self._network(*(x if isinstance(x, Tensor) else Tensor(x) for x in predict_data))
+
+
+def _no_sink_mode(dataset_sink_mode, sink_size=-1) -> None:
+    """Sink mode (the device pulling batches by itself) does not exist on the CPU: MindSpore's CPU
+    backend falls back to feeding one batch per step, and so does graphc, saying so once."""
+    if dataset_sink_mode or sink_size != -1:
+        warnings.warn("dataset sink mode is not supported on the CPU; as MindSpore's CPU backend does, graphc "
+                      "feeds the dataset one batch per step (dataset_sink_mode and sink_size have no effect)",
+                      UserWarning, stacklevel=3)
 
 
 def _callback_list(callbacks):

@@ -1,6 +1,7 @@
 """Shared test setup: every test starts from the default context and a fixed seed; real datasets are
 obtained the way a user obtains them (see `real_dataset`)."""
 import os
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +9,7 @@ import graphc
 from graphc import context
 from runtime.dataset import FASHION_MNIST, MNIST, DownloadError, download_split
 
+REPO = Path(__file__).resolve().parents[1]
 REQUIRE_DATA_ENV = "GRAPHC_REQUIRE_DATA"
 
 

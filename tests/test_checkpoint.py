@@ -91,3 +91,33 @@ def test_keep_per_n_minutes_keeps_only_the_newest_within_the_window(tmp_path):
     _drive(saver, steps=4, batch_num=4)
     # all four saves fall within the same hour: each new one replaces the one before it
     assert [p.name for p in tmp_path.glob("*.ckpt")] == ["net-1_4.ckpt"]
+
+
+def test_async_save_writes_the_values_of_the_moment_it_was_called(tmp_path):
+    import runtime.checkpoint as checkpoint
+    net = Outer(fill=1.0)
+    save_checkpoint(net, tmp_path / "async.ckpt", async_save=True)
+    net.layer.weight.set_data(np.zeros((2, 3), np.float32))      # training goes on while it writes
+    checkpoint.wait_for_async_save()
+    assert not checkpoint._writing.is_alive()
+    np.testing.assert_array_equal(dict(read_checkpoint(tmp_path / "async.ckpt"))["layer.weight"], np.ones((2, 3)))
+    saved = load_checkpoint(tmp_path / "async.ckpt")                   # a load waits for a pending save
+    assert float(saved["layer.weight"].asnumpy()[0, 0]) == 1.0
+
+
+def test_integrated_save_false_warns_what_graphc_does_instead(tmp_path):
+    with pytest.warns(UserWarning, match="integrated_save=False has no effect: graphc keeps every parameter whole"):
+        save_checkpoint(Outer(), tmp_path / "net.ckpt", integrated_save=False)
+    assert (tmp_path / "net.ckpt").is_file()
+    with pytest.warns(UserWarning, match="integrated_save=False has no effect"):
+        CheckpointConfig(integrated_save=False)
+
+
+def test_model_checkpoint_saves_asynchronously_when_configured(tmp_path):
+    import runtime.checkpoint as checkpoint
+    saver = ModelCheckpoint("net", tmp_path, CheckpointConfig(save_checkpoint_steps=1, async_save=True))
+    net = Outer(fill=4.0)
+    cb = SimpleNamespace(cur_step_num=1, cur_epoch_num=1, batch_num=5, train_network=net)
+    saver.step_end(RunContext(cb))
+    checkpoint.wait_for_async_save()
+    assert dict(read_checkpoint(tmp_path / "net-1_1.ckpt"))["layer.weight"][0, 0] == 4.0

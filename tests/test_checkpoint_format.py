@@ -79,6 +79,26 @@ def test_decodes_packed_dims_and_empty_dims():
     assert s.shape == () and s == 2.5
 
 
+def varint(n):
+    out = bytearray()
+    while True:
+        out.append(n & 0x7F | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+@pytest.mark.parametrize("dims", [(2 ** 62 + 1, 4), (2 ** 32, 2 ** 32, 1)])
+def test_huge_dims_are_a_corrupt_checkpoint_not_an_overflow(dims):
+    """The sizes are exact integers: (2**62 + 1) * 4 wraps to 4 in int64 and would pass a 4-byte check."""
+    packed = b"".join(varint(d) for d in dims)
+    tensor = key(1, BYTES) + bytes([len(packed)]) + packed + length_delimited(2, b"UInt8") + \
+        length_delimited(3, b"\0\1\2\3")
+    with pytest.raises(CheckpointFormatError, match=r"needs \d{19,} bytes, tensor_content has 4; "
+                                                    r"the checkpoint is truncated or corrupt"):
+        decode_checkpoint(value(b"w", tensor))
+
+
 def test_joins_consecutive_slices_of_one_tag():
     # MindSpore splits big tensors into several values with the same tag and the full dims
     first = value(b"big", tensor_proto([4], b"Int32", struct.pack("<2i", 1, 2)))

@@ -153,6 +153,25 @@ def test_a_dumped_ir_file_is_a_target(tmp_path):
     assert not reloaded.of_op("grad")
 
 
+# -- --pipeline ----------------------------------------------------------------------------------------
+def test_pipeline_flag_chooses_the_passes_for_dump_and_inspect():
+    args = [f"{MLP}:step", "--input", X, "--input", "target:f32[2,4]"]
+    assert " = fused(" in succeeds("dump", *args)
+    unfused = succeeds("dump", *args, "--pipeline", "fold,cse,dce")
+    assert " = fused(" not in unfused and " = grad(" not in unfused and " = relu_grad(" in unfused  # autodiff ran
+    inspected = succeeds("inspect", *args, "--pipeline", "fold,cse,dce")
+    passes = inspected.split("\npipeline\n", 1)[1].split("\n\n")[0].splitlines()[1:]
+    assert [row.split()[0] for row in passes] == ["autodiff", "fold", "cse", "dce"]
+
+
+@pytest.mark.parametrize("command", ["dump", "inspect"])
+def test_pipeline_flag_errors_exit_2_and_list_the_passes(command):
+    message = fails(command, f"{MLP}:net", "--input", X, "--pipeline", "fold,fusion")
+    assert "unknown pass 'fusion' in pipeline 'fold,fusion'; registered passes: autodiff, cse, dce, fold" in message
+    assert "malformed pipeline 'fold,(': expected a pass name" in fails(command, f"{MLP}:net", "--input", X,
+                                                                       "--pipeline", "fold,(")
+
+
 # -- inspect -------------------------------------------------------------------------------------------
 def test_inspect_counts_parameters_flops_and_shapes():
     text = succeeds("inspect", f"{MLP}:net", "--input", X, "--stage", "traced")
@@ -169,15 +188,27 @@ def test_inspect_counts_parameters_flops_and_shapes():
     assert re.search(r"^\s+x\s+f32\[2,8\]$", text, re.MULTILINE)
     assert re.search(r"^\s+fc1\.weight\s+f32\[8,16\]$", text, re.MULTILINE)
     assert re.search(r"^\s+%9\s+f32\[2,4\]$", text, re.MULTILINE)
-    assert "scope" not in text
 
 
-def test_inspect_verbose_lists_every_node():
-    text = succeeds("inspect", f"{MLP}:net", "--input", X, "--stage", "traced", "--verbose")
+def test_inspect_lists_every_node_with_type_flops_and_scope():
+    text = succeeds("inspect", f"{MLP}:net", "--input", X, "--stage", "traced")
     table = text.split("\nnodes\n", 1)[1].splitlines()
-    assert table[0].split() == ["value", "op", "type", "scope"]
-    assert [row.split()[:3] for row in table[1:3]] == [["%0", "input", "f32[2,8]"], ["%1", "param", "f32[8,16]"]]
+    assert table[0].split() == ["value", "op", "type", "FLOPs", "scope"]
+    assert [row.split() for row in table[1:3]] == [["%0", "input", "f32[2,8]", "0", "-"],
+                                                   ["%1", "param", "f32[8,16]", "0", "MLP"]]
+    assert table[3].split()[:4] == ["%2", "matmul", "f32[2,16]", "512"]
     assert len(table) == 1 + 10
+
+
+def test_inspect_shows_the_nodes_inside_fused_regions_and_their_shapes():
+    """After fusion, LeNet's conv output (inside conv2d+relu) is listed, indented under its region."""
+    text = succeeds("inspect", "tests/cli_targets/lenet.py:lenet", "--input", "x:f32[32,1,32,32]")
+    table = text.split("\nnodes\n", 1)[1].split("\n\n")[0].splitlines()
+    fused = [i for i, row in enumerate(table) if row.split()[1:2] == ["fused"]]
+    assert fused
+    inside = table[fused[0] + 1].split()
+    assert table[fused[0] + 1].startswith("    %") and inside[1] == "conv2d" and inside[2] == "f32[32,6,28,28]"
+    assert int(inside[3].replace(",", "")) == 2 * 32 * 6 * 28 * 28 * 25
 
 
 def test_inspect_lenet_forward():
@@ -240,7 +271,8 @@ def test_inspect_looks_inside_fused_regions():
     stats = graph_stats(fused_graph())
     assert stats.ops["fused"][0] == 1 and set(stats.region_ops) == {"add", "relu"}   # body inputs are operands
     assert stats.ops["fused"][1] == stats.region_ops["add"][1] + stats.region_ops["relu"][1] > 0
-    rows = [line.split()[0] for line in format_stats(stats).split("FLOPs per call")[1].splitlines()[2:]]
+    ops_table = format_stats(stats).split("FLOPs per call")[1].split("\n\n")[0]
+    rows = [line.split()[0] for line in ops_table.splitlines()[2:]]
     assert rows[rows.index("fused") + 1: rows.index("fused") + 3] in (["add", "relu"], ["relu", "add"])
     assert re.search(r"^    add ", format_stats(stats), re.MULTILINE)          # indented under fused
 

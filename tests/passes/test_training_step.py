@@ -1,19 +1,14 @@
 """The passes on whole training steps: forward, backward and the optimizer's assigns in one graph."""
-import importlib
-from functools import partial
-
 import numpy as np
 import pytest
 
 import graphc
 from graphc import interp, nn
-from graphc.compiler import compile_graph
 from graphc.models import lenet
 from graphc.passes import run_pipeline
 from passes_support import assert_same_results, run_pass
 
 BATCH = 32
-JIT = importlib.import_module("graphc.jit")    # the module; graphc.jit is the decorator
 
 
 def train_step(network):
@@ -55,16 +50,15 @@ def test_a_pass_changes_a_traced_training_step_and_keeps_its_results(name):
     assert_same_results(before, results(traced.graph, traced, batch))
 
 
-def test_lenet_trains_to_the_same_parameters_with_and_without_the_optimizing_pipeline(monkeypatch):
-    graphc.set_context(backend="interp")
+def test_lenet_trains_to_the_same_parameters_with_and_without_the_optimizing_pipeline():
     data = batches((1, 32, 32), 10, 5)
     trained = {}
     for pipeline in ("", None):             # "" runs autodiff alone; None the default pipeline
-        monkeypatch.setattr(JIT, "compile_graph", partial(compile_graph, pipeline=pipeline))
+        graphc.set_context(backend="interp", pipeline=pipeline)
         graphc.set_seed(0)
         step = train_step(lenet())
         losses = [float(step(x, y).asnumpy()) for x, y in data]
-        (executable, _), = step._jit._cache.values()
+        executable = step.compile(*data[0])
         assert bool(executable.graph.of_op("fused")) == (pipeline is None)
         trained[pipeline] = (losses, {name: p.asnumpy().copy() for name, p in step.parameters_and_names()})
     (plain_losses, plain), (optimized_losses, optimized) = trained[""], trained[None]
