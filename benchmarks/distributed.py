@@ -17,16 +17,17 @@ with the smallest batch per rank that keeps it at 90% or more (docs/distributed.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-import graphc
-from graphc import nn
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lenet_step  # noqa: E402
+
+import graphc  # noqa: E402
+from graphc import nn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NETWORKS = {"10 GbE": (25e-6, 10e9 / 8), "100 Gb/s InfiniBand": (2e-6, 100e9 / 8)}   # (alpha s, bytes/s)
@@ -55,16 +56,9 @@ def batch(model: str, size: int, seed: int = 1):
             rng.integers(0, 10, size).astype(np.int32))
 
 
-def ms_per_step(run, rounds=7, steps=40, warmup=20) -> float:
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(steps):
-            run()
-        times.append((time.perf_counter() - start) * 1000 / steps)
-    return statistics.median(times)
+def ms_per_step(run, rounds=7, steps=40) -> float:
+    """Median ms per call over `rounds` rounds of `steps` calls, after a warm-up (lenet_step.py's)."""
+    return lenet_step.ms_per_step(run, rounds, steps)
 
 
 def one_process(model: str, size: int, threads: int) -> float:

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import graphc
@@ -50,7 +49,7 @@ def test_two_ranks_of_16_images_equal_one_process_of_32_with_momentum_and_adam()
     out = succeeded(run_job(str(JOBS / "equal_to_one_process.py")))
     for rank in (0, 1):
         for line in ("Momentum equal to one process", "Adam equal to one process",
-                     "the interpreter's data-parallel step agrees"):
+                     "the interpreter's and PYNATIVE's data-parallel steps agree"):
             assert f"rank {rank}: {line}" in out
 
 

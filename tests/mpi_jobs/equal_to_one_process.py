@@ -1,7 +1,8 @@
 """Run by tests/test_distributed.py under `mpiexec -n 2`: ten data-parallel steps of two ranks with 16
 images each leave the parameters one process leaves after ten steps with those 32 images (Momentum
 and Adam), although each rank starts from its own seed (rank 0's parameters are broadcast); the
-interpreter's data-parallel step (the allreduce's NumPy reference) agrees with the native one."""
+interpreter's and PYNATIVE mode's data-parallel steps (the allreduce's NumPy reference) agree with the
+native one."""
 import numpy as np
 
 import graphc
@@ -40,10 +41,11 @@ for optimizer in OPTIMIZERS:
                                    err_msg=f"{optimizer}: {name} on rank {rank}")
     print(f"rank {rank}: {optimizer} equal to one process after {STEPS} steps", flush=True)
 
-graphc.set_context(backend="interp")
-interpreted = train("Momentum", parallel=True, seed=100 + rank, steps=2)
-graphc.set_context(backend="llvm")
 native = train("Momentum", parallel=True, seed=100 + rank, steps=2)
-for name in native:
-    np.testing.assert_allclose(interpreted[name], native[name], rtol=1e-5, atol=1e-7, err_msg=name)
-print(f"rank {rank}: the interpreter's data-parallel step agrees", flush=True)
+for setting in ({"backend": "interp"}, {"mode": graphc.PYNATIVE_MODE}):
+    graphc.set_context(**setting)
+    other = train("Momentum", parallel=True, seed=100 + rank, steps=2)
+    graphc.set_context(backend="llvm", mode=graphc.GRAPH_MODE)
+    for name in native:
+        np.testing.assert_allclose(other[name], native[name], rtol=1e-5, atol=1e-7, err_msg=f"{setting}: {name}")
+print(f"rank {rank}: the interpreter's and PYNATIVE's data-parallel steps agree", flush=True)
