@@ -9,6 +9,7 @@ reduction copies nothing (graphc/passes/memory.py).
 from __future__ import annotations
 
 from .. import ops
+from ..communication import get_group_size
 from ..tracing import Tensor
 from .cell import Cell
 
@@ -21,7 +22,6 @@ class DistributedGradReducer(Cell):
 
     def __init__(self, parameters, mean: bool = True, degree: int | None = None):
         super().__init__(auto_prefix=False)
-        from ..communication import get_group_size
         self.parameters = tuple(parameters)
         self.mean = mean
         self.degree = get_group_size() if degree is None else degree

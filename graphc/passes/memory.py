@@ -108,8 +108,10 @@ def _aliases(graph: Graph, schedule: list[Node]) -> tuple[dict[int, tuple[int, i
             continue
         viewed = _viewed(graph, node, outputs, links)
         if viewed is not None:
-            links[node.id] = viewed
-            views.update([node.id] if node.op != "allreduce" else [])
+            operand, offset, computed = viewed
+            links[node.id] = (operand, offset)
+            if not computed:
+                views.add(node.id)
     return {node: _resolve(links, node) for node in links}, views
 
 
@@ -121,13 +123,15 @@ def _resolve(links: dict[int, tuple[int, int]], node: int) -> tuple[int, int]:
     return node, offset
 
 
-def _viewed(graph: Graph, node: Node, outputs: set[int], links) -> tuple[int, int] | None:
-    """(operand id, byte offset) when node's value is bytes of its operand's buffer."""
+def _viewed(graph: Graph, node: Node, outputs: set[int], links) -> tuple[int, int, bool] | None:
+    """(operand id, byte offset, computed) when node's value is bytes of its operand's buffer;
+    computed: a kernel still writes it there (in place), else it is a view and nothing does."""
+    computed = node.op == "allreduce"
     if node.op == "reshape":
         offset = 0
     elif node.op == "strided_slice":
         offset = _contiguous_slice_offset(node)
-    elif node.op == "allreduce":
+    elif computed:
         operand = node.inputs[0]
         in_place = operand.id not in links and operand.id not in outputs and _is_temporary(operand) and \
             graph.users(operand) == [node]
@@ -137,7 +141,7 @@ def _viewed(graph: Graph, node: Node, outputs: set[int], links) -> tuple[int, in
     if offset is None:
         return None
     owner = graph.nodes[_resolve(links, node.inputs[0].id)[0]]
-    return None if _holds_parameter(owner) else (node.inputs[0].id, offset)
+    return None if _holds_parameter(owner) else (node.inputs[0].id, offset, computed)
 
 
 def _contiguous_slice_offset(node: Node) -> int | None:
