@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+import traceback
 
 import numpy as np
 
@@ -62,7 +64,9 @@ class Group:
 
     def abort(self, code: int = 1) -> None:
         """End every process of the job now (an error no rank can recover from)."""
+        sys.stdout.flush()
         sys.stderr.flush()
+        time.sleep(0.2)        # the launcher forwards output asynchronously: let it pass the error on first
         self._comm.Abort(code)
 
 
@@ -99,11 +103,9 @@ def release() -> None:
 
 
 def _abort_on_uncaught_exceptions(group: Group) -> None:
-    previous = sys.excepthook
-
-    def hook(kind, value, traceback) -> None:
-        previous(kind, value, traceback)
-        print(f"graphc: rank {group.rank} of {group.size} failed; aborting the whole job", file=sys.stderr)
+    def hook(kind, value, tb) -> None:
+        report = "".join(traceback.format_exception(kind, value, tb))
+        sys.stderr.write(f"{report}graphc: rank {group.rank} of {group.size} failed; aborting the whole job\n")
         group.abort(1)
     sys.excepthook = hook
 
