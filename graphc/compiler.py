@@ -14,9 +14,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import context, interp
+from . import communication, context, interp
 from .ir import Graph
 from .nn.parameter import ParameterSet
+from .ir.digest import graph_digest
+from .ops import collective
 from .passes import DEFAULT_PIPELINE, parse_pipeline, run_pipeline
 from .passes.save import StageWriter
 
@@ -51,6 +53,7 @@ def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | Non
     run_pipeline(graph, with_autodiff(chosen_pipeline() if pipeline is None else pipeline),
                  print_after=[p for p in os.environ.get("GRAPHC_PRINT_AFTER", "").split(",") if p],
                  on_stage=StageWriter(save_root, graph) if save_root else None)
+    _check_ranks_agree(graph)
     if backend == "interp":
         return InterpExecutable(graph, params)
     from .codegen import executable       # on the first native compile: loading LLVM takes ~70 ms
@@ -58,6 +61,17 @@ def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | Non
     if built.lowered.profile and _env_flag("GRAPHC_PROFILE"):   # asked for from outside: print at exit
         atexit.register(_print_profile, built)
     return built
+
+
+def _check_ranks_agree(graph: Graph) -> None:
+    """A step with collectives runs only if every rank compiled the same one: different models or
+    batch sizes are an error on every rank here, not a hang or a silent mix inside the allreduce."""
+    collectives = [node for node in graph.order() if node.op == "allreduce" and node.attrs["ranks"] > 1]
+    if collectives:
+        description = (f"{graph.name}({', '.join(str(n.type) for n in graph.inputs)}) allreducing "
+                       f"{', '.join(str(n.type) for n in collectives)}")
+        transport = collective.transport(collectives[0].attrs["ranks"])
+        communication.check_same(transport, "compiled step", graph_digest(graph), description)
 
 
 def _print_profile(built) -> None:

@@ -1,4 +1,5 @@
-"""Global execution settings (MindSpore's set_context) and the seeded random source."""
+"""Global execution settings (MindSpore's set_context and set_auto_parallel_context) and the seeded
+random source."""
 from __future__ import annotations
 
 import functools
@@ -146,6 +147,56 @@ def num_threads() -> int:
 def _cores() -> int:
     """os.cpu_count() reads /sys on Linux (about 7 us): once per process is enough."""
     return os.cpu_count() or 1
+
+
+class ParallelMode:
+    """MindSpore's parallel modes; graphc trains stand-alone or data-parallel."""
+    STAND_ALONE = "stand_alone"
+    DATA_PARALLEL = "data_parallel"
+    SEMI_AUTO_PARALLEL = "semi_auto_parallel"
+    AUTO_PARALLEL = "auto_parallel"
+    HYBRID_PARALLEL = "hybrid_parallel"
+
+
+_PARALLEL_DEFAULTS = {
+    "parallel_mode": ParallelMode.STAND_ALONE,
+    "gradients_mean": False,        # MindSpore's default: sum; the tutorials set True (average)
+    "device_num": None,             # None: the process group's size (graphc.communication)
+    "global_rank": None,            # None: this process's rank in it
+}
+_parallel = dict(_PARALLEL_DEFAULTS)
+
+
+def set_auto_parallel_context(**settings) -> None:
+    """MindSpore's set_auto_parallel_context: parallel_mode (ParallelMode.STAND_ALONE or DATA_PARALLEL),
+    gradients_mean (average the gradients across ranks rather than sum them), device_num and
+    global_rank (checked against the process group; they default to it)."""
+    for key, value in settings.items():
+        if key not in _parallel:
+            raise ValueError(f"set_auto_parallel_context: unknown setting {key!r}; valid settings: "
+                             f"{', '.join(sorted(_parallel))}")
+        if key == "parallel_mode" and value not in (ParallelMode.STAND_ALONE, ParallelMode.DATA_PARALLEL):
+            raise ValueError(f"set_auto_parallel_context: parallel_mode={value!r} is not supported; graphc trains "
+                             "ParallelMode.STAND_ALONE or ParallelMode.DATA_PARALLEL")
+        if key == "gradients_mean" and not isinstance(value, bool):
+            raise ValueError(f"set_auto_parallel_context: gradients_mean must be True or False, got {value!r}")
+        if key in ("device_num", "global_rank") and value is not None and \
+                (not isinstance(value, int) or isinstance(value, bool) or value < (key == "device_num")):
+            raise ValueError(f"set_auto_parallel_context: {key} must be a{' positive' if key == 'device_num' else ''} "
+                             f"int or None, got {value!r}")
+    _parallel.update(settings)
+
+
+def get_auto_parallel_context(key: str):
+    if key not in _parallel:
+        raise ValueError(f"get_auto_parallel_context: unknown setting {key!r}; valid settings: "
+                         f"{', '.join(sorted(_parallel))}")
+    return _parallel[key]
+
+
+def reset_auto_parallel_context() -> None:
+    _parallel.clear()
+    _parallel.update(_PARALLEL_DEFAULTS)
 
 
 _rng = np.random.default_rng(0)

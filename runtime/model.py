@@ -4,9 +4,13 @@ It wraps the network as MindSpore does (WithLossCell + TrainOneStepCell for trai
 WithEvalCell for evaluation), compiles each step once before the loop (GRAPH_MODE; the compile
 time is logged apart from step times), then runs one compiled call per batch and drives the
 callbacks in MindSpore's order: begin, (epoch_begin, (step_begin, step_end)*, epoch_end)*, end.
+
+Under data parallelism (runtime/distributed.py) every rank takes the same number of steps per epoch
+(the fewest its shard allows), and eval sums each metric over every rank's shard.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import warnings
@@ -19,6 +23,7 @@ from graphc import nn
 from graphc.errors import ArgumentError
 from graphc.tracing import Tensor
 
+from . import distributed
 from .callbacks import Callback, RunContext
 from .metrics import Loss, get_metrics
 
@@ -92,12 +97,14 @@ class Model:
                              "batch size and drop_remainder")
 
     def _train_cb_params(self, epoch, dataset, callbacks):
+        world = distributed.group()
         return SimpleNamespace(
             train_network=self._train_network, network=self._network, loss_fn=self._loss_fn,
             optimizer=self._optimizer, train_dataset=dataset, epoch_num=epoch,
-            batch_num=dataset.get_dataset_size(), cur_epoch_num=0, cur_step_num=0, net_outputs=None,
-            mode="train", dataset_sink_mode=False, list_callback=_callback_list(callbacks),
-            parallel_mode="stand_alone", device_number=1, eval_results=None)
+            batch_num=distributed.agreed_steps(dataset.get_dataset_size()), cur_epoch_num=0, cur_step_num=0,
+            net_outputs=None, mode="train", dataset_sink_mode=False, list_callback=_callback_list(callbacks),
+            parallel_mode=graphc.get_auto_parallel_context("parallel_mode"),
+            device_number=1 if world is None else world.size, eval_results=None)
 
     def _train_loop(self, cb, dataset, initial_epoch, valid_dataset=None, valid_frequency=1):
         with cb.list_callback as callbacks:      # MindSpore enters callbacks as context managers
@@ -112,7 +119,7 @@ class Model:
             cb.cur_epoch_num = epoch + 1
             callbacks.epoch_begin(run_context)
             dataset.set_epoch(epoch)
-            for batch in _batches(dataset, self._loss_fn is not None, "training"):
+            for batch in itertools.islice(_batches(dataset, self._loss_fn is not None, "training"), cb.batch_num):
                 if cb.cur_step_num == initial_epoch * cb.batch_num:
                     self._compile(self._train_network, batch, "train step")
                 cb.cur_step_num += 1
@@ -166,6 +173,7 @@ class Model:
             cb.net_outputs = self._eval_network(*batch)
             callbacks.on_eval_step_end(run_context)
             self._update_metrics(cb.net_outputs)
+        distributed.merge_metrics(self._metrics)
         cb.metrics = {name: metric.eval() for name, metric in self._metrics.items()}
         callbacks.on_eval_epoch_end(run_context)
         callbacks.on_eval_end(run_context)

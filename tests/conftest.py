@@ -19,6 +19,7 @@ def fresh_context():
     graphc.set_seed(0)
     yield
     context.set_context(**saved)      # through set_context, so compiled functions see the change
+    context.reset_auto_parallel_context()
 
 
 def real_dataset(source):

@@ -86,14 +86,15 @@ def test_shuffle_stage_on_streamed_rows():
     assert epoch_labels(build(), epochs=2) == [first, second]
 
 
-def test_shards_are_disjoint_equal_and_reshuffled_together():
+def test_shards_are_disjoint_cover_every_row_and_are_reshuffled_together():
     set_seed(5)
     shards = [NumpySlicesDataset(rows(10), ["x", "y"], num_shards=3, shard_id=k) for k in range(3)]
+    assert [shard.get_dataset_size() for shard in shards] == [4, 3, 3]
     epochs = [epoch_labels(shard, epochs=2) for shard in shards]
     for epoch in range(2):
         parts = [e[epoch] for e in epochs]
-        assert all(len(p) == 3 for p in parts)  # floor(10 / 3)
-        assert len(set(itertools.chain(*parts))) == 9
+        assert [len(p) for p in parts] == [4, 3, 3]
+        assert sorted(itertools.chain(*parts)) == list(range(10))   # each row in exactly one shard
     assert epochs[0][0] != epochs[0][1]
     unshuffled = NumpySlicesDataset(rows(10), ["x", "y"], shuffle=False, num_shards=3, shard_id=1)
     assert epoch_labels(unshuffled)[0] == [1, 4, 7]  # round-robin

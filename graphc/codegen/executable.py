@@ -3,21 +3,26 @@
 Per call: copy the inputs into their aligned slots, copy out graph outputs that are parameters'
 pre-step values, run `graphc_step` on every thread through one native call (the runner releases
 the GIL and returns when all threads are done), raise if the step stopped on an index out of
-range, copy the other outputs out of the arena. The
+range, copy the other outputs out of the arena. A step with collectives calls back into the
+process group's transport from thread 0 (`_transport_callback`). The
 argument block (ctx) is built once; only the thread count and parameter addresses are re-checked
 per call, and a parameter whose storage was replaced (never done by Parameter, whose set_data
 copies in place) is re-bound rather than updated behind the user's back.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import time
+import traceback
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from .. import context
 from ..errors import GraphcError
+from ..ops import collective
 from ..ir import Graph, Node
 from ..nn.parameter import ParameterSet
 from ..ops.indexing import index_out_of_range
@@ -25,7 +30,7 @@ from . import step_index
 from .kernels.contract import ALIGN
 from .kernels.launch import aligned_empty
 from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, SCRATCH, STATUS, STATUS_WORDS, \
-    STEP, Buffer, LoweredGraph, lower_graph, memory_plan
+    STEP, TRANSPORT, TRANSPORT_BUFFER, Buffer, LoweredGraph, lower_graph, memory_plan
 from .machine import CodegenError, Library, cached_library, compile_module
 from .parallel import shared_runner
 
@@ -48,6 +53,7 @@ class NativeExecutable:
         self.counters = np.zeros(max(1, COUNTER_SLOTS * len(lowered.calls)), np.int64)   # a profile build's
         self._status = np.zeros(STATUS_WORDS, np.int64)
         self._label_checks = _label_checks(graph)
+        self._transport = _transport_callback(lowered)
         self._ctx = self._argument_block()
         self._ctx_address = self._ctx.ctypes.data
         self._bind_params()
@@ -79,6 +85,7 @@ class NativeExecutable:
         ctx[:] = 0
         ctx[ARENA], ctx[CONSTANTS], ctx[COUNTERS], ctx[STATUS] = (
             a.ctypes.data for a in (self._arena, self._constants, self.counters, self._status))
+        ctx[TRANSPORT] = ctypes.cast(self._transport, ctypes.c_void_p).value if self._transport else 0
         ctx[POINTERS:POINTERS + len(self._slots)] = [slot.ctypes.data for slot in self._slots]
         return ctx
 
@@ -159,6 +166,32 @@ def _label_checks(graph: Graph) -> list[tuple[int, int, Node]]:
     checked: set[int] = set()
     visit(graph, None)
     return checks
+
+
+_TRANSPORT_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)
+
+
+def _transport_callback(lowered: LoweredGraph):
+    """The C function the step's collectives call (a ctypes callback: it takes the GIL), or None.
+    An exception cannot unwind through the native step, so it is printed and the job aborted:
+    the other ranks would otherwise wait in the collective forever."""
+    ranks = {call.node.attrs["ranks"] for call in lowered.calls if TRANSPORT_BUFFER in call.buffers}
+    if not ranks:
+        return None
+    transport = collective.transport(*ranks)
+
+    def allreduce(address: int, count: int) -> None:
+        try:
+            transport.allreduce(np.frombuffer(_float_array(count).from_address(address), np.float32))
+        except BaseException:
+            traceback.print_exc()
+            transport.abort()
+    return _TRANSPORT_CALLBACK(allreduce)
+
+
+@functools.lru_cache(maxsize=None)
+def _float_array(count: int):
+    return ctypes.c_float * count
 
 
 def _constant_block(lowered: LoweredGraph) -> np.ndarray:

@@ -16,15 +16,17 @@ from typing import Callable, Sequence
 
 from llvmlite import ir
 
+from ..ops.indexing import pack_offsets
 from ..types import TensorType, float32
 from .kernels.axis import emit_argmax, emit_softmax
 from .kernels.contract import IR_TYPES, Kernel
+from .kernels.collective import emit_allreduce
 from .kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input
 from .kernels.conv_filter import emit_conv2d_grad_filter
 from .kernels.epilogue import IDENTITY
 from .kernels.matmul import emit_matmul
 from .kernels.movement import Strided, emit_concat, emit_gather, emit_gather_grad, emit_one_hot, emit_strided_copy, \
-    row_major_strides
+    emit_zero_ranges, row_major_strides
 from .kernels.pool import PoolGeometry, emit_avg_pool2d, emit_avg_pool2d_grad, emit_max_pool2d, \
     emit_max_pool2d_grad, emit_max_pool2d_grad_grad
 from .kernels.reduce import emit_reduce, split_axes
@@ -49,6 +51,21 @@ class KernelSpec:
 
 
 ALIAS = KernelSpec(lambda module, name, hook: None, ("x",), "x")   # the result shares its operand's buffer
+
+
+@dataclass(frozen=True)
+class InPlace:
+    """A kernel updating the bytes of its operand `x` in place (plus the `transport` callback); the
+    lowering first copies the op's operand into the result's buffer unless the plan made them one."""
+    emit: Callable[[ir.Module, str], Kernel]
+
+
+@dataclass(frozen=True)
+class Pack:
+    """The operands flattened side by side: operand k's bytes start at byte offsets[k] of the result;
+    `gaps` (a kernel spec, or None) zeroes the elements between them."""
+    offsets: tuple[int, ...]
+    gaps: KernelSpec | None
 
 
 class KernelLibrary:
@@ -89,6 +106,20 @@ class KernelLibrary:
         return KernelSpec(lambda module, name, hook: emit_gather_grad(module, name, pre, size, post, index.size,
                                                                       index.dtype.short, ct.dtype.short),
                           ("ct", "index"), "dx")
+
+    def pack(self, xs: tuple[TensorType, ...], out: TensorType) -> Pack:
+        starts = pack_offsets(xs)
+        ends = [start + x.size for start, x in zip(starts, xs)]
+        gaps = [range(end, start) for end, start in zip(ends, starts[1:]) if start > end]
+        fill = KernelSpec(lambda module, name, hook: emit_zero_ranges(module, name, out.size, gaps, out.dtype.short),
+                          (), "y") if gaps else None
+        return Pack(tuple(start * out.dtype.itemsize for start in starts), fill)
+
+    def allreduce(self, x: TensorType, out: TensorType, *, ranks: int) -> InPlace:
+        _float32("allreduce", x)
+        if ranks == 1:
+            return ALIAS                   # the sum over one rank is the value itself
+        return InPlace(lambda module, name: emit_allreduce(module, name, x.shape, x.dtype.short))
 
     def one_hot(self, indices: TensorType, out: TensorType, *, on_value, off_value) -> KernelSpec:
         elem = IR_TYPES[out.dtype.short]

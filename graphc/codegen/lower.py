@@ -8,9 +8,12 @@ its prologue), passing each the addresses of its buffers, with a barrier after a
 the next one touches bytes it wrote or writes bytes it read (docs/codegen.md, "The step").
 
 Buffers: graph inputs and parameters are pointers in `ctx` (parameters are updated in place);
-temporaries sit at their planned offsets in one arena; constants in one constant block; each
-kernel's scratch in its own region of the scratch block (its size depends on the thread count).
-ctx is an array of i64 slots, laid out by the constants below.
+temporaries sit at their planned offsets in one arena (a view, or an operand the plan placed in a
+pack, at its offset in its owner's buffer); constants in one constant block; each kernel's scratch
+in its own region of the scratch block (its size depends on the thread count). A collective (an
+allreduce) is a kernel whose thread 0 calls the process group's transport through the function
+pointer in ctx's TRANSPORT slot (codegen/executable.py installs it). ctx is an array of i64 slots,
+laid out by the constants below.
 """
 from __future__ import annotations
 
@@ -30,16 +33,16 @@ from .arch import emit_clock
 from .kernels.contract import IR_TYPES, Kernel, round_up
 from .kernels.elementwise import Tensor, emit_elementwise
 from .kernels.loops import counted_loop
-from .kernels.simd import I8, I64, PTR, VOID, elem_ptr, i64, load_scalar, store_scalar
-from .library import ALIAS, EPILOGUE, PROLOGUE, KernelLibrary, KernelSpec, Unsupported
+from .kernels.simd import I8, I64, PTR, VOID, declare, elem_ptr, i64, load_scalar, store_scalar
+from .library import ALIAS, EPILOGUE, PROLOGUE, InPlace, Pack, KernelLibrary, KernelSpec, Unsupported
 from .machine import CodegenError
 from .parallel import BARRIER_BYTES, emit_barrier
 from .regions import Region, emit_loop, epilogue, prologue
 
 STEP = "graphc_step"
 NTHREADS = BARRIER_BYTES // 8                 # ctx slots: the barrier state comes first
-ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS = (NTHREADS + k for k in range(1, 6))
-POINTERS = NTHREADS + 6                       # then one pointer per graph input, then per parameter
+ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS, TRANSPORT = (NTHREADS + k for k in range(1, 7))
+POINTERS = NTHREADS + 7                       # then one pointer per graph input, then per parameter
 COUNTER_SLOTS = 2                             # per kernel, when profiling: calls, cycles
 # STATUS points to i64 words the step sets when it stops on bad data: the kernel call (index + 1),
 # the offending value and the bound it broke; all zero after a good step.
@@ -48,8 +51,9 @@ STATUS_WORDS = 3
 
 @dataclass(frozen=True)
 class Buffer:
-    """Bytes a kernel operand points to: `space` arena, constants, input or param; `key` the input
-    index or parameter name (None otherwise); offset and size in bytes."""
+    """Bytes a kernel operand points to: `space` arena, constants, input or param (or transport: the
+    collective callback, no bytes); `key` the input index or parameter name (None otherwise); offset
+    and size in bytes."""
     space: str
     key: object
     offset: int
@@ -58,6 +62,9 @@ class Buffer:
     def overlaps(self, other: "Buffer") -> bool:
         return (self.space, self.key) == (other.space, other.key) and \
             self.offset < other.offset + other.nbytes and other.offset < self.offset + self.nbytes
+
+
+TRANSPORT_BUFFER = Buffer("transport", None, 0, 0)
 
 
 @dataclass
@@ -137,19 +144,18 @@ class _Lowering:
 
     # -- buffers ------------------------------------------------------------------------------------
     def buffer(self, node: Node) -> Buffer:
-        node = self.graph.nodes[self.plan.aliases.get(node.id, node.id)]
-        nbytes = node.type.nbytes
-        if node.op == "input":
-            return Buffer("input", node.attrs["index"], 0, nbytes)
-        if node.op == "param":
-            return Buffer("param", node.attrs["name"], 0, nbytes)
-        if node.op == "const":
-            return Buffer("constants", None, self._constant(node), nbytes)
-        written = _written_param(node)
+        owner_id, offset = self.plan.aliases.get(node.id, (node.id, 0))
+        owner, nbytes = self.graph.nodes[owner_id], node.type.nbytes
+        if owner.op == "input":
+            return Buffer("input", owner.attrs["index"], offset, nbytes)
+        if owner.op == "param":
+            return Buffer("param", owner.attrs["name"], offset, nbytes)
+        if owner.op == "const":
+            return Buffer("constants", None, self._constant(owner) + offset, nbytes)
+        written = _written_param(owner)
         if written is not None:
             return self.buffer(written)
-        offset, _ = self.plan.offsets[node.id]
-        return Buffer("arena", None, offset, nbytes)
+        return Buffer("arena", None, self.plan.offsets[owner.id][0] + offset, nbytes)
 
     def _constant(self, node: Node) -> int:
         if node.id not in self.constants:
@@ -164,8 +170,8 @@ class _Lowering:
         return buffer
 
     def _output(self, node: Node) -> Output:
-        return Output(self.buffer(node), node.type, before_step=self.graph.nodes[
-            self.plan.aliases.get(node.id, node.id)].op == "param")
+        owner = self.plan.aliases.get(node.id, (node.id, 0))[0]
+        return Output(self.buffer(node), node.type, before_step=self.graph.nodes[owner].op == "param")
 
     # -- nodes ----------------------------------------------------------------------------------------
     def _lower(self, node: Node) -> None:
@@ -195,20 +201,43 @@ class _Lowering:
         return op.lower(self.library, *(i.type for i in node.inputs), out=node.type, **node.attrs)
 
     def _kernel_op(self, node: Node) -> None:
+        if node.id in self.plan.views:                # its bytes are its operand's: nothing to compute
+            return
         spec = self._spec(node)
-        if spec is ALIAS:
-            if node.id not in self.plan.aliases:      # a view of a parameter: copy it
+        if spec is ALIAS:                             # the value is the operand's, unless the plan kept them
+            if node.id not in self.plan.aliases:      # apart (a reshape of a parameter)
                 self._copy(node)
+            return
+        if isinstance(spec, Pack):
+            self._pack(node, spec)
+            return
+        if isinstance(spec, InPlace):
+            if node.id not in self.plan.aliases:      # the operand is read elsewhere: work on a copy
+                self._copy(node)
+            self._call(spec.emit(self.module, _name(node)), {"x": self.buffer(node), "transport": TRANSPORT_BUFFER},
+                       node, [node])
             return
         buffers = {name: self.buffer(i) for name, i in zip(spec.inputs, node.inputs) if name}
         self._call(spec.emit(self.module, _name(node), None), {**buffers, spec.output: self.buffer(node)}, node,
                    [node])
 
-    def _copy(self, node: Node) -> None:
-        flat = (node.type.size,)
-        kernel = emit_elementwise(self.module, _name(node), flat, [Tensor("x", flat, node.type.dtype.short)],
-                                  [Tensor("y", flat, node.type.dtype.short)], lambda b, values: values[0])
-        self._call(kernel, {"x": self.buffer(node.inputs[0]), "y": self.buffer(node)}, node, [node])
+    def _copy(self, node: Node, operand: Node | None = None, target: Buffer | None = None, suffix: str = "") -> None:
+        """Copy `operand` (default: node's first) into `target` (default: node's buffer)."""
+        operand = operand or node.inputs[0]
+        flat = (operand.type.size,)
+        kernel = emit_elementwise(self.module, _name(node) + suffix, flat, [Tensor("x", flat, operand.type.dtype.short)],
+                                  [Tensor("y", flat, operand.type.dtype.short)], lambda b, values: values[0])
+        self._call(kernel, {"x": self.buffer(operand), "y": target or self.buffer(node)}, node, [node])
+
+    def _pack(self, node: Node, spec: Pack) -> None:
+        """Each operand the plan did not compute in its place is copied there; the gaps are zeroed."""
+        out = self.buffer(node)
+        for k, (operand, offset) in enumerate(zip(node.inputs, spec.offsets)):
+            place = Buffer(out.space, out.key, out.offset + offset, operand.type.nbytes)
+            if self.buffer(operand) != place:
+                self._copy(node, operand, place, suffix=f".part{k}")
+        if spec.gaps is not None:
+            self._call(spec.gaps.emit(self.module, f"{_name(node)}.gaps", None), {"y": out}, node, [node])
 
     def _loop(self, node: Node, region: Region, sources: dict[int, Buffer], out: Buffer | None = None,
               suffix: str = "") -> None:
@@ -319,7 +348,7 @@ def emit_step(module: ir.Module, calls: list[KernelCall], barriers: list[bool], 
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     slot = lambda index, ty=PTR: b.load(elem_ptr(b, ctx, index, I64), typ=ty)
     nthreads = slot(NTHREADS, I64)
-    bases = {"arena": slot(ARENA), "constants": slot(CONSTANTS)}
+    bases = {"arena": slot(ARENA), "constants": slot(CONSTANTS), "transport": slot(TRANSPORT)}
     bases.update({("input", i): slot(POINTERS + i) for i in range(inputs)})
     bases.update({("param", name): slot(POINTERS + inputs + j) for j, name in enumerate(params)})
     scratch, counters = slot(SCRATCH), slot(COUNTERS) if profile else None
@@ -345,9 +374,9 @@ def emit_step(module: ir.Module, calls: list[KernelCall], barriers: list[bool], 
 
 
 def _address(b: ir.IRBuilder, bases: dict, buffer: Buffer) -> ir.Value:
-    if buffer.space in ("arena", "constants"):
-        return elem_ptr(b, bases[buffer.space], buffer.offset, I8)
-    return bases[(buffer.space, buffer.key)]
+    base = bases[buffer.space] if buffer.space in ("arena", "constants", "transport") else \
+        bases[(buffer.space, buffer.key)]
+    return elem_ptr(b, base, buffer.offset, I8) if buffer.offset else base
 
 
 def _emit_index_checks(b: ir.IRBuilder, ctx, tid, nthreads, status, call_index: int, kernel: Kernel, args) -> None:

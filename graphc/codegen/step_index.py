@@ -16,10 +16,9 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from .. import ops
 from ..ir import Graph
+from ..ir.digest import hash_graph
 from . import disk_cache, machine
 from .kernels.contract import Kernel, Operand, Scratch
 from .lower import Buffer, KernelCall, LoweredGraph, Output
@@ -28,28 +27,13 @@ from .lower import Buffer, KernelCall, LoweredGraph, Output
 def fingerprint(graph: Graph, profile: bool) -> str:
     plan = graph.memory_plan
     digest = hashlib.sha256()
-    _hash_graph(graph, digest)
+    hash_graph(graph, digest)
     sources = sorted({_lowering_source(name) for name in _op_names(graph) if name in ops.REGISTRY})
     parts = [repr(plan.schedule), repr(sorted(plan.offsets.items())), repr(sorted(plan.aliases.items())),
+             repr(sorted(plan.views)),
              repr(profile), _source_hash(_GRAPHC), *sources, *machine.toolchain()]
     digest.update("\0".join(parts).encode())
     return digest.hexdigest()
-
-
-def _hash_graph(graph: Graph, digest) -> None:
-    """Every node (id, op, type, operands, attributes; fused bodies too) and the outputs. Constants
-    go in as bytes: printing a million-element constant would take over a second."""
-    for node in graph.order():
-        digest.update(f"%{node.id}={node.op}:{node.type}({[i.id for i in node.inputs]})".encode())
-        for name, value in sorted(node.attrs.items()):
-            digest.update(name.encode())
-            if isinstance(value, Graph):
-                _hash_graph(value, digest)
-            elif isinstance(value, np.ndarray):
-                digest.update(f"{value.dtype.str}{value.shape}".encode() + np.ascontiguousarray(value).tobytes())
-            else:
-                digest.update(repr(value).encode())
-    digest.update(repr([out.id for out in graph.outputs]).encode())
 
 
 _GRAPHC = Path(__file__).resolve().parents[1]

@@ -7,3 +7,4 @@ from .layers import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 from .wrap import *  # noqa: F401,F403
+from .distributed import DistributedGradReducer

@@ -9,6 +9,7 @@ from .elementwise import (abs, add, div, eq, equal, exp, ge, greater, greater_eq
                           sigmoid, sign, sqrt, stop_gradient, sub, tanh, where)
 from .linalg import matmul
 from .nn import *  # noqa: F401,F403  (conv2d, pooling, softmax, cross-entropy and their gradients)
-from .indexing import *  # noqa: F401,F403  (strided_slice, gather, their gradients, getitem)
+from .indexing import *  # noqa: F401,F403  (strided_slice, pack, gather, their gradients, getitem)
 from .join import concat, split, stack
+from .collective import allreduce
 from .primitives import *  # noqa: F401,F403  (MindSpore's primitive classes: Abs, ReduceMean, MatMul, ...)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import distributed
 from ..checkpoint import _check_integrated_save, save_checkpoint
 from .base import Callback
 
@@ -83,8 +84,11 @@ class ModelCheckpoint(Callback):
         step_in_epoch = (cb.cur_step_num - 1) % cb.batch_num + 1
         path = self.directory / f"{self.prefix}-{cb.cur_epoch_num}_{step_in_epoch}.ckpt"
         network = self.config.saved_network or cb.train_network
-        save_checkpoint(network, path, async_save=self.config.async_save, append_dict=self._append_info(cb))
+        distributed.average_moving_statistics(network)     # every rank, before rank 0 writes
         self._last_saved_step, self._last_saved_time = cb.cur_step_num, time.monotonic()
+        if not distributed.is_main_rank():
+            return
+        save_checkpoint(network, path, async_save=self.config.async_save, append_dict=self._append_info(cb))
         if path in self.saved:
             self.saved.remove(path)
         self.saved.append(path)

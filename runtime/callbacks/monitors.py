@@ -10,6 +10,7 @@ import numpy as np
 
 from graphc.errors import ArgumentError
 
+from .. import distributed
 from .base import Callback, RunContext, loss_value
 
 MINDSPORE, MINDVISION = "mindspore", "mindvision"
@@ -108,6 +109,8 @@ class LossMonitor(Callback):
         return float(self.lr_init[cb.cur_step_num - 1])
 
     def _print(self, line: str) -> None:
+        if not distributed.is_main_rank():     # under data parallelism the loss is already the ranks' mean
+            return
         if self._progress:
             self._progress.clear()
         print(line, flush=True)
@@ -143,8 +146,8 @@ def _loss_monitor_form(args: tuple, kwargs: dict) -> tuple[str, Any, int]:
 
 def _progress_wanted(per_print_times: int) -> bool:
     """A progress line is worth drawing when printed lines are far apart, and only on a terminal
-    (so logs and pipes get exactly the printed lines)."""
-    return per_print_times > 1 and sys.stdout.isatty()
+    (so logs and pipes get exactly the printed lines) of the rank that prints."""
+    return per_print_times > 1 and sys.stdout.isatty() and distributed.is_main_rank()
 
 
 class _ProgressLine:
@@ -193,7 +196,8 @@ class TimeMonitor(Callback):
         steps = getattr(run_context.original_args(), "batch_num", None) or self.data_size
         if not steps:
             raise ValueError("TimeMonitor: cb_params has no batch_num; give TimeMonitor(data_size=steps per epoch)")
-        print(f"epoch time: {epoch_ms:5.3f} ms, per step time: {epoch_ms / steps:5.3f} ms", flush=True)
+        if distributed.is_main_rank():
+            print(f"epoch time: {epoch_ms:5.3f} ms, per step time: {epoch_ms / steps:5.3f} ms", flush=True)
 
 
 class History(Callback):

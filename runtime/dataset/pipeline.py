@@ -13,8 +13,10 @@ Semantics worth knowing:
 - `shuffle(buffer_size)` permutes rows within windows of at least `buffer_size` rows; an
   in-memory source arrives as one window, so it is fully permuted.
 - Sharding (`num_shards`, `shard_id`) deals the pass order round-robin: shard k takes rows
-  k, k + num_shards, ... and every shard gets exactly floor(n / num_shards) rows. All shards must
-  use the same seed so that they deal from the same permutation.
+  k, k + num_shards, ..., so every row of a pass is in exactly one shard and shard sizes differ by
+  at most one. All shards must use the same seed so that they deal from the same permutation.
+  Under data parallelism (runtime/distributed.py) a random-access source given neither takes
+  the process group's size and rank.
 - `map` hands operations marked `vectorized = True` whole columns, in chunks of rows (before
   `batch`), or whole batches (after), and other callables one sample at a time (before `batch`)
   or the batch arrays (after, as MindSpore does). Vectorized operations must map each row on its
@@ -38,6 +40,7 @@ import numpy as np
 
 from graphc import Tensor
 from graphc.errors import ArgumentError
+from runtime.distributed import default_shards
 
 # Iterators built with output_numpy=False (the default, as in MindSpore) wrap each array in this
 # class, when it takes the array's dtype (graphc's Tensor has no uint8, for one: such columns stay
@@ -295,6 +298,8 @@ class _Sampler:
 
     def __init__(self, n: int, shuffle: bool, num_shards: int | None, shard_id: int | None, source: str,
                  num_samples: int | None = None):
+        if num_shards is None and shard_id is None:
+            num_shards, shard_id = default_shards()
         if (num_shards is None) != (shard_id is None):
             raise ValueError(f"{source}: give both num_shards and shard_id, or neither")
         if num_shards is not None:
@@ -312,14 +317,14 @@ class _Sampler:
         self._passes = 0
 
     def __len__(self) -> int:
-        shard = self._n // self._num_shards
+        shard = len(range(self._shard_id, self._n, self._num_shards))
         return shard if self._num_samples is None else min(shard, self._num_samples)
 
     def order(self) -> np.ndarray:
         """This pass's rows: the (shuffled) order dealt to this shard, its first num_samples."""
         order = _pass_rng(0, self._passes).permutation(self._n) if self._shuffle else np.arange(self._n)
         self._passes += 1
-        return order[self._shard_id: self._n // self._num_shards * self._num_shards: self._num_shards][:len(self)]
+        return order[self._shard_id::self._num_shards][:len(self)]
 
 
 class NumpySlicesDataset(Dataset):

@@ -15,6 +15,8 @@ gradient), gather and its gradient, one-hot rows.
   added at the indices in index order, so repeated indices sum deterministically.
 * `emit_one_hot(module, name, rows, depth, index_dtype, dtype, on, off)`: y[r, d] = on if
   index[r] == d else off (an index outside [0, depth) matches no column).
+* `emit_zero_ranges(module, name, size, ranges, dtype)`: zeros at a few short ranges of y (a
+  pack's gaps), written by thread 0.
 
 Work is split over threads by output rows or chunks; each output element has one writer.
 """
@@ -109,6 +111,18 @@ def _copy_run(b: ir.IRBuilder, src: ir.Value, src_at, dst: ir.Value, dst_at, cou
     if tail:
         value = load_vector(b, src, affine(b, [(src_at, 1)], full * LANES), tail, vty=vty)
         store_vector(b, value, dst, affine(b, [(dst_at, 1)], full * LANES), tail)
+
+
+def emit_zero_ranges(module: ir.Module, name: str, size: int, ranges: Sequence[range], dtype: str) -> Kernel:
+    """y[r] = 0 for each (short) range r of the 1-D operand y, on thread 0: the gaps of a pack."""
+    kf = KernelFunction(module, name, (Operand("y", (size,), "out", dtype),))
+    b = kf.builder
+    zero = ir.Constant(IR_TYPES[dtype], 0)
+    with b.if_then(b.icmp_signed("==", kf.tid, ir.Constant(kf.tid.type, 0))):
+        for r in ranges:
+            for position in r:
+                store_scalar(b, zero, kf["y"], position)
+    return Kernel(name, (kf.finish(),), (kf.operand("y"),))
 
 
 def _fill(kf: KernelFunction, name: str, count: int, value: ir.Constant) -> None:
