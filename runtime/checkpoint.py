@@ -128,20 +128,15 @@ def load_param_into_net(net, parameter_dict, strict_load=False) -> list[str]:
 
 
 def _strict_load_error(missing: list[str], unexpected: list[str]) -> str:
-    lines = ["load_param_into_net(strict_load=True): the checkpoint does not hold exactly the network's "
-             "parameters, so nothing was loaded"]
-    if missing:
-        lines.append(f"missing from the checkpoint: {', '.join(missing)}")
-    if unexpected:
-        lines.append(f"not in the network: {', '.join(unexpected)}")
+    message = (f"load_param_into_net(strict_load=True): missing {missing}, unexpected {unexpected}; "
+               "nothing was loaded\n  ")
     state = [name for name in missing if name.endswith((".moving_mean", ".moving_variance"))]
     if state:
-        lines.append(f"{len(state)} of the missing are batch-norm moving statistics: they are state, not trainable, "
-                     "so a checkpoint saved from trainable_params() lacks them; save the network itself "
-                     "(save_checkpoint(net, ...)), or load with strict_load=False to keep the network's own statistics")
-    else:
-        lines.append("load a checkpoint saved from this network, or pass strict_load=False to load the names that match")
-    return "\n  ".join(lines)
+        return message + (f"{len(state)} of the missing are batch-norm moving statistics: they are state, not "
+                          "trainable, so a checkpoint saved from trainable_params() lacks them; save the network "
+                          "itself (save_checkpoint(net, ...)), or load with strict_load=False to keep the network's "
+                          "own statistics")
+    return message + "load a checkpoint saved from this network, or pass strict_load=False to load the names that match"
 
 
 def _compatible(value: np.ndarray, param) -> bool:
