@@ -143,10 +143,6 @@ class KernelLibrary:
     def conv2d_grad_filter(self, dy: TensorType, x: TensorType, out: TensorType, *, stride, pad, dilation,
                            group) -> KernelSpec:
         geo = _conv_geometry("conv2d_grad_filter", x, out.shape, stride, pad, dilation, group, dy)
-        if _pointwise(geo):           # dw = Σ_n dy[n] [O, H·W] @ x[n].T [H·W, C]
-            return KernelSpec(lambda module, name, hook: emit_matmul(
-                module, name, geo.out_channels, geo.height * geo.width, geo.in_channels, transpose_b=True,
-                epilogue=hook or IDENTITY, summed=geo.batch), ("a", "b"), "y", EPILOGUE)
         emit = emit_depthwise_grad_filter if is_depthwise(geo) else emit_conv2d_grad_filter
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "x"), "dw", EPILOGUE)
