@@ -75,7 +75,9 @@ def _positional_arrays(args: tuple) -> tuple[tuple | None, list | None]:
 
 
 def _describe_change(old, new) -> str:
-    (old_tree, old_types), (new_tree, new_types) = old, new
+    (old_tree, old_types, old_modes), (new_tree, new_types, new_modes) = old, new
+    if old_modes != new_modes:
+        return "set_train changed the training mode of its cells"
     if old_tree != new_tree:
         return _tree_change(old_tree[1][0], new_tree[1][0], "argument") or \
             _tree_change(old_tree[1][1], new_tree[1][1], "keyword") or "argument structure changed"
@@ -120,6 +122,7 @@ class JitFunction:
         self._last_key = None
         self._built_under = None      # the compile settings (context.py) the cached executables were built under
         self._generation = None       # context.compile_generation() when they were last checked
+        self._modes = (None, None)    # (Cell mode version, owner's training modes) when last read
 
     def __get__(self, instance, cls=None):
         if instance is None:
@@ -136,11 +139,12 @@ class JitFunction:
         if self._generation != context.compile_generation():
             self._check_settings()
         key, arrays = _positional_arrays(args) if not kwargs else (None, None)
-        entry = self._by_arrays.get(key)
+        modes = self._training_modes()
+        entry = self._by_arrays.get((key, modes))
         if entry is None:
             entry, arrays = self._entry(args, kwargs)
             if key is not None:
-                self._by_arrays[key] = entry
+                self._by_arrays[(key, modes)] = entry
         outputs = entry[0](arrays)
         return unflatten(entry[1], [Tensor(out) for out in outputs])
 
@@ -167,7 +171,7 @@ class JitFunction:
     def _entry(self, args, kwargs):
         leaves, treedef = flatten((args, kwargs), _is_array)
         arrays = [_array(x) for x in leaves]
-        key = (treedef, tuple(type_of(a) for a in arrays))
+        key = (treedef, tuple(type_of(a) for a in arrays), self._training_modes())
         entry = self._cache.get(key)
         if entry is None:
             entry = self._compile(key, treedef)
@@ -181,6 +185,16 @@ class JitFunction:
         self._cache[key] = entry
         self._last_key = key
         return entry
+
+    def _training_modes(self) -> tuple | None:
+        """The owner Cell's training flags (set_train changes what batch norm and dropout trace to),
+        re-read only after some set_train call."""
+        if self.owner is None or not hasattr(self.owner, "training_modes"):
+            return None
+        version = self.owner.modes_version()
+        if self._modes[0] != version:
+            self._modes = (version, self.owner.training_modes())
+        return self._modes[1]
 
     def lower(self, *args, **kwargs) -> Traced:
         """The traced graph for these arguments (for inspection), without compiling it."""

@@ -113,7 +113,7 @@ def load_param_into_net(net, parameter_dict, strict_load=False) -> list[str]:
     missing = [name for name in own if name not in values]
     unexpected = [name for name in values if name not in own]
     if strict_load and (missing or unexpected):
-        raise ValueError(f"load_param_into_net(strict_load=True): missing {missing}, unexpected {unexpected}")
+        raise ValueError(_strict_load_error(missing, unexpected))
     for name, p in own.items():
         if name in values:
             p.set_data(values[name])
@@ -122,6 +122,18 @@ def load_param_into_net(net, parameter_dict, strict_load=False) -> list[str]:
     if unexpected:
         log.warning("checkpoint entries not used (not in the network): %s", ", ".join(unexpected))
     return missing
+
+
+def _strict_load_error(missing: list[str], unexpected: list[str]) -> str:
+    message = (f"load_param_into_net(strict_load=True): missing {missing}, unexpected {unexpected}; "
+               "nothing was loaded\n  ")
+    state = [name for name in missing if name.endswith((".moving_mean", ".moving_variance"))]
+    if state:
+        return message + (f"{len(state)} of the missing are batch-norm moving statistics: they are state, not "
+                          "trainable, so a checkpoint saved from trainable_params() lacks them; save the network "
+                          "itself (save_checkpoint(net, ...)), or load with strict_load=False to keep the network's "
+                          "own statistics")
+    return message + "load a checkpoint saved from this network, or pass strict_load=False to load the names that match"
 
 
 def _compatible(value: np.ndarray, param) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from ..types import DType, bool_, float32, float64, int32, int64
-from . import vecmath
+from . import philox, vecmath
 from .kernels.simd import F32, F64, I1, I8, I32, I64, LANES, call_intrinsic
 
 _ELEMENTS = {float32: F32, float64: F64, int32: I32, int64: I64, bool_: I1}
@@ -61,6 +61,19 @@ class VectorEmitter:
     def __init__(self, builder: ir.IRBuilder, dtype: DType = float32):
         self.b = builder
         self.dtype = dtype
+        self.index: ir.Value | None = None    # <16 x i64> element indices of the node being lowered
+
+    # -- position-dependent values (ops with positional=True) -------------------------------------
+    def element_index(self) -> ir.Value:
+        if self.index is None:
+            raise ValueError("a positional op (one whose value depends on the element index) is lowered outside "
+                             "an elementwise loop; the fusion pass keeps such ops out of epilogues and prologues")
+        return self.index
+
+    def random24(self, counter, seed: int) -> ir.Value:
+        """Philox draws in [0, 2^24) (int32) of this node's elements at step `counter`: graphc.ops.random."""
+        (counter,) = self.typed(counter)
+        return philox.random24(self.b, self.element_index(), counter, seed)
 
     # -- constants and types ----------------------------------------------------------------
     def const(self, value) -> Weak:

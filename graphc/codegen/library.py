@@ -19,9 +19,12 @@ from llvmlite import ir
 from ..ops.indexing import pack_offsets
 from ..types import TensorType, float32
 from .kernels.axis import emit_argmax, emit_softmax
+from .kernels.batch_stats import emit_batch_stats, emit_channel_sums
 from .kernels.contract import IR_TYPES, Kernel
 from .kernels.collective import emit_allreduce
 from .kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input
+from .kernels.conv_depthwise import emit_depthwise_conv2d, emit_depthwise_grad_filter, emit_depthwise_grad_input, \
+    is_depthwise
 from .kernels.conv_filter import emit_conv2d_grad_filter
 from .kernels.epilogue import IDENTITY
 from .kernels.matmul import emit_matmul
@@ -85,8 +88,23 @@ class KernelLibrary:
 
     def strided_slice_grad(self, ct: TensorType, out: TensorType, *, ranges: tuple[range, ...]) -> KernelSpec:
         """out = zeros with ct written at the positions `ranges`."""
-        return _copy(ct.shape, ct, Strided(0, row_major_strides(ct.shape)), out, _sliced(out.shape, ranges),
-                     zero_first=True)
+        return self.pad(ct, out, ranges=ranges, value=0)
+
+    def pad(self, x: TensorType, out: TensorType, *, ranges: tuple[range, ...], value) -> KernelSpec:
+        """out = `value` everywhere, then x written at the positions `ranges`."""
+        return _copy(x.shape, x, Strided(0, row_major_strides(x.shape)), out, _sliced(out.shape, ranges), fill=value)
+
+    def batch_stats(self, x: TensorType, out: TensorType) -> KernelSpec:
+        """out [2, C] = per-channel mean and biased variance of x [N, C, ...]."""
+        _float32("batch_stats", x)
+        n, c, s = x.shape[0], x.shape[1], prod(x.shape[2:])
+        return KernelSpec(lambda module, name, hook: emit_batch_stats(module, name, n, c, s), ("x",), "y")
+
+    def channel_sums(self, dy: TensorType, x: TensorType, out: TensorType) -> KernelSpec:
+        """out [2, C] = per-channel Σ dy and Σ dy·x of dy, x [N, C, ...]."""
+        _float32("channel_sums", dy, x)
+        n, c, s = x.shape[0], x.shape[1], prod(x.shape[2:])
+        return KernelSpec(lambda module, name, hook: emit_channel_sums(module, name, n, c, s), ("dy", "x"), "y")
 
     def concat(self, pieces: Sequence[TensorType], out: TensorType, *, axis: int) -> KernelSpec:
         """out = the pieces laid end to end along axis (for stack: the operands with a size-1 axis)."""
@@ -142,19 +160,30 @@ class KernelLibrary:
     # -- convolution ----------------------------------------------------------------------------------
     def conv2d(self, x: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation, group) -> KernelSpec:
         geo = _conv_geometry("conv2d", x, w.shape, stride, pad, dilation, group)
-        return KernelSpec(lambda module, name, hook: emit_conv2d(module, name, geo, hook or IDENTITY),
+        if _pointwise(geo):           # y[n] = w [O, C] @ x[n] [C, H·W]
+            return KernelSpec(lambda module, name, hook: emit_matmul(
+                module, name, geo.out_channels, geo.in_channels, geo.height * geo.width, epilogue=hook or IDENTITY,
+                batch=geo.batch), ("b", "a"), "y", EPILOGUE)
+        emit = emit_depthwise_conv2d if is_depthwise(geo) else emit_conv2d
+        return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("x", "w"), "y", EPILOGUE)
 
     def conv2d_grad_input(self, dy: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation,
                           group) -> KernelSpec:
         geo = _conv_geometry("conv2d_grad_input", out, w.shape, stride, pad, dilation, group, dy)
-        return KernelSpec(lambda module, name, hook: emit_conv2d_grad_input(module, name, geo, hook or IDENTITY),
+        if _pointwise(geo):           # dx[n] = w.T [C, O] @ dy[n] [O, H·W]
+            return KernelSpec(lambda module, name, hook: emit_matmul(
+                module, name, geo.in_channels, geo.out_channels, geo.height * geo.width, transpose_a=True,
+                epilogue=hook or IDENTITY, batch=geo.batch), ("b", "a"), "y", EPILOGUE)
+        emit = emit_depthwise_grad_input if is_depthwise(geo) else emit_conv2d_grad_input
+        return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "w"), "dx", EPILOGUE)
 
     def conv2d_grad_filter(self, dy: TensorType, x: TensorType, out: TensorType, *, stride, pad, dilation,
                            group) -> KernelSpec:
         geo = _conv_geometry("conv2d_grad_filter", x, out.shape, stride, pad, dilation, group, dy)
-        return KernelSpec(lambda module, name, hook: emit_conv2d_grad_filter(module, name, geo, hook or IDENTITY),
+        emit = emit_depthwise_grad_filter if is_depthwise(geo) else emit_conv2d_grad_filter
+        return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "x"), "dw", EPILOGUE)
 
     # -- dense ------------------------------------------------------------------------------------------
@@ -233,6 +262,13 @@ def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group
     return ConvGeometry(*x.shape, out_channels, kernel_h, kernel_w, tuple(stride), tuple(pad), tuple(dilation), group)
 
 
+def _pointwise(geo: ConvGeometry) -> bool:
+    """A 1x1 convolution without stride, padding or groups over more than one image: per image a
+    GEMM, which the batched matmul runs with its register tiles."""
+    return (geo.kernel_h, geo.kernel_w, geo.stride, geo.pad, geo.group) == (1, 1, (1, 1), (0, 0, 0, 0), 1) and \
+        geo.batch > 1
+
+
 def _pool_geometry(op: str, x: TensorType, kernel, stride, pad) -> PoolGeometry:
     _float32(op, x)
     return PoolGeometry(*x.shape, tuple(kernel), tuple(stride), tuple(pad))
@@ -250,8 +286,7 @@ def _around(shape, axis: int) -> tuple[int, int, int]:
     return prod(shape[:axis]), shape[axis], prod(shape[axis + 1:])
 
 
-def _copy(space, source: TensorType, src: Strided, target: TensorType, dst: Strided,
-          zero_first: bool = False) -> KernelSpec:
+def _copy(space, source: TensorType, src: Strided, target: TensorType, dst: Strided, fill=None) -> KernelSpec:
     return KernelSpec(lambda module, name, hook: emit_strided_copy(module, name, space, source.shape, src, target.shape,
-                                                                   dst, source.dtype.short, zero_first),
+                                                                   dst, source.dtype.short, fill),
                       ("x",), "y")

@@ -39,9 +39,12 @@ class Region:
         return f"in{self.sources.index(node)}"
 
 
-def evaluate(e: VectorEmitter, members: list[Node], values: dict[int, ir.Value]) -> None:
-    """Compute each member's vector into values (keyed by node id), in order."""
+def evaluate(e: VectorEmitter, members: list[Node], values: dict[int, ir.Value],
+             positions: dict[int, ir.Value] | None = None) -> None:
+    """Compute each member's vector into values (keyed by node id), in order; positions[node id]
+    is the element index of a positional member (a random op)."""
     for node in members:
+        e.index = (positions or {}).get(node.id)
         if node.op == "const":
             values[node.id] = e.constant(node.attrs["value"].item(), node.type.dtype)
         elif node.op == "assign":
@@ -65,6 +68,8 @@ def emit_loop(module: ir.Module, name: str, region: Region) -> Kernel:
     """The region as an elementwise kernel: operands in<i> (assign targets updated in place), then
     `out` unless the result is an assign."""
     inputs = [Tensor(region.source_name(n), n.type.shape, n.type.dtype.short) for n in region.sources]
+    positional = [n for n in region.members if n.op in ops.REGISTRY and ops.get(n.op).positional]
+    inputs += [Tensor(f"index{n.id}", n.type.shape, "i64", position=True) for n in positional]
     targets = [region.source_name(a.inputs[0]) for a in region.assigns]
     stored = region.assigns + ([region.result] if region.result.op != "assign" else [])
     outputs = [Tensor(f"{t}.new", region.domain, a.type.dtype.short) for t, a in zip(targets, region.assigns)]
@@ -72,7 +77,8 @@ def emit_loop(module: ir.Module, name: str, region: Region) -> Kernel:
 
     def expr(b: ir.IRBuilder, loaded: list) -> list:
         values = {n.id: from_storage(b, v, n.type.dtype) for n, v in zip(region.sources, loaded)}
-        evaluate(VectorEmitter(b), region.members, values)
+        positions = {n.id: index for n, index in zip(positional, loaded[len(region.sources):])}
+        evaluate(VectorEmitter(b), region.members, values, positions)
         return [to_storage(b, values[n.id]) for n in stored]
 
     return emit_elementwise(module, name, region.domain, inputs, outputs, expr,

@@ -16,6 +16,8 @@ from .parameter import Parameter
 
 
 class Cell:
+    _modes_version = 0      # bumped by every set_train, so compiled functions re-read training modes
+
     def __init__(self, auto_prefix: bool = True):
         object.__setattr__(self, "_cells", OrderedDict())
         object.__setattr__(self, "_params", OrderedDict())
@@ -103,7 +105,16 @@ class Cell:
     def set_train(self, mode: bool = True) -> "Cell":
         for _, cell in self.cells_and_names():
             cell.training = mode
+        Cell._modes_version += 1
         return self
+
+    def training_modes(self) -> tuple[bool, ...]:
+        """The training flag of this cell and of each descendant: a compiled call depends on them."""
+        return tuple(cell.training for _, cell in self.cells_and_names())
+
+    @staticmethod
+    def modes_version() -> int:
+        return Cell._modes_version
 
     def set_grad(self, requires_grad: bool = True) -> "Cell":
         self.requires_grad = requires_grad

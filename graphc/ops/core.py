@@ -45,6 +45,9 @@ class Op:
     lower: Callable | None = None
     flops: Callable[..., int] | None = None   # flops(out_type, *operand types, **attrs), for inspect
     impure: bool = False
+    # the result depends on each element's position (random masks): an elementwise lowering reads
+    # e.element_index(), so the op fuses only into plain loops, never into an epilogue or prologue
+    positional: bool = False
     commutative: bool = False
     samples: Callable[[np.random.Generator], list] | None = None   # [(arrays, attrs), ...]
     doc: str = ""

@@ -218,8 +218,11 @@ def _conv_flops(activations: TensorType, filters: TensorType) -> int:
 
 
 def _conv_cases(rng):
-    """(x, w, attrs, dy): plain, strided 'same' with groups, asymmetric 'pad' with dilation."""
+    """(x, w, attrs, dy): plain, strided 'same' with groups, asymmetric 'pad' with dilation, pointwise
+    (1x1), depthwise."""
     cases = [((2, 3, 7, 7), (4, 3, 3, 3), {}),
+             ((2, 3, 4, 5), (4, 3, 1, 1), {}),
+             ((2, 3, 6, 5), (3, 1, 3, 3), {"stride": 2, "pad_mode": "same", "group": 3}),
              ((1, 4, 6, 5), (6, 2, 2, 3), {"stride": 2, "pad_mode": "same", "group": 2}),
              ((1, 2, 7, 6), (3, 2, 3, 2), {"stride": (2, 1), "pad_mode": "pad", "padding": (1, 0, 2, 1),
                                            "dilation": (2, 1)})]

@@ -11,6 +11,8 @@ edges producer -> consumer:
 - out-fusable -> elementwise: an epilogue computed on each output element of the anchor;
 - elementwise -> reduce: a prologue computed on each input element of the reduction.
 
+Positional ops (dropout: the value depends on the element index) join plain loops only.
+
 A merge must leave a valid region: at most one anchor (reduce or out-fusable node); members of the
 anchor's domain shape; at most one member used outside the region (the region's single result;
 for a reduce region, the reduction itself); no assign in a reduce region, and no anchor reading a
@@ -87,6 +89,8 @@ class _Groups:
         if len(anchors) > 1:
             return False
         anchor = anchors[0] if anchors else None
+        if anchor is not None and any(_positional(n) for n in members):
+            return False           # its lowering needs the element index, which only a plain loop has
         if {n.type.shape for n in members if n is not anchor} != {domain(anchor or members[0])}:
             return False
         used_outside = self._used_outside(members)
@@ -118,6 +122,10 @@ class _Groups:
 
     def _successor_groups(self, group: int) -> set[int]:
         return {self.group_of[user.id] for n in self.members[group] for user in self.graph.users(n)}
+
+
+def _positional(node: Node) -> bool:
+    return node.op in ops.REGISTRY and ops.get(node.op).positional
 
 
 def domain(node: Node) -> tuple[int, ...]:

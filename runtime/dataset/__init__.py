@@ -8,12 +8,14 @@ from runtime.dataset.pipeline import (BatchInfo, Dataset, DatasetIterator, Gener
                                       get_seed, set_seed)
 from runtime.dataset.stages import zip_datasets as zip  # mindspore.dataset.zip
 from runtime.dataset.transforms import TypeCast
-from runtime.dataset.vision import HWC2CHW, Inter, Rescale, Resize
+from runtime.dataset.vision import (HWC2CHW, Inter, Normalize, RandomCrop, RandomHorizontalFlip, Rescale,
+                                    Resize)
 from runtime.dataset import config, transforms, vision
 
 __all__ = [
     "FASHION_MNIST", "MNIST", "BatchInfo", "DataSource", "Dataset", "DatasetIterator", "DownloadError",
     "FashionMnist", "FashionMnistDataset", "GeneratorDataset", "HWC2CHW", "IdxFormatError", "Inter", "Mnist",
-    "MnistDataset", "NumpySlicesDataset", "Rescale", "Resize", "TypeCast", "download_mnist", "download_split",
-    "config", "get_seed", "read_idx", "set_seed", "transforms", "vision", "zip",
+    "MnistDataset", "Normalize", "NumpySlicesDataset", "RandomCrop", "RandomHorizontalFlip", "Rescale", "Resize",
+    "TypeCast", "download_mnist", "download_split", "config", "get_seed", "read_idx", "set_seed", "transforms",
+    "vision", "zip",
 ]

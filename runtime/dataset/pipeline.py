@@ -20,9 +20,12 @@ Semantics worth knowing:
 - `map` hands operations marked `vectorized = True` whole columns, in chunks of rows (before
   `batch`), or whole batches (after), and other callables one sample at a time (before `batch`)
   or the batch arrays (after, as MindSpore does). Vectorized operations must map each row on its
-  own, and deterministically: their result on an in-memory column is computed once and reused
-  each epoch, when it takes at most GRAPHC_MAP_CACHE_BYTES (default 512 MiB; MNIST resized to
-  32x32 float32 is 246 MB); a larger result is recomputed every pass rather than held.
+  own. Deterministic ones are computed once on an in-memory column and reused each epoch, when the
+  result takes at most GRAPHC_MAP_CACHE_BYTES (default 512 MiB; MNIST resized to 32x32 float32 is
+  246 MB); a larger result is recomputed every pass rather than held.
+- Operations marked `random = True` (RandomCrop, ...) are called with `rng=`, a generator that
+  depends only on the dataset seed, the position of the map in the pipeline and the pass, and they
+  run afresh every pass: each epoch sees new draws, and a resumed run the same ones.
 - `map(..., output_columns=...)` names the last operation's results: as many as the inputs, they
   replace them in place; otherwise they come first, followed by the untouched columns (as in
   MindSpore). `column_order` (r1.7) then selects and orders the columns, as `project` does.
@@ -32,6 +35,7 @@ take, skip, zip, concat, split, filter, project and rename are in stages.py.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -440,9 +444,18 @@ class _MapDataset(Dataset):
         self._merge = _ColumnMerge("map", parent._column_names, self._inputs, output_columns)
         super().__init__(parent, self._merge.names)
         self._whole_columns = self._batched or all(getattr(op, "vectorized", False) for op in self._operations)
+        self._random = any(getattr(op, "random", False) for op in self._operations)
         self._cache: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None = None
+        self._passes = 0
+        self._rng: np.random.Generator | None = None
+
+    def _start_at_pass(self, epoch: int) -> None:
+        self._passes = epoch
 
     def _blocks(self) -> Iterator[_Rows]:
+        if self._random:
+            self._rng = _pass_rng(self._depth, self._passes)
+        self._passes += 1
         for block in self._parent._blocks():
             if self._whole_columns:
                 yield _Rows(self._replace(block.columns, self._columns_result(block.columns)), block.order)
@@ -451,6 +464,8 @@ class _MapDataset(Dataset):
 
     def _columns_result(self, columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
         inputs = tuple(columns[i] for i in self._inputs)
+        if self._random:
+            return self._apply_in_chunks(inputs)
         # In-memory sources hand over the same column objects every pass: compute once.
         if self._cache is not None and all(a is b for a, b in zip(self._cache[0], inputs)):
             return self._cache[1]
@@ -485,10 +500,11 @@ class _MapDataset(Dataset):
 
     def _apply(self, values: tuple, whole: bool) -> tuple[np.ndarray, ...]:
         for op in self._operations:
+            call = functools.partial(op, rng=self._rng) if getattr(op, "random", False) else op
             if whole or not getattr(op, "vectorized", False):
-                result = op(*values)
+                result = call(*values)
             else:  # a vectorized op on one sample: give it a batch of one
-                result = tuple(np.asarray(r)[0] for r in _as_tuple(op(*(np.asarray(v)[None] for v in values))))
+                result = tuple(np.asarray(r)[0] for r in _as_tuple(call(*(np.asarray(v)[None] for v in values))))
             values = _as_tuple(result)
         return self._merge.check(tuple(np.asarray(v) for v in values), self._operation_names())
 

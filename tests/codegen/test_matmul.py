@@ -48,3 +48,19 @@ def test_bias_relu_epilogue(tb):
     expected = np.maximum(ref + bias, 0)
     assert_dot_close(out, expected, magnitude + np.abs(bias), k, "matmul+bias+relu")
     assert np.all(out[expected < -1e-3] == 0)
+
+
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("batch, m, k, n", [(3, 7, 5, 37), (2, 16, 24, 64), (4, 6, 1, 100)])
+def test_batched_gemm_is_a_pointwise_convolution(batch, m, k, n, transpose_a):
+    a = random((k, m) if transpose_a else (m, k), seed_offset=1)
+    b = random((batch, k, n), seed_offset=2)
+    bias = random((m,), seed_offset=3)
+    epilogue = ep.chain(ep.bias_add("m", m), ep.relu())
+    y = run_threads(lambda mod: emit_matmul(mod, "bmm", m, k, n, transpose_a, epilogue=epilogue, batch=batch),
+                    {"a": a, "b": b, "bias": bias}, ["y"])["y"]
+    weights = a.T if transpose_a else a
+    want = np.maximum(np.einsum("mk,ikn->imn", weights.astype(np.float64), b) + bias[None, :, None], 0)
+    magnitude = np.einsum("mk,ikn->imn", np.abs(weights).astype(np.float64), np.abs(b)) + np.abs(bias)[None, :, None]
+    assert_dot_close(y, want, magnitude, k, "batched matmul")
+

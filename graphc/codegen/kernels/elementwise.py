@@ -23,8 +23,8 @@ from typing import Callable, Sequence
 from llvmlite import ir
 
 from .contract import IR_TYPES, Kernel, KernelFunction, Operand
-from .loops import affine, counted_loop
-from .simd import LANES, broadcast, load_scalar, load_vector, store_vector
+from .loops import affine, as_value, counted_loop
+from .simd import I64, LANES, broadcast, load_scalar, load_vector, store_vector
 from .tile import blocks, emit_grid, vector_blocks
 
 CHUNK_VECTORS = 64
@@ -33,9 +33,12 @@ Expr = Callable[[ir.IRBuilder, list], "ir.Value | list[ir.Value]"]
 
 @dataclass(frozen=True)
 class Tensor:
+    """An operand; with position=True not a buffer but, in expr, the row-major element index
+    (<16 x i64>) of a tensor of this shape at each point of the loop (what random ops draw for)."""
     name: str
     shape: tuple[int, ...]
     dtype: str = "f32"
+    position: bool = False
 
 
 def broadcast_strides(shape: Sequence[int], out_shape: Sequence[int]) -> list[int]:
@@ -74,7 +77,8 @@ def emit_elementwise(module: ir.Module, name: str, shape: Sequence[int], inputs:
                      outputs: Sequence[Tensor], expr: Expr, inplace: dict[str, str] | None = None) -> Kernel:
     shape = tuple(shape)
     inplace = inplace or {}
-    operands = [Operand(t.name, t.shape, "inout" if t.name in inplace.values() else "in", t.dtype) for t in inputs]
+    operands = [Operand(t.name, t.shape, "inout" if t.name in inplace.values() else "in", t.dtype)
+                for t in inputs if not t.position]
     operands += [Operand(t.name, shape, "out", t.dtype) for t in outputs if t.name not in inplace]
     kf = KernelFunction(module, name, tuple(operands))
     contiguous = broadcast_strides(shape, shape)
@@ -96,8 +100,9 @@ def _emit_loop(kf, dims, strides, inputs, outputs, destinations, expr) -> None:
 
         def vector_at(v, lanes: int):
             offset = affine(b, [(first, 1), (v, LANES)])
-            values = [_load(b, kf[t.name], affine(b, [(base[k], 1), (offset, strides[k][-1])]), strides[k][-1],
-                            lanes, t.dtype) for k, t in enumerate(inputs)]
+            at = [affine(b, [(base[k], 1), (offset, strides[k][-1])]) for k in range(len(inputs))]
+            values = [_position(b, at[k], strides[k][-1]) if t.position else
+                      _load(b, kf[t.name], at[k], strides[k][-1], lanes, t.dtype) for k, t in enumerate(inputs)]
             results = expr(b, values)
             results = results if isinstance(results, (list, tuple)) else [results]
             if len(results) != len(outputs):
@@ -114,6 +119,12 @@ def _emit_loop(kf, dims, strides, inputs, outputs, destinations, expr) -> None:
             vector_at(full, chunk.last_lanes)
 
     emit_grid(b, axes, tile, threads=(kf.tid, kf.nthreads))
+
+
+def _position(b: ir.IRBuilder, index, inner_stride: int) -> ir.Value:
+    """Lane l holds index + l * inner_stride."""
+    lanes = ir.Constant(ir.VectorType(I64, LANES), [lane * inner_stride for lane in range(LANES)])
+    return b.add(broadcast(b, as_value(index)), lanes)
 
 
 def _load(b: ir.IRBuilder, base: ir.Value, index, inner_stride: int, lanes: int, dtype: str) -> ir.Value:

@@ -1,7 +1,10 @@
 """matmul: y[M,N] = op(a) @ op(b), op = transpose when the flag is set (numpy `a.T @ b.T` style).
 
 Operands: a ([M,K], or [K,M] with transpose_a), b ([K,N], or [N,K] with transpose_b), y [M,N],
-then the epilogue's operands (and `scratch` when both flags are set).
+then the epilogue's operands (and `scratch` when both flags are set). With batch > 1 (GEMM form
+only) b and y hold `batch` matrices and a is shared: y[i] = op(a) @ b[i], which is a 1x1
+convolution over NCHW images (a = the weights [O, C], b[i] = image i as [C, H·W]); the epilogue
+then sees coordinates (i, m, n).
 
 Algorithms (each output element is one FMA chain over k = 0..K-1, so threads never change it):
 * GEMM form (transpose_b False): 6 rows x 4 vectors of 16 columns = 24 zmm accumulators; per k,
@@ -18,7 +21,8 @@ from llvmlite import ir
 from .contract import Kernel, KernelFunction, Operand, Scratch, kernel_operands
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop
-from .simd import LANES, broadcast, horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, store_vector
+from .simd import LANES, broadcast, elem_ptr, horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, \
+    store_vector
 from .tile import Block, blocks, emit_fma_tile, emit_grid, vector_blocks
 
 GEMM_ROWS, GEMM_VECTORS = 6, 4
@@ -26,11 +30,14 @@ DOT_ROWS, DOT_COLS = 6, 4
 
 
 def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_a: bool = False,
-                transpose_b: bool = False, epilogue: Epilogue = IDENTITY) -> Kernel:
+                transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int = 1) -> Kernel:
+    if batch > 1 and transpose_b:
+        raise ValueError("a batched matmul has the GEMM form only (transpose_b=False)")
     a_shape = (k, m) if transpose_a else (m, k)
     b_shape = (n, k) if transpose_b else (k, n)
-    operands = kernel_operands([Operand("a", a_shape), Operand("b", b_shape), Operand("y", (m, n), "out")],
-                               epilogue.operands)
+    batched = (batch,) if batch > 1 else ()
+    operands = kernel_operands([Operand("a", a_shape), Operand("b", batched + b_shape),
+                                Operand("y", batched + (m, n), "out")], epilogue.operands)
     relayout_a = transpose_a and transpose_b
     scratch = Scratch(per_thread=4 * m * k) if relayout_a else Scratch()
     kf = KernelFunction(module, name, operands, scratch)
@@ -39,21 +46,24 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
         a_rows = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
         _emit_dot_form(kf, shape, a_rows, epilogue)
     else:
-        _emit_gemm_form(kf, shape, transpose_a, epilogue)
-    return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k)
+        _emit_gemm_form(kf, shape, transpose_a, epilogue, batch)
+    return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * batch)
 
 
 def _split_tiles(kf: KernelFunction, axes, tile) -> None:
     emit_grid(kf.builder, axes, lambda starts, kinds: tile(*starts, *kinds), threads=(kf.tid, kf.nthreads))
 
 
-def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epilogue) -> None:
+def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epilogue, batch: int) -> None:
     m, k, n = shape
     b = kf.builder
-    a, bmat, y = kf["a"], kf["b"], kf["y"]
+    a = kf["a"]
+    view = ((("i", batch),) if batch > 1 else ()) + (("m", m), ("n", n))
 
-    def tile(row0, vec0, rb: Block, cb: Block):
+    def tile(item, row0, vec0, _, rb: Block, cb: Block):
         col0 = affine(b, [(vec0, LANES)])
+        bmat, y = (elem_ptr(b, kf[operand], affine(b, [(item, size)]))
+                   for operand, size in (("b", k * n), ("y", m * n)))
         lanes = [cb.lanes(j) for j in range(cb.size)]
 
         def a_operand(i, kk):
@@ -67,11 +77,11 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
         for i in range(rb.size):
             for j in range(cb.size):
                 row, col = affine(b, [(row0, 1)], i), affine(b, [(col0, 1)], j * LANES)
-                position = LanePosition({"m": row, "n": col}, "n", lanes[j], (("m", m), ("n", n)))
+                position = LanePosition({"i": item, "m": row, "n": col}, "n", lanes[j], view)
                 value = epilogue.apply(b, acc[i][j], position, kf.args)
                 store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n + j * LANES), lanes[j])
 
-    _split_tiles(kf, [blocks(m, GEMM_ROWS), vector_blocks(n, GEMM_VECTORS)], tile)
+    _split_tiles(kf, [blocks(batch, 1), blocks(m, GEMM_ROWS), vector_blocks(n, GEMM_VECTORS)], tile)
 
 
 def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue) -> None:

@@ -1,9 +1,9 @@
 """Kernels that move elements without arithmetic: strided copies (transpose, slicing and its
 gradient), gather and its gradient, one-hot rows.
 
-* `emit_strided_copy(module, name, shape, src, dst, dtype, zero_first)`: for every index i of
+* `emit_strided_copy(module, name, shape, src, dst, dtype, fill)`: for every index i of
   `shape`, y[dst.offset + i·dst.strides] = x[src.offset + i·src.strides] (element strides, may be
-  negative). With zero_first, a first phase zeroes all of y (a slice gradient). Operands x, y.
+  negative). With fill, a first phase fills all of y with it (a slice gradient, a pad). Operands x, y.
 * `emit_concat(module, name, piece_shapes, out_shape, axis, dtype)`: y = the pieces x0, x1, ...
   laid end to end along `axis`, one strided copy per piece into its slab of y (stack is concat of
   pieces with a size-1 axis). Operands x0..x(n-1), y.
@@ -45,14 +45,18 @@ class Strided:
 
 
 def emit_strided_copy(module: ir.Module, name: str, shape: Sequence[int], src_shape: Sequence[int], src: Strided,
-                      dst_shape: Sequence[int], dst: Strided, dtype: str, zero_first: bool = False) -> Kernel:
+                      dst_shape: Sequence[int], dst: Strided, dtype: str, fill=None) -> Kernel:
+    """y[dst positions] = x[src positions]; with `fill` (a number), y is first filled with it
+    (a phase of its own: the copy splits its work between threads differently)."""
     operands = (Operand("x", tuple(src_shape), "in", dtype), Operand("y", tuple(dst_shape), "out", dtype))
     phases = []
-    if zero_first:
-        kf = KernelFunction(module, f"{name}.zero", operands)
-        _fill(kf, "y", prod(dst_shape), ir.Constant(IR_TYPES[dtype], 0))
+    if fill is not None:
+        kf = KernelFunction(module, f"{name}.fill", operands)
+        elem = IR_TYPES[dtype]
+        _fill(kf, "y", prod(dst_shape), ir.Constant(elem, fill if isinstance(elem, (ir.FloatType, ir.DoubleType))
+                                                     else int(fill)))
         phases.append(kf.finish())
-    kf = KernelFunction(module, name if not zero_first else f"{name}.copy", operands)
+    kf = KernelFunction(module, name if fill is None else f"{name}.copy", operands)
     dims, (src_strides, dst_strides) = collapse(shape, [list(src.strides), list(dst.strides)])
     if prod(shape):
         _copy_grid(kf, dims, src.offset, src_strides, dst.offset, dst_strides, IR_TYPES[dtype])

@@ -1,17 +1,21 @@
-"""Dense and Flatten."""
+"""Dense, Dropout and Flatten."""
 from __future__ import annotations
 
 import math
+import numbers
 
-from ... import ops
+import numpy as np
+
+from ... import context, ops
 from ...errors import ArgumentError
+from ...types import float32
 from ..cell import Cell
 from ..init import initializer
 from ..parameter import Parameter
 from .activation import get_activation
 from .checks import check_tensor, input_error
 
-__all__ = ["Dense", "Flatten"]
+__all__ = ["Dense", "Dropout", "Flatten"]
 
 
 def _activation_cell(activation):
@@ -70,3 +74,42 @@ class Flatten(Cell):
         if x.ndim < 1:
             raise input_error(self, x, "input [N, ...]", "Flatten keeps axis 0 (the batch), so the input needs one")
         return ops.reshape(x, shape=(x.shape[0], math.prod(x.shape[1:])))
+
+
+class Dropout(Cell):
+    """In training, zeroes each element with probability 1 - keep_prob and scales the rest by
+    1 / keep_prob; in eval, the identity. `p` (MindSpore 2.x) is the drop probability and, when
+    given, wins over r1.7's `keep_prob`.
+
+    The mask is ops.dropout's: a Philox draw of (seed, step counter, element index), the same in
+    every mode and thread count. The seed is drawn at construction from the seeded source
+    (graphc.set_seed); the counter is the int64 Parameter `<cell>.counter`, advanced once per
+    training call inside the same graph and saved in checkpoints, so a resumed run continues the
+    sequence."""
+
+    def __init__(self, keep_prob=0.5, p=None, dtype=float32):
+        super().__init__()
+        if dtype != float32:
+            raise ArgumentError(f"Dropout: dtype must be float32 (the mask follows the input's dtype), got {dtype!r}")
+        if p is not None:
+            if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= p < 1.0:
+                raise ArgumentError(f"Dropout: p (the drop probability) must be a number in [0, 1), got {p!r}; "
+                                    "p=0.2 drops 20% of the elements")
+            keep_prob = 1.0 - p
+        elif not isinstance(keep_prob, numbers.Real) or isinstance(keep_prob, bool) or not 0.0 < keep_prob <= 1.0:
+            raise ArgumentError(f"Dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}; it is the "
+                                "probability of KEEPING an element (keep_prob=0.8 drops 20%; or pass p=0.2)")
+        self.keep_prob, self.p = float(keep_prob), p
+        self.seed = int(context.rng().integers(0, 2 ** 63))
+        self.counter = Parameter(np.zeros((), np.int64), name="counter", requires_grad=False)
+
+    def construct(self, x):
+        check_tensor(self, x)
+        if not self.training or self.keep_prob == 1.0:
+            return x
+        y = ops.dropout(x, self.counter, keep_prob=self.keep_prob, seed=self.seed)
+        ops.assign(self.counter, self.counter + 1)
+        return y
+
+    def extend_repr(self) -> str:
+        return f"p={1.0 - self.keep_prob}" if self.p is not None else f"keep_prob={self.keep_prob}"

@@ -34,9 +34,13 @@ class Conv2d(Cell):
         super().__init__()
         if pad_mode not in PAD_MODES:
             raise ArgumentError(f"Conv2d: pad_mode must be one of {', '.join(PAD_MODES)}, got {pad_mode!r}")
+        if not isinstance(group, numbers.Integral) or isinstance(group, bool) or group < 1:
+            raise ArgumentError(f"Conv2d: group must be an int >= 1, got {group!r}")
         if in_channels % group or out_channels % group:
             raise ArgumentError(f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
-                                f"divisible by group ({group})")
+                                f"divisible by group ({group}): each group convolves in_channels / group input "
+                                f"channels into out_channels / group outputs; for a depthwise convolution use "
+                                f"group=in_channels and a multiple of it as out_channels")
         self.in_channels, self.out_channels, self.group = in_channels, out_channels, group
         self.kernel_size = pair(kernel_size, "Conv2d: kernel_size")
         self.stride = pair(stride, "Conv2d: stride")

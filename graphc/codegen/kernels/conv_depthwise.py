@@ -1,0 +1,184 @@
+"""Depthwise convolution (group = in_channels = out_channels): vector kernels that stream planes.
+
+A depthwise conv does 2·KH·KW flops per output element and reads one input plane per output plane,
+so it is bound by memory, not by FMAs: the channel-blocked GEMM tiles of conv_direct would run one
+channel per tile. Here each work item is one (image, channel) plane, owned by one thread:
+
+* forward: the plane is staged zero-padded in the thread's scratch (no bounds checks in the loop),
+  the KH·KW weights of the channel are splatted into registers, and each output row vector is
+  Σ w(kh, kw) · (a load of the staged row at kh, kw; a strided load for stride 2);
+* input gradient: the same loop over dy zero-inserted by the stride and padded by
+  (kernel - 1)·dilation - pad, with the taps flipped (conv.input_gradient_problem's identity);
+* filter gradient: one work item per channel, KH·KW vector accumulators over every image and
+  output row (dy vector times the staged x row at each tap), reduced horizontally at the end.
+
+Every output is computed by one thread in a fixed order, so results do not depend on the thread
+count. All three take an epilogue (lanes along w for the convolutions, along taps t for the filter).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from llvmlite import ir
+
+from .contract import Kernel, KernelFunction, Operand, ScratchPlan, kernel_operands
+from .epilogue import IDENTITY, Epilogue, LanePosition
+from .loops import affine, counted_loop, entry_alloca
+from .simd import F32, I32, I64, LANES, V16F32, broadcast, elem_ptr, fma, horizontal_sums, load_scalar, \
+    load_strided, load_vector, store_vector
+from .staging import Placement, emit_stage
+from .tile import blocks, emit_grid, vector_blocks
+
+_ZERO = ir.Constant(V16F32, 0.0)
+TapIndex = Callable[[ir.IRBuilder, ir.Value, int, int], ir.Value]   # (b, channel, kh, kw) -> weight index
+
+
+def is_depthwise(geo) -> bool:
+    """One input and one output channel per group (a channel multiplier of 1)."""
+    return geo.group > 1 and geo.group == geo.in_channels == geo.out_channels
+
+
+@dataclass(frozen=True)
+class _Planes:
+    """out[p, oh, ow] = Σ_{kh, kw} w(c, kh, kw) · staged(p)[oh·sh + kh·dh, ow·sw + kw·dw], p = n·C + c."""
+    batch: int
+    channels: int
+    out_h: int
+    out_w: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    place: Placement               # one source plane -> its staged copy (channels = 1)
+    tap: TapIndex
+    src: str
+    out: str
+
+
+def _forward_planes(geo) -> _Planes:
+    top, bottom, left, right = geo.pad
+    place = Placement(1, geo.height, geo.width, geo.height + top + bottom, geo.width + left + right, top, left)
+    return _Planes(geo.batch, geo.in_channels, geo.out_h, geo.out_w, (geo.kernel_h, geo.kernel_w), geo.stride,
+                   geo.dilation, place, lambda b, c, kh, kw: geo.weight_offset(b, c, 0, kh, kw), "x", "y")
+
+
+def _input_gradient_planes(geo) -> _Planes:
+    (dh, dw), (sh, sw) = geo.dilation, geo.stride
+    top, left = (geo.kernel_h - 1) * dh - geo.pad[0], (geo.kernel_w - 1) * dw - geo.pad[2]
+    place = Placement(1, geo.out_h, geo.out_w, geo.height + (geo.kernel_h - 1) * dh,
+                      geo.width + (geo.kernel_w - 1) * dw, top, left, sh, sw)
+    flipped = lambda b, c, kh, kw: geo.weight_offset(b, c, 0, geo.kernel_h - 1 - kh, geo.kernel_w - 1 - kw)
+    return _Planes(geo.batch, geo.in_channels, geo.height, geo.width, (geo.kernel_h, geo.kernel_w), (1, 1),
+                   geo.dilation, place, flipped, "dy", "dx")
+
+
+def emit_depthwise_conv2d(module: ir.Module, name: str, geo, epilogue: Epilogue = IDENTITY) -> Kernel:
+    own = [Operand("x", geo.x_shape), Operand("w", geo.w_shape), Operand("y", geo.y_shape, "out")]
+    return _emit_planes(module, name, _forward_planes(geo), kernel_operands(own, epilogue.operands), epilogue,
+                        geo.flops)
+
+
+def emit_depthwise_grad_input(module: ir.Module, name: str, geo, epilogue: Epilogue = IDENTITY) -> Kernel:
+    own = [Operand("dy", geo.y_shape), Operand("w", geo.w_shape), Operand("dx", geo.x_shape, "out")]
+    return _emit_planes(module, name, _input_gradient_planes(geo), kernel_operands(own, epilogue.operands),
+                        epilogue, geo.flops)
+
+
+def _staged_plane(kf: KernelFunction, plan: ScratchPlan, operand: str, plane, place: Placement) -> ir.Value:
+    """Plane `plane` of `operand` as the loops read it: in place, or staged in the thread's scratch."""
+    b = kf.builder
+    source = elem_ptr(b, kf[operand], affine(b, [(plane, place.src_h * place.src_w)]))
+    if place.is_identity:
+        return source
+    staged = plan.private_region(kf, "plane")
+    emit_stage(b, source, staged, place)
+    return staged
+
+
+def _row_vector(b: ir.IRBuilder, staged: ir.Value, place: Placement, row, column, stride: int, lanes: int):
+    return load_strided(b, staged, affine(b, [(row, place.dst_w), (column, 1)]), stride, lanes)
+
+
+def _emit_planes(module, name, p: _Planes, operands, epilogue: Epilogue, flops: int) -> Kernel:
+    plan = ScratchPlan().private("plane", 4 * p.place.dst_elements)
+    kf = KernelFunction(module, name, operands, plan.scratch)
+    b = kf.builder
+    (kh_count, kw_count), (sh, sw), (dh, dw) = p.kernel, p.stride, p.dilation
+    view = (("n", p.batch), ("c", p.channels), ("h", p.out_h), ("w", p.out_w))
+    vectors = vector_blocks(p.out_w, 1)
+
+    def tile(starts, kinds) -> None:
+        (plane,) = starts
+        n, c = b.udiv(plane, ir.Constant(I64, p.channels)), b.urem(plane, ir.Constant(I64, p.channels))
+        staged = _staged_plane(kf, plan, p.src, plane, p.place)
+        weights = {(kh, kw): broadcast(b, load_scalar(b, kf["w"], p.tap(b, c, kh, kw)))
+                   for kh in range(kh_count) for kw in range(kw_count)}
+
+        def row_vectors(oh, v, lanes: int) -> None:
+            first = affine(b, [(v, LANES)])
+            acc = _ZERO
+            for (kh, kw), weight in weights.items():
+                row = affine(b, [(oh, sh)], kh * dh)
+                column = affine(b, [(first, sw)], kw * dw)
+                acc = fma(b, weight, _row_vector(b, staged, p.place, row, column, sw, lanes), acc)
+            position = LanePosition({"n": n, "c": c, "h": oh, "w": first}, "w", lanes, view)
+            value = epilogue.apply(b, acc, position, kf.args)
+            store_vector(b, value, kf[p.out], affine(b, [(plane, p.out_h * p.out_w), (oh, p.out_w), (first, 1)]),
+                         lanes)
+
+        with counted_loop(b, 0, p.out_h, name="oh") as oh:
+            for block in vectors:
+                if block.count == 1:
+                    row_vectors(oh, block.start, block.lanes(0))
+                else:
+                    with counted_loop(b, block.start, block.start + block.count, name="v") as v:
+                        row_vectors(oh, v, block.lanes(0))
+
+    emit_grid(b, [blocks(p.batch * p.channels, 1)], tile, threads=(kf.tid, kf.nthreads))
+    return Kernel(name, (kf.finish(),), operands, plan.scratch, flops)
+
+
+def emit_depthwise_grad_filter(module: ir.Module, name: str, geo, epilogue: Epilogue = IDENTITY) -> Kernel:
+    """dw[c, 0, kh, kw] = Σ_n Σ_{oh, ow} dy[n, c, oh, ow] · x_padded[n, c, oh·sh + kh·dh, ow·sw + kw·dw]."""
+    own = [Operand("dy", geo.y_shape), Operand("x", geo.x_shape), Operand("dw", geo.w_shape, "out")]
+    operands = kernel_operands(own, epilogue.operands)
+    forward = _forward_planes(geo)
+    plan = ScratchPlan().private("plane", 4 * forward.place.dst_elements)
+    kf = KernelFunction(module, name, operands, plan.scratch)
+    b = kf.builder
+    taps = [(kh, kw) for kh in range(geo.kernel_h) for kw in range(geo.kernel_w)]
+    slots = [entry_alloca(b, V16F32, f"tap{t}") for t in range(len(taps))]
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    view = (("o", geo.out_channels), ("c", 1), ("t", len(taps)))
+
+    def tile(starts, kinds) -> None:
+        (c,) = starts
+        for slot in slots:
+            b.store(_ZERO, slot)
+        with counted_loop(b, 0, geo.batch, name="n") as n:
+            plane = affine(b, [(n, geo.in_channels), (c, 1)])
+            staged = _staged_plane(kf, plan, "x", plane, forward.place)
+            dy_plane = affine(b, [(plane, geo.out_h * geo.out_w)])
+            with counted_loop(b, 0, geo.out_h, name="oh") as oh:
+                for block in vector_blocks(geo.out_w, 1):
+                    def accumulate(v, lanes=block.lanes(0)) -> None:
+                        first = affine(b, [(v, LANES)])
+                        dy = load_vector(b, kf["dy"], affine(b, [(dy_plane, 1), (oh, geo.out_w), (first, 1)]), lanes)
+                        for slot, (kh, kw) in zip(slots, taps):
+                            x = _row_vector(b, staged, forward.place, affine(b, [(oh, sh)], kh * dh),
+                                            affine(b, [(first, sw)], kw * dw), sw, lanes)
+                            b.store(fma(b, dy, x, b.load(slot, typ=V16F32)), slot)
+                    if block.count == 1:
+                        accumulate(block.start)
+                    else:
+                        with counted_loop(b, block.start, block.start + block.count, name="v") as v:
+                            accumulate(v)
+        for chunk in range(0, len(taps), LANES):
+            lanes = min(LANES, len(taps) - chunk)
+            sums = horizontal_sums(b, [b.load(slot, typ=V16F32) for slot in slots[chunk:chunk + lanes]])
+            position = LanePosition({"o": c, "c": 0, "t": chunk}, "t", lanes, view)
+            value = epilogue.apply(b, sums, position, kf.args)
+            store_vector(b, value, kf["dw"], affine(b, [(c, len(taps))], chunk), lanes)
+
+    emit_grid(b, [blocks(geo.out_channels, 1)], tile, threads=(kf.tid, kf.nthreads))
+    return Kernel(name, (kf.finish(),), operands, plan.scratch, geo.flops)

@@ -1,0 +1,122 @@
+"""BatchNorm1d and BatchNorm2d with MindSpore's names, defaults and semantics.
+
+Training normalises with the batch mean and the biased batch variance over every axis but the
+channel axis (ops.batch_stats, one kernel), and updates the moving statistics as state, like an
+optimizer's moments: impure assigns in the same graph (so in the same compiled step),
+`moving = momentum * moving + (1 - momentum) * batch`, the moving variance taking the unbiased
+(n - 1) batch variance. Eval normalises with the moving statistics. Both normalise with
+ops.channel_affine (x · scale + shift per channel). The layer is written with ops, so its
+gradient, its fusion and its native code come from theirs.
+"""
+from __future__ import annotations
+
+import numbers
+
+from ... import ops
+from ...errors import ArgumentError
+from ..cell import Cell
+from ..init import initializer
+from ..parameter import Parameter
+from .checks import check_tensor, input_error
+
+__all__ = ["BatchNorm1d", "BatchNorm2d"]
+
+
+class _BatchNorm(Cell):
+    _RANK = 0                  # input rank: [N, C] (1d) or [N, C, H, W] (2d)
+    _LAYOUT = ""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.9, affine=True, gamma_init="ones", beta_init="zeros",
+                 moving_mean_init="zeros", moving_var_init="ones", use_batch_statistics=None, data_format="NCHW"):
+        super().__init__()
+        kind = type(self).__name__
+        if not isinstance(num_features, numbers.Integral) or isinstance(num_features, bool) or num_features < 1:
+            raise ArgumentError(f"{kind}: num_features must be a positive int (the channel count), "
+                                f"got {num_features!r}")
+        if not isinstance(eps, numbers.Real) or eps <= 0:
+            raise ArgumentError(f"{kind}: eps must be a number > 0, got {eps!r}")
+        if not isinstance(momentum, numbers.Real) or not 0.0 <= momentum <= 1.0:
+            raise ArgumentError(f"{kind}: momentum must be in [0, 1] (the weight of the old moving statistics; "
+                                f"MindSpore's 0.9 is PyTorch's 0.1), got {momentum!r}")
+        if use_batch_statistics not in (None, True, False):
+            raise ArgumentError(f"{kind}: use_batch_statistics must be None, True or False, "
+                                f"got {use_batch_statistics!r}")
+        if data_format != "NCHW":
+            raise ArgumentError(f"{kind}: only data_format='NCHW' is supported, got {data_format!r}")
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.affine, self.use_batch_statistics = bool(affine), use_batch_statistics
+        shape = (self.num_features,)
+        self.gamma = Parameter(initializer(gamma_init, shape), name="gamma", requires_grad=self.affine)
+        self.beta = Parameter(initializer(beta_init, shape), name="beta", requires_grad=self.affine)
+        self.moving_mean = Parameter(initializer(moving_mean_init, shape), name="moving_mean", requires_grad=False)
+        self.moving_variance = Parameter(initializer(moving_var_init, shape), name="moving_variance",
+                                         requires_grad=False)
+
+    def construct(self, x):
+        self._check(x)
+        batch_statistics = self.training if self.use_batch_statistics is None else self.use_batch_statistics
+        return self._normalize_batch(x) if batch_statistics else self._normalize_moving(x)
+
+    @property
+    def _axes(self) -> tuple[int, ...]:
+        return (0,) + tuple(range(2, self._RANK))
+
+    def _per_channel(self, v):
+        """[C] -> [1, C] or [1, C, 1, 1], broadcasting along the channel axis."""
+        return ops.reshape(v, shape=(1, self.num_features) + (1,) * (self._RANK - 2))
+
+    def _normalize_batch(self, x):
+        count = x.size // self.num_features
+        if count < 2:
+            raise input_error(self, x, f"input {self._LAYOUT} with more than one value per channel",
+                              "batch statistics need at least 2 values per channel (its unbiased variance divides "
+                              "by n - 1): use a larger batch, or set_train(False) to use the moving statistics")
+        stats = ops.batch_stats(x)                                            # [mean; biased variance]
+        mean, variance = (ops.reshape(ops.channel_row(stats, row, 2), shape=(self.num_features,)) for row in (0, 1))
+        self._update_moving(mean, variance * (count / (count - 1)))
+        return self._normalize(x, mean, variance)
+
+    def _update_moving(self, mean, unbiased_variance):
+        keep, take = self.momentum, 1.0 - self.momentum
+        ops.assign(self.moving_mean, self.moving_mean * keep + mean * take)
+        ops.assign(self.moving_variance, self.moving_variance * keep + unbiased_variance * take)
+
+    def _normalize_moving(self, x):
+        return self._normalize(x, self.moving_mean, self.moving_variance)
+
+    def _normalize(self, x, mean, variance):
+        """gamma (x - mean) / sqrt(variance + eps) + beta as x · scale + shift with per-channel scale and
+        shift: one multiply-add per element, which fuses with the activation that follows (and
+        whose gradient is one pass of per-channel sums of dy and dy·x, then one elementwise pass)."""
+        scale = self.gamma * ops.rsqrt(variance + self.eps)
+        shift = self.beta - mean * scale
+        return ops.channel_affine(x, self._per_channel(scale), self._per_channel(shift))
+
+    def _check(self, x):
+        check_tensor(self, x)
+        expected = f"input {self._LAYOUT} with C = num_features = {self.num_features}"
+        if x.ndim != self._RANK:
+            raise input_error(self, x, expected, f"{type(self).__name__} normalises rank-{self._RANK} inputs "
+                                                 f"{self._LAYOUT}; reshape the input or use the other BatchNorm")
+        if x.shape[1] != self.num_features:
+            raise input_error(self, x, expected,
+                              f"the input has {x.shape[1]} channels but the layer was built for {self.num_features}: "
+                              f"build it as {type(self).__name__}({x.shape[1]}) (num_features = the channel count "
+                              "of the layer before it)")
+
+    def extend_repr(self) -> str:
+        return (f"num_features={self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"gamma={self.gamma}, beta={self.beta}, moving_mean={self.moving_mean}, "
+                f"moving_variance={self.moving_variance}")
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of [N, C, H, W] inputs over N, H and W, per channel."""
+    _RANK = 4
+    _LAYOUT = "[N, C, H, W]"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of [N, C] inputs over N, per channel."""
+    _RANK = 2
+    _LAYOUT = "[N, C]"
