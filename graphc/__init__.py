@@ -1,16 +1,23 @@
 """graphc: trace MindSpore-style networks into graphs, optimise them, and run them natively."""
 from . import ops
-from .context import GRAPH_MODE, PYNATIVE_MODE, get_context, set_context, set_seed
+from .context import GRAPH_MODE, PYNATIVE_MODE, ParallelMode, get_auto_parallel_context, get_context, \
+    reset_auto_parallel_context, set_auto_parallel_context, set_context, set_seed
 from .errors import GraphcError
 from .tracing import Tensor
 from .types import bool_, float32, float64, int32, int64
-from .nn.parameter import Parameter
+from .nn.parameter import Parameter, ParameterTuple
 from .jit import jit
 from . import nn
 from .autodiff import grad, value_and_grad
-from . import models
+from . import communication, models
 
-__all__ = ["GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "Parameter", "Tensor", "bool_", "float32", "float64",
-           "get_context", "grad", "int32", "int64", "jit", "models", "nn", "ops", "set_context", "set_seed",
-           "value_and_grad"]
+# MindSpore keeps GradOperation (a composite of the autodiff layer) in `ops` beside the primitives;
+# the registry below the front end cannot import it, so the package puts it there.
+ops.GradOperation = nn.GradOperation
+
+__all__ = ["GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter", "ParameterTuple", "Tensor",
+           "bool_", "communication", "float32", "float64", "get_auto_parallel_context", "get_context", "grad", "int32",
+           "int64", "jit", "models", "nn", "ops", "reset_auto_parallel_context", "set_auto_parallel_context",
+           "set_context",
+           "set_seed", "value_and_grad"]
 __version__ = "0.1.0"

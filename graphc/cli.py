@@ -175,12 +175,18 @@ def _native_kernels(graph: Graph, seconds: dict[str, float]) -> str:
 def _cache(args) -> None:
     from .codegen import machine
     if args.action == "clear":
-        removed = machine.cache_info()
-        machine.cache_clear()
-        print(f"removed {removed['entries']} entries ({removed['bytes']} bytes) from {removed['dir']}")
+        removed = machine.cache_clear()
+        if removed["unsafe"]:
+            raise CliError(f"left {removed['dir']} alone: {removed['unsafe']}")
+        print(f"removed {removed['entries']} entries ({removed['bytes']} bytes) and {removed['leftovers']} "
+              f"leftover files ({removed['leftover_bytes']} bytes) from {removed['dir']}")
         return
     info = machine.cache_info()
-    print(f"directory {info['dir']}\nentries   {info['entries']}\nbytes     {info['bytes']}")
+    print(f"directory {info['dir']}\nentries   {info['entries']}\nbytes     {info['bytes']}\n"
+          f"leftovers {info['leftovers']} ({info['leftover_bytes']} bytes: interrupted writes, failed-compile dumps)\n"
+          f"bound     {info['max_bytes']} bytes (GRAPHC_CACHE_MAX_BYTES), least recently used evicted first")
+    if info["unsafe"]:
+        print(f"not used: {info['unsafe']}")
 
 
 def _write(text: str, path: str | None) -> None:

@@ -15,8 +15,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import context, interp
+from . import communication, context, interp
 from .ir import Graph
+from .nn.parameter import ParameterSet
+from .ir.digest import graph_digest
+from .ops import collective
 from .passes import DEFAULT_PIPELINE, parse_pipeline, run_pipeline
 from .passes.save import StageWriter
 
@@ -28,15 +31,17 @@ class InterpExecutable:
 
     def __init__(self, graph: Graph, params: Mapping[str, object]):
         self.graph, self.params = graph, dict(params)
+        self._parameter_set = ParameterSet.of(self.params.values())
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        # copies: an output that is a parameter means its value from before the step, which the
-        # in-place update below would otherwise change under the caller's feet
-        values = {name: p.asnumpy().copy() for name, p in self.params.items()}
-        outputs, updates = interp.run(self.graph, inputs, values)
-        for name, value in updates.items():
-            self.params[name].set_data(value)
-        return outputs
+        with self._parameter_set.locked():
+            # copies: an output that is a parameter means its value from before the step, which the
+            # in-place update below would otherwise change under the caller's feet
+            values = {name: p.asnumpy().copy() for name, p in self.params.items()}
+            outputs, updates = interp.run(self.graph, inputs, values)
+            for name, value in updates.items():
+                self.params[name].set_data(value)
+            return outputs
 
 
 def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | None = None,
@@ -52,6 +57,7 @@ def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | Non
                  print_after=[p for p in os.environ.get("GRAPHC_PRINT_AFTER", "").split(",") if p],
                  on_stage=StageWriter(save_root, graph) if save_root else None)
     seconds = {"trace": trace_seconds, "passes": time.perf_counter() - start}
+    _check_ranks_agree(graph)
     if backend == "interp":
         return InterpExecutable(graph, params)
     from .codegen import executable       # on the first native compile: loading LLVM takes ~70 ms
@@ -59,6 +65,17 @@ def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | Non
     if built.lowered.profile and _env_flag("GRAPHC_PROFILE"):   # asked for from outside: print at exit
         atexit.register(_print_profile, built)
     return built
+
+
+def _check_ranks_agree(graph: Graph) -> None:
+    """A step with collectives runs only if every rank compiled the same one: different models or
+    batch sizes are an error on every rank here, not a hang or a silent mix inside the allreduce."""
+    collectives = [node for node in graph.order() if node.op == "allreduce" and node.attrs["ranks"] > 1]
+    if collectives:
+        description = (f"{graph.name}({', '.join(str(n.type) for n in graph.inputs)}) allreducing "
+                       f"{', '.join(str(n.type) for n in collectives)}")
+        transport = collective.transport(collectives[0].attrs["ranks"])
+        communication.check_same(transport, "compiled step", graph_digest(graph), description)
 
 
 def _print_profile(built) -> None:

@@ -1,54 +1,138 @@
-"""Global execution settings (MindSpore's set_context) and the seeded random source."""
+"""Global execution settings (MindSpore's set_context and set_auto_parallel_context) and the seeded
+random source."""
 from __future__ import annotations
 
 import functools
+import logging
 import os
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
+
+from .errors import ArgumentError
 
 GRAPH_MODE = 0
 PYNATIVE_MODE = 1
 
-_DEFAULTS = {
-    "mode": GRAPH_MODE,
-    "backend": "llvm",
-    "num_threads": None,        # None: all cores (or GRAPHC_NUM_THREADS)
-    "save_graphs": False,
-    "save_graphs_path": ".",
-    "profile": False,
-    "device_target": "CPU",
-    "pipeline": None,           # None: GRAPHC_PIPELINE, else the default pipeline
+log = logging.getLogger("graphc.context")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One set_context key: its default, its check (None when a value is valid, else what is wrong
+    with it), and, for keys graphc accepts but does not act on, why."""
+    default: Any
+    check: Callable[[Any], str | None]
+    ignored: str = ""
+
+
+def _one_of(*choices) -> Callable[[Any], str | None]:
+    return lambda value: None if any(value == c and type(value) is type(c) for c in choices) else \
+        f"expected one of {', '.join(map(repr, choices))}"
+
+
+def _int_at_least(minimum: int, none_ok: bool = False) -> Callable[[Any], str | None]:
+    def check(value):
+        if (value is None and none_ok) or (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+            return None
+        return f"expected an int >= {minimum}" + (" or None" if none_ok else "")
+    return check
+
+
+def _instance(*types) -> Callable[[Any], str | None]:
+    return lambda value: None if isinstance(value, types) else "expected a " + " or ".join(t.__name__ for t in types)
+
+
+def _device_target(value) -> str | None:
+    if value == "CPU":
+        return None
+    if value in ("GPU", "Ascend"):
+        return f"graphc compiles for the CPU it runs on, and has no {value} backend; remove device_target or " \
+               "set it to 'CPU'"
+    return "expected 'CPU'"
+
+
+def _save_graphs(value) -> str | None:
+    return None if isinstance(value, bool) or value in (0, 1, 2, 3) else \
+        "expected a bool or an int 0-3 (MindSpore 2.x levels)"
+
+
+SETTINGS: dict[str, Setting] = {
+    "mode": Setting(GRAPH_MODE, _one_of(GRAPH_MODE, PYNATIVE_MODE)),
+    "backend": Setting("llvm", _one_of("llvm", "interp")),
+    "num_threads": Setting(None, _int_at_least(1, none_ok=True)),   # None: all cores (or GRAPHC_NUM_THREADS)
+    "save_graphs": Setting(False, _save_graphs),
+    "save_graphs_path": Setting(".", _instance(str)),
+    "profile": Setting(False, _instance(bool)),
+    "device_target": Setting("CPU", _device_target),
+    # MindSpore keys a CPU script passes, accepted (and validated) so it runs unchanged:
+    "device_id": Setting(0, _int_at_least(0), "graphc uses the host CPU; there is one device"),
+    "max_call_depth": Setting(1000, _int_at_least(1), "tracing inlines every call, so no call depth limit applies"),
+    "enable_graph_kernel": Setting(False, _instance(bool), "graphc always fuses kernels (the fuse pass)"),
+    "enable_compile_cache": Setting(False, _instance(bool),
+                                    "graphc always caches compiled code (on disk under GRAPHC_CACHE_DIR)"),
+    "compile_cache_path": Setting(".", _instance(str), "the compile cache lives under GRAPHC_CACHE_DIR"),
+    "reserve_class_name_in_scope": Setting(True, _instance(bool), "scopes are attribute paths (backbone.conv1)"),
+    "pynative_synchronize": Setting(False, _instance(bool), "PYNATIVE_MODE always runs synchronously"),
+    "enable_reduce_precision": Setting(True, _instance(bool), "graphc computes in the dtypes it is given"),
+    "memory_optimize_level": Setting("O0", _one_of("O0", "O1"), "the memory plan always reuses buffers"),
+    # checked by the driver, which interprets it (add_setting_check):
+    "pipeline": Setting(None, lambda value: None),   # None: GRAPHC_PIPELINE, else the default pipeline
 }
-_context = dict(_DEFAULTS)
-_VALID = {"mode": (GRAPH_MODE, PYNATIVE_MODE), "backend": ("llvm", "interp"), "device_target": ("CPU",)}
-_CHECKS: dict[str, Callable] = {}   # setting -> check(value), raising ValueError; added by the layers above
+_context = {key: setting.default for key, setting in SETTINGS.items()}
+# The settings a compiled function is built under: after set_context changes one, graphc.jit rebuilds
+# the function at its next call and logs which setting changed. num_threads is not one of them:
+# a native executable applies it on every call.
+COMPILE_SETTINGS = ("backend", "pipeline", "save_graphs", "save_graphs_path", "profile")
+_compile_generation = 0     # bumped whenever set_context changes a compile setting
 
 
-def add_setting_check(key: str, check: Callable) -> None:
-    """Let a layer above this one validate a setting it interprets (the driver checks `pipeline`)."""
-    _CHECKS[key] = check
+def add_setting_check(key: str, check: Callable[[Any], None]) -> None:
+    """Let a layer above this one validate a setting it interprets (the driver checks `pipeline`):
+    check(value) raises ValueError saying what is wrong."""
+    def problem(value) -> str | None:
+        try:
+            check(value)
+        except ValueError as error:
+            return str(error)
+        return None
+    SETTINGS[key] = Setting(SETTINGS[key].default, problem, SETTINGS[key].ignored)
 
 
 def set_context(**settings) -> None:
+    """Set execution settings. Every argument is checked before any is applied, so an error
+    leaves the context unchanged. Keys whose Setting has `ignored` are accepted for MindSpore
+    scripts and have no effect (docs/mindspore.md lists them and why)."""
+    global _compile_generation
     for key, value in settings.items():
-        if key not in _context:
-            raise ValueError(f"set_context: unknown setting {key!r}; valid settings: {', '.join(sorted(_context))}")
-        if key in _VALID and value not in _VALID[key]:
-            raise ValueError(f"set_context: {key}={value!r} is not one of {_VALID[key]}")
-        if key == "num_threads" and value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"set_context: num_threads must be a positive int or None, got {value!r}")
-        if key in _CHECKS:
-            try:
-                _CHECKS[key](value)
-            except ValueError as error:
-                raise ValueError(f"set_context: {key}: {error}") from None
-        _context[key] = value
+        setting = SETTINGS.get(key)
+        if setting is None:
+            raise ArgumentError(f"set_context: unknown setting {key!r}; valid settings: {', '.join(sorted(SETTINGS))}")
+        problem = setting.check(value)
+        if problem is not None:
+            raise ArgumentError(f"set_context: {key}={value!r} is not valid: {problem}")
+    for key in settings:
+        if SETTINGS[key].ignored:
+            log.info("set_context: %s is accepted and has no effect: %s", key, SETTINGS[key].ignored)
+    if any(key in COMPILE_SETTINGS and _context[key] != value for key, value in settings.items()):
+        _compile_generation += 1
+    _context.update(settings)
+
+
+def compile_generation() -> int:
+    """Changes whenever a compile setting does: a cheap test for "are my executables current?"."""
+    return _compile_generation
+
+
+def compile_settings(**overrides) -> dict:
+    """The compile settings in force, with the non-None `overrides` (a function's own backend=...)."""
+    return {key: overrides[key] if overrides.get(key) is not None else _context[key] for key in COMPILE_SETTINGS}
 
 
 def get_context(key: str):
     if key not in _context:
-        raise ValueError(f"get_context: unknown setting {key!r}; valid settings: {', '.join(sorted(_context))}")
+        raise ArgumentError(f"get_context: unknown setting {key!r}; valid settings: {', '.join(sorted(_context))}")
     return _context[key]
 
 
@@ -63,6 +147,56 @@ def num_threads() -> int:
 def _cores() -> int:
     """os.cpu_count() reads /sys on Linux (about 7 us): once per process is enough."""
     return os.cpu_count() or 1
+
+
+class ParallelMode:
+    """MindSpore's parallel modes; graphc trains stand-alone or data-parallel."""
+    STAND_ALONE = "stand_alone"
+    DATA_PARALLEL = "data_parallel"
+    SEMI_AUTO_PARALLEL = "semi_auto_parallel"
+    AUTO_PARALLEL = "auto_parallel"
+    HYBRID_PARALLEL = "hybrid_parallel"
+
+
+_PARALLEL_DEFAULTS = {
+    "parallel_mode": ParallelMode.STAND_ALONE,
+    "gradients_mean": False,        # MindSpore's default: sum; the tutorials set True (average)
+    "device_num": None,             # None: the process group's size (graphc.communication)
+    "global_rank": None,            # None: this process's rank in it
+}
+_parallel = dict(_PARALLEL_DEFAULTS)
+
+
+def set_auto_parallel_context(**settings) -> None:
+    """MindSpore's set_auto_parallel_context: parallel_mode (ParallelMode.STAND_ALONE or DATA_PARALLEL),
+    gradients_mean (average the gradients across ranks rather than sum them), device_num and
+    global_rank (checked against the process group; they default to it)."""
+    for key, value in settings.items():
+        if key not in _parallel:
+            raise ValueError(f"set_auto_parallel_context: unknown setting {key!r}; valid settings: "
+                             f"{', '.join(sorted(_parallel))}")
+        if key == "parallel_mode" and value not in (ParallelMode.STAND_ALONE, ParallelMode.DATA_PARALLEL):
+            raise ValueError(f"set_auto_parallel_context: parallel_mode={value!r} is not supported; graphc trains "
+                             "ParallelMode.STAND_ALONE or ParallelMode.DATA_PARALLEL")
+        if key == "gradients_mean" and not isinstance(value, bool):
+            raise ValueError(f"set_auto_parallel_context: gradients_mean must be True or False, got {value!r}")
+        if key in ("device_num", "global_rank") and value is not None and \
+                (not isinstance(value, int) or isinstance(value, bool) or value < (key == "device_num")):
+            raise ValueError(f"set_auto_parallel_context: {key} must be a{' positive' if key == 'device_num' else ''} "
+                             f"int or None, got {value!r}")
+    _parallel.update(settings)
+
+
+def get_auto_parallel_context(key: str):
+    if key not in _parallel:
+        raise ValueError(f"get_auto_parallel_context: unknown setting {key!r}; valid settings: "
+                         f"{', '.join(sorted(_parallel))}")
+    return _parallel[key]
+
+
+def reset_auto_parallel_context() -> None:
+    _parallel.clear()
+    _parallel.update(_PARALLEL_DEFAULTS)
 
 
 _rng = np.random.default_rng(0)

@@ -19,8 +19,18 @@ class ArgumentError(GraphcError, ValueError):
     """A bad argument to a graphc API (a ValueError, as MindSpore raises), located at the user's line."""
 
 
+_LIBRARY_DIRS = [_PACKAGE_DIR]   # frames in these are library code, never "the user's line"
+
+
+def add_library_package(directory: str) -> None:
+    """Count frames in `directory` as library code too (the runtime registers itself), so errors
+    raised there name the user's line that called into it."""
+    _LIBRARY_DIRS.append(os.path.abspath(directory) + os.sep)
+
+
 def _is_internal(filename: str) -> bool:
-    return filename.startswith("<frozen") or os.path.abspath(filename).startswith(_PACKAGE_DIR)
+    path = os.path.abspath(filename)
+    return filename.startswith("<frozen") or any(path.startswith(d) for d in _LIBRARY_DIRS)
 
 
 def user_location() -> str:

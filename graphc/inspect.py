@@ -1,6 +1,7 @@
 """The statistics behind `graphc inspect`: what a graph computes (op histogram, FLOPs per call), what
-it holds (inputs, parameters, outputs), and every node with its type, FLOPs and scope (the nodes
-inside a fused region indented under it), printed as plain aligned text tables."""
+it holds (inputs, parameters, outputs), what it exchanges with the other ranks of a job (collectives),
+and every node with its type, FLOPs and scope (the nodes inside a fused region indented under it),
+printed as plain aligned text tables."""
 from __future__ import annotations
 
 import re
@@ -24,6 +25,7 @@ class GraphStats:
     ops: dict[str, tuple[int, int]]         # op -> (nodes, FLOPs per call)
     region_ops: dict[str, tuple[int, int]]  # the same for the computation inside fused regions
     nodes: list["NodeRow"]                  # every node in order, each fused region's body under it
+    collectives: list[tuple[str, TensorType, int]]   # (value, type, ranks) of each allreduce
 
     @property
     def param_values(self) -> int:
@@ -49,7 +51,8 @@ def graph_stats(graph: Graph) -> GraphStats:
         outputs=[(f"%{n.id}", n.type) for n in graph.outputs],
         ops=_op_totals(order),
         region_ops=_op_totals(inside),
-        nodes=_node_rows(order, depth=0))
+        nodes=_node_rows(order, depth=0),
+        collectives=[(f"%{n.id}", n.type, n.attrs["ranks"]) for n in order if n.op == "allreduce"])
 
 
 @dataclass
@@ -109,6 +112,8 @@ def format_stats(stats: GraphStats) -> str:
         f"FLOPs per call: {stats.total_flops:,}\n" + _ops_table(stats),
         "nodes\n" + _nodes_table(stats.nodes),
     ]
+    if stats.collectives:
+        sections.insert(-1, "collectives per call\n" + _collectives_table(stats.collectives))
     return "\n\n".join(sections)
 
 
@@ -132,6 +137,19 @@ def _ops_table(stats: GraphStats) -> str:
             rows += [_op_row(f"  {inner}", stats.region_ops[inner], total) for inner in _ranked(stats.region_ops)]
     rows.append(_op_row("total", (sum(row.depth == 0 for row in stats.nodes), total), total))
     return table(["op", "nodes", "FLOPs", "share"], rows)
+
+
+def _collectives_table(collectives: list[tuple[str, TensorType, int]]) -> str:
+    """Each allreduce's payload, and what a ring allreduce sends (and receives) per rank: 2 (N - 1) / N
+    of it (docs/distributed.md)."""
+    rows = [[value, "allreduce", str(t), str(ranks), f"{t.nbytes:,}", f"{ring_bytes(t.nbytes, ranks):,}"]
+            for value, t, ranks in collectives]
+    return table(["value", "op", "type", "ranks", "bytes", "ring bytes sent per rank"], rows)
+
+
+def ring_bytes(nbytes: int, ranks: int) -> int:
+    """Bytes one rank sends in a ring allreduce of nbytes over `ranks` ranks."""
+    return 2 * (ranks - 1) * nbytes // ranks
 
 
 def _ranked(ops: dict[str, tuple[int, int]]) -> list[str]:

@@ -16,7 +16,7 @@ from .compiler import check_pipeline, compile_graph
 from .errors import GraphcError
 from .ir import Graph
 from .pytree import flatten, unflatten
-from .tracing import Tensor, Trace, current_trace, symbolic, tracing
+from .tracing import Tensor, Trace, current_trace, set_graph_function, symbolic, tracing
 from .types import TensorType, type_of
 
 log = logging.getLogger("graphc.jit")
@@ -47,7 +47,7 @@ def trace_flat(fn, treedef, types: list[TensorType], name: str) -> Traced:
         args, kwargs = unflatten(treedef, inputs)
         result = fn(*args, **kwargs)
         outputs, out_treedef = flatten(result, lambda x: isinstance(x, Tensor))
-        t.graph.outputs = [out._node if out.is_symbolic else t.lift(out) for out in outputs]
+        t.graph.outputs = [t.node_of(out) for out in outputs]
     return Traced(t.graph, t.params, out_treedef)
 
 
@@ -121,7 +121,8 @@ class JitFunction:
         self._cache: dict = {}
         self._by_arrays: dict = {}    # the common case, positional arrays only: (shape, dtype)s -> entry
         self._last_key = None
-        self._built_for = None        # the backend the cached executables were built for
+        self._built_under = None      # the compile settings (context.py) the cached executables were built under
+        self._generation = None       # context.compile_generation() when they were last checked
         self._modes = (None, None)    # (Cell mode version, owner's training modes) when last read
 
     def __get__(self, instance, cls=None):
@@ -136,7 +137,8 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         if current_trace() is not None:          # inside another trace: inline
             return self.fn(*args, **kwargs)
-        self._check_backend()
+        if self._generation != context.compile_generation():
+            self._check_settings()
         key, arrays = _positional_arrays(args) if not kwargs else (None, None)
         modes = self._training_modes()
         entry = self._by_arrays.get((key, modes))
@@ -150,18 +152,22 @@ class JitFunction:
     def compile(self, *args, **kwargs):
         """Trace and compile for these arguments without running (MindSpore's Cell.compile); return
         the executable, whose `graph` is the optimized graph."""
-        self._check_backend()
+        self._check_settings()
         return self._entry(args, kwargs)[0][0]
 
-    def _check_backend(self) -> None:
-        """Executables belong to one backend: after set_context(backend=...) they are rebuilt."""
-        backend = self.backend or context.get_context("backend")
-        if backend != self._built_for:
-            if self._built_for is not None and self._cache:
-                log.info("recompiling %s: backend changed %s -> %s", self.name, self._built_for, backend)
+    def _check_settings(self) -> None:
+        """Executables are built under the compile settings (backend, pipeline, save_graphs, ...):
+        after set_context changes one of them, they are rebuilt, and the log says which changed."""
+        self._generation = context.compile_generation()
+        settings = context.compile_settings(backend=self.backend, pipeline=self.pipeline)
+        if settings != self._built_under:
+            if self._built_under is not None and self._cache:
+                changes = "; ".join(f"{key} {self._built_under[key]!r} -> {value!r}" for key, value in settings.items()
+                                    if value != self._built_under[key])
+                log.info("recompiling %s: set_context changed %s", self.name, changes)
             self._cache.clear()
             self._by_arrays.clear()
-            self._last_key, self._built_for = None, backend
+            self._last_key, self._built_under = None, settings
 
     def _entry(self, args, kwargs):
         leaves, treedef = flatten((args, kwargs), _is_array)
@@ -206,3 +212,6 @@ def jit(fn=None, *, backend: str | None = None, pipeline: str | None = None):
     if fn is None:
         return lambda f: JitFunction(f, backend=backend, pipeline=pipeline)
     return JitFunction(fn, backend=backend, pipeline=pipeline)
+
+
+set_graph_function(JitFunction)

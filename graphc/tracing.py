@@ -7,16 +7,19 @@ once through its NumPy reference. Shape rules run in both cases, so errors are t
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 import numpy as np
 
 from . import ops
 from .errors import GraphcError, user_location
 from .ir import Graph, Node
 from .ops.core import OpError, set_binder
+from .tensor_methods import TensorMethods
 from .types import DType, TensorType, bool_, dtype_of, type_of
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """A multi-dimensional array: concrete (NumPy-backed) or symbolic (a node while tracing)."""
     __array_priority__ = 100   # make ndarray + Tensor call Tensor.__radd__
 
@@ -89,57 +92,19 @@ class Tensor:
     def __hash__(self):
         return id(self)
 
-    # -- methods --------------------------------------------------------------------------
-    def reshape(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return ops.reshape(self, shape=shape)
+    # -- values (eager only) and copies; the other methods are in tensor_methods.py ---------------
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.size != 1:
+            raise GraphcError(f"item() needs a tensor of one element, got {self.type}; index it first (x[i].item())")
+        return self.asnumpy().reshape(()).item()
 
-    def transpose(self, *perm):
-        perm = perm[0] if len(perm) == 1 and isinstance(perm[0], (tuple, list)) else perm
-        return ops.transpose(self, perm=perm or tuple(reversed(range(self.ndim))))
-
-    def astype(self, dtype):
-        return ops.cast(self, dtype=dtype)
-
-    def sum(self, axis=None, keepdims=False):
-        return ops.reduce_sum(self, axis=axis, keep_dims=keepdims)
-
-    def mean(self, axis=None, keep_dims=False):
-        return ops.reduce_mean(self, axis=axis, keep_dims=keep_dims)
-
-    def max(self, axis=None, keepdims=False):
-        return ops.reduce_max(self, axis=axis, keep_dims=keepdims)
-
-    def argmax(self, axis=-1):
-        return ops.argmax(self, axis=axis)
-
-    @property
-    def T(self):
-        return self.transpose()
-
-    def __getitem__(self, index):
-        return ops.getitem(self, index)
-
-    # -- operators ----------------------------------------------------------------------------
-    def __add__(self, o): return ops.add(self, o)
-    def __radd__(self, o): return ops.add(o, self)
-    def __sub__(self, o): return ops.sub(self, o)
-    def __rsub__(self, o): return ops.sub(o, self)
-    def __mul__(self, o): return ops.mul(self, o)
-    def __rmul__(self, o): return ops.mul(o, self)
-    def __truediv__(self, o): return ops.div(self, o)
-    def __rtruediv__(self, o): return ops.div(o, self)
-    def __pow__(self, o): return ops.pow(self, o)
-    def __rpow__(self, o): return ops.pow(o, self)
-    def __matmul__(self, o): return ops.matmul(self, o)
-    def __neg__(self): return ops.neg(self)
-    def __abs__(self): return ops.abs(self)
-    def __lt__(self, o): return ops.lt(self, o)
-    def __le__(self, o): return ops.le(self, o)
-    def __gt__(self, o): return ops.gt(self, o)
-    def __ge__(self, o): return ops.ge(self, o)
-    def __eq__(self, o): return ops.eq(self, o)
-    def __ne__(self, o): return ops.ne(self, o)
+    def copy(self):
+        """A tensor with the same value. While tracing, values are immutable, so it is an identity
+        node (the gradient flows through it); eagerly, a copy of the data."""
+        if current_trace() is not None:
+            return ops.reshape(self, shape=self.shape)
+        return _concrete(self.asnumpy().copy())
 
 
 def _to_array(data, dtype) -> np.ndarray:
@@ -159,11 +124,14 @@ def _to_array(data, dtype) -> np.ndarray:
 
 
 # -- tracing --------------------------------------------------------------------------------------
-_scopes: list[str] = []      # names of the Cells being called, innermost last
+# Per thread (and per asyncio task): while one thread traces, eager ops in another run eagerly.
+_scopes: ContextVar[tuple[str, ...]] = ContextVar("graphc_scopes", default=())   # Cells being called, innermost last
+_traces: ContextVar[tuple["Trace", ...]] = ContextVar("graphc_traces", default=())
 
 
 def current_scope() -> str:
-    return _scopes[-1] if _scopes else ""
+    scopes = _scopes.get()
+    return scopes[-1] if scopes else ""
 
 
 class Trace:
@@ -182,6 +150,10 @@ class Trace:
         forward = self.grad_of
         return self.graph.add(op, inputs, attrs, type, scope=f"Gradients/{forward.scope}".rstrip("/"),
                               loc=forward.loc, meta={"grad_of": forward.id})
+
+    def node_of(self, tensor: Tensor) -> Node:
+        """The node a tensor stands for in this trace (a concrete one is lifted first)."""
+        return tensor._node if tensor._node is not None else self.lift(tensor)
 
     def lift(self, tensor: Tensor) -> Node:
         """The node standing for a concrete tensor: a `param` node for a Parameter, else a `const`."""
@@ -202,25 +174,23 @@ class Trace:
         return node
 
 
-_traces: list[Trace] = []
-
-
 def current_trace() -> Trace | None:
-    return _traces[-1] if _traces else None
+    traces = _traces.get()
+    return traces[-1] if traces else None
 
 
 class tracing:
-    """Context manager: while active, op calls record nodes into `trace.graph`."""
+    """Context manager: while active, op calls in this thread record nodes into `trace.graph`."""
 
     def __init__(self, trace: Trace):
         self.trace = trace
 
     def __enter__(self) -> Trace:
-        _traces.append(self.trace)
+        self._token = _traces.set(_traces.get() + (self.trace,))
         return self.trace
 
     def __exit__(self, *exc):
-        _traces.pop()
+        _traces.reset(self._token)
 
 
 class scope:
@@ -230,14 +200,34 @@ class scope:
         self.name = name
 
     def __enter__(self):
-        _scopes.append(self.name)
+        self._token = _scopes.set(_scopes.get() + (self.name,))
 
     def __exit__(self, *exc):
-        _scopes.pop()
+        _scopes.reset(self._token)
 
 
 def symbolic(node: Node) -> Tensor:
     return Tensor(_node=node)
+
+
+# -- graph mode --------------------------------------------------------------------------------------
+def _no_graph_functions(fn, name, owner=None, backend=None):
+    raise RuntimeError("graphc.jit is not imported; import graphc first")
+
+
+_graph_function = _no_graph_functions
+
+
+def graph_function(fn, name: str, owner=None, backend: str | None = None):
+    """fn traced and compiled once per input signature (graphc.jit.JitFunction), for a Cell in
+    GRAPH_MODE and for grad outside a trace. The driver installs the factory (set_graph_function),
+    as this module installs the ops' binder: the frontend never imports the layer above it."""
+    return _graph_function(fn, name, owner=owner, backend=backend)
+
+
+def set_graph_function(factory) -> None:
+    global _graph_function
+    _graph_function = factory
 
 
 # -- the binder ------------------------------------------------------------------------------------

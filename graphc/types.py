@@ -20,6 +20,10 @@ class DType:
     def is_float(self) -> bool:
         return np.issubdtype(self.np, np.floating)
 
+    @property
+    def itemsize(self) -> int:
+        return np.dtype(self.np).itemsize
+
 
 float32 = DType("float32", "f32", np.float32)
 float64 = DType("float64", "f64", np.float64)
@@ -63,7 +67,7 @@ class TensorType:
 
     @property
     def nbytes(self) -> int:
-        return self.size * np.dtype(self.dtype.np).itemsize
+        return self.size * self.dtype.itemsize
 
     def __str__(self) -> str:
         return f"{self.dtype.short}[{','.join(map(str, self.shape))}]"

@@ -30,10 +30,28 @@ def _require_samples(metric: Metric, count: int) -> None:
 
 
 class Metric(ABC):
-    """Base class: accumulate with update(), read with eval(), start over with clear()."""
+    """Base class: accumulate with update(), read with eval(), start over with clear().
+
+    `_additive` names the attributes update() accumulates by adding: the metric over several
+    processes' data is the metric of their sums (state / merge_states, used by a data-parallel
+    Model.eval)."""
+
+    _additive: tuple[str, ...] = ()
 
     def __init__(self):
         self.clear()
+
+    def state(self) -> dict:
+        """What merge_states needs from this metric, as plain values."""
+        if not self._additive:
+            raise TypeError(f"{type(self).__name__} cannot be combined across processes: name the attributes "
+                            "its update() adds to in `_additive`")
+        return {name: getattr(self, name) for name in self._additive}
+
+    def merge_states(self, states: list[dict]) -> None:
+        """Become the metric over the updates the states (this metric's among them) were taken after."""
+        for name in self._additive:
+            setattr(self, name, sum(state[name] for state in states))
 
     def __call__(self, *inputs):
         """Evaluate one set of inputs on its own."""
@@ -56,6 +74,13 @@ class _Classification(Metric):
 
     def clear(self) -> None:
         self._class_num = 0
+
+    def state(self) -> dict:
+        return {**super().state(), "_class_num": self._class_num}
+
+    def merge_states(self, states: list[dict]) -> None:
+        super().merge_states(states)
+        self._class_num = max(state["_class_num"] for state in states)
 
     def _scores_and_labels(self, inputs: tuple) -> tuple[np.ndarray, np.ndarray]:
         _require_inputs(self, inputs, 2)
@@ -81,6 +106,7 @@ def _is_one_hot(y: np.ndarray) -> bool:
 
 class Accuracy(_Classification):
     """The fraction of samples whose highest score is at the true class."""
+    _additive = ("_correct", "_total")
 
     def clear(self) -> None:
         super().clear()
@@ -98,6 +124,8 @@ class Accuracy(_Classification):
 
 class TopKCategoricalAccuracy(_Classification):
     """The fraction of samples whose true class is among the k highest scores (ties: lower index first)."""
+
+    _additive = ("_correct", "_total")
 
     def __init__(self, k: int):
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -134,6 +162,7 @@ class _ClassCounts(_Classification):
     """Per-class true positives, predicted positives and actual positives over all updates."""
 
     eps = sys.float_info.min  # MindSpore's guard against 0/0: a class never predicted scores 0
+    _additive = ("_true", "_predicted", "_actual")
 
     def clear(self) -> None:
         super().clear()
@@ -195,6 +224,7 @@ class F1(Fbeta):
 
 class Loss(Metric):
     """The mean over updates of each update's mean loss (a scalar or a 1-D array)."""
+    _additive = ("_sum", "_count")
 
     def clear(self) -> None:
         self._sum = 0.0
@@ -218,6 +248,7 @@ class _Error(Metric):
     length of the first axis), as MindSpore computes it."""
 
     _error: Callable[[np.ndarray], np.ndarray]
+    _additive = ("_error_sum", "_samples")
 
     def clear(self) -> None:
         self._error_sum = 0.0

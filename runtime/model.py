@@ -4,9 +4,13 @@ It wraps the network as MindSpore does (WithLossCell + TrainOneStepCell for trai
 WithEvalCell for evaluation), compiles each step once before the loop (GRAPH_MODE; the compile
 time is logged apart from step times), then runs one compiled call per batch and drives the
 callbacks in MindSpore's order: begin, (epoch_begin, (step_begin, step_end)*, epoch_end)*, end.
+
+Under data parallelism (runtime/distributed.py) every rank takes the same number of steps per epoch
+(the fewest its shard allows), and eval sums each metric over every rank's shard.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import warnings
@@ -16,8 +20,10 @@ import numpy as np
 
 import graphc
 from graphc import nn
+from graphc.errors import ArgumentError
 from graphc.tracing import Tensor
 
+from . import distributed
 from .callbacks import Callback, RunContext
 from .metrics import Loss, get_metrics
 
@@ -91,16 +97,21 @@ class Model:
                              "batch size and drop_remainder")
 
     def _train_cb_params(self, epoch, dataset, callbacks):
+        world = distributed.group()
         return SimpleNamespace(
             train_network=self._train_network, network=self._network, loss_fn=self._loss_fn,
             optimizer=self._optimizer, train_dataset=dataset, epoch_num=epoch,
-            batch_num=dataset.get_dataset_size(), cur_epoch_num=0, cur_step_num=0, net_outputs=None,
-            mode="train", dataset_sink_mode=False, list_callback=_callback_list(callbacks),
-            parallel_mode="stand_alone", device_number=1, eval_results=None)
+            batch_num=distributed.agreed_steps(dataset.get_dataset_size()), cur_epoch_num=0, cur_step_num=0,
+            net_outputs=None, mode="train", dataset_sink_mode=False, list_callback=_callback_list(callbacks),
+            parallel_mode=graphc.get_auto_parallel_context("parallel_mode"),
+            device_number=1 if world is None else world.size, eval_results=None)
 
     def _train_loop(self, cb, dataset, initial_epoch, valid_dataset=None, valid_frequency=1):
+        with cb.list_callback as callbacks:      # MindSpore enters callbacks as context managers
+            self._run_epochs(cb, callbacks, dataset, initial_epoch, valid_dataset, valid_frequency)
+
+    def _run_epochs(self, cb, callbacks, dataset, initial_epoch, valid_dataset, valid_frequency):
         run_context = RunContext(cb)
-        callbacks = cb.list_callback
         self._network.set_train(True)
         cb.cur_step_num = initial_epoch * cb.batch_num
         callbacks.begin(run_context)
@@ -108,7 +119,7 @@ class Model:
             cb.cur_epoch_num = epoch + 1
             callbacks.epoch_begin(run_context)
             dataset.set_epoch(epoch)
-            for batch in _batches(dataset, self._loss_fn is not None, "training"):
+            for batch in itertools.islice(_batches(dataset, self._loss_fn is not None, "training"), cb.batch_num):
                 if cb.cur_step_num == initial_epoch * cb.batch_num:
                     self._compile(self._train_network, batch, "train step")
                 cb.cur_step_num += 1
@@ -118,7 +129,7 @@ class Model:
                 if run_context.get_stop_requested():
                     break
             if valid_dataset is not None and cb.cur_epoch_num % valid_frequency == 0:
-                cb.eval_results = self.eval(valid_dataset)
+                cb.eval_results = self._eval_loop(valid_dataset, callbacks)
                 self._network.set_train(True)
             callbacks.epoch_end(run_context)
             if run_context.get_stop_requested():
@@ -136,20 +147,37 @@ class Model:
 
     # -- evaluation and prediction -------------------------------------------------------------------
     def eval(self, valid_dataset, callbacks=None, dataset_sink_mode=False):
+        """The metrics over valid_dataset, running the callbacks' on_eval_* hooks (as context managers)."""
         _no_sink_mode(dataset_sink_mode)
+        with _callback_list(callbacks) as entered:
+            return self._eval_loop(valid_dataset, entered)
+
+    def _eval_loop(self, valid_dataset, callbacks):
         if self._eval_network is None:
             raise ValueError("Model.eval needs metrics and a loss_fn (or an eval_network): "
                              "Model(network, loss_fn, optimizer, metrics={'acc'})")
+        cb = SimpleNamespace(eval_network=self._eval_network, network=self._network, valid_dataset=valid_dataset,
+                             batch_num=valid_dataset.get_dataset_size(), cur_step_num=0, net_outputs=None,
+                             mode="eval", dataset_sink_mode=False, list_callback=callbacks, metrics=None)
+        run_context = RunContext(cb)
         self._eval_network.set_train(False)
         for metric in self._metrics.values():
             metric.clear()
-        compiled = False
+        callbacks.on_eval_begin(run_context)
+        callbacks.on_eval_epoch_begin(run_context)
         for batch in _batches(valid_dataset, True, "evaluation"):
-            if not compiled:
+            if cb.cur_step_num == 0:
                 self._compile(self._eval_network, batch, "eval step")
-                compiled = True
-            self._update_metrics(self._eval_network(*batch))
-        return {name: metric.eval() for name, metric in self._metrics.items()}
+            cb.cur_step_num += 1
+            callbacks.on_eval_step_begin(run_context)
+            cb.net_outputs = self._eval_network(*batch)
+            callbacks.on_eval_step_end(run_context)
+            self._update_metrics(cb.net_outputs)
+        distributed.merge_metrics(self._metrics)
+        cb.metrics = {name: metric.eval() for name, metric in self._metrics.items()}
+        callbacks.on_eval_epoch_end(run_context)
+        callbacks.on_eval_end(run_context)
+        return cb.metrics
 
     def _update_metrics(self, outputs):
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
@@ -193,4 +221,16 @@ def _batches(dataset, expect_pairs, what):
             if expect_pairs and columns != 2:
                 raise ValueError(f"Model: the {what} dataset yields {columns} column(s) per batch; with a loss_fn "
                                  "it must yield exactly 2 (data, label)")
+            _check_dtypes(dataset, row, what)
         yield tuple(Tensor(np.asarray(col)) for col in row)
+
+
+def _check_dtypes(dataset, row, what):
+    """Columns a Tensor cannot hold (uint8 images, uint32 labels straight from MnistDataset) get a fix."""
+    for name, column in zip(dataset.get_col_names(), row):
+        try:
+            graphc.types.dtype_of(np.asarray(column).dtype)
+        except TypeError:
+            raise ArgumentError(f"Model: column {name!r} of the {what} dataset is {np.asarray(column).dtype}, which "
+                                "graphc's Tensors do not hold; map a cast over it first, e.g. "
+                                f"dataset.map(transforms.TypeCast(graphc.int32), input_columns={name!r})") from None

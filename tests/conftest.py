@@ -18,8 +18,8 @@ def fresh_context():
     saved = dict(context._context)
     graphc.set_seed(0)
     yield
-    context._context.clear()
-    context._context.update(saved)
+    context.set_context(**saved)      # through set_context, so compiled functions see the change
+    context.reset_auto_parallel_context()
 
 
 def real_dataset(source):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import ops
-from graphc.autodiff import expand_gradients
+from graphc.passes.autodiff import expand_gradients
 from graphc.interp import run
 from graphc.ir.verify import verify
 from graphc.jit import Traced, trace

@@ -7,7 +7,7 @@ import pytest
 
 import graphc
 from graphc import GraphcError, Parameter, Tensor, nn, ops
-from graphc.autodiff import expand_gradients
+from graphc.passes.autodiff import expand_gradients
 from graphc.ir.text import format_node, parse_graph, print_graph
 
 JIT = importlib.import_module("graphc.jit")     # the module; graphc.jit is the decorator

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from graphc import Parameter
 from runtime.callbacks import (Callback, CallbackList, CallbackParams, EarlyStopping, History, LambdaCallback,
-                               LossMonitor, RunContext, TimeMonitor)
+                               LearningRateScheduler, LossMonitor, ReduceLROnPlateau, RunContext, TimeMonitor)
 
 MS = r"\d+\.\d{3}"  # a time printed with {:5.3f}
 
@@ -99,11 +100,11 @@ def test_loss_monitor_per_step_learning_rates_and_zero_print_times(capsys):
 
 
 def test_loss_monitor_learning_rate_from_the_optimizer_or_left_out(capsys):
-    train([LossMonitor()], [[0.5]])
+    train([LossMonitor(lr_init=None)], [[0.5]])
     assert_lines(capsys.readouterr().out, [step_line(0, 1, 1, 1, "0.500", "0.500"), epoch_line("0.500")])
     optimizer = SimpleNamespace(get_lr_value=lambda: np.float32(0.002))
     cb = CallbackParams(epoch_num=1, batch_num=1, cur_epoch_num=1, cur_step_num=1, net_outputs=0.5, optimizer=optimizer)
-    monitor = LossMonitor()
+    monitor = LossMonitor(lr_init=None)
     monitor.on_train_epoch_begin(RunContext(cb))
     monitor.on_train_step_end(RunContext(cb))
     assert capsys.readouterr().out.rstrip().endswith(", lr:0.00200")
@@ -123,6 +124,61 @@ def test_loss_monitor_stops_on_invalid_loss(bad_loss, capsys):
 def test_loss_monitor_argument_checks():
     with pytest.raises(ValueError, match="per_print_times"):
         LossMonitor(0.1, -1)
+
+
+@pytest.mark.parametrize("make", [lambda: LossMonitor(2), lambda: LossMonitor(per_print_times=2)])
+def test_loss_monitor_mindspore_form_prints_mindspore_lines(make, capsys):
+    monitor = make()
+    train([monitor], [[0.5, 0.25, 0.125], [0.1, 0.2, 0.3]])
+    assert capsys.readouterr().out.splitlines() == [
+        "epoch: 1 step: 2, loss is 0.25", "epoch: 2 step: 1, loss is 0.1", "epoch: 2 step: 3, loss is 0.3"]
+    assert monitor.form == "mindspore" and monitor.epoch_losses == pytest.approx([0.875 / 3, 0.2])
+
+
+def test_loss_monitor_without_arguments_is_mindspore_s(capsys):
+    train([LossMonitor()], [[0.5]])
+    assert capsys.readouterr().out == "epoch: 1 step: 1, loss is 0.5\n"
+
+
+@pytest.mark.parametrize("args, kwargs", [((1, 100), {}), ((100,), {"per_print_times": 5}), (("0.01",), {})])
+def test_loss_monitor_ambiguous_arguments_show_both_forms(args, kwargs):
+    with pytest.raises(ValueError, match=r"is ambiguous: .*MindSpore's form is LossMonitor\(per_print_times=1\).*"
+                                         r"mindvision's form is LossMonitor\(lr_init, per_print_times=1\)"):
+        LossMonitor(*args, **kwargs)
+    with pytest.raises(TypeError, match="unexpected argument"):
+        LossMonitor(0.1, 2, 3)
+
+
+class FakeOptimizer:
+    def __init__(self, lr):
+        self.learning_rate = Parameter(np.array(lr, np.float32), name="learning_rate")
+
+
+def test_reduce_lr_on_plateau_after_patience_then_cooldown():
+    optimizer = FakeOptimizer(1.0)
+    plateau = ReduceLROnPlateau(monitor="acc", factor=0.5, patience=2, cooldown=1, min_lr=0.2, min_delta=0)
+    seen = []
+    watch = LambdaCallback(on_train_epoch_end=lambda rc: seen.append(float(optimizer.learning_rate.asnumpy())))
+    accuracy = [{"acc": a} for a in (0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6)]
+    train([plateau, watch], [[1.0]] * 9, eval_results=accuracy, optimizer=optimizer)
+    # improves at epochs 1-2; no gain at 3, 4: halved. As in MindSpore (and Keras), the cooldown counter
+    # is decremented before the check, so cooldown=1 lets epoch 5 count again: halved at 6, and at 8 it
+    # stops at min_lr
+    assert seen == pytest.approx([1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25, 0.2, 0.2])
+    with pytest.raises(ValueError, match="factor must be in \\[0, 1\\)"):
+        ReduceLROnPlateau(factor=1.5)
+
+
+def test_learning_rate_scheduler_sets_the_rate_after_each_step():
+    optimizer = FakeOptimizer(0.1)
+    seen = []
+    watch = LambdaCallback(on_train_step_end=lambda rc: seen.append(float(optimizer.learning_rate.asnumpy())))
+    scheduler = LearningRateScheduler(lambda lr, step: lr * 0.5 if step % 2 == 0 else lr)
+    train([scheduler, watch], [[1.0, 1.0, 1.0, 1.0]], optimizer=optimizer)
+    assert seen == pytest.approx([0.1, 0.05, 0.05, 0.025])
+    table = SimpleNamespace(learning_rate=Parameter(np.ones(4, np.float32), name="learning_rate"))
+    with pytest.raises(ValueError, match="learning rate must be a float"):
+        train([scheduler], [[1.0]], optimizer=table)
 
 
 class FakeTerminal(io.StringIO):

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from graphc.autodiff import expand_gradients
+from graphc.passes.autodiff import expand_gradients
 from graphc.ir import Graph
 from graphc.ir.export import from_json, to_dot, to_json
 from graphc.ir.text import parse_graph, print_graph

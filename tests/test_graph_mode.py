@@ -273,6 +273,6 @@ def test_changing_the_backend_rebuilds_the_executable(caplog):
     graphc.set_context(backend="llvm")
     with caplog.at_level(logging.INFO, logger="graphc.jit"):
         np.testing.assert_array_equal(fn(x).asnumpy(), expected)
-    assert "backend changed interp -> llvm" in caplog.text
+    assert "set_context changed backend 'interp' -> 'llvm'" in caplog.text
     (executable, _), = fn._cache.values()
     assert type(executable).__name__ == "NativeExecutable"

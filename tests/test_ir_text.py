@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 import graphc
 from graphc import nn, ops
-from graphc.autodiff import expand_gradients
+from graphc.passes.autodiff import expand_gradients
 from graphc.ir import Graph
 from graphc.ir.text import ParseError, format_value, parse_attrs, parse_graph, print_graph
 from graphc.ir.verify import verify

@@ -192,3 +192,54 @@ def test_loss_monitor_of_a_resumed_run_prints_at_epoch_ends_only(capsys):
     model.train(3, dataset(), callbacks=[LossMonitor(0.1, 6)], initial_epoch=1)
     steps = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch:[")]
     assert [line[:32] for line in steps] == ["Epoch:[  1/  3], step:[    6/   ", "Epoch:[  2/  3], step:[    6/   "]
+
+
+class EvalRecorder(Recorder):
+    """Records the evaluation hooks and entering/leaving the callback's context."""
+
+    def __enter__(self):
+        self.events.append("enter")
+        return self
+
+    def __exit__(self, *exc_info):
+        self.events.append("exit")
+
+    def on_eval_begin(self, rc): self.events.append(f"eval_begin {rc.original_args().batch_num}")
+    def on_eval_epoch_begin(self, rc): self.events.append("eval_epoch_begin")
+    def on_eval_step_begin(self, rc): self.events.append(f"eval_step_begin {rc.original_args().cur_step_num}")
+    def on_eval_step_end(self, rc): self.events.append(f"eval_step_end {len(rc.original_args().net_outputs)}")
+    def on_eval_epoch_end(self, rc): self.events.append(f"eval_epoch_end {sorted(rc.original_args().metrics)}")
+    def on_eval_end(self, rc): self.events.append(f"eval_end {rc.original_args().mode}")
+
+
+def test_eval_runs_the_eval_hooks_inside_the_callbacks_context():
+    model, _ = make_model()
+    recorder = EvalRecorder()
+    result = model.eval(dataset(batch=16), callbacks=[recorder])
+    assert recorder.events == ["enter", "eval_begin 3", "eval_epoch_begin",
+                               "eval_step_begin 1", "eval_step_end 3", "eval_step_begin 2", "eval_step_end 3",
+                               "eval_step_begin 3", "eval_step_end 3", "eval_epoch_end ['acc', 'loss']",
+                               "eval_end eval", "exit"]
+    assert set(result) == {"acc", "loss"}
+
+
+def test_train_enters_and_leaves_callbacks_even_when_a_step_fails():
+    model, _ = make_model()
+    recorder = EvalRecorder()
+    model.train(1, dataset(batch=16), callbacks=[recorder])
+    assert recorder.events[0] == "enter" and recorder.events[-2:] == ["end", "exit"]
+
+    class Failing(Callback):
+        def step_end(self, rc):
+            raise RuntimeError("stop here")
+    recorder.events.clear()
+    with pytest.raises(RuntimeError, match="stop here"):
+        model.train(1, dataset(batch=16), callbacks=[recorder, Failing()])
+    assert recorder.events[0] == "enter" and recorder.events[-1] == "exit"
+
+
+def test_fit_runs_the_eval_hooks_of_its_callbacks():
+    model, _ = make_model()
+    recorder = EvalRecorder()
+    model.fit(2, dataset(batch=16), dataset(batch=16, seed=1), callbacks=[recorder])
+    assert recorder.events.count("eval_epoch_begin") == 2 and recorder.events.count("enter") == 1

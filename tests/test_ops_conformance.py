@@ -22,7 +22,7 @@ from graphc.jit import trace
 from graphc.ops import REGISTRY
 from graphc.ops.core import ELEMENTWISE
 from graphc.types import type_of
-from gradcheck import check_second_order, check_vjp
+from gradcheck import check_second_order, check_vjp, vjp
 
 # Placeholder ops stand for values the executor binds (input, param), constants (const) or
 # gradients the autodiff pass expands (grad). They never compute from operands, so they have no
@@ -55,10 +55,14 @@ def _differentiable(op, arrays, attrs) -> list[int]:
     return [k for k, a in enumerate(arrays) if _is_float(a) and not (op.impure and k == 0)]
 
 
+# Ops that hide their operand from autodiff: their VJP is zero by definition, while finite differences
+# see the identity; test_gradient_stoppers_give_zero checks them instead.
+GRADIENT_STOPPERS = {"stop_gradient"}
+
 SAMPLES = [pytest.param(name, index, id=f"{name}-{index}")
            for name in sorted(REGISTRY) if name not in PLACEHOLDERS for index in range(len(_samples(name)))]
-DIFFERENTIABLE = [case for case in SAMPLES
-                  if _differentiable(REGISTRY[case.values[0]], *_samples(case.values[0])[case.values[1]])]
+DIFFERENTIABLE = [case for case in SAMPLES if case.values[0] not in GRADIENT_STOPPERS
+                  and _differentiable(REGISTRY[case.values[0]], *_samples(case.values[0])[case.values[1]])]
 
 
 TARGET = "target"   # the name of the Parameter an impure op (assign) writes
@@ -154,6 +158,14 @@ def test_vjp_matches_finite_differences(name, index):
     check_vjp(*_gradient_case(name, index))
 
 
+@pytest.mark.parametrize("name", sorted(GRADIENT_STOPPERS))
+def test_gradient_stoppers_give_zero(name):
+    fn, args, rng = _gradient_case(name, 0)
+    ct = rng.standard_normal(np.shape(args[0]))
+    for gradient in vjp(fn, args, ct):
+        np.testing.assert_array_equal(gradient, np.zeros_like(args[0]))
+
+
 @pytest.mark.parametrize("name, index", DIFFERENTIABLE)
 def test_vjp_of_vjp_matches_finite_differences(name, index):
     check_second_order(*_gradient_case(name, index))
@@ -189,6 +201,8 @@ BAD_CALLS = [  # (op name, call, operands, a fragment of the fix hint)
      [_f32(4, 10), _f32(4)], "cast or reshape the labels"),
     ("strided_slice", lambda x: ops.strided_slice(x, begin=(0, 0, 0), end=(1, 1, 1)), [_f32(2, 3)], "at most one"),
     ("gather", lambda t, i: ops.gather(t, i), [_f32(5), _f32(1)], "cast it"),
+    ("concat", lambda x, y: ops.concat((x, y), 0), [_f32(2, 3), _f32(2, 4)], "slice them to agree"),
+    ("stack", lambda x, y: ops.stack([x, y], 3), [_f32(2, 3), _f32(2, 3)], "use an axis in [-3, 3)"),
 ]
 
 

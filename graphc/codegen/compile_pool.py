@@ -15,6 +15,7 @@ this expects it, workers take the lock like everyone else: correct, and serial.
 """
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -75,6 +76,17 @@ def _pool(threads: int) -> ThreadPoolExecutor:
             _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="graphc-compile",
                                                  initializer=_start_worker)
         return _pools[threads]
+
+
+def _forget_pools_after_fork() -> None:
+    """A forked child has only the thread that forked: the parent's workers (and whoever held the
+    pools' lock) did not come along, so the child starts pools of its own."""
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
 def _start_worker() -> None:

@@ -8,8 +8,8 @@ it takes the type of the other operand (or the dtype of the node being lowered).
 
 Semantics follow the ops' NumPy references: IEEE add/sub/mul/div/sqrt round exactly as NumPy does
 (no fast-math flags), max/min propagate NaN and return the second operand on ties, comparisons are
-ordered except `ne`, exp/log are vecmath's (about 1 ulp) for f32 and libm's for f64, float to int
-casts truncate toward zero.
+ordered except `ne`, exp/log are vecmath's (about 1 ulp) for f32 and libm's for f64, pow is libm's,
+float to int casts truncate toward zero.
 """
 from __future__ import annotations
 
@@ -129,6 +129,12 @@ class VectorEmitter:
     def log(self, x):
         (x,) = self.typed(x)
         return vecmath.log(self.b, x) if x.type.element == F32 else call_intrinsic(self.b, "llvm.log", [x])
+
+    def pow(self, x, y):
+        """libm's pow per lane (llvm.pow), which NumPy's power also calls: exact at negative bases
+        with integral exponents, x ** 0 == 1 for any x, and the other IEEE special cases."""
+        x, y = self.typed(x, y)
+        return call_intrinsic(self.b, "llvm.pow", [x, y])
 
     # -- comparisons and selection -------------------------------------------------------------
     def eq(self, x, y):

@@ -1,31 +1,38 @@
-"""The native executable: one compiled step module plus the memory it runs on.
+"""The native executable: a step module linked with its kernels' objects, plus the memory it runs on.
 
 Per call: copy the inputs into their aligned slots, copy out graph outputs that are parameters'
 pre-step values, run `graphc_step` on every thread through one native call (the runner releases
-the GIL and returns when all threads are done), copy the other outputs out of the arena. The
+the GIL and returns when all threads are done), raise if the step stopped on an index out of
+range, copy the other outputs out of the arena. A step with collectives calls back into the
+process group's transport from thread 0 (`_transport_callback`). The
 argument block (ctx) is built once; only the thread count and parameter addresses are re-checked
 per call, and a parameter whose storage was replaced (never done by Parameter, whose set_data
 copies in place) is re-bound rather than updated behind the user's back.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
-import threading
 import time
+import traceback
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from .. import context
 from ..errors import GraphcError
+from ..ops import collective
 from ..ir import Graph, Node
+from ..nn.parameter import ParameterSet
+from ..ops.indexing import index_out_of_range
 from . import step_index
 from .kernels.contract import ALIGN
 from .kernels.launch import aligned_empty
-from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, SCRATCH, STEP, Buffer, \
-    LoweredGraph, lower_graph, memory_plan
 from .compile_pool import CompileBatch
 from .kernel_cache import KERNEL, KernelCounts, KernelSet
+from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, SCRATCH, STATUS, STATUS_WORDS, \
+    STEP, TRANSPORT, TRANSPORT_BUFFER, Buffer, LoweredGraph, lower_graph, memory_plan
 from .machine import CodegenError, CompileStats, Library, cache_key, cached_object, link, with_host_target
 from .report import CompileReport
 from .parallel import shared_runner
@@ -41,12 +48,14 @@ class NativeExecutable:
         self.graph, self.lowered, self.library, self.report = graph, lowered, library, report
         self._step = library.address(STEP)
         self._params = [params[name] for name in lowered.params]
-        self._lock = threading.Lock()
+        self._parameter_set = ParameterSet.of(self._params)   # also keeps two calls off one arena
         self._arena = aligned_empty((max(lowered.arena_bytes, ALIGN),), np.uint8)
         self._constants = _constant_block(lowered)
         self._slots = [aligned_empty(t.shape, t.dtype.np) for t in lowered.inputs]
         self.counters = np.zeros(max(1, COUNTER_SLOTS * len(lowered.calls)), np.int64)   # a profile build's
+        self._status = np.zeros(STATUS_WORDS, np.int64)
         self._label_checks = _label_checks(graph)
+        self._transport = _transport_callback(lowered)
         self._ctx = self._argument_block()
         self._ctx_address = self._ctx.ctypes.data
         self._bind_params()
@@ -58,7 +67,7 @@ class NativeExecutable:
         return self._nthreads
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        with self._lock:
+        with self._parameter_set.locked():
             if context.num_threads() != self._nthreads:
                 self._set_threads(context.num_threads())
             if any(p._data is not bound for p, bound in zip(self._params, self._bound)):
@@ -67,6 +76,8 @@ class NativeExecutable:
             self._check_labels()
             early = [view.copy() if before else None for before, view in self._outputs]
             self._runner.run(self._step, self._ctx_address)
+            if self._status[0]:
+                self._raise_status()
             return [value if before else view.copy() for value, (before, view) in zip(early, self._outputs)]
 
     def _argument_block(self) -> np.ndarray:
@@ -74,8 +85,9 @@ class NativeExecutable:
         and the parameters' addresses are filled in by _set_threads and _bind_params."""
         ctx = aligned_empty((POINTERS + len(self._slots) + len(self._params),), np.int64)
         ctx[:] = 0
-        ctx[ARENA], ctx[CONSTANTS], ctx[COUNTERS] = (a.ctypes.data for a in (self._arena, self._constants,
-                                                                              self.counters))
+        ctx[ARENA], ctx[CONSTANTS], ctx[COUNTERS], ctx[STATUS] = (
+            a.ctypes.data for a in (self._arena, self._constants, self.counters, self._status))
+        ctx[TRANSPORT] = ctypes.cast(self._transport, ctypes.c_void_p).value if self._transport else 0
         ctx[POINTERS:POINTERS + len(self._slots)] = [slot.ctypes.data for slot in self._slots]
         return ctx
 
@@ -97,6 +109,14 @@ class NativeExecutable:
                 raise GraphcError(f"{node.op}: labels must be in [0, {classes}) for {classes} classes, got "
                                   f"{sorted(set(bad.tolist()))[:5]} (input {index}, {self.lowered.inputs[index]}); "
                                   "check the dataset's labels or the network's number of classes", loc=node.loc)
+
+    def _raise_status(self) -> None:
+        """The step stopped before a kernel whose index operand was out of range (lower.py): raise
+        what the reference raises, at the user's line."""
+        call, value, size = (int(v) for v in self._status)
+        self._status[:] = 0
+        node = self.lowered.calls[call - 1].node
+        raise GraphcError(index_out_of_range(node.op, value, size), loc=node.loc)
 
     def _bind_params(self) -> None:
         self._bound = [p._data for p in self._params]
@@ -148,6 +168,32 @@ def _label_checks(graph: Graph) -> list[tuple[int, int, Node]]:
     checked: set[int] = set()
     visit(graph, None)
     return checks
+
+
+_TRANSPORT_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)
+
+
+def _transport_callback(lowered: LoweredGraph):
+    """The C function the step's collectives call (a ctypes callback: it takes the GIL), or None.
+    An exception cannot unwind through the native step, so it is printed and the job aborted:
+    the other ranks would otherwise wait in the collective forever."""
+    ranks = {call.node.attrs["ranks"] for call in lowered.calls if TRANSPORT_BUFFER in call.buffers}
+    if not ranks:
+        return None
+    transport = collective.transport(*ranks)
+
+    def allreduce(address: int, count: int) -> None:
+        try:
+            transport.allreduce(np.frombuffer(_float_array(count).from_address(address), np.float32))
+        except BaseException:
+            traceback.print_exc()
+            transport.abort()
+    return _TRANSPORT_CALLBACK(allreduce)
+
+
+@functools.lru_cache(maxsize=None)
+def _float_array(count: int):
+    return ctypes.c_float * count
 
 
 def _constant_block(lowered: LoweredGraph) -> np.ndarray:

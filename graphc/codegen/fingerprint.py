@@ -18,10 +18,9 @@ import hashlib
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from .. import ops
 from ..ir import Graph, Node
+from ..ir.digest import hash_attrs, hash_graph
 from . import machine
 
 _GRAPHC = Path(__file__).resolve().parents[1]
@@ -30,21 +29,22 @@ _GRAPHC = Path(__file__).resolve().parents[1]
 def graph_fingerprint(graph: Graph, profile: bool) -> str:
     plan = graph.memory_plan
     digest = hashlib.sha256()
-    _hash_graph(graph, digest)
+    hash_graph(graph, digest)
     parts = [repr(plan.schedule), repr(sorted(plan.offsets.items())), repr(sorted(plan.aliases.items())),
-             repr(profile), *_code_hashes(_op_names(graph))]
+             repr(sorted(plan.views)), repr(profile), *_code_hashes(_op_names(graph))]
     digest.update("\0".join(parts).encode())
     return digest.hexdigest()
 
 
 def kernel_fingerprint(node: Node, variant: str) -> str:
     """What decides the IR of `node`'s kernel: `variant` names which kernel of the node it is (its
-    own, or a split region's anchor, epilogue loop or prologue loop, or a copy)."""
+    own; a split region's anchor, epilogue loop or prologue loop; a copy, `copy.part<k>` into a
+    pack and the pack's `gaps`; an `in-place` collective)."""
     digest = hashlib.sha256(variant.encode())
     first = {}
     operands = [first.setdefault(i.id, k) for k, i in enumerate(node.inputs)]   # which operands are one value
     digest.update(f"{node.op}:{node.type}({operands};{[str(i.type) for i in node.inputs]})".encode())
-    _hash_attrs(node.attrs, digest, _canonical_body)
+    hash_attrs(node.attrs, digest, _canonical_body)
     names = _op_names(node.attrs["body"]) if node.op == "fused" else {node.op}
     digest.update("\0".join(_code_hashes(names)).encode())
     return digest.hexdigest()
@@ -55,33 +55,13 @@ def _code_hashes(op_names: set[str]) -> list[str]:
     return [_source_hash(_GRAPHC), *sources, *machine.toolchain()]
 
 
-def _hash_graph(graph: Graph, digest) -> None:
-    """Every node (id, op, type, operands, attributes; fused bodies too) and the outputs. Constants
-    go in as bytes: printing a million-element constant would take over a second."""
-    for node in graph.order():
-        digest.update(f"%{node.id}={node.op}:{node.type}({[i.id for i in node.inputs]})".encode())
-        _hash_attrs(node.attrs, digest, _hash_graph)
-    digest.update(repr([out.id for out in graph.outputs]).encode())
-
-
 def _canonical_body(graph: Graph, digest) -> None:
-    """Like _hash_graph with nodes named by their position in the order instead of their ids."""
+    """Like ir.digest.hash_graph with nodes named by their position in the order instead of their ids."""
     position = {node.id: k for k, node in enumerate(graph.order())}
     for node in graph.order():
         digest.update(f"={node.op}:{node.type}({[position[i.id] for i in node.inputs]})".encode())
-        _hash_attrs(node.attrs, digest, _canonical_body)
+        hash_attrs(node.attrs, digest, _canonical_body)
     digest.update(repr([position[out.id] for out in graph.outputs]).encode())
-
-
-def _hash_attrs(attrs: dict, digest, hash_body) -> None:
-    for name, value in sorted(attrs.items()):
-        digest.update(name.encode())
-        if isinstance(value, Graph):
-            hash_body(value, digest)
-        elif isinstance(value, np.ndarray):
-            digest.update(f"{value.dtype.str}{value.shape}".encode() + np.ascontiguousarray(value).tobytes())
-        else:
-            digest.update(repr(value).encode())
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,11 +4,11 @@ Lowering asks `KernelSet.kernel(node, variant, emit)` for every kernel a step ca
 fingerprint (fingerprint.kernel_fingerprint: what decides its IR) was seen before is reused
 without emitting its IR: earlier in this step ("deduplicated": equal convolutions, or a train
 step's forward in its own eval cell), earlier in this process ("memory") or in an earlier one
-("disk": a KERNEL_INDEX entry naming its object). A new kernel is emitted into its own module, its
-functions named after its fingerprint (so equal kernels have equal IR, and objects of different
-steps link together without clashing), and handed to a CompileBatch, which compiles it on a worker
-thread while lowering goes on. Objects are cached by their IR's key (machine.cache_key) as every
-module is; the index entry only saves emitting IR to learn that key.
+("disk": a disk_cache.KERNEL_INDEX entry naming its object). A new kernel is emitted into its own
+module, its functions named after its fingerprint (so equal kernels have equal IR, and objects of
+different steps link together without clashing), and handed to a CompileBatch, which compiles it
+on a worker thread while lowering goes on. Objects are cached by their IR's key (machine.cache_key)
+as every module is; the index entry only saves emitting IR to learn that key.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import Callable
 from llvmlite import ir
 
 from ..ir import Node
-from . import machine
+from . import disk_cache, machine
 from .compile_pool import CompileBatch
 from .fingerprint import kernel_fingerprint
 from .kernels.contract import Kernel, Operand, Scratch
@@ -42,18 +42,21 @@ class KernelRef:
     flops: int
     object_key: str                  # its module's object in the cache
     level: int = KERNEL
+    index_bounds: tuple[tuple[str, int], ...] = ()   # Kernel.index_bounds: the step checks them first
 
     def encode(self) -> dict:
         return {"fingerprint": self.fingerprint, "phases": list(self.phases),
                 "operands": [[o.name, list(o.shape), o.role, o.dtype] for o in self.operands],
                 "scratch": [self.scratch.shared, self.scratch.per_thread], "flops": self.flops,
-                "object": self.object_key, "level": self.level}
+                "object": self.object_key, "level": self.level,
+                "index_bounds": [list(bound) for bound in self.index_bounds]}
 
     @staticmethod
     def decode(record: dict) -> "KernelRef":
         return KernelRef(record["fingerprint"], tuple(record["phases"]),
                          tuple(Operand(n, tuple(shape), role, dtype) for n, shape, role, dtype in record["operands"]),
-                         Scratch(*record["scratch"]), record["flops"], record["object"], record["level"])
+                         Scratch(*record["scratch"]), record["flops"], disk_cache.check_key(record["object"]),
+                         record["level"], tuple((name, size) for name, size in record["index_bounds"]))
 
 
 @dataclass
@@ -116,7 +119,7 @@ class KernelSet:
         self.modules.append(module)
         text = machine.with_host_target(module)
         ref = KernelRef(fingerprint, tuple(fn.name for fn in kernel.phases), kernel.operands, kernel.scratch,
-                        kernel.flops, machine.cache_key(text, level), level)
+                        kernel.flops, machine.cache_key(text, level), level, kernel.index_bounds)
         if self.batch is not None:
             source = self.submit(ref.object_key, text, ref.level, ref)
             setattr(self.counts, source, getattr(self.counts, source) + 1)
@@ -155,11 +158,11 @@ def symbol(fingerprint: str) -> str:
 
 
 def _write_index(ref: KernelRef) -> None:
-    machine.write_entry(ref.fingerprint, json.dumps(ref.encode()).encode(), machine.KERNEL_INDEX)
+    disk_cache.write_entry(ref.fingerprint, json.dumps(ref.encode()).encode(), disk_cache.KERNEL_INDEX)
 
 
 def _read_index(fingerprint: str) -> KernelRef | None:
-    payload = machine.read_entry(fingerprint, machine.KERNEL_INDEX)
+    payload = disk_cache.read_entry(fingerprint, disk_cache.KERNEL_INDEX)
     if payload is None:
         return None
     try:

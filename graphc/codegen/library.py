@@ -12,21 +12,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import prod
-from typing import Callable
+from typing import Callable, Sequence
 
 from llvmlite import ir
 
+from ..ops.indexing import pack_offsets
 from ..types import TensorType, float32
 from .kernels.axis import emit_argmax, emit_softmax
 from .kernels.batch_stats import emit_batch_stats, emit_channel_sums
 from .kernels.contract import IR_TYPES, Kernel
+from .kernels.collective import emit_allreduce
 from .kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input
 from .kernels.conv_depthwise import emit_depthwise_conv2d, emit_depthwise_grad_filter, emit_depthwise_grad_input, \
     is_depthwise
 from .kernels.conv_filter import emit_conv2d_grad_filter
 from .kernels.epilogue import IDENTITY
 from .kernels.matmul import emit_matmul
-from .kernels.movement import Strided, emit_gather, emit_gather_grad, emit_one_hot, emit_strided_copy
+from .kernels.movement import Strided, emit_concat, emit_gather, emit_gather_grad, emit_one_hot, emit_strided_copy, \
+    emit_zero_ranges, row_major_strides
 from .kernels.pool import PoolGeometry, emit_avg_pool2d, emit_avg_pool2d_grad, emit_max_pool2d, \
     emit_max_pool2d_grad, emit_max_pool2d_grad_grad
 from .kernels.reduce import emit_reduce, split_axes
@@ -53,6 +56,21 @@ class KernelSpec:
 ALIAS = KernelSpec(lambda module, name, hook: None, ("x",), "x")   # the result shares its operand's buffer
 
 
+@dataclass(frozen=True)
+class InPlace:
+    """A kernel updating the bytes of its operand `x` in place (plus the `transport` callback); the
+    lowering first copies the op's operand into the result's buffer unless the plan made them one."""
+    emit: Callable[[ir.Module, str], Kernel]
+
+
+@dataclass(frozen=True)
+class Pack:
+    """The operands flattened side by side: operand k's bytes start at byte offsets[k] of the result;
+    `gaps` (a kernel spec, or None) zeroes the elements between them."""
+    offsets: tuple[int, ...]
+    gaps: KernelSpec | None
+
+
 class KernelLibrary:
     def alias(self) -> KernelSpec:
         """The result is the operand's bytes viewed with another shape (reshape of contiguous data)."""
@@ -60,13 +78,13 @@ class KernelLibrary:
 
     # -- moving elements ---------------------------------------------------------------------------------
     def transpose(self, x: TensorType, out: TensorType, *, perm) -> KernelSpec:
-        strides = _strides(x.shape)
+        strides = row_major_strides(x.shape)
         source = Strided(0, tuple(strides[p] for p in perm))
-        return _copy(out.shape, x, source, out, Strided(0, _strides(out.shape)))
+        return _copy(out.shape, x, source, out, Strided(0, row_major_strides(out.shape)))
 
     def strided_slice(self, x: TensorType, out: TensorType, *, ranges: tuple[range, ...]) -> KernelSpec:
         """out = x at the positions `ranges` (one range per axis, NumPy slicing normalised)."""
-        return _copy(out.shape, x, _sliced(x.shape, ranges), out, Strided(0, _strides(out.shape)))
+        return _copy(out.shape, x, _sliced(x.shape, ranges), out, Strided(0, row_major_strides(out.shape)))
 
     def strided_slice_grad(self, ct: TensorType, out: TensorType, *, ranges: tuple[range, ...]) -> KernelSpec:
         """out = zeros with ct written at the positions `ranges`."""
@@ -74,7 +92,7 @@ class KernelLibrary:
 
     def pad(self, x: TensorType, out: TensorType, *, ranges: tuple[range, ...], value) -> KernelSpec:
         """out = `value` everywhere, then x written at the positions `ranges`."""
-        return _copy(x.shape, x, Strided(0, _strides(x.shape)), out, _sliced(out.shape, ranges), fill=value)
+        return _copy(x.shape, x, Strided(0, row_major_strides(x.shape)), out, _sliced(out.shape, ranges), fill=value)
 
     def batch_stats(self, x: TensorType, out: TensorType) -> KernelSpec:
         """out [2, C] = per-channel mean and biased variance of x [N, C, ...]."""
@@ -88,6 +106,13 @@ class KernelLibrary:
         n, c, s = x.shape[0], x.shape[1], prod(x.shape[2:])
         return KernelSpec(lambda module, name, hook: emit_channel_sums(module, name, n, c, s), ("dy", "x"), "y")
 
+    def concat(self, pieces: Sequence[TensorType], out: TensorType, *, axis: int) -> KernelSpec:
+        """out = the pieces laid end to end along axis (for stack: the operands with a size-1 axis)."""
+        shapes = [piece.shape for piece in pieces]
+        return KernelSpec(lambda module, name, hook: emit_concat(module, name, shapes, out.shape, axis,
+                                                                 out.dtype.short),
+                          tuple(f"x{i}" for i in range(len(pieces))), "y")
+
     def gather(self, table: TensorType, index: TensorType, out: TensorType, *, axis: int) -> KernelSpec:
         pre, size, post = _around(table.shape, axis)
         return KernelSpec(lambda module, name, hook: emit_gather(module, name, pre, size, post, index.size,
@@ -99,6 +124,20 @@ class KernelLibrary:
         return KernelSpec(lambda module, name, hook: emit_gather_grad(module, name, pre, size, post, index.size,
                                                                       index.dtype.short, ct.dtype.short),
                           ("ct", "index"), "dx")
+
+    def pack(self, xs: tuple[TensorType, ...], out: TensorType) -> Pack:
+        starts = pack_offsets(xs)
+        ends = [start + x.size for start, x in zip(starts, xs)]
+        gaps = [range(end, start) for end, start in zip(ends, starts[1:]) if start > end]
+        fill = KernelSpec(lambda module, name, hook: emit_zero_ranges(module, name, out.size, gaps, out.dtype.short),
+                          (), "y") if gaps else None
+        return Pack(tuple(start * out.dtype.itemsize for start in starts), fill)
+
+    def allreduce(self, x: TensorType, out: TensorType, *, ranks: int) -> InPlace:
+        _float32("allreduce", x)
+        if ranks == 1:
+            return ALIAS                   # the sum over one rank is the value itself
+        return InPlace(lambda module, name: emit_allreduce(module, name, x.shape, x.dtype.short))
 
     def one_hot(self, indices: TensorType, out: TensorType, *, on_value, off_value) -> KernelSpec:
         elem = IR_TYPES[out.dtype.short]
@@ -143,10 +182,6 @@ class KernelLibrary:
     def conv2d_grad_filter(self, dy: TensorType, x: TensorType, out: TensorType, *, stride, pad, dilation,
                            group) -> KernelSpec:
         geo = _conv_geometry("conv2d_grad_filter", x, out.shape, stride, pad, dilation, group, dy)
-        if _pointwise(geo):           # dw = Σ_n dy[n] [O, H·W] @ x[n].T [H·W, C]
-            return KernelSpec(lambda module, name, hook: emit_matmul(
-                module, name, geo.out_channels, geo.height * geo.width, geo.in_channels, transpose_b=True,
-                epilogue=hook or IDENTITY, summed=geo.batch), ("a", "b"), "y", EPILOGUE)
         emit = emit_depthwise_grad_filter if is_depthwise(geo) else emit_conv2d_grad_filter
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "x"), "dw", EPILOGUE)
@@ -240,13 +275,8 @@ def _pool_geometry(op: str, x: TensorType, kernel, stride, pad) -> PoolGeometry:
 
 
 
-def _strides(shape) -> list[int]:
-    """Row-major element strides."""
-    return [prod(shape[axis + 1:]) for axis in range(len(shape))]
-
-
 def _sliced(shape, ranges) -> Strided:
-    strides = _strides(shape)
+    strides = row_major_strides(shape)
     pairs = list(zip(ranges, strides))
     return Strided(sum(r.start * s for r, s in pairs), tuple(r.step * s for r, s in pairs))
 

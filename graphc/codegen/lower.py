@@ -8,9 +8,12 @@ its prologue), passing each the addresses of its buffers, with a barrier after a
 the next one touches bytes it wrote or writes bytes it read (docs/codegen.md, "The step").
 
 Buffers: graph inputs and parameters are pointers in `ctx` (parameters are updated in place);
-temporaries sit at their planned offsets in one arena; constants in one constant block; each
-kernel's scratch in its own region of the scratch block (its size depends on the thread count).
-ctx is an array of i64 slots, laid out by the constants below.
+temporaries sit at their planned offsets in one arena (a view, or an operand the plan placed in a
+pack, at its offset in its owner's buffer); constants in one constant block; each kernel's scratch
+in its own region of the scratch block (its size depends on the thread count). A collective (an
+allreduce) is a kernel whose thread 0 calls the process group's transport through the function
+pointer in ctx's TRANSPORT slot (codegen/executable.py installs it). ctx is an array of i64 slots,
+laid out by the constants below.
 """
 from __future__ import annotations
 
@@ -26,26 +29,32 @@ from ..ops.core import BROADCAST, ELEMENTWISE, OUT_FUSABLE
 from ..passes.manager import PassContext
 from ..passes.memory import ALIGNMENT, MemoryPlan, plan_memory
 from ..types import TensorType, float32
-from .kernel_cache import LOOP, KernelRef, KernelSet
-from .kernels.contract import round_up
+from .arch import emit_clock
+from .kernel_cache import KERNEL, LOOP, KernelRef, KernelSet
+from .kernels.contract import IR_TYPES, round_up
 from .kernels.elementwise import Tensor, emit_elementwise
-from .kernels.simd import I8, I64, PTR, VOID, declare, elem_ptr, i64
-from .library import ALIAS, EPILOGUE, PROLOGUE, KernelLibrary, KernelSpec, Unsupported
+from .kernels.loops import counted_loop
+from .kernels.simd import I8, I64, PTR, VOID, declare, elem_ptr, i64, load_scalar, store_scalar
+from .library import ALIAS, EPILOGUE, PROLOGUE, InPlace, Pack, KernelLibrary, KernelSpec, Unsupported
 from .machine import CodegenError
 from .parallel import BARRIER_BYTES, emit_barrier
 from .regions import Region, emit_loop, epilogue, prologue
 
 STEP = "graphc_step"
 NTHREADS = BARRIER_BYTES // 8                 # ctx slots: the barrier state comes first
-ARENA, CONSTANTS, SCRATCH, COUNTERS = NTHREADS + 1, NTHREADS + 2, NTHREADS + 3, NTHREADS + 4
-POINTERS = NTHREADS + 5                       # then one pointer per graph input, then per parameter
+ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS, TRANSPORT = (NTHREADS + k for k in range(1, 7))
+POINTERS = NTHREADS + 7                       # then one pointer per graph input, then per parameter
 COUNTER_SLOTS = 2                             # per kernel, when profiling: calls, cycles
+# STATUS points to i64 words the step sets when it stops on bad data: the kernel call (index + 1),
+# the offending value and the bound it broke; all zero after a good step.
+STATUS_WORDS = 3
 
 
 @dataclass(frozen=True)
 class Buffer:
-    """Bytes a kernel operand points to: `space` arena, constants, input or param; `key` the input
-    index or parameter name (None otherwise); offset and size in bytes."""
+    """Bytes a kernel operand points to: `space` arena, constants, input or param (or transport: the
+    collective callback, no bytes); `key` the input index or parameter name (None otherwise); offset
+    and size in bytes."""
     space: str
     key: object
     offset: int
@@ -54,6 +63,9 @@ class Buffer:
     def overlaps(self, other: "Buffer") -> bool:
         return (self.space, self.key) == (other.space, other.key) and \
             self.offset < other.offset + other.nbytes and other.offset < self.offset + self.nbytes
+
+
+TRANSPORT_BUFFER = Buffer("transport", None, 0, 0)
 
 
 @dataclass
@@ -137,19 +149,18 @@ class _Lowering:
 
     # -- buffers ------------------------------------------------------------------------------------
     def buffer(self, node: Node) -> Buffer:
-        node = self.graph.nodes[self.plan.aliases.get(node.id, node.id)]
-        nbytes = node.type.nbytes
-        if node.op == "input":
-            return Buffer("input", node.attrs["index"], 0, nbytes)
-        if node.op == "param":
-            return Buffer("param", node.attrs["name"], 0, nbytes)
-        if node.op == "const":
-            return Buffer("constants", None, self._constant(node), nbytes)
-        written = _written_param(node)
+        owner_id, offset = self.plan.aliases.get(node.id, (node.id, 0))
+        owner, nbytes = self.graph.nodes[owner_id], node.type.nbytes
+        if owner.op == "input":
+            return Buffer("input", owner.attrs["index"], offset, nbytes)
+        if owner.op == "param":
+            return Buffer("param", owner.attrs["name"], offset, nbytes)
+        if owner.op == "const":
+            return Buffer("constants", None, self._constant(owner) + offset, nbytes)
+        written = _written_param(owner)
         if written is not None:
             return self.buffer(written)
-        offset, _ = self.plan.offsets[node.id]
-        return Buffer("arena", None, offset, nbytes)
+        return Buffer("arena", None, self.plan.offsets[owner.id][0] + offset, nbytes)
 
     def _constant(self, node: Node) -> int:
         if node.id not in self.constants:
@@ -164,8 +175,8 @@ class _Lowering:
         return buffer
 
     def _output(self, node: Node) -> Output:
-        return Output(self.buffer(node), node.type, before_step=self.graph.nodes[
-            self.plan.aliases.get(node.id, node.id)].op == "param")
+        owner = self.plan.aliases.get(node.id, (node.id, 0))[0]
+        return Output(self.buffer(node), node.type, before_step=self.graph.nodes[owner].op == "param")
 
     # -- nodes ----------------------------------------------------------------------------------------
     def _lower(self, node: Node) -> None:
@@ -195,20 +206,43 @@ class _Lowering:
         return op.lower(self.library, *(i.type for i in node.inputs), out=node.type, **node.attrs)
 
     def _kernel_op(self, node: Node) -> None:
+        if node.id in self.plan.views:                # its bytes are its operand's: nothing to compute
+            return
         spec = self._spec(node)
-        if spec is ALIAS:
-            if node.id not in self.plan.aliases:      # a view of a parameter: copy it
+        if spec is ALIAS:                             # the value is the operand's, unless the plan kept them
+            if node.id not in self.plan.aliases:      # apart (a reshape of a parameter)
                 self._copy(node)
+            return
+        if isinstance(spec, Pack):
+            self._pack(node, spec)
+            return
+        if isinstance(spec, InPlace):
+            if node.id not in self.plan.aliases:      # the operand is read elsewhere: work on a copy
+                self._copy(node)
+            kernel = self.kernels.kernel(node, "in-place", lambda module, name: spec.emit(module, name))
+            self._call(kernel, {"x": self.buffer(node), "transport": TRANSPORT_BUFFER}, node, [node])
             return
         buffers = {name: self.buffer(i) for name, i in zip(spec.inputs, node.inputs) if name}
         self._call(self._kernel(node, "op", spec, None), {**buffers, spec.output: self.buffer(node)}, node, [node])
 
-    def _copy(self, node: Node) -> None:
-        flat = (node.type.size,)
-        tensor = lambda name: Tensor(name, flat, node.type.dtype.short)
-        kernel = self.kernels.kernel(node, "copy", lambda module, name: emit_elementwise(
+    def _copy(self, node: Node, operand: Node | None = None, target: Buffer | None = None, suffix: str = "") -> None:
+        """Copy `operand` (default: node's first) into `target` (default: node's buffer)."""
+        operand = operand or node.inputs[0]
+        flat = (operand.type.size,)
+        tensor = lambda name: Tensor(name, flat, operand.type.dtype.short)
+        kernel = self.kernels.kernel(node, "copy" + suffix, lambda module, name: emit_elementwise(
             module, name, flat, [tensor("x")], [tensor("y")], lambda b, values: values[0]), LOOP)
-        self._call(kernel, {"x": self.buffer(node.inputs[0]), "y": self.buffer(node)}, node, [node])
+        self._call(kernel, {"x": self.buffer(operand), "y": target or self.buffer(node)}, node, [node], suffix)
+
+    def _pack(self, node: Node, spec: Pack) -> None:
+        """Each operand the plan did not compute in its place is copied there; the gaps are zeroed."""
+        out = self.buffer(node)
+        for k, (operand, offset) in enumerate(zip(node.inputs, spec.offsets)):
+            place = Buffer(out.space, out.key, out.offset + offset, operand.type.nbytes)
+            if self.buffer(operand) != place:
+                self._copy(node, operand, place, suffix=f".part{k}")
+        if spec.gaps is not None:
+            self._call(self._kernel(node, "gaps", spec.gaps, None, LOOP), {"y": out}, node, [node], ".gaps")
 
     def _loop(self, node: Node, region: Region, sources: dict[int, Buffer], out: Buffer | None = None,
               suffix: str = "") -> None:
@@ -217,9 +251,9 @@ class _Lowering:
         kernel = self.kernels.kernel(node, "loop" + suffix, lambda module, name: emit_loop(module, name, region), LOOP)
         self._call(kernel, buffers, node, region.members, suffix)
 
-    def _kernel(self, node: Node, variant: str, spec: KernelSpec, hook) -> KernelRef:
-        """The kernel of `spec` with `hook` (an epilogue, a prologue or None) for `node`."""
-        return self.kernels.kernel(node, variant, lambda module, name: spec.emit(module, name, hook))
+    def _kernel(self, node: Node, variant: str, spec: KernelSpec, hook, level: int = KERNEL) -> KernelRef:
+        """The kernel of `spec` with `hook` (an epilogue, a prologue or None) for `node`, optimized at `level`."""
+        return self.kernels.kernel(node, variant, lambda module, name: spec.emit(module, name, hook), level)
 
     def _call(self, kernel: KernelRef, buffers: dict[str, Buffer], node: Node, computes: list[Node],
               suffix: str = "") -> None:
@@ -325,7 +359,7 @@ def emit_step(module: ir.Module, calls: list[KernelCall], barriers: list[bool], 
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     slot = lambda index, ty=PTR: b.load(elem_ptr(b, ctx, index, I64), typ=ty)
     nthreads = slot(NTHREADS, I64)
-    bases = {"arena": slot(ARENA), "constants": slot(CONSTANTS)}
+    bases = {"arena": slot(ARENA), "constants": slot(CONSTANTS), "transport": slot(TRANSPORT)}
     bases.update({("input", i): slot(POINTERS + i) for i in range(inputs)})
     bases.update({("param", name): slot(POINTERS + inputs + j) for j, name in enumerate(params)})
     scratch, counters = slot(SCRATCH), slot(COUNTERS) if profile else None
@@ -336,7 +370,9 @@ def emit_step(module: ir.Module, calls: list[KernelCall], barriers: list[bool], 
             args.append(_scratch_address(b, scratch, nthreads, scratch_shared, scratch_private))
             scratch_shared += round_up(call.kernel.scratch.shared)
             scratch_private += round_up(call.kernel.scratch.per_thread)
-        start = _cycles(b) if profile else None
+        start = emit_clock(b) if profile else None
+        if call.kernel.index_bounds:
+            _emit_index_checks(b, ctx, tid, nthreads, slot(STATUS), index, call.kernel, args)
         signature = [PTR] * len(args) + [I64, I64]
         for k, phase in enumerate(call.kernel.phases):
             if k:
@@ -350,9 +386,32 @@ def emit_step(module: ir.Module, calls: list[KernelCall], barriers: list[bool], 
 
 
 def _address(b: ir.IRBuilder, bases: dict, buffer: Buffer) -> ir.Value:
-    if buffer.space in ("arena", "constants"):
-        return elem_ptr(b, bases[buffer.space], buffer.offset, I8)
-    return bases[(buffer.space, buffer.key)]
+    base = bases[buffer.space] if buffer.space in ("arena", "constants", "transport") else \
+        bases[(buffer.space, buffer.key)]
+    return elem_ptr(b, base, buffer.offset, I8) if buffer.offset else base
+
+
+def _emit_index_checks(b: ir.IRBuilder, ctx, tid, nthreads, status, call_index: int, kernel: KernelRef, args) -> None:
+    """Thread 0 checks the kernel's bounded operands; on the first value out of range it records
+    the status, and after a barrier every thread leaves the step (the executable raises)."""
+    positions = {operand.name: i for i, operand in enumerate(kernel.operands)}
+    with b.if_then(b.icmp_signed("==", tid, i64(0))):
+        for name, size in kernel.index_bounds:
+            operand = kernel.operands[positions[name]]
+            with counted_loop(b, 0, int(np.prod(operand.shape)), name="check") as i:
+                value = load_scalar(b, args[positions[name]], i, IR_TYPES[operand.dtype])
+                value = b.sext(value, I64) if value.type != I64 else value
+                bad = b.or_(b.icmp_signed("<", value, i64(0)), b.icmp_signed(">=", value, i64(size)))
+                first = b.icmp_signed("==", load_scalar(b, status, 0, I64), i64(0))
+                with b.if_then(b.and_(bad, first)):
+                    for word, item in enumerate((i64(call_index + 1), value, i64(size))):
+                        store_scalar(b, item, status, word)
+    emit_barrier(b, ctx, nthreads)
+    stop, go = b.append_basic_block("bad_index"), b.append_basic_block("indices_ok")
+    b.cbranch(b.icmp_signed("!=", load_scalar(b, status, 0, I64), i64(0)), stop, go)
+    b.position_at_end(stop)
+    b.ret_void()
+    b.position_at_end(go)
 
 
 def _scratch_address(b: ir.IRBuilder, base: ir.Value, nthreads: ir.Value, shared: int, private: int) -> ir.Value:
@@ -360,13 +419,9 @@ def _scratch_address(b: ir.IRBuilder, base: ir.Value, nthreads: ir.Value, shared
     return elem_ptr(b, base, b.add(i64(shared), b.mul(nthreads, i64(private))), I8)
 
 
-def _cycles(b: ir.IRBuilder) -> ir.Value:
-    return b.call(declare(b.module, "llvm.readcyclecounter", I64, []), [])
-
-
 def _count(b: ir.IRBuilder, counters: ir.Value, index: int, tid: ir.Value, start: ir.Value) -> None:
     """Thread 0 adds one call and the cycles since `start` to kernel `index`'s counters."""
-    elapsed = b.sub(_cycles(b), start)
+    elapsed = b.sub(emit_clock(b), start)
     with b.if_then(b.icmp_signed("==", tid, i64(0))):
         for offset, value in ((0, i64(1)), (1, elapsed)):
             slot = elem_ptr(b, counters, COUNTER_SLOTS * index + offset, I64)

@@ -2,19 +2,15 @@
 
 `compile_module(module)` turns an `llvmlite.ir.Module` (or IR text) into a `Library` whose
 function addresses are callable through ctypes. Object code is cached in memory and on disk,
-keyed by sha256(IR text, llvmlite version, LLVM version, CPU name, CPU features); a disk entry
-carries a header with that key and a payload checksum, and any entry that fails the check is
-deleted and rebuilt, never loaded.
+keyed by sha256(IR text, optimization level, llvmlite version, LLVM version, CPU name, CPU features); disk_cache.py
+says how the disk entries are checked, kept private and bounded.
 """
 from __future__ import annotations
 
 import ctypes
 import functools
 import hashlib
-import os
 import re
-import struct
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +18,8 @@ from pathlib import Path
 import llvmlite
 import llvmlite.binding as llvm
 from llvmlite import ir
+
+from . import disk_cache
 
 
 class CodegenError(RuntimeError):
@@ -134,7 +132,7 @@ def cached_object(key: str) -> tuple[bytes, str] | None:
     """(object code, 'memory' or 'disk') cached under `key`; None when absent."""
     if key in _memory_cache:
         return _memory_cache[key], "memory"
-    obj = read_entry(key)
+    obj = disk_cache.read_entry(key)
     if obj is None:
         return None
     _memory_cache[key] = obj
@@ -143,7 +141,7 @@ def cached_object(key: str) -> tuple[bytes, str] | None:
 
 def keep_object(key: str, obj: bytes) -> None:
     """Cache a freshly compiled object in memory and on disk."""
-    write_entry(key, obj)
+    disk_cache.write_entry(key, obj)
     _memory_cache[key] = obj
 
 
@@ -232,24 +230,14 @@ def _enclosing_function(lines: list[str], line_index: int) -> str:
 
 
 def _dump_failed_module(text: str) -> Path:
-    directory = cache_dir() / "failed"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.ll"
+    path = disk_cache.failed_dump_dir() / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.ll"
     path.write_text(text)
     return path
 
 
 # --- object cache --------------------------------------------------------------------------
 
-_MAGIC = b"GRAPHC-OBJ-1\n"
-_HEADER = struct.Struct("<64sQ32s")  # hex key, payload length, sha256(payload)
-# entry kinds: object code; a step's layout (codegen/step_index.py); a kernel's (codegen/kernel_cache.py)
-OBJECT, STEP_INDEX, KERNEL_INDEX = ".gobj", ".gstep", ".gkern"
 _memory_cache: dict[str, bytes] = {}
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("GRAPHC_CACHE_DIR") or Path.home() / ".cache" / "graphc")
 
 
 def cache_key(ir_text: str, level: int = 3) -> str:
@@ -263,62 +251,13 @@ def toolchain() -> tuple[str, ...]:
     return llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)), llvm.get_host_cpu_name(), host_features()
 
 
-def _entry_path(key: str, kind: str) -> Path:
-    return cache_dir() / f"{key}{kind}"
-
-
-def read_entry(key: str, kind: str = OBJECT) -> bytes | None:
-    """The payload cached for `key`, or None; a damaged or foreign entry is deleted."""
-    path = _entry_path(key, kind)
-    try:
-        blob = path.read_bytes()
-    except OSError:
-        return None
-    payload = _valid_payload(blob, key)
-    if payload is None:
-        path.unlink(missing_ok=True)
-    return payload
-
-
-def _valid_payload(blob: bytes, key: str) -> bytes | None:
-    head = len(_MAGIC) + _HEADER.size
-    if len(blob) < head or not blob.startswith(_MAGIC):
-        return None
-    stored_key, length, digest = _HEADER.unpack_from(blob, len(_MAGIC))
-    payload = blob[head:]
-    if stored_key != key.encode() or length != len(payload) or hashlib.sha256(payload).digest() != digest:
-        return None
-    return payload
-
-
-def write_entry(key: str, payload: bytes, kind: str = OBJECT) -> None:
-    """Write atomically (temp file + rename) so readers never see half an entry."""
-    directory = cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    header = _MAGIC + _HEADER.pack(key.encode(), len(payload), hashlib.sha256(payload).digest())
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(header + payload)
-        os.replace(tmp, _entry_path(key, kind))
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _entries() -> list[Path]:
-    return [path for kind in (OBJECT, STEP_INDEX, KERNEL_INDEX) for path in cache_dir().glob(f"*{kind}")]
-
-
 def cache_info() -> dict:
-    """{'dir', 'entries', 'bytes'} of the disk cache (objects and step layouts)."""
-    entries = _entries()
-    return {"dir": str(cache_dir()), "entries": len(entries),
-            "bytes": sum(p.stat().st_size for p in entries)}
+    """The disk cache (disk_cache.info): entries, bytes, leftovers, bound, and whether it is unsafe."""
+    return disk_cache.info()
 
 
-def cache_clear() -> None:
-    """Empty the memory cache and delete every disk entry (libraries already loaded stay valid)."""
+def cache_clear() -> dict:
+    """Empty the memory cache and the disk cache (libraries already loaded stay valid); returns
+    what the disk cache held."""
     _memory_cache.clear()
-    for path in _entries():
-        path.unlink(missing_ok=True)
+    return disk_cache.clear()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import functools
+import os
 import threading
 import time
 import weakref
@@ -24,6 +25,7 @@ from typing import Callable
 import numpy as np
 from llvmlite import ir
 
+from .arch import emit_clock, emit_futex_wait, emit_futex_wake_all, emit_spin_hint
 from .kernels.loops import entry_alloca
 from .kernels.simd import I32, I64, PTR, VOID, declare, elem_ptr, i64
 from .machine import compile_module
@@ -95,16 +97,15 @@ def _barrier_function(module: ir.Module) -> ir.Function:
 
 
 def _spin_until(b: ir.IRBuilder, condition: Callable[[ir.IRBuilder], ir.Value]) -> None:
-    """Spin with pause until condition(b) (emitted in the loop) holds; sched_yield() every
-    _YIELD_EVERY spins so a descheduled peer on a shared core can run."""
-    pause = declare(b.module, "llvm.x86.sse2.pause", VOID, [])
+    """Spin with the spin-wait hint until condition(b) (emitted in the loop) holds; sched_yield()
+    every _YIELD_EVERY spins so a descheduled peer on a shared core can run."""
     sched_yield = declare(b.module, "sched_yield", I32, [])
     spins = entry_alloca(b, I64, "spins")
     b.store(i64(0), spins)
     loop, done = b.append_basic_block("spin"), b.append_basic_block("spin.done")
     b.branch(loop)
     b.position_at_end(loop)
-    b.call(pause, [])
+    emit_spin_hint(b)
     satisfied = condition(b)
     count = b.add(b.load(spins, typ=I64), i64(1))
     b.store(count, spins)
@@ -120,18 +121,12 @@ def _spin_until(b: ir.IRBuilder, condition: Callable[[ir.IRBuilder], ir.Value]) 
 _GEN, _SLEEPERS, _DONE, _QUIT, _SPIN_TICKS = 0, 16, 32, 48, 64  # _SPIN_TICKS is an i64 slot
 _FN, _CTX = 80, 96                                                # pointer-sized slots
 _POOL_BYTES = 512
-_FUTEX_WAIT_PRIVATE, _FUTEX_WAKE_PRIVATE, _SYS_FUTEX = 128, 129, 202
 
 
 @functools.lru_cache(maxsize=None)
 def _runtime():
     """The compiled runner: worker_loop, run, shutdown and a cycle-counter probe."""
-    module = ir.Module("graphc.runtime")
-    _emit_worker_loop(module)
-    _emit_run(module)
-    _emit_shutdown(module)
-    _emit_cycle_counter(module)
-    lib = compile_module(module)
+    lib = compile_module(runtime_module())
     return lib, {
         "worker_loop": lib.cfunc("graphc_worker_loop", None, ctypes.c_void_p, ctypes.c_int64),
         "run": lib.cfunc("graphc_run", None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64),
@@ -140,13 +135,19 @@ def _runtime():
     }
 
 
+def runtime_module(triple: str = "") -> ir.Module:
+    """The runner's IR for a target triple (the host when empty): see arch.py for what it changes."""
+    module = ir.Module("graphc.runtime")
+    module.triple = triple
+    _emit_worker_loop(module)
+    _emit_run(module)
+    _emit_shutdown(module)
+    _emit_cycle_counter(module)
+    return module
+
+
 def _slot(b: ir.IRBuilder, pool: ir.Value, index: int) -> ir.Value:
     return elem_ptr(b, pool, index, I32)
-
-
-def _futex(b: ir.IRBuilder, word: ir.Value, op: int, value: ir.Value) -> None:
-    syscall = declare(b.module, "syscall", I64, [I64], var_arg=True)
-    b.call(syscall, [i64(_SYS_FUTEX), word, ir.Constant(I32, op), value, ir.Constant(PTR, None)])
 
 
 def _emit_worker_loop(module: ir.Module) -> None:
@@ -172,7 +173,7 @@ def _emit_worker_loop(module: ir.Module) -> None:
 
 
 def _wait_for_generation(b: ir.IRBuilder, pool: ir.Value, seen: ir.Value) -> ir.Value:
-    """Spin with pause for spin_ticks cycles, then sleep on the futex; returns the new generation.
+    """Spin with the hint for spin_ticks clock ticks, then sleep on the futex; returns the new generation.
 
     A sleeper registers in `sleepers` (seq_cst) before re-checking the generation, and `run` bumps
     the generation (seq_cst) before reading `sleepers`, so one of them always sees the other: no
@@ -180,24 +181,22 @@ def _wait_for_generation(b: ir.IRBuilder, pool: ir.Value, seen: ir.Value) -> ir.
     """
     fn = b.function
     gen_word = _slot(b, pool, _GEN)
-    pause = declare(b.module, "llvm.x86.sse2.pause", VOID, [])
-    clock = declare(b.module, "llvm.readcyclecounter", I64, [])
     budget = b.load(_slot(b, pool, _SPIN_TICKS), typ=I64)
-    deadline = b.add(b.call(clock, []), budget)
+    deadline = b.add(emit_clock(b), budget)
     spin, check_time, sleep, done = (fn.append_basic_block(n) for n in ("spin", "spin.time", "sleep", "woken"))
     b.branch(spin)
     b.position_at_end(spin)
-    b.call(pause, [])
+    emit_spin_hint(b)
     current = b.load_atomic(gen_word, "acquire", 4, typ=I32)
     b.cbranch(b.icmp_signed("!=", current, seen), done, check_time)
     b.position_at_end(check_time)
-    b.cbranch(b.icmp_signed("<", b.call(clock, []), deadline), spin, sleep)
+    b.cbranch(b.icmp_signed("<", emit_clock(b), deadline), spin, sleep)
     b.position_at_end(sleep)
     sleepers = _slot(b, pool, _SLEEPERS)
     b.atomic_rmw("add", sleepers, ir.Constant(I32, 1), "seq_cst")
     recheck = b.load_atomic(gen_word, "seq_cst", 4, typ=I32)
     with b.if_then(b.icmp_signed("==", recheck, seen)):
-        _futex(b, gen_word, _FUTEX_WAIT_PRIVATE, seen)
+        emit_futex_wait(b, gen_word, seen)
     b.atomic_rmw("sub", sleepers, ir.Constant(I32, 1), "seq_cst")
     b.branch(spin)
     b.position_at_end(done)
@@ -231,7 +230,7 @@ def _publish_generation(b: ir.IRBuilder, pool: ir.Value) -> None:
     b.atomic_rmw("add", gen_word, ir.Constant(I32, 1), "seq_cst")
     sleepers = b.load_atomic(_slot(b, pool, _SLEEPERS), "seq_cst", 4, typ=I32)
     with b.if_then(b.icmp_signed("!=", sleepers, ir.Constant(I32, 0))):
-        _futex(b, gen_word, _FUTEX_WAKE_PRIVATE, ir.Constant(I32, 0x7FFFFFFF))
+        emit_futex_wake_all(b, gen_word)
 
 
 def _wait_for_workers(b: ir.IRBuilder, pool: ir.Value, nworkers: ir.Value) -> None:
@@ -253,12 +252,12 @@ def _emit_shutdown(module: ir.Module) -> None:
 def _emit_cycle_counter(module: ir.Module) -> None:
     fn = ir.Function(module, ir.FunctionType(I64, []), "graphc_cycles")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    b.ret(b.call(declare(module, "llvm.readcyclecounter", I64, []), []))
+    b.ret(emit_clock(b))
 
 
 @functools.lru_cache(maxsize=None)
 def cycles_per_microsecond() -> float:
-    """Cycle-counter (TSC) ticks per microsecond, measured over 20 ms."""
+    """Time-counter ticks (the TSC on x86-64) per microsecond, measured over 20 ms."""
     cycles = _runtime()[1]["cycles"]
     t0, c0 = time.perf_counter(), cycles()
     while time.perf_counter() - t0 < 0.02:
@@ -271,32 +270,46 @@ class ThreadRunner:
 
     `run(step_address, ctx_address)` returns after all threads returned from the step. Calls are
     serialized by a lock. Workers are daemon threads blocked inside native code; `close()` (or the
-    context manager, or garbage collection) stops and joins them.
+    context manager, or garbage collection) stops and joins them. A forked child inherits the
+    runner but not its threads: its first `run` starts new workers on a new control block.
     """
 
     def __init__(self, nthreads: int, spin_us: float = 50.0):
         if nthreads < 1:
             raise ValueError(f"ThreadRunner needs at least one thread, got {nthreads}")
-        self.nthreads = nthreads
-        _, native = _runtime()
-        self._run_native = native["run"]
-        self._pool = np.zeros(_POOL_BYTES // 8, dtype=np.int64)
-        self._pool[_SPIN_TICKS // 2] = int(spin_us * cycles_per_microsecond())
-        self._pool_address = self._pool.ctypes.data
+        self.nthreads, self._spin_us = nthreads, spin_us
+        self._run_native = _runtime()[1]["run"]
         self._lock = threading.Lock()
+        self._closed = False
+        self._start_workers()
+        _live_runners.add(self)
+
+    def _start_workers(self) -> None:
+        native = _runtime()[1]
+        self._pool = np.zeros(_POOL_BYTES // 8, dtype=np.int64)
+        self._pool[_SPIN_TICKS // 2] = int(self._spin_us * cycles_per_microsecond())
+        self._pool_address = self._pool.ctypes.data
         self._workers = [threading.Thread(target=native["worker_loop"], args=(self._pool_address, tid),
                                           name=f"graphc-worker-{tid}", daemon=True)
-                         for tid in range(1, nthreads)]
+                         for tid in range(1, self.nthreads)]
         for worker in self._workers:
             worker.start()
         self._finalizer = weakref.finalize(self, _stop_workers, native["shutdown"], self._pool,
                                            self._workers)
-        self._closed = False
+
+    def _forget_workers_after_fork(self) -> None:
+        """In a forked child: the workers did not come along (and the control block may still
+        count them as sleepers), so there is nothing to stop; the next run starts new ones."""
+        self._finalizer.detach()
+        self._lock = threading.Lock()         # a thread of the parent may have held it
+        self._workers = None
 
     def run(self, step_address: int, ctx_address: int) -> None:
         with self._lock:
             if self._closed:  # the workers are gone: waiting for them would never return
                 raise RuntimeError("ThreadRunner is closed")
+            if self._workers is None:
+                self._start_workers()
             self._run_native(self._pool_address, step_address, ctx_address, self.nthreads - 1)
 
     def close(self) -> None:
@@ -311,6 +324,7 @@ class ThreadRunner:
         self.close()
 
 
+_live_runners: "weakref.WeakSet[ThreadRunner]" = weakref.WeakSet()
 _shared_runners: dict[int, ThreadRunner] = {}
 _shared_lock = threading.Lock()
 
@@ -328,6 +342,16 @@ def shared_runner(nthreads: int) -> ThreadRunner:
 def _close_shared_runners() -> None:
     for runner in _shared_runners.values():
         runner.close()
+
+
+def _after_fork_in_child() -> None:
+    global _shared_lock
+    _shared_lock = threading.Lock()
+    for runner in list(_live_runners):
+        runner._forget_workers_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _stop_workers(shutdown, pool: np.ndarray, workers: list[threading.Thread]) -> None:

@@ -4,16 +4,17 @@ Lowering LeNet's training step emits about 2 MB of IR (0.5 s of Python) only to 
 object cache. The index maps a fingerprint of everything that decides that IR (fingerprint.py:
 the optimized graph, its memory plan, the profile flag, graphc's sources and those of its ops'
 lowering rules, the toolchain) to the step module's object key and the layout the executable
-needs: kernel calls with their kernels (and their objects' keys) and buffers, barriers, constants,
-outputs. Entries are JSON in the object cache directory, checked like objects
-(machine.STEP_INDEX); a damaged or stale one is rebuilt.
+needs: kernel calls with their kernels (their objects' keys and index bounds) and buffers, barriers,
+constants, outputs. Entries are JSON in the object cache directory, checked like objects
+(disk_cache.STEP_INDEX); a damaged or stale one, or one naming anything but a valid object key, is
+rebuilt.
 """
 from __future__ import annotations
 
 import json
 
 from ..ir import Graph
-from . import machine
+from . import disk_cache
 from .fingerprint import graph_fingerprint as fingerprint
 from .kernel_cache import KernelRef
 from .lower import Buffer, KernelCall, LoweredGraph, Output
@@ -32,17 +33,17 @@ def store(key: str, object_key: str, lowered: LoweredGraph) -> None:
         "constant_bytes": lowered.constant_bytes,
         "outputs": [[_encode_buffer(out.buffer), out.before_step] for out in lowered.outputs],
     }
-    machine.write_entry(key, json.dumps(record).encode(), machine.STEP_INDEX)
+    disk_cache.write_entry(key, json.dumps(record).encode(), disk_cache.STEP_INDEX)
 
 
 def load(key: str, graph: Graph, profile: bool) -> tuple[str, LoweredGraph] | None:
     """(the step module's object key, layout without modules) recorded for this fingerprint, or None."""
-    payload = machine.read_entry(key, machine.STEP_INDEX)
+    payload = disk_cache.read_entry(key, disk_cache.STEP_INDEX)
     if payload is None:
         return None
     try:
         record = json.loads(payload)
-        return record["object"], _decode(record, graph, profile)
+        return disk_cache.check_key(record["object"]), _decode(record, graph, profile)
     except (ValueError, KeyError, TypeError, IndexError):
         return None
 

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import networkx as nx
 
 from ..types import TensorType
+from .printer import print_graph
 
 
 @dataclass(eq=False)
@@ -106,5 +107,4 @@ class Graph:
         return self.of_op("param")
 
     def __str__(self) -> str:
-        from .text import print_graph
         return print_graph(self)

@@ -1,4 +1,5 @@
 """The IR text format (docs/ir.md): one line per node, types on definitions; parses back exactly.
+Printing lives in printer.py (re-exported here); this module parses.
 
     graph @lenet {
       %0: f32[32,1,32,32] = input() {name='x', index=0}
@@ -18,69 +19,12 @@ import tokenize
 
 import numpy as np
 
-from ..types import DTYPES, DType, TensorType, dtype_of
+from ..types import DTYPES, TensorType
 from .graph import Graph
+from .opset import get
+from .printer import BODY, PLACEHOLDER_TYPE, format_node, format_value, print_graph
 
-_PLACEHOLDER_TYPE = "type"     # input/param carry their type as an attribute; printed once, on the definition
-_BODY = "body"                 # a fused node's region, printed as a nested graph after the node's line
-
-
-# -- printing -----------------------------------------------------------------------------------------
-def format_value(value) -> str:
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return ("-inf" if value < 0 else "inf") if math.isinf(value) else "nan" if math.isnan(value) else repr(value)
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, DType):
-        return value.short
-    if isinstance(value, TensorType):
-        return f"type({str(value)!r})"
-    if isinstance(value, np.ndarray):
-        # Nested lists lose the shape of an empty array ([] could be [0,3]), so it is spelled out.
-        shape = f", {format_value(value.shape)}" if value.size == 0 else ""
-        return f"array({_format_nested(value)}, {dtype_of(value.dtype).short}{shape})"
-    if isinstance(value, (tuple, list)):
-        inner = ", ".join(format_value(v) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    raise TypeError(f"cannot print attribute value {value!r} of type {type(value).__name__}")
-
-
-def _format_nested(array: np.ndarray) -> str:
-    if array.ndim == 0:
-        return format_value(array.item())
-    return "[" + ", ".join(_format_nested(sub) for sub in array) + "]"
-
-
-def _word(text: str) -> str:
-    return json.dumps(text) if not text or re.search(r'[\s"\'#]', text) else text
-
-
-def format_node(node) -> str:
-    attrs = {k: v for k, v in node.attrs.items()
-             if not (k == _PLACEHOLDER_TYPE and node.op in ("input", "param")) and k != _BODY}
-    attr_text = " {" + ", ".join(f"{k}={format_value(v)}" for k, v in attrs.items()) + "}" if attrs else ""
-    operands = ", ".join(f"%{i.id}" for i in node.inputs)
-    notes = [f"scope={_word(node.scope)}"] if node.scope else []
-    notes += [f"loc={_word(node.loc)}"] if node.loc else []
-    notes += [f"grad_of=%{node.meta['grad_of']}"] if "grad_of" in node.meta else []
-    comment = "  # " + " ".join(notes) if notes else ""
-    return f"%{node.id}: {node.type} = {node.op}({operands}){attr_text}{comment}"
-
-
-def print_graph(graph: Graph, indent: str = "") -> str:
-    lines = [f"{indent}graph @{graph.name} {{"]
-    for node in graph.order():
-        lines.append(f"{indent}  {format_node(node)}")
-        if _BODY in node.attrs:           # a fused region: its body graph follows, indented
-            lines.append(print_graph(node.attrs[_BODY], indent + "    "))
-    lines.append(f"{indent}  return" + (" " + ", ".join(f"%{o.id}" for o in graph.outputs) if graph.outputs else ""))
-    lines.append(f"{indent}}}")
-    return "\n".join(lines)
+__all__ = ["ParseError", "format_node", "format_value", "parse_attrs", "parse_graph", "print_graph"]
 
 
 # -- parsing ---------------------------------------------------------------------------------------------
@@ -165,7 +109,6 @@ def parse_graph(text: str) -> Graph:
 
 def _parse_block(lines, start: int) -> tuple[Graph, int]:
     """The graph whose header is lines[start], and the index of the line after its closing '}'."""
-    from .. import ops
     if start >= len(lines) or not re.match(r"^graph @\S+ \{$", lines[start][1].strip()):
         raise ParseError("expected 'graph @name {'", *(lines[min(start, len(lines) - 1)] if lines else (1, "")))
     graph = Graph(lines[start][1].strip()[len("graph @"):-2])
@@ -186,7 +129,7 @@ def _parse_block(lines, start: int) -> tuple[Graph, int]:
         if match["op"] == "fused":         # the region's body graph follows the node's line
             body, i = _parse_block(lines, i)
         try:
-            _add_node(graph, match, line_no, line, ops, body)
+            _add_node(graph, match, line_no, line, body)
         except ParseError:
             raise
         except (ValueError, KeyError, SyntaxError, TypeError) as error:
@@ -201,7 +144,7 @@ def _operand(graph, token, line_no, line):
     return graph.nodes[int(match[1])]
 
 
-def _add_node(graph, match, line_no, line, ops, body=None):
+def _add_node(graph, match, line_no, line, body=None):
     head, comment = _split_comment(match["rest"])
     head = head.strip()
     if head and not (head.startswith("{") and head.endswith("}")):
@@ -209,11 +152,11 @@ def _add_node(graph, match, line_no, line, ops, body=None):
     attrs = parse_attrs(head[1:-1]) if head else {}
     type_ = TensorType.parse(match["type"])
     if body is not None:                   # fused regions are not registered ops; the verifier checks them
-        attrs[_BODY] = body
+        attrs[BODY] = body
     else:
-        op = ops.get(match["op"])
-        if _PLACEHOLDER_TYPE in op.attrs:
-            attrs[_PLACEHOLDER_TYPE] = type_
+        op = get(match["op"])
+        if PLACEHOLDER_TYPE in op.attrs:
+            attrs[PLACEHOLDER_TYPE] = type_
         attrs = op.check_attrs(attrs)
     operands = [_operand(graph, tok, line_no, line) for tok in match["operands"].split(",") if tok.strip()]
     notes = _parse_notes(comment)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import networkx as nx
 
-from .. import ops
 from .graph import Graph
+from .opset import ELEMENTWISE, OPAQUE, OUT_FUSABLE, REDUCE, get
 
 
 class VerifyError(ValueError):
@@ -41,7 +41,7 @@ def _verify_node(graph: Graph, node, assign_target: str) -> None:
     if node.op == "fused":
         return _verify_region(node, where)
     try:
-        op = ops.get(node.op)
+        op = get(node.op)
         expected = op.infer_type([i.type for i in node.inputs], node.attrs)
     except (KeyError, ValueError) as error:
         raise VerifyError(f"{where}: {error}") from None
@@ -52,13 +52,14 @@ def _verify_node(graph: Graph, node, assign_target: str) -> None:
                           f"got {node.inputs[0].op}")
 
 
-REGION_KINDS = (ops.core.ELEMENTWISE, ops.core.REDUCE, ops.core.OUT_FUSABLE)
+REGION_KINDS = (ELEMENTWISE, REDUCE, OUT_FUSABLE)
 
 
 def _verify_region(node, where: str) -> None:
     """The fused-node contract (docs/passes.md): body input i stands for operand i (same type; named
     after the parameter when the operand is one); the body's one output is the node's value;
-    assigns in the body target inputs bound to parameters; no placeholders or regions inside."""
+    assigns in the body target inputs bound to parameters; inside, only the body's inputs, constants
+    and fusable or impure ops (no parameters, nested regions, or opaque ops such as placeholders)."""
     body, kind = node.attrs.get("body"), node.attrs.get("kind")
     if kind not in REGION_KINDS or not isinstance(body, Graph) or set(node.attrs) != {"kind", "body"}:
         raise VerifyError(f"{where}: a fused node has exactly the attributes kind (one of "
@@ -77,8 +78,12 @@ def _verify_region(node, where: str) -> None:
     if len(body.outputs) != 1 or body.outputs[0].type != node.type:
         raise VerifyError(f"{where}: the body must return one value of the node's type {node.type}")
     for inner in body.order():
-        if inner.op in ("param", "fused", "grad"):
+        if inner.op not in ("input", "const") and (inner.op == "fused" or not _fusable(get(inner.op))):
             raise VerifyError(f"{where}: a region body may not hold {inner.op} nodes")
-        if inner.op == "assign" and node.inputs[inner.inputs[0].attrs["index"]].op != "param":
+        if get(inner.op).impure and node.inputs[inner.inputs[0].attrs["index"]].op != "param":
             raise VerifyError(f"{where}: %{inner.id} assigns to body input {inner.inputs[0].attrs['index']}, "
                               f"which is not bound to a parameter")
+
+
+def _fusable(op) -> bool:
+    return op.kind != OPAQUE or op.impure

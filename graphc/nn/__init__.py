@@ -1,8 +1,10 @@
 """Layers, losses, optimizers and wrapper cells with MindSpore's names and defaults."""
 from .cell import Cell
-from .parameter import Parameter
+from .parameter import Parameter, ParameterTuple
+from .grad_operation import GradOperation
 from .init import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 from .wrap import *  # noqa: F401,F403
+from .distributed import DistributedGradReducer

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from typing import Iterator
 
 from .. import context
-from ..tracing import current_scope, current_trace, scope
+from ..tracing import current_scope, current_trace, graph_function, scope
 from .parameter import Parameter
 
 
@@ -138,9 +138,8 @@ class Cell:
 
     def _compiled(self):
         if self._jit is None:
-            from ..jit import JitFunction
             # traced through _construct_in_scope, so graph nodes and errors carry the cell scopes
-            self._jit = JitFunction(self._construct_in_scope, name=type(self).__name__, owner=self)
+            self._jit = graph_function(self._construct_in_scope, name=type(self).__name__, owner=self)
         return self._jit
 
     def _name_scopes(self) -> None:

@@ -8,11 +8,15 @@ The wrappers use auto_prefix=False, so parameter names stay the backbone's own.
 """
 from __future__ import annotations
 
-from .. import ops
+import hashlib
+
+from .. import communication, context, ops
 from ..autodiff import value_and_grad
 from ..tracing import current_trace
 from ..types import float32
 from .cell import Cell
+from .grad_operation import GradOperation
+from .distributed import DistributedGradReducer
 from .optim.optimizer import Optimizer
 
 __all__ = ["ForwardValueAndGrad", "TrainOneStepCell", "WithEvalCell", "WithGradCell", "WithLossCell"]
@@ -51,9 +55,14 @@ def _scaled(gradients, sens):
 
 class TrainOneStepCell(Cell):
     """construct(*inputs): loss and gradients of `network` (with respect to optimizer.parameters),
-    grad_reducer (the identity; the hook for data parallelism), optimizer(grads); returns the loss.
-    sens, a number, seeds the backward pass in place of 1 (for the scalar loss: it multiplies the
-    gradients); 0 is refused, as in MindSpore."""
+    grad_reducer, optimizer(grads); returns the loss. sens, a number, seeds the backward pass in
+    place of 1 (for the scalar loss: it multiplies the gradients); 0 is refused, as in MindSpore.
+
+    Under ParallelMode.DATA_PARALLEL, grad_reducer is a DistributedGradReducer: one allreduce sums
+    the gradients (averages them with gradients_mean=True) and the losses of every rank, so the
+    step returns the mean loss over the global batch. Before its first step the cell checks that
+    every rank has the same parameters (names and shapes) and copies rank 0's values to all ranks,
+    so every rank starts equal whatever its seed."""
 
     def __init__(self, network, optimizer, sens=None):
         super().__init__(auto_prefix=False)
@@ -65,17 +74,38 @@ class TrainOneStepCell(Cell):
         self.optimizer = optimizer
         self.weights = optimizer.parameters
         self.sens = _check_sens(type(self).__name__, sens)
-        self.grad_reducer = _identity
+        self._group = communication.data_parallel_group()
+        self._started = False
+        self.grad_reducer = _identity if self._group is None else DistributedGradReducer(
+            self.weights, context.get_auto_parallel_context("gradients_mean"), self._group.size)
         self._loss_and_grads = value_and_grad(network, None, self.weights)
 
     def __call__(self, *inputs):
         if current_trace() is None:      # a step is about to run: stop before a learning-rate list runs out
             self.optimizer.check_lr_steps()
+            if self._group is not None and not self._started:
+                self._start_equal()
         return super().__call__(*inputs)
+
+    def _start_equal(self) -> None:
+        """Once: every rank must hold the same parameters; then rank 0's values go to all."""
+        group, self._started = self._group, True
+        params = list(self.parameters_and_names())
+        layout = "\n".join(f"{name}: {p.type}" for name, p in params)
+        communication.check_same(group, "parameters", hashlib.sha256(layout.encode()).hexdigest(),
+                                 f"{type(self.network).__name__} with {len(params)} parameters "
+                                 f"({sum(p.size for _, p in params):,} values)")
+        for _, param in params:
+            group.broadcast(param.asnumpy())        # in place: a Parameter's storage never moves
 
     def construct(self, *inputs):
         loss, grads = self._loss_and_grads(*inputs)
-        self.optimizer(self.grad_reducer(_scaled(grads, self.sens)))
+        grads = _scaled(grads, self.sens)
+        if isinstance(self.grad_reducer, DistributedGradReducer):
+            loss, grads = self.grad_reducer.with_loss(loss, grads)
+        else:
+            grads = self.grad_reducer(grads)
+        self.optimizer(grads)
         return loss
 
 
@@ -124,18 +154,8 @@ class ForwardValueAndGrad(Cell):
         if get_by_list and not weights:
             raise TypeError(f"{type(self).__name__}: get_by_list=True needs weights (e.g. net.trainable_params())")
         self.network = network
-        self.weights = tuple(weights) if get_by_list else None
-        self.get_all = get_all
-        self.sens_param = sens_param
+        self.weights = tuple(weights) if get_by_list else ()
+        self._grad_op = GradOperation(get_all, get_by_list, sens_param)
 
     def construct(self, *inputs):
-        args, sens = (inputs[:-1], inputs[-1]) if self.sens_param else (inputs, None)
-        positions = tuple(range(len(args))) if self.get_all else (None if self.weights else 0)
-
-        def seeded(*xs):
-            """<output, sens> (differentiated: its gradients are the seeded ones), the output as aux."""
-            out = self.network(*xs)
-            return (ops.reduce_sum(out * sens) if sens is not None else out), out
-
-        (_, value), grads = value_and_grad(seeded, positions, self.weights, has_aux=True)(*args)
-        return value, grads
+        return self._grad_op.value_and_grads(self.network, self.weights, inputs)

@@ -6,11 +6,14 @@ from .shape import cast, one_hot, reshape, transpose
 from .reduction import argmax, broadcast_to, reduce_max, reduce_mean, reduce_sum, unbroadcast
 from .elementwise import (abs, add, div, eq, equal, exp, ge, greater, greater_equal, gt, le, less, less_equal, log,
                           lt, maximum, minimum, mul, ne, neg, not_equal, pow, relu, relu_grad, rsqrt, select,
-                          sigmoid, sign, sqrt, sub, tanh, where)
+                          sigmoid, sign, sqrt, stop_gradient, sub, tanh, where)
 from .linalg import matmul
 from .nn import *  # noqa: F401,F403  (conv2d, pooling, softmax, cross-entropy and their gradients)
 from .activation import *  # noqa: F401,F403  (relu6, leaky_relu, gelu, hswish, hsigmoid, silu, erf)
 from .random import dropout, philox4x32_10  # noqa: F401
 from .pad import pad  # noqa: F401
 from .normalization import batch_stats, channel_affine, channel_row, channel_sums  # noqa: F401
-from .indexing import *  # noqa: F401,F403  (strided_slice, gather, their gradients, getitem)
+from .indexing import *  # noqa: F401,F403  (strided_slice, pack, gather, their gradients, getitem)
+from .join import concat, split, stack
+from .collective import allreduce
+from .primitives import *  # noqa: F401,F403  (MindSpore's primitive classes: Abs, ReduceMean, MatMul, ...)

@@ -2,7 +2,8 @@
 
 An Op is callable: `ops.add(x, y)` hands the call to the active binder, which either runs the
 NumPy reference (PYNATIVE) or records a node (tracing). The binder is installed by
-graphc.tracing, the layer above, so this module never imports the frontend.
+graphc.tracing, the layer above, so this module never imports the frontend. `register` puts an
+op in the IR's op table (graphc/ir/opset.py), where the verifier and the parser find it by name.
 """
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..ir.opset import BROADCAST, ELEMENTWISE, INJECTIVE, OPAQUE, OUT_FUSABLE, REDUCE, REGISTRY, get, register
 from ..types import TensorType
 
-# Fusion kinds, as DESIGN.md §3 names them.
-ELEMENTWISE, BROADCAST, INJECTIVE, REDUCE, OUT_FUSABLE, OPAQUE = (
-    "elementwise", "broadcast", "injective", "reduce", "out-fusable", "opaque")
+__all__ = ["BROADCAST", "ELEMENTWISE", "INJECTIVE", "OPAQUE", "OUT_FUSABLE", "REDUCE", "REGISTRY", "REQUIRED", "Op",
+           "OpError", "get", "later", "no_flops", "register", "set_binder"]
 
 REQUIRED = object()   # attribute default meaning "the caller must give it"
 
@@ -50,6 +51,7 @@ class Op:
     commutative: bool = False
     samples: Callable[[np.random.Generator], list] | None = None   # [(arrays, attrs), ...]
     doc: str = ""
+    variadic: bool = False    # one operand name standing for one or more operands (concat's tensors)
 
     def __call__(self, *operands, **attrs):
         return _binder(self, operands, attrs)
@@ -70,7 +72,10 @@ class Op:
         return self.canon(full) if self.canon else full
 
     def infer_type(self, types: list[TensorType], attrs: dict) -> TensorType:
-        if len(types) != len(self.operands):
+        if self.variadic:
+            if not types:
+                raise OpError(f"takes one or more operands ({self.operands[0]}), got none")
+        elif len(types) != len(self.operands):
             raise OpError(f"takes {len(self.operands)} operand(s) ({', '.join(self.operands)}), got {len(types)}")
         return self.infer(*types, **attrs)
 
@@ -80,21 +85,15 @@ class Op:
         return result.astype(out_type.dtype.np, copy=False).reshape(out_type.shape)
 
 
-REGISTRY: dict[str, Op] = {}
-
-
-def register(op: Op) -> Op:
-    if op.name in REGISTRY:
-        raise ValueError(f"op {op.name!r} registered twice")
-    REGISTRY[op.name] = op
-    return op
-
-
-def get(name: str) -> Op:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown op {name!r}; registered ops: {', '.join(sorted(REGISTRY))}") from None
+def later(name: str) -> Callable:
+    """The op `name`, defined in a module that imports this one, for use in gradient rules: rules
+    run only after every op is registered, so the lookup waits until the call. This keeps the op
+    modules' imports one-directional (elementwise rules need reductions and reduction rules need
+    elementwise ops) without splitting an op's rules away from its definition."""
+    def call(*operands, **attrs):
+        return REGISTRY[name](*operands, **attrs)
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
 def _no_binder(op, operands, attrs):

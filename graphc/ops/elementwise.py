@@ -103,7 +103,7 @@ minimum = elementwise("minimum", 2, np.minimum, lambda e, x, y: e.min(x, y),
                                              unbroadcast(select(le(x, y), 0.0, ct), y)),
                       doc="the smaller of x and y; ties send the gradient to x. Not commutative: on a tie of "
                           "-0.0 and +0.0 the result is y")
-pow = elementwise("pow", 2, np.power, lambda e, x, y: e.exp(e.mul(y, e.log(x))),
+pow = elementwise("pow", 2, np.power, lambda e, x, y: e.pow(x, y),
                   lambda ct, x, y, out: (unbroadcast(mul(ct, mul(y, pow(x, sub(y, 1.0)))), x),
                                          unbroadcast(mul(ct, mul(out, log(x))), y)),
                   float_only=True, samples=lambda rng: [([rng.uniform(0.5, 2, (3, 4)), rng.standard_normal((3, 4))], {}),
@@ -123,9 +123,10 @@ rsqrt = elementwise("rsqrt", 1, lambda x: 1.0 / np.sqrt(x), lambda e, x: e.div(e
 abs = elementwise("abs", 1, np.abs, lambda e, x: e.abs(x), lambda ct, x, out: (mul(ct, sign(x)),),
                   doc="|x|; the gradient at 0 is 0, as sign(0) = 0")
 sign = elementwise("sign", 1, np.sign,
-                   lambda e, x: e.sub(e.select(e.gt(x, e.const(0.0)), e.const(1.0), e.const(0.0)),
-                                      e.select(e.lt(x, e.const(0.0)), e.const(1.0), e.const(0.0))),
-                   lambda ct, x, out: (None,), doc="-1, 0 or 1; not differentiable: gradient zero")
+                   lambda e, x: e.select(e.ne(x, x), x,       # NaN stays NaN
+                                         e.sub(e.select(e.gt(x, e.const(0.0)), e.const(1.0), e.const(0.0)),
+                                               e.select(e.lt(x, e.const(0.0)), e.const(1.0), e.const(0.0)))),
+                   lambda ct, x, out: (None,), doc="-1, 0 or 1 (NaN for NaN); not differentiable: gradient zero")
 relu = elementwise("relu", 1, lambda x: np.maximum(x, 0), lambda e, x: e.max(x, e.const(0.0)),
                    lambda ct, x, out: (relu_grad(ct, out),), doc="max(x, 0); the gradient at 0 is 0")
 relu_grad = elementwise("relu_grad", 2, lambda ct, out: np.where(out > 0, ct, 0),
@@ -141,6 +142,10 @@ tanh = elementwise("tanh", 1, np.tanh,
                                       e.const(1.0)),
                    lambda ct, x, out: (mul(ct, sub(1.0, mul(out, out))),), float_only=True,
                    doc="hyperbolic tangent")
+
+stop_gradient = elementwise("stop_gradient", 1, np.copy, lambda e, x: x, lambda ct, x, out: (None,),
+                            doc="x, hidden from autodiff: no gradient flows back through it (MindSpore's "
+                                "ops.stop_gradient)")
 
 
 # -- comparisons and selection ----------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""Indexing: strided_slice (NumPy basic slicing with compile-time bounds) and gather (a runtime
-index into one axis), each with its gradient op, and getitem, which turns Python's `x[...]` into
-them."""
+"""Indexing: strided_slice (NumPy basic slicing with compile-time bounds), pack (tensors laid side by
+side in one flat buffer, read back by unpack's slices) and gather (a runtime index into one axis),
+with their gradient ops, and getitem, which turns Python's `x[...]` into them."""
 from __future__ import annotations
 
 import operator
@@ -8,11 +8,12 @@ import operator
 import numpy as np
 
 from ..errors import GraphcError
-from ..types import TensorType, int32, int64
+from ..types import TensorType, int32, int64, type_of
 from .core import INJECTIVE, OPAQUE, REQUIRED, Op, OpError, no_flops, register
 from .shape import reshape
 
-__all__ = ["gather", "gather_grad", "getitem", "slice_ranges", "strided_slice", "strided_slice_grad"]
+__all__ = ["gather", "gather_grad", "getitem", "pack", "pack_offsets", "slice_ranges", "strided_slice",
+           "strided_slice_grad", "unpack"]
 
 
 # -- strided_slice ---------------------------------------------------------------------------------------
@@ -91,6 +92,54 @@ strided_slice_grad = register(Op(
     doc="the gradient of strided_slice: ct written into zeros of input_shape at the sliced positions"))
 
 
+# -- pack -----------------------------------------------------------------------------------------------------
+PACK_ALIGN_BYTES = 64     # where each packed operand starts: native kernels assume 64-byte aligned buffers
+
+
+def pack_offsets(types) -> list[int]:
+    """The element offset of each operand in a pack of `types` (TensorTypes or Tensors): each starts at a
+    multiple of 64 bytes after the one before."""
+    offsets, end = [], 0
+    for t in types:
+        align = max(PACK_ALIGN_BYTES // t.dtype.itemsize, 1)
+        start = -(-end // align) * align
+        offsets.append(start)
+        end = start + t.size
+    return offsets
+
+
+def _infer_pack(*xs):
+    for k, x in enumerate(xs):
+        if x.dtype != xs[0].dtype:
+            raise OpError(f"operand {k} is {x} but operand 0 is {xs[0]}: packed operands share one dtype; cast them")
+    return TensorType((pack_offsets(xs)[-1] + xs[-1].size,), xs[0].dtype)
+
+
+def _pack_ref(*xs):
+    types = [type_of(np.asarray(x)) for x in xs]
+    packed = np.zeros(_infer_pack(*types).shape, xs[0].dtype)
+    for x, start in zip(xs, pack_offsets(types)):
+        packed[start:start + x.size] = np.ravel(x)
+    return packed
+
+
+def unpack(packed, like) -> tuple:
+    """The operands of `pack(*like)` read back from `packed` (a pack of values of their types)."""
+    return tuple(reshape(strided_slice(packed, begin=(start,), end=(start + x.size,)), shape=x.shape)
+                 for x, start in zip(like, pack_offsets(like)))
+
+
+pack = register(Op(
+    "pack", ("xs",), _infer_pack, _pack_ref, INJECTIVE, variadic=True,
+    vjp=lambda ct, *xs, out: unpack(ct, xs), flops=no_flops,
+    lower=lambda k, *xs, out: k.pack(xs, out),
+    samples=lambda rng: [([rng.standard_normal((3,)), rng.standard_normal((2, 2)), rng.standard_normal(())], {}),
+                         ([rng.standard_normal((20,))], {})],
+    doc="the operands flattened into one 1-D tensor, each starting 64 bytes aligned (pack_offsets), zeros between "
+        "them; `unpack` reads them back as views. The memory plan computes operands used only here straight "
+        "into their place, so packing the gradients a data-parallel step sums copies nothing"))
+
+
 # -- gather --------------------------------------------------------------------------------------------------
 def _axis(axis: int, ndim: int) -> int:
     if not -ndim <= axis < ndim:
@@ -105,11 +154,15 @@ def _gathered_shape(table_shape, index: TensorType, axis: int) -> tuple[int, ...
     return tuple(table_shape[:axis]) + index.shape + tuple(table_shape[axis + 1:])
 
 
-def _checked_index(index: np.ndarray, size: int) -> np.ndarray:
+def index_out_of_range(op: str, index: int, size: int) -> str:
+    """The message for an index outside [0, size), the same from the reference and native code."""
+    return f"{op}: index {index} is out of range for an axis of size {size}; indices must be in [0, {size})"
+
+
+def _checked_index(index: np.ndarray, size: int, op: str = "gather") -> np.ndarray:
     bad = index[(index < 0) | (index >= size)]
     if bad.size:
-        raise GraphcError(f"gather: index {int(bad[0])} is out of range for an axis of size {size}; indices must "
-                          f"be in [0, {size})")
+        raise GraphcError(index_out_of_range(op, int(bad[0]), size))
     return index
 
 
@@ -121,7 +174,7 @@ def _gather_grad_ref(ct, index, input_shape, axis):
     axis = _axis(axis, len(input_shape))
     dx = np.zeros(input_shape, ct.dtype)
     picked = np.moveaxis(ct, tuple(range(axis, axis + index.ndim)), tuple(range(index.ndim)))
-    np.add.at(np.moveaxis(dx, axis, 0), _checked_index(index, input_shape[axis]), picked)
+    np.add.at(np.moveaxis(dx, axis, 0), _checked_index(index, input_shape[axis], "gather_grad"), picked)
     return dx
 
 
@@ -138,8 +191,8 @@ def _gather_samples(rng):
             ([rng.standard_normal((3, 5, 2)), rng.integers(0, 5, (2, 3)).astype(np.int64)], {"axis": -2})]
 
 
-_OUT_OF_RANGE_INDEX = ("An index outside [0, size) raises GraphcError in the NumPy reference (PYNATIVE and the "
-                       "interpreter); compiled code does not check it and clamps it into [0, size)")
+_OUT_OF_RANGE_INDEX = ("An index outside [0, size) raises GraphcError naming the index, in PYNATIVE mode, the "
+                       "interpreter and native code alike (the native step checks indices before the kernel)")
 
 gather = register(Op(
     "gather", ("table", "index"),

@@ -173,7 +173,7 @@ class _Runner:
             graph.memory_plan = None     # the graph changed under the plan, which is now stale
         self.rows.append(PassRow(name, seconds, before, len(graph), changed))
         if name in self.print_after:
-            print(f"// after {name}\n{graph}", file=sys.stderr)
+            print(f"// after {name}\n{print_graph(graph)}", file=sys.stderr)
         if self.on_stage is not None:
             self.on_stage(name, graph)
         return changed

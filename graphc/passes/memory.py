@@ -1,23 +1,34 @@
-"""Memory planning: a schedule, the lifetime of every temporary in it, and offsets in one arena.
+"""Memory planning: a schedule, the lifetime of every buffer in it, and offsets in one arena.
 
 The schedule is the graph's deterministic topological order (smallest ready id first) with one
 more kind of edge: every other reader of a parameter runs before the node that assigns it, so
 native code may write parameters in place. Temporaries are the values of all nodes except
 inputs, parameters and constants (they have buffers of their own) and assigns, including fused
-regions whose result is an assign (their value is the parameter they write). A reshape is a view:
-it shares its operand's buffer (`aliases`), unless that buffer is a parameter's, which an in-place
-update could change under the view. A temporary is live from the step that computes it to the last
-step that reads it or a view of it; graph outputs (and values viewed by one) stay live to the end.
-Offsets come from greedy best-fit by size: largest first, each into the smallest gap left by the
-temporaries whose lifetimes overlap its own; every offset is a multiple of 64 bytes.
+regions whose result is an assign (their value is the parameter they write).
+
+Some values are bytes of another value's buffer (`aliases`: node -> (owner, byte offset)), so
+computing them copies nothing:
+- a view: a reshape (offset 0) or a strided_slice of one contiguous range of its operand starting
+  64-byte aligned (kernels assume aligned buffers); never of a parameter's buffer, which an
+  in-place update could change under the view;
+- an in-place op: an allreduce whose operand is a temporary that nothing else reads;
+- a placed operand: a temporary (or its chain of reshapes) whose only use is one operand of a
+  pack is computed straight into its place in the pack's buffer, which is how the gradients a
+  data-parallel step allreduces come to lie side by side.
+An owner's buffer is live from the first step that writes any value aliasing it to the last step
+that reads one; graph outputs stay live to the end. Offsets come from greedy best-fit by size:
+largest first, each into the smallest gap left by the buffers whose lifetimes overlap its own;
+every offset is a multiple of 64 bytes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import prod
 
 import networkx as nx
 
 from ..ir import Graph, Node
+from ..ops.indexing import pack_offsets, slice_ranges
 from .manager import PassContext, register_pass
 
 ALIGNMENT = 64
@@ -30,24 +41,26 @@ class MemoryPlan:
     offsets: dict[int, tuple[int, int]]        # temporary's node id -> (arena offset, nbytes)
     arena_bytes: int                           # the planned peak: the arena's size
     naive_bytes: int                           # one 64-byte aligned buffer per temporary
-    aliases: dict[int, int] = field(default_factory=dict)   # reshape's node id -> the node whose buffer it views
+    # node id -> (the node owning the buffer its value is part of, byte offset in that buffer)
+    aliases: dict[int, tuple[int, int]] = field(default_factory=dict)
+    views: frozenset[int] = frozenset()    # aliases whose bytes are there already: nothing computes them
 
     def summary(self) -> str:
         return (f"memory: {len(self.offsets)} temporaries, naive {self.naive_bytes:,} bytes, "
-                f"planned arena {self.arena_bytes:,} bytes")
+                f"planned arena {self.arena_bytes:,} bytes, {len(self.aliases)} values in other values' buffers")
 
 
 @register_pass("plan-memory")
 def plan_memory(graph: Graph, ctx: PassContext) -> bool:
     """Record graph.memory_plan; changed when the plan differs from the one already recorded."""
     schedule = _schedule(graph)
-    aliases = {node.id: viewed.id for node in schedule if (viewed := viewed_node(node)) is not None}
+    aliases, views = _aliases(graph, schedule)
     lifetimes = _lifetimes(graph, schedule, aliases)
     offsets = _offsets(lifetimes)
     sizes = {node.id: _aligned(node.type.nbytes) for node, _, _ in lifetimes}
     plan = MemoryPlan([n.id for n in schedule], offsets,
                       arena_bytes=max((offsets[i][0] + size for i, size in sizes.items()), default=0),
-                      naive_bytes=sum(sizes.values()), aliases=aliases)
+                      naive_bytes=sum(sizes.values()), aliases=aliases, views=frozenset(views))
     changed = plan != getattr(graph, "memory_plan", None)
     graph.memory_plan = plan
     return changed
@@ -83,13 +96,95 @@ def assigned_params(node: Node) -> list[Node]:
     return []
 
 
-def viewed_node(node: Node) -> Node | None:
-    """The node whose buffer a reshape views (following chains of reshapes), or None: not a
-    reshape, or a reshape of a parameter's value, which gets a buffer of its own."""
-    if node.op != "reshape":
+# -- aliases ---------------------------------------------------------------------------------------------
+def _aliases(graph: Graph, schedule: list[Node]) -> tuple[dict[int, tuple[int, int]], set[int]]:
+    """(each aliasing node -> (its buffer's owner, byte offset), the views among them)."""
+    outputs = {out.id for out in graph.outputs}
+    links: dict[int, tuple[int, int]] = {}           # one step: node -> (node, offset)
+    views = set()
+    for node in schedule:
+        if node.op == "pack":
+            links.update(_placements(graph, node, outputs, links))
+            continue
+        viewed = _viewed(graph, node, outputs, links)
+        if viewed is not None:
+            operand, offset, computed = viewed
+            links[node.id] = (operand, offset)
+            if not computed:
+                views.add(node.id)
+    return {node: _resolve(links, node) for node in links}, views
+
+
+def _resolve(links: dict[int, tuple[int, int]], node: int) -> tuple[int, int]:
+    offset = 0
+    while node in links:
+        node, step = links[node]
+        offset += step
+    return node, offset
+
+
+def _viewed(graph: Graph, node: Node, outputs: set[int], links) -> tuple[int, int, bool] | None:
+    """(operand id, byte offset, computed) when node's value is bytes of its operand's buffer;
+    computed: a kernel still writes it there (in place), else it is a view and nothing does."""
+    computed = node.op == "allreduce"
+    if node.op == "reshape":
+        offset = 0
+    elif node.op == "strided_slice":
+        offset = _contiguous_slice_offset(node)
+    elif computed:
+        operand = node.inputs[0]
+        in_place = operand.id not in links and operand.id not in outputs and _is_temporary(operand) and \
+            graph.users(operand) == [node]
+        offset = 0 if in_place else None
+    else:
+        offset = None
+    if offset is None:
         return None
-    source = viewed_node(node.inputs[0]) or node.inputs[0]
-    return None if _holds_parameter(source) else source
+    owner = graph.nodes[_resolve(links, node.inputs[0].id)[0]]
+    return None if _holds_parameter(owner) else (node.inputs[0].id, offset, computed)
+
+
+def _contiguous_slice_offset(node: Node) -> int | None:
+    """The byte offset of a strided_slice that keeps one contiguous range of its operand, else None:
+    unit steps, whole axes after the first cut one, one index on the axes before it."""
+    shape = node.inputs[0].type.shape
+    ranges = slice_ranges(shape, node.attrs["begin"], node.attrs["end"], node.attrs["strides"])
+    cut = [axis for axis, (r, d) in enumerate(zip(ranges, shape)) if r != range(d)]
+    first = cut[0] if cut else len(shape)
+    if any(r.step != 1 for r in ranges) or any(ranges[a] != range(shape[a]) for a in range(first + 1, len(shape))) \
+            or any(len(ranges[a]) != 1 for a in range(first)):
+        return None
+    strides = [prod(shape[a + 1:]) for a in range(len(shape))]
+    offset = sum((r.start if len(r) else 0) * s for r, s in zip(ranges, strides)) * node.type.dtype.itemsize
+    return offset if offset % ALIGNMENT == 0 else None
+
+
+def _placements(graph: Graph, pack: Node, outputs: set[int], links) -> dict[int, tuple[int, int]]:
+    """{root of an operand: (pack, byte offset)} for each operand that can be computed in its place:
+    a temporary (seen through a chain of reshapes) used only there, once, and not a graph output."""
+    placed = {}
+    itemsize = pack.type.dtype.itemsize
+    for operand, start in zip(pack.inputs, pack_offsets([x.type for x in pack.inputs])):
+        root = _single_use_chain_root(graph, operand, pack, outputs, links)
+        if root is not None and root.id not in placed and pack.inputs.count(operand) == 1:
+            placed[root.id] = (pack.id, start * itemsize)
+    return placed
+
+
+def _single_use_chain_root(graph: Graph, operand: Node, user: Node, outputs: set[int], links) -> Node | None:
+    """The temporary whose whole buffer `operand` is, when every value from it to operand has one user
+    (the next one; operand's is `user`) and none is a graph output; else None."""
+    node, next_user = operand, user
+    while True:
+        if node.id in outputs or graph.users(node) != [next_user]:
+            return None
+        if node.id not in links:
+            break
+        next_user, (owner, offset) = node, links[node.id]
+        if offset:
+            return None
+        node = graph.nodes[owner]
+    return node if _is_temporary(node) and node.type.nbytes == operand.type.nbytes else None
 
 
 def _holds_parameter(node: Node) -> bool:
@@ -102,17 +197,19 @@ def _is_temporary(node: Node) -> bool:
     return node.op not in _OWN_BUFFERS and node.op != "assign"
 
 
-def _lifetimes(graph: Graph, schedule: list[Node], aliases: dict[int, int]) -> list[tuple[Node, int, int]]:
-    """(node, first step, last step) of each temporary; a use of a view is a use of its buffer."""
-    step = {node.id: i for i, node in enumerate(schedule)}
-    last = {node.id: step[node.id] for node in schedule}
-    for node in schedule:
-        for operand in node.inputs:
-            owner = aliases.get(operand.id, operand.id)
-            last[owner] = max(last[owner], step[node.id])
+def _lifetimes(graph: Graph, schedule: list[Node], aliases: dict[int, tuple[int, int]]) -> list[tuple[Node, int, int]]:
+    """(owner, first step, last step) of each temporary buffer: from the first step writing any value
+    in it to the last step reading one."""
+    owner = {node.id: aliases.get(node.id, (node.id, 0))[0] for node in schedule}
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for step, node in enumerate(schedule):
+        first[owner[node.id]] = min(first.get(owner[node.id], step), step)
+        for used in [node] + list(node.inputs):
+            last[owner[used.id]] = max(last.get(owner[used.id], step), step)
     for out in graph.outputs:
-        last[aliases.get(out.id, out.id)] = len(schedule)
-    return [(node, step[node.id], last[node.id]) for node in schedule
+        last[owner[out.id]] = len(schedule)
+    return [(node, first[node.id], last[node.id]) for node in schedule
             if _is_temporary(node) and node.id not in aliases]
 
 

@@ -13,31 +13,52 @@ Semantics worth knowing:
 - `shuffle(buffer_size)` permutes rows within windows of at least `buffer_size` rows; an
   in-memory source arrives as one window, so it is fully permuted.
 - Sharding (`num_shards`, `shard_id`) deals the pass order round-robin: shard k takes rows
-  k, k + num_shards, ... and every shard gets exactly floor(n / num_shards) rows. All shards must
-  use the same seed so that they deal from the same permutation.
+  k, k + num_shards, ..., so every row of a pass is in exactly one shard and shard sizes differ by
+  at most one. All shards must use the same seed so that they deal from the same permutation.
+  Under data parallelism (runtime/distributed.py) a random-access source given neither takes
+  the process group's size and rank.
 - `map` hands operations marked `vectorized = True` whole columns, in chunks of rows (before
   `batch`), or whole batches (after), and other callables one sample at a time (before `batch`)
   or the batch arrays (after, as MindSpore does). Vectorized operations must map each row on its
-  own. Deterministic ones are computed once on an in-memory column and reused each epoch.
+  own. Deterministic ones are computed once on an in-memory column and reused each epoch, when the
+  result takes at most GRAPHC_MAP_CACHE_BYTES (default 512 MiB; MNIST resized to 32x32 float32 is
+  246 MB); a larger result is recomputed every pass rather than held.
 - Operations marked `random = True` (RandomCrop, ...) are called with `rng=`, a generator that
   depends only on the dataset seed, the position of the map in the pipeline and the pass, and they
   run afresh every pass: each epoch sees new draws, and a resumed run the same ones.
+- `map(..., output_columns=...)` names the last operation's results: as many as the inputs, they
+  replace them in place; otherwise they come first, followed by the untouched columns (as in
+  MindSpore). `column_order` (r1.7) then selects and orders the columns, as `project` does.
 - `num_parallel_workers` is accepted for compatibility and ignored.
+
+take, skip, zip, concat, split, filter, project and rename are in stages.py.
 """
 from __future__ import annotations
 
 import functools
 import itertools
+import os
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-# When set to a class (the runtime's Tensor), iterators built with output_numpy=False wrap each
-# array in it; None yields numpy arrays.
-TENSOR_TYPE: type | None = None
+from graphc import Tensor
+from graphc.errors import ArgumentError
+from runtime.distributed import default_shards
+
+# Iterators built with output_numpy=False (the default, as in MindSpore) wrap each array in this
+# class, when it takes the array's dtype (graphc's Tensor has no uint8, for one: such columns stay
+# NumPy arrays); None yields numpy arrays.
+TENSOR_TYPE: type | None = Tensor
 
 _seed = 0
 _CHUNK_ROWS = 4096  # rows per call of a vectorized operation on a whole column (16 MB of MNIST floats)
+DEFAULT_MAP_CACHE_BYTES = 512 << 20
+
+
+def map_cache_bytes() -> int:
+    """The most a vectorized map keeps of its result between passes (GRAPHC_MAP_CACHE_BYTES)."""
+    return int(os.environ.get("GRAPHC_MAP_CACHE_BYTES") or DEFAULT_MAP_CACHE_BYTES)
 
 
 def set_seed(seed: int) -> None:
@@ -77,9 +98,20 @@ class _Rows:
         index = i if self.order is None else self.order[i]
         return tuple(column[index] for column in self.columns)
 
+    def storage_order(self) -> np.ndarray:
+        """The stored row behind each position: `order`, or 0, 1, ... when read as stored."""
+        return np.arange(len(self.columns[0])) if self.order is None else self.order
+
+    def select(self, positions) -> _Rows:
+        """The rows at `positions` (a slice, indices or a mask), without copying the columns."""
+        return _Rows(self.columns, self.storage_order()[positions])
+
 
 class Dataset:
     """A pipeline stage. Build pipelines with the methods; iterate to run them."""
+    # runtime.dataset.stages (take, skip, zip, ...): it builds on this module, so it installs itself here
+    # when imported (runtime.dataset imports it) rather than being imported from here.
+    _stages = None
 
     def __init__(self, parent: Dataset | None, column_names: Sequence[str]):
         self._parent = parent
@@ -90,19 +122,65 @@ class Dataset:
     # --- building -------------------------------------------------------------------------
 
     def map(self, operations: Callable | Sequence[Callable], input_columns: str | Sequence[str] | None = None,
-            num_parallel_workers: int | None = None) -> Dataset:
-        """Apply operations, in order, to `input_columns` (default: the first column)."""
-        return _MapDataset(self, operations, input_columns)
+            output_columns: str | Sequence[str] | None = None, column_order: Sequence[str] | None = None,
+            num_parallel_workers: int | None = None, **kwargs) -> Dataset:
+        """Apply operations, in order, to `input_columns` (default: the first column); the last one's
+        results are named `output_columns` (default: the input columns)."""
+        _check_options("map", kwargs)
+        mapped = _MapDataset(self, operations, input_columns, output_columns)
+        return mapped if column_order is None else mapped.project(column_order)
 
     def shuffle(self, buffer_size: int) -> Dataset:
         return _ShuffleDataset(self, buffer_size)
 
-    def batch(self, batch_size: int, drop_remainder: bool = False, num_parallel_workers: int | None = None) -> Dataset:
-        return _BatchDataset(self, batch_size, drop_remainder)
+    def batch(self, batch_size: int, drop_remainder: bool = False, num_parallel_workers: int | None = None,
+              per_batch_map: Callable | None = None, input_columns: Sequence[str] | None = None,
+              output_columns: Sequence[str] | None = None, column_order: Sequence[str] | None = None,
+              **kwargs) -> Dataset:
+        """Batches of `batch_size` rows. per_batch_map(*columns, batch_info) gets the rows of each
+        input column (default: all) as a list and returns the output columns' rows."""
+        _check_options("batch", kwargs)
+        batched = _BatchDataset(self, batch_size, drop_remainder, per_batch_map, input_columns, output_columns)
+        return batched if column_order is None else batched.project(column_order)
 
     def repeat(self, count: int | None = None) -> Dataset:
         """Run the pipeline `count` times (None or -1: forever), each run a new epoch."""
         return _RepeatDataset(self, count)
+
+    def take(self, count: int = -1) -> Dataset:
+        """The first `count` rows (batches, once batched) of each pass; -1: all."""
+        return self._stages.TakeDataset(self, count)
+
+    def skip(self, count: int) -> Dataset:
+        """Each pass without its first `count` rows (batches, once batched)."""
+        return self._stages.SkipDataset(self, count)
+
+    def zip(self, datasets: Dataset | Sequence[Dataset]) -> Dataset:
+        """Rows side by side: this dataset's columns, then the others'; as long as the shortest."""
+        return self._stages.ZipDataset([self, *self._stages.dataset_list("zip", datasets)])
+
+    def concat(self, datasets: Dataset | Sequence[Dataset]) -> Dataset:
+        """This dataset's rows, then the others' (the same columns); also `a + b`."""
+        return self._stages.ConcatDataset([self, *self._stages.dataset_list("concat", datasets)])
+
+    def __add__(self, other: Dataset) -> Dataset:
+        return self.concat(other)
+
+    def split(self, sizes: Sequence[int] | Sequence[float], randomize: bool = True) -> list[Dataset]:
+        """Datasets of disjoint rows with these sizes (ints) or fractions (floats adding up to 1)."""
+        return self._stages.split(self, sizes, randomize)
+
+    def filter(self, predicate: Callable, input_columns: str | Sequence[str] | None = None,
+               num_parallel_workers: int | None = None) -> Dataset:
+        """The rows for which predicate(*input columns) is true (default: every column)."""
+        return self._stages.FilterDataset(self, predicate, input_columns)
+
+    def project(self, columns: str | Sequence[str]) -> Dataset:
+        """Only these columns, in this order."""
+        return self._stages.ProjectDataset(self, columns)
+
+    def rename(self, input_columns: str | Sequence[str], output_columns: str | Sequence[str]) -> Dataset:
+        return self._stages.RenameDataset(self, input_columns, output_columns)
 
     # --- running --------------------------------------------------------------------------
 
@@ -143,10 +221,25 @@ class Dataset:
         """One pass of the pipeline, as blocks of rows (after batch: one block per batch)."""
         raise NotImplementedError
 
-    def _column_index(self, name: str) -> int:
+    def _column_index(self, name: str, stage: str = "dataset") -> int:
         if name not in self._column_names:
-            raise ValueError(f"unknown column {name!r}; the columns are {self._column_names}")
+            raise ArgumentError(f"{stage}: unknown column {name!r}; the columns are {self._column_names}")
         return self._column_names.index(name)
+
+    def _column_indices(self, names: str | Sequence[str] | None, stage: str, default: Sequence[str]) -> list[int]:
+        names = default if names is None else [names] if isinstance(names, str) else list(names)
+        return [self._column_index(name, stage) for name in names]
+
+
+# MindSpore's knobs for worker processes: accepted and ignored, as num_parallel_workers is
+_PARALLELISM_OPTIONS = {"python_multiprocessing", "max_rowsize"}
+
+
+def _check_options(stage: str, options: dict) -> None:
+    unknown = sorted(set(options) - _PARALLELISM_OPTIONS)
+    if unknown:
+        raise ArgumentError(f"{stage}: unsupported argument(s) {', '.join(unknown)}; graphc's {stage} takes the "
+                            f"arguments in docs/mindspore.md (and ignores {', '.join(sorted(_PARALLELISM_OPTIONS))})")
 
 
 class DatasetIterator:
@@ -172,8 +265,14 @@ class DatasetIterator:
             self._pass = None
             raise
         if self._wrap is not None:
-            arrays = tuple(self._wrap(a) for a in arrays)
+            arrays = tuple(map(self._wrapped, arrays))
         return dict(zip(self._dataset.get_col_names(), arrays)) if self._as_dict else arrays
+
+    def _wrapped(self, array: np.ndarray):
+        try:
+            return self._wrap(array)
+        except TypeError:          # a dtype the tensor type does not have
+            return array
 
     def _start_pass(self) -> None:
         if self._passes_started == self._num_epochs:
@@ -201,7 +300,10 @@ def _samples(blocks: Iterator[_Rows]) -> Iterator[tuple[np.ndarray, ...]]:
 class _Sampler:
     """The row order of one pass over n random-access rows: shuffled and/or one shard of it."""
 
-    def __init__(self, n: int, shuffle: bool, num_shards: int | None, shard_id: int | None, source: str):
+    def __init__(self, n: int, shuffle: bool, num_shards: int | None, shard_id: int | None, source: str,
+                 num_samples: int | None = None):
+        if num_shards is None and shard_id is None:
+            num_shards, shard_id = default_shards()
         if (num_shards is None) != (shard_id is None):
             raise ValueError(f"{source}: give both num_shards and shard_id, or neither")
         if num_shards is not None:
@@ -211,17 +313,22 @@ class _Sampler:
                 raise ValueError(f"{source}: shard_id must be an int in [0, {num_shards}), got {shard_id!r}")
             if n < num_shards:
                 raise ValueError(f"{source}: {n} rows cannot fill {num_shards} shards")
+        if num_samples is not None and (not isinstance(num_samples, int) or num_samples < 1):
+            raise ArgumentError(f"{source}: num_samples must be a positive int or None (all), got {num_samples!r}")
         self._n, self._shuffle = n, shuffle
         self._num_shards, self._shard_id = num_shards or 1, shard_id or 0
+        self._num_samples = num_samples
         self._passes = 0
 
     def __len__(self) -> int:
-        return self._n // self._num_shards
+        shard = len(range(self._shard_id, self._n, self._num_shards))
+        return shard if self._num_samples is None else min(shard, self._num_samples)
 
     def order(self) -> np.ndarray:
+        """This pass's rows: the (shuffled) order dealt to this shard, its first num_samples."""
         order = _pass_rng(0, self._passes).permutation(self._n) if self._shuffle else np.arange(self._n)
         self._passes += 1
-        return order[self._shard_id: len(self) * self._num_shards: self._num_shards]
+        return order[self._shard_id::self._num_shards][:len(self)]
 
 
 class NumpySlicesDataset(Dataset):
@@ -232,11 +339,13 @@ class NumpySlicesDataset(Dataset):
     """
 
     def __init__(self, data: Any, column_names: Sequence[str] | None = None, shuffle: bool | None = None,
-                 num_shards: int | None = None, shard_id: int | None = None, num_parallel_workers: int | None = None):
+                 num_shards: int | None = None, shard_id: int | None = None, num_parallel_workers: int | None = None,
+                 num_samples: int | None = None):
         names, columns = _columns_of(data, column_names)
         super().__init__(None, names)
         self._columns = columns
-        self._sampler = _Sampler(len(columns[0]), shuffle is not False, num_shards, shard_id, "NumpySlicesDataset")
+        self._sampler = _Sampler(len(columns[0]), shuffle is not False, num_shards, shard_id, type(self).__name__,
+                                 num_samples)
 
     def get_dataset_size(self) -> int:
         return len(self._sampler)
@@ -326,17 +435,14 @@ class GeneratorDataset(Dataset):
 
 class _MapDataset(Dataset):
     def __init__(self, parent: Dataset, operations: Callable | Sequence[Callable],
-                 input_columns: str | Sequence[str] | None):
-        super().__init__(parent, parent._column_names)
+                 input_columns: str | Sequence[str] | None, output_columns: str | Sequence[str] | None):
         self._operations = list(operations) if isinstance(operations, (list, tuple)) else [operations]
         for op in self._operations:
             if not callable(op):
                 raise TypeError(f"map: operation {op!r} is not callable")
-        if input_columns is None:
-            input_columns = [self._column_names[0]]
-        elif isinstance(input_columns, str):
-            input_columns = [input_columns]
-        self._inputs = [self._column_index(name) for name in input_columns]
+        self._inputs = parent._column_indices(input_columns, "map", parent._column_names[:1])
+        self._merge = _ColumnMerge("map", parent._column_names, self._inputs, output_columns)
+        super().__init__(parent, self._merge.names)
         self._whole_columns = self._batched or all(getattr(op, "vectorized", False) for op in self._operations)
         self._random = any(getattr(op, "random", False) for op in self._operations)
         self._cache: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None = None
@@ -364,7 +470,8 @@ class _MapDataset(Dataset):
         if self._cache is not None and all(a is b for a, b in zip(self._cache[0], inputs)):
             return self._cache[1]
         outputs = self._apply_in_chunks(inputs)
-        self._cache = (inputs, outputs)
+        fits = sum(output.nbytes for output in outputs) <= map_cache_bytes()
+        self._cache = (inputs, outputs) if fits else None
         return outputs
 
     def _apply_in_chunks(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
@@ -398,21 +505,50 @@ class _MapDataset(Dataset):
                 result = call(*values)
             else:  # a vectorized op on one sample: give it a batch of one
                 result = tuple(np.asarray(r)[0] for r in _as_tuple(call(*(np.asarray(v)[None] for v in values))))
-            result = _as_tuple(result)
-            if len(result) != len(values):
-                raise ValueError(f"map: {_name(op)} returned {len(result)} values for {len(values)} input columns "
-                                 f"{[self._column_names[i] for i in self._inputs]}")
-            values = result
-        return tuple(np.asarray(v) for v in values)
+            values = _as_tuple(result)
+        return self._merge.check(tuple(np.asarray(v) for v in values), self._operation_names())
 
     def _operation_names(self) -> str:
         return ", ".join(_name(op) for op in self._operations)
 
     def _replace(self, row: tuple, outputs: tuple) -> tuple:
-        row = list(row)
-        for i, value in zip(self._inputs, outputs):
-            row[i] = value
-        return tuple(row)
+        return self._merge(row, outputs)
+
+
+class _ColumnMerge:
+    """Where the results of a map (or a per_batch_map) go: named `output_columns` (default: the
+    input columns); as many as the inputs, they replace them in place, otherwise they come first,
+    followed by the untouched columns (MindSpore's rule)."""
+
+    def __init__(self, stage: str, names: Sequence[str], inputs: list[int], output_columns):
+        self.stage, self.inputs = stage, inputs
+        outputs = [names[i] for i in inputs] if output_columns is None else \
+            [output_columns] if isinstance(output_columns, str) else list(output_columns)
+        self.in_place = len(outputs) == len(inputs)
+        if self.in_place:
+            merged = list(names)
+            for i, name in zip(inputs, outputs):
+                merged[i] = name
+        else:
+            merged = outputs + [name for i, name in enumerate(names) if i not in inputs]
+        if len(set(merged)) != len(merged):
+            raise ArgumentError(f"{stage}: output_columns {outputs} would give the columns {merged}, with a name "
+                                f"twice; rename the outputs")
+        self.outputs, self.names = outputs, merged
+
+    def check(self, results: tuple, what: str) -> tuple:
+        if len(results) != len(self.outputs):
+            raise ArgumentError(f"{self.stage}: {what} returned {len(results)} value(s) for the output columns "
+                                f"{self.outputs}; return one per column, or set output_columns")
+        return results
+
+    def __call__(self, row: tuple, results: tuple) -> tuple:
+        if self.in_place:
+            row = list(row)
+            for i, value in zip(self.inputs, results):
+                row[i] = value
+            return tuple(row)
+        return tuple(results) + tuple(value for i, value in enumerate(row) if i not in self.inputs)
 
 
 def _as_tuple(result: Any) -> tuple:
@@ -440,11 +576,13 @@ class _ShuffleDataset(Dataset):
         rng = _pass_rng(self._depth, self._passes)
         self._passes += 1
         window: list[_Rows] = []
+        rows = 0
         for block in self._parent._blocks():
             window.append(block)
-            if sum(map(len, window)) >= self._buffer_size:
+            rows += len(block)
+            if rows >= self._buffer_size:
                 yield _shuffled(window, rng)
-                window = []
+                window, rows = [], 0
         if window:
             yield _shuffled(window, rng)
 
@@ -457,22 +595,70 @@ def _shuffled(window: list[_Rows], rng: np.random.Generator) -> _Rows:
     return _Rows(columns, rng.permutation(len(columns[0])))
 
 
+class BatchInfo:
+    """What a per_batch_map learns about its batch: both numbers count from 0."""
+
+    def __init__(self, batch_num: int, epoch_num: int):
+        self._batch_num, self._epoch_num = batch_num, epoch_num
+
+    def get_batch_num(self) -> int:
+        return self._batch_num
+
+    def get_epoch_num(self) -> int:
+        return self._epoch_num
+
+
 class _BatchDataset(Dataset):
-    def __init__(self, parent: Dataset, batch_size: int, drop_remainder: bool):
-        super().__init__(parent, parent._column_names)
-        if self._batched:
-            raise ValueError("batch after batch is not supported")
+    def __init__(self, parent: Dataset, batch_size: int, drop_remainder: bool, per_batch_map: Callable | None = None,
+                 input_columns: Sequence[str] | None = None, output_columns: Sequence[str] | None = None):
+        if parent._batched:
+            raise ArgumentError(f"batch: the dataset is already batched (batch after batch"
+                                f"{' with per_batch_map' if per_batch_map else ''}); batch once, with the batch size "
+                                "you want, and do per-batch work in that batch's per_batch_map")
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch: batch_size must be a positive int, got {batch_size!r}")
+            raise ArgumentError(f"batch: batch_size must be a positive int, got {batch_size!r}")
+        if per_batch_map is not None and not callable(per_batch_map):
+            raise ArgumentError(f"batch: per_batch_map must be callable, got {type(per_batch_map).__name__}")
+        if per_batch_map is None and (input_columns is not None or output_columns is not None):
+            raise ArgumentError("batch: input_columns and output_columns name per_batch_map's columns; give "
+                                "per_batch_map too")
+        self._per_batch_map = per_batch_map
+        self._inputs = parent._column_indices(input_columns, "batch", parent._column_names)
+        self._merge = _ColumnMerge("batch", parent._column_names, self._inputs, output_columns)
+        super().__init__(parent, self._merge.names)
         self._batch_size, self._drop_remainder = batch_size, drop_remainder
         self._batched = True
+        self._passes = 0
+
+    def _start_at_pass(self, epoch: int) -> None:
+        self._passes = epoch
 
     def get_dataset_size(self) -> int:
         rows = self._parent.get_dataset_size()
         return rows // self._batch_size if self._drop_remainder else -(-rows // self._batch_size)
 
     def _blocks(self) -> Iterator[_Rows]:
+        epoch = self._passes
+        self._passes += 1
+        for number, batch in enumerate(self._batches()):
+            yield _Rows(batch if self._per_batch_map is None else self._mapped(batch, BatchInfo(number, epoch)))
+
+    def _mapped(self, batch: tuple[np.ndarray, ...], info: BatchInfo) -> tuple[np.ndarray, ...]:
+        """per_batch_map's results for one batch: lists of rows (or arrays), stacked into columns."""
+        vectorized = getattr(self._per_batch_map, "vectorized", False)
+        inputs = [batch[i] if vectorized else list(batch[i]) for i in self._inputs]
+        results = self._merge.check(_as_tuple(self._per_batch_map(*inputs, info)), _name(self._per_batch_map))
+        merged = self._merge(batch, tuple(np.stack(r) if isinstance(r, (list, tuple)) else np.asarray(r)
+                                          for r in results))
+        rows = {name: len(c) if c.ndim else 0 for name, c in zip(self._column_names, merged)}
+        if len(set(rows.values())) != 1:
+            raise ArgumentError(f"batch: after per_batch_map {_name(self._per_batch_map)} the columns have "
+                                f"different numbers of rows {rows}; every column of a batch needs one row per sample")
+        return merged
+
+    def _batches(self) -> Iterator[tuple[np.ndarray, ...]]:
         size = self._batch_size
+        names = self._parent._column_names
         pending: list[tuple[np.ndarray, ...]] = []
         pending_rows = rows = batches = 0
         for block in self._parent._blocks():
@@ -484,11 +670,11 @@ class _BatchDataset(Dataset):
                 pending_rows += take
                 start += take
                 if pending_rows == size:
-                    yield _Rows(_concatenate(pending, self._column_names))
+                    yield _concatenate(pending, names)
                     pending, pending_rows = [], 0
                     batches += 1
         if pending and not self._drop_remainder:
-            yield _Rows(_concatenate(pending, self._column_names))
+            yield _concatenate(pending, names)
         elif batches == 0 and rows:
             raise ValueError(f"batch: batch_size={size} with drop_remainder=True drops all {rows} rows of a pass; "
                              f"use a smaller batch_size")
@@ -527,3 +713,4 @@ class _RepeatDataset(Dataset):
     def _blocks(self) -> Iterator[_Rows]:
         for _ in itertools.count() if self._count is None else range(self._count):
             yield from self._parent._blocks()
+

@@ -20,6 +20,11 @@ import numpy as np
 from runtime.dataset.pipeline import get_seed
 
 
+class Inter:
+    """MindSpore's interpolation modes (mindspore.dataset.vision.Inter); Resize implements LINEAR."""
+    NEAREST, LINEAR, BILINEAR, CUBIC, AREA, PILCUBIC = "nearest", "linear", "bilinear", "cubic", "area", "pilcubic"
+
+
 class Resize:
     """Bilinear resize with OpenCV's INTER_LINEAR rule; the result is float32.
 
@@ -30,9 +35,9 @@ class Resize:
 
     vectorized = True
 
-    def __init__(self, size: int | tuple[int, int], interpolation: str = "linear"):
-        if interpolation not in ("linear", "bilinear"):
-            raise ValueError(f"Resize: interpolation {interpolation!r} is not supported; use 'linear'")
+    def __init__(self, size: int | tuple[int, int], interpolation: str = Inter.LINEAR):
+        if interpolation not in (Inter.LINEAR, Inter.BILINEAR):
+            raise ValueError(f"Resize: interpolation {interpolation!r} is not supported; use Inter.LINEAR")
         self.size = size
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
@@ -88,18 +93,6 @@ class HWC2CHW:
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(_require_nhwc(images, "HWC2CHW").transpose(0, 3, 1, 2))
-
-
-class TypeCast:
-    """Cast to a numpy dtype (a dtype, a type such as np.int32, or a name such as "int32")."""
-
-    vectorized = True
-
-    def __init__(self, dtype):
-        self.dtype = np.dtype(dtype)
-
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        return np.asarray(values).astype(self.dtype)
 
 
 def _require_nhwc(images: np.ndarray, name: str) -> np.ndarray:

@@ -109,3 +109,13 @@ def conv_grad_filter_ref(dy, x, geo):
                 dw[g * og:(g + 1) * og, :, kh, kw] = np.einsum("nohw,nchw->oc", dy[:, g * og:(g + 1) * og],
                                                                patch[:, g * cg:(g + 1) * cg])
     return dw
+
+
+def scale_module(factor: int) -> ir.Module:
+    """A module with one function, i64 scale(i64 x) = x * factor: a distinct cache entry per factor."""
+    module = ir.Module()
+    i64 = ir.IntType(64)
+    fn = ir.Function(module, ir.FunctionType(i64, [i64]), "scale")
+    b = ir.IRBuilder(fn.append_basic_block())
+    b.ret(b.mul(fn.args[0], ir.Constant(i64, factor)))
+    return module

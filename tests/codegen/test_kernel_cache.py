@@ -16,7 +16,7 @@ import pytest
 
 import graphc
 from graphc import Parameter, Tensor, nn, ops
-from graphc.codegen import kernel_cache, machine
+from graphc.codegen import disk_cache, kernel_cache, machine
 from graphc.codegen.compile_pool import CompileBatch, compile_text
 from graphc.codegen.kernel_cache import KernelSet
 from graphc.codegen.lower import lower_graph
@@ -119,13 +119,13 @@ def test_a_damaged_kernel_index_entry_is_rebuilt(cache):
     inputs = lenet_batch()
     expected = evaluate(cells()[1], inputs)
     new_process()
-    for path in list(cache.glob(f"*{machine.KERNEL_INDEX}")) + list(cache.glob(f"*{machine.STEP_INDEX}")):
+    for path in list(cache.glob(f"*{disk_cache.KERNEL_INDEX}")) + list(cache.glob(f"*{disk_cache.STEP_INDEX}")):
         path.write_bytes(path.read_bytes()[:-3])
     evaluation = cells()[1]
     for got, want in zip(evaluate(evaluation, inputs), expected, strict=True):
         np.testing.assert_array_equal(got, want)
-    assert all(machine.read_entry(p.name[:-len(machine.KERNEL_INDEX)], machine.KERNEL_INDEX) is not None
-               for p in cache.glob(f"*{machine.KERNEL_INDEX}"))
+    assert all(disk_cache.read_entry(p.name[:-len(disk_cache.KERNEL_INDEX)], disk_cache.KERNEL_INDEX) is not None
+               for p in cache.glob(f"*{disk_cache.KERNEL_INDEX}"))
 
 
 FILL_CACHE = """
@@ -153,10 +153,10 @@ def test_two_processes_filling_the_cache_at_once_both_succeed(cache):
     assert results[0] == results[1]
     entries = [p for p in cache.iterdir() if p.is_file()]
     assert not [p for p in entries if p.name.startswith(".tmp-")]        # no temporary file left behind
-    kinds = (machine.OBJECT, machine.STEP_INDEX, machine.KERNEL_INDEX)
+    kinds = (disk_cache.OBJECT, disk_cache.STEP_INDEX, disk_cache.KERNEL_INDEX)
     assert {p.suffix for p in entries} == {kind for kind in kinds}
     for path in entries:                                                 # every entry whole and verified
-        assert machine.read_entry(path.name[:-len(path.suffix)], path.suffix) is not None, path.name
+        assert disk_cache.read_entry(path.name[:-len(path.suffix)], path.suffix) is not None, path.name
     new_process()
     train, evaluation = cells()                                          # and a third process uses them
     inputs = lenet_batch()

@@ -4,7 +4,9 @@ import ctypes
 import pytest
 from llvmlite import ir
 
-from graphc.codegen import machine
+from graphc.codegen import disk_cache, machine
+
+from .support import scale_module
 
 
 @pytest.fixture
@@ -15,25 +17,16 @@ def cache_dir(tmp_path, monkeypatch):
     machine.cache_clear()
 
 
-def _module(factor: int) -> ir.Module:
-    module = ir.Module()
-    i64 = ir.IntType(64)
-    fn = ir.Function(module, ir.FunctionType(i64, [i64]), "scale")
-    b = ir.IRBuilder(fn.append_basic_block())
-    b.ret(b.mul(fn.args[0], ir.Constant(i64, factor)))
-    return module
-
-
 def _call(lib, x):
     return lib.cfunc("scale", ctypes.c_int64, ctypes.c_int64)(x)
 
 
 def test_compile_then_memory_then_disk_hits(cache_dir):
-    first = machine.compile_module(_module(3))
+    first = machine.compile_module(scale_module(3))
     assert first.stats.cache == "miss" and _call(first, 7) == 21
-    assert machine.compile_module(_module(3)).stats.cache == "memory"
+    assert machine.compile_module(scale_module(3)).stats.cache == "memory"
     machine._memory_cache.clear()
-    from_disk = machine.compile_module(_module(3))
+    from_disk = machine.compile_module(scale_module(3))
     assert from_disk.stats.cache == "disk" and _call(from_disk, 5) == 15
     info = machine.cache_info()
     assert info["entries"] == 1 and info["bytes"] > 0 and info["dir"] == str(cache_dir)
@@ -41,7 +34,7 @@ def test_compile_then_memory_then_disk_hits(cache_dir):
 
 @pytest.mark.parametrize("damage", ["truncate", "flip_payload", "foreign_key", "garbage"])
 def test_damaged_entry_is_discarded_and_rebuilt(cache_dir, damage):
-    machine.compile_module(_module(4))
+    machine.compile_module(scale_module(4))
     (entry,) = cache_dir.glob("*.gobj")
     blob = bytearray(entry.read_bytes())
     if damage == "truncate":
@@ -49,26 +42,26 @@ def test_damaged_entry_is_discarded_and_rebuilt(cache_dir, damage):
     elif damage == "flip_payload":
         blob[-10] ^= 0xFF
     elif damage == "foreign_key":
-        start = len(machine._MAGIC)
+        start = len(disk_cache._MAGIC)
         blob[start:start + 64] = b"0" * 64
     else:
         blob = bytearray(b"not an object file at all")
     entry.write_bytes(bytes(blob))
     machine._memory_cache.clear()
-    rebuilt = machine.compile_module(_module(4))
+    rebuilt = machine.compile_module(scale_module(4))
     assert rebuilt.stats.cache == "miss" and _call(rebuilt, 2) == 8
-    assert machine._valid_payload(entry.read_bytes(), entry.stem) is not None   # rewritten whole
+    assert disk_cache.valid_payload(entry.read_bytes(), entry.stem) is not None   # rewritten whole
 
 
 def test_key_depends_on_ir(cache_dir):
-    assert machine.cache_key(str(_module(2))) != machine.cache_key(str(_module(3)))
+    assert machine.cache_key(str(scale_module(2))) != machine.cache_key(str(scale_module(3)))
 
 
 def test_cache_clear(cache_dir):
-    machine.compile_module(_module(5))
+    machine.compile_module(scale_module(5))
     machine.cache_clear()
     assert machine.cache_info()["entries"] == 0
-    assert machine.compile_module(_module(5)).stats.cache == "miss"
+    assert machine.compile_module(scale_module(5)).stats.cache == "miss"
 
 
 def test_verifier_error_names_function_and_dumps_ir(cache_dir):

@@ -64,12 +64,3 @@ def test_batched_gemm_is_a_pointwise_convolution(batch, m, k, n, transpose_a):
     magnitude = np.einsum("mk,ikn->imn", np.abs(weights).astype(np.float64), np.abs(b)) + np.abs(bias)[None, :, None]
     assert_dot_close(y, want, magnitude, k, "batched matmul")
 
-
-@pytest.mark.parametrize("summed, m, k, n", [(3, 7, 37, 5), (2, 16, 64, 24), (5, 4, 9, 6)])
-def test_summed_dot_form_is_a_pointwise_filter_gradient(summed, m, k, n):
-    a, b = random((summed, m, k), seed_offset=1), random((summed, n, k), seed_offset=2)
-    y = run_threads(lambda mod: emit_matmul(mod, "dw", m, k, n, transpose_b=True, summed=summed),
-                    {"a": a, "b": b}, ["y"])["y"]
-    want = np.einsum("smk,snk->mn", a.astype(np.float64), b)
-    magnitude = np.einsum("smk,snk->mn", np.abs(a).astype(np.float64), np.abs(b))
-    assert_dot_close(y, want, magnitude, summed * k, "summed matmul")

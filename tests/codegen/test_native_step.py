@@ -11,7 +11,7 @@ import pytest
 import graphc
 from graphc import Tensor, nn
 from graphc.cli import main
-from graphc.codegen import fingerprint, format_kernel_list, kernel_list, machine, profile_table, step_index
+from graphc.codegen import disk_cache, fingerprint, format_kernel_list, kernel_list, machine, profile_table, step_index
 from graphc.codegen.kernel_cache import KernelRef
 from graphc.codegen.kernels.contract import Operand, Scratch
 from graphc.codegen.lower import Buffer, KernelCall, place_barriers
@@ -113,7 +113,7 @@ def test_warm_compiles_skip_lowering_and_a_damaged_index_is_rebuilt(tmp_path, mo
     assert warm.library.stats.cache == "disk" and warm.lowered.module is None      # lowering skipped
     assert [(c.name, c.kernel) for c in warm.lowered.calls] == [(c.name, c.kernel) for c in cold.lowered.calls]
     assert warm.lowered.barriers == cold.lowered.barriers
-    for index in tmp_path.glob(f"*{machine.STEP_INDEX}"):
+    for index in tmp_path.glob(f"*{disk_cache.STEP_INDEX}"):
         index.write_bytes(index.read_bytes()[:-5])                                # truncated
     rebuilt = compile_fresh()
     assert rebuilt.lowered.module is not None and rebuilt.library.stats.cache == "disk"

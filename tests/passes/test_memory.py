@@ -125,6 +125,6 @@ def test_a_reshape_views_its_operand_which_lives_until_the_view_is_last_read():
           %6: f32[4,4] = reshape(%5) {shape=(4, 4)}
           return %3, %4, %6
         }""")
-    assert memory.aliases == {2: 1}
+    assert memory.aliases == {2: (1, 0)}
     assert set(memory.offsets) == {1, 3, 4, 6}
     assert len({memory.offsets[i][0] for i in (1, 3, 4)}) == 3

@@ -11,6 +11,9 @@ A kernel is one or more LLVM functions ("phases") with the same signature
   phase, with a barrier between consecutive phases (phase K+1 may read what phase K wrote).
 * The split never changes the order of floating-point operations of any output element, so the
   results are bitwise identical for every thread count.
+* A kernel that indexes with a runtime integer operand declares its bounds (`Kernel.index_bounds`):
+  the step checks them before the kernel runs (lower.py), so no input makes native code read or
+  write out of bounds, or differ silently from the reference, which raises.
 * A kernel needing temporary memory has a trailing `scratch` operand of `Scratch.nbytes(nthreads)`
   bytes: a shared region (e.g. partial sums reduced by a later phase), then one private region per
   thread.
@@ -107,6 +110,10 @@ class Kernel:
     operands: tuple[Operand, ...]
     scratch: Scratch = field(default_factory=Scratch)
     flops: int = 0
+    # (operand name, size): integer operands whose every value must lie in [0, size). The step
+    # checks them before the kernel runs and stops with a status the executable raises from; the
+    # kernel itself may then assume them in range.
+    index_bounds: tuple[tuple[str, int], ...] = ()
 
 
 class KernelFunction:

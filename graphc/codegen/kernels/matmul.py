@@ -4,9 +4,7 @@ Operands: a ([M,K], or [K,M] with transpose_a), b ([K,N], or [N,K] with transpos
 then the epilogue's operands (and `scratch` when both flags are set). With batch > 1 (GEMM form
 only) b and y hold `batch` matrices and a is shared: y[i] = op(a) @ b[i], which is a 1x1
 convolution over NCHW images (a = the weights [O, C], b[i] = image i as [C, H·W]); the epilogue
-then sees coordinates (i, m, n). With summed > 1 (dot form only) a and b hold `summed` matrices
-and y = Σ_i a[i] @ b[i].T: a 1x1 convolution's filter gradient (a[i] = dy of image i as [O, H·W],
-b[i] = x of image i as [C, H·W]), each output one FMA chain over (i, k).
+then sees coordinates (i, m, n).
 
 Algorithms (each output element is one FMA chain over k = 0..K-1, so threads never change it):
 * GEMM form (transpose_b False): 6 rows x 4 vectors of 16 columns = 24 zmm accumulators; per k,
@@ -32,13 +30,13 @@ DOT_ROWS, DOT_COLS = 6, 4
 
 
 def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_a: bool = False,
-                transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int = 1, summed: int = 1) -> Kernel:
-    if batch > 1 and transpose_b or summed > 1 and (transpose_a or not transpose_b):
-        raise ValueError("batch needs the GEMM form (transpose_b=False), summed the dot form (transpose_b only)")
+                transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int = 1) -> Kernel:
+    if batch > 1 and transpose_b:
+        raise ValueError("a batched matmul has the GEMM form only (transpose_b=False)")
     a_shape = (k, m) if transpose_a else (m, k)
     b_shape = (n, k) if transpose_b else (k, n)
-    batched, stacked = ((batch,) if batch > 1 else ()), ((summed,) if summed > 1 else ())
-    operands = kernel_operands([Operand("a", stacked + a_shape), Operand("b", stacked + batched + b_shape),
+    batched = (batch,) if batch > 1 else ()
+    operands = kernel_operands([Operand("a", a_shape), Operand("b", batched + b_shape),
                                 Operand("y", batched + (m, n), "out")], epilogue.operands)
     relayout_a = transpose_a and transpose_b
     scratch = Scratch(per_thread=4 * m * k) if relayout_a else Scratch()
@@ -46,10 +44,10 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
     shape = (m, k, n)
     if transpose_b:
         a_rows = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
-        _emit_dot_form(kf, shape, a_rows, epilogue, summed)
+        _emit_dot_form(kf, shape, a_rows, epilogue)
     else:
         _emit_gemm_form(kf, shape, transpose_a, epilogue, batch)
-    return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * batch * summed)
+    return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * batch)
 
 
 def _split_tiles(kf: KernelFunction, axes, tile) -> None:
@@ -86,28 +84,27 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
     _split_tiles(kf, [blocks(batch, 1), blocks(m, GEMM_ROWS), vector_blocks(n, GEMM_VECTORS)], tile)
 
 
-def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue, summed: int) -> None:
-    """y[i, j] = Σ_s dot(a_rows[s, i, :], b[s, j, :]), lanes along k; the k tail of every s last."""
+def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue) -> None:
+    """y[i, j] = dot(a_rows[i, :], b[j, :]), lanes along k."""
     m, k, n = shape
     b = kf.builder
     bmat, y = kf["b"], kf["y"]
     full_steps, tail = divmod(k, LANES)
 
     def tile(row0, col0, rb: Block, cb: Block):
-        def operand(base, first, rows):
-            def load(index, kk, lanes=LANES):        # kk = (s, k step)
-                return load_vector(b, base, affine(b, [(kk[0], rows * k), (first, k), (kk[1], LANES)], index * k),
-                                   lanes)
+        def operand(base, first):
+            def load(index, kk, lanes=LANES):
+                return load_vector(b, base, affine(b, [(first, k), (kk[0], LANES)], index * k), lanes)
             return load
 
-        a_load, b_load = operand(a_rows, row0, m), operand(bmat, col0, n)
+        a_load, b_load = operand(a_rows, row0), operand(bmat, col0)
         acc = None
         if full_steps:
-            acc = emit_fma_tile(b, rb.size, cb.size, [(summed, summed == 1), (full_steps, False)], a_load, b_load)
+            acc = emit_fma_tile(b, rb.size, cb.size, [(full_steps, False)], a_load, b_load)
         if tail:
-            acc = emit_fma_tile(b, rb.size, cb.size, [(summed, summed == 1)],
-                                lambda i, kk: a_load(i, (kk[0], full_steps), tail),
-                                lambda j, kk: b_load(j, (kk[0], full_steps), tail),
+            last = (full_steps,)
+            acc = emit_fma_tile(b, rb.size, cb.size, [(1, True)],
+                                lambda i, _: a_load(i, last, tail), lambda j, _: b_load(j, last, tail),
                                 init=(lambda i, j: acc[i][j]) if acc else None)
         rows_per_sum = LANES // cb.size   # whole rows per horizontal sum: lane = row * cols + col
         for first in range(0, rb.size, rows_per_sum):

@@ -4,12 +4,19 @@ gradient), gather and its gradient, one-hot rows.
 * `emit_strided_copy(module, name, shape, src, dst, dtype, fill)`: for every index i of
   `shape`, y[dst.offset + i·dst.strides] = x[src.offset + i·src.strides] (element strides, may be
   negative). With fill, a first phase fills all of y with it (a slice gradient, a pad). Operands x, y.
+* `emit_concat(module, name, piece_shapes, out_shape, axis, dtype)`: y = the pieces x0, x1, ...
+  laid end to end along `axis`, one strided copy per piece into its slab of y (stack is concat of
+  pieces with a size-1 axis). Operands x0..x(n-1), y.
 * `emit_gather(module, name, pre, size, post, count, index_dtype, dtype)`: x viewed [pre, size,
-  post], index [count] -> y [pre, count, post]; an index outside [0, size) is clamped into it.
+  post], index [count] -> y [pre, count, post]. The index is declared bounded by [0, size)
+  (`Kernel.index_bounds`: the step checks it first); the kernel still clamps, so that memory is
+  never touched out of bounds even by a caller that skips the check.
 * `emit_gather_grad(...)`: the transpose: dx [pre, size, post] = zeros, then ct [pre, count, post]
-  added at the (clamped) indices in index order, so repeated indices sum deterministically.
+  added at the indices in index order, so repeated indices sum deterministically.
 * `emit_one_hot(module, name, rows, depth, index_dtype, dtype, on, off)`: y[r, d] = on if
   index[r] == d else off (an index outside [0, depth) matches no column).
+* `emit_zero_ranges(module, name, size, ranges, dtype)`: zeros at a few short ranges of y (a
+  pack's gaps), written by thread 0.
 
 Work is split over threads by output rows or chunks; each output element has one writer.
 """
@@ -57,7 +64,28 @@ def emit_strided_copy(module: ir.Module, name: str, shape: Sequence[int], src_sh
     return Kernel(name, tuple(phases), operands)
 
 
-def _copy_grid(kf: KernelFunction, dims, src_offset, src_strides, dst_offset, dst_strides, elem: ir.Type) -> None:
+def emit_concat(module: ir.Module, name: str, piece_shapes: Sequence[Sequence[int]], out_shape: Sequence[int],
+                axis: int, dtype: str) -> Kernel:
+    pieces = [Operand(f"x{i}", tuple(shape), "in", dtype) for i, shape in enumerate(piece_shapes)]
+    operands = (*pieces, Operand("y", tuple(out_shape), "out", dtype))
+    kf = KernelFunction(module, name, operands)
+    out_strides = row_major_strides(out_shape)
+    start = 0
+    for piece in pieces:       # the slabs are disjoint, so the copies need no barrier between them
+        if prod(piece.shape):
+            dims, (src_strides, dst_strides) = collapse(piece.shape, [row_major_strides(piece.shape), out_strides])
+            _copy_grid(kf, dims, 0, src_strides, start * out_strides[axis], dst_strides, IR_TYPES[dtype],
+                       src=piece.name)
+        start += piece.shape[axis]
+    return Kernel(name, (kf.finish(),), operands)
+
+
+def row_major_strides(shape: Sequence[int]) -> list[int]:
+    return [prod(shape[axis + 1:]) for axis in range(len(shape))]
+
+
+def _copy_grid(kf: KernelFunction, dims, src_offset, src_strides, dst_offset, dst_strides, elem: ir.Type,
+               src: str = "x") -> None:
     b = kf.builder
     contiguous = src_strides[-1] == 1 and dst_strides[-1] == 1
 
@@ -66,10 +94,10 @@ def _copy_grid(kf: KernelFunction, dims, src_offset, src_strides, dst_offset, ds
         dst_at = affine(b, [(i, s) for i, s in zip(starts, dst_strides)], dst_offset)
         count = kinds[-1].size
         if contiguous:
-            _copy_run(b, kf["x"], src_at, kf["y"], dst_at, count, elem)
+            _copy_run(b, kf[src], src_at, kf["y"], dst_at, count, elem)
             return
         with counted_loop(b, 0, count, name="e") as e:
-            value = load_scalar(b, kf["x"], affine(b, [(src_at, 1), (e, src_strides[-1])]), elem)
+            value = load_scalar(b, kf[src], affine(b, [(src_at, 1), (e, src_strides[-1])]), elem)
             store_scalar(b, value, kf["y"], affine(b, [(dst_at, 1), (e, dst_strides[-1])]))
 
     axes = [blocks(d, 1) for d in dims[:-1]] + [blocks(dims[-1], CHUNK)]
@@ -87,6 +115,18 @@ def _copy_run(b: ir.IRBuilder, src: ir.Value, src_at, dst: ir.Value, dst_at, cou
     if tail:
         value = load_vector(b, src, affine(b, [(src_at, 1)], full * LANES), tail, vty=vty)
         store_vector(b, value, dst, affine(b, [(dst_at, 1)], full * LANES), tail)
+
+
+def emit_zero_ranges(module: ir.Module, name: str, size: int, ranges: Sequence[range], dtype: str) -> Kernel:
+    """y[r] = 0 for each (short) range r of the 1-D operand y, on thread 0: the gaps of a pack."""
+    kf = KernelFunction(module, name, (Operand("y", (size,), "out", dtype),))
+    b = kf.builder
+    zero = ir.Constant(IR_TYPES[dtype], 0)
+    with b.if_then(b.icmp_signed("==", kf.tid, ir.Constant(kf.tid.type, 0))):
+        for r in ranges:
+            for position in r:
+                store_scalar(b, zero, kf["y"], position)
+    return Kernel(name, (kf.finish(),), (kf.operand("y"),))
 
 
 def _fill(kf: KernelFunction, name: str, count: int, value: ir.Constant) -> None:
@@ -125,7 +165,7 @@ def emit_gather(module: ir.Module, name: str, pre: int, size: int, post: int, co
 
     if pre * count * post:
         emit_grid(b, [blocks(pre, 1), blocks(count, 1)], tile, threads=(kf.tid, kf.nthreads))
-    return Kernel(name, (kf.finish(),), operands)
+    return Kernel(name, (kf.finish(),), operands, index_bounds=(("index", size),))
 
 
 def emit_gather_grad(module: ir.Module, name: str, pre: int, size: int, post: int, count: int, index_dtype: str,
@@ -148,7 +188,7 @@ def emit_gather_grad(module: ir.Module, name: str, pre: int, size: int, post: in
 
     if pre * size * post:
         emit_grid(b, [blocks(pre, 1), blocks(post, 1)], column, threads=(kf.tid, kf.nthreads))
-    return Kernel(name, (kf.finish(),), operands, flops=pre * count * post)
+    return Kernel(name, (kf.finish(),), operands, flops=pre * count * post, index_bounds=(("index", size),))
 
 
 def emit_one_hot(module: ir.Module, name: str, rows: int, depth: int, index_dtype: str, dtype: str,

@@ -120,9 +120,15 @@ def emit_max_pool2d(module: ir.Module, name: str, geo: PoolGeometry) -> Kernel:
 
 
 def _first_max(b: ir.IRBuilder, best: ir.Value, value: ir.Value) -> ir.Value:
-    """value if value > best else best: the same comparison the gradient uses to route dy (one
-    vmaxps; a NaN in a window is not propagated, 5x cheaper than llvm.maximum here)."""
-    return b.select(b.fcmp_ordered(">", value, best), value, best)
+    """value if it beats best (_beats), else best: the comparison the gradient uses to route dy."""
+    return b.select(_beats(b, value, best), value, best)
+
+
+def _beats(b: ir.IRBuilder, value: ir.Value, best: ir.Value) -> ir.Value:
+    """value > best, or value is the window's first NaN: numpy's max propagates NaN and its argmax
+    picks the first NaN, so a NaN in a window gives NaN and routes the gradient to it. Two compares
+    and an and, cheaper than llvm.maximum, which also gives no tap."""
+    return b.and_(b.fcmp_unordered(">", value, best), b.fcmp_ordered("ord", best, best))
 
 
 def emit_avg_pool2d(module: ir.Module, name: str, geo: PoolGeometry) -> Kernel:
@@ -243,8 +249,8 @@ def _first_max_taps(b: ir.IRBuilder, geo: PoolGeometry, x: _Plane, oh, ow0, lane
         if best_value is None:
             best_value, best_tap = value, ir.Constant(ir.VectorType(I32, LANES), 0)
             continue
-        better = b.fcmp_ordered(">", value, best_value)
-        best_value = _first_max(b, best_value, value)
+        better = _beats(b, value, best_value)
+        best_value = b.select(better, value, best_value)
         best_tap = b.select(better, ir.Constant(best_tap.type, t), best_tap)
     return best_tap
 

@@ -64,7 +64,9 @@ def _emit_rows(module, name, n: int, c: int, operands, row, flops: int) -> Kerne
     lo, hi = emit_split_range(kf.builder, kf.tid, kf.nthreads, n)
     with counted_loop(kf.builder, lo, hi, name="row") as r:
         row(rows, r)
-    return Kernel(name, (kf.finish(),), operands, flops=flops)
+    # labels computed inside the step (not a graph input, which the executable checks first) are
+    # checked by the step before the kernel: an out-of-range label raises, as the reference does
+    return Kernel(name, (kf.finish(),), operands, flops=flops, index_bounds=(("labels", c),))
 
 
 class _Rows:

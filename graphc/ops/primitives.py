@@ -1,0 +1,314 @@
+"""MindSpore's primitive classes (`ops.Abs()(x)`, `ops.ReduceMean(keep_dims=True)(x, axis)`): each
+is constructed with its MindSpore attributes and called with its MindSpore inputs, and hands the
+call to a registered op (or a short composition of them). Nothing is implemented twice.
+
+A primitive checks its constructor arguments when it is built and the number of its inputs when it
+is called; either error names the user's line, the primitive and what it expects.
+"""
+from __future__ import annotations
+
+from ..errors import ArgumentError
+from ..types import dtype_of, int32
+from . import elementwise as ew
+from .indexing import gather
+from .join import concat, split, stack
+from .linalg import matmul
+from .nn import log_softmax, softmax, sparse_softmax_cross_entropy, sparse_softmax_cross_entropy_grad
+from .reduction import argmax, broadcast_to, reduce_max, reduce_mean, reduce_sum
+from .shape import cast, one_hot, reshape, transpose
+from .state import assign
+
+
+class Primitive:
+    """A callable with MindSpore's constructor attributes; `inputs` names what a call takes."""
+    inputs: tuple[str, ...] = ()
+
+    def __call__(self, *inputs):
+        if len(inputs) != len(self.inputs):
+            raise ArgumentError(f"ops.{type(self).__name__}: takes {len(self.inputs)} input(s) "
+                                f"({', '.join(self.inputs)}), got {len(inputs)}; call it as "
+                                f"ops.{type(self).__name__}(...)({', '.join(self.inputs)})")
+        return self.compute(*inputs)
+
+    def compute(self, *inputs):
+        raise NotImplementedError
+
+    def _bad(self, argument: str, value, expected: str) -> ArgumentError:
+        return ArgumentError(f"ops.{type(self).__name__}: {argument}={value!r} is not valid; expected {expected}")
+
+    def _bool(self, argument: str, value) -> bool:
+        if not isinstance(value, bool):
+            raise self._bad(argument, value, "a bool")
+        return value
+
+    def _int(self, argument: str, value, minimum: int | None = None) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or (minimum is not None and value < minimum):
+            raise self._bad(argument, value, "an int" + (f" >= {minimum}" if minimum is not None else ""))
+        return value
+
+    def __repr__(self) -> str:
+        return f"Prim[{type(self).__name__}]"
+
+
+def _primitive(name: str, inputs: tuple[str, ...], function, doc: str) -> type:
+    """A primitive without constructor attributes, calling `function` on its inputs."""
+    return type(name, (Primitive,), {"inputs": inputs, "compute": staticmethod(function), "__doc__": doc,
+                                     "__module__": __name__})
+
+
+UNARY, BINARY = ("x",), ("x", "y")
+Abs = _primitive("Abs", UNARY, ew.abs, "|x|")
+Neg = _primitive("Neg", UNARY, ew.neg, "-x")
+Exp = _primitive("Exp", UNARY, ew.exp, "e ** x")
+Log = _primitive("Log", UNARY, ew.log, "natural logarithm")
+Sqrt = _primitive("Sqrt", UNARY, ew.sqrt, "square root")
+Rsqrt = _primitive("Rsqrt", UNARY, ew.rsqrt, "1 / sqrt(x)")
+Sign = _primitive("Sign", UNARY, ew.sign, "-1, 0 or 1")
+Square = _primitive("Square", UNARY, lambda x: ew.mul(x, x), "x * x")
+ReLU = _primitive("ReLU", UNARY, ew.relu, "max(x, 0)")
+Sigmoid = _primitive("Sigmoid", UNARY, ew.sigmoid, "1 / (1 + exp(-x))")
+Tanh = _primitive("Tanh", UNARY, ew.tanh, "hyperbolic tangent")
+Add = _primitive("Add", BINARY, ew.add, "x + y, broadcasting")
+Sub = _primitive("Sub", BINARY, ew.sub, "x - y, broadcasting")
+Mul = _primitive("Mul", BINARY, ew.mul, "x * y, broadcasting")
+Div = _primitive("Div", BINARY, ew.div, "x / y, broadcasting")
+RealDiv = _primitive("RealDiv", BINARY, ew.div, "x / y, broadcasting")
+Pow = _primitive("Pow", BINARY, ew.pow, "x ** y, broadcasting")
+Maximum = _primitive("Maximum", BINARY, ew.maximum, "the larger of x and y")
+Minimum = _primitive("Minimum", BINARY, ew.minimum, "the smaller of x and y")
+Equal = _primitive("Equal", BINARY, ew.equal, "x == y, bool")
+NotEqual = _primitive("NotEqual", BINARY, ew.not_equal, "x != y, bool")
+Less = _primitive("Less", BINARY, ew.less, "x < y, bool")
+LessEqual = _primitive("LessEqual", BINARY, ew.less_equal, "x <= y, bool")
+Greater = _primitive("Greater", BINARY, ew.greater, "x > y, bool")
+GreaterEqual = _primitive("GreaterEqual", BINARY, ew.greater_equal, "x >= y, bool")
+Select = _primitive("Select", ("condition", "x", "y"), ew.select, "x where condition, else y")
+Assign = _primitive("Assign", ("variable", "value"), assign, "writes value into the Parameter variable")
+Reshape = _primitive("Reshape", ("input_x", "input_shape"), lambda x, shape: reshape(x, shape=shape),
+                     "x with a new shape (one dimension may be -1)")
+Transpose = _primitive("Transpose", ("input_x", "input_perm"), lambda x, perm: transpose(x, perm=perm),
+                       "the axes of x permuted")
+Cast = _primitive("Cast", ("input_x", "type"), lambda x, dtype: cast(x, dtype=dtype), "x converted to dtype")
+Shape = _primitive("Shape", ("input_x",), lambda x: tuple(x.shape), "the static shape of x, a tuple of ints")
+ZerosLike = _primitive("ZerosLike", ("input_x",), lambda x: _filled(x.dtype, x.shape, 0), "zeros of x's type")
+OnesLike = _primitive("OnesLike", ("input_x",), lambda x: _filled(x.dtype, x.shape, 1), "ones of x's type")
+Fill = _primitive("Fill", ("type", "shape", "value"), lambda dtype, shape, value: _filled(dtype, shape, value),
+                  "a tensor of the given dtype and shape holding value everywhere")
+ExpandDims = _primitive("ExpandDims", ("input_x", "axis"), lambda x, axis: expand_dims(x, axis),
+                        "x with a new axis of size 1 at position axis")
+Gather = _primitive("Gather", ("input_params", "input_indices", "axis"),
+                    lambda table, index, axis: gather(table, index, axis=axis), "the slices of a table at the indices")
+
+
+def depend(value, expr):
+    """MindSpore's ops.depend: value, once expr has run. In graphc every op of a traced step runs
+    (assignments are impure, so no pass removes them) and they write when the step ends, after
+    every read; so value needs no extra ordering and is returned as it is."""
+    return value
+
+
+def _filled(dtype, shape, value):
+    return broadcast_to(cast(value, dtype=dtype_of(dtype)), shape=tuple(shape))
+
+
+def expand_dims(x, axis: int):
+    """x with a new axis of size 1 at position axis (negative counts from the end of the result)."""
+    if not isinstance(axis, int) or not -x.ndim - 1 <= axis <= x.ndim:
+        raise ArgumentError(f"expand_dims: axis {axis!r} is out of range for a tensor {x.type}; use an int in "
+                            f"[{-x.ndim - 1}, {x.ndim}]")
+    axis %= x.ndim + 1
+    return reshape(x, shape=x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def squeeze(x, axis=None):
+    """x without its size-1 axes (axis None or ()), or without the given ones, which must have size 1."""
+    axes = () if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)
+    for a in axes:
+        if not isinstance(a, int) or not -x.ndim <= a < x.ndim or x.shape[a] != 1:
+            raise ArgumentError(f"squeeze: axis {a!r} of a tensor {x.type} is not an axis of size 1; name only "
+                                "axes of size 1 (or none, to drop them all)")
+    dropped = {a % x.ndim for a in axes} or {i for i, d in enumerate(x.shape) if d == 1}
+    return reshape(x, shape=tuple(d for i, d in enumerate(x.shape) if i not in dropped))
+
+
+# -- primitives with constructor attributes -------------------------------------------------------------------
+class _Reduce(Primitive):
+    inputs = ("x", "axis")
+    op = None
+
+    def __init__(self, keep_dims: bool = False):
+        self.keep_dims = self._bool("keep_dims", keep_dims)
+
+    def __call__(self, x, axis=()):        # the axis may be left out: every axis
+        return super().__call__(x, axis)
+
+    def compute(self, x, axis):
+        return self.op(x, axis=None if axis == () else axis, keep_dims=self.keep_dims)
+
+
+class ReduceSum(_Reduce):
+    """The sum over axis (() or left out: every axis); keep_dims keeps reduced axes as size 1."""
+    op = reduce_sum
+
+
+class ReduceMean(_Reduce):
+    """The mean over axis (() or left out: every axis); keep_dims keeps reduced axes as size 1."""
+    op = reduce_mean
+
+
+class ReduceMax(_Reduce):
+    """The maximum over axis (() or left out: every axis); keep_dims keeps reduced axes as size 1."""
+    op = reduce_max
+
+
+class MatMul(Primitive):
+    """x @ y of 2-D tensors, either transposed first."""
+    inputs = BINARY
+
+    def __init__(self, transpose_a: bool = False, transpose_b: bool = False):
+        self.transpose_a, self.transpose_b = self._bool("transpose_a", transpose_a), self._bool("transpose_b",
+                                                                                               transpose_b)
+
+    def compute(self, x, y):
+        return matmul(x, y, transpose_a=self.transpose_a, transpose_b=self.transpose_b)
+
+
+class BatchMatMul(MatMul):
+    """x @ y over leading batch dimensions (equal in x and y): one MatMul per batch element, stacked.
+    The graph holds one matmul node per batch element, each with the native matmul kernel."""
+
+    def compute(self, x, y):
+        if x.ndim < 3 or x.ndim != y.ndim or x.shape[:-2] != y.shape[:-2]:
+            raise ArgumentError(f"ops.BatchMatMul: x {x.type} and y {y.type} need rank >= 3 and the same batch "
+                                "dimensions (all but the last two); reshape or broadcast them to agree")
+        batch = x.shape[:-2]
+        xs, ys = reshape(x, shape=(-1,) + x.shape[-2:]), reshape(y, shape=(-1,) + y.shape[-2:])
+        products = [super(BatchMatMul, self).compute(xs[i], ys[i]) for i in range(xs.shape[0])]
+        result = stack(products, axis=0)
+        return reshape(result, shape=batch + result.shape[1:])
+
+
+class Squeeze(Primitive):
+    """x without its size-1 axes, or without the ones in axis (each must have size 1)."""
+    inputs = ("input_x",)
+
+    def __init__(self, axis=()):
+        if not isinstance(axis, (int, tuple, list)) or isinstance(axis, bool):
+            raise self._bad("axis", axis, "an int or a tuple of ints")
+        self.axis = axis
+
+    def compute(self, x):
+        return squeeze(x, self.axis)
+
+
+class _AlongAxis(Primitive):
+    """A primitive whose one attribute is an int axis."""
+
+    def __init__(self, axis: int = 0):
+        self.axis = self._int("axis", axis)
+
+
+class Concat(_AlongAxis):
+    """The tensors of a tuple joined along axis."""
+    inputs = ("input_x",)
+
+    def compute(self, tensors):
+        return concat(tensors, self.axis)
+
+
+class Stack(_AlongAxis):
+    """The tensors of a tuple (one shape) joined along a new axis."""
+    inputs = ("input_x",)
+
+    def compute(self, tensors):
+        return stack(tensors, self.axis)
+
+
+class Softmax(_AlongAxis):
+    """exp(x) / sum(exp(x)) along axis."""
+    inputs = ("logits",)
+
+    def __init__(self, axis: int = -1):
+        super().__init__(axis)
+
+    def compute(self, x):
+        return softmax(x, axis=self.axis)
+
+
+class LogSoftmax(Softmax):
+    """log(softmax(x)) along axis, computed stably."""
+
+    def compute(self, x):
+        return log_softmax(x, axis=self.axis)
+
+
+class Split(Primitive):
+    """x cut into output_num equal pieces along axis (a tuple); the axis must divide evenly."""
+    inputs = ("input_x",)
+
+    def __init__(self, axis: int = 0, output_num: int = 1):
+        self.axis, self.output_num = self._int("axis", axis), self._int("output_num", output_num, minimum=1)
+
+    def compute(self, x):
+        return split(x, axis=self.axis, output_num=self.output_num)
+
+
+class Argmax(Primitive):
+    """The index of the first maximum along axis, int32."""
+    inputs = ("input_x",)
+
+    def __init__(self, axis: int = -1, output_type=int32):
+        self.axis = self._int("axis", axis)
+        if dtype_of(output_type) != int32:
+            raise self._bad("output_type", output_type, "int32 (graphc's argmax gives int32)")
+
+    def compute(self, x):
+        return argmax(x, axis=self.axis)
+
+
+class OneHot(Primitive):
+    """Rows of depth values, on_value at each index and off_value elsewhere (the dtype of on_value)."""
+    inputs = ("indices", "depth", "on_value", "off_value")
+
+    def __init__(self, axis: int = -1):
+        if self._int("axis", axis) != -1:
+            raise self._bad("axis", axis, "-1 (graphc adds the one-hot axis last)")
+        self.axis = axis
+
+    def compute(self, indices, depth, on_value, off_value):
+        dtype = getattr(on_value, "dtype", "f32")
+        return one_hot(indices, depth=self._int("depth", depth, minimum=1), on_value=float(on_value),
+                       off_value=float(off_value), dtype=dtype)
+
+
+class BroadcastTo(Primitive):
+    """x repeated along its size-1 (or missing leading) axes to shape."""
+    inputs = ("input_x",)
+
+    def __init__(self, shape):
+        if not isinstance(shape, (tuple, list)) or not all(isinstance(d, int) for d in shape):
+            raise self._bad("shape", shape, "a tuple of ints")
+        self.shape = tuple(shape)
+
+    def compute(self, x):
+        return broadcast_to(x, shape=self.shape)
+
+
+class SparseSoftmaxCrossEntropyWithLogits(Primitive):
+    """The mean over the batch of -log softmax(logits)[label] (logits [N, C], int labels [N]); with
+    is_grad, its gradient with respect to the logits, (softmax - one_hot) / N."""
+    inputs = ("logits", "labels")
+
+    def __init__(self, is_grad: bool = False):
+        self.is_grad = self._bool("is_grad", is_grad)
+
+    def compute(self, logits, labels):
+        if self.is_grad:
+            return sparse_softmax_cross_entropy_grad(logits, labels) / float(logits.shape[0])
+        return reduce_mean(sparse_softmax_cross_entropy(logits, labels))
+
+
+PRIMITIVES = sorted(name for name, value in globals().items()
+                    if isinstance(value, type) and issubclass(value, Primitive) and not name.startswith("_")
+                    and value is not Primitive)
+__all__ = ["Primitive", "depend", "expand_dims", "squeeze", *PRIMITIVES]

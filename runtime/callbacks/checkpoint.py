@@ -1,0 +1,123 @@
+"""MindSpore's ModelCheckpoint callback and its CheckpointConfig."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import distributed
+from ..checkpoint import _check_integrated_save, save_checkpoint
+from .base import Callback
+
+
+class CheckpointConfig:
+    """When to save and how many checkpoints to keep (MindSpore's CheckpointConfig)."""
+
+    def __init__(self, save_checkpoint_steps=1, save_checkpoint_seconds=0, keep_checkpoint_max=5,
+                 keep_checkpoint_per_n_minutes=0, integrated_save=True, async_save=False, saved_network=None,
+                 append_info=None):
+        for name, value in (("save_checkpoint_steps", save_checkpoint_steps),
+                            ("save_checkpoint_seconds", save_checkpoint_seconds),
+                            ("keep_checkpoint_max", keep_checkpoint_max),
+                            ("keep_checkpoint_per_n_minutes", keep_checkpoint_per_n_minutes)):
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise ValueError(f"CheckpointConfig: {name} must be a non-negative int, got {value!r}")
+        if not (save_checkpoint_steps or save_checkpoint_seconds):
+            raise ValueError("CheckpointConfig: save_checkpoint_steps and save_checkpoint_seconds are both 0; "
+                             "set one of them")
+        if not (keep_checkpoint_max or keep_checkpoint_per_n_minutes):
+            raise ValueError("CheckpointConfig: keep_checkpoint_max and keep_checkpoint_per_n_minutes are both 0")
+        self.save_checkpoint_steps = save_checkpoint_steps
+        self.save_checkpoint_seconds = save_checkpoint_seconds if not save_checkpoint_steps else 0
+        self.keep_checkpoint_max = keep_checkpoint_max
+        self.keep_checkpoint_per_n_minutes = keep_checkpoint_per_n_minutes if not keep_checkpoint_max else 0
+        _check_integrated_save(integrated_save)
+        self.integrated_save, self.async_save = integrated_save, async_save
+        self.saved_network = saved_network
+        self.append_info = append_info
+
+
+class ModelCheckpoint(Callback):
+    """Saves `<prefix>-<epoch>_<step>.ckpt` (network and optimizer state) as training goes."""
+
+    def __init__(self, prefix="CKP", directory=None, config=None):
+        if not isinstance(prefix, str) or not prefix or "/" in prefix:
+            raise ValueError(f"ModelCheckpoint: prefix must be a non-empty file name part, got {prefix!r}")
+        self.directory = Path(directory) if directory is not None else Path.cwd()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.config = config or CheckpointConfig()
+        self.prefix = self._unique_prefix(prefix)
+        self.saved: list[Path] = []
+        self._last_saved_step = 0
+        self._last_saved_time = self._last_kept_time = time.monotonic()
+
+    def _unique_prefix(self, prefix: str) -> str:
+        """MindSpore's rule: if files with this prefix exist, use prefix_1, prefix_2, ..."""
+        def taken(p):
+            return any(f.name.startswith(f"{p}-") and f.suffix == ".ckpt" for f in self.directory.iterdir())
+        candidate, n = prefix, 0
+        while taken(candidate):
+            n += 1
+            candidate = f"{prefix}_{n}"
+        return candidate
+
+    @property
+    def latest_ckpt_file_name(self):
+        return str(self.saved[-1]) if self.saved else None
+
+    def step_end(self, run_context):
+        cb = run_context.original_args()
+        steps, seconds = self.config.save_checkpoint_steps, self.config.save_checkpoint_seconds
+        due = (steps and cb.cur_step_num % steps == 0) or \
+              (seconds and time.monotonic() - self._last_saved_time >= seconds)
+        if due:
+            self._save(cb)
+
+    def end(self, run_context):
+        cb = run_context.original_args()
+        if cb.cur_step_num != self._last_saved_step:
+            self._save(cb)
+
+    def _save(self, cb):
+        step_in_epoch = (cb.cur_step_num - 1) % cb.batch_num + 1
+        path = self.directory / f"{self.prefix}-{cb.cur_epoch_num}_{step_in_epoch}.ckpt"
+        network = self.config.saved_network or cb.train_network
+        distributed.average_moving_statistics(network)     # every rank, before rank 0 writes
+        self._last_saved_step, self._last_saved_time = cb.cur_step_num, time.monotonic()
+        if not distributed.is_main_rank():
+            return
+        save_checkpoint(network, path, async_save=self.config.async_save, append_dict=self._append_info(cb))
+        if path in self.saved:
+            self.saved.remove(path)
+        self.saved.append(path)
+        self._remove_old()
+
+    def _append_info(self, cb):
+        info = {}
+        for item in self.config.append_info or ():
+            if item == "epoch_num":
+                info["epoch_num"] = np.array(cb.cur_epoch_num, np.int64)
+            elif item == "step_num":
+                info["step_num"] = np.array(cb.cur_step_num, np.int64)
+            elif isinstance(item, dict):
+                info.update({k: np.asarray(v) for k, v in item.items()})
+        return info
+
+    def _remove_old(self):
+        """keep_checkpoint_max: the newest N files. Else keep_checkpoint_per_n_minutes: of the files
+        saved since the last kept one, only the newest stays until N minutes have passed."""
+        keep, minutes = self.config.keep_checkpoint_max, self.config.keep_checkpoint_per_n_minutes
+        if keep:
+            while len(self.saved) > keep:
+                self._delete(self.saved.pop(0))
+        elif len(self.saved) > 1 and time.monotonic() - self._last_kept_time < minutes * 60:
+            self._delete(self.saved.pop(-2))
+        else:
+            self._last_kept_time = time.monotonic()
+
+    @staticmethod
+    def _delete(path: Path):
+        if path.exists():
+            os.remove(path)
