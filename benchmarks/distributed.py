@@ -38,7 +38,7 @@ def models() -> dict:
     """name -> (network factory, input shape of one image); resnet20 when graphc.models defines it."""
     found = {"lenet": (lambda: graphc.models.lenet(num_classes=10), (1, 32, 32))}
     if hasattr(graphc.models, "resnet20"):
-        found["resnet20"] = (lambda: graphc.models.resnet20(num_classes=10), (3, 32, 32))
+        found["resnet20"] = (lambda: graphc.models.resnet20(num_classes=10, in_channels=3), (3, 32, 32))
     return found
 
 
