@@ -177,7 +177,8 @@ def assert_native_matches(build, shape, steps, learning_rate, tolerance=1e-4, no
 
 def test_native_resnet20_steps_match_the_interpreter():
     # five steps of forward, backward and state (moments, moving statistics) at learning rate 0,
-    # then the update itself
+    # then the update itself. Several updating steps are not compared: a ReLU input can land within
+    # float32 rounding of 0 and flip one gradient element (docs/models.md, benchmarks/relu_ties.py)
     assert_native_matches(resnet20, (4, 1, 28, 28), steps=STEPS, learning_rate=0.0)
     assert_native_matches(resnet20, (4, 1, 28, 28), steps=1, learning_rate=1e-3)
 
