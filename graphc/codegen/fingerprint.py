@@ -56,11 +56,14 @@ def _code_hashes(op_names: set[str]) -> list[str]:
 
 
 def _canonical_body(graph: Graph, digest) -> None:
-    """Like ir.digest.hash_graph with nodes named by their position in the order instead of their ids."""
+    """Like ir.digest.hash_graph with nodes named by their position in the order instead of their ids,
+    and inputs without their names: a body's code reads input k as operand `in<k>`, so the update of
+    two parameters of one shape is one kernel."""
     position = {node.id: k for k, node in enumerate(graph.order())}
     for node in graph.order():
         digest.update(f"={node.op}:{node.type}({[position[i.id] for i in node.inputs]})".encode())
-        hash_attrs(node.attrs, digest, _canonical_body)
+        attrs = {k: v for k, v in node.attrs.items() if k != "name"} if node.op == "input" else node.attrs
+        hash_attrs(attrs, digest, _canonical_body)
     digest.update(repr([position[out.id] for out in graph.outputs]).encode())
 
 

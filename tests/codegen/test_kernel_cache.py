@@ -24,6 +24,8 @@ from graphc.jit import trace
 from graphc.models import lenet
 from graphc.passes import run_pipeline
 
+from .native_support import assert_same, run_both
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -92,6 +94,27 @@ def test_equal_kernels_in_one_step_are_emitted_once_and_give_the_same_bits(cache
     single = graphc.jit(lambda a, w: ops.conv2d(a, w))
     for got, (image, weight) in zip(both, [(x, w1), (y, w2)]):
         np.testing.assert_array_equal(got.asnumpy(), single(Tensor(image), Tensor(weight)).asnumpy())
+
+
+def test_updates_of_equal_parameters_share_a_kernel_and_update_each_their_own(cache):
+    """A fused body names its parameter inputs after the parameters, its code does not: the update
+    of every weight of one shape (ResNet-20 has five 64x64x3x3 convs) is one kernel."""
+    rng = np.random.default_rng(0)
+    values = {name: rng.standard_normal((5, 7)).astype(np.float32) for name in ("a", "b")}
+
+    def step(p, x, y):
+        for name, grad in (("a", x), ("b", y)):
+            ops.assign(p[name], p[name] - grad * 0.5)
+        return x
+
+    params = {name: Parameter(value, name=name) for name, value in values.items()}
+    traced = trace(lambda x, y: step(params, x, y), (values["a"], values["b"]))
+    run_pipeline(traced.graph)
+    counts = lower_graph(traced.graph).kernels.counts
+    assert counts.calls == 2 and counts.deduplicated == 1
+    native, interp = run_both(step, [values["b"], values["a"]], values)
+    assert_same(native, interp)
+    np.testing.assert_array_equal(native[1], values["a"] - values["b"] * np.float32(0.5))
 
 
 def test_a_new_process_compiles_only_the_kernels_it_has_not_seen(cache):
