@@ -30,7 +30,7 @@ from . import step_index
 from .kernels.contract import ALIGN
 from .kernels.launch import aligned_empty
 from .compile_pool import CompileBatch
-from .kernel_cache import KERNEL, KernelCounts, KernelSet
+from .kernel_cache import DRIVER, KernelCounts, KernelSet
 from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, SCRATCH, STATUS, STATUS_WORDS, \
     STEP, TRANSPORT, TRANSPORT_BUFFER, Buffer, LoweredGraph, lower_graph, memory_plan
 from .machine import CodegenError, CompileStats, Library, cache_key, cached_object, link, with_host_target
@@ -228,8 +228,8 @@ def compile_step(graph: Graph, profile: bool = False, seconds: Mapping[str, floa
         kernels = KernelSet(CompileBatch(report.threads))
         lowered = lower_graph(graph, profile, kernels)
         step_text = with_host_target(lowered.module)
-        step_key = cache_key(step_text, KERNEL)
-        kernels.submit(step_key, step_text, KERNEL)
+        step_key = cache_key(step_text, DRIVER)
+        kernels.submit(step_key, step_text, DRIVER)
         report.seconds["lower"] = time.perf_counter() - start
         start = time.perf_counter()
         by_key = kernels.objects()
