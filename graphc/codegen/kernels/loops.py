@@ -5,6 +5,7 @@ registers, which keeps the emitters free of phi bookkeeping.
 """
 from __future__ import annotations
 
+import weakref
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
@@ -82,21 +83,40 @@ def affine(builder: ir.IRBuilder, terms: Sequence[tuple], constant: int = 0) -> 
     """sum(coef * index) + constant, folding python-int indices at build time.
 
     terms = [(index, coef), ...] with index a python int or an i64 value. Returns a python int when
-    every index is static, so addresses stay constant offsets in unrolled code.
+    every index is static, so addresses stay constant offsets in unrolled code. Unrolled code asks
+    for one runtime base with many constants: the base is emitted once per block and reused.
     """
     total_static = constant
-    dynamic = None
+    dynamic = []
     for index, coef in terms:
         if coef == 0:
             continue
         if isinstance(index, int):
             total_static += index * coef
-            continue
-        scaled = index if coef == 1 else builder.mul(index, i64(coef), flags=("nsw",))
-        dynamic = scaled if dynamic is None else builder.add(dynamic, scaled, flags=("nsw",))
-    if dynamic is None:
+        else:
+            dynamic.append((index, coef))
+    if not dynamic:
         return total_static
-    return dynamic if total_static == 0 else builder.add(dynamic, i64(total_static), flags=("nsw",))
+    base = _sum_of_products(builder, tuple(dynamic))
+    return base if total_static == 0 else builder.add(base, i64(total_static), flags=("nsw",))
+
+
+_sums: "weakref.WeakKeyDictionary[ir.Block, dict]" = weakref.WeakKeyDictionary()
+
+
+def _sum_of_products(builder: ir.IRBuilder, terms: tuple) -> ir.Value:
+    """sum(coef * index) over runtime indices, reusing the same sum emitted earlier in this block
+    (it dominates the builder's position when the builder appends at the block's end)."""
+    block = builder.block
+    appending = builder._anchor == len(block.instructions)
+    known = _sums.setdefault(block, {}) if appending else {}
+    if terms not in known:
+        total = None
+        for index, coef in terms:
+            scaled = index if coef == 1 else builder.mul(index, i64(coef), flags=("nsw",))
+            total = scaled if total is None else builder.add(total, scaled, flags=("nsw",))
+        known[terms] = total
+    return known[terms]
 
 
 def for_each_item(builder: ir.IRBuilder, lo: ir.Value, hi: ir.Value,
