@@ -109,6 +109,21 @@ def test_the_cache_evicts_the_least_recently_used_entries(cache, monkeypatch):
     assert disk_cache.DEFAULT_MAX_BYTES == 1 << 30 and machine.cache_info()["max_bytes"] == 3 * entry
 
 
+def test_writes_under_the_bound_list_the_directory_once_per_process(cache, monkeypatch):
+    listed = []
+    entries = disk_cache._entries
+    monkeypatch.setattr(disk_cache, "_entries", lambda directory: listed.append(1) or entries(directory))
+    monkeypatch.setattr(disk_cache, "_sizes", {})
+    for i in range(20):
+        disk_cache.write_entry(f"{i:064x}", b"p" * 100)
+    assert len(listed) == 1
+    size = (cache / f"{0:064x}.gobj").stat().st_size
+    monkeypatch.setenv("GRAPHC_CACHE_MAX_BYTES", str(10 * size))
+    disk_cache.write_entry("e" * 64, b"p" * 100)                  # past the bound: listed and evicted
+    assert len(listed) == 2 and len(list(cache.glob("*.gobj"))) == 10
+    assert disk_cache.read_entry("e" * 64) == b"p" * 100
+
+
 def test_a_bad_bound_is_a_clear_error(cache, monkeypatch):
     monkeypatch.setenv("GRAPHC_CACHE_MAX_BYTES", "1GB")
     with pytest.raises(ValueError, match="GRAPHC_CACHE_MAX_BYTES must be a number of bytes, got '1GB'"):
