@@ -3,8 +3,6 @@
 Unused `input` nodes stay: they are the graph's signature, which callers bind by index."""
 from __future__ import annotations
 
-import networkx as nx
-
 from ..ir import Graph
 from .manager import PassContext, register_pass
 from .rewrite import is_impure
@@ -20,11 +18,14 @@ def eliminate_dead_code(graph: Graph, ctx: PassContext) -> bool:
 
 
 def _live(graph: Graph) -> set[int]:
-    """Ids of the graph outputs, the impure nodes, the inputs, and everything they depend on."""
+    """Ids of the graph outputs, the impure nodes, the inputs, and everything they depend on: one
+    walk up the operands from all of them, each node visited once (one networkx ancestor set per
+    root re-walked the whole forward pass for every parameter update)."""
     live: set[int] = set()
-    roots = [out.id for out in graph.outputs] + [node.id for node in graph.order()
-                                                 if is_impure(node) or node.op == "input"]
-    for root in roots:
-        if root not in live:
-            live |= nx.ancestors(graph.nx, root) | {root}
+    pending = list(graph.outputs) + [node for node in graph.order() if is_impure(node) or node.op == "input"]
+    while pending:
+        node = pending.pop()
+        if node.id not in live:
+            live.add(node.id)
+            pending.extend(node.inputs)
     return live
