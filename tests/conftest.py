@@ -10,6 +10,7 @@ from graphc import context
 from runtime.dataset import FASHION_MNIST, MNIST, DownloadError, download_split
 
 REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("GRAPHC_VERIFY_EACH", "1")   # every pass of every compile is verified, naming a culprit
 REQUIRE_DATA_ENV = "GRAPHC_REQUIRE_DATA"
 
 

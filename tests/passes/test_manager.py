@@ -115,6 +115,16 @@ def test_a_pass_that_breaks_the_graph_is_named_and_the_graph_is_saved(register):
     os.remove(path)
 
 
+@pytest.mark.parametrize("each", ["0", "1"])
+def test_a_compile_verifies_the_graph_after_each_pass_or_at_least_at_the_end(register, monkeypatch, each):
+    register("test-broken", _retype_first_mul)
+    monkeypatch.setenv("GRAPHC_VERIFY_EACH", each)
+    graph = parse_graph(ir(SMALL))
+    expected = PassError if each == "1" else graphc.ir.verify.VerifyError      # named, or caught at the end
+    with pytest.raises(expected, match=r"%3 \(mul\): recorded type f32\[4\] but the shape rule gives f32\[\]"):
+        compile_graph(graph, {}, backend="interp", pipeline="test-broken,dce")
+
+
 def test_an_exception_in_a_pass_becomes_a_pass_error_with_its_cause(register):
     def crash(graph, ctx):
         raise KeyError("no such node")
