@@ -15,9 +15,10 @@ Positional ops (dropout: the value depends on the element index) join plain loop
 
 A merge must leave a valid region: at most one anchor (reduce or out-fusable node); members of the
 anchor's domain shape; at most one member used outside the region (the region's single result;
-for a reduce region, the reduction itself); no assign in a reduce region, and no anchor reading a
-parameter the region assigns (it would see its own writes); and no cycle: no path from one group
-to the other through a third. Merging repeats until nothing merges; fusion never reorders the
+for a reduce region, the reduction itself); no assign in a reduce region, no anchor reading a
+parameter the region assigns (it would see its own writes), and no node outside reading such a
+parameter after the region (it must read the value from before the step, so before the region);
+and no cycle: no path from one group to the other through a third. Merging repeats until nothing merges; fusion never reorders the
 arithmetic, it only changes where values live.
 """
 from __future__ import annotations
@@ -98,8 +99,28 @@ class _Groups:
             return False
         if anchor is not None and role(anchor) == REDUCE:
             return used_outside in ([], [anchor]) and not any(is_impure(n) for n in members)
-        assigned = {n.inputs[0].id for n in members if n.op == "assign"}
-        return anchor is None or not any(operand.id in assigned for operand in anchor.inputs)
+        assigned = [n.inputs[0] for n in members if n.op == "assign"]
+        if anchor is not None and any(operand in assigned for operand in anchor.inputs):
+            return False
+        return not assigned or not self._read_after_region(members, assigned)
+
+    def _read_after_region(self, members: list[Node], assigned: list[Node]) -> bool:
+        """Does a node outside the region read a parameter the region assigns while depending on the
+        region? It must see the value from before the step, so it would have to run both before and
+        after the region (neg(p) fused with assign(p, neg(p) * 2), and matmul(neg(p), p) after it)."""
+        ids = {n.id for n in members}
+        readers = {user.id for param in assigned for user in self.graph.users(param) if user.id not in ids}
+        if not readers:
+            return False
+        seen, pending = set(ids), [user for n in members for user in self.graph.users(n)]
+        while pending:
+            node = pending.pop()
+            if node.id in readers:
+                return True
+            if node.id not in seen:
+                seen.add(node.id)
+                pending.extend(self.graph.users(node))
+        return False
 
     def _used_outside(self, members: list[Node]) -> list[Node]:
         ids = {n.id for n in members}

@@ -260,6 +260,36 @@ def test_a_region_assigning_a_parameter_its_matmul_reads_is_not_formed():
         }""")
 
 
+def test_a_value_read_with_the_parameter_after_the_region_keeps_the_read_before_the_assign():
+    # neg(p) joining assign(p, neg(p) * 2) would put the matmul, which reads p from before the step,
+    # after the region that assigns it: neg stays outside, the mul and the assign fuse
+    check_rewrite("fuse", """
+        graph @f {
+          %0: f32[3,3] = param() {name='p'}
+          %1: f32[3,3] = neg(%0)
+          %2: f32[] = const() {value=array(2.0, f32)}
+          %3: f32[3,3] = mul(%1, %2)
+          %4: f32[3,3] = assign(%0, %3)
+          %5: f32[3,3] = matmul(%1, %0) {transpose_a=False, transpose_b=False}
+          return %5
+        }""", """
+        graph @f {
+          %0: f32[3,3] = param() {name='p'}
+          %1: f32[3,3] = neg(%0)
+          %4: f32[3,3] = fused(%1, %0) {kind='elementwise'}
+            graph @region4 {
+              %0: f32[3,3] = input() {name='p', index=1}
+              %1: f32[3,3] = input() {name='in0', index=0}
+              %2: f32[] = const() {value=array(2.0, f32)}
+              %3: f32[3,3] = mul(%1, %2)
+              %4: f32[3,3] = assign(%0, %3)
+              return %4
+            }
+          %5: f32[3,3] = matmul(%1, %0) {transpose_a=False, transpose_b=False}
+          return %5
+        }""")
+
+
 def test_fused_regions_print_and_parse_back():
     graph = parse_graph(ir(ELEMENTWISE_CHAIN))
     verify(graph)
