@@ -79,8 +79,9 @@ _known: dict[str, KernelRef] = {}    # every kernel this process has lowered, by
 
 
 class KernelSet:
-    """The kernels of one step. `batch` compiles new kernels (None: emit only, e.g. to list them);
-    `share=False` emits every distinct kernel of the step, cached or not (to show its IR)."""
+    """The kernels of one step. `batch` compiles new kernels (None: emit only, e.g. to list them or
+    show their IR, kept in `modules`); `share=False` emits every distinct kernel of the step, cached
+    or not (to show its IR)."""
 
     def __init__(self, batch: CompileBatch | None, share: bool = True):
         self.batch, self.share = batch, share
@@ -119,7 +120,8 @@ class KernelSet:
     def _emit(self, fingerprint: str, emit: Callable[[ir.Module, str], Kernel], level: int) -> KernelRef:
         module = ir.Module(name=f"graphc.kernel.{fingerprint[:16]}")
         kernel = emit(module, symbol(fingerprint))
-        self.modules.append(module)
+        if self.batch is None:           # compiled, the IR would be dead weight (ResNet-20's: 62 MB)
+            self.modules.append(module)
         text = machine.with_host_target(module)
         ref = KernelRef(fingerprint, tuple(fn.name for fn in kernel.phases), kernel.operands, kernel.scratch,
                         kernel.flops, machine.cache_key(text, level), level, kernel.index_bounds)

@@ -101,22 +101,24 @@ def affine(builder: ir.IRBuilder, terms: Sequence[tuple], constant: int = 0) -> 
     return base if total_static == 0 else builder.add(base, i64(total_static), flags=("nsw",))
 
 
-_sums: "weakref.WeakKeyDictionary[ir.Block, dict]" = weakref.WeakKeyDictionary()
+# builder -> {(block id, terms): sum}. Keyed by the builder, which no IR object refers to: keyed by
+# the block, the sums (instructions, which refer to their block) would keep every block alive.
+_sums: "weakref.WeakKeyDictionary[ir.IRBuilder, dict]" = weakref.WeakKeyDictionary()
 
 
 def _sum_of_products(builder: ir.IRBuilder, terms: tuple) -> ir.Value:
     """sum(coef * index) over runtime indices, reusing the same sum emitted earlier in this block
     (it dominates the builder's position when the builder appends at the block's end)."""
     block = builder.block
-    appending = builder._anchor == len(block.instructions)
-    known = _sums.setdefault(block, {}) if appending else {}
-    if terms not in known:
+    key = (id(block), terms)
+    known = _sums.setdefault(builder, {})
+    if builder._anchor != len(block.instructions) or key not in known:
         total = None
         for index, coef in terms:
             scaled = index if coef == 1 else builder.mul(index, i64(coef), flags=("nsw",))
             total = scaled if total is None else builder.add(total, scaled, flags=("nsw",))
-        known[terms] = total
-    return known[terms]
+        known[key] = total
+    return known[key]
 
 
 def for_each_item(builder: ir.IRBuilder, lo: ir.Value, hi: ir.Value,
