@@ -81,6 +81,15 @@ def _primitive(name: str, inputs: tuple[str, ...], function, doc: str) -> type:
                                      "__module__": __name__})
 
 
+def _flatten(x):
+    """x with axis 0 (the batch) kept and the rest flattened: [N, C, H, W] -> [N, C·H·W]."""
+    if x.ndim < 1:
+        raise ArgumentError(f"ops.Flatten: the input is {x.type}, a scalar; Flatten keeps axis 0 (the batch), so it "
+                            "needs a tensor [N, ...]")
+    return reshape(x, shape=(x.shape[0], math.prod(x.shape[1:])))
+
+
+
 UNARY, BINARY = ("x",), ("x", "y")
 Abs = _primitive("Abs", UNARY, ew.abs, "|x|")
 Neg = _primitive("Neg", UNARY, ew.neg, "-x")
@@ -126,7 +135,7 @@ HSwish = _primitive("HSwish", UNARY, hswish, "x * relu6(x + 3) / 6")
 HSigmoid = _primitive("HSigmoid", UNARY, hsigmoid, "relu6(x + 3) / 6")
 GeLU = _primitive("GeLU", UNARY, lambda x: gelu(x, approximate=True),
                   "0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), the tanh form MindSpore's GeLU computes")
-Flatten = _primitive("Flatten", ("input_x",), lambda x: flatten(x), "[N, ...] -> [N, product of the rest]")
+Flatten = _primitive("Flatten", ("input_x",), _flatten, "[N, ...] -> [N, product of the rest]")
 Gather = _primitive("Gather", ("input_params", "input_indices", "axis"),
                     lambda table, index, axis: gather(table, index, axis=axis), "the slices of a table at the indices")
 
@@ -149,14 +158,6 @@ def expand_dims(x, axis: int):
                             f"[{-x.ndim - 1}, {x.ndim}]")
     axis %= x.ndim + 1
     return reshape(x, shape=x.shape[:axis] + (1,) + x.shape[axis:])
-
-
-def flatten(x):
-    """x with axis 0 (the batch) kept and the rest flattened: [N, C, H, W] -> [N, C·H·W]."""
-    if x.ndim < 1:
-        raise ArgumentError(f"ops.Flatten: the input is {x.type}, a scalar; Flatten keeps axis 0 (the batch), so it "
-                            "needs a tensor [N, ...]")
-    return reshape(x, shape=(x.shape[0], math.prod(x.shape[1:])))
 
 
 def squeeze(x, axis=None):

@@ -1,7 +1,6 @@
 """Dense, Dropout and Flatten."""
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
@@ -73,7 +72,7 @@ class Flatten(Cell):
         check_tensor(self, x)
         if x.ndim < 1:
             raise input_error(self, x, "input [N, ...]", "Flatten keeps axis 0 (the batch), so the input needs one")
-        return ops.reshape(x, shape=(x.shape[0], math.prod(x.shape[1:])))
+        return ops.Flatten()(x)
 
 
 class Dropout(Cell):
