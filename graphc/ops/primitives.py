@@ -89,7 +89,6 @@ def _flatten(x):
     return reshape(x, shape=(x.shape[0], math.prod(x.shape[1:])))
 
 
-
 UNARY, BINARY = ("x",), ("x", "y")
 Abs = _primitive("Abs", UNARY, ew.abs, "|x|")
 Neg = _primitive("Neg", UNARY, ew.neg, "-x")
