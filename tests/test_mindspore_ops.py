@@ -136,7 +136,7 @@ NN_PRIMITIVE_CASES = [
      [IMAGES, FILTERS]),
     ("Conv2D-pad", lambda x, w: ops.Conv2D(4, (3, 2), pad_mode="pad", pad=(1, 0, 2, 1), stride=2)(x, w),
      lambda x, w: np_conv(x, w, (2, 2), (1, 0, 2, 1)), [IMAGES, FILTERS]),
-    ("Conv2D-same", lambda x, w: ops.Conv2D(4, (3, 2), pad_mode="SAME", stride=(2, 3))(x, w),
+    ("Conv2D-same", lambda x, w: ops.Conv2D(4, (3, 2), pad_mode="SAME", stride=(1, 1, 2, 3))(x, w),
      lambda x, w: np_conv(x, w, (2, 3), (1, 1, 0, 0)), [IMAGES, FILTERS]),   # H: 4 outputs need 2 rows; W: 0
     ("MaxPool", lambda x: ops.MaxPool(kernel_size=2, strides=2)(x), lambda x: windows(x, (2, 2), (2, 2)).max((4, 5)),
      [IMAGES]),
@@ -206,6 +206,8 @@ def test_gradients_through_primitives():
                                                            "or 4 of them (top, bottom, left, right)"),
     (lambda: ops.Conv2D(4, 0), "ops.Conv2D: kernel_size=0 is not valid; expected an int >= 1 or a pair of them"),
     (lambda: ops.Conv2D(4, 3, mode=2), "ops.Conv2D: mode=2 is not valid; expected 1"),
+    (lambda: ops.Conv2D(4, 3, stride=(2, 1, 2, 2)), "ops.Conv2D: stride=(2, 1, 2, 2) is not valid; expected an int "
+                                                    ">= 1 or a pair of them (or (1, 1, h, w))"),
     (lambda: ops.Conv2D(4, 3, pad_mode="full"), "ops.Conv2D: pad_mode='full' is not valid; expected one of 'valid', "
                                                 "'same', 'pad'"),
     (lambda: ops.Conv2D(4, 3, data_format="NHWC"), "ops.Conv2D: data_format='NHWC' is not valid; expected 'NCHW'"),

@@ -52,12 +52,16 @@ class Primitive:
             raise self._bad(argument, value, "an int" + (f" >= {minimum}" if minimum is not None else ""))
         return value
 
-    def _pair(self, argument: str, value) -> tuple[int, int]:
-        """An int or a pair of ints, each >= 1, as a pair (kernel_size=3 -> (3, 3))."""
+    def _pair(self, argument: str, value, nchw_four: bool = False) -> tuple[int, int]:
+        """An int or a pair of ints, each >= 1, as a pair (kernel_size=3 -> (3, 3)); with nchw_four,
+        also MindSpore's NCHW 4-tuple (1, 1, h, w)."""
         pair = (value, value) if isinstance(value, numbers.Integral) else value
+        if nchw_four and isinstance(pair, (tuple, list)) and len(pair) == 4 and tuple(pair[:2]) == (1, 1):
+            pair = pair[2:]
         if (not isinstance(pair, (tuple, list)) or len(pair) != 2
                 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in pair)):
-            raise self._bad(argument, value, "an int >= 1 or a pair of them")
+            four = " (or (1, 1, h, w))" if nchw_four else ""
+            raise self._bad(argument, value, "an int >= 1 or a pair of them" + four)
         return int(pair[0]), int(pair[1])
 
     def _choice(self, argument: str, value, choices: tuple[str, ...]) -> str:
@@ -377,7 +381,7 @@ class Conv2D(Primitive):
             raise self._bad("mode", mode, "1 (MindSpore's only convolution mode)")
         self.pad_mode = self._choice("pad_mode", pad_mode, ("valid", "same", "pad"))
         self.pad = self._padding(pad)
-        self.stride, self.dilation = self._pair("stride", stride), self._pair("dilation", dilation)
+        self.stride, self.dilation = self._pair("stride", stride, True), self._pair("dilation", dilation, True)
         self.group = self._int("group", group, minimum=1)
         self._nchw(data_format)
 
