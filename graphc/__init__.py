@@ -11,9 +11,11 @@ from . import nn
 from .autodiff import grad, value_and_grad
 from . import communication, models
 
-# MindSpore keeps GradOperation (a composite of the autodiff layer) in `ops` beside the primitives;
-# the registry below the front end cannot import it, so the package puts it there.
+# MindSpore keeps GradOperation (a composite of the autodiff layer) and the stateful Dropout primitive
+# in `ops` beside the primitives; the registry below the front end cannot import them, so the package
+# puts them there.
 ops.GradOperation = nn.GradOperation
+ops.Dropout = nn.stateful_ops.Dropout
 
 __all__ = ["GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter", "ParameterTuple", "Tensor",
            "bool_", "communication", "float32", "float64", "get_auto_parallel_context", "get_context", "grad", "int32",

@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 
 import graphc
 from graphc import GraphcError, Parameter, ParameterTuple, Tensor, nn, ops
@@ -104,6 +105,60 @@ PRIMITIVE_CASES = [
 ]
 
 
+# -- the neural-network primitives, against NumPy written out here ------------------------------------------
+IMAGES = RNG.standard_normal((2, 3, 7, 6))                      # float64: the references sum in another order
+FILTERS = RNG.standard_normal((4, 3, 3, 2))
+CHANNEL_BIAS = RNG.standard_normal(3)
+
+
+def windows(x, kernel, stride, pads=(0, 0, 0, 0), fill=0.0):
+    """[N, C, OH, OW, KH, KW]: every window of x padded by (top, bottom, left, right) with fill."""
+    padded = np.pad(x, ((0, 0), (0, 0), pads[:2], pads[2:]), constant_values=fill)
+    return sliding_window_view(padded, kernel, axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
+
+
+def np_conv(x, w, stride, pads):
+    return np.einsum("nchwij,ocij->nohw", windows(x, w.shape[2:], stride, pads), w)
+
+
+def np_gelu_tanh(x):
+    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
+def np_softmax_xent(logits, labels):
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    return -(labels * log_p).sum(-1), np.exp(log_p) - labels
+
+
+NN_PRIMITIVE_CASES = [
+    ("Conv2D", lambda x, w: ops.Conv2D(4, (3, 2))(x, w), lambda x, w: np_conv(x, w, (1, 1), (0, 0, 0, 0)),
+     [IMAGES, FILTERS]),
+    ("Conv2D-pad", lambda x, w: ops.Conv2D(4, (3, 2), pad_mode="pad", pad=(1, 0, 2, 1), stride=2)(x, w),
+     lambda x, w: np_conv(x, w, (2, 2), (1, 0, 2, 1)), [IMAGES, FILTERS]),
+    ("Conv2D-same", lambda x, w: ops.Conv2D(4, (3, 2), pad_mode="SAME", stride=(1, 1, 2, 3))(x, w),
+     lambda x, w: np_conv(x, w, (2, 3), (1, 1, 0, 0)), [IMAGES, FILTERS]),   # H: 4 outputs need 2 rows; W: 0
+    ("MaxPool", lambda x: ops.MaxPool(kernel_size=2, strides=2)(x), lambda x: windows(x, (2, 2), (2, 2)).max((4, 5)),
+     [IMAGES]),
+    ("MaxPool-same", lambda x: ops.MaxPool(3, 2, pad_mode="same")(x),
+     lambda x: windows(x, (3, 3), (2, 2), (1, 1, 0, 1), -np.inf).max((4, 5)), [IMAGES]),
+    ("AvgPool", lambda x: ops.AvgPool(kernel_size=(3, 2), strides=(1, 2))(x),
+     lambda x: windows(x, (3, 2), (1, 2)).mean((4, 5)), [IMAGES]),
+    ("Pad", lambda x: ops.Pad(((0, 0), (1, 0), (2, 3), (0, 1)))(x),
+     lambda x: np.pad(x, ((0, 0), (1, 0), (2, 3), (0, 1))), [IMAGES]),
+    ("BiasAdd", lambda x, b: ops.BiasAdd()(x, b), lambda x, b: x + b[:, None, None], [IMAGES, CHANNEL_BIAS]),
+    ("BiasAdd-NHWC", lambda x, b: ops.BiasAdd(data_format="NHWC")(x, b), lambda x, b: x + b,
+     [IMAGES[:, :, :3, :3].transpose(0, 2, 3, 1), CHANNEL_BIAS]),
+    ("Flatten", lambda x: ops.Flatten()(x), lambda x: x.reshape(2, -1), [IMAGES]),
+    ("ReLU6", lambda x: ops.ReLU6()(x), lambda x: np.clip(x, 0, 6), [X * 5]),
+    ("HSwish", lambda x: ops.HSwish()(x), lambda x: x * np.clip(x + 3, 0, 6) / 6, [X * 3]),
+    ("HSigmoid", lambda x: ops.HSigmoid()(x), lambda x: np.clip(x + 3, 0, 6) / 6, [X * 3]),
+    ("GeLU", lambda x: ops.GeLU()(x), np_gelu_tanh, [X.astype(np.float64) * 3]),
+    ("SoftmaxCrossEntropyWithLogits", lambda x, y: ops.SoftmaxCrossEntropyWithLogits()(x, y), np_softmax_xent,
+     [X.astype(np.float64) * 3, np.eye(4)[[1, 0, 3]] * 0.75 + 0.0625]),      # soft labels, rows summing to 1
+]
+PRIMITIVE_CASES += NN_PRIMITIVE_CASES
+
 @pytest.mark.parametrize("name, fn, reference, arrays", PRIMITIVE_CASES, ids=[c[0] for c in PRIMITIVE_CASES])
 def test_primitive_matches_numpy_eager_and_traced(name, fn, reference, arrays):
     check(fn, reference(*arrays), *arrays)
@@ -142,12 +197,90 @@ def test_gradients_through_primitives():
     (lambda: ops.OneHot(axis=0), "ops.OneHot: axis=0 is not valid"),
     (lambda: ops.Argmax(output_type=graphc.float32), "ops.Argmax: output_type"),
     (lambda: ops.Squeeze(0)(Tensor(X)), "squeeze: axis 0 of a tensor f32[3,4] is not an axis of size 1"),
+    (lambda: ops.Conv2D(8, 3)(Tensor(IMAGES), Tensor(FILTERS)),
+     "ops.Conv2D: the weight is f64[4,3,3,2] but the primitive was built with out_channel=8 and kernel_size=(3, 3), "
+     "which expect a weight [8, C_in / group, 3, 3]; build ops.Conv2D(4, (3, 2), ...) for this weight"),
+    (lambda: ops.Conv2D(4, 3, pad=1), "ops.Conv2D: pad=1 is not valid; expected 0 with pad_mode='valid', which pads "
+                                      "by itself; to pad explicitly set pad_mode='pad'"),
+    (lambda: ops.Conv2D(4, 3, pad_mode="pad", pad=(1, 2)), "ops.Conv2D: pad=(1, 2) is not valid; expected an int >= 0 "
+                                                           "or 4 of them (top, bottom, left, right)"),
+    (lambda: ops.Conv2D(4, 0), "ops.Conv2D: kernel_size=0 is not valid; expected an int >= 1 or a pair of them"),
+    (lambda: ops.Conv2D(4, 3, mode=2), "ops.Conv2D: mode=2 is not valid; expected 1"),
+    (lambda: ops.Conv2D(4, 3, stride=(2, 1, 2, 2)), "ops.Conv2D: stride=(2, 1, 2, 2) is not valid; expected an int "
+                                                    ">= 1 or a pair of them (or (1, 1, h, w))"),
+    (lambda: ops.Conv2D(4, 3, pad_mode="full"), "ops.Conv2D: pad_mode='full' is not valid; expected one of 'valid', "
+                                                "'same', 'pad'"),
+    (lambda: ops.Conv2D(4, 3, data_format="NHWC"), "ops.Conv2D: data_format='NHWC' is not valid; expected 'NCHW'"),
+    (lambda: ops.MaxPool(2, strides=(2, 0)), "ops.MaxPool: strides=(2, 0) is not valid; expected an int >= 1"),
+    (lambda: ops.AvgPool(2, pad_mode="pad"), "ops.AvgPool: pad_mode='pad' is not valid; expected one of 'valid', "
+                                             "'same'"),
+    (lambda: ops.MaxPool(2)(Tensor(X)), "max_pool2d"),
+    (lambda: ops.Pad(((1, 1), (-1, 0))), "ops.Pad: paddings=((1, 1), (-1, 0)) is not valid; expected a tuple of "
+                                         "(before, after) pairs of ints >= 0"),
+    (lambda: ops.Pad(((1, 1),))(Tensor(X)), "ops.Pad: paddings has 1 (before, after) pair(s) but the input is "
+                                            "f32[3,4]; give one pair per axis"),
+    (lambda: ops.BiasAdd()(Tensor(X), Tensor(X[0, :3])), "ops.BiasAdd: input_x f32[3,4] and bias f32[3] do not fit"),
+    (lambda: ops.Flatten()(Tensor(np.float32(1))), "ops.Flatten: the input is f32[], a scalar"),
+    (lambda: ops.SoftmaxCrossEntropyWithLogits()(Tensor(X), Tensor(np.array([1, 0, 3], np.int32))),
+     "must both be [N, C] with the same shape and dtype; for int class indices use ops.SparseSoftmaxCrossEntropy"),
+    (lambda: ops.Dropout(keep_prob=0), "ops.Dropout: keep_prob=0 is not valid; expected a number in (0, 1]"),
+    (lambda: ops.Dropout(Seed0=-1), "ops.Dropout: Seed0=-1 is not valid; expected an int in [0, 2**32)"),
 ])
 def test_bad_primitive_use_names_the_line_and_the_primitive(call, fragment):
     with pytest.raises(GraphcError) as caught:
         call()
     assert re.match(LINE, str(caught.value)) and fragment in str(caught.value)
 
+
+def test_gradients_through_nn_primitives():
+    def loss(x, w, b):
+        y = ops.BiasAdd()(ops.Conv2D(4, (3, 2), pad_mode="pad", pad=1, stride=2)(x, w), b)
+        pooled = ops.AvgPool(2, 1)(ops.HSwish()(ops.Pad(((0, 0), (0, 0), (1, 0), (0, 1)))(y)))
+        return ops.ReduceSum()(ops.GeLU()(ops.Flatten()(ops.MaxPool(2, 1, "same")(pooled))))
+    check_vjp(loss, [IMAGES, FILTERS, RNG.standard_normal(4)], RNG)
+
+
+def test_softmax_cross_entropy_dlogits_is_the_gradient_of_the_summed_loss():
+    logits, labels = X.astype(np.float64), np.eye(4)[[2, 2, 0]]
+    xent = ops.SoftmaxCrossEntropyWithLogits()
+    summed = graphc.grad(lambda x: ops.ReduceSum()(xent(x, Tensor(labels))[0]))(Tensor(logits))
+    np.testing.assert_allclose(summed.asnumpy(), xent(Tensor(logits), Tensor(labels))[1].asnumpy(), rtol=1e-12)
+
+
+class DropoutNet(nn.Cell):
+    def __init__(self, keep_prob, **seeds):
+        super().__init__()
+        self.dropout = ops.Dropout(keep_prob, **seeds)
+
+    def construct(self, x):
+        return self.dropout(x)
+
+
+def test_dropout_primitive_returns_the_mask_it_applied(mode):
+    x = RNG.uniform(0.5, 1.5, (16, 32)).astype(np.float32)
+    net = DropoutNet(0.75)
+    net.set_train(False)                            # the primitive drops in eval too, as MindSpore's
+    masks = []
+    for step in range(2):
+        output, mask = (t.asnumpy() for t in net(Tensor(x)))
+        assert set(np.unique(mask)) == {0.0, 1.0} and mask.dtype == np.float32
+        np.testing.assert_allclose(output, x * mask / 0.75, rtol=1e-6)
+        assert abs(mask.mean() - 0.75) < 0.08       # 512 draws: 4 standard deviations
+        masks.append(mask)
+        assert net.dropout.counter.asnumpy() == step + 1
+    assert [p.name for p in net.get_parameters()] == ["dropout.counter"]      # saved in checkpoints
+    assert (masks[0] != masks[1]).any()             # a new mask at every call
+
+
+def test_dropout_primitive_seeds_fix_the_mask_in_both_modes():
+    x = Tensor(np.ones((8, 8), np.float32))
+    masks = []
+    for mode in (graphc.PYNATIVE_MODE, graphc.GRAPH_MODE):
+        graphc.set_context(mode=mode)
+        masks.append(DropoutNet(0.5, Seed0=7, Seed1=1)(x)[1].asnumpy())
+    graphc.set_context(mode=graphc.GRAPH_MODE)
+    np.testing.assert_array_equal(masks[0], masks[1])
+    assert not np.array_equal(masks[0], DropoutNet(0.5, Seed0=8, Seed1=1)(x)[1].asnumpy())
 
 # -- GradOperation, depend, stop_gradient, ParameterTuple ---------------------------------------------------
 class Scale(nn.Cell):

@@ -7,13 +7,19 @@ is called; either error names the user's line, the primitive and what it expects
 """
 from __future__ import annotations
 
+import math
+import numbers
+
 from ..errors import ArgumentError
 from ..types import dtype_of, int32
 from . import elementwise as ew
 from .indexing import gather
 from .join import concat, split, stack
 from .linalg import matmul
-from .nn import log_softmax, softmax, sparse_softmax_cross_entropy, sparse_softmax_cross_entropy_grad
+from .activation import gelu, hsigmoid, hswish, relu6
+from .nn import (avg_pool2d, conv2d, log_softmax, max_pool2d, softmax, sparse_softmax_cross_entropy,
+                 sparse_softmax_cross_entropy_grad)
+from .pad import pad_op
 from .reduction import argmax, broadcast_to, reduce_max, reduce_mean, reduce_sum
 from .shape import cast, one_hot, reshape, transpose
 from .state import assign
@@ -46,6 +52,29 @@ class Primitive:
             raise self._bad(argument, value, "an int" + (f" >= {minimum}" if minimum is not None else ""))
         return value
 
+    def _pair(self, argument: str, value, nchw_four: bool = False) -> tuple[int, int]:
+        """An int or a pair of ints, each >= 1, as a pair (kernel_size=3 -> (3, 3)); with nchw_four,
+        also MindSpore's NCHW 4-tuple (1, 1, h, w)."""
+        pair = (value, value) if isinstance(value, numbers.Integral) else value
+        if nchw_four and isinstance(pair, (tuple, list)) and len(pair) == 4 and tuple(pair[:2]) == (1, 1):
+            pair = pair[2:]
+        if (not isinstance(pair, (tuple, list)) or len(pair) != 2
+                or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in pair)):
+            four = " (or (1, 1, h, w))" if nchw_four else ""
+            raise self._bad(argument, value, "an int >= 1 or a pair of them" + four)
+        return int(pair[0]), int(pair[1])
+
+    def _choice(self, argument: str, value, choices: tuple[str, ...]) -> str:
+        """One of `choices`, in any case ('SAME' is 'same', as in MindSpore)."""
+        if not isinstance(value, str) or value.lower() not in choices:
+            raise self._bad(argument, value, "one of " + ", ".join(map(repr, choices)))
+        return value.lower()
+
+    def _nchw(self, data_format) -> None:
+        if data_format != "NCHW":
+            raise self._bad("data_format", data_format, "'NCHW' (graphc's convolution and pooling kernels read NCHW; "
+                                                        "transpose NHWC input with ops.Transpose()(x, (0, 3, 1, 2)))")
+
     def __repr__(self) -> str:
         return f"Prim[{type(self).__name__}]"
 
@@ -54,6 +83,14 @@ def _primitive(name: str, inputs: tuple[str, ...], function, doc: str) -> type:
     """A primitive without constructor attributes, calling `function` on its inputs."""
     return type(name, (Primitive,), {"inputs": inputs, "compute": staticmethod(function), "__doc__": doc,
                                      "__module__": __name__})
+
+
+def _flatten(x):
+    """x with axis 0 (the batch) kept and the rest flattened: [N, C, H, W] -> [N, C·H·W]."""
+    if x.ndim < 1:
+        raise ArgumentError(f"ops.Flatten: the input is {x.type}, a scalar; Flatten keeps axis 0 (the batch), so it "
+                            "needs a tensor [N, ...]")
+    return reshape(x, shape=(x.shape[0], math.prod(x.shape[1:])))
 
 
 UNARY, BINARY = ("x",), ("x", "y")
@@ -96,6 +133,12 @@ Fill = _primitive("Fill", ("type", "shape", "value"), lambda dtype, shape, value
                   "a tensor of the given dtype and shape holding value everywhere")
 ExpandDims = _primitive("ExpandDims", ("input_x", "axis"), lambda x, axis: expand_dims(x, axis),
                         "x with a new axis of size 1 at position axis")
+ReLU6 = _primitive("ReLU6", UNARY, relu6, "min(max(x, 0), 6)")
+HSwish = _primitive("HSwish", UNARY, hswish, "x * relu6(x + 3) / 6")
+HSigmoid = _primitive("HSigmoid", UNARY, hsigmoid, "relu6(x + 3) / 6")
+GeLU = _primitive("GeLU", UNARY, lambda x: gelu(x, approximate=True),
+                  "0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), the tanh form MindSpore's GeLU computes")
+Flatten = _primitive("Flatten", ("input_x",), _flatten, "[N, ...] -> [N, product of the rest]")
 Gather = _primitive("Gather", ("input_params", "input_indices", "axis"),
                     lambda table, index, axis: gather(table, index, axis=axis), "the slices of a table at the indices")
 
@@ -306,6 +349,125 @@ class SparseSoftmaxCrossEntropyWithLogits(Primitive):
         if self.is_grad:
             return sparse_softmax_cross_entropy_grad(logits, labels) / float(logits.shape[0])
         return reduce_mean(sparse_softmax_cross_entropy(logits, labels))
+
+
+class SoftmaxCrossEntropyWithLogits(Primitive):
+    """(loss, dlogits) for logits [N, C] and one-hot (or soft) labels [N, C] of the same dtype:
+    loss[n] = -sum_c labels[n, c] log softmax(logits)[n, c], and dlogits = softmax(logits) - labels,
+    the gradient of loss.sum() (not divided by N)."""
+    inputs = ("logits", "labels")
+
+    def compute(self, logits, labels):
+        if logits.ndim != 2 or labels.type != logits.type:
+            raise ArgumentError(f"ops.SoftmaxCrossEntropyWithLogits: logits {logits.type} and labels {labels.type} "
+                                "must both be [N, C] with the same shape and dtype; for int class indices use "
+                                "ops.SparseSoftmaxCrossEntropyWithLogits or ops.OneHot first")
+        loss = -reduce_sum(labels * log_softmax(logits, axis=-1), axis=-1)
+        return loss, softmax(logits, axis=-1) - labels
+
+
+# -- convolution, pooling, padding, bias ------------------------------------------------------------------------
+class Conv2D(Primitive):
+    """2-D convolution of x [N, C_in, H, W] with weight [out_channel, C_in / group, kh, kw] (NCHW).
+    out_channel and kernel_size must describe the weight; pad (an int or (top, bottom, left, right))
+    only with pad_mode='pad'. mode is MindSpore's unused convolution mode and must be 1."""
+    inputs = ("x", "weight")
+
+    def __init__(self, out_channel, kernel_size, mode=1, pad_mode="valid", pad=0, stride=1, dilation=1, group=1,
+                 data_format="NCHW"):
+        self.out_channel = self._int("out_channel", out_channel, minimum=1)
+        self.kernel_size = self._pair("kernel_size", kernel_size)
+        if self._int("mode", mode) != 1:
+            raise self._bad("mode", mode, "1 (MindSpore's only convolution mode)")
+        self.pad_mode = self._choice("pad_mode", pad_mode, ("valid", "same", "pad"))
+        self.pad = self._padding(pad)
+        self.stride, self.dilation = self._pair("stride", stride, True), self._pair("dilation", dilation, True)
+        self.group = self._int("group", group, minimum=1)
+        self._nchw(data_format)
+
+    def _padding(self, pad) -> tuple[int, int, int, int]:
+        pads = (pad,) * 4 if isinstance(pad, numbers.Integral) else pad
+        if (not isinstance(pads, (tuple, list)) or len(pads) != 4
+                or not all(isinstance(p, numbers.Integral) and not isinstance(p, bool) and p >= 0 for p in pads)):
+            raise self._bad("pad", pad, "an int >= 0 or 4 of them (top, bottom, left, right)")
+        if self.pad_mode != "pad" and any(pads):
+            raise self._bad("pad", pad, f"0 with pad_mode={self.pad_mode!r}, which pads by itself; to pad explicitly "
+                                        "set pad_mode='pad'")
+        return tuple(int(p) for p in pads)
+
+    def compute(self, x, weight):
+        if weight.ndim != 4 or weight.shape[0] != self.out_channel or weight.shape[2:] != self.kernel_size:
+            kh, kw = self.kernel_size
+            fix = (f"build ops.Conv2D({weight.shape[0]}, {weight.shape[2:]}, ...) for this weight" if weight.ndim == 4
+                   else "pass a 4-D weight")
+            raise ArgumentError(f"ops.Conv2D: the weight is {weight.type} but the primitive was built with "
+                                f"out_channel={self.out_channel} and kernel_size={self.kernel_size}, which expect a "
+                                f"weight [{self.out_channel}, C_in / group, {kh}, {kw}]; {fix}")
+        return conv2d(x, weight, stride=self.stride, pad_mode=self.pad_mode, padding=self.pad,
+                      dilation=self.dilation, group=self.group)
+
+
+class _Pool(Primitive):
+    """A pooling window over x [N, C, H, W]: kernel_size and strides (ints or pairs), pad_mode
+    'valid' (no padding) or 'same' (ceil(H / stride) outputs)."""
+    inputs = ("x",)
+    op = None
+
+    def __init__(self, kernel_size=1, strides=1, pad_mode="valid", data_format="NCHW"):
+        self.kernel_size, self.strides = self._pair("kernel_size", kernel_size), self._pair("strides", strides)
+        self.pad_mode = self._choice("pad_mode", pad_mode, ("valid", "same"))
+        self._nchw(data_format)
+
+    def compute(self, x):
+        return self.op(x, kernel_size=self.kernel_size, stride=self.strides, pad_mode=self.pad_mode)
+
+
+class MaxPool(_Pool):
+    """The maximum of each window."""
+    op = max_pool2d
+
+
+class AvgPool(_Pool):
+    """The mean of each window (of its elements inside the input, with pad_mode='same')."""
+    op = avg_pool2d
+
+
+class Pad(Primitive):
+    """x surrounded by zeros: paddings holds one (before, after) pair of ints >= 0 per axis of x."""
+    inputs = ("input_x",)
+
+    def __init__(self, paddings):
+        if not isinstance(paddings, (tuple, list)) or not all(
+                isinstance(pair, (tuple, list)) and len(pair) == 2
+                and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0 for v in pair)
+                for pair in paddings):
+            raise self._bad("paddings", paddings, "a tuple of (before, after) pairs of ints >= 0, one per axis, e.g. "
+                                                  "((0, 0), (0, 0), (1, 1), (2, 2)) for the H and W of NCHW")
+        self.paddings = tuple((int(a), int(b)) for a, b in paddings)
+
+    def compute(self, x):
+        if len(self.paddings) != x.ndim:
+            raise ArgumentError(f"ops.Pad: paddings has {len(self.paddings)} (before, after) pair(s) but the input is "
+                                f"{x.type}; give one pair per axis")
+        return pad_op(x, paddings=self.paddings)
+
+
+class BiasAdd(Primitive):
+    """input_x + bias, the 1-D bias added along the channel axis (axis 1 for 'NCHW', the last for 'NHWC')."""
+    inputs = ("input_x", "bias")
+
+    def __init__(self, data_format="NCHW"):
+        if data_format not in ("NCHW", "NHWC"):
+            raise self._bad("data_format", data_format, "'NCHW' or 'NHWC'")
+        self.data_format = data_format
+
+    def compute(self, x, bias):
+        axis = 1 if self.data_format == "NCHW" else x.ndim - 1
+        if x.ndim < 2 or bias.ndim != 1 or bias.shape[0] != x.shape[axis]:
+            raise ArgumentError(f"ops.BiasAdd: input_x {x.type} and bias {bias.type} do not fit: a {self.data_format} "
+                                "input of rank >= 2 takes a 1-D bias with one value per channel (its axis "
+                                f"{axis if x.ndim >= 2 else 1}); make the bias that long or fix data_format")
+        return ew.add(x, reshape(bias, shape=tuple(-1 if i == axis else 1 for i in range(x.ndim))))
 
 
 PRIMITIVES = sorted(name for name, value in globals().items()

@@ -1,7 +1,6 @@
 """Dense, Dropout and Flatten."""
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
@@ -73,7 +72,7 @@ class Flatten(Cell):
         check_tensor(self, x)
         if x.ndim < 1:
             raise input_error(self, x, "input [N, ...]", "Flatten keeps axis 0 (the batch), so the input needs one")
-        return ops.reshape(x, shape=(x.shape[0], math.prod(x.shape[1:])))
+        return ops.Flatten()(x)
 
 
 class Dropout(Cell):
@@ -107,9 +106,16 @@ class Dropout(Cell):
         check_tensor(self, x)
         if not self.training or self.keep_prob == 1.0:
             return x
+        return self._drop(x)[0]
+
+    def _drop(self, x):
+        """(x dropped, the 0/1 mask of x's dtype it applied); advances the step counter."""
         y = ops.dropout(x, self.counter, keep_prob=self.keep_prob, seed=self.seed)
+        # the same draw (seed, counter, element index) applied to ones: exactly the mask y was cut with
+        mask = ops.cast(ops.dropout(ops.OnesLike()(x), self.counter, keep_prob=self.keep_prob, seed=self.seed) > 0,
+                        dtype=x.dtype)
         ops.assign(self.counter, self.counter + 1)
-        return y
+        return y, mask
 
     def extend_repr(self) -> str:
         return f"p={1.0 - self.keep_prob}" if self.p is not None else f"keep_prob={self.keep_prob}"
