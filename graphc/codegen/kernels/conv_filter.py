@@ -9,11 +9,18 @@ Operands dy, x, dw, epilogue operands, scratch. Two phases with a barrier betwee
    (e.g. the optimizer update of w) runs on each vector of dw before it is stored, with coords
    o, c, t (t = kh*KW + kw, lanes along t) for channel lanes and e (the flat index) otherwise.
 
+A chunk's images are visited in passes of consecutive images staged together (the staged x,
+and for channel lanes the transposed dy), so a tile's reduction runs over every pixel of the pass
+in registers: a 4x4 map has only 16 pixels per image, too few to pay for loading and storing the
+tile's partials.
+
 Lanes, chosen by fill (as in conv_direct):
 * channel lanes: lanes along output channels; dy of each image is first transposed into
-  per-thread scratch as [g][pixel][o padded to 16]. A tile holds every tap (kh, kw) of one input
-  channel (25 accumulators for 5x5): per output pixel, one dy vector load and one input
-  broadcast per tap.
+  per-thread scratch as [g][pixel][o padded to 16]. A tile is (input channels x taps) rows by
+  output-channel vectors, at most TILE_ACCUMULATORS (3 taps x 8 vectors for a 3x3 kernel over 128
+  or more channels; 1x1 kernels take several input channels); per output pixel, one input
+  broadcast per row and one dy vector load per column. The tiles' grid over input channels and
+  channel vectors is a runtime loop, so the code does not grow with the channel count.
 * reduction lanes (sw == 1): lanes along output width, the reduction axis, so partials are 16-lane
   vectors summed horizontally in phase 2. A tile is 4 output channels x 5 taps: per (oh, width
   vector), 4 dy loads and 5 shifted input loads feed 20 FMAs.
@@ -28,12 +35,15 @@ from .conv import ConvGeometry, padded_input
 from .conv_direct import lane_fill
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop
-from .simd import LANES, V16F32, broadcast, elem_ptr, horizontal_sums, load_scalar, load_vector, store_vector, transpose
-from .staging import emit_source_image, emit_zero
+from .simd import (LANES, V16F32, broadcast, elem_ptr, horizontal_sums, i64, load_scalar, load_vector, store_vector,
+                   transpose)
+from .staging import emit_stage, emit_zero
 from .tile import blocks, emit_fma_tile, emit_grid, vector_blocks
 
 PARTIAL_CHUNKS = 8
-CHANNEL_LANE_TAPS = 25       # accumulators of a channel-lanes tile (one weight vector + 25 = 26 zmm)
+TILE_ACCUMULATORS = 24       # accumulators of a channel-lanes tile (tile.py's register budget)
+CHANNEL_LANE_VECTORS = 8     # output-channel vectors of a channel-lanes tile
+PASS_PIXELS = 128            # channel lanes: images are staged together until a pass has this many pixels
 REDUCTION_TILE = (4, 5)      # output channels x taps of a reduction-lanes tile
 
 
@@ -57,28 +67,31 @@ def _chunks(geo: ConvGeometry) -> int:
 
 
 class _Scheme:
-    """What the two lane choices share: geometry, scratch plan, staged-input addressing."""
+    """What the two lane choices share: geometry, scratch plan, staged-input addressing, and the
+    loop over a chunk's images in passes of `images` consecutive images staged together."""
 
     partial_per_chunk: int   # floats of one chunk's partial
+    images: int = 1          # images per pass
 
     def __init__(self, geo: ConvGeometry, epilogue: Epilogue):
         self.geo, self.epilogue = geo, epilogue
         self.place = padded_input(geo)
         self.plan = ScratchPlan().shared("partials", 4 * _chunks(geo) * self.partial_per_chunk)
         if not self.place.is_identity:
-            self.plan.private("staged", 4 * self.place.dst_elements)
+            self.plan.private("staged", 4 * self.images * self.place.dst_elements)
 
-    def source(self, b: ir.IRBuilder, g, c, oh, ow, kh: int, kw: int):
-        """Index of x (staged) for output pixel (oh, ow) and tap (kh, kw)."""
+    def source(self, b: ir.IRBuilder, i, g, c, oh, ow, kh: int, kw: int):
+        """Index of x (staged) of the pass's image i, for output pixel (oh, ow) and tap (kh, kw)."""
         geo, h, w = self.geo, self.place.dst_h, self.place.dst_w
         (sh, sw), (dh, dw) = geo.stride, geo.dilation
-        return affine(b, [(g, geo.cin_g * h * w), (c, h * w), (oh, sh * w), (ow, sw)], kh * dh * w + kw * dw)
+        return affine(b, [(i, self.place.dst_elements), (g, geo.cin_g * h * w), (c, h * w), (oh, sh * w), (ow, sw)],
+                      kh * dh * w + kw * dw)
 
     def taps(self) -> list[tuple[int, int]]:
         return [(kh, kw) for kh in range(self.geo.kernel_h) for kw in range(self.geo.kernel_w)]
 
-    def prepare_image(self, kf: KernelFunction, n) -> None:
-        """Per-image work before accumulation (none by default)."""
+    def prepare_image(self, kf: KernelFunction, n, i) -> None:
+        """Per-image work before accumulation, for image n at place i of its pass (none by default)."""
 
     def store(self, kf: KernelFunction, value: ir.Value, index, position: LanePosition) -> None:
         """Epilogue, then store the vector of dw elements starting at flat `index`."""
@@ -102,24 +115,43 @@ class _Scheme:
             partial = elem_ptr(b, partials, affine(b, [(chunk, self.partial_per_chunk)]))
             emit_zero(b, partial, self.partial_per_chunk)
             first, last = emit_split_range(b, chunk, ir.Constant(chunk.type, chunks), geo.batch)
-            with counted_loop(b, first, last, name="n") as n:
-                image = emit_source_image(b, kf["x"], n, self.place, lambda: self.plan.private_region(kf, "staged"))
-                self.prepare_image(kf, n)
-                with counted_loop(b, 0, geo.group, name="g") as g, counted_loop(b, 0, geo.cin_g, name="c") as c:
-                    self.accumulate(kf, partial, image, n, g, c)
+            with counted_loop(b, first, last, self.images, name="n") as n0:
+                left = b.sub(last, n0)
+                count = b.select(b.icmp_signed("<", left, i64(self.images)), left, i64(self.images))
+                images = self._stage_pass(kf, n0, count)
+                self.accumulate(kf, partial, images, n0, count)
+
+    def _stage_pass(self, kf: KernelFunction, n0, count) -> ir.Value:
+        """Stage images n0 .. n0+count-1 one after another; returns the first one's address."""
+        b, place = kf.builder, self.place
+        staged = None if place.is_identity else self.plan.private_region(kf, "staged")
+        with counted_loop(b, 0, count, name="i") as i:
+            n = b.add(n0, i)
+            if staged is not None:
+                image = elem_ptr(b, kf["x"], affine(b, [(n, place.channels * place.src_h * place.src_w)]))
+                emit_stage(b, image, elem_ptr(b, staged, affine(b, [(i, place.dst_elements)])), place)
+            self.prepare_image(kf, n, i)
+        return staged if staged is not None else \
+            elem_ptr(b, kf["x"], affine(b, [(n0, place.channels * place.src_h * place.src_w)]))
 
 
 class _ChannelLanes(_Scheme):
     def __init__(self, geo: ConvGeometry, epilogue: Epilogue):
         self.padded_og = LANES * -(-geo.cout_g // LANES)
         self.partial_per_chunk = geo.group * geo.cin_g * geo.kernel_h * geo.kernel_w * self.padded_og
+        self.pixels = geo.out_h * geo.out_w
+        self.images = max(1, min(-(-geo.batch // _chunks(geo)), -(-PASS_PIXELS // self.pixels)))
         super().__init__(geo, epilogue)
-        self.plan.private("dy_t", 4 * geo.group * geo.out_h * geo.out_w * self.padded_og)
+        self.plan.private("dy_t", 4 * self.images * self.image_t)
 
-    def prepare_image(self, kf: KernelFunction, n) -> None:
-        """dy_t[g][pixel][o] = dy[n, g*Og + o, pixel] via 16x16 register transposes; pad lanes zero."""
-        geo, b = self.geo, kf.builder
-        pixels = geo.out_h * geo.out_w
+    @property
+    def image_t(self) -> int:
+        """Floats of one image's transposed dy."""
+        return self.geo.group * self.pixels * self.padded_og
+
+    def prepare_image(self, kf: KernelFunction, n, i) -> None:
+        """dy_t[i][g][pixel][o] = dy[n, g*Og + o, pixel] via 16x16 register transposes; pad lanes zero."""
+        geo, b, pixels = self.geo, kf.builder, self.pixels
         dy_t = self.plan.private_region(kf, "dy_t")
         zero = ir.Constant(V16F32, 0.0)
 
@@ -131,65 +163,85 @@ class _ChannelLanes(_Scheme):
                                                         (v, LANES * pixels), (first_pixel, 1)], o * pixels), lanes)
                     for o in range(vb.lanes(0))]
             by_pixel = transpose(b, rows + [zero] * (LANES - len(rows)))
-            for i in range(lanes):
-                index = affine(b, [(g, pixels * self.padded_og), (first_pixel, self.padded_og), (v, LANES)],
-                               i * self.padded_og)
-                store_vector(b, by_pixel[i], dy_t, index, align=64)
+            for p in range(lanes):
+                index = affine(b, [(i, self.image_t), (g, pixels * self.padded_og), (first_pixel, self.padded_og),
+                                   (v, LANES)], p * self.padded_og)
+                store_vector(b, by_pixel[p], dy_t, index, align=64)
 
         emit_grid(b, [blocks(geo.group, 1), vector_blocks(geo.cout_g, 1), vector_blocks(pixels, 1)], tile)
 
-    def accumulate(self, kf: KernelFunction, partial: ir.Value, image: ir.Value, n, g, c) -> None:
+    def tile_shape(self) -> tuple[int, int, list[range]]:
+        """(input channels, channel vectors, tap index blocks) of a tile: rows are (channel, tap)
+        pairs, columns output-channel vectors, at most TILE_ACCUMULATORS accumulators."""
+        taps = len(self.taps())
+        vectors = min(self.padded_og // LANES, CHANNEL_LANE_VECTORS)
+        rows = TILE_ACCUMULATORS // vectors
+        channels = max(1, min(self.geo.cin_g, rows // taps))
+        size = -(-taps // -(-taps // rows))     # tap blocks of nearly equal size
+        return channels, vectors, [range(first, min(first + size, taps)) for first in range(0, taps, size)]
+
+    def accumulate(self, kf: KernelFunction, partial: ir.Value, images: ir.Value, n0, count) -> None:
+        """Add the pass's images into the chunk's partial [g][c][tap][o], one tile at a time; the
+        tiles' grid (input channels x channel vectors) is a runtime loop."""
         geo, b = self.geo, kf.builder
         dy_t = self.plan.private_region(kf, "dy_t")
-        vectors = self.padded_og // LANES
         taps = self.taps()
-        k_dims = [(geo.out_h, False), (geo.out_w, False)]
-        for first in range(0, len(taps), CHANNEL_LANE_TAPS):
-            block = taps[first:first + CHANNEL_LANE_TAPS]
+        channels, vectors, tap_blocks = self.tile_shape()
+        k_dims = [(count, False), (geo.out_h, False), (geo.out_w, False)]
 
-            def x_operand(i, k):
-                return broadcast(b, load_scalar(b, image, self.source(b, g, c, k[0], k[1], *block[i])))
+        def tile(starts, kinds):
+            (g, c0, v0), (_, cb, vb) = starts, kinds
+            for block in tap_blocks:
+                rows = [(ci, t) for ci in range(cb.size) for t in block]
 
-            def dy_operand(j, k):
-                index = affine(b, [(g, geo.out_h * geo.out_w * self.padded_og), (k[0], geo.out_w * self.padded_og),
-                                   (k[1], self.padded_og)], j * LANES)
-                return load_vector(b, dy_t, index, align=64)
+                def x_operand(r, k):
+                    ci, t = rows[r]
+                    c = affine(b, [(c0, 1)], ci)
+                    return broadcast(b, load_scalar(b, images, self.source(b, k[0], g, c, k[1], k[2], *taps[t])))
 
-            def slot(i, j):
-                return affine(b, [(g, geo.cin_g * len(taps) * self.padded_og), (c, len(taps) * self.padded_og)],
-                              (first + i) * self.padded_og + j * LANES)
+                def dy_operand(j, k):
+                    index = affine(b, [(k[0], self.image_t), (g, self.pixels * self.padded_og),
+                                       (k[1], geo.out_w * self.padded_og), (k[2], self.padded_og), (v0, LANES)], j * LANES)
+                    return load_vector(b, dy_t, index, align=64)
 
-            acc = emit_fma_tile(b, len(block), vectors, k_dims, x_operand, dy_operand,
-                                init=lambda i, j: load_vector(b, partial, slot(i, j), align=64))
-            for i in range(len(block)):
-                for j in range(vectors):
-                    store_vector(b, acc[i][j], partial, slot(i, j), align=64)
+                def slot(r, j):
+                    ci, t = rows[r]
+                    return affine(b, [(g, geo.cin_g * len(taps) * self.padded_og), (c0, len(taps) * self.padded_og),
+                                      (v0, LANES)],
+                                  (ci * len(taps) + t) * self.padded_og + j * LANES)
+
+                acc = emit_fma_tile(b, len(rows), vb.size, k_dims, x_operand, dy_operand,
+                                    init=lambda r, j: load_vector(b, partial, slot(r, j), align=64))
+                for r in range(len(rows)):
+                    for j in range(vb.size):
+                        store_vector(b, acc[r][j], partial, slot(r, j), align=64)
+
+        axes = [blocks(geo.group, 1), blocks(geo.cin_g, channels), blocks(self.padded_og // LANES, vectors)]
+        emit_grid(b, axes, tile)
 
     def emit_reduce(self, kf: KernelFunction) -> None:
-        """Per (g, c, 16 taps): sum the chunks, transpose taps x channels, store dw rows."""
+        """Per (g, c, 16 taps, 16 channels): sum the chunks, transpose taps x channels, store dw rows."""
         geo, b = self.geo, kf.builder
         partials = self.plan.shared_region(kf, "partials")
         taps = geo.kernel_h * geo.kernel_w
+        view = (("o", geo.out_channels), ("c", geo.cin_g), ("t", taps))
 
         def tile(starts, kinds):
-            (g, c, t0), (_, _, tb) = starts, kinds
+            (g, c, t0, v), (_, _, tb, vb) = starts, kinds
             first_tap = affine(b, [(t0, LANES)])
-            for v in range(self.padded_og // LANES):
-                sums = [self.partial_sum(b, partials, affine(b, [(g, geo.cin_g * taps * self.padded_og),
-                                                                 (c, taps * self.padded_og),
-                                                                 (first_tap, self.padded_og)],
-                                                             i * self.padded_og + v * LANES))
-                        for i in range(tb.lanes(0))]
-                by_channel = transpose(b, sums)
-                for o in range(min(LANES, geo.cout_g - v * LANES)):
-                    index = affine(b, [(g, geo.cout_g * geo.cin_g * taps), (c, taps), (first_tap, 1)],
-                                   (v * LANES + o) * geo.cin_g * taps)
-                    channel = affine(b, [(g, geo.cout_g)], v * LANES + o)
-                    view = (("o", geo.out_channels), ("c", geo.cin_g), ("t", taps))
-                    position = LanePosition({"o": channel, "c": c, "t": first_tap}, "t", tb.lanes(0), view)
-                    self.store(kf, by_channel[o], index, position)
+            sums = [self.partial_sum(b, partials, affine(b, [(g, geo.cin_g * taps * self.padded_og),
+                                                             (c, taps * self.padded_og),
+                                                             (first_tap, self.padded_og), (v, LANES)],
+                                                         t * self.padded_og))
+                    for t in range(tb.lanes(0))]
+            by_channel = transpose(b, sums)
+            for o in range(vb.lanes(0)):
+                channel = affine(b, [(g, geo.cout_g), (v, LANES)], o)
+                index = affine(b, [(channel, geo.cin_g * taps), (c, taps), (first_tap, 1)])
+                position = LanePosition({"o": channel, "c": c, "t": first_tap}, "t", tb.lanes(0), view)
+                self.store(kf, by_channel[o], index, position)
 
-        axes = [blocks(geo.group, 1), blocks(geo.cin_g, 1), vector_blocks(taps, 1)]
+        axes = [blocks(geo.group, 1), blocks(geo.cin_g, 1), vector_blocks(taps, 1), vector_blocks(geo.cout_g, 1)]
         emit_grid(b, axes, tile, threads=(kf.tid, kf.nthreads))
 
 
@@ -198,27 +250,29 @@ class _ReductionLanes(_Scheme):
         self.partial_per_chunk = geo.out_channels * geo.cin_g * geo.kernel_h * geo.kernel_w * LANES
         super().__init__(geo, epilogue)
 
-    def accumulate(self, kf: KernelFunction, partial: ir.Value, image: ir.Value, n, g, c) -> None:
+    def accumulate(self, kf: KernelFunction, partial: ir.Value, images: ir.Value, n0, count) -> None:
         geo, b = self.geo, kf.builder
         taps = self.taps()
         channels, tap_block = REDUCTION_TILE
         width_vectors = vector_blocks(geo.out_w, -(-geo.out_w // LANES))[0]
-        k_dims = [(geo.out_h, False), (width_vectors.size, True)]
+        k_dims = [(count, False), (geo.out_h, False), (width_vectors.size, True)]
+        plane = geo.out_h * geo.out_w
 
         def tile(starts, kinds):
-            (o0,), (ob,) = starts, kinds
+            (g, c, o0), (_, _, ob) = starts, kinds
             for first in range(0, len(taps), tap_block):
                 block = taps[first:first + tap_block]
 
                 def dy_operand(i, k):
-                    oh, v = k
-                    index = affine(b, [(n, geo.out_channels * geo.out_h * geo.out_w), (g, geo.cout_g * geo.out_h * geo.out_w),
-                                       (o0, geo.out_h * geo.out_w), (oh, geo.out_w)], i * geo.out_h * geo.out_w + v * LANES)
+                    image, oh, v = k
+                    index = affine(b, [(n0, geo.out_channels * plane), (image, geo.out_channels * plane),
+                                       (g, geo.cout_g * plane), (o0, plane), (oh, geo.out_w)], i * plane + v * LANES)
                     return load_vector(b, kf["dy"], index, width_vectors.lanes(v))
 
                 def x_operand(j, k):
-                    oh, v = k
-                    return load_vector(b, image, self.source(b, g, c, oh, v * LANES, *block[j]), width_vectors.lanes(v))
+                    image, oh, v = k
+                    return load_vector(b, images, self.source(b, image, g, c, oh, v * LANES, *block[j]),
+                                       width_vectors.lanes(v))
 
                 def slot(i, j):
                     return affine(b, [(g, geo.cout_g * geo.cin_g * len(taps) * LANES), (o0, geo.cin_g * len(taps) * LANES),
@@ -230,7 +284,7 @@ class _ReductionLanes(_Scheme):
                     for j in range(len(block)):
                         store_vector(b, acc[i][j], partial, slot(i, j), align=64)
 
-        emit_grid(b, [blocks(geo.cout_g, channels)], tile)
+        emit_grid(b, [blocks(geo.group, 1), blocks(geo.cin_g, 1), blocks(geo.cout_g, channels)], tile)
 
     def emit_reduce(self, kf: KernelFunction) -> None:
         """dw element e = horizontal sum of the chunk-summed partial vector e; 16 elements per item."""
