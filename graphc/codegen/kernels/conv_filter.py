@@ -12,13 +12,14 @@ Operands dy, x, dw, epilogue operands, scratch. Two phases with a barrier betwee
 A chunk's images are visited in passes of consecutive images staged together (the staged x,
 and for channel lanes the transposed dy), so a tile's reduction runs over every pixel of the pass
 in registers: a 4x4 map has only 16 pixels per image, too few to pay for loading and storing the
-tile's partials.
+tile's partials (passes of 512 pixels against 128: 512 channels at 4x4, 2 threads, 176 -> 185
+GFLOP/s; stride 2 into 512 channels 92-117 -> 193).
 
 Lanes, chosen by fill (as in conv_direct):
 * channel lanes: lanes along output channels; dy of each image is first transposed into
   per-thread scratch as [g][pixel][o padded to 16]. A tile is (input channels x taps) rows by
-  output-channel vectors, at most TILE_ACCUMULATORS (3 taps x 8 vectors for a 3x3 kernel over 128
-  or more channels; 1x1 kernels take several input channels); per output pixel, one input
+  output-channel vectors, at most TILE_ACCUMULATORS (5 or 4 taps x 4 vectors for a 3x3 kernel over
+  64 or more channels; 1x1 kernels take several input channels); per output pixel, one input
   broadcast per row and one dy vector load per column. The tiles' grid over input channels and
   channel vectors is a runtime loop, so the code does not grow with the channel count.
 * reduction lanes (sw == 1): lanes along output width, the reduction axis, so partials are 16-lane
@@ -42,8 +43,8 @@ from .tile import blocks, emit_fma_tile, emit_grid, vector_blocks
 
 PARTIAL_CHUNKS = 8
 TILE_ACCUMULATORS = 24       # accumulators of a channel-lanes tile (tile.py's register budget)
-CHANNEL_LANE_VECTORS = 8     # output-channel vectors of a channel-lanes tile
-PASS_PIXELS = 128            # channel lanes: images are staged together until a pass has this many pixels
+CHANNEL_LANE_VECTORS = 4     # output-channel vectors of a channel-lanes tile
+PASS_PIXELS = 512            # channel lanes: images are staged together until a pass has this many pixels
 REDUCTION_TILE = (4, 5)      # output channels x taps of a reduction-lanes tile
 
 
