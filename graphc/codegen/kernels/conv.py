@@ -135,6 +135,9 @@ def grad_input_emitter(geo: ConvGeometry) -> ColumnsGradInput | DirectConvEmitte
 
 def _emit(module, name, emitter: ColumnsGradInput | DirectConvEmitter, operands, epilogue: Epilogue,
           flops: int) -> Kernel:
-    kf = KernelFunction(module, name, operands, emitter.plan.scratch)
-    emitter.emit(kf, epilogue)
-    return Kernel(name, (kf.finish(),), operands, emitter.plan.scratch, flops)
+    phases = []
+    for suffix, emit in emitter.phases(epilogue):
+        kf = KernelFunction(module, f"{name}{suffix}", operands, emitter.plan.scratch)
+        emit(kf)
+        phases.append(kf.finish())
+    return Kernel(name, tuple(phases), operands, emitter.plan.scratch, flops)

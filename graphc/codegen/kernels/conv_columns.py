@@ -13,6 +13,8 @@ per (dx row vector, kh, kw), its mask a build-time constant. Threads split the b
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from llvmlite import ir
 
 from ..parallel import emit_split_range
@@ -48,6 +50,9 @@ class ColumnsGradInput:
         self.margin = LANES * _vectors(geo.kernel_w)
         self.plan = ScratchPlan()
         self.plan.private("columns", 4 * (2 * self.margin + self.taps * self.row_stride))
+
+    def phases(self, epilogue: Epilogue) -> list[tuple[str, Callable[[KernelFunction], None]]]:
+        return [("", lambda kf: self.emit(kf, epilogue))]
 
     def emit(self, kf: KernelFunction, epilogue: Epilogue) -> None:
         geo, b = self.geo, kf.builder

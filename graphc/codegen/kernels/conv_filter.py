@@ -38,7 +38,7 @@ from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop
 from .simd import (LANES, V16F32, broadcast, elem_ptr, horizontal_sums, i64, load_scalar, load_vector, store_vector,
                    transpose)
-from .staging import emit_stage, emit_zero
+from .staging import emit_source_images, emit_zero
 from .tile import blocks, emit_fma_tile, emit_grid, vector_blocks
 
 PARTIAL_CHUNKS = 8
@@ -119,21 +119,10 @@ class _Scheme:
             with counted_loop(b, first, last, self.images, name="n") as n0:
                 left = b.sub(last, n0)
                 count = b.select(b.icmp_signed("<", left, i64(self.images)), left, i64(self.images))
-                images = self._stage_pass(kf, n0, count)
+                images = emit_source_images(b, kf["x"], n0, count, self.place,
+                                            lambda: self.plan.private_region(kf, "staged"),
+                                            lambda n, i: self.prepare_image(kf, n, i))
                 self.accumulate(kf, partial, images, n0, count)
-
-    def _stage_pass(self, kf: KernelFunction, n0, count) -> ir.Value:
-        """Stage images n0 .. n0+count-1 one after another; returns the first one's address."""
-        b, place = kf.builder, self.place
-        staged = None if place.is_identity else self.plan.private_region(kf, "staged")
-        with counted_loop(b, 0, count, name="i") as i:
-            n = b.add(n0, i)
-            if staged is not None:
-                image = elem_ptr(b, kf["x"], affine(b, [(n, place.channels * place.src_h * place.src_w)]))
-                emit_stage(b, image, elem_ptr(b, staged, affine(b, [(i, place.dst_elements)])), place)
-            self.prepare_image(kf, n, i)
-        return staged if staged is not None else \
-            elem_ptr(b, kf["x"], affine(b, [(n0, place.channels * place.src_h * place.src_w)]))
 
 
 class _ChannelLanes(_Scheme):
