@@ -35,7 +35,7 @@ from .contract import Kernel, KernelFunction, Operand, ScratchPlan, kernel_opera
 from .conv import ConvGeometry, padded_input
 from .conv_direct import lane_fill
 from .epilogue import IDENTITY, Epilogue, LanePosition
-from .loops import affine, counted_loop
+from .loops import affine, as_value, counted_loop
 from .simd import (LANES, V16F32, broadcast, elem_ptr, horizontal_sums, i64, load_scalar, load_vector, store_vector,
                    transpose)
 from .staging import emit_source_images, emit_zero
@@ -131,16 +131,21 @@ class _ChannelLanes(_Scheme):
         self.partial_per_chunk = geo.group * geo.cin_g * geo.kernel_h * geo.kernel_w * self.padded_og
         self.pixels = geo.out_h * geo.out_w
         self.images = max(1, min(-(-geo.batch // _chunks(geo)), -(-PASS_PIXELS // self.pixels)))
+        self.vectors = min(self.padded_og // LANES, CHANNEL_LANE_VECTORS)     # a tile's channel vectors
+        self.block_lanes = LANES * self.vectors
+        self.image_t = geo.group * self.pixels * self.block_lanes * -(-geo.cout_g // self.block_lanes)
         super().__init__(geo, epilogue)
         self.plan.private("dy_t", 4 * self.images * self.image_t)
 
-    @property
-    def image_t(self) -> int:
-        """Floats of one image's transposed dy."""
-        return self.geo.group * self.pixels * self.padded_og
+    def dy_t_index(self, b: ir.IRBuilder, i, g, block, pixel: list, lane=0):
+        """Index into dy_t[i][g][o // B][pixel][o % B] (B = a tile's channel lanes, so a tile's dy
+        is one contiguous run) of the vector of channels block*B + lane, at pixel = sum of terms."""
+        return affine(b, [(i, self.image_t), (g, self.image_t // self.geo.group),
+                          (block, self.pixels * self.block_lanes)] + [(p, c * self.block_lanes) for p, c in pixel]
+                      + ([] if isinstance(lane, int) else [(lane, 1)]), lane if isinstance(lane, int) else 0)
 
     def prepare_image(self, kf: KernelFunction, n, i) -> None:
-        """dy_t[i][g][pixel][o] = dy[n, g*Og + o, pixel] via 16x16 register transposes; pad lanes zero."""
+        """dy_t[i] = dy[n] transposed by 16x16 register transposes; pad lanes zero."""
         geo, b, pixels = self.geo, kf.builder, self.pixels
         dy_t = self.plan.private_region(kf, "dy_t")
         zero = ir.Constant(V16F32, 0.0)
@@ -153,9 +158,9 @@ class _ChannelLanes(_Scheme):
                                                         (v, LANES * pixels), (first_pixel, 1)], o * pixels), lanes)
                     for o in range(vb.lanes(0))]
             by_pixel = transpose(b, rows + [zero] * (LANES - len(rows)))
+            block, lane = b.udiv(v, i64(self.vectors)), b.mul(b.urem(v, i64(self.vectors)), i64(LANES))
             for p in range(lanes):
-                index = affine(b, [(i, self.image_t), (g, pixels * self.padded_og), (first_pixel, self.padded_og),
-                                   (v, LANES)], p * self.padded_og)
+                index = self.dy_t_index(b, i, g, block, [(first_pixel, 1), (p, 1)], lane)
                 store_vector(b, by_pixel[p], dy_t, index, align=64)
 
         emit_grid(b, [blocks(geo.group, 1), vector_blocks(geo.cout_g, 1), vector_blocks(pixels, 1)], tile)
@@ -163,8 +168,7 @@ class _ChannelLanes(_Scheme):
     def tile_shape(self) -> tuple[int, int, list[range]]:
         """(input channels, channel vectors, tap index blocks) of a tile: rows are (channel, tap)
         pairs, columns output-channel vectors, at most TILE_ACCUMULATORS accumulators."""
-        taps = len(self.taps())
-        vectors = min(self.padded_og // LANES, CHANNEL_LANE_VECTORS)
+        taps, vectors = len(self.taps()), self.vectors
         rows = TILE_ACCUMULATORS // vectors
         channels = max(1, min(self.geo.cin_g, rows // taps))
         size = -(-taps // -(-taps // rows))     # tap blocks of nearly equal size
@@ -181,6 +185,7 @@ class _ChannelLanes(_Scheme):
 
         def tile(starts, kinds):
             (g, c0, v0), (_, cb, vb) = starts, kinds
+            channel_block = b.udiv(as_value(v0), i64(vectors))     # tiles start at whole blocks
             for block in tap_blocks:
                 rows = [(ci, t) for ci in range(cb.size) for t in block]
 
@@ -190,8 +195,7 @@ class _ChannelLanes(_Scheme):
                     return broadcast(b, load_scalar(b, images, self.source(b, k[0], g, c, k[1], k[2], *taps[t])))
 
                 def dy_operand(j, k):
-                    index = affine(b, [(k[0], self.image_t), (g, self.pixels * self.padded_og),
-                                       (k[1], geo.out_w * self.padded_og), (k[2], self.padded_og), (v0, LANES)], j * LANES)
+                    index = self.dy_t_index(b, k[0], g, channel_block, [(k[1], geo.out_w), (k[2], 1)], j * LANES)
                     return load_vector(b, dy_t, index, align=64)
 
                 def slot(r, j):
