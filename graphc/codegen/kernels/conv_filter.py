@@ -28,6 +28,9 @@ Lanes, chosen by fill (as in conv_direct):
 """
 from __future__ import annotations
 
+from math import prod
+from typing import Callable
+
 from llvmlite import ir
 
 from ..parallel import emit_split_range
@@ -44,6 +47,7 @@ from .tile import blocks, emit_fma_tile, emit_grid, vector_blocks
 PARTIAL_CHUNKS = 8
 TILE_ACCUMULATORS = 24       # accumulators of a channel-lanes tile (tile.py's register budget)
 CHANNEL_LANE_VECTORS = 4     # output-channel vectors of a channel-lanes tile
+WHOLE_BATCH_RATIO = 4        # channel lanes: whole batch when the chunks' partials outweigh the data this many times
 PASS_PIXELS = 512            # channel lanes: images are staged together until a pass has this many pixels
 REDUCTION_TILE = (4, 5)      # output channels x taps of a reduction-lanes tile
 
@@ -56,15 +60,11 @@ def emit_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry, epi
     scheme = scheme_type(geo, epilogue)
     plan = scheme.plan
     phases = []
-    for suffix, emit in (("partials", scheme.emit_partials), ("reduce", scheme.emit_reduce)):
+    for suffix, emit in scheme.phases():
         kf = KernelFunction(module, f"{name}.{suffix}", operands, plan.scratch)
         emit(kf)
         phases.append(kf.finish())
     return Kernel(name, tuple(phases), operands, plan.scratch, geo.flops)
-
-
-def _chunks(geo: ConvGeometry) -> int:
-    return min(geo.batch, PARTIAL_CHUNKS)
 
 
 class _Scheme:
@@ -73,13 +73,25 @@ class _Scheme:
 
     partial_per_chunk: int   # floats of one chunk's partial
     images: int = 1          # images per pass
+    whole_batch = False      # one pass over the whole batch, staged in shared scratch (see _ChannelLanes)
 
     def __init__(self, geo: ConvGeometry, epilogue: Epilogue):
         self.geo, self.epilogue = geo, epilogue
         self.place = padded_input(geo)
-        self.plan = ScratchPlan().shared("partials", 4 * _chunks(geo) * self.partial_per_chunk)
+        self.chunks = 1 if self.whole_batch else min(geo.batch, PARTIAL_CHUNKS)
+        self.plan = ScratchPlan().shared("partials", 4 * self.chunks * self.partial_per_chunk)
         if not self.place.is_identity:
-            self.plan.private("staged", 4 * self.images * self.place.dst_elements)
+            self.add_staging("staged", self.images * self.place.dst_elements)
+
+    def add_staging(self, name: str, floats: int) -> None:
+        """A scratch region for staged images: per thread, or shared when the whole batch is staged."""
+        (self.plan.shared if self.whole_batch else self.plan.private)(name, 4 * floats)
+
+    def staging(self, kf: KernelFunction, name: str) -> ir.Value:
+        return (self.plan.shared_region if self.whole_batch else self.plan.private_region)(kf, name)
+
+    def phases(self) -> list[tuple[str, Callable[[KernelFunction], None]]]:
+        return [("partials", self.emit_partials), ("reduce", self.emit_reduce)]
 
     def source(self, b: ir.IRBuilder, i, g, c, oh, ow, kh: int, kw: int):
         """Index of x (staged) of the pass's image i, for output pixel (oh, ow) and tap (kh, kw)."""
@@ -102,14 +114,14 @@ class _Scheme:
     def partial_sum(self, b: ir.IRBuilder, partials: ir.Value, index) -> ir.Value:
         """Sum over chunks, in chunk order, of the 16-float partial vector at `index`."""
         total = None
-        for chunk in range(_chunks(self.geo)):
+        for chunk in range(self.chunks):
             vector = load_vector(b, partials, affine(b, [(index, 1)], chunk * self.partial_per_chunk), align=64)
             total = vector if total is None else b.fadd(total, vector)
         return total
 
     def emit_partials(self, kf: KernelFunction) -> None:
         geo, b = self.geo, kf.builder
-        chunks = _chunks(geo)
+        chunks = self.chunks
         partials = self.plan.shared_region(kf, "partials")
         lo, hi = emit_split_range(b, kf.tid, kf.nthreads, chunks)
         with counted_loop(b, lo, hi, name="chunk") as chunk:
@@ -126,16 +138,49 @@ class _Scheme:
 
 
 class _ChannelLanes(_Scheme):
+    """Chunked partials, or, when the chunks' partials would outweigh the data many times (deep
+    layers: many channels, small maps), the whole batch at once: phase 1 stages every image in
+    shared scratch (split by image), phase 2 sums whole dw tiles over the batch (split by tile;
+    no partials to zero, add and reread), phase 3 is the chunked reduce with one chunk."""
+
     def __init__(self, geo: ConvGeometry, epilogue: Epilogue):
+        taps = geo.kernel_h * geo.kernel_w
         self.padded_og = LANES * -(-geo.cout_g // LANES)
-        self.partial_per_chunk = geo.group * geo.cin_g * geo.kernel_h * geo.kernel_w * self.padded_og
+        self.partial_per_chunk = geo.group * geo.cin_g * taps * self.padded_og
         self.pixels = geo.out_h * geo.out_w
-        self.images = max(1, min(-(-geo.batch // _chunks(geo)), -(-PASS_PIXELS // self.pixels)))
+        chunks = min(geo.batch, PARTIAL_CHUNKS)
+        self.whole_batch = chunks * self.partial_per_chunk > WHOLE_BATCH_RATIO * (prod(geo.y_shape) + prod(geo.x_shape))
+        self.images = geo.batch if self.whole_batch else min(-(-geo.batch // chunks), -(-PASS_PIXELS // self.pixels))
         self.vectors = min(self.padded_og // LANES, CHANNEL_LANE_VECTORS)     # a tile's channel vectors
+        if self.whole_batch:
+            # Every tap in one tile, so a tile reads its dy (the batch's pixels) once.
+            self.vectors = max(1, min(self.vectors, TILE_ACCUMULATORS // taps))
         self.block_lanes = LANES * self.vectors
         self.image_t = geo.group * self.pixels * self.block_lanes * -(-geo.cout_g // self.block_lanes)
         super().__init__(geo, epilogue)
-        self.plan.private("dy_t", 4 * self.images * self.image_t)
+        self.add_staging("dy_t", self.images * self.image_t)
+
+    def phases(self) -> list[tuple[str, Callable[[KernelFunction], None]]]:
+        if not self.whole_batch:
+            return super().phases()
+        return [("stage", self.emit_staging), ("sums", self.emit_sums), ("reduce", self.emit_reduce)]
+
+    def emit_staging(self, kf: KernelFunction) -> None:
+        b = kf.builder
+        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, self.geo.batch)
+        emit_source_images(b, kf["x"], lo, b.sub(hi, lo), self.place, lambda: self.batch_image(kf, lo),
+                           lambda n, i: self.prepare_image(kf, n, n))
+
+    def batch_image(self, kf: KernelFunction, n) -> ir.Value:
+        """Address of image n as the sums read it: staged, or x itself."""
+        b, place = kf.builder, self.place
+        if place.is_identity:
+            return elem_ptr(b, kf["x"], affine(b, [(n, place.channels * place.src_h * place.src_w)]))
+        return elem_ptr(b, self.staging(kf, "staged"), affine(b, [(n, place.dst_elements)]))
+
+    def emit_sums(self, kf: KernelFunction) -> None:
+        self.accumulate(kf, self.plan.shared_region(kf, "partials"), self.batch_image(kf, 0), 0, self.geo.batch,
+                        threads=(kf.tid, kf.nthreads))
 
     def dy_t_index(self, b: ir.IRBuilder, i, g, block, pixel: list, lane=0):
         """Index into dy_t[i][g][o // B][pixel][o % B] (B = a tile's channel lanes, so a tile's dy
@@ -147,7 +192,7 @@ class _ChannelLanes(_Scheme):
     def prepare_image(self, kf: KernelFunction, n, i) -> None:
         """dy_t[i] = dy[n] transposed by 16x16 register transposes; pad lanes zero."""
         geo, b, pixels = self.geo, kf.builder, self.pixels
-        dy_t = self.plan.private_region(kf, "dy_t")
+        dy_t = self.staging(kf, "dy_t")
         zero = ir.Constant(V16F32, 0.0)
 
         def tile(starts, kinds):
@@ -174,17 +219,18 @@ class _ChannelLanes(_Scheme):
         size = -(-taps // -(-taps // rows))     # tap blocks of nearly equal size
         return channels, vectors, [range(first, min(first + size, taps)) for first in range(0, taps, size)]
 
-    def accumulate(self, kf: KernelFunction, partial: ir.Value, images: ir.Value, n0, count) -> None:
-        """Add the pass's images into the chunk's partial [g][c][tap][o], one tile at a time; the
-        tiles' grid (input channels x channel vectors) is a runtime loop."""
+    def accumulate(self, kf: KernelFunction, partial: ir.Value, images: ir.Value, n0, count, threads=None) -> None:
+        """Add the pass's images into the chunk's partial [g][c][tap][o] (the whole batch: store
+        the sums), one tile at a time; the tiles' grid (input channels x channel vectors) is a
+        runtime loop, split over `threads` if given."""
         geo, b = self.geo, kf.builder
-        dy_t = self.plan.private_region(kf, "dy_t")
+        dy_t = self.staging(kf, "dy_t")
         taps = self.taps()
         channels, vectors, tap_blocks = self.tile_shape()
         k_dims = [(count, False), (geo.out_h, False), (geo.out_w, False)]
 
         def tile(starts, kinds):
-            (g, c0, v0), (_, cb, vb) = starts, kinds
+            (g, v0, c0), (_, vb, cb) = starts, kinds
             channel_block = b.udiv(as_value(v0), i64(vectors))     # tiles start at whole blocks
             for block in tap_blocks:
                 rows = [(ci, t) for ci in range(cb.size) for t in block]
@@ -204,14 +250,14 @@ class _ChannelLanes(_Scheme):
                                       (v0, LANES)],
                                   (ci * len(taps) + t) * self.padded_og + j * LANES)
 
-                acc = emit_fma_tile(b, len(rows), vb.size, k_dims, x_operand, dy_operand,
-                                    init=lambda r, j: load_vector(b, partial, slot(r, j), align=64))
+                init = None if self.whole_batch else lambda r, j: load_vector(b, partial, slot(r, j), align=64)
+                acc = emit_fma_tile(b, len(rows), vb.size, k_dims, x_operand, dy_operand, init=init)
                 for r in range(len(rows)):
                     for j in range(vb.size):
                         store_vector(b, acc[r][j], partial, slot(r, j), align=64)
 
-        axes = [blocks(geo.group, 1), blocks(geo.cin_g, channels), blocks(self.padded_og // LANES, vectors)]
-        emit_grid(b, axes, tile)
+        axes = [blocks(geo.group, 1), blocks(self.padded_og // LANES, vectors), blocks(geo.cin_g, channels)]
+        emit_grid(b, axes, tile, threads)
 
     def emit_reduce(self, kf: KernelFunction) -> None:
         """Per (g, c, 16 taps, 16 channels): sum the chunks, transpose taps x channels, store dw rows."""
