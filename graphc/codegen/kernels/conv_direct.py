@@ -27,7 +27,7 @@ from llvmlite import ir
 from ..parallel import emit_split_range
 from .contract import KernelFunction, ScratchPlan
 from .epilogue import Epilogue, LanePosition
-from .loops import affine, as_value, counted_loop
+from .loops import affine, as_value, counted_loop, minimum
 from .simd import LANES, broadcast, elem_ptr, i64, load_scalar, load_vector, shuffle, store_scalar, store_vector, transpose
 from .staging import Placement, emit_source_images
 from .tile import blocks, emit_fma_tile, emit_grid, vector_blocks
@@ -93,7 +93,7 @@ class DirectConv:
         above = b.sub(i64(real_hi - 1), as_value(first_row))
         hi = b.add(b.udiv(_at_least_zero(b, above), i64(dh)), i64(1))
         hi = b.select(b.icmp_signed("<", above, i64(0)), i64(0), hi)
-        return _minimum(b, lo, i64(kernel_h)), _minimum(b, hi, i64(kernel_h))
+        return minimum(b, lo, i64(kernel_h)), minimum(b, hi, i64(kernel_h))
 
     def src_offset(self, b: ir.IRBuilder, g, k: tuple, row, col):
         """Index into the staged image of source (c=k[0], kh=k[1], kw=k[2]) for output (row, col)."""
@@ -105,10 +105,6 @@ class DirectConv:
 
 def _at_least_zero(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
     return b.select(b.icmp_signed("<", value, i64(0)), i64(0), value)
-
-
-def _minimum(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
-    return b.select(b.icmp_signed("<", x, y), x, y)
 
 
 def lane_fill(extent: int) -> float:
@@ -147,7 +143,7 @@ class DirectConvEmitter:
         lo, hi = emit_split_range(b, kf.tid, kf.nthreads, conv.batch)
         weights = None if self.width_lanes else self.plan.shared_region(kf, "weights")
         with counted_loop(b, lo, hi, self.images, name="n") as n0:
-            count = _minimum(b, b.sub(hi, n0), i64(self.images)) if self.images > 1 else 1
+            count = minimum(b, b.sub(hi, n0), i64(self.images)) if self.images > 1 else 1
             src = emit_source_images(b, kf[conv.src], n0, count, conv.place,
                                      lambda: self.plan.private_region(kf, "staged"))
             with counted_loop(b, 0, conv.groups, name="g") as g:

@@ -38,7 +38,7 @@ from .contract import Kernel, KernelFunction, Operand, ScratchPlan, kernel_opera
 from .conv import ConvGeometry, padded_input
 from .conv_direct import lane_fill
 from .epilogue import IDENTITY, Epilogue, LanePosition
-from .loops import affine, as_value, counted_loop
+from .loops import affine, as_value, counted_loop, minimum
 from .simd import (LANES, V16F32, broadcast, elem_ptr, horizontal_sums, i64, load_scalar, load_vector, store_vector,
                    transpose)
 from .staging import emit_source_images, emit_zero
@@ -129,8 +129,7 @@ class _Scheme:
             emit_zero(b, partial, self.partial_per_chunk)
             first, last = emit_split_range(b, chunk, ir.Constant(chunk.type, chunks), geo.batch)
             with counted_loop(b, first, last, self.images, name="n") as n0:
-                left = b.sub(last, n0)
-                count = b.select(b.icmp_signed("<", left, i64(self.images)), left, i64(self.images))
+                count = minimum(b, b.sub(last, n0), i64(self.images))
                 images = emit_source_images(b, kf["x"], n0, count, self.place,
                                             lambda: self.plan.private_region(kf, "staged"),
                                             lambda n, i: self.prepare_image(kf, n, i))
