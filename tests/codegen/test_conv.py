@@ -34,6 +34,7 @@ AWKWARD = [
     ConvGeometry(3, 40, 9, 9, 150, 3, 3, stride=(2, 2), pad=(1, 1, 1, 1)),
     ConvGeometry(1, 17, 3, 3, 257, 1, 1),
     ConvGeometry(5, 130, 3, 3, 20, 1, 1, stride=(2, 2)),
+    ConvGeometry(2, 20, 6, 6, 40, 3, 3, pad=(2, 2, 2, 2), dilation=(2, 2)),   # dilated dx: direct, channel lanes
 ]
 
 

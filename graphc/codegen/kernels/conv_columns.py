@@ -23,8 +23,8 @@ from ..parallel import emit_split_range
 from .contract import KernelFunction, ScratchPlan
 from .conv_direct import DirectConv, OutputImage
 from .epilogue import Epilogue
-from .loops import affine, clamp, counted_loop, entry_alloca, minimum
-from .simd import LANES, V16F32, broadcast, elem_ptr, i64, load_scalar, load_vector, store_vector
+from .loops import affine, at_least_zero, counted_loop, entry_alloca, minimum
+from .simd import LANES, V16F32, broadcast, elem_ptr, i64, load_scalar, load_vector, shuffle, store_vector
 from .tile import Block, blocks, emit_fma_tile, emit_grid, vector_blocks
 
 
@@ -48,7 +48,7 @@ class ColumnsGradInput:
 
     @staticmethod
     def supports(geo) -> bool:
-        return geo.stride == (1, 1) and geo.dilation == (1, 1)
+        return geo.dilation == (1, 1)
 
     def __init__(self, geo, problem: DirectConv):
         self.geo, self.problem = geo, problem
@@ -128,11 +128,14 @@ class ColumnsGradInput:
             slots = [entry_alloca(b, V16F32, f"dx{x0}") for x0 in starts]
             for slot in slots:
                 b.store(ir.Constant(V16F32, 0.0), slot)
-            # kh with 0 <= oh = y + top - kh < out_h
-            kh_lo = clamp(b, b.sub(y, i64(geo.out_h - 1 - top)), geo.kernel_h)
-            kh_hi = clamp(b, b.add(y, i64(top + 1)), geo.kernel_h)
-            with counted_loop(b, kh_lo, kh_hi, name="kh") as kh:
-                oh = b.sub(b.add(y, i64(top)), kh)
+            # the dy rows oh = (y + top - kh) / sh for taps kh < kernel_h, 0 <= oh < out_h, in kh order
+            sh, t = geo.stride[0], b.add(y, i64(top))
+            lowest = b.sub(t, i64(geo.kernel_h - 1))
+            oh_lo = b.udiv(b.add(at_least_zero(b, lowest), i64(sh - 1)), i64(sh))
+            oh_hi = minimum(b, b.add(b.udiv(t, i64(sh)), i64(1)), i64(geo.out_h))
+            with counted_loop(b, oh_lo, oh_hi, name="oh") as step:
+                oh = b.sub(b.add(oh_lo, b.sub(oh_hi, i64(1))), step)
+                kh = b.sub(t, b.mul(oh, i64(sh)))
                 for kw in range(geo.kernel_w):
                     row = affine(b, [(kh, geo.kernel_w * self.tap_stride), (oh, geo.out_w)], kw * self.tap_stride)
                     for x0, slot in zip(starts, slots):
@@ -141,11 +144,22 @@ class ColumnsGradInput:
                 coords = {"c": affine(b, [(image.g, geo.cin_g), (c, 1)]), "h": y, "w": x0}
                 image.store(b.load(slot, typ=V16F32), coords, "w", min(LANES, geo.width - x0))
 
-    def _add_shifted(self, b: ir.IRBuilder, columns, row, ow0: int, lanes: int, slot) -> None:
-        """slot += the column row's elements ow0 + lane, for lanes whose ow lies in [0, out_w)."""
-        first, stop = max(0, -ow0), min(lanes, self.geo.out_w - ow0)
-        if first >= stop:
+    def _add_shifted(self, b: ir.IRBuilder, columns, row, u0: int, lanes: int, slot) -> None:
+        """slot += the column row's element ow = (u0 + lane) / sw in each lane where that divides
+        and 0 <= ow < out_w (with stride 1, one masked load; else a load spread over the lanes by
+        a shuffle with zeros)."""
+        sw, out_w = self.geo.stride[1], self.geo.out_w
+        sources = [(u0 + lane) // sw if (u0 + lane) % sw == 0 and 0 <= (u0 + lane) // sw < out_w else None
+                   for lane in range(lanes)]
+        real = [ow for ow in sources if ow is not None]
+        if not real:
             return
-        terms = load_vector(b, columns, affine(b, [(row, 1)], ow0), stop, first=first)
+        if sw == 1:
+            first = sources.index(real[0])
+            terms = load_vector(b, columns, affine(b, [(row, 1)], u0), first + len(real), first=first)
+        else:
+            loaded = load_vector(b, columns, affine(b, [(row, 1)], real[0]), real[-1] - real[0] + 1)
+            terms = shuffle(b, loaded, ir.Constant(V16F32, 0.0),
+                            [LANES if ow is None else ow - real[0] for ow in sources] + [LANES] * (LANES - lanes))
         b.store(b.fadd(b.load(slot, typ=V16F32), terms), slot)
 

@@ -27,7 +27,7 @@ from llvmlite import ir
 from ..parallel import emit_split_range
 from .contract import KernelFunction, ScratchPlan
 from .epilogue import Epilogue, LanePosition
-from .loops import affine, as_value, counted_loop, minimum
+from .loops import affine, as_value, at_least_zero, counted_loop, minimum
 from .simd import LANES, broadcast, elem_ptr, i64, load_scalar, load_vector, shuffle, store_scalar, store_vector, transpose
 from .staging import Placement, emit_source_images
 from .tile import blocks, emit_fma_tile, emit_grid, vector_blocks
@@ -89,9 +89,9 @@ class DirectConv:
         first_row = affine(b, [(oh0, sh)])
         # kh >= ceil((real_lo - last_row) / dh), kh*dh <= real_hi - 1 - first_row
         below = b.sub(i64(real_lo + dh - 1), as_value(last_row))
-        lo = b.udiv(_at_least_zero(b, below), i64(dh))
+        lo = b.udiv(at_least_zero(b, below), i64(dh))
         above = b.sub(i64(real_hi - 1), as_value(first_row))
-        hi = b.add(b.udiv(_at_least_zero(b, above), i64(dh)), i64(1))
+        hi = b.add(b.udiv(at_least_zero(b, above), i64(dh)), i64(1))
         hi = b.select(b.icmp_signed("<", above, i64(0)), i64(0), hi)
         return minimum(b, lo, i64(kernel_h)), minimum(b, hi, i64(kernel_h))
 
@@ -101,10 +101,6 @@ class DirectConv:
         h, w = self.place.dst_h, self.place.dst_w
         (sh, sw), (dh, dw) = self.stride, self.dilation
         return affine(b, [(g, self.in_g * h * w), (c, h * w), (row, sh * w), (kh, dh * w), (col, sw), (kw, dw)])
-
-
-def _at_least_zero(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
-    return b.select(b.icmp_signed("<", value, i64(0)), i64(0), value)
 
 
 def lane_fill(extent: int) -> float:
