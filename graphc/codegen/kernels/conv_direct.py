@@ -1,5 +1,5 @@
-"""Direct convolution (no im2col buffer), the engine behind conv2d forward and its strided or
-dilated input gradient (conv_columns takes stride 1, dilation 1).
+"""Direct convolution (no im2col buffer), the engine behind conv2d forward and its dilated input
+gradient (conv_columns takes every input gradient of dilation 1).
 
     out[n, g*out_g + o, oh, ow] = sum over c < in_g, kh, kw of
         src[n, g*in_g + c, oh*sh + kh*dh, ow*sw + kw*dw] * weight(g, o, c, kh, kw)
@@ -11,11 +11,13 @@ Two register-blocked algorithms; the one whose 16 lanes are better filled is cho
 * width lanes (needs sw == 1): lanes along output width. A tile is up to 6 output channels x
   R output rows x V width vectors; per (c, kh, kw), one weight broadcast per channel and one
   unaligned vector load per (row, vector). Stores go straight to NCHW rows.
-* channel lanes: lanes along output channels, using a per-thread copy of the weights laid out
-  [g][c][kh][kw][o padded to 16]. A tile is a block of output pixels (R rows x W columns, up to
-  24) x channel vectors; per (c, kh, kw), one weight vector load and one input broadcast per
-  pixel. The accumulators are transposed in registers (16x16 shuffles) to store NCHW rows.
-Threads split the batch: work item = one image.
+* channel lanes: lanes along output channels. A first phase lays the weights out in shared
+  scratch as [g][o // B][c][kh][kw][o % B], B = a tile's channel lanes, so a tile's weights are one
+  contiguous run. A tile is a block of output pixels (R rows x W columns, up to 16) x channel
+  vectors; per (c, kh, kw), one weight vector load and one input broadcast per pixel. The
+  accumulators are transposed in registers (16x16 shuffles) to store NCHW rows. A thread's images
+  go in passes of at least PASS_PIXELS output pixels, each tile over every image of the pass.
+Threads split the batch by image.
 """
 from __future__ import annotations
 

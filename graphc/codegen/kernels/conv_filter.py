@@ -8,6 +8,8 @@ Operands dy, x, dw, epilogue operands, scratch. Two phases with a barrier betwee
 2. dw = the partials summed in chunk order, split over threads by output element; the epilogue
    (e.g. the optimizer update of w) runs on each vector of dw before it is stored, with coords
    o, c, t (t = kh*KW + kw, lanes along t) for channel lanes and e (the flat index) otherwise.
+Deep layers whose chunk partials would dwarf the data take the whole-batch form of channel lanes
+instead (three phases, no partials; see _ChannelLanes).
 
 A chunk's images are visited in passes of consecutive images staged together (the staged x,
 and for channel lanes the transposed dy), so a tile's reduction runs over every pixel of the pass
@@ -17,7 +19,7 @@ GFLOP/s; stride 2 into 512 channels 92-117 -> 193).
 
 Lanes, chosen by fill (as in conv_direct):
 * channel lanes: lanes along output channels; dy of each image is first transposed into
-  per-thread scratch as [g][pixel][o padded to 16]. A tile is (input channels x taps) rows by
+  per-thread scratch as [g][o // B][pixel][o % B], B a tile's channel lanes. A tile is (input channels x taps) rows by
   output-channel vectors, at most TILE_ACCUMULATORS (5 or 4 taps x 4 vectors for a 3x3 kernel over
   64 or more channels; 1x1 kernels take several input channels); per output pixel, one input
   broadcast per row and one dy vector load per column. The tiles' grid over input channels and
@@ -184,9 +186,8 @@ class _ChannelLanes(_Scheme):
     def dy_t_index(self, b: ir.IRBuilder, i, g, block, pixel: list, lane=0):
         """Index into dy_t[i][g][o // B][pixel][o % B] (B = a tile's channel lanes, so a tile's dy
         is one contiguous run) of the vector of channels block*B + lane, at pixel = sum of terms."""
-        return affine(b, [(i, self.image_t), (g, self.image_t // self.geo.group),
-                          (block, self.pixels * self.block_lanes)] + [(p, c * self.block_lanes) for p, c in pixel]
-                      + ([] if isinstance(lane, int) else [(lane, 1)]), lane if isinstance(lane, int) else 0)
+        return affine(b, [(i, self.image_t), (g, self.image_t // self.geo.group), (block, self.pixels * self.block_lanes),
+                          (lane, 1)] + [(p, c * self.block_lanes) for p, c in pixel])
 
     def prepare_image(self, kf: KernelFunction, n, i) -> None:
         """dy_t[i] = dy[n] transposed by 16x16 register transposes; pad lanes zero."""
