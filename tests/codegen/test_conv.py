@@ -27,6 +27,14 @@ AWKWARD = [
     # stride 1: the input gradient's columns form, with padding beyond kernel-1 (dx rows no dy
     # position reaches), asymmetric padding, groups and dy rows wider than 16
     ConvGeometry(2, 4, 7, 19, 6, 3, 4, pad=(3, 0, 1, 4), group=2),
+    # deep layers: many channels on small maps (channel-vector blocks and their tails, several
+    # images per pass of the filter gradient, uneven chunks), stride 2, batch 1
+    ConvGeometry(10, 33, 4, 4, 33, 3, 3, pad=(1, 1, 1, 1)),
+    ConvGeometry(2, 24, 4, 4, 511, 3, 3, pad=(1, 1, 1, 1)),
+    ConvGeometry(3, 40, 9, 9, 150, 3, 3, stride=(2, 2), pad=(1, 1, 1, 1)),
+    ConvGeometry(1, 17, 3, 3, 257, 1, 1),
+    ConvGeometry(5, 130, 3, 3, 20, 1, 1, stride=(2, 2)),
+    ConvGeometry(2, 20, 6, 6, 40, 3, 3, pad=(2, 2, 2, 2), dilation=(2, 2)),   # dilated dx: direct, channel lanes
 ]
 
 
@@ -65,7 +73,7 @@ def test_grad_filter(geo):
 def test_both_layouts_are_covered():
     forward = {DirectConvEmitter(forward_problem(g)).algorithm for g in [CONV1, CONV2] + AWKWARD}
     backward = {grad_input_emitter(g).algorithm for g in [CONV2] + AWKWARD}
-    assert forward == {"width-lanes", "channel-lanes"} and backward == {"columns", "width-lanes"}
+    assert forward == {"width-lanes", "channel-lanes"} and backward == {"columns", "width-lanes", "channel-lanes"}
     assert DirectConvEmitter(forward_problem(CONV1)).algorithm == "width-lanes"
     assert DirectConvEmitter(forward_problem(CONV2)).algorithm == "channel-lanes"
     assert grad_input_emitter(CONV2).algorithm == "columns"

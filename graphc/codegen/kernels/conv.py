@@ -3,15 +3,16 @@
     y[n, o, oh, ow] = sum over c < C/group, kh, kw of
         x[n, g*C/group + c, oh*sh + kh*dh - pad_top, ow*sw + kw*dw - pad_left] * w[o, c, kh, kw]
 
-with g = o // (O/group) and x zero outside the image. Both kernels are one phase over the batch
-(see conv_direct for the algorithms); the filter gradient lives in conv_filter.
+with g = o // (O/group) and x zero outside the image. Both kernels split the batch over threads,
+after a phase that lays the weights out when the direct form runs in channel lanes (see
+conv_direct and conv_columns for the algorithms); the filter gradient lives in conv_filter.
 
 * `emit_conv2d`: operands x, w, y (+ epilogue operands; the epilogue sees coords n, c, h, w).
 * `emit_conv2d_grad_input`: operands dy, w, dx (+ epilogue operands; coords n, c, h, w of dx).
-  With stride 1 and dilation 1, a GEMM into columns and shifted sums (conv_columns: no FMAs on
-  padding). Otherwise dx is the forward loop over dy zero-inserted by the stride and padded by
-  (kernel-1)*dilation - pad, with w flipped and its channel axes swapped: the flip lives in the
-  weight index function, so only dy is staged.
+  With dilation 1 (any stride), a GEMM into columns and strided shifted sums (conv_columns: no
+  FMAs on padding or on inserted zeros). A dilated dx is the forward loop over dy zero-inserted by
+  the stride and padded by (kernel-1)*dilation - pad, with w flipped and its channel axes swapped:
+  the flip lives in the weight index function, so only dy is staged.
 """
 from __future__ import annotations
 
@@ -135,6 +136,9 @@ def grad_input_emitter(geo: ConvGeometry) -> ColumnsGradInput | DirectConvEmitte
 
 def _emit(module, name, emitter: ColumnsGradInput | DirectConvEmitter, operands, epilogue: Epilogue,
           flops: int) -> Kernel:
-    kf = KernelFunction(module, name, operands, emitter.plan.scratch)
-    emitter.emit(kf, epilogue)
-    return Kernel(name, (kf.finish(),), operands, emitter.plan.scratch, flops)
+    phases = []
+    for suffix, emit in emitter.phases(epilogue):
+        kf = KernelFunction(module, f"{name}{suffix}", operands, emitter.plan.scratch)
+        emit(kf)
+        phases.append(kf.finish())
+    return Kernel(name, tuple(phases), operands, emitter.plan.scratch, flops)

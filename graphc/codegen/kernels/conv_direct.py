@@ -1,5 +1,5 @@
-"""Direct convolution (no im2col buffer), the engine behind conv2d forward and its strided or
-dilated input gradient (conv_columns takes stride 1, dilation 1).
+"""Direct convolution (no im2col buffer), the engine behind conv2d forward and its dilated input
+gradient (conv_columns takes every input gradient of dilation 1).
 
     out[n, g*out_g + o, oh, ow] = sum over c < in_g, kh, kw of
         src[n, g*in_g + c, oh*sh + kh*dh, ow*sw + kw*dw] * weight(g, o, c, kh, kw)
@@ -11,11 +11,13 @@ Two register-blocked algorithms; the one whose 16 lanes are better filled is cho
 * width lanes (needs sw == 1): lanes along output width. A tile is up to 6 output channels x
   R output rows x V width vectors; per (c, kh, kw), one weight broadcast per channel and one
   unaligned vector load per (row, vector). Stores go straight to NCHW rows.
-* channel lanes: lanes along output channels, using a per-thread copy of the weights laid out
-  [g][c][kh][kw][o padded to 16]. A tile is a block of output pixels (R rows x W columns, up to
-  24) x channel vectors; per (c, kh, kw), one weight vector load and one input broadcast per
-  pixel. The accumulators are transposed in registers (16x16 shuffles) to store NCHW rows.
-Threads split the batch: work item = one image.
+* channel lanes: lanes along output channels. A first phase lays the weights out in shared
+  scratch as [g][o // B][c][kh][kw][o % B], B = a tile's channel lanes, so a tile's weights are one
+  contiguous run. A tile is a block of output pixels (R rows x W columns, up to 16) x channel
+  vectors; per (c, kh, kw), one weight vector load and one input broadcast per pixel. The
+  accumulators are transposed in registers (16x16 shuffles) to store NCHW rows. A thread's images
+  go in passes of at least PASS_PIXELS output pixels, each tile over every image of the pass.
+Threads split the batch by image.
 """
 from __future__ import annotations
 
@@ -27,14 +29,18 @@ from llvmlite import ir
 from ..parallel import emit_split_range
 from .contract import KernelFunction, ScratchPlan
 from .epilogue import Epilogue, LanePosition
-from .loops import affine, as_value, counted_loop
-from .simd import LANES, broadcast, i64, load_scalar, load_vector, shuffle, store_scalar, store_vector, transpose
-from .staging import Placement, emit_source_image, emit_zero
+from .loops import affine, as_value, at_least_zero, counted_loop, minimum
+from .simd import LANES, broadcast, elem_ptr, i64, load_scalar, load_vector, shuffle, store_scalar, store_vector, transpose
+from .staging import Placement, emit_source_images
 from .tile import blocks, emit_fma_tile, emit_grid, vector_blocks
 
 # Accumulators per conv tile. Measured on LeNet shapes (1 thread): 16 beats 24 (conv2 forward 109
 # vs 91 GFLOP/s; conv1 forward 97 vs 94): the taps' extra live loads push 24 into spills.
 CONV_ACCUMULATORS = 16
+# Channel lanes: a thread's images are taken in passes of this many output pixels, and each tile
+# of channel vectors runs over every image of the pass, so its weights are read from cache, not
+# memory, by all but the first (512 channels at 4x4 read 9.4 MB of weights per image).
+PASS_PIXELS = 128
 
 WeightIndex = Callable[[ir.IRBuilder, object, object, object, int, int], object]
 
@@ -85,11 +91,11 @@ class DirectConv:
         first_row = affine(b, [(oh0, sh)])
         # kh >= ceil((real_lo - last_row) / dh), kh*dh <= real_hi - 1 - first_row
         below = b.sub(i64(real_lo + dh - 1), as_value(last_row))
-        lo = b.udiv(_at_least_zero(b, below), i64(dh))
+        lo = b.udiv(at_least_zero(b, below), i64(dh))
         above = b.sub(i64(real_hi - 1), as_value(first_row))
-        hi = b.add(b.udiv(_at_least_zero(b, above), i64(dh)), i64(1))
+        hi = b.add(b.udiv(at_least_zero(b, above), i64(dh)), i64(1))
         hi = b.select(b.icmp_signed("<", above, i64(0)), i64(0), hi)
-        return _minimum(b, lo, i64(kernel_h)), _minimum(b, hi, i64(kernel_h))
+        return minimum(b, lo, i64(kernel_h)), minimum(b, hi, i64(kernel_h))
 
     def src_offset(self, b: ir.IRBuilder, g, k: tuple, row, col):
         """Index into the staged image of source (c=k[0], kh=k[1], kw=k[2]) for output (row, col)."""
@@ -97,14 +103,6 @@ class DirectConv:
         h, w = self.place.dst_h, self.place.dst_w
         (sh, sw), (dh, dw) = self.stride, self.dilation
         return affine(b, [(g, self.in_g * h * w), (c, h * w), (row, sh * w), (kh, dh * w), (col, sw), (kw, dw)])
-
-
-def _at_least_zero(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
-    return b.select(b.icmp_signed("<", value, i64(0)), i64(0), value)
-
-
-def _minimum(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
-    return b.select(b.icmp_signed("<", x, y), x, y)
 
 
 def lane_fill(extent: int) -> float:
@@ -118,33 +116,39 @@ class DirectConvEmitter:
     def __init__(self, conv: DirectConv):
         self.conv = conv
         self.width_lanes = conv.stride[1] == 1 and lane_fill(conv.out_w) > lane_fill(conv.out_g)
-        self.padded_out_g = LANES * -(-conv.out_g // LANES)
+        self.tile_vectors = min(-(-conv.out_g // LANES), 2)            # channel lanes: vectors per tile
+        self.block_lanes = LANES * self.tile_vectors
+        self.padded_out_g = self.block_lanes * -(-conv.out_g // self.block_lanes)
         self.plan = ScratchPlan()
         if not self.width_lanes:
-            self.plan.private("weights", 4 * conv.groups * conv.in_g * conv.kernel[0] * conv.kernel[1] * self.padded_out_g)
+            self.plan.shared("weights", 4 * conv.groups * conv.in_g * conv.kernel[0] * conv.kernel[1] * self.padded_out_g)
+        self.images = 1 if self.width_lanes else min(conv.batch, -(-PASS_PIXELS // (conv.out_h * conv.out_w)))
         if not conv.place.is_identity:
-            self.plan.private("staged", 4 * conv.place.dst_elements)
+            self.plan.private("staged", 4 * self.images * conv.place.dst_elements)
 
     @property
     def algorithm(self) -> str:
         return "width-lanes" if self.width_lanes else "channel-lanes"
 
+    def phases(self, epilogue: Epilogue) -> list[tuple[str, Callable[[KernelFunction], None]]]:
+        """(name suffix, emitter) of each phase: channel lanes first lay the weights out once, in
+        shared scratch, split over threads by output channel."""
+        convolve = lambda kf: self.emit(kf, epilogue)
+        return [("", convolve)] if self.width_lanes else [(".weights", self._relayout_weights), (".conv", convolve)]
+
     def emit(self, kf: KernelFunction, epilogue: Epilogue) -> None:
         conv, b = self.conv, kf.builder
         lo, hi = emit_split_range(b, kf.tid, kf.nthreads, conv.batch)
-        weights = None
-        if not self.width_lanes:
-            weights = self.plan.private_region(kf, "weights")
-            with b.if_then(b.icmp_signed("<", lo, hi)):
-                self._relayout_weights(kf, weights)
-        with counted_loop(b, lo, hi, name="n") as n:
-            src = emit_source_image(b, kf[conv.src], n, conv.place, lambda: self.plan.private_region(kf, "staged"))
+        weights = None if self.width_lanes else self.plan.shared_region(kf, "weights")
+        with counted_loop(b, lo, hi, self.images, name="n") as n0:
+            count = minimum(b, b.sub(hi, n0), i64(self.images)) if self.images > 1 else 1
+            src = emit_source_images(b, kf[conv.src], n0, count, conv.place,
+                                     lambda: self.plan.private_region(kf, "staged"))
             with counted_loop(b, 0, conv.groups, name="g") as g:
-                image = OutputImage(kf, conv, n, g, src, epilogue)
                 if self.width_lanes:
-                    self._width_lanes(image)
+                    self._width_lanes(OutputImage(kf, conv, n0, g, src, epilogue))
                 else:
-                    self._channel_lanes(image, weights)
+                    self._channel_lanes(kf, n0, count, g, src, weights, epilogue)
 
     # --- width lanes ---------------------------------------------------------------------------
 
@@ -178,35 +182,51 @@ class DirectConvEmitter:
 
     # --- channel lanes -------------------------------------------------------------------------
 
-    def _relayout_weights(self, kf: KernelFunction, dst: ir.Value) -> None:
-        """dst[g][c][kh][kw][o] = weight(g, o, c, kh, kw), lanes o >= out_g zero."""
+    def _relayout_weights(self, kf: KernelFunction) -> None:
+        """weights[g][o // B][c][kh][kw][o % B] = weight(g, o, c, kh, kw) for blocks of B = a tile's
+        channel lanes, lanes o >= out_g zero: a tile's weights are one contiguous run (strided by
+        the channel count, they spanned 2304 pages for 512 channels: 52 -> 138 GFLOP/s, 1 thread)."""
         conv, b = self.conv, kf.builder
         kh_n, kw_n = conv.kernel
-        emit_zero(b, dst, conv.groups * conv.in_g * kh_n * kw_n * self.padded_out_g)
-        with counted_loop(b, 0, conv.groups, name="wg") as g, counted_loop(b, 0, conv.out_g, name="wo") as o, \
-                counted_loop(b, 0, conv.in_g, name="wc") as c:
-            for kh in range(kh_n):
-                for kw in range(kw_n):
-                    value = load_scalar(b, kf[conv.weights], conv.weight_index(b, g, o, c, kh, kw))
-                    store_scalar(b, value, dst, self._relaid_index(b, g, (c, kh, kw), o))
+        dst = self.plan.shared_region(kf, "weights")
+        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, conv.groups * self.padded_out_g)
+        with counted_loop(b, lo, hi, name="wo") as item:
+            g, o = b.udiv(item, i64(self.padded_out_g)), b.urem(item, i64(self.padded_out_g))
+            real = b.icmp_signed("<", o, i64(conv.out_g))
+            source = b.select(real, o, i64(0))
+            block, lane = b.udiv(o, i64(self.block_lanes)), b.urem(o, i64(self.block_lanes))
+            with counted_loop(b, 0, conv.in_g, name="wc") as c:
+                for kh in range(kh_n):
+                    for kw in range(kw_n):
+                        value = load_scalar(b, kf[conv.weights], conv.weight_index(b, g, source, c, kh, kw))
+                        value = b.select(real, value, ir.Constant(value.type, 0.0))
+                        store_scalar(b, value, dst, self._relaid_index(b, g, (c, kh, kw), block, lane))
 
-    def _relaid_index(self, b: ir.IRBuilder, g, k: tuple, lane):
-        """Index of weight (g, c, kh, kw) for output channel `lane` in the per-thread copy."""
-        conv, (kh_n, kw_n), padded = self.conv, self.conv.kernel, self.padded_out_g
+    def _relaid_index(self, b: ir.IRBuilder, g, k: tuple, block, lane):
+        """Index of weight (g, c, kh, kw) for output channel block * B + lane in the per-thread copy."""
+        conv, (kh_n, kw_n), padded, width = self.conv, self.conv.kernel, self.padded_out_g, self.block_lanes
         c, kh, kw = k
-        return affine(b, [(g, conv.in_g * kh_n * kw_n * padded), (c, kh_n * kw_n * padded),
-                          (kh, kw_n * padded), (kw, padded), (lane, 1)])
+        return affine(b, [(g, conv.in_g * kh_n * kw_n * padded), (block, conv.in_g * kh_n * kw_n * width),
+                          (c, kh_n * kw_n * width), (kh, kw_n * width), (kw, width), (lane, 1)])
 
-    def _channel_lanes(self, image: "OutputImage", weights: ir.Value) -> None:
-        conv, b = self.conv, image.b
+    def _channel_lanes(self, kf: KernelFunction, n0, count, g, src: ir.Value, weights: ir.Value,
+                       epilogue: Epilogue) -> None:
+        """Tiles of the pass's `count` images from n0; the grid's outer axis is the channel vectors."""
+        conv, b = self.conv, kf.builder
         kh_n, kw_n = conv.kernel
-        vectors = min(self.padded_out_g // LANES, 2)
+        vectors = self.tile_vectors
         pixels = CONV_ACCUMULATORS // vectors
         cols = min(conv.out_w, pixels)
         rows = max(1, min(conv.out_h, pixels // cols))
 
         def tile(starts, kinds):
-            (oh0, ow0, v0), (rb, pb, vb) = starts, kinds
+            (v0, oh0, ow0), (vb, rb, pb) = starts, kinds
+            with counted_loop(b, 0, count, name="image") as i:
+                image = OutputImage(kf, conv, affine(b, [(n0, 1), (i, 1)]), g,
+                                    elem_ptr(b, src, affine(b, [(i, conv.place.dst_elements)])), epilogue)
+                image_tile(image, v0, oh0, ow0, vb, rb, pb)
+
+        def image_tile(image, v0, oh0, ow0, vb, rb, pb):
             pix = [(r, q) for r in range(rb.size) for q in range(pb.size)]
 
             def source(i, k):
@@ -214,9 +234,10 @@ class DirectConvEmitter:
                 index = conv.src_offset(b, image.g, k, affine(b, [(oh0, 1)], r), affine(b, [(ow0, 1)], q))
                 return broadcast(b, load_scalar(b, image.src, index))
 
+            block = b.udiv(as_value(v0), i64(vectors))    # tiles start at whole blocks
+
             def weight(j, k):
-                return load_vector(b, weights, self._relaid_index(b, image.g, k, affine(b, [(v0, LANES)], j * LANES)),
-                                   align=64)
+                return load_vector(b, weights, self._relaid_index(b, image.g, k, block, j * LANES), align=64)
 
             acc = emit_fma_tile(b, len(pix), vb.size, conv.k_dims(b, oh0, rb.size), source, weight)
             for j in range(vb.size):
@@ -226,8 +247,7 @@ class DirectConvEmitter:
                           for i, (r, q) in enumerate(pix)]
                 image.store_transposed(values, pix, channel0, oh0, ow0, vb.lanes(j))
 
-        emit_grid(b, [blocks(conv.out_h, rows), blocks(conv.out_w, cols),
-                      vector_blocks(conv.out_g, vectors)], tile)
+        emit_grid(b, [vector_blocks(conv.out_g, vectors), blocks(conv.out_h, rows), blocks(conv.out_w, cols)], tile)
 
 
 class OutputImage:

@@ -8,17 +8,30 @@ Operands dy, x, dw, epilogue operands, scratch. Two phases with a barrier betwee
 2. dw = the partials summed in chunk order, split over threads by output element; the epilogue
    (e.g. the optimizer update of w) runs on each vector of dw before it is stored, with coords
    o, c, t (t = kh*KW + kw, lanes along t) for channel lanes and e (the flat index) otherwise.
+Deep layers whose chunk partials would dwarf the data take the whole-batch form of channel lanes
+instead (three phases, no partials; see _ChannelLanes).
+
+A chunk's images are visited in passes of consecutive images staged together (the staged x,
+and for channel lanes the transposed dy), so a tile's reduction runs over every pixel of the pass
+in registers: a 4x4 map has only 16 pixels per image, too few to pay for loading and storing the
+tile's partials (passes of 512 pixels against 128: 512 channels at 4x4, 2 threads, 176 -> 185
+GFLOP/s; stride 2 into 512 channels 92-117 -> 193).
 
 Lanes, chosen by fill (as in conv_direct):
 * channel lanes: lanes along output channels; dy of each image is first transposed into
-  per-thread scratch as [g][pixel][o padded to 16]. A tile holds every tap (kh, kw) of one input
-  channel (25 accumulators for 5x5): per output pixel, one dy vector load and one input
-  broadcast per tap.
+  per-thread scratch as [g][o // B][pixel][o % B], B a tile's channel lanes. A tile is (input channels x taps) rows by
+  output-channel vectors, at most TILE_ACCUMULATORS (5 or 4 taps x 4 vectors for a 3x3 kernel over
+  64 or more channels; 1x1 kernels take several input channels); per output pixel, one input
+  broadcast per row and one dy vector load per column. The tiles' grid over input channels and
+  channel vectors is a runtime loop, so the code does not grow with the channel count.
 * reduction lanes (sw == 1): lanes along output width, the reduction axis, so partials are 16-lane
   vectors summed horizontally in phase 2. A tile is 4 output channels x 5 taps: per (oh, width
   vector), 4 dy loads and 5 shifted input loads feed 20 FMAs.
 """
 from __future__ import annotations
+
+from math import prod
+from typing import Callable
 
 from llvmlite import ir
 
@@ -27,13 +40,17 @@ from .contract import Kernel, KernelFunction, Operand, ScratchPlan, kernel_opera
 from .conv import ConvGeometry, padded_input
 from .conv_direct import lane_fill
 from .epilogue import IDENTITY, Epilogue, LanePosition
-from .loops import affine, counted_loop
-from .simd import LANES, V16F32, broadcast, elem_ptr, horizontal_sums, load_scalar, load_vector, store_vector, transpose
-from .staging import emit_source_image, emit_zero
+from .loops import affine, as_value, counted_loop, minimum
+from .simd import (LANES, V16F32, broadcast, elem_ptr, horizontal_sums, i64, load_scalar, load_vector, store_vector,
+                   transpose)
+from .staging import emit_source_images, emit_zero
 from .tile import blocks, emit_fma_tile, emit_grid, vector_blocks
 
 PARTIAL_CHUNKS = 8
-CHANNEL_LANE_TAPS = 25       # accumulators of a channel-lanes tile (one weight vector + 25 = 26 zmm)
+TILE_ACCUMULATORS = 24       # accumulators of a channel-lanes tile (tile.py's register budget)
+CHANNEL_LANE_VECTORS = 4     # output-channel vectors of a channel-lanes tile
+WHOLE_BATCH_RATIO = 4        # channel lanes: whole batch when the chunks' partials outweigh the data this many times
+PASS_PIXELS = 512            # channel lanes: images are staged together until a pass has this many pixels
 REDUCTION_TILE = (4, 5)      # output channels x taps of a reduction-lanes tile
 
 
@@ -45,40 +62,51 @@ def emit_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry, epi
     scheme = scheme_type(geo, epilogue)
     plan = scheme.plan
     phases = []
-    for suffix, emit in (("partials", scheme.emit_partials), ("reduce", scheme.emit_reduce)):
+    for suffix, emit in scheme.phases():
         kf = KernelFunction(module, f"{name}.{suffix}", operands, plan.scratch)
         emit(kf)
         phases.append(kf.finish())
     return Kernel(name, tuple(phases), operands, plan.scratch, geo.flops)
 
 
-def _chunks(geo: ConvGeometry) -> int:
-    return min(geo.batch, PARTIAL_CHUNKS)
-
-
 class _Scheme:
-    """What the two lane choices share: geometry, scratch plan, staged-input addressing."""
+    """What the two lane choices share: geometry, scratch plan, staged-input addressing, and the
+    loop over a chunk's images in passes of `images` consecutive images staged together."""
 
     partial_per_chunk: int   # floats of one chunk's partial
+    images: int = 1          # images per pass
+    whole_batch = False      # one pass over the whole batch, staged in shared scratch (see _ChannelLanes)
 
     def __init__(self, geo: ConvGeometry, epilogue: Epilogue):
         self.geo, self.epilogue = geo, epilogue
         self.place = padded_input(geo)
-        self.plan = ScratchPlan().shared("partials", 4 * _chunks(geo) * self.partial_per_chunk)
+        self.chunks = 1 if self.whole_batch else min(geo.batch, PARTIAL_CHUNKS)
+        self.plan = ScratchPlan().shared("partials", 4 * self.chunks * self.partial_per_chunk)
         if not self.place.is_identity:
-            self.plan.private("staged", 4 * self.place.dst_elements)
+            self.add_staging("staged", self.images * self.place.dst_elements)
 
-    def source(self, b: ir.IRBuilder, g, c, oh, ow, kh: int, kw: int):
-        """Index of x (staged) for output pixel (oh, ow) and tap (kh, kw)."""
+    def add_staging(self, name: str, floats: int) -> None:
+        """A scratch region for staged images: per thread, or shared when the whole batch is staged."""
+        (self.plan.shared if self.whole_batch else self.plan.private)(name, 4 * floats)
+
+    def staging(self, kf: KernelFunction, name: str) -> ir.Value:
+        return (self.plan.shared_region if self.whole_batch else self.plan.private_region)(kf, name)
+
+    def phases(self) -> list[tuple[str, Callable[[KernelFunction], None]]]:
+        return [("partials", self.emit_partials), ("reduce", self.emit_reduce)]
+
+    def source(self, b: ir.IRBuilder, i, g, c, oh, ow, kh: int, kw: int):
+        """Index of x (staged) of the pass's image i, for output pixel (oh, ow) and tap (kh, kw)."""
         geo, h, w = self.geo, self.place.dst_h, self.place.dst_w
         (sh, sw), (dh, dw) = geo.stride, geo.dilation
-        return affine(b, [(g, geo.cin_g * h * w), (c, h * w), (oh, sh * w), (ow, sw)], kh * dh * w + kw * dw)
+        return affine(b, [(i, self.place.dst_elements), (g, geo.cin_g * h * w), (c, h * w), (oh, sh * w), (ow, sw)],
+                      kh * dh * w + kw * dw)
 
     def taps(self) -> list[tuple[int, int]]:
         return [(kh, kw) for kh in range(self.geo.kernel_h) for kw in range(self.geo.kernel_w)]
 
-    def prepare_image(self, kf: KernelFunction, n) -> None:
-        """Per-image work before accumulation (none by default)."""
+    def prepare_image(self, kf: KernelFunction, n, i) -> None:
+        """Per-image work before accumulation, for image n at place i of its pass (none by default)."""
 
     def store(self, kf: KernelFunction, value: ir.Value, index, position: LanePosition) -> None:
         """Epilogue, then store the vector of dw elements starting at flat `index`."""
@@ -88,39 +116,83 @@ class _Scheme:
     def partial_sum(self, b: ir.IRBuilder, partials: ir.Value, index) -> ir.Value:
         """Sum over chunks, in chunk order, of the 16-float partial vector at `index`."""
         total = None
-        for chunk in range(_chunks(self.geo)):
+        for chunk in range(self.chunks):
             vector = load_vector(b, partials, affine(b, [(index, 1)], chunk * self.partial_per_chunk), align=64)
             total = vector if total is None else b.fadd(total, vector)
         return total
 
     def emit_partials(self, kf: KernelFunction) -> None:
         geo, b = self.geo, kf.builder
-        chunks = _chunks(geo)
+        chunks = self.chunks
         partials = self.plan.shared_region(kf, "partials")
         lo, hi = emit_split_range(b, kf.tid, kf.nthreads, chunks)
         with counted_loop(b, lo, hi, name="chunk") as chunk:
             partial = elem_ptr(b, partials, affine(b, [(chunk, self.partial_per_chunk)]))
             emit_zero(b, partial, self.partial_per_chunk)
             first, last = emit_split_range(b, chunk, ir.Constant(chunk.type, chunks), geo.batch)
-            with counted_loop(b, first, last, name="n") as n:
-                image = emit_source_image(b, kf["x"], n, self.place, lambda: self.plan.private_region(kf, "staged"))
-                self.prepare_image(kf, n)
-                with counted_loop(b, 0, geo.group, name="g") as g, counted_loop(b, 0, geo.cin_g, name="c") as c:
-                    self.accumulate(kf, partial, image, n, g, c)
+            with counted_loop(b, first, last, self.images, name="n") as n0:
+                count = minimum(b, b.sub(last, n0), i64(self.images))
+                images = emit_source_images(b, kf["x"], n0, count, self.place,
+                                            lambda: self.plan.private_region(kf, "staged"),
+                                            lambda n, i: self.prepare_image(kf, n, i))
+                self.accumulate(kf, partial, images, n0, count)
 
 
 class _ChannelLanes(_Scheme):
-    def __init__(self, geo: ConvGeometry, epilogue: Epilogue):
-        self.padded_og = LANES * -(-geo.cout_g // LANES)
-        self.partial_per_chunk = geo.group * geo.cin_g * geo.kernel_h * geo.kernel_w * self.padded_og
-        super().__init__(geo, epilogue)
-        self.plan.private("dy_t", 4 * geo.group * geo.out_h * geo.out_w * self.padded_og)
+    """Chunked partials, or, when the chunks' partials would outweigh the data many times (deep
+    layers: many channels, small maps), the whole batch at once: phase 1 stages every image in
+    shared scratch (split by image), phase 2 sums whole dw tiles over the batch (split by tile;
+    no partials to zero, add and reread), phase 3 is the chunked reduce with one chunk."""
 
-    def prepare_image(self, kf: KernelFunction, n) -> None:
-        """dy_t[g][pixel][o] = dy[n, g*Og + o, pixel] via 16x16 register transposes; pad lanes zero."""
-        geo, b = self.geo, kf.builder
-        pixels = geo.out_h * geo.out_w
-        dy_t = self.plan.private_region(kf, "dy_t")
+    def __init__(self, geo: ConvGeometry, epilogue: Epilogue):
+        taps = geo.kernel_h * geo.kernel_w
+        self.padded_og = LANES * -(-geo.cout_g // LANES)
+        self.partial_per_chunk = geo.group * geo.cin_g * taps * self.padded_og
+        self.pixels = geo.out_h * geo.out_w
+        chunks = min(geo.batch, PARTIAL_CHUNKS)
+        self.whole_batch = chunks * self.partial_per_chunk > WHOLE_BATCH_RATIO * (prod(geo.y_shape) + prod(geo.x_shape))
+        self.images = geo.batch if self.whole_batch else min(-(-geo.batch // chunks), -(-PASS_PIXELS // self.pixels))
+        self.vectors = min(self.padded_og // LANES, CHANNEL_LANE_VECTORS)     # a tile's channel vectors
+        if self.whole_batch:
+            # Every tap in one tile, so a tile reads its dy (the batch's pixels) once.
+            self.vectors = max(1, min(self.vectors, TILE_ACCUMULATORS // taps))
+        self.block_lanes = LANES * self.vectors
+        self.image_t = geo.group * self.pixels * self.block_lanes * -(-geo.cout_g // self.block_lanes)
+        super().__init__(geo, epilogue)
+        self.add_staging("dy_t", self.images * self.image_t)
+
+    def phases(self) -> list[tuple[str, Callable[[KernelFunction], None]]]:
+        if not self.whole_batch:
+            return super().phases()
+        return [("stage", self.emit_staging), ("sums", self.emit_sums), ("reduce", self.emit_reduce)]
+
+    def emit_staging(self, kf: KernelFunction) -> None:
+        b = kf.builder
+        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, self.geo.batch)
+        emit_source_images(b, kf["x"], lo, b.sub(hi, lo), self.place, lambda: self.batch_image(kf, lo),
+                           lambda n, i: self.prepare_image(kf, n, n))
+
+    def batch_image(self, kf: KernelFunction, n) -> ir.Value:
+        """Address of image n as the sums read it: staged, or x itself."""
+        b, place = kf.builder, self.place
+        if place.is_identity:
+            return elem_ptr(b, kf["x"], affine(b, [(n, place.channels * place.src_h * place.src_w)]))
+        return elem_ptr(b, self.staging(kf, "staged"), affine(b, [(n, place.dst_elements)]))
+
+    def emit_sums(self, kf: KernelFunction) -> None:
+        self.accumulate(kf, self.plan.shared_region(kf, "partials"), self.batch_image(kf, 0), 0, self.geo.batch,
+                        threads=(kf.tid, kf.nthreads))
+
+    def dy_t_index(self, b: ir.IRBuilder, i, g, block, pixel: list, lane=0):
+        """Index into dy_t[i][g][o // B][pixel][o % B] (B = a tile's channel lanes, so a tile's dy
+        is one contiguous run) of the vector of channels block*B + lane, at pixel = sum of terms."""
+        return affine(b, [(i, self.image_t), (g, self.image_t // self.geo.group), (block, self.pixels * self.block_lanes),
+                          (lane, 1)] + [(p, c * self.block_lanes) for p, c in pixel])
+
+    def prepare_image(self, kf: KernelFunction, n, i) -> None:
+        """dy_t[i] = dy[n] transposed by 16x16 register transposes; pad lanes zero."""
+        geo, b, pixels = self.geo, kf.builder, self.pixels
+        dy_t = self.staging(kf, "dy_t")
         zero = ir.Constant(V16F32, 0.0)
 
         def tile(starts, kinds):
@@ -131,65 +203,85 @@ class _ChannelLanes(_Scheme):
                                                         (v, LANES * pixels), (first_pixel, 1)], o * pixels), lanes)
                     for o in range(vb.lanes(0))]
             by_pixel = transpose(b, rows + [zero] * (LANES - len(rows)))
-            for i in range(lanes):
-                index = affine(b, [(g, pixels * self.padded_og), (first_pixel, self.padded_og), (v, LANES)],
-                               i * self.padded_og)
-                store_vector(b, by_pixel[i], dy_t, index, align=64)
+            block, lane = b.udiv(v, i64(self.vectors)), b.mul(b.urem(v, i64(self.vectors)), i64(LANES))
+            for p in range(lanes):
+                index = self.dy_t_index(b, i, g, block, [(first_pixel, 1), (p, 1)], lane)
+                store_vector(b, by_pixel[p], dy_t, index, align=64)
 
         emit_grid(b, [blocks(geo.group, 1), vector_blocks(geo.cout_g, 1), vector_blocks(pixels, 1)], tile)
 
-    def accumulate(self, kf: KernelFunction, partial: ir.Value, image: ir.Value, n, g, c) -> None:
+    def tile_shape(self) -> tuple[int, int, list[range]]:
+        """(input channels, channel vectors, tap index blocks) of a tile: rows are (channel, tap)
+        pairs, columns output-channel vectors, at most TILE_ACCUMULATORS accumulators."""
+        taps, vectors = len(self.taps()), self.vectors
+        rows = TILE_ACCUMULATORS // vectors
+        channels = max(1, min(self.geo.cin_g, rows // taps))
+        size = -(-taps // -(-taps // rows))     # tap blocks of nearly equal size
+        return channels, vectors, [range(first, min(first + size, taps)) for first in range(0, taps, size)]
+
+    def accumulate(self, kf: KernelFunction, partial: ir.Value, images: ir.Value, n0, count, threads=None) -> None:
+        """Add the pass's images into the chunk's partial [g][c][tap][o] (the whole batch: store
+        the sums), one tile at a time; the tiles' grid (input channels x channel vectors) is a
+        runtime loop, split over `threads` if given."""
         geo, b = self.geo, kf.builder
-        dy_t = self.plan.private_region(kf, "dy_t")
-        vectors = self.padded_og // LANES
+        dy_t = self.staging(kf, "dy_t")
         taps = self.taps()
-        k_dims = [(geo.out_h, False), (geo.out_w, False)]
-        for first in range(0, len(taps), CHANNEL_LANE_TAPS):
-            block = taps[first:first + CHANNEL_LANE_TAPS]
+        channels, vectors, tap_blocks = self.tile_shape()
+        k_dims = [(count, False), (geo.out_h, False), (geo.out_w, False)]
 
-            def x_operand(i, k):
-                return broadcast(b, load_scalar(b, image, self.source(b, g, c, k[0], k[1], *block[i])))
+        def tile(starts, kinds):
+            (g, v0, c0), (_, vb, cb) = starts, kinds
+            channel_block = b.udiv(as_value(v0), i64(vectors))     # tiles start at whole blocks
+            for block in tap_blocks:
+                rows = [(ci, t) for ci in range(cb.size) for t in block]
 
-            def dy_operand(j, k):
-                index = affine(b, [(g, geo.out_h * geo.out_w * self.padded_og), (k[0], geo.out_w * self.padded_og),
-                                   (k[1], self.padded_og)], j * LANES)
-                return load_vector(b, dy_t, index, align=64)
+                def x_operand(r, k):
+                    ci, t = rows[r]
+                    c = affine(b, [(c0, 1)], ci)
+                    return broadcast(b, load_scalar(b, images, self.source(b, k[0], g, c, k[1], k[2], *taps[t])))
 
-            def slot(i, j):
-                return affine(b, [(g, geo.cin_g * len(taps) * self.padded_og), (c, len(taps) * self.padded_og)],
-                              (first + i) * self.padded_og + j * LANES)
+                def dy_operand(j, k):
+                    index = self.dy_t_index(b, k[0], g, channel_block, [(k[1], geo.out_w), (k[2], 1)], j * LANES)
+                    return load_vector(b, dy_t, index, align=64)
 
-            acc = emit_fma_tile(b, len(block), vectors, k_dims, x_operand, dy_operand,
-                                init=lambda i, j: load_vector(b, partial, slot(i, j), align=64))
-            for i in range(len(block)):
-                for j in range(vectors):
-                    store_vector(b, acc[i][j], partial, slot(i, j), align=64)
+                def slot(r, j):
+                    ci, t = rows[r]
+                    return affine(b, [(g, geo.cin_g * len(taps) * self.padded_og), (c0, len(taps) * self.padded_og),
+                                      (v0, LANES)],
+                                  (ci * len(taps) + t) * self.padded_og + j * LANES)
+
+                init = None if self.whole_batch else lambda r, j: load_vector(b, partial, slot(r, j), align=64)
+                acc = emit_fma_tile(b, len(rows), vb.size, k_dims, x_operand, dy_operand, init=init)
+                for r in range(len(rows)):
+                    for j in range(vb.size):
+                        store_vector(b, acc[r][j], partial, slot(r, j), align=64)
+
+        axes = [blocks(geo.group, 1), blocks(self.padded_og // LANES, vectors), blocks(geo.cin_g, channels)]
+        emit_grid(b, axes, tile, threads)
 
     def emit_reduce(self, kf: KernelFunction) -> None:
-        """Per (g, c, 16 taps): sum the chunks, transpose taps x channels, store dw rows."""
+        """Per (g, c, 16 taps, 16 channels): sum the chunks, transpose taps x channels, store dw rows."""
         geo, b = self.geo, kf.builder
         partials = self.plan.shared_region(kf, "partials")
         taps = geo.kernel_h * geo.kernel_w
+        view = (("o", geo.out_channels), ("c", geo.cin_g), ("t", taps))
 
         def tile(starts, kinds):
-            (g, c, t0), (_, _, tb) = starts, kinds
+            (g, c, t0, v), (_, _, tb, vb) = starts, kinds
             first_tap = affine(b, [(t0, LANES)])
-            for v in range(self.padded_og // LANES):
-                sums = [self.partial_sum(b, partials, affine(b, [(g, geo.cin_g * taps * self.padded_og),
-                                                                 (c, taps * self.padded_og),
-                                                                 (first_tap, self.padded_og)],
-                                                             i * self.padded_og + v * LANES))
-                        for i in range(tb.lanes(0))]
-                by_channel = transpose(b, sums)
-                for o in range(min(LANES, geo.cout_g - v * LANES)):
-                    index = affine(b, [(g, geo.cout_g * geo.cin_g * taps), (c, taps), (first_tap, 1)],
-                                   (v * LANES + o) * geo.cin_g * taps)
-                    channel = affine(b, [(g, geo.cout_g)], v * LANES + o)
-                    view = (("o", geo.out_channels), ("c", geo.cin_g), ("t", taps))
-                    position = LanePosition({"o": channel, "c": c, "t": first_tap}, "t", tb.lanes(0), view)
-                    self.store(kf, by_channel[o], index, position)
+            sums = [self.partial_sum(b, partials, affine(b, [(g, geo.cin_g * taps * self.padded_og),
+                                                             (c, taps * self.padded_og),
+                                                             (first_tap, self.padded_og), (v, LANES)],
+                                                         t * self.padded_og))
+                    for t in range(tb.lanes(0))]
+            by_channel = transpose(b, sums)
+            for o in range(vb.lanes(0)):
+                channel = affine(b, [(g, geo.cout_g), (v, LANES)], o)
+                index = affine(b, [(channel, geo.cin_g * taps), (c, taps), (first_tap, 1)])
+                position = LanePosition({"o": channel, "c": c, "t": first_tap}, "t", tb.lanes(0), view)
+                self.store(kf, by_channel[o], index, position)
 
-        axes = [blocks(geo.group, 1), blocks(geo.cin_g, 1), vector_blocks(taps, 1)]
+        axes = [blocks(geo.group, 1), blocks(geo.cin_g, 1), vector_blocks(taps, 1), vector_blocks(geo.cout_g, 1)]
         emit_grid(b, axes, tile, threads=(kf.tid, kf.nthreads))
 
 
@@ -198,27 +290,29 @@ class _ReductionLanes(_Scheme):
         self.partial_per_chunk = geo.out_channels * geo.cin_g * geo.kernel_h * geo.kernel_w * LANES
         super().__init__(geo, epilogue)
 
-    def accumulate(self, kf: KernelFunction, partial: ir.Value, image: ir.Value, n, g, c) -> None:
+    def accumulate(self, kf: KernelFunction, partial: ir.Value, images: ir.Value, n0, count) -> None:
         geo, b = self.geo, kf.builder
         taps = self.taps()
         channels, tap_block = REDUCTION_TILE
         width_vectors = vector_blocks(geo.out_w, -(-geo.out_w // LANES))[0]
-        k_dims = [(geo.out_h, False), (width_vectors.size, True)]
+        k_dims = [(count, False), (geo.out_h, False), (width_vectors.size, True)]
+        plane = geo.out_h * geo.out_w
 
         def tile(starts, kinds):
-            (o0,), (ob,) = starts, kinds
+            (g, c, o0), (_, _, ob) = starts, kinds
             for first in range(0, len(taps), tap_block):
                 block = taps[first:first + tap_block]
 
                 def dy_operand(i, k):
-                    oh, v = k
-                    index = affine(b, [(n, geo.out_channels * geo.out_h * geo.out_w), (g, geo.cout_g * geo.out_h * geo.out_w),
-                                       (o0, geo.out_h * geo.out_w), (oh, geo.out_w)], i * geo.out_h * geo.out_w + v * LANES)
+                    image, oh, v = k
+                    index = affine(b, [(n0, geo.out_channels * plane), (image, geo.out_channels * plane),
+                                       (g, geo.cout_g * plane), (o0, plane), (oh, geo.out_w)], i * plane + v * LANES)
                     return load_vector(b, kf["dy"], index, width_vectors.lanes(v))
 
                 def x_operand(j, k):
-                    oh, v = k
-                    return load_vector(b, image, self.source(b, g, c, oh, v * LANES, *block[j]), width_vectors.lanes(v))
+                    image, oh, v = k
+                    return load_vector(b, images, self.source(b, image, g, c, oh, v * LANES, *block[j]),
+                                       width_vectors.lanes(v))
 
                 def slot(i, j):
                     return affine(b, [(g, geo.cout_g * geo.cin_g * len(taps) * LANES), (o0, geo.cin_g * len(taps) * LANES),
@@ -230,7 +324,7 @@ class _ReductionLanes(_Scheme):
                     for j in range(len(block)):
                         store_vector(b, acc[i][j], partial, slot(i, j), align=64)
 
-        emit_grid(b, [blocks(geo.cout_g, channels)], tile)
+        emit_grid(b, [blocks(geo.group, 1), blocks(geo.cin_g, 1), blocks(geo.cout_g, channels)], tile)
 
     def emit_reduce(self, kf: KernelFunction) -> None:
         """dw element e = horizontal sum of the chunk-summed partial vector e; 16 elements per item."""

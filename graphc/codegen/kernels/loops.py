@@ -146,6 +146,16 @@ def clamp(builder: ir.IRBuilder, value: ir.Value, upper: int) -> ir.Value:
     return builder.select(builder.icmp_signed(">", low, i64(upper)), i64(upper), low)
 
 
+def minimum(builder: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    """The smaller of two signed i64 values."""
+    return builder.select(builder.icmp_signed("<", x, y), x, y)
+
+
+def at_least_zero(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """max(value, 0) for a signed i64 value."""
+    return builder.select(builder.icmp_signed("<", value, i64(0)), i64(0), value)
+
+
 def unravel(builder: ir.IRBuilder, flat: ir.Value, extents: Sequence[int]) -> list[ir.Value]:
     """Row-major multi-index of `flat` over `extents` (udiv/urem by constants)."""
     indices = []

@@ -57,16 +57,24 @@ def emit_copy(builder: ir.IRBuilder, dst: ir.Value, src: ir.Value, count: int) -
     builder.call(memcpy, [dst, src, i64(4 * count), ir.Constant(I1, 0)])
 
 
-def emit_source_image(builder: ir.IRBuilder, operand: ir.Value, n, place: Placement,
-                      staged: Callable[[], ir.Value]) -> ir.Value:
-    """Image n of `operand` as the loops read it: the operand itself when the placement is the
-    identity, else its staged copy written into `staged()` (a scratch region)."""
-    image = elem_ptr(builder, operand, affine(builder, [(n, place.channels * place.src_h * place.src_w)]))
-    if place.is_identity:
-        return image
-    destination = staged()
-    emit_stage(builder, image, destination, place)
-    return destination
+def emit_source_images(builder: ir.IRBuilder, operand: ir.Value, n0, count, place: Placement,
+                       staged: Callable[[], ir.Value], each: Callable[[ir.Value, ir.Value], None] | None = None
+                       ) -> ir.Value:
+    """Images n0 .. n0+count-1 of `operand` as the loops read them, one after another every
+    `place.dst_elements` floats: the operand itself when the placement is the identity, else their
+    staged copies written into `staged()` (a scratch region of `count` images). `each(n, i)`, if
+    given, runs after image n (at place i) is staged. Returns the first image's address."""
+    image_elements = place.channels * place.src_h * place.src_w
+    destination = None if place.is_identity else staged()
+    if destination is not None or each is not None:
+        with counted_loop(builder, 0, count, name="image") as i:
+            n = affine(builder, [(n0, 1), (i, 1)])
+            if destination is not None:
+                emit_stage(builder, elem_ptr(builder, operand, affine(builder, [(n, image_elements)])),
+                           elem_ptr(builder, destination, affine(builder, [(i, place.dst_elements)])), place)
+            if each is not None:
+                each(n, i)
+    return destination if destination is not None else elem_ptr(builder, operand, affine(builder, [(n0, image_elements)]))
 
 
 def emit_stage(builder: ir.IRBuilder, src: ir.Value, dst: ir.Value, place: Placement) -> None:
