@@ -24,8 +24,8 @@ AWKWARD = [
     ConvGeometry(2, 3, 10, 10, 4, 3, 3, stride=(3, 3), pad=(4, 4, 4, 4)),
     ConvGeometry(11, 2, 9, 40, 3, 3, 3),
     ConvGeometry(9, 2, 9, 9, 17, 2, 2, dilation=(1, 2)),
-    # stride 1: the input gradient's columns form, with padding beyond kernel-1 (dx rows no dy
-    # position reaches), asymmetric padding, groups and dy rows wider than 16
+    # padding beyond kernel-1 (dx rows no dy position reaches), asymmetric padding, groups and dy
+    # rows wider than 16
     ConvGeometry(2, 4, 7, 19, 6, 3, 4, pad=(3, 0, 1, 4), group=2),
     # deep layers: many channels on small maps (channel-vector blocks and their tails, several
     # images per pass of the filter gradient, uneven chunks), stride 2, batch 1
@@ -76,7 +76,7 @@ def test_both_layouts_are_covered():
     assert forward == {"width-lanes", "channel-lanes"} and backward == {"columns", "width-lanes", "channel-lanes"}
     assert DirectConvEmitter(forward_problem(CONV1)).algorithm == "width-lanes"
     assert DirectConvEmitter(forward_problem(CONV2)).algorithm == "channel-lanes"
-    assert grad_input_emitter(CONV2).algorithm == "columns"
+    assert grad_input_emitter(CONV2).algorithm == "width-lanes"      # stride 1: the direct form
     assert CONV1.batch > PARTIAL_CHUNKS   # the filter gradient's chunked partials are exercised
 
 

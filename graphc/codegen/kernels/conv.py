@@ -9,10 +9,10 @@ conv_direct and conv_columns for the algorithms); the filter gradient lives in c
 
 * `emit_conv2d`: operands x, w, y (+ epilogue operands; the epilogue sees coords n, c, h, w).
 * `emit_conv2d_grad_input`: operands dy, w, dx (+ epilogue operands; coords n, c, h, w of dx).
-  With dilation 1 (any stride), a GEMM into columns and strided shifted sums (conv_columns: no
-  FMAs on padding or on inserted zeros). A dilated dx is the forward loop over dy zero-inserted by
-  the stride and padded by (kernel-1)*dilation - pad, with w flipped and its channel axes swapped:
-  the flip lives in the weight index function, so only dy is staged.
+  Strided with dilation 1, a GEMM into columns and strided shifted sums (conv_columns: no FMAs on
+  inserted zeros). Otherwise the forward loop over dy zero-inserted by the stride and padded by
+  (kernel-1)*dilation - pad, with w flipped and its channel axes swapped: the flip lives in the
+  weight index function, so only dy is staged.
 """
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def emit_conv2d_grad_input(module: ir.Module, name: str, geo: ConvGeometry, epil
 
 
 def grad_input_emitter(geo: ConvGeometry) -> ColumnsGradInput | DirectConvEmitter:
-    """The columns form where it applies (it spends no FMAs on padding), else the direct one."""
+    """The columns form where it is faster (strided dx, ColumnsGradInput.supports), else the direct one."""
     problem = input_gradient_problem(geo)
     return ColumnsGradInput(geo, problem) if ColumnsGradInput.supports(geo) else DirectConvEmitter(problem)
 
