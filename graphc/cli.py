@@ -127,7 +127,7 @@ def _native_step(graph: Graph, emit: str) -> str:
     try:
         lowered = lower_graph(graph, profile=profiling(), kernels=KernelSet(None, share=False))
         render = optimized_ir if emit == "llvm" else emit_assembly
-        return "\n".join(render(module) for module in [lowered.module, *lowered.kernels.modules])
+        return "\n".join(render(module) for module in [lowered.module, *lowered.kernels.texts])
     except CodegenError as error:
         raise CliError(str(error)) from None
 

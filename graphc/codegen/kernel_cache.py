@@ -5,13 +5,16 @@ fingerprint (fingerprint.kernel_fingerprint: what decides its IR) was seen befor
 without emitting its IR: earlier in this step ("deduplicated": equal convolutions, or a train
 step's forward in its own eval cell), earlier in this process ("memory") or in an earlier one
 ("disk": a disk_cache.KERNEL_INDEX entry naming its object). A new kernel is emitted into its own
-module, its functions named after its fingerprint (so equal kernels have equal IR, and objects of
-different steps link together without clashing), and handed to a CompileBatch, which compiles it
-on a worker thread while lowering goes on. Objects are cached by their IR's key (machine.cache_key)
-as every module is; the index entry only saves emitting IR to learn that key.
+module, its functions named after a hash of its IR (so equal code has equal names and one object,
+and objects of different steps link together without clashing), and handed to a CompileBatch,
+which compiles it on a worker thread while lowering goes on. Objects are cached by their IR's key
+(machine.cache_key) as every module is; the index entry only saves emitting IR to learn that key.
+A kernel that reads its batch size at run time (kernels/contract.py) has the same IR, hence the
+same object, at every batch size: the partial batch of an epoch emits it but does not compile it.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Callable
@@ -46,20 +49,22 @@ class KernelRef:
     object_key: str                  # its module's object in the cache
     level: int = KERNEL
     index_bounds: tuple[tuple[str, int], ...] = ()   # Kernel.index_bounds: the step checks them first
+    batch: int = 0                   # Kernel.batch: the `batch` argument of its calls
 
     def encode(self) -> dict:
         return {"fingerprint": self.fingerprint, "phases": list(self.phases),
                 "operands": [[o.name, list(o.shape), o.role, o.dtype] for o in self.operands],
                 "scratch": [self.scratch.shared, self.scratch.per_thread], "flops": self.flops,
                 "object": self.object_key, "level": self.level,
-                "index_bounds": [list(bound) for bound in self.index_bounds]}
+                "index_bounds": [list(bound) for bound in self.index_bounds], "batch": self.batch}
 
     @staticmethod
     def decode(record: dict) -> "KernelRef":
         return KernelRef(record["fingerprint"], tuple(record["phases"]),
                          tuple(Operand(n, tuple(shape), role, dtype) for n, shape, role, dtype in record["operands"]),
                          Scratch(*record["scratch"]), record["flops"], disk_cache.check_key(record["object"]),
-                         record["level"], tuple((name, size) for name, size in record["index_bounds"]))
+                         record["level"], tuple((name, size) for name, size in record["index_bounds"]),
+                         record["batch"])
 
 
 @dataclass
@@ -80,13 +85,13 @@ _known: dict[str, KernelRef] = {}    # every kernel this process has lowered, by
 
 class KernelSet:
     """The kernels of one step. `batch` compiles new kernels (None: emit only, e.g. to list them or
-    show their IR, kept in `modules`); `share=False` emits every distinct kernel of the step, cached
+    show their IR, kept in `texts`); `share=False` emits every distinct kernel of the step, cached
     or not (to show its IR)."""
 
     def __init__(self, batch: CompileBatch | None, share: bool = True):
         self.batch, self.share = batch, share
         self.refs: dict[str, KernelRef] = {}
-        self.modules: list[ir.Module] = []
+        self.texts: list[str] = []       # each new kernel's IR, when not compiled
         self.counts = KernelCounts()
         self._objects: dict[str, bytes] = {}
         self._pending: dict[str, tuple[object, KernelRef | None]] = {}   # key -> (future, kernel)
@@ -118,13 +123,16 @@ class KernelSet:
         return ref
 
     def _emit(self, fingerprint: str, emit: Callable[[ir.Module, str], Kernel], level: int) -> KernelRef:
-        module = ir.Module(name=f"graphc.kernel.{fingerprint[:16]}")
-        kernel = emit(module, symbol(fingerprint))
-        if self.batch is None:           # compiled, the IR would be dead weight (ResNet-20's: 62 MB)
-            self.modules.append(module)
+        module = ir.Module(name="graphc.kernel")
+        kernel = emit(module, _UNNAMED)
         text = machine.with_host_target(module)
-        ref = KernelRef(fingerprint, tuple(fn.name for fn in kernel.phases), kernel.operands, kernel.scratch,
-                        kernel.flops, machine.cache_key(text, level), level, kernel.index_bounds)
+        name = symbol(hashlib.sha256(text.encode()).hexdigest())
+        text = text.replace(_UNNAMED, name)
+        if self.batch is None:           # compiled, the IR would be dead weight (ResNet-20's: 62 MB)
+            self.texts.append(text)
+        ref = KernelRef(fingerprint, tuple(fn.name.replace(_UNNAMED, name) for fn in kernel.phases), kernel.operands,
+                        kernel.scratch, kernel.flops, machine.cache_key(text, level), level, kernel.index_bounds,
+                        kernel.batch)
         if self.batch is not None:
             source = self.submit(ref.object_key, text, ref.level, ref)
             setattr(self.counts, source, getattr(self.counts, source) + 1)
@@ -157,9 +165,14 @@ class KernelSet:
         return self._objects
 
 
-def symbol(fingerprint: str) -> str:
-    """The kernel's function name: its fingerprint, so equal kernels are equal IR."""
-    return f"k{fingerprint[:24]}"
+# Kernels are emitted under this name, then renamed after their IR's hash: a name that occurs in no
+# other identifier, so replacing it in the text renames the kernel's functions and nothing else.
+_UNNAMED = "graphc.unnamed.kernel"
+
+
+def symbol(digest: str) -> str:
+    """A kernel's function name: the hash of its IR, so equal code has equal names."""
+    return f"k{digest[:24]}"
 
 
 def _write_index(ref: KernelRef) -> None:

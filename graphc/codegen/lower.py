@@ -373,11 +373,11 @@ def emit_step(module: ir.Module, calls: list[KernelCall], barriers: list[bool], 
         start = emit_clock(b) if profile else None
         if call.kernel.index_bounds:
             _emit_index_checks(b, ctx, tid, nthreads, slot(STATUS), index, call.kernel, args)
-        signature = [PTR] * len(args) + [I64, I64]
+        signature = [PTR] * len(args) + [I64, I64, I64]
         for k, phase in enumerate(call.kernel.phases):
             if k:
                 emit_barrier(b, ctx, nthreads)
-            b.call(declare(module, phase, VOID, signature), args + [tid, nthreads])
+            b.call(declare(module, phase, VOID, signature), args + [i64(call.kernel.batch), tid, nthreads])
         if barriers[index]:
             emit_barrier(b, ctx, nthreads)
         if profile:

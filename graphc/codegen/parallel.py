@@ -44,10 +44,11 @@ def split_range(tid: int, nthreads: int, n: int) -> tuple[int, int]:
     return n * tid // nthreads, n * (tid + 1) // nthreads
 
 
-def emit_split_range(builder: ir.IRBuilder, tid: ir.Value, nthreads: ir.Value, n: int) -> tuple[ir.Value, ir.Value]:
-    """IR form of `split_range` (n static, tid and nthreads runtime i64)."""
-    lo = builder.udiv(builder.mul(i64(n), tid), nthreads)
-    hi = builder.udiv(builder.mul(i64(n), builder.add(tid, i64(1))), nthreads)
+def emit_split_range(builder: ir.IRBuilder, tid: ir.Value, nthreads: ir.Value, n) -> tuple[ir.Value, ir.Value]:
+    """IR form of `split_range` (tid and nthreads runtime i64; n a python int or a runtime i64)."""
+    n = i64(n) if isinstance(n, int) else n
+    lo = builder.udiv(builder.mul(n, tid), nthreads)
+    hi = builder.udiv(builder.mul(n, builder.add(tid, i64(1))), nthreads)
     return lo, hi
 
 

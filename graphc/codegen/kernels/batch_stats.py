@@ -8,7 +8,8 @@ One work item per channel, so each channel is owned by one thread and summed in 
 result does not depend on the thread count). Two passes over the channel: the sum, then the sum of
 squared deviations from the mean, which keeps the variance exact when the mean is large (one pass
 of sum and sum of squares would cancel). The channel's n·s values are read twice, the second time
-mostly from cache. Lanes run along s (16 per vector, a masked tail).
+mostly from cache. Lanes run along s (16 per vector, a masked tail). n is read at run time, so
+the IR is the same for every batch size.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from llvmlite import ir
 
 from .contract import Kernel, KernelFunction, Operand
 from .loops import affine, counted_loop, entry_alloca
-from .simd import F32, I32, LANES, V16F32, broadcast, horizontal_sums, lane_mask, load_vector, store_scalar
+from .simd import F32, F64, I32, I64, LANES, V16F32, broadcast, horizontal_sums, lane_mask, load_vector, store_scalar
 from .tile import blocks, emit_grid
 
 _ZERO = ir.Constant(V16F32, 0.0)
@@ -59,7 +60,9 @@ class _ChannelSums:
         self.operands, self.name, self.n, self.c, self.s = operands, name, n, c, s
         self.kf = KernelFunction(module, name, operands)
         self.b = self.kf.builder
-        self.inverse_count = ir.Constant(F32, 1.0 / (n * s))
+        # 1 / (n·s) divided in double and rounded once to float, as a constant 1.0 / (n * s) would be
+        count = self.b.uitofp(self.b.mul(self.kf.batch, ir.Constant(I64, s)), F64)
+        self.inverse_count = self.b.fptrunc(self.b.fdiv(ir.Constant(F64, 1.0), count), F32)
 
     def total(self, channel, term) -> ir.Value:
         return self.totals(channel, term)[0]
@@ -68,7 +71,7 @@ class _ChannelSums:
         """Σ over (n, s) of each term(element index, lanes) (a vector; lanes past the tail count as 0),
         accumulated together in one sweep; floats. ACCUMULATORS partial sums per term, vector v
         of a row going to partial v mod ACCUMULATORS, hide the latency of the adds."""
-        b, n, c, s = self.b, self.n, self.c, self.s
+        b, c, s = self.b, self.c, self.s
         slots = [[entry_alloca(b, V16F32, "acc") for _ in range(ACCUMULATORS)] for _ in terms]
         full, tail = divmod(s, LANES)
         rounds, rest = divmod(full, ACCUMULATORS)
@@ -83,7 +86,7 @@ class _ChannelSums:
 
         for slot in (slot for term_slots in slots for slot in term_slots):
             b.store(_ZERO, slot)
-        with counted_loop(b, 0, n, name="n") as image:
+        with counted_loop(b, 0, self.kf.batch, name="n") as image:
             row = affine(b, [(image, c * s), (channel, s)])
             if rounds:
                 with counted_loop(b, 0, rounds, name="v") as v:
@@ -113,4 +116,4 @@ class _ChannelSums:
             store_scalar(b, second, self.kf["y"], affine(b, [(index, 1)], self.c))
 
         emit_grid(b, [blocks(self.c, 1)], tile, threads=(self.kf.tid, self.kf.nthreads))
-        return Kernel(self.name, (self.kf.finish(),), self.operands, flops=flops)
+        return Kernel(self.name, (self.kf.finish(),), self.operands, flops=flops, batch=self.n)

@@ -1,6 +1,6 @@
 """The collective kernel: thread 0 hands a buffer to the process group's transport, in place.
 
-    void name(ptr noalias align 64 x, ptr transport, i64 tid, i64 nthreads)
+    void name(ptr noalias align 64 x, ptr transport, i64 batch, i64 tid, i64 nthreads)
 
 `transport` is a C function `void (ptr data, i64 count)` that sums the `count` float32 values at
 data over every rank of the job and writes the sum back (codegen/executable.py makes it from the
@@ -20,8 +20,8 @@ TRANSPORT_TYPE = ir.FunctionType(VOID, [PTR, I64])
 
 def emit_allreduce(module: ir.Module, name: str, shape: tuple[int, ...], dtype: str) -> Kernel:
     operands = (Operand("x", shape, "inout", dtype), Operand("transport", (), "in", "i64"))
-    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, PTR, I64, I64]), name)
-    x, transport, tid, _ = fn.args
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, PTR, I64, I64, I64]), name)
+    x, transport, _, tid, _ = fn.args
     x.name, transport.name, tid.name = "x", "transport", "tid"
     x.attributes.add("noalias")
     x.attributes.align = ALIGN

@@ -2,7 +2,7 @@
 
 A kernel is one or more LLVM functions ("phases") with the same signature
 
-    void name.phaseK(ptr noalias align 64 operand0, ..., i64 tid, i64 nthreads)
+    void name.phaseK(ptr noalias align 64 operand0, ..., i64 batch, i64 tid, i64 nthreads)
 
 * Operands are float32 (or int32 where stated) row-major contiguous buffers, each 64-byte aligned
   (the caller guarantees it; `align 64` is declared, so a misaligned buffer may fault).
@@ -11,6 +11,10 @@ A kernel is one or more LLVM functions ("phases") with the same signature
   phase, with a barrier between consecutive phases (phase K+1 may read what phase K wrote).
 * The split never changes the order of floating-point operations of any output element, so the
   results are bitwise identical for every thread count.
+* `batch` is the leading extent of the kernel's batch-major operands (`Kernel.batch`; 0 for a
+  kernel without any). A kernel that reads it at run time instead of building it in emits the
+  same IR for every batch size, so a partial batch or an eval at another batch size finds it
+  compiled (kernel_cache.py names and caches kernels by their IR).
 * A kernel that indexes with a runtime integer operand declares its bounds (`Kernel.index_bounds`):
   the step checks them before the kernel runs (lower.py), so no input makes native code read or
   write out of bounds, or differ silently from the reference, which raises.
@@ -110,6 +114,7 @@ class Kernel:
     operands: tuple[Operand, ...]
     scratch: Scratch = field(default_factory=Scratch)
     flops: int = 0
+    batch: int = 0           # the `batch` argument its calls pass
     # (operand name, size): integer operands whose every value must lie in [0, size). The step
     # checks them before the kernel runs and stops with a status the executable raises from; the
     # kernel itself may then assume them in range.
@@ -121,7 +126,7 @@ class KernelFunction:
 
     def __init__(self, module: ir.Module, name: str, operands: tuple[Operand, ...], scratch: Scratch = Scratch()):
         params = list(operands) + ([Operand("scratch", (scratch.nbytes(1),), "scratch")] if scratch else [])
-        fnty = ir.FunctionType(VOID, [PTR] * len(params) + [I64, I64])
+        fnty = ir.FunctionType(VOID, [PTR] * len(params) + [I64, I64, I64])
         self.function = ir.Function(module, fnty, name)
         self.function.attributes.add("nounwind")
         for arg, operand in zip(self.function.args, params):
@@ -131,8 +136,8 @@ class KernelFunction:
             arg.attributes.align = ALIGN
         self.args = {operand.name: arg for arg, operand in zip(self.function.args, params)}
         self._operands = {operand.name: operand for operand in params}
-        self.tid, self.nthreads = self.function.args[-2:]
-        self.tid.name, self.nthreads.name = "tid", "nthreads"
+        self.batch, self.tid, self.nthreads = self.function.args[-3:]
+        self.batch.name, self.tid.name, self.nthreads.name = "batch", "tid", "nthreads"
         self.scratch = scratch
         self.builder = ir.IRBuilder(self.function.append_basic_block("entry"))
 

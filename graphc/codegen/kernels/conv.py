@@ -120,12 +120,13 @@ def input_gradient_problem(geo: ConvGeometry) -> DirectConv:
 def emit_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue = IDENTITY) -> Kernel:
     own = [Operand("x", geo.x_shape), Operand("w", geo.w_shape), Operand("y", geo.y_shape, "out")]
     emitter = DirectConvEmitter(forward_problem(geo))
-    return _emit(module, name, emitter, kernel_operands(own, epilogue.operands), epilogue, geo.flops)
+    return _emit(module, name, emitter, kernel_operands(own, epilogue.operands), epilogue, geo.flops, geo.batch)
 
 
 def emit_conv2d_grad_input(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue = IDENTITY) -> Kernel:
     own = [Operand("dy", geo.y_shape), Operand("w", geo.w_shape), Operand("dx", geo.x_shape, "out")]
-    return _emit(module, name, grad_input_emitter(geo), kernel_operands(own, epilogue.operands), epilogue, geo.flops)
+    return _emit(module, name, grad_input_emitter(geo), kernel_operands(own, epilogue.operands), epilogue, geo.flops,
+                 geo.batch)
 
 
 def grad_input_emitter(geo: ConvGeometry) -> ColumnsGradInput | DirectConvEmitter:
@@ -135,10 +136,10 @@ def grad_input_emitter(geo: ConvGeometry) -> ColumnsGradInput | DirectConvEmitte
 
 
 def _emit(module, name, emitter: ColumnsGradInput | DirectConvEmitter, operands, epilogue: Epilogue,
-          flops: int) -> Kernel:
+          flops: int, batch: int) -> Kernel:
     phases = []
     for suffix, emit in emitter.phases(epilogue):
         kf = KernelFunction(module, f"{name}{suffix}", operands, emitter.plan.scratch)
         emit(kf)
         phases.append(kf.finish())
-    return Kernel(name, tuple(phases), operands, emitter.plan.scratch, flops)
+    return Kernel(name, tuple(phases), operands, emitter.plan.scratch, flops, batch)

@@ -62,7 +62,7 @@ class ColumnsGradInput:
         self.row_stride = LANES * _vectors(self.pixels)
         # Small maps: the GEMM runs over the pixels of several images, so each weight broadcast
         # feeds more FMAs and the weights are read once per pass, not once per image.
-        self.images = max(1, min(geo.batch, COLUMN_VECTORS // _vectors(self.pixels)))
+        self.images = max(1, COLUMN_VECTORS // _vectors(self.pixels))
         self.tap_stride = self.images * self.row_stride            # columns: [tap][image][pixel]
         # The masked loads of the second sum start up to kernel_w - 1 elements before a column row
         # and end up to kernel_w - 1 after the last one: margins keep their addresses in the buffer.
@@ -76,7 +76,7 @@ class ColumnsGradInput:
     def emit(self, kf: KernelFunction, epilogue: Epilogue) -> None:
         geo, b = self.geo, kf.builder
         columns = elem_ptr(b, self.plan.private_region(kf, "columns"), self.margin)
-        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, geo.batch)
+        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, kf.batch)
         with counted_loop(b, lo, hi, self.images, name="n") as n0:
             # a short last pass repeats its last image in the GEMM and skips it in the sums
             last = b.sub(hi, i64(1))

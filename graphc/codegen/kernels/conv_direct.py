@@ -17,7 +17,8 @@ Two register-blocked algorithms; the one whose 16 lanes are better filled is cho
   vectors; per (c, kh, kw), one weight vector load and one input broadcast per pixel. The
   accumulators are transposed in registers (16x16 shuffles) to store NCHW rows. A thread's images
   go in passes of at least PASS_PIXELS output pixels, each tile over every image of the pass.
-Threads split the batch by image.
+Threads split the batch by image; its size is read at run time (the IR is the same for every
+batch size).
 """
 from __future__ import annotations
 
@@ -122,7 +123,7 @@ class DirectConvEmitter:
         self.plan = ScratchPlan()
         if not self.width_lanes:
             self.plan.shared("weights", 4 * conv.groups * conv.in_g * conv.kernel[0] * conv.kernel[1] * self.padded_out_g)
-        self.images = 1 if self.width_lanes else min(conv.batch, -(-PASS_PIXELS // (conv.out_h * conv.out_w)))
+        self.images = 1 if self.width_lanes else -(-PASS_PIXELS // (conv.out_h * conv.out_w))
         if not conv.place.is_identity:
             self.plan.private("staged", 4 * self.images * conv.place.dst_elements)
 
@@ -138,7 +139,7 @@ class DirectConvEmitter:
 
     def emit(self, kf: KernelFunction, epilogue: Epilogue) -> None:
         conv, b = self.conv, kf.builder
-        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, conv.batch)
+        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, kf.batch)
         weights = None if self.width_lanes else self.plan.shared_region(kf, "weights")
         with counted_loop(b, lo, hi, self.images, name="n") as n0:
             count = minimum(b, b.sub(hi, n0), i64(self.images)) if self.images > 1 else 1

@@ -2,9 +2,10 @@
     dy[n, o, oh, ow] * x[n, g*C/group + c, oh*sh + kh*dh - pad_top, ow*sw + kw*dw - pad_left].
 
 Operands dy, x, dw, epilogue operands, scratch. Two phases with a barrier between them:
-1. The batch is cut into min(N, PARTIAL_CHUNKS) fixed chunks of consecutive images, split over
-   threads; each chunk's partial dw goes to its own slot of shared scratch. The chunking does not
-   depend on the thread count, so neither does any sum's order.
+1. The batch is cut into PARTIAL_CHUNKS fixed chunks of consecutive images (some empty when N is
+   smaller), split over threads; each chunk's partial dw goes to its own slot of shared scratch.
+   The chunking does not depend on the thread count, so neither does any sum's order. N is read
+   at run time: the chunked form's IR is the same for every batch size.
 2. dw = the partials summed in chunk order, split over threads by output element; the epilogue
    (e.g. the optimizer update of w) runs on each vector of dw before it is stored, with coords
    o, c, t (t = kh*KW + kw, lanes along t) for channel lanes and e (the flat index) otherwise.
@@ -66,7 +67,7 @@ def emit_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry, epi
         kf = KernelFunction(module, f"{name}.{suffix}", operands, plan.scratch)
         emit(kf)
         phases.append(kf.finish())
-    return Kernel(name, tuple(phases), operands, plan.scratch, geo.flops)
+    return Kernel(name, tuple(phases), operands, plan.scratch, geo.flops, geo.batch)
 
 
 class _Scheme:
@@ -80,7 +81,7 @@ class _Scheme:
     def __init__(self, geo: ConvGeometry, epilogue: Epilogue):
         self.geo, self.epilogue = geo, epilogue
         self.place = padded_input(geo)
-        self.chunks = 1 if self.whole_batch else min(geo.batch, PARTIAL_CHUNKS)
+        self.chunks = 1 if self.whole_batch else PARTIAL_CHUNKS
         self.plan = ScratchPlan().shared("partials", 4 * self.chunks * self.partial_per_chunk)
         if not self.place.is_identity:
             self.add_staging("staged", self.images * self.place.dst_elements)
@@ -129,7 +130,7 @@ class _Scheme:
         with counted_loop(b, lo, hi, name="chunk") as chunk:
             partial = elem_ptr(b, partials, affine(b, [(chunk, self.partial_per_chunk)]))
             emit_zero(b, partial, self.partial_per_chunk)
-            first, last = emit_split_range(b, chunk, ir.Constant(chunk.type, chunks), geo.batch)
+            first, last = emit_split_range(b, chunk, ir.Constant(chunk.type, chunks), kf.batch)
             with counted_loop(b, first, last, self.images, name="n") as n0:
                 count = minimum(b, b.sub(last, n0), i64(self.images))
                 images = emit_source_images(b, kf["x"], n0, count, self.place,
@@ -151,7 +152,7 @@ class _ChannelLanes(_Scheme):
         self.pixels = geo.out_h * geo.out_w
         chunks = min(geo.batch, PARTIAL_CHUNKS)
         self.whole_batch = chunks * self.partial_per_chunk > WHOLE_BATCH_RATIO * (prod(geo.y_shape) + prod(geo.x_shape))
-        self.images = geo.batch if self.whole_batch else min(-(-geo.batch // chunks), -(-PASS_PIXELS // self.pixels))
+        self.images = geo.batch if self.whole_batch else -(-PASS_PIXELS // self.pixels)
         self.vectors = min(self.padded_og // LANES, CHANNEL_LANE_VECTORS)     # a tile's channel vectors
         if self.whole_batch:
             # Every tap in one tile, so a tile reads its dy (the batch's pixels) once.
@@ -168,7 +169,7 @@ class _ChannelLanes(_Scheme):
 
     def emit_staging(self, kf: KernelFunction) -> None:
         b = kf.builder
-        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, self.geo.batch)
+        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, kf.batch)
         emit_source_images(b, kf["x"], lo, b.sub(hi, lo), self.place, lambda: self.batch_image(kf, lo),
                            lambda n, i: self.prepare_image(kf, n, n))
 
@@ -180,7 +181,7 @@ class _ChannelLanes(_Scheme):
         return elem_ptr(b, self.staging(kf, "staged"), affine(b, [(n, place.dst_elements)]))
 
     def emit_sums(self, kf: KernelFunction) -> None:
-        self.accumulate(kf, self.plan.shared_region(kf, "partials"), self.batch_image(kf, 0), 0, self.geo.batch,
+        self.accumulate(kf, self.plan.shared_region(kf, "partials"), self.batch_image(kf, 0), 0, kf.batch,
                         threads=(kf.tid, kf.nthreads))
 
     def dy_t_index(self, b: ir.IRBuilder, i, g, block, pixel: list, lane=0):

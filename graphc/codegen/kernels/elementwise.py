@@ -13,6 +13,9 @@ optimizer update needs.
 
 Dimensions contiguous for every operand are merged; the innermost is vectorized (16 lanes,
 masked tail). Work items are (outer index, chunk of up to CHUNK_VECTORS vectors), split over threads.
+The leading dimension of a tensor of two or more is never merged: its extent is the kernel's
+`batch`, read at run time, so the loop over a batch of activations has the same IR at every batch
+size (kernels/contract.py).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from llvmlite import ir
 from .contract import IR_TYPES, Kernel, KernelFunction, Operand
 from .loops import affine, as_value, counted_loop
 from .simd import I64, LANES, broadcast, load_scalar, load_vector, store_vector
-from .tile import blocks, emit_grid, vector_blocks
+from .tile import blocks, emit_grid, runtime_blocks, vector_blocks
 
 CHUNK_VECTORS = 64
 Expr = Callable[[ir.IRBuilder, list], "ir.Value | list[ir.Value]"]
@@ -81,17 +84,23 @@ def emit_elementwise(module: ir.Module, name: str, shape: Sequence[int], inputs:
                 for t in inputs if not t.position]
     operands += [Operand(t.name, shape, "out", t.dtype) for t in outputs if t.name not in inplace]
     kf = KernelFunction(module, name, tuple(operands))
-    contiguous = broadcast_strides(shape, shape)
-    dims, strides = collapse(shape, [broadcast_strides(t.shape, shape) for t in inputs] + [contiguous])
+    all_strides = [broadcast_strides(t.shape, shape) for t in inputs] + [broadcast_strides(shape, shape)]
+    runtime_lead = len(shape) >= 2
+    dims, strides = collapse(shape[runtime_lead:], [s[runtime_lead:] for s in all_strides])
+    if runtime_lead:
+        strides = [[whole[0]] + inner for whole, inner in zip(all_strides, strides)]
     destinations = [kf[inplace.get(t.name, t.name)] for t in outputs]
-    _emit_loop(kf, dims, strides, inputs, outputs, destinations, expr)
-    return Kernel(name, (kf.finish(),), tuple(operands), flops=prod(shape) * len(outputs))
+    _emit_loop(kf, dims, strides, runtime_lead, inputs, outputs, destinations, expr)
+    return Kernel(name, (kf.finish(),), tuple(operands), flops=prod(shape) * len(outputs),
+                  batch=shape[0] if runtime_lead else 0)
 
 
-def _emit_loop(kf, dims, strides, inputs, outputs, destinations, expr) -> None:
+def _emit_loop(kf, dims, strides, runtime_lead: bool, inputs, outputs, destinations, expr) -> None:
     b = kf.builder
     out_strides = strides[-1]
     axes = [blocks(d, 1) for d in dims[:-1]] + [vector_blocks(dims[-1], CHUNK_VECTORS)]
+    if runtime_lead:
+        axes.insert(0, runtime_blocks(b, kf.batch, 1))
 
     def tile(starts, kinds):
         outer, chunk = starts[:-1], kinds[-1]

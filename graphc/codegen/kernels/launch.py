@@ -14,7 +14,7 @@ from ..machine import Library, compile_module
 from ..parallel import BARRIER_BYTES, emit_barrier, shared_runner
 from .contract import ALIGN, Kernel
 from .loops import counted_loop
-from .simd import I64, PTR, VOID, elem_ptr
+from .simd import I64, PTR, VOID, elem_ptr, i64
 
 _HEADER_SLOTS = BARRIER_BYTES // 8
 _NTHREADS, _REPEAT, _POINTERS = _HEADER_SLOTS, _HEADER_SLOTS + 1, _HEADER_SLOTS + 2
@@ -77,9 +77,9 @@ def _emit_step(module: ir.Module, kernel: Kernel, name: str) -> None:
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     slot = lambda index, typ: b.load(elem_ptr(b, ctx, index, I64), typ=typ)
     nthreads, repeat = slot(_NTHREADS, I64), slot(_REPEAT, I64)
-    pointers = [slot(_POINTERS + i, PTR) for i in range(len(kernel.phases[0].args) - 2)]
+    pointers = [slot(_POINTERS + i, PTR) for i in range(len(kernel.phases[0].args) - 3)]
     with counted_loop(b, 0, repeat, name="rep"):
         for phase in kernel.phases:
-            b.call(phase, pointers + [tid, nthreads])
+            b.call(phase, pointers + [i64(kernel.batch), tid, nthreads])
             emit_barrier(b, ctx, nthreads)
     b.ret_void()

@@ -125,25 +125,27 @@ def for_each_item(builder: ir.IRBuilder, lo: ir.Value, hi: ir.Value,
                   regions: Sequence[tuple[int, Callable[[ir.Value], None]]]) -> None:
     """Run the work items [lo, hi) of a list of regions laid end to end.
 
-    regions = [(count, body), ...]; item k of a region is body(k) with k in region-local numbering.
-    Lets one thread range cover heterogeneous tiles (full blocks, then remainder blocks).
+    regions = [(count, body), ...] (count a python int or an i64 value); item k of a region is
+    body(k) with k in region-local numbering. Lets one thread range cover heterogeneous tiles
+    (full blocks, then remainder blocks).
     """
     offset = 0
     for count, body in regions:
-        if count <= 0:
+        if isinstance(count, int) and count <= 0:
             continue
-        local_lo = clamp(builder, builder.sub(lo, i64(offset)), count)
-        local_hi = clamp(builder, builder.sub(hi, i64(offset)), count)
+        local_lo = clamp(builder, builder.sub(lo, as_value(offset)), count)
+        local_hi = clamp(builder, builder.sub(hi, as_value(offset)), count)
         with counted_loop(builder, local_lo, local_hi, name="item") as item:
             body(item)
-        offset += count
+        offset = offset + count if isinstance(offset, int) and isinstance(count, int) else \
+            builder.add(as_value(offset), as_value(count))
 
 
-def clamp(builder: ir.IRBuilder, value: ir.Value, upper: int) -> ir.Value:
-    """value clamped into [0, upper]."""
-    zero = i64(0)
+def clamp(builder: ir.IRBuilder, value: ir.Value, upper) -> ir.Value:
+    """value clamped into [0, upper] (upper a python int or an i64 value)."""
+    zero, upper = i64(0), as_value(upper)
     low = builder.select(builder.icmp_signed("<", value, zero), zero, value)
-    return builder.select(builder.icmp_signed(">", low, i64(upper)), i64(upper), low)
+    return builder.select(builder.icmp_signed(">", low, upper), upper, low)
 
 
 def minimum(builder: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:

@@ -12,7 +12,9 @@ Algorithms (each output element is one FMA chain over k = 0..K-1, so threads nev
 * dot form (transpose_b True, the `x @ w.T` of a dense layer): lanes run along k over contiguous
   rows of a and b; a 6x4 tile keeps 24 partial-sum vectors, summed horizontally at the end.
   With transpose_a too, each thread first copies a.T into its scratch.
-Work items are tiles, split contiguously over threads.
+Work items are tiles, split contiguously over threads. The leading extent of `a` (M, or K with
+transpose_a; with both flags, none) is the kernel's `batch`, read at run time: a dense layer's
+forward, input gradient and weight gradient have the same IR at every batch size.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop
 from .simd import LANES, broadcast, elem_ptr, horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, \
     store_vector
-from .tile import Block, blocks, emit_fma_tile, emit_grid, vector_blocks
+from .tile import Block, blocks, emit_fma_tile, emit_grid, runtime_blocks, vector_blocks
 
 GEMM_ROWS, GEMM_VECTORS = 6, 4
 DOT_ROWS, DOT_COLS = 6, 4
@@ -44,10 +46,11 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
     shape = (m, k, n)
     if transpose_b:
         a_rows = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
-        _emit_dot_form(kf, shape, a_rows, epilogue)
+        _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a)
     else:
         _emit_gemm_form(kf, shape, transpose_a, epilogue, batch)
-    return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * batch)
+    lead = 0 if relayout_a or batch > 1 else a_shape[0]
+    return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * batch, batch=lead)
 
 
 def _split_tiles(kf: KernelFunction, axes, tile) -> None:
@@ -59,6 +62,9 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
     b = kf.builder
     a = kf["a"]
     view = ((("i", batch),) if batch > 1 else ()) + (("m", m), ("n", n))
+    # one matrix: a's leading extent (rows, or the reduction with transpose_a) is read at run time
+    rows = blocks(m, GEMM_ROWS) if batch > 1 or transpose_a else runtime_blocks(b, kf.batch, GEMM_ROWS)
+    reduction = kf.batch if batch == 1 and transpose_a else k
 
     def tile(item, row0, vec0, _, rb: Block, cb: Block):
         col0 = affine(b, [(vec0, LANES)])
@@ -73,7 +79,7 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
         def b_operand(j, kk):
             return load_vector(b, bmat, affine(b, [(kk[0], n), (col0, 1)], j * LANES), lanes[j])
 
-        acc = emit_fma_tile(b, rb.size, cb.size, [(k, False)], a_operand, b_operand)
+        acc = emit_fma_tile(b, rb.size, cb.size, [(reduction, False)], a_operand, b_operand)
         for i in range(rb.size):
             for j in range(cb.size):
                 row, col = affine(b, [(row0, 1)], i), affine(b, [(col0, 1)], j * LANES)
@@ -81,11 +87,15 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
                 value = epilogue.apply(b, acc[i][j], position, kf.args)
                 store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n + j * LANES), lanes[j])
 
-    _split_tiles(kf, [blocks(batch, 1), blocks(m, GEMM_ROWS), vector_blocks(n, GEMM_VECTORS)], tile)
+    if batch > 1:
+        _split_tiles(kf, [blocks(batch, 1), rows, vector_blocks(n, GEMM_VECTORS)], tile)
+    else:   # the runtime axis must come first
+        _split_tiles(kf, [rows, vector_blocks(n, GEMM_VECTORS)],
+                     lambda row0, vec0, rb, cb: tile(0, row0, vec0, None, rb, cb))
 
 
-def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue) -> None:
-    """y[i, j] = dot(a_rows[i, :], b[j, :]), lanes along k."""
+def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue, runtime_rows: bool) -> None:
+    """y[i, j] = dot(a_rows[i, :], b[j, :]), lanes along k; M read at run time if `runtime_rows`."""
     m, k, n = shape
     b = kf.builder
     bmat, y = kf["b"], kf["y"]
@@ -118,7 +128,8 @@ def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilog
                 value = epilogue.apply(b, row_values, position, kf.args)
                 store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n), cb.size)
 
-    _split_tiles(kf, [blocks(m, DOT_ROWS), blocks(n, DOT_COLS)], tile)
+    rows = runtime_blocks(b, kf.batch, DOT_ROWS) if runtime_rows else blocks(m, DOT_ROWS)
+    _split_tiles(kf, [rows, blocks(n, DOT_COLS)], tile)
 
 
 def _transposed_copy(kf: KernelFunction, src: ir.Value, rows: int, cols: int) -> ir.Value:

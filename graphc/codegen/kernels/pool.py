@@ -35,7 +35,7 @@ from ..parallel import emit_split_range
 from .contract import Kernel, KernelFunction, Operand, ScratchPlan, kernel_operands
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop
-from .simd import F32, I32, LANES, V16F32, elem_ptr, load_scalar, load_strided, load_vector, shuffle, store_scalar, \
+from .simd import F32, I32, LANES, V16F32, elem_ptr, i64, load_scalar, load_strided, load_vector, shuffle, store_scalar, \
     store_vector
 from .staging import emit_copy, emit_zero
 from .tile import emit_grid, vector_blocks
@@ -158,7 +158,7 @@ def _emit_forward(module, name, geo: PoolGeometry, combine, fill: float, average
         _for_each_output_vector(kf, geo, vector)
 
     _planes(kf, geo, plane_body)
-    return Kernel(name, (kf.finish(),), operands, plan.scratch, _flops(geo))
+    return Kernel(name, (kf.finish(),), operands, plan.scratch, _flops(geo), geo.batch)
 
 
 def _window_size(kf: KernelFunction, geo: PoolGeometry):
@@ -238,7 +238,7 @@ def emit_max_pool2d_grad_grad(module: ir.Module, name: str, geo: PoolGeometry) -
         _for_each_output_vector(kf, geo, vector)
 
     _planes(kf, geo, plane_body)
-    return Kernel(name, (kf.finish(),), operands, plan.scratch)
+    return Kernel(name, (kf.finish(),), operands, plan.scratch, batch=geo.batch)
 
 
 def _first_max_taps(b: ir.IRBuilder, geo: PoolGeometry, x: _Plane, oh, ow0, lanes) -> ir.Value:
@@ -278,7 +278,7 @@ def _emit_gradient(module, name, geo: PoolGeometry, own, staged: list[str], per_
             _write_out(kf, geo, plane, sums, dx, epilogue)
 
     _planes(kf, geo, plane_body)
-    return Kernel(name, (kf.finish(),), operands, plan.scratch, _flops(geo))
+    return Kernel(name, (kf.finish(),), operands, plan.scratch, _flops(geo), geo.batch)
 
 
 def _store_interleaved(kf, geo: PoolGeometry, plane, dx: _Plane, oh, ow0, lanes: int, parts,
@@ -342,9 +342,9 @@ def _store_dx(kf, geo: PoolGeometry, value, plane, dx: _Plane, row, col, count: 
 
 # -- shared loops and addressing ------------------------------------------------------------------------------
 def _planes(kf: KernelFunction, geo: PoolGeometry, body) -> None:
-    """body(plane) for this thread's share of the N*C planes."""
+    """body(plane) for this thread's share of the N*C planes (N read at run time)."""
     b = kf.builder
-    lo, hi = emit_split_range(b, kf.tid, kf.nthreads, geo.batch * geo.channels)
+    lo, hi = emit_split_range(b, kf.tid, kf.nthreads, b.mul(kf.batch, i64(geo.channels)))
     with counted_loop(b, lo, hi, name="plane") as plane:
         body(plane)
 

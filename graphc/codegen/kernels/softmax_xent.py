@@ -61,12 +61,12 @@ def emit_sparse_softmax_cross_entropy_grad(module: ir.Module, name: str, n: int,
 def _emit_rows(module, name, n: int, c: int, operands, row, flops: int) -> Kernel:
     kf = KernelFunction(module, name, operands)
     rows = _Rows(kf, c)
-    lo, hi = emit_split_range(kf.builder, kf.tid, kf.nthreads, n)
+    lo, hi = emit_split_range(kf.builder, kf.tid, kf.nthreads, kf.batch)      # n read at run time
     with counted_loop(kf.builder, lo, hi, name="row") as r:
         row(rows, r)
     # labels computed inside the step (not a graph input, which the executable checks first) are
     # checked by the step before the kernel: an out-of-range label raises, as the reference does
-    return Kernel(name, (kf.finish(),), operands, flops=flops, index_bounds=(("labels", c),))
+    return Kernel(name, (kf.finish(),), operands, flops=flops, batch=n, index_bounds=(("labels", c),))
 
 
 class _Rows:

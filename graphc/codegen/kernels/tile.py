@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 from llvmlite import ir
 
 from ..parallel import emit_split_range
-from .loops import affine, entry_alloca, for_each_item, nested_indices, unravel
+from .loops import affine, as_value, entry_alloca, for_each_item, nested_indices, unravel
 from .simd import LANES, V16F32, fma, i64
 
 OperandFn = Callable[[int, tuple], ir.Value]
@@ -58,10 +58,11 @@ def emit_fma_tile(builder: ir.IRBuilder, rows: int, cols: int, k_dims: Sequence[
 @dataclass(frozen=True)
 class Block:
     """`count` consecutive blocks of `size` items from `start`. For blocks of 16-lane vectors the
-    last vector of each block has `last_lanes` valid lanes."""
-    start: int
+    last vector of each block has `last_lanes` valid lanes. On a grid's first axis, `start` and
+    `count` may be i64 values: an extent known only at run time (`runtime_blocks`)."""
+    start: int | ir.Value
     size: int
-    count: int
+    count: int | ir.Value
     last_lanes: int = LANES
 
     def lanes(self, index: int) -> int:
@@ -76,6 +77,15 @@ def blocks(extent: int, size: int) -> list[Block]:
     if rest:
         result.append(Block(full * size, rest, 1))
     return result
+
+
+def runtime_blocks(builder: ir.IRBuilder, extent: ir.Value, size: int) -> list[Block]:
+    """Cover [0, extent) for an extent read at run time: `size` blocks, then single items (the
+    remainder's size is not known when the tile is emitted)."""
+    if size == 1:
+        return [Block(0, 1, extent)]
+    full = builder.udiv(extent, i64(size))
+    return [Block(0, size, full), Block(builder.mul(full, i64(size)), 1, builder.urem(extent, i64(size)))]
 
 
 def vector_blocks(extent: int, vectors_per_block: int) -> list[Block]:
@@ -97,15 +107,26 @@ def emit_grid(builder: ir.IRBuilder, axes: Sequence[Sequence[Block]],
 
     Each combination of block kinds is one region of items; `starts` are the tiles' first indices
     (i64 values). With threads=(tid, nthreads) only that thread's contiguous share of all the
-    items, laid end to end, is run.
+    items, laid end to end, is run. Only the first axis may have runtime counts (unravel divides
+    by the others).
     """
     regions = []
     for kinds in product(*axes):
         def body(item, kinds=kinds):
             positions = unravel(builder, item, [k.count for k in kinds])
-            starts = tuple(affine(builder, [(p, k.size)], k.start) for p, k in zip(positions, kinds))
+            starts = tuple(affine(builder, [(p, k.size), (k.start, 1)]) for p, k in zip(positions, kinds))
             tile(starts, kinds)
-        regions.append((prod(k.count for k in kinds), body))
-    total = sum(count for count, _ in regions)
-    lo, hi = emit_split_range(builder, *threads, total) if threads else (i64(0), i64(total))
+        regions.append((_product(builder, [k.count for k in kinds]), body))
+    total = sum(count for count, _ in regions if isinstance(count, int))
+    for count in (c for c, _ in regions if not isinstance(c, int)):
+        total = builder.add(as_value(total), count)
+    lo, hi = emit_split_range(builder, *threads, total) if threads else (i64(0), as_value(total))
     for_each_item(builder, lo, hi, regions)
+
+
+def _product(builder: ir.IRBuilder, counts: list) -> int | ir.Value:
+    """The product of python ints and i64 values, folded at build time where it can be."""
+    result = prod(c for c in counts if isinstance(c, int))
+    for count in (c for c in counts if not isinstance(c, int)):
+        result = builder.mul(as_value(result), count) if result != 1 else count
+    return result

@@ -1,0 +1,73 @@
+"""Kernels that read their batch size at run time (kernels/contract.py) emit the same IR at every
+batch size, so a partial batch or an eval at another batch size reuses their objects; each
+family's correctness at any one batch size is tested in its own file, and identical IR makes the
+object compiled for one batch the object of the other."""
+import pytest
+from llvmlite import ir
+
+from graphc.codegen.kernels import epilogue as ep
+from graphc.codegen.kernels.batch_stats import emit_batch_stats, emit_channel_sums
+from graphc.codegen.kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input
+from graphc.codegen.kernels.conv_filter import emit_conv2d_grad_filter
+from graphc.codegen.kernels.elementwise import Tensor, emit_elementwise
+from graphc.codegen.kernels.matmul import emit_matmul
+from graphc.codegen.kernels.pool import PoolGeometry, emit_avg_pool2d, emit_max_pool2d, emit_max_pool2d_grad
+from graphc.codegen.kernels.softmax_xent import emit_sparse_softmax_cross_entropy, \
+    emit_sparse_softmax_cross_entropy_grad
+
+
+def conv(n, stride=1, channels=6, size=14, out=16, kernel=5, pad=0):
+    return ConvGeometry(n, channels, size, size, out, kernel, kernel, stride=(stride, stride), pad=(pad,) * 4)
+
+
+def add_relu(module, name, n):
+    shape = (n, 6, 7, 9)
+    return emit_elementwise(module, name, shape, [Tensor("x", shape), Tensor("bias", (6, 1, 1))], [Tensor("y", shape)],
+                            lambda b, v: b.fadd(v[0], v[1]))
+
+
+FAMILIES = {
+    "conv2d, width lanes": lambda m, name, n: emit_conv2d(m, name, conv(n, channels=1, size=32, out=6)),
+    "conv2d, channel lanes + bias, relu": lambda m, name, n: emit_conv2d(
+        m, name, conv(n), ep.chain(ep.bias_add("c", 16), ep.relu())),
+    "conv2d dx, direct": lambda m, name, n: emit_conv2d_grad_input(m, name, conv(n)),
+    "conv2d dx, columns (stride 2)": lambda m, name, n: emit_conv2d_grad_input(
+        m, name, conv(n, stride=2, channels=8, size=9, out=12, kernel=3, pad=1)),
+    "conv2d dw, chunked reduction lanes": lambda m, name, n: emit_conv2d_grad_filter(m, name, conv(n, 1, 1, 32, 6)),
+    "conv2d dw, chunked channel lanes": lambda m, name, n: emit_conv2d_grad_filter(m, name, conv(n)),
+    "dense forward (x @ w.T + bias)": lambda m, name, n: emit_matmul(m, name, n, 40, 12, transpose_b=True,
+                                                                     epilogue=ep.bias_add("n", 12)),
+    "dense dx (dy @ w)": lambda m, name, n: emit_matmul(m, name, n, 12, 40),
+    "dense dw (dy.T @ x)": lambda m, name, n: emit_matmul(m, name, 12, n, 40, transpose_a=True),
+    "elementwise with broadcast": add_relu,
+    "max_pool2d": lambda m, name, n: emit_max_pool2d(m, name, PoolGeometry(n, 6, 28, 28, (2, 2), (2, 2))),
+    "avg_pool2d, padded": lambda m, name, n: emit_avg_pool2d(m, name, PoolGeometry(n, 3, 9, 9, (3, 3), (2, 2),
+                                                                                   (1, 1, 1, 1))),
+    "max_pool2d grad": lambda m, name, n: emit_max_pool2d_grad(m, name, PoolGeometry(n, 6, 28, 28, (2, 2), (2, 2))),
+    "softmax cross-entropy": lambda m, name, n: emit_sparse_softmax_cross_entropy(m, name, n, 10),
+    "softmax cross-entropy grad": lambda m, name, n: emit_sparse_softmax_cross_entropy_grad(m, name, n, 10),
+    "batch statistics": lambda m, name, n: emit_batch_stats(m, name, n, 5, 49),
+    "channel sums": lambda m, name, n: emit_channel_sums(m, name, n, 5, 49),
+}
+
+
+def ir_text(emit, batch):
+    module = ir.Module(name="kernel")
+    kernel = emit(module, "k", batch)
+    return str(module), kernel
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_ir_does_not_depend_on_the_batch_size(family):
+    (full, kernel), (partial, smaller) = ir_text(FAMILIES[family], 32), ir_text(FAMILIES[family], 7)
+    assert (kernel.batch, smaller.batch) == (32, 7)         # what the calls pass as `batch`
+    assert full == partial
+
+
+def test_a_batch_dependent_constant_keeps_the_ir_apart():
+    # the same loop scaling by 1/N, as a loss mean's gradient does: the constant is in the IR
+    def scaled(module, name, n):
+        return emit_elementwise(module, name, (n, 10), [Tensor("x", (n, 10))], [Tensor("y", (n, 10))],
+                                lambda b, v: b.fmul(v[0], ir.Constant(v[0].type, 1.0 / n)))
+    assert ir_text(scaled, 32)[0] != ir_text(scaled, 31)[0]
+
