@@ -10,7 +10,7 @@ process, as a user sees it:
 * eval after train the eval cell compiled next in the same process (its forward kernels are the
                    train step's)
 * batch-1 after    the train step again at batch size - 1 (an epoch's last partial batch), next in
-                   the same process (kernels that do not depend on the batch are reused)
+                   the same process (kernels that read the batch size at run time are reused)
 * train cached     the train step in a new process with the cache the cold run filled (step index)
 * eval from cache  the eval cell alone in a new process with that cache: a network never compiled
                    before, built from kernels already on disk

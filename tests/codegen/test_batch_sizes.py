@@ -8,6 +8,8 @@ from llvmlite import ir
 from graphc.codegen.kernels import epilogue as ep
 from graphc.codegen.kernels.batch_stats import emit_batch_stats, emit_channel_sums
 from graphc.codegen.kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input
+from graphc.codegen.kernels.conv_depthwise import emit_depthwise_conv2d, emit_depthwise_grad_filter, \
+    emit_depthwise_grad_input
 from graphc.codegen.kernels.conv_filter import emit_conv2d_grad_filter
 from graphc.codegen.kernels.elementwise import Tensor, emit_elementwise
 from graphc.codegen.kernels.matmul import emit_matmul
@@ -18,6 +20,10 @@ from graphc.codegen.kernels.softmax_xent import emit_sparse_softmax_cross_entrop
 
 def conv(n, stride=1, channels=6, size=14, out=16, kernel=5, pad=0):
     return ConvGeometry(n, channels, size, size, out, kernel, kernel, stride=(stride, stride), pad=(pad,) * 4)
+
+
+def depthwise(n):
+    return ConvGeometry(n, 24, 9, 9, 24, 3, 3, stride=(2, 2), pad=(1, 1, 1, 1), group=24)
 
 
 def add_relu(module, name, n):
@@ -35,6 +41,10 @@ FAMILIES = {
         m, name, conv(n, stride=2, channels=8, size=9, out=12, kernel=3, pad=1)),
     "conv2d dw, chunked reduction lanes": lambda m, name, n: emit_conv2d_grad_filter(m, name, conv(n, 1, 1, 32, 6)),
     "conv2d dw, chunked channel lanes": lambda m, name, n: emit_conv2d_grad_filter(m, name, conv(n)),
+    "depthwise conv2d": lambda m, name, n: emit_depthwise_conv2d(m, name, depthwise(n)),
+    "depthwise dx": lambda m, name, n: emit_depthwise_grad_input(m, name, depthwise(n)),
+    "depthwise dw": lambda m, name, n: emit_depthwise_grad_filter(m, name, depthwise(n)),
+    "1x1 conv2d (batched matmul)": lambda m, name, n: emit_matmul(m, name, 24, 16, 49, batch=n),
     "dense forward (x @ w.T + bias)": lambda m, name, n: emit_matmul(m, name, n, 40, 12, transpose_b=True,
                                                                      epilogue=ep.bias_add("n", 12)),
     "dense dx (dy @ w)": lambda m, name, n: emit_matmul(m, name, n, 12, 40),

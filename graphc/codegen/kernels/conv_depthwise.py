@@ -28,7 +28,7 @@ from .loops import affine, counted_loop, entry_alloca
 from .simd import F32, I32, I64, LANES, V16F32, broadcast, elem_ptr, fma, horizontal_sums, load_scalar, \
     load_strided, load_vector, store_vector
 from .staging import Placement, emit_stage
-from .tile import blocks, emit_grid, vector_blocks
+from .tile import blocks, emit_grid, runtime_blocks, vector_blocks
 
 _ZERO = ir.Constant(V16F32, 0.0)
 TapIndex = Callable[[ir.IRBuilder, ir.Value, int, int], ir.Value]   # (b, channel, kh, kw) -> weight index
@@ -134,8 +134,9 @@ def _emit_planes(module, name, p: _Planes, operands, epilogue: Epilogue, flops: 
                     with counted_loop(b, block.start, block.start + block.count, name="v") as v:
                         row_vectors(oh, v, block.lanes(0))
 
-    emit_grid(b, [blocks(p.batch * p.channels, 1)], tile, threads=(kf.tid, kf.nthreads))
-    return Kernel(name, (kf.finish(),), operands, plan.scratch, flops)
+    planes = runtime_blocks(b, b.mul(kf.batch, ir.Constant(I64, p.channels)), 1)    # N read at run time
+    emit_grid(b, [planes], tile, threads=(kf.tid, kf.nthreads))
+    return Kernel(name, (kf.finish(),), operands, plan.scratch, flops, p.batch)
 
 
 def emit_depthwise_grad_filter(module: ir.Module, name: str, geo, epilogue: Epilogue = IDENTITY) -> Kernel:
@@ -155,7 +156,7 @@ def emit_depthwise_grad_filter(module: ir.Module, name: str, geo, epilogue: Epil
         (c,) = starts
         for slot in slots:
             b.store(_ZERO, slot)
-        with counted_loop(b, 0, geo.batch, name="n") as n:
+        with counted_loop(b, 0, kf.batch, name="n") as n:
             plane = affine(b, [(n, geo.in_channels), (c, 1)])
             staged = _staged_plane(kf, plan, "x", plane, forward.place)
             dy_plane = affine(b, [(plane, geo.out_h * geo.out_w)])
@@ -181,4 +182,4 @@ def emit_depthwise_grad_filter(module: ir.Module, name: str, geo, epilogue: Epil
             store_vector(b, value, kf["dw"], affine(b, [(c, len(taps))], chunk), lanes)
 
     emit_grid(b, [blocks(geo.out_channels, 1)], tile, threads=(kf.tid, kf.nthreads))
-    return Kernel(name, (kf.finish(),), operands, plan.scratch, geo.flops)
+    return Kernel(name, (kf.finish(),), operands, plan.scratch, geo.flops, geo.batch)

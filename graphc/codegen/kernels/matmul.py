@@ -12,9 +12,10 @@ Algorithms (each output element is one FMA chain over k = 0..K-1, so threads nev
 * dot form (transpose_b True, the `x @ w.T` of a dense layer): lanes run along k over contiguous
   rows of a and b; a 6x4 tile keeps 24 partial-sum vectors, summed horizontally at the end.
   With transpose_a too, each thread first copies a.T into its scratch.
-Work items are tiles, split contiguously over threads. The leading extent of `a` (M, or K with
-transpose_a; with both flags, none) is the kernel's `batch`, read at run time: a dense layer's
-forward, input gradient and weight gradient have the same IR at every batch size.
+Work items are tiles, split contiguously over threads. The kernel's `batch`, read at run time, is
+the number of matrices when batch > 1 (the images of a 1x1 convolution), else the leading extent
+of `a` (M, or K with transpose_a; with both flags, none): a dense layer's forward, input gradient
+and weight gradient, and a 1x1 convolution, have the same IR at every batch size.
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
         _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a)
     else:
         _emit_gemm_form(kf, shape, transpose_a, epilogue, batch)
-    lead = 0 if relayout_a or batch > 1 else a_shape[0]
+    lead = batch if batch > 1 else 0 if relayout_a else a_shape[0]
     return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * batch, batch=lead)
 
 
@@ -62,7 +63,8 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
     b = kf.builder
     a = kf["a"]
     view = ((("i", batch),) if batch > 1 else ()) + (("m", m), ("n", n))
-    # one matrix: a's leading extent (rows, or the reduction with transpose_a) is read at run time
+    # several matrices: their number is read at run time; one: a's leading extent (rows, or the
+    # reduction with transpose_a)
     rows = blocks(m, GEMM_ROWS) if batch > 1 or transpose_a else runtime_blocks(b, kf.batch, GEMM_ROWS)
     reduction = kf.batch if batch == 1 and transpose_a else k
 
@@ -88,7 +90,7 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
                 store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n + j * LANES), lanes[j])
 
     if batch > 1:
-        _split_tiles(kf, [blocks(batch, 1), rows, vector_blocks(n, GEMM_VECTORS)], tile)
+        _split_tiles(kf, [runtime_blocks(b, kf.batch, 1), rows, vector_blocks(n, GEMM_VECTORS)], tile)
     else:   # the runtime axis must come first
         _split_tiles(kf, [rows, vector_blocks(n, GEMM_VECTORS)],
                      lambda row0, vec0, rb, cb: tile(0, row0, vec0, None, rb, cb))
