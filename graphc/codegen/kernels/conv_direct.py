@@ -1,5 +1,5 @@
-"""Direct convolution (no im2col buffer), the engine behind conv2d forward and its dilated input
-gradient (conv_columns takes every input gradient of dilation 1).
+"""Direct convolution (no im2col buffer), the engine behind conv2d forward and its input gradient
+at stride 1 or with dilation (conv_columns takes the strided ones).
 
     out[n, g*out_g + o, oh, ow] = sum over c < in_g, kh, kw of
         src[n, g*in_g + c, oh*sh + kh*dh, ow*sw + kw*dw] * weight(g, o, c, kh, kw)
