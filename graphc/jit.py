@@ -16,7 +16,7 @@ from .compiler import check_pipeline, compile_graph
 from .errors import GraphcError
 from .ir import Graph
 from .pytree import flatten, unflatten
-from .tracing import Tensor, Trace, current_trace, set_graph_function, symbolic, tracing
+from .tracing import Tensor, Trace, current_trace, set_graph_function, symbolic, tracing, wrap_array
 from .types import TensorType, type_of
 
 log = logging.getLogger("graphc.jit")
@@ -147,7 +147,7 @@ class JitFunction:
             if key is not None:
                 self._by_arrays[(key, modes)] = entry
         outputs = entry[0](arrays)
-        return unflatten(entry[1], [Tensor(out) for out in outputs])
+        return unflatten(entry[1], [wrap_array(out) for out in outputs])
 
     def compile(self, *args, **kwargs):
         """Trace and compile for these arguments without running (MindSpore's Cell.compile); return

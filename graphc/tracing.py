@@ -35,7 +35,7 @@ class Tensor(TensorMethods):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.type.shape
+        return self._node.type.shape if self._node is not None else self._data.shape
 
     @property
     def dtype(self) -> DType:
@@ -104,7 +104,7 @@ class Tensor(TensorMethods):
         node (the gradient flows through it); eagerly, a copy of the data."""
         if current_trace() is not None:
             return ops.reshape(self, shape=self.shape)
-        return _concrete(self.asnumpy().copy())
+        return wrap_array(self.asnumpy().copy())
 
 
 def _to_array(data, dtype) -> np.ndarray:
@@ -264,7 +264,7 @@ def bind(op, operands, attrs):
         result = op.run([t.asnumpy() for t in tensors], attrs, out_type)
         if op.impure:
             _target_parameter(op, tensors[0]).set_data(result)
-        return _concrete(result)
+        return wrap_array(result)
     nodes = [t._node if t._node is not None else trace.lift(t) for t in tensors]
     for tensor, node in zip(tensors, nodes):
         if trace.graph.nodes.get(node.id) is not node:
@@ -283,7 +283,8 @@ def _target_parameter(op, target):
     return target
 
 
-def _concrete(array: np.ndarray) -> Tensor:
+def wrap_array(array: np.ndarray) -> Tensor:
+    """A concrete Tensor on `array` as it is (no copy, no dtype check: the caller made it)."""
     tensor = Tensor.__new__(Tensor)
     tensor._node, tensor._data = None, array
     return tensor

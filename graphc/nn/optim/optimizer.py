@@ -134,9 +134,10 @@ class Optimizer(Cell):
 
     def check_lr_steps(self, step: int | None = None) -> None:
         """Raise if a learning-rate list has no entry for `step` (default: the next step to run)."""
-        step = self.steps_taken if step is None else step
-        for source in self._sources_in_use().values():
-            if _is_table(source) and step >= source.shape[0]:
+        tables = [source for source in self._sources_in_use().values() if _is_table(source)]
+        step = self.steps_taken if step is None and tables else step
+        for source in tables:
+            if step >= source.shape[0]:
                 raise GraphcError(f"{type(self).__name__}: step {step} has no learning rate: the list "
                                   f"'{source.name}' has {source.shape[0]} values (steps 0 to {source.shape[0] - 1}); "
                                   "give one value per step to run, or a LearningRateSchedule")
