@@ -243,3 +243,37 @@ def test_fit_runs_the_eval_hooks_of_its_callbacks():
     recorder = EvalRecorder()
     model.fit(2, dataset(batch=16), dataset(batch=16, seed=1), callbacks=[recorder])
     assert recorder.events.count("eval_epoch_begin") == 2 and recorder.events.count("enter") == 1
+
+
+class ConvBnNet(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, pad_mode="same", weight_init="he_uniform")
+        self.bn = nn.BatchNorm2d(4)
+        self.relu = nn.ReLU()
+        self.flatten = nn.Flatten()
+        self.fc = nn.Dense(4 * 6 * 6, 3, weight_init="he_uniform")
+
+    def construct(self, x):
+        return self.fc(self.flatten(self.relu(self.bn(self.conv(x)))))
+
+
+def test_a_partial_last_batch_trains_as_in_pynative_mode():
+    # 45 images in batches of 8: five full batches, then one of 5, whose step reuses the compiled
+    # kernels (they read the batch size at run time); batch norm's statistics see only those 5
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((45, 1, 6, 6)).astype(np.float32), rng.integers(0, 3, 45).astype(np.int32)
+
+    def trained(mode):
+        graphc.set_context(mode=mode)
+        graphc.set_seed(0)
+        net = ConvBnNet()
+        opt = nn.Momentum(net.trainable_params(), learning_rate=0.05, momentum=0.9)
+        model = Model(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"), opt)
+        model.train(2, NumpySlicesDataset({"x": x, "y": y}, shuffle=False).batch(8))
+        return {p.name: p.asnumpy().copy() for p in net.get_parameters()}
+
+    native, eager = trained(graphc.GRAPH_MODE), trained(graphc.PYNATIVE_MODE)
+    assert "bn.moving_mean" in native
+    for name, value in eager.items():
+        np.testing.assert_allclose(native[name], value, rtol=1e-4, atol=1e-5, err_msg=name)
