@@ -14,6 +14,7 @@ from graphc.codegen.kernels.conv_filter import emit_conv2d_grad_filter
 from graphc.codegen.kernels.elementwise import Tensor, emit_elementwise
 from graphc.codegen.kernels.matmul import emit_matmul
 from graphc.codegen.kernels.pool import PoolGeometry, emit_avg_pool2d, emit_max_pool2d, emit_max_pool2d_grad
+from graphc.codegen.kernels.reduce import emit_reduce
 from graphc.codegen.kernels.softmax_xent import emit_sparse_softmax_cross_entropy, \
     emit_sparse_softmax_cross_entropy_grad
 
@@ -56,6 +57,12 @@ FAMILIES = {
     "max_pool2d grad": lambda m, name, n: emit_max_pool2d_grad(m, name, PoolGeometry(n, 6, 28, 28, (2, 2), (2, 2))),
     "softmax cross-entropy": lambda m, name, n: emit_sparse_softmax_cross_entropy(m, name, n, 10),
     "softmax cross-entropy grad": lambda m, name, n: emit_sparse_softmax_cross_entropy_grad(m, name, n, 10),
+    "reduce: bias gradient (sum over the batch)": lambda m, name, n: emit_reduce(m, name, (n, 10), (0,)),
+    "reduce: conv bias gradient": lambda m, name, n: emit_reduce(m, name, (n, 16, 5, 5), (0, 2, 3)),
+    "reduce: loss mean": lambda m, name, n: emit_reduce(m, name, (n,), (0,), "mean"),
+    "reduce: global average pool": lambda m, name, n: emit_reduce(m, name, (n, 64, 7, 7), (2, 3), "mean"),
+    "reduce: row sums": lambda m, name, n: emit_reduce(m, name, (n, 10), (1,)),
+    "reduce: channel sums, f64": lambda m, name, n: emit_reduce(m, name, (n, 3, 4), (1,), dtype="f64"),
     "batch statistics": lambda m, name, n: emit_batch_stats(m, name, n, 5, 49),
     "channel sums": lambda m, name, n: emit_channel_sums(m, name, n, 5, 49),
 }

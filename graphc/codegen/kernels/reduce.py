@@ -13,6 +13,10 @@ Size-1 axes may be anywhere. Operands: the inputs (all of `shape`), then y (the 
 * inner == 1: lanes along the kept axis, folding the outer rows.
 Each output is owned by one thread and summed in a fixed order, so no partials are needed and
 the result does not depend on the thread count (a lone output is computed by one thread).
+
+The leading axis's extent (a batch) is read at run time: its run is `outer` when reduced and
+`kept_outer` when kept (a lone kept run is split into the leading axis and the rest), so the IR is
+the same at every batch size; a mean divides by the count computed in double and rounded once.
 """
 from __future__ import annotations
 
@@ -23,8 +27,8 @@ from llvmlite import ir
 
 from .contract import IR_TYPES, Kernel, KernelFunction, Operand
 from .loops import affine, counted_loop, entry_alloca
-from .simd import LANES, horizontal_reduce, lane_mask, load_vector, maximum, store_vector
-from .tile import blocks, emit_grid, vector_blocks
+from .simd import F64, I64, LANES, broadcast, horizontal_reduce, lane_mask, load_vector, maximum, store_vector
+from .tile import blocks, emit_grid, runtime_blocks, vector_blocks
 
 Prologue = Callable[[ir.IRBuilder, list], ir.Value]
 _KINDS = {"sum": 0.0, "mean": 0.0, "max": float("-inf")}   # kind -> identity
@@ -62,30 +66,47 @@ def emit_reduce(module: ir.Module, name: str, shape: Sequence[int], axes: Sequen
     kept_shape = tuple(d for a, d in enumerate(shape) if a not in {x % len(shape) for x in axes})
     operands = tuple(Operand(n, tuple(shape), "in", dtype) for n in inputs) + (Operand("y", kept_shape, "out", dtype),)
     kf = KernelFunction(module, name, operands)
+    batch = shape[0] if shape and shape[0] > 1 else 0
+    if batch and 0 in {x % len(shape) for x in axes}:              # the leading run is reduced: outer
+        outer = kf.builder.mul(kf.batch, ir.Constant(I64, outer // batch))
+    elif batch:                                                   # kept: kept_outer, alone if need be
+        if kept_outer == 1:
+            kept_outer, kept = batch, kept // batch
+        kept_outer = kf.builder.mul(kf.batch, ir.Constant(I64, kept_outer // batch))
     reduction = _Reduction(kf, kind, inputs, prologue or (lambda b, values: values[0]), kept_outer, outer, kept,
                            inner, ir.VectorType(IR_TYPES[dtype], LANES))
     if inner > 1:
         reduction.emit_lanes_along_inner()
     else:
         reduction.emit_lanes_along_kept()
-    return Kernel(name, (kf.finish(),), operands, flops=prod(shape))
+    return Kernel(name, (kf.finish(),), operands, flops=prod(shape), batch=batch)
 
 
 class _Reduction:
-    def __init__(self, kf: KernelFunction, kind: str, inputs, prologue: Prologue, kept_outer: int, outer: int,
-                 kept: int, inner: int, vty: ir.VectorType):
+    """kept_outer or outer may be i64 values (the batch's run, read at run time), not both."""
+
+    def __init__(self, kf: KernelFunction, kind: str, inputs, prologue: Prologue, kept_outer, outer, kept: int,
+                 inner: int, vty: ir.VectorType):
         self.kf, self.b, self.kind, self.inputs, self.prologue = kf, kf.builder, kind, inputs, prologue
         self.kept_outer, self.outer, self.kept, self.inner = kept_outer, outer, kept, inner
         self.vty = vty
         self.identity = ir.Constant(vty, _KINDS[kind])
+        self.scale = self._inverse_count() if kind == "mean" else None
 
     def combine(self, acc: ir.Value, value: ir.Value) -> ir.Value:
         return maximum(self.b, acc, value) if self.kind == "max" else self.b.fadd(acc, value)
 
     def finish(self, acc: ir.Value) -> ir.Value:
-        if self.kind == "mean":
-            return self.b.fmul(acc, ir.Constant(self.vty, 1.0 / (self.outer * self.inner)))
-        return acc
+        return self.b.fmul(acc, self.scale) if self.kind == "mean" else acc
+
+    def _inverse_count(self) -> ir.Value:
+        """1 / (outer·inner) splatted: divided in double and rounded once, as a constant would be."""
+        if isinstance(self.outer, int):
+            return ir.Constant(self.vty, 1.0 / (self.outer * self.inner))
+        b, element = self.b, self.vty.element
+        count = b.uitofp(b.mul(self.outer, ir.Constant(I64, self.inner)), F64)
+        inverse = b.fdiv(ir.Constant(F64, 1.0), count)
+        return broadcast(b, inverse if element == F64 else b.fptrunc(inverse, element))
 
     def element(self, index, lanes: int) -> ir.Value:
         """prologue(inputs at `index`), masked-off lanes set to the identity."""
@@ -137,10 +158,11 @@ class _Reduction:
 
     @property
     def block(self) -> int:
-        """Elements per index of the kept outer axis."""
-        return self.outer * self.kept * self.inner
+        """Elements per index of the kept outer axis (with one kept outer index, its term is 0)."""
+        return 0 if isinstance(self.outer, ir.Value) else self.outer * self.kept * self.inner
 
     def _split(self, tile) -> None:
         """tile((a, first kept vector), kinds) for every work item: a kept-outer index and 16 kept indices."""
-        emit_grid(self.b, [blocks(self.kept_outer, 1), vector_blocks(self.kept, 1)], tile,
-                  threads=(self.kf.tid, self.kf.nthreads))
+        outer_axis = runtime_blocks(self.b, self.kept_outer, 1) if isinstance(self.kept_outer, ir.Value) else \
+            blocks(self.kept_outer, 1)
+        emit_grid(self.b, [outer_axis, vector_blocks(self.kept, 1)], tile, threads=(self.kf.tid, self.kf.nthreads))
