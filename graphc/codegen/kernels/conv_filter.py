@@ -150,8 +150,9 @@ class _ChannelLanes(_Scheme):
         self.padded_og = LANES * -(-geo.cout_g // LANES)
         self.partial_per_chunk = geo.group * geo.cin_g * taps * self.padded_og
         self.pixels = geo.out_h * geo.out_w
-        chunks = min(geo.batch, PARTIAL_CHUNKS)
-        self.whole_batch = chunks * self.partial_per_chunk > WHOLE_BATCH_RATIO * (prod(geo.y_shape) + prod(geo.x_shape))
+        # the chunked form's partials: PARTIAL_CHUNKS of them at any batch size (_Scheme.chunks)
+        partials = PARTIAL_CHUNKS * self.partial_per_chunk
+        self.whole_batch = partials > WHOLE_BATCH_RATIO * (prod(geo.y_shape) + prod(geo.x_shape))
         self.images = geo.batch if self.whole_batch else -(-PASS_PIXELS // self.pixels)
         self.vectors = min(self.padded_og // LANES, CHANNEL_LANE_VECTORS)     # a tile's channel vectors
         if self.whole_batch:

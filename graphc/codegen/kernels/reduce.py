@@ -63,11 +63,12 @@ def emit_reduce(module: ir.Module, name: str, shape: Sequence[int], axes: Sequen
     if kind not in _KINDS:
         raise ValueError(f"reduce kind {kind!r}; expected one of {sorted(_KINDS)}")
     kept_outer, outer, kept, inner = split_axes(shape, axes)
-    kept_shape = tuple(d for a, d in enumerate(shape) if a not in {x % len(shape) for x in axes})
+    reduced = {x % len(shape) for x in axes}
+    kept_shape = tuple(d for a, d in enumerate(shape) if a not in reduced)
     operands = tuple(Operand(n, tuple(shape), "in", dtype) for n in inputs) + (Operand("y", kept_shape, "out", dtype),)
     kf = KernelFunction(module, name, operands)
     batch = shape[0] if shape and shape[0] > 1 else 0
-    if batch and 0 in {x % len(shape) for x in axes}:              # the leading run is reduced: outer
+    if batch and 0 in reduced:                                    # the leading run is reduced: outer
         outer = kf.builder.mul(kf.batch, ir.Constant(I64, outer // batch))
     elif batch:                                                   # kept: kept_outer, alone if need be
         if kept_outer == 1:
