@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from graphc.codegen.kernels import epilogue as ep
-from graphc.codegen.kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input, forward_problem, \
-    grad_input_emitter
+from graphc.codegen.kernels.conv import ConvGeometry, direct_emitter, emit_conv2d, emit_conv2d_grad_input, \
+    forward_problem, grad_input_emitter
 from graphc.codegen.kernels.conv_direct import DirectConvEmitter
+from graphc.codegen.kernels.conv_winograd import WinogradConv
 from graphc.codegen.kernels.conv_filter import PARTIAL_CHUNKS, emit_conv2d_grad_filter
 
 from .support import assert_dot_close, conv_grad_filter_ref, conv_grad_input_ref, conv_ref, random, run_threads
@@ -35,6 +36,20 @@ AWKWARD = [
     ConvGeometry(1, 17, 3, 3, 257, 1, 1),
     ConvGeometry(5, 130, 3, 3, 20, 1, 1, stride=(2, 2)),
     ConvGeometry(2, 20, 6, 6, 40, 3, 3, pad=(2, 2, 2, 2), dilation=(2, 2)),   # dilated dx: direct, channel lanes
+]
+
+
+# Stride-1 3x3 convolutions with channels in 16s take Winograd (forward and dx): F(4x4, 3x3) and
+# F(2x2, 3x3), passes of many images with a short last pass, of one image's tile rows, padding on
+# some sides only or none, and more source than output channels. They are held to the direct loop's
+# error bound (F(4x4, 3x3) with points +-1/2 measured at up to 1.4 eps sqrt(k) |x||w| here).
+WINOGRAD = [
+    ConvGeometry(3, 16, 8, 8, 32, 3, 3, pad=(1, 1, 1, 1)),
+    ConvGeometry(5, 32, 4, 4, 16, 3, 3, pad=(1, 1, 1, 1)),
+    ConvGeometry(2, 16, 18, 18, 16, 3, 3),
+    ConvGeometry(2, 64, 32, 32, 64, 3, 3, pad=(1, 1, 1, 1)),
+    ConvGeometry(2, 16, 6, 8, 16, 3, 3, pad=(2, 0, 1, 1)),
+    ConvGeometry(3, 128, 8, 8, 48, 3, 3, pad=(1, 1, 1, 1)),
 ]
 
 
@@ -68,6 +83,31 @@ def test_grad_filter(geo):
     positions = geo.batch * geo.out_h * geo.out_w
     assert_dot_close(dw, conv_grad_filter_ref(dy, x, geo), conv_grad_filter_ref(np.abs(dy), np.abs(x), geo),
                      positions, "conv2d_grad_filter")
+
+
+@pytest.mark.parametrize("geo", WINOGRAD, ids=_ids(WINOGRAD))
+def test_winograd(geo):
+    x, w = random(geo.x_shape, seed_offset=1), random(geo.w_shape, seed_offset=2)
+    bias = random((geo.out_channels,), seed_offset=4)
+    epilogue = ep.chain(ep.bias_add("c", geo.out_channels), ep.relu())
+    y = run_threads(lambda mod: emit_conv2d(mod, "conv", geo, epilogue), {"x": x, "w": w, "bias": bias}, ["y"])["y"]
+    expected = np.maximum(conv_ref(x, w, geo) + bias[None, :, None, None], 0)
+    magnitude = conv_ref(np.abs(x), np.abs(w), geo) + np.abs(bias)[None, :, None, None]
+    assert_dot_close(y, expected, magnitude, _taps(geo), "winograd conv2d+bias+relu")
+    dy = random(geo.y_shape, seed_offset=3)
+    dx = run_threads(lambda mod: emit_conv2d_grad_input(mod, "dx", geo), {"dy": dy, "w": w}, ["dx"])["dx"]
+    assert_dot_close(dx, conv_grad_input_ref(dy, w, geo), conv_grad_input_ref(np.abs(dy), np.abs(w), geo),
+                     geo.cout_g * 9, "winograd conv2d_grad_input")
+
+
+def test_winograd_cases_are_covered():
+    forward = [direct_emitter(forward_problem(g)) for g in WINOGRAD]
+    backward = [grad_input_emitter(g) for g in WINOGRAD]
+    assert all(isinstance(e, WinogradConv) for e in forward + backward)
+    assert {e.m for e in forward + backward} == {2, 4}
+    assert any(e.images > 1 and g.batch % e.images for e, g in zip(forward, WINOGRAD))     # a short last pass
+    assert any(e.pass_rows < e.rows for e in forward)                                     # passes of tile rows
+    assert not WinogradConv.supports(forward_problem(AWKWARD[10]))    # 33 channels: the direct loop
 
 
 def test_both_layouts_are_covered():

@@ -23,6 +23,7 @@ from llvmlite import ir
 from .contract import Kernel, KernelFunction, Operand, kernel_operands
 from .conv_columns import ColumnsGradInput
 from .conv_direct import DirectConv, DirectConvEmitter
+from .conv_winograd import WinogradConv
 from .epilogue import IDENTITY, Epilogue
 from .loops import affine
 from .staging import Placement
@@ -119,8 +120,7 @@ def input_gradient_problem(geo: ConvGeometry) -> DirectConv:
 
 def emit_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue = IDENTITY) -> Kernel:
     own = [Operand("x", geo.x_shape), Operand("w", geo.w_shape), Operand("y", geo.y_shape, "out")]
-    emitter = DirectConvEmitter(forward_problem(geo))
-    return _emit(module, name, emitter, kernel_operands(own, epilogue.operands), epilogue, geo.flops, geo.batch)
+    return _emit(module, name, direct_emitter(forward_problem(geo)), kernel_operands(own, epilogue.operands), epilogue, geo.flops, geo.batch)
 
 
 def emit_conv2d_grad_input(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue = IDENTITY) -> Kernel:
@@ -129,13 +129,18 @@ def emit_conv2d_grad_input(module: ir.Module, name: str, geo: ConvGeometry, epil
                  geo.batch)
 
 
-def grad_input_emitter(geo: ConvGeometry) -> ColumnsGradInput | DirectConvEmitter:
-    """The columns form where it is faster (strided dx, ColumnsGradInput.supports), else the direct one."""
+def grad_input_emitter(geo: ConvGeometry) -> ColumnsGradInput | WinogradConv | DirectConvEmitter:
+    """The columns form where it is faster (strided dx, ColumnsGradInput.supports), else as the forward."""
     problem = input_gradient_problem(geo)
-    return ColumnsGradInput(geo, problem) if ColumnsGradInput.supports(geo) else DirectConvEmitter(problem)
+    return ColumnsGradInput(geo, problem) if ColumnsGradInput.supports(geo) else direct_emitter(problem)
 
 
-def _emit(module, name, emitter: ColumnsGradInput | DirectConvEmitter, operands, epilogue: Epilogue,
+def direct_emitter(problem: DirectConv) -> WinogradConv | DirectConvEmitter:
+    """Winograd for the stride-1 3x3 convolutions it takes (WinogradConv.supports), else the direct loop."""
+    return WinogradConv(problem) if WinogradConv.supports(problem) else DirectConvEmitter(problem)
+
+
+def _emit(module, name, emitter: ColumnsGradInput | WinogradConv | DirectConvEmitter, operands, epilogue: Epilogue,
           flops: int, batch: int) -> Kernel:
     phases = []
     for suffix, emit in emitter.phases(epilogue):

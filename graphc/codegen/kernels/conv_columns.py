@@ -147,7 +147,7 @@ class ColumnsGradInput:
                         self._add_shifted(b, columns, row, x0 + left - kw, min(LANES, geo.width - x0), slot)
             for x0, slot in zip(starts, slots):
                 coords = {"c": affine(b, [(image.g, geo.cin_g), (c, 1)]), "h": y, "w": x0}
-                image.store(b.load(slot, typ=V16F32), coords, "w", min(LANES, geo.width - x0))
+                image.store(b.load(slot, typ=V16F32), coords, min(LANES, geo.width - x0))
 
     def _add_shifted(self, b: ir.IRBuilder, columns, row, u0: int, lanes: int, slot) -> None:
         """slot += the column row's element ow = (u0 + lane) / sw in each lane where that divides

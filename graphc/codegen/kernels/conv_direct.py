@@ -177,7 +177,7 @@ class DirectConvEmitter:
                 for j, (r, v) in enumerate(cols):
                     coords = {"c": affine(b, [(image.g, conv.out_g), (o0, 1)], i), "h": affine(b, [(oh0, 1)], r),
                               "w": affine(b, [(v0, LANES)], v * LANES)}
-                    image.store(acc[i][j], coords, "w", vb.lanes(v))
+                    image.store(acc[i][j], coords, vb.lanes(v))
 
         emit_grid(b, [blocks(conv.out_g, channels), blocks(conv.out_h, rows), vector_blocks(conv.out_w, vectors)], tile)
 
@@ -243,10 +243,7 @@ class DirectConvEmitter:
             acc = emit_fma_tile(b, len(pix), vb.size, conv.k_dims(b, oh0, rb.size), source, weight)
             for j in range(vb.size):
                 channel0 = affine(b, [(image.g, conv.out_g), (v0, LANES)], j * LANES)
-                values = [image.finish(acc[i][j], {"c": channel0, "h": affine(b, [(oh0, 1)], r),
-                                                   "w": affine(b, [(ow0, 1)], q)}, "c", vb.lanes(j))
-                          for i, (r, q) in enumerate(pix)]
-                image.store_transposed(values, pix, channel0, oh0, ow0, vb.lanes(j))
+                image.store_transposed([acc[i][j] for i in range(len(pix))], pix, channel0, oh0, ow0, vb.lanes(j))
 
         emit_grid(b, [vector_blocks(conv.out_g, vectors), blocks(conv.out_h, rows), blocks(conv.out_w, cols)], tile)
 
@@ -258,19 +255,19 @@ class OutputImage:
         self.kf, self.b, self.conv, self.n, self.g, self.src = kf, kf.builder, conv, n, g, src
         self.epilogue = epilogue
 
-    def finish(self, acc, coords: dict, lane_axis: str, count: int) -> ir.Value:
+    def store(self, acc, coords: dict, count: int) -> None:
+        """Epilogue, then store the first `count` lanes of a vector whose lanes run along the
+        output width from `coords`."""
         conv = self.conv
         view = (("n", conv.batch), ("c", conv.out_channels), ("h", conv.out_h), ("w", conv.out_w))
-        position = LanePosition({"n": self.n, **coords}, lane_axis, count, view)
-        return self.epilogue.apply(self.b, acc, position, self.kf.args)
-
-    def store(self, acc, coords: dict, lane_axis: str, count: int) -> None:
-        """Epilogue, then store a vector whose lanes run along the output width."""
-        value = self.finish(acc, coords, lane_axis, count)
+        position = LanePosition({"n": self.n, **coords}, "w", count, view)
+        value = self.epilogue.apply(self.b, acc, position, self.kf.args)
         store_vector(self.b, value, self.kf[self.conv.out], self._index(coords["c"], coords["h"], coords["w"]), count)
 
     def store_transposed(self, values, pix, channel0, oh0, ow0, channels: int) -> None:
-        """values[i] holds pixel pix[i] = (r, q) for 16 channels; store NCHW rows per channel."""
+        """values[i] holds pixel pix[i] = (r, q) of 16 channels from channel0 (relative to
+        (oh0, ow0)); store them as NCHW rows, through the epilogue once the lanes run along the
+        width (its operands are then read with vector loads, not lane by lane)."""
         b = self.b
         for first in range(0, len(values), LANES):
             group = pix[first:first + LANES]
@@ -279,9 +276,8 @@ class OutputImage:
                 for lane, length, (r, q) in _runs(group, self.conv.out_w):
                     row = by_channel[o] if lane == 0 else \
                         shuffle(b, by_channel[o], None, [min(lane + t, LANES - 1) for t in range(LANES)])
-                    index = self._index(affine(b, [(channel0, 1)], o), affine(b, [(oh0, 1)], r),
-                                        affine(b, [(ow0, 1)], q))
-                    store_vector(b, row, self.kf[self.conv.out], index, length)
+                    self.store(row, {"c": affine(b, [(channel0, 1)], o), "h": affine(b, [(oh0, 1)], r),
+                                     "w": affine(b, [(ow0, 1)], q)}, length)
 
     def _index(self, c, h, w):
         conv = self.conv
