@@ -9,6 +9,7 @@ from graphc.codegen.kernels.conv import ConvGeometry, direct_emitter, emit_conv2
     forward_problem, grad_input_emitter
 from graphc.codegen.kernels.conv_direct import DirectConvEmitter
 from graphc.codegen.kernels.conv_winograd import WinogradConv
+from graphc.codegen.kernels.conv_winograd_filter import WinogradFilterGradient
 from graphc.codegen.kernels.conv_filter import PARTIAL_CHUNKS, emit_conv2d_grad_filter
 
 from .support import assert_dot_close, conv_grad_filter_ref, conv_grad_input_ref, conv_ref, random, run_threads
@@ -39,8 +40,8 @@ AWKWARD = [
 ]
 
 
-# Stride-1 3x3 convolutions with channels in 16s take Winograd (forward and dx): F(4x4, 3x3) and
-# F(2x2, 3x3), passes of many images with a short last pass, of one image's tile rows, padding on
+# Stride-1 3x3 convolutions with channels in 16s take Winograd (forward, dx and dw): F(4x4, 3x3) and
+# F(2x2, 3x3) (for dw F(3x3, 4x4) and F(3x3, 2x2)), passes of many images with a short last pass, of one image's tile rows, padding on
 # some sides only or none, and more source than output channels. They are held to the direct loop's
 # error bound (F(4x4, 3x3) with points +-1/2 measured at up to 1.4 eps sqrt(k) |x||w| here).
 WINOGRAD = [
@@ -98,6 +99,9 @@ def test_winograd(geo):
     dx = run_threads(lambda mod: emit_conv2d_grad_input(mod, "dx", geo), {"dy": dy, "w": w}, ["dx"])["dx"]
     assert_dot_close(dx, conv_grad_input_ref(dy, w, geo), conv_grad_input_ref(np.abs(dy), np.abs(w), geo),
                      geo.cout_g * 9, "winograd conv2d_grad_input")
+    dw = run_threads(lambda mod: emit_conv2d_grad_filter(mod, "dw", geo), {"dy": dy, "x": x}, ["dw"])["dw"]
+    assert_dot_close(dw, conv_grad_filter_ref(dy, x, geo), conv_grad_filter_ref(np.abs(dy), np.abs(x), geo),
+                     geo.batch * geo.out_h * geo.out_w, "winograd conv2d_grad_filter")
 
 
 def test_winograd_cases_are_covered():
@@ -108,6 +112,11 @@ def test_winograd_cases_are_covered():
     assert any(e.images > 1 and g.batch % e.images for e, g in zip(forward, WINOGRAD))     # a short last pass
     assert any(e.pass_rows < e.rows for e in forward)                                     # passes of tile rows
     assert not WinogradConv.supports(forward_problem(AWKWARD[10]))    # 33 channels: the direct loop
+    filters = [WinogradFilterGradient(g, ep.IDENTITY) for g in WINOGRAD]
+    assert all(WinogradFilterGradient.supports(g) for g in WINOGRAD)
+    assert any(-(-g.batch // f.images) > 1 for f, g in zip(filters, WINOGRAD))           # several chunks
+    assert any(g.batch % f.images for f, g in zip(filters, WINOGRAD))                    # a short last chunk
+    assert any(g.out_channels // f.panel < 2 for f, g in zip(filters, WINOGRAD))         # a thread without panels
 
 
 def test_both_layouts_are_covered():

@@ -40,6 +40,7 @@ from ..parallel import emit_split_range
 from .contract import Kernel, KernelFunction, Operand, ScratchPlan, kernel_operands
 from .conv import ConvGeometry, padded_input
 from .conv_direct import lane_fill
+from .conv_winograd_filter import WinogradFilterGradient
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, as_value, counted_loop, minimum
 from .simd import (LANES, V16F32, broadcast, elem_ptr, horizontal_sums, i64, load_scalar, load_vector, store_vector,
@@ -58,8 +59,12 @@ REDUCTION_TILE = (4, 5)      # output channels x taps of a reduction-lanes tile
 def emit_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue = IDENTITY) -> Kernel:
     own = [Operand("dy", geo.y_shape), Operand("x", geo.x_shape), Operand("dw", geo.w_shape, "out")]
     operands = kernel_operands(own, epilogue.operands)
-    scheme_type = _ReductionLanes if geo.stride[1] == 1 and lane_fill(geo.out_w) > lane_fill(geo.cout_g) \
-        else _ChannelLanes
+    if WinogradFilterGradient.supports(geo):
+        scheme_type = WinogradFilterGradient
+    elif geo.stride[1] == 1 and lane_fill(geo.out_w) > lane_fill(geo.cout_g):
+        scheme_type = _ReductionLanes
+    else:
+        scheme_type = _ChannelLanes
     scheme = scheme_type(geo, epilogue)
     plan = scheme.plan
     phases = []

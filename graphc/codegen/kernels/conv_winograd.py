@@ -33,7 +33,7 @@ from .conv_direct import DirectConv, OutputImage
 from .epilogue import Epilogue
 from .loops import affine, counted_loop, minimum
 from .simd import LANES, V16F32, broadcast, elem_ptr, fma, i64, load_scalar, load_vector, store_vector, transpose
-from .staging import emit_zero
+from .staging import Placement, emit_zero
 from .tile import blocks, emit_fma_tile, emit_grid, vector_blocks
 
 # Interpolation points of the transforms, in order of use: F(m, r) takes the first m + r - 2 and
@@ -79,6 +79,7 @@ PASS_BYTES = 1 << 20
 REDUCTION_BLOCK = 64
 # GEMM register tile: 12 tiles x 2 output-channel vectors (16 accumulators: 4-9% slower).
 GEMM_VECTORS, GEMM_ACCUMULATORS = 2, 24
+UNROLL = 4
 # F(4x4, 3x3) on maps of at least this many pixels: on 4x4 maps (one tile per image) its U, 36 x C x O
 # floats, is transformed at each call and streamed from memory by every pass (512 channels: 16.4 ms
 # against 12.2 ms with F(2x2, 3x3)).
@@ -102,7 +103,7 @@ class WinogradConv:
 
     def __init__(self, conv: DirectConv):
         self.conv = conv
-        self.m = 4 if conv.out_h % 4 == 0 and conv.out_w % 4 == 0 and conv.out_h * conv.out_w >= MIN_PIXELS_F4 else 2
+        self.m = output_tile(conv.out_h, conv.out_w)
         self.side = self.m + 2                                   # source tile side
         self.xi = self.side ** 2                                 # transformed tile elements
         self.rows, self.cols = conv.out_h // self.m, conv.out_w // self.m      # tiles per image
@@ -162,7 +163,7 @@ class WinogradConv:
             width = b.select(full, i64(panel_width), i64((out_blocks % self.vectors) * LANES))
             start = affine(b, [(panel, panel_width * conv.in_g), (within, LANES)])
             row = b.add(start, b.mul(c, width))
-            for xi, value in enumerate(_two_sided(b, transforms(self.m, 3)["G"], g)):
+            for xi, value in enumerate(two_sided(b, transforms(self.m, 3)["G"], g)):
                 store_vector(b, value, u, affine(b, [(row, 1)], xi * conv.in_g * conv.out_g), align=64)
 
     # --- convolution --------------------------------------------------------------------------
@@ -184,35 +185,9 @@ class WinogradConv:
 
     def _stage(self, kf: KernelFunction, n, dst: ir.Value) -> None:
         """dst[c // 16][h][w][c % 16] = image n of the source, placed with its zero padding."""
-        conv, b, place = self.conv, kf.builder, self.conv.place
-        plane = place.src_h * place.src_w
-        src = elem_ptr(b, kf[conv.src], affine(b, [(n, place.channels * plane)]))
-        row = place.dst_w * LANES
-        right = place.dst_w - place.left - place.src_w
-        with counted_loop(b, 0, self.in_blocks, name="stage.cb") as cb:
-            block = elem_ptr(b, dst, affine(b, [(cb, place.dst_h * row)]))
-            for h in [*range(place.top), *range(place.top + place.src_h, place.dst_h)]:
-                emit_zero(b, elem_ptr(b, block, h * row), row)
-            if place.left or right:
-                with counted_loop(b, place.top, place.top + place.src_h, name="stage.h") as h:
-                    emit_zero(b, elem_ptr(b, block, affine(b, [(h, row)])), place.left * LANES)
-                    emit_zero(b, elem_ptr(b, block, affine(b, [(h, row)], (place.left + place.src_w) * LANES)),
-                              right * LANES)
-
-            def chunk(p0, pixels: int):
-                rows = [load_vector(b, src, affine(b, [(cb, LANES * plane), (p0, 1)], lane * plane), pixels)
-                        for lane in range(LANES)]
-                for j, pixel in enumerate(transpose(b, rows)[:pixels]):
-                    p = affine(b, [(p0, 1)], j)
-                    h, w = b.udiv(p, i64(place.src_w)), b.urem(p, i64(place.src_w))
-                    index = affine(b, [(h, row), (w, LANES)], place.top * row + place.left * LANES)
-                    store_vector(b, pixel, block, index, align=64)
-
-            full, tail = divmod(plane, LANES)
-            with counted_loop(b, 0, full * LANES, LANES, name="stage.p") as p0:
-                chunk(p0, LANES)
-            if tail:
-                chunk(i64(full * LANES), tail)
+        place, b = self.conv.place, kf.builder
+        src = elem_ptr(b, kf[self.conv.src], affine(b, [(n, place.channels * place.src_h * place.src_w)]))
+        stage_channel_lanes(b, src, dst, place, 0, self.in_blocks)
 
     def _transform_input(self, b: ir.IRBuilder, staged: ir.Value, r0, v: ir.Value) -> None:
         """V[xi][cb][t][:] = (B^T d B)[xi] for the pass's tiles t = (image, row - r0, column)."""
@@ -221,10 +196,8 @@ class WinogradConv:
                 counted_loop(b, 0, self.in_blocks, name="vcb") as cb, counted_loop(b, 0, self.cols, name="vc") as col:
             corner = affine(b, [(i, self.staged_image), (cb, place.dst_h * row), (r0, m * row), (r, m * row),
                                 (col, m * LANES)])
-            d = [[load_vector(b, staged, affine(b, [(corner, 1)], y * row + x * LANES), align=64)
-                  for x in range(self.side)] for y in range(self.side)]
             t = affine(b, [(i, self.pass_rows * self.cols), (r, self.cols), (col, 1)])
-            for xi, value in enumerate(_two_sided(b, transforms(m, 3)["BT"], d)):
+            for xi, value in enumerate(transform_window(b, staged, corner, row, transforms(m, 3)["BT"])):
                 store_vector(b, value, v, affine(b, [(cb, self.tiles * LANES), (t, LANES)], xi * self.v_plane),
                              align=64)
 
@@ -250,18 +223,19 @@ class WinogradConv:
                     return b.select(first, ir.Constant(V16F32, 0.0), load_vector(b, m, m_index(i, j), align=64))
 
                 def tile_value(i, k):
-                    cb, lane = k
+                    cb, quarter, lane = k
                     index = affine(b, [(xi, self.v_plane), (cb0, self.tiles * LANES), (cb, self.tiles * LANES),
-                                       (t0, LANES)], i * LANES + lane)
+                                       (t0, LANES), (quarter, UNROLL)], i * LANES + lane)
                     return broadcast(b, load_scalar(b, v, index))
 
                 def weights(j, k):
-                    cb, lane = k
+                    cb, quarter, lane = k
                     index = affine(b, [(xi, conv.in_g * conv.out_g), (o0, LANES * conv.in_g), (cb0, LANES * width),
-                                       (cb, LANES * width)], lane * width + j * LANES)
+                                       (cb, LANES * width), (quarter, UNROLL * width)], lane * width + j * LANES)
                     return load_vector(b, u, index, align=64)
 
-                acc = emit_fma_tile(b, tb.size, ob.size, [(per_block, False), (LANES, True)], tile_value, weights,
+                acc = emit_fma_tile(b, tb.size, ob.size, [(per_block, False), (LANES // UNROLL, False), (UNROLL, True)],
+                                    tile_value, weights,
                                     partial)
                 for i in range(tb.size):
                     for j in range(ob.size):
@@ -286,16 +260,63 @@ class WinogradConv:
                     tile = [[load_vector(b, m, affine(b, [(t, conv.out_g), (channel0, 1)],
                                                       (y * self.side + x) * self.m_plane), align=64)
                              for x in range(self.side)] for y in range(self.side)]
-                    for k, value in enumerate(_two_sided(b, transforms(size, 3)["AT"], tile)):
+                    for k, value in enumerate(two_sided(b, transforms(size, 3)["AT"], tile)):
                         outputs[(size * gr + k // size, size * gc + k % size)] = value
             pix = sorted(outputs)
             image.store_transposed([outputs[p] for p in pix], pix, channel0, affine(b, [(r0, size), (r, size)]),
                                    affine(b, [(c0, size)]), LANES)
 
 
+def output_tile(out_h: int, out_w: int) -> int:
+    """m of F(m x m, 3x3): 4 where it divides a map of at least MIN_PIXELS_F4 pixels, else 2."""
+    return 4 if out_h % 4 == 0 and out_w % 4 == 0 and out_h * out_w >= MIN_PIXELS_F4 else 2
+
+
+def stage_channel_lanes(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, place: Placement, first, last) -> None:
+    """dst[cb][h][w][:] = channels 16 cb .. 16 cb + 15 of the image at src ([channels, src_h, src_w])
+    at their placement, zero around it, for channel blocks cb in [first, last): 16 channel rows
+    are loaded and transposed in registers, so a pixel's 16 channels are one vector."""
+    plane = place.src_h * place.src_w
+    row = place.dst_w * LANES
+    right = place.dst_w - place.left - place.src_w
+    with counted_loop(b, first, last, name="stage.cb") as cb:
+        block = elem_ptr(b, dst, affine(b, [(cb, place.dst_h * row)]))
+        for h in [*range(place.top), *range(place.top + place.src_h, place.dst_h)]:
+            emit_zero(b, elem_ptr(b, block, h * row), row)
+        if place.left or right:
+            with counted_loop(b, place.top, place.top + place.src_h, name="stage.h") as h:
+                emit_zero(b, elem_ptr(b, block, affine(b, [(h, row)])), place.left * LANES)
+                emit_zero(b, elem_ptr(b, block, affine(b, [(h, row)], (place.left + place.src_w) * LANES)),
+                          right * LANES)
+
+        def chunk(p0, pixels: int):
+            rows = [load_vector(b, src, affine(b, [(cb, LANES * plane), (p0, 1)], lane * plane), pixels)
+                    for lane in range(LANES)]
+            for j, pixel in enumerate(transpose(b, rows)[:pixels]):
+                p = affine(b, [(p0, 1)], j)
+                h, w = b.udiv(p, i64(place.src_w)), b.urem(p, i64(place.src_w))
+                index = affine(b, [(h, row), (w, LANES)], place.top * row + place.left * LANES)
+                store_vector(b, pixel, block, index, align=64)
+
+        full, tail = divmod(plane, LANES)
+        with counted_loop(b, 0, full * LANES, LANES, name="stage.p") as p0:
+            chunk(p0, LANES)
+        if tail:
+            chunk(i64(full * LANES), tail)
+
+
+def transform_window(b: ir.IRBuilder, staged: ir.Value, corner, row: int, matrix: Sequence[Sequence]) -> list:
+    """matrix @ d @ matrix^T (row-major) for the window d of a channel-lanes image whose top-left
+    pixel vector is at `corner`, `row` floats per image row, as wide as the matrix has columns."""
+    side = len(matrix[0])
+    d = [[load_vector(b, staged, affine(b, [(corner, 1)], y * row + x * LANES), align=64) for x in range(side)]
+         for y in range(side)]
+    return two_sided(b, matrix, d)
+
+
 # --- the transforms (on 16-lane vectors, all lanes independent) ------------------------------------
 
-def _two_sided(b: ir.IRBuilder, matrix: Sequence[Sequence], tile: list[list[ir.Value]]) -> list[ir.Value]:
+def two_sided(b: ir.IRBuilder, matrix: Sequence[Sequence], tile: list[list[ir.Value]]) -> list[ir.Value]:
     """matrix @ tile @ matrix^T, row-major: the columns first, then the rows."""
     columns = [_combine(b, matrix, [row[x] for row in tile]) for x in range(len(tile[0]))]    # columns[x][y]
     return [value for y in range(len(matrix)) for value in _combine(b, matrix, [column[y] for column in columns])]
