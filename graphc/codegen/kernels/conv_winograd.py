@@ -31,7 +31,7 @@ from ..parallel import emit_split_range
 from .contract import KernelFunction, ScratchPlan
 from .conv_direct import DirectConv, OutputImage
 from .epilogue import Epilogue
-from .loops import affine, counted_loop, minimum
+from .loops import affine, counted_loop, entry_alloca, minimum
 from .simd import LANES, V16F32, broadcast, elem_ptr, fma, i64, load_scalar, load_vector, store_vector, transpose
 from .staging import Placement, emit_zero
 from .tile import blocks, emit_fma_tile, emit_grid, vector_blocks
@@ -253,18 +253,29 @@ class WinogradConv:
                 counted_loop(b, 0, self.cols, wide, name="oc") as c0:
             image = OutputImage(kf, conv, b.add(n0, i), 0, None, epilogue)
             channel0 = affine(b, [(ov, LANES)])
-            outputs = {}
-            for gr in range(self.group_rows):
-                for gc in range(wide):
-                    t = affine(b, [(i, self.pass_rows * self.cols), (r, self.cols), (c0, 1)], gr * self.cols + gc)
-                    tile = [[load_vector(b, m, affine(b, [(t, conv.out_g), (channel0, 1)],
-                                                      (y * self.side + x) * self.m_plane), align=64)
-                             for x in range(self.side)] for y in range(self.side)]
-                    for k, value in enumerate(two_sided(b, transforms(size, 3)["AT"], tile)):
-                        outputs[(size * gr + k // size, size * gc + k % size)] = value
-            pix = sorted(outputs)
-            image.store_transposed([outputs[p] for p in pix], pix, channel0, affine(b, [(r0, size), (r, size)]),
-                                   affine(b, [(c0, size)]), LANES)
+            at = transforms(size, 3)["AT"]
+            tiles = [(gr, gc) for gr in range(self.group_rows) for gc in range(wide)]
+            # A^T down each tile's columns, kept on the stack; then, per output row, A^T along the
+            # rows: the epilogue and stores of a row are emitted once, not once per row.
+            columns = entry_alloca(b, V16F32, "columns", len(tiles) * size * self.side)
+            for index, (gr, gc) in enumerate(tiles):
+                t = affine(b, [(i, self.pass_rows * self.cols), (r, self.cols), (c0, 1)], gr * self.cols + gc)
+                tile = [[load_vector(b, m, affine(b, [(t, conv.out_g), (channel0, 1)],
+                                                  (y * self.side + x) * self.m_plane), align=64)
+                         for x in range(self.side)] for y in range(self.side)]
+                for x in range(self.side):
+                    for y, value in enumerate(combine(b, at, [row[x] for row in tile])):
+                        b.store(value, elem_ptr(b, columns, (index * size + y) * self.side + x, V16F32))
+            with counted_loop(b, 0, size, name="oy") as y:
+                outputs = {}
+                for index, (gr, gc) in enumerate(tiles):
+                    row = [b.load(elem_ptr(b, columns, affine(b, [(y, self.side)], index * size * self.side + x),
+                                           V16F32), typ=V16F32) for x in range(self.side)]
+                    for x, value in enumerate(combine(b, at, row)):
+                        outputs[(size * gr, size * gc + x)] = value
+                pix = sorted(outputs)
+                image.store_transposed([outputs[p] for p in pix], pix, channel0,
+                                       affine(b, [(r0, size), (r, size), (y, 1)]), affine(b, [(c0, size)]), LANES)
 
 
 def output_tile(out_h: int, out_w: int) -> int:
@@ -318,11 +329,11 @@ def transform_window(b: ir.IRBuilder, staged: ir.Value, corner, row: int, matrix
 
 def two_sided(b: ir.IRBuilder, matrix: Sequence[Sequence], tile: list[list[ir.Value]]) -> list[ir.Value]:
     """matrix @ tile @ matrix^T, row-major: the columns first, then the rows."""
-    columns = [_combine(b, matrix, [row[x] for row in tile]) for x in range(len(tile[0]))]    # columns[x][y]
-    return [value for y in range(len(matrix)) for value in _combine(b, matrix, [column[y] for column in columns])]
+    columns = [combine(b, matrix, [row[x] for row in tile]) for x in range(len(tile[0]))]    # columns[x][y]
+    return [value for y in range(len(matrix)) for value in combine(b, matrix, [column[y] for column in columns])]
 
 
-def _combine(b: ir.IRBuilder, matrix: Sequence[Sequence], values: list[ir.Value]) -> list[ir.Value]:
+def combine(b: ir.IRBuilder, matrix: Sequence[Sequence], values: list[ir.Value]) -> list[ir.Value]:
     """matrix @ values, each output summed in index order: +-1 terms as adds, others as FMAs."""
     results = []
     for coefficients in matrix:

@@ -66,12 +66,12 @@ def nested_indices(builder: ir.IRBuilder, dims: Sequence[tuple[int, bool]], name
         nested_indices(builder, rest, name, body, prefix + (index,))
 
 
-def entry_alloca(builder: ir.IRBuilder, ty: ir.Type, name: str = "") -> ir.Value:
-    """A stack slot in the entry block, where mem2reg can promote it to registers."""
+def entry_alloca(builder: ir.IRBuilder, ty: ir.Type, name: str = "", count: int = 1) -> ir.Value:
+    """A stack slot (`count` consecutive ones) in the entry block, where mem2reg can promote it to registers."""
     with builder.goto_entry_block():
         if builder.block.instructions:
             builder.position_before(builder.block.instructions[0])
-        return builder.alloca(ty, name=name)
+        return builder.alloca(ty, size=None if count == 1 else i64(count), name=name)
 
 
 def as_value(x) -> ir.Value:
