@@ -54,6 +54,17 @@ WINOGRAD = [
 ]
 
 
+# The filter gradient takes Winograd from 64 output channels (panels of 32 or 16, unevenly split
+# over threads; chunks of images, the last one short).
+WINOGRAD_FILTER = [
+    ConvGeometry(3, 16, 8, 8, 64, 3, 3, pad=(1, 1, 1, 1)),
+    ConvGeometry(2, 64, 32, 32, 64, 3, 3, pad=(1, 1, 1, 1)),
+    ConvGeometry(5, 32, 4, 4, 96, 3, 3, pad=(1, 1, 1, 1)),
+    ConvGeometry(2, 16, 6, 8, 80, 3, 3, pad=(2, 0, 1, 1)),
+    ConvGeometry(3, 16, 18, 18, 64, 3, 3),
+]
+
+
 def _ids(geos):
     return [f"{g.x_shape}k{g.kernel_h}x{g.kernel_w}s{g.stride}p{g.pad}d{g.dilation}g{g.group}" for g in geos]
 
@@ -99,6 +110,11 @@ def test_winograd(geo):
     dx = run_threads(lambda mod: emit_conv2d_grad_input(mod, "dx", geo), {"dy": dy, "w": w}, ["dx"])["dx"]
     assert_dot_close(dx, conv_grad_input_ref(dy, w, geo), conv_grad_input_ref(np.abs(dy), np.abs(w), geo),
                      geo.cout_g * 9, "winograd conv2d_grad_input")
+
+
+@pytest.mark.parametrize("geo", WINOGRAD_FILTER, ids=_ids(WINOGRAD_FILTER))
+def test_winograd_filter_gradient(geo):
+    dy, x = random(geo.y_shape, seed_offset=3), random(geo.x_shape, seed_offset=1)
     dw = run_threads(lambda mod: emit_conv2d_grad_filter(mod, "dw", geo), {"dy": dy, "x": x}, ["dw"])["dw"]
     assert_dot_close(dw, conv_grad_filter_ref(dy, x, geo), conv_grad_filter_ref(np.abs(dy), np.abs(x), geo),
                      geo.batch * geo.out_h * geo.out_w, "winograd conv2d_grad_filter")
@@ -112,11 +128,13 @@ def test_winograd_cases_are_covered():
     assert any(e.images > 1 and g.batch % e.images for e, g in zip(forward, WINOGRAD))     # a short last pass
     assert any(e.pass_rows < e.rows for e in forward)                                     # passes of tile rows
     assert not WinogradConv.supports(forward_problem(AWKWARD[10]))    # 33 channels: the direct loop
-    filters = [WinogradFilterGradient(g, ep.IDENTITY) for g in WINOGRAD]
-    assert all(WinogradFilterGradient.supports(g) for g in WINOGRAD)
-    assert any(-(-g.batch // f.images) > 1 for f, g in zip(filters, WINOGRAD))           # several chunks
-    assert any(g.batch % f.images for f, g in zip(filters, WINOGRAD))                    # a short last chunk
-    assert any(g.out_channels // f.panel < 2 for f, g in zip(filters, WINOGRAD))         # a thread without panels
+    filters = [WinogradFilterGradient(g, ep.IDENTITY) for g in WINOGRAD_FILTER]
+    assert all(WinogradFilterGradient.supports(g) for g in WINOGRAD_FILTER)
+    assert {f.m for f in filters} == {2, 4} and {f.vectors for f in filters} == {1, 2}
+    assert any(-(-g.batch // f.images) > 1 for f, g in zip(filters, WINOGRAD_FILTER))    # several chunks
+    assert any(g.batch % f.images for f, g in zip(filters, WINOGRAD_FILTER))             # a short last chunk
+    assert any(g.out_channels // f.panel % 2 for f, g in zip(filters, WINOGRAD_FILTER))  # panels split unevenly
+    assert not WinogradFilterGradient.supports(WINOGRAD[0])           # 32 output channels: the direct form
 
 
 def test_both_layouts_are_covered():
