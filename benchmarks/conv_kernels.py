@@ -2,22 +2,28 @@
 gradient and filter gradient of each distinct 3x3 and 1x1 convolution, with no epilogue. For each:
 ms (best of --repeats runs of 3 calls), GFLOP/s, the share of the FP32 FMA peak of the threads
 used (measured in the same run), the kernel's LLVM IR size and its Python emission and LLVM
-compile seconds.
+compile seconds. GFLOP/s count the direct convolution's FLOPs (2 MACs per tap), also for the
+Winograd kernels, which do fewer multiplications. `--direct` measures the direct forms instead of
+Winograd (the shapes that take it), for comparison on the same code.
 
-    python benchmarks/conv_kernels.py [--batch 64] [--threads 2] [--repeats 5] [--kinds fwd,dx,dw]
+    python benchmarks/conv_kernels.py [--batch 64] [--threads 2] [--repeats 5] [--kinds fwd,dx,dw] [--direct]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
+from unittest import mock
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from graphc.codegen.kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input  # noqa: E402
 from graphc.codegen.kernels.conv_filter import emit_conv2d_grad_filter  # noqa: E402
+from graphc.codegen.kernels.conv_winograd import WinogradConv  # noqa: E402
+from graphc.codegen.kernels.conv_winograd_filter import WinogradFilterGradient  # noqa: E402
 from graphc.codegen.kernels.launch import Launcher, aligned  # noqa: E402
 from llvmlite import ir  # noqa: E402
 from peak import fma_peak_gflops  # noqa: E402
@@ -60,7 +66,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--kinds", default="fwd,dx,dw")
+    parser.add_argument("--direct", action="store_true", help="the direct forms where Winograd would be used")
     args = parser.parse_args()
+    with without_winograd() if args.direct else contextlib.nullcontext():
+        run(args)
+
+
+@contextlib.contextmanager
+def without_winograd():
+    never = staticmethod(lambda *shape: False)
+    with mock.patch.object(WinogradConv, "supports", never), \
+            mock.patch.object(WinogradFilterGradient, "supports", never):
+        yield
+
+
+def run(args) -> None:
     peak = fma_peak_gflops() * args.threads
     print(f"FP32 FMA peak of {args.threads} thread(s): {peak:.1f} GFLOP/s; batch {args.batch}")
     print(f"{'kernel':<6} {'conv':<28} {'ms':>8} {'GFLOP/s':>8} {'% peak':>7} {'IR KB':>6} {'emit s':>7} {'LLVM s':>7}")

@@ -9,7 +9,9 @@ by each op's flops rule), cold and cached compile time (each in a new process, t
 an empty disk cache), ms/step of the native step on 1 thread and on all threads (median of timed
 rounds after warm-up), its GFLOP/s and share of the FP32 FMA peak measured now (one core's peak
 times the threads used), and PyTorch eager's ms/step on the same network with the same weights
-when torch is installed (its eval logits are first checked against graphc's).
+when torch is installed (its eval logits are first checked against graphc's). The FLOPs count a
+convolution as the direct algorithm does (2 per tap), also where graphc runs Winograd's, which
+multiplies less: there GFLOP/s and % of peak are effective rates, the work the step stands for.
 """
 import argparse
 import os

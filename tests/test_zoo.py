@@ -7,6 +7,9 @@ import pytest
 
 import graphc
 from graphc import Tensor, nn
+from graphc.codegen.kernels.conv import ConvGeometry, forward_problem
+from graphc.codegen.kernels.conv_winograd import WinogradConv
+from graphc.codegen.kernels.conv_winograd_filter import WinogradFilterGradient
 from graphc.jit import trace
 from graphc.models import count_flops, mobilenet_v2, resnet18, resnet20, resnet50
 from runtime import load_checkpoint, load_param_into_net, save_checkpoint
@@ -173,6 +176,37 @@ def assert_native_matches(build, shape, steps, learning_rate, tolerance=1e-4, no
     for name, error in errors(params, ref).items():
         bound = max(tolerance, 10 * noise[name]) if noise else tolerance
         assert error <= bound, (name, error, bound)
+
+
+class WinogradNet(nn.Cell):
+    """Convolutions that take Winograd in the native step: F(4x4, 3x3) at 8x8 (32 -> 64 channels),
+    F(2x2, 3x3) at 4x4 (64 -> 64), forward, input and filter gradients, with batch norm and a smooth
+    activation (SiLU has no kink for two correct roundings to fall on either side of)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 32, 3, pad_mode="same")
+        self.conv1 = nn.Conv2d(32, 64, 3, pad_mode="same")
+        self.bn1 = nn.BatchNorm2d(64)
+        self.down = nn.Conv2d(64, 64, 3, stride=2, pad_mode="same")
+        self.conv2 = nn.Conv2d(64, 64, 3, pad_mode="same")
+        self.bn2 = nn.BatchNorm2d(64)
+        self.act = nn.SiLU()
+        self.pool = nn.AdaptiveAvgPool2d((1, 1))
+        self.flatten = nn.Flatten()
+        self.fc = nn.Dense(64, 10)
+
+    def construct(self, x):
+        x = self.act(self.bn1(self.conv1(self.act(self.stem(x)))))
+        x = self.act(self.bn2(self.conv2(self.act(self.down(x)))))
+        return self.fc(self.flatten(self.pool(x)))
+
+
+def test_native_winograd_steps_match_the_interpreter():
+    shape = (4, 3, 8, 8)
+    for geometry in [ConvGeometry(4, 32, 8, 8, 64, 3, 3, pad=(1, 1, 1, 1)), ConvGeometry(4, 64, 4, 4, 64, 3, 3, pad=(1, 1, 1, 1))]:
+        assert WinogradConv.supports(forward_problem(geometry)) and WinogradFilterGradient.supports(geometry)
+    assert_native_matches(WinogradNet, shape, STEPS, learning_rate=0.01)
 
 
 def test_native_resnet20_updating_steps_each_match_the_interpreter_from_the_same_state():

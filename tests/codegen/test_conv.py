@@ -1,6 +1,8 @@
 """conv2d forward, input gradient and filter gradient against float64 NumPy, on LeNet's shapes
 and on awkward ones (odd sizes, batch 1, stride, padding, dilation, groups); each case runs on 1
 and 2 threads and must agree bitwise. Both lane layouts of each kernel are exercised."""
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,7 @@ from graphc.codegen.kernels import epilogue as ep
 from graphc.codegen.kernels.conv import ConvGeometry, direct_emitter, emit_conv2d, emit_conv2d_grad_input, \
     forward_problem, grad_input_emitter
 from graphc.codegen.kernels.conv_direct import DirectConvEmitter
-from graphc.codegen.kernels.conv_winograd import WinogradConv
+from graphc.codegen.kernels.conv_winograd import WinogradConv, transforms
 from graphc.codegen.kernels.conv_winograd_filter import WinogradFilterGradient
 from graphc.codegen.kernels.conv_filter import PARTIAL_CHUNKS, emit_conv2d_grad_filter
 
@@ -40,16 +42,16 @@ AWKWARD = [
 ]
 
 
-# Stride-1 3x3 convolutions with channels in 16s take Winograd (forward, dx and dw): F(4x4, 3x3) and
-# F(2x2, 3x3) (for dw F(3x3, 4x4) and F(3x3, 2x2)), passes of many images with a short last pass, of one image's tile rows, padding on
+# Stride-1 3x3 convolutions with channels in 16s take Winograd forward and dx: F(4x4, 3x3) and
+# F(2x2, 3x3), passes of many images with a short last pass, of one image's tile rows, padding on
 # some sides only or none, and more source than output channels. They are held to the direct loop's
 # error bound (F(4x4, 3x3) with points +-1/2 measured at up to 1.4 eps sqrt(k) |x||w| here).
 WINOGRAD = [
-    ConvGeometry(3, 16, 8, 8, 32, 3, 3, pad=(1, 1, 1, 1)),
-    ConvGeometry(5, 32, 4, 4, 16, 3, 3, pad=(1, 1, 1, 1)),
-    ConvGeometry(2, 16, 18, 18, 16, 3, 3),
+    ConvGeometry(3, 32, 8, 8, 32, 3, 3, pad=(1, 1, 1, 1)),
+    ConvGeometry(5, 64, 4, 4, 64, 3, 3, pad=(1, 1, 1, 1)),
+    ConvGeometry(2, 64, 10, 10, 64, 3, 3),
     ConvGeometry(2, 64, 32, 32, 64, 3, 3, pad=(1, 1, 1, 1)),
-    ConvGeometry(2, 16, 6, 8, 16, 3, 3, pad=(2, 0, 1, 1)),
+    ConvGeometry(2, 64, 6, 8, 80, 3, 3, pad=(2, 0, 1, 1)),
     ConvGeometry(3, 128, 8, 8, 48, 3, 3, pad=(1, 1, 1, 1)),
 ]
 
@@ -57,11 +59,11 @@ WINOGRAD = [
 # The filter gradient takes Winograd from 64 output channels (panels of 32 or 16, unevenly split
 # over threads; chunks of images, the last one short).
 WINOGRAD_FILTER = [
-    ConvGeometry(3, 16, 8, 8, 64, 3, 3, pad=(1, 1, 1, 1)),
+    ConvGeometry(3, 32, 8, 8, 64, 3, 3, pad=(1, 1, 1, 1)),
     ConvGeometry(2, 64, 32, 32, 64, 3, 3, pad=(1, 1, 1, 1)),
-    ConvGeometry(5, 32, 4, 4, 96, 3, 3, pad=(1, 1, 1, 1)),
-    ConvGeometry(2, 16, 6, 8, 80, 3, 3, pad=(2, 0, 1, 1)),
-    ConvGeometry(3, 16, 18, 18, 64, 3, 3),
+    ConvGeometry(5, 64, 4, 4, 96, 3, 3, pad=(1, 1, 1, 1)),
+    ConvGeometry(2, 64, 6, 8, 80, 3, 3, pad=(2, 0, 1, 1)),
+    ConvGeometry(3, 32, 18, 18, 64, 3, 3),
 ]
 
 
@@ -120,6 +122,20 @@ def test_winograd_filter_gradient(geo):
                      geo.batch * geo.out_h * geo.out_w, "winograd conv2d_grad_filter")
 
 
+@pytest.mark.parametrize("m, r", [(2, 3), (4, 3), (3, 2), (3, 4)])
+def test_winograd_transforms_compute_the_correlation_exactly(m, r):
+    """y_i = sum_k g_k d_(i+k) = A^T [(G g) . (B^T d)], in exact rational arithmetic."""
+    matrices = transforms(m, r)
+    rng = np.random.default_rng(m * 10 + r)
+    for _ in range(5):
+        d = [Fraction(int(v)) for v in rng.integers(-9, 10, m + r - 1)]
+        g = [Fraction(int(v)) for v in rng.integers(-9, 10, r)]
+        gg = [sum(a * b for a, b in zip(row, g)) for row in matrices["G"]]
+        dd = [sum(a * b for a, b in zip(row, d)) for row in matrices["BT"]]
+        y = [sum(a * b * c for a, b, c in zip(row, gg, dd)) for row in matrices["AT"]]
+        assert y == [sum(g[k] * d[i + k] for k in range(r)) for i in range(m)]
+
+
 def test_winograd_cases_are_covered():
     forward = [direct_emitter(forward_problem(g)) for g in WINOGRAD]
     backward = [grad_input_emitter(g) for g in WINOGRAD]
@@ -128,6 +144,8 @@ def test_winograd_cases_are_covered():
     assert any(e.images > 1 and g.batch % e.images for e, g in zip(forward, WINOGRAD))     # a short last pass
     assert any(e.pass_rows < e.rows for e in forward)                                     # passes of tile rows
     assert not WinogradConv.supports(forward_problem(AWKWARD[10]))    # 33 channels: the direct loop
+    assert not WinogradConv.supports(forward_problem(ConvGeometry(2, 32, 6, 6, 32, 3, 3, pad=(1, 1, 1, 1))))  # F(2x2): 64+
+    assert not WinogradConv.supports(forward_problem(ConvGeometry(2, 16, 8, 8, 32, 3, 3, pad=(1, 1, 1, 1))))  # F(4x4): 32+
     filters = [WinogradFilterGradient(g, ep.IDENTITY) for g in WINOGRAD_FILTER]
     assert all(WinogradFilterGradient.supports(g) for g in WINOGRAD_FILTER)
     assert {f.m for f in filters} == {2, 4} and {f.vectors for f in filters} == {1, 2}

@@ -4,7 +4,8 @@ instead of 9 m^2: F(4x4, 3x3) 2.25 per output, F(2x2, 3x3) 4, the direct loop 9.
 
     Y = A^T [ (G g G^T) . (B^T d B) ] A     per 3x3 filter g and (m+2)^2 source tile d (tiles step by m)
 
-The output tile m is 4 where it divides an output map of 8x8 or more, else 2.
+The output tile m is 4 where it divides an output map of 8x8 or more, else 2; from 32 channels
+(64 for m = 2).
 Phases:
 * `.weights`: U[xi][c][o] = (G g G^T)[xi] of filter (o, c), in shared scratch. Sixteen filters'
   taps are loaded as rows and transposed, so the lanes run along o and every store is a vector.
@@ -46,12 +47,10 @@ def transforms(m: int, r: int) -> dict[str, tuple]:
     """The Toom-Cook matrices of F(m, r), y = A^T [(G g) . (B^T d)] for an r-tap filter g, m outputs
     y_i = sum_k g_k d_(i+k) and n = m + r - 1 inputs d: A^T [m x n], G [n x r], B^T [n x n]."""
     points = POINTS[:m + r - 2]
-    n = len(points) + 1
     a_t = [[p ** i for p in points] + [int(i == m - 1)] for i in range(m)]
     g = [[p ** k / _product(p - q for q in points if q != p) for k in range(r)] for p in points]
     g.append([int(k == r - 1) for k in range(r)])
     b_t = [_monic(q for q in points if q != p) + [0] for p in points] + [_monic(points)]
-    assert all(len(row) == n for row in b_t)
     return {"AT": tuple(map(tuple, a_t)), "G": tuple(map(tuple, g)), "BT": tuple(map(tuple, b_t))}
 
 
@@ -72,18 +71,30 @@ def _monic(roots) -> list[Fraction]:
     return coefficients
 
 
-# Measured on resnet18's 3x3 layers (2 threads, batch 64; benchmarks/conv_kernels.py):
-# A pass's V and M (4 (m+2)^2 bytes per tile and channel each) are kept within this many bytes.
+# Tuned on resnet18's four stride-1 3x3 shapes (2 threads, batch 64, each setting alternated with
+# the others in one process):
+# A pass's V and M (4 (m+2)^2 bytes per tile and channel each) are kept within this many bytes
+# (0.5 MB and 1 MB alike; 2 and 4 MB 5-10% slower on the 64- and 128-channel layers).
 PASS_BYTES = 1 << 20
-# The GEMMs sum over source channels in blocks of this many, so a block's U panel and V rows stay in L1.
+# The GEMMs sum over source channels in blocks of this many, so that a block's panel of U and rows
+# of V stay in L1 (512 channels at 4x4, measured before U was laid out in panels: 14.3 ms in blocks
+# of 64, 21.4 in one block).
 REDUCTION_BLOCK = 64
-# GEMM register tile: 12 tiles x 2 output-channel vectors (16 accumulators: 4-9% slower).
+# GEMM register tile: 12 tiles x 2 output-channel vectors (8 x 2, 16 accumulators: 4-9% slower).
 GEMM_VECTORS, GEMM_ACCUMULATORS = 2, 24
+# Source channels unrolled per step of the GEMM's k loop: 4 took half the compile time of 16 at
+# the same speed.
 UNROLL = 4
 # F(4x4, 3x3) on maps of at least this many pixels: on 4x4 maps (one tile per image) its U, 36 x C x O
 # floats, is transformed at each call and streamed from memory by every pass (512 channels: 16.4 ms
 # against 12.2 ms with F(2x2, 3x3)).
 MIN_PIXELS_F4 = 64
+# Winograd from this many channels (source and output), F(4x4, 3x3) and F(2x2, 3x3). ResNet-20's
+# layers (batch 128) are below: F(2x2) with 32 channels at 14x14 was 3-6% faster than the direct
+# loop, F(4x4) with 16 at 28x28 1.3-1.4x, but those convolutions are a small part of its step, less
+# than the kernels' compile time (0.2-0.3 s each), and its native-vs-interpreter check met a ReLU
+# input within Winograd's rounding of 0. With 512 at 4x4, F(2x2) is 11-42% faster.
+MIN_CHANNELS_F4, MIN_CHANNELS_F2 = 32, 64
 # Output tiles are transformed and transposed in groups of up to this many pixels along a row (the
 # most tiles that divide the row).
 GROUP_PIXELS = 16
@@ -99,7 +110,9 @@ class WinogradConv:
         place = conv.place
         return (conv.kernel, conv.stride, conv.dilation, (place.step_h, place.step_w), conv.groups) == \
             ((3, 3), (1, 1), (1, 1), (1, 1), 1) and conv.out_h % 2 == 0 and conv.out_w % 2 == 0 and \
-            conv.in_g % LANES == 0 and conv.out_g % LANES == 0
+            conv.in_g % LANES == 0 and conv.out_g % LANES == 0 and \
+            min(conv.in_g, conv.out_g) >= (MIN_CHANNELS_F4 if output_tile(conv.out_h, conv.out_w) == 4 else
+                                           MIN_CHANNELS_F2)
 
     def __init__(self, conv: DirectConv):
         self.conv = conv
@@ -157,14 +170,21 @@ class WinogradConv:
                                 conv.weight_index(b, 0, affine(b, [(block, LANES)], lane), c, *corner), 9)
                     for lane in range(LANES)]
             by_tap = transpose(b, rows)
-            g = [[by_tap[lanes_of[kh * 3 + kw]] for kw in range(3)] for kh in range(3)]
+            taps = entry_alloca(b, V16F32, "taps", 9)
+            for t in range(9):
+                b.store(by_tap[lanes_of[t]], elem_ptr(b, taps, t, V16F32))
             panel, within = b.udiv(block, i64(self.vectors)), b.urem(block, i64(self.vectors))
             full = b.icmp_signed("<=", affine(b, [(panel, self.vectors)], self.vectors), i64(out_blocks))
             width = b.select(full, i64(panel_width), i64((out_blocks % self.vectors) * LANES))
             start = affine(b, [(panel, panel_width * conv.in_g), (within, LANES)])
             row = b.add(start, b.mul(c, width))
-            for xi, value in enumerate(two_sided(b, transforms(self.m, 3)["G"], g)):
-                store_vector(b, value, u, affine(b, [(row, 1)], xi * conv.in_g * conv.out_g), align=64)
+            def tap(kh: int, kw: ir.Value) -> ir.Value:
+                return b.load(elem_ptr(b, taps, affine(b, [(kw, 1)], 3 * kh), V16F32), typ=V16F32)
+
+            def store(xi: ir.Value, value: ir.Value) -> None:
+                store_vector(b, value, u, affine(b, [(row, 1), (xi, conv.in_g * conv.out_g)]), align=64)
+
+            looped_two_sided(b, transforms(self.m, 3)["G"], tap, store)
 
     # --- convolution --------------------------------------------------------------------------
 
@@ -177,7 +197,8 @@ class WinogradConv:
             count = minimum(b, b.sub(hi, n0), i64(self.images))
             last = b.sub(hi, i64(1))
             with counted_loop(b, 0, self.images, name="stage") as i:    # a short pass repeats its last image
-                self._stage(kf, minimum(b, b.add(n0, i), last), elem_ptr(b, staged, affine(b, [(i, self.staged_image)])))
+                image = elem_ptr(b, staged, affine(b, [(i, self.staged_image)]))
+                self._stage(kf, minimum(b, b.add(n0, i), last), image)
             with counted_loop(b, 0, self.rows, self.pass_rows, name="r0") as r0:
                 self._transform_input(b, staged, r0, v)
                 self._multiply(b, v, u, m)
@@ -197,9 +218,8 @@ class WinogradConv:
             corner = affine(b, [(i, self.staged_image), (cb, place.dst_h * row), (r0, m * row), (r, m * row),
                                 (col, m * LANES)])
             t = affine(b, [(i, self.pass_rows * self.cols), (r, self.cols), (col, 1)])
-            for xi, value in enumerate(transform_window(b, staged, corner, row, transforms(m, 3)["BT"])):
-                store_vector(b, value, v, affine(b, [(cb, self.tiles * LANES), (t, LANES)], xi * self.v_plane),
-                             align=64)
+            transform_window(b, staged, corner, row, transforms(m, 3)["BT"], lambda xi, value: store_vector(
+                b, value, v, affine(b, [(xi, self.v_plane), (cb, self.tiles * LANES), (t, LANES)]), align=64))
 
     def _multiply(self, b: ir.IRBuilder, v: ir.Value, u: ir.Value, m: ir.Value) -> None:
         """M[xi][t][o] = sum over c of V[xi][t][c] U[xi][c][o], c ascending in blocks of
@@ -257,15 +277,16 @@ class WinogradConv:
             tiles = [(gr, gc) for gr in range(self.group_rows) for gc in range(wide)]
             # A^T down each tile's columns, kept on the stack; then, per output row, A^T along the
             # rows: the epilogue and stores of a row are emitted once, not once per row.
-            columns = entry_alloca(b, V16F32, "columns", len(tiles) * size * self.side)
-            for index, (gr, gc) in enumerate(tiles):
-                t = affine(b, [(i, self.pass_rows * self.cols), (r, self.cols), (c0, 1)], gr * self.cols + gc)
-                tile = [[load_vector(b, m, affine(b, [(t, conv.out_g), (channel0, 1)],
-                                                  (y * self.side + x) * self.m_plane), align=64)
-                         for x in range(self.side)] for y in range(self.side)]
-                for x in range(self.side):
-                    for y, value in enumerate(combine(b, at, [row[x] for row in tile])):
-                        b.store(value, elem_ptr(b, columns, (index * size + y) * self.side + x, V16F32))
+            columns = entry_alloca(b, V16F32, "columns", len(tiles) * size * self.side)     # [tile][y][x]
+            with counted_loop(b, 0, len(tiles), name="ot") as index, \
+                    counted_loop(b, 0, self.side, name="ox") as x:
+                gr, gc = b.udiv(index, i64(wide)), b.urem(index, i64(wide))
+                t = affine(b, [(i, self.pass_rows * self.cols), (r, self.cols), (c0, 1), (gr, self.cols), (gc, 1)])
+                loaded = [load_vector(b, m, affine(b, [(t, conv.out_g), (channel0, 1), (x, self.m_plane)],
+                                                   y * self.side * self.m_plane), align=64) for y in range(self.side)]
+                for y, value in enumerate(combine(b, at, loaded)):
+                    b.store(value, elem_ptr(b, columns, affine(b, [(index, size * self.side), (x, 1)], y * self.side),
+                                            V16F32))
             with counted_loop(b, 0, size, name="oy") as y:
                 outputs = {}
                 for index, (gr, gc) in enumerate(tiles):
@@ -316,13 +337,30 @@ def stage_channel_lanes(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, place: Pl
             chunk(i64(full * LANES), tail)
 
 
-def transform_window(b: ir.IRBuilder, staged: ir.Value, corner, row: int, matrix: Sequence[Sequence]) -> list:
-    """matrix @ d @ matrix^T (row-major) for the window d of a channel-lanes image whose top-left
-    pixel vector is at `corner`, `row` floats per image row, as wide as the matrix has columns."""
-    side = len(matrix[0])
-    d = [[load_vector(b, staged, affine(b, [(corner, 1)], y * row + x * LANES), align=64) for x in range(side)]
-         for y in range(side)]
-    return two_sided(b, matrix, d)
+def transform_window(b: ir.IRBuilder, staged: ir.Value, corner, row: int, matrix: Sequence[Sequence],
+                     store: Callable[[ir.Value, ir.Value], None]) -> None:
+    """store(xi, value) for each element xi of matrix @ d @ matrix^T (`looped_two_sided`), d the
+    window of a channel-lanes image whose top-left pixel vector is at `corner`, `row` floats per
+    image row, as wide as the matrix has columns."""
+    looped_two_sided(b, matrix, lambda y, x: load_vector(b, staged, affine(b, [(corner, 1), (x, LANES)], y * row),
+                                                         align=64), store)
+
+
+def looped_two_sided(b: ir.IRBuilder, matrix: Sequence[Sequence], load: Callable[[int, ir.Value], ir.Value],
+                     store: Callable[[ir.Value, ir.Value], None]) -> None:
+    """store(xi, value) for each element xi (row-major) of matrix @ d @ matrix^T, d[y][x] = load(y, x)
+    (x an i64 value). The columns, then the rows, are runtime loops through a stack array: one
+    column's and one row's code, not every one's, with the operations and order of `two_sided`."""
+    side, count = len(matrix[0]), len(matrix)
+    columns = entry_alloca(b, V16F32, "window", count * side)            # [i][x]
+    with counted_loop(b, 0, side, name="wx") as x:
+        loaded = [load(y, x) for y in range(side)]
+        for i, value in enumerate(combine(b, matrix, loaded)):
+            b.store(value, elem_ptr(b, columns, affine(b, [(x, 1)], i * side), V16F32))
+    with counted_loop(b, 0, count, name="wi") as i:
+        loaded = [b.load(elem_ptr(b, columns, affine(b, [(i, side)], x), V16F32), typ=V16F32) for x in range(side)]
+        for j, value in enumerate(combine(b, matrix, loaded)):
+            store(affine(b, [(i, count)], j), value)
 
 
 # --- the transforms (on 16-lane vectors, all lanes independent) ------------------------------------

@@ -11,7 +11,7 @@ GEMM whose reduction runs over the batch's tiles.
 One phase. Threads split the output channels in panels of a GEMM tile's vectors; each thread
 takes the whole batch in chunks of whole images (CHUNK_TILES tiles, whatever the thread count):
   1. stage each image's x as channel lanes with its padding and transform its tiles: X[xi][t][c];
-  2. stage the thread's dy channels the same way and transform their tiles: D[xi][t][o];
+  2. stage the image's dy channels of the thread the same way and transform them: D[xi][t][o];
   3. per xi, M[xi][c][o] (+)= sum over the chunk's tiles of X[xi][t][c] D[xi][t][o], in shared
      scratch (each thread its own columns), register tiles of channels x output vectors;
 then dw[o, c] = A^T M[., c, o] A through the epilogue (e.g. the optimizer's update of w).
@@ -72,8 +72,8 @@ class WinogradFilterGradient:
         self.d_plane = self.tiles * geo.out_channels + LANES
         self.plan = ScratchPlan()
         self.plan.shared("M", 4 * self.xi * geo.in_channels * geo.out_channels)
-        self.plan.private("x", 4 * self.images * self.x_image)
-        self.plan.private("dy", 4 * self.images * self.dy_image)
+        self.plan.private("x", 4 * self.x_image)
+        self.plan.private("dy", 4 * self.dy_image)
         self.plan.private("X", 4 * self.xi * self.x_plane)
         self.plan.private("D", 4 * self.xi * self.d_plane)
 
@@ -94,8 +94,7 @@ class WinogradFilterGradient:
     def _transform_image(self, kf: KernelFunction, n, i, own: tuple) -> None:
         """X and D of image n's tiles (chunk place i); D only for the thread's channel blocks."""
         geo, b, m = self.geo, kf.builder, self.m
-        x = elem_ptr(b, self.plan.private_region(kf, "x"), affine(b, [(i, self.x_image)]))
-        dy = elem_ptr(b, self.plan.private_region(kf, "dy"), affine(b, [(i, self.dy_image)]))
+        x, dy = self.plan.private_region(kf, "x"), self.plan.private_region(kf, "dy")      # one image each
         stage_channel_lanes(b, elem_ptr(b, kf["x"], affine(b, [(n, geo.in_channels * geo.height * geo.width)])), x,
                             self.place, 0, geo.in_channels // LANES)
         stage_channel_lanes(b, elem_ptr(b, kf["dy"], affine(b, [(n, self.dy_image)])), dy, self.dy_place, *own)
@@ -108,10 +107,9 @@ class WinogradFilterGradient:
                 row = place.dst_w * LANES
                 with counted_loop(b, lo, hi, name=f"{name}.cb") as cb:
                     corner = affine(b, [(cb, place.dst_h * row), (th, m * row), (tw, m * LANES)])
-                    values = transform_window(b, image, corner, row, transforms(3, m)[matrix])
-                    for xi, value in enumerate(values):
-                        index = affine(b, [(t, channels), (cb, LANES)], xi * plane)
-                        store_vector(b, value, self.plan.private_region(kf, name), index, align=64)
+                    destination = self.plan.private_region(kf, name)
+                    transform_window(b, image, corner, row, transforms(3, m)[matrix], lambda xi, value: store_vector(
+                        b, value, destination, affine(b, [(xi, plane), (t, channels), (cb, LANES)]), align=64))
 
     def _multiply(self, kf: KernelFunction, first_chunk, tiles, panel_lo, panel_hi) -> None:
         """M[xi][c][o] for the thread's output panels: plus the chunk's sum over its tiles."""
@@ -124,7 +122,8 @@ class WinogradFilterGradient:
                 (p, c0), (_, cb) = starts, kinds
 
                 def m_index(i, j):
-                    return affine(b, [(xi, geo.in_channels * c_out), (c0, c_out), (p, self.panel)], i * c_out + j * LANES)
+                    return affine(b, [(xi, geo.in_channels * c_out), (c0, c_out), (p, self.panel)],
+                                  i * c_out + j * LANES)
 
                 def partial(i, j):
                     return b.select(first_chunk, ir.Constant(V16F32, 0.0), load_vector(b, ms, m_index(i, j), align=64))
