@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from graphc.codegen.kernels import epilogue as ep
-from graphc.codegen.kernels.conv import ConvGeometry, direct_emitter, emit_conv2d, emit_conv2d_grad_input, \
+from graphc.codegen.kernels.conv import ConvGeometry, problem_emitter, emit_conv2d, emit_conv2d_grad_input, \
     forward_problem, grad_input_emitter
 from graphc.codegen.kernels.conv_direct import DirectConvEmitter
 from graphc.codegen.kernels.conv_winograd import WinogradConv, transforms
@@ -137,7 +137,7 @@ def test_winograd_transforms_compute_the_correlation_exactly(m, r):
 
 
 def test_winograd_cases_are_covered():
-    forward = [direct_emitter(forward_problem(g)) for g in WINOGRAD]
+    forward = [problem_emitter(forward_problem(g)) for g in WINOGRAD]
     backward = [grad_input_emitter(g) for g in WINOGRAD]
     assert all(isinstance(e, WinogradConv) for e in forward + backward)
     assert {e.m for e in forward + backward} == {2, 4}

@@ -4,10 +4,13 @@
         x[n, g*C/group + c, oh*sh + kh*dh - pad_top, ow*sw + kw*dw - pad_left] * w[o, c, kh, kw]
 
 with g = o // (O/group) and x zero outside the image. Both kernels split the batch over threads,
-after a phase that lays the weights out when the direct form runs in channel lanes (see
-conv_direct and conv_columns for the algorithms); the filter gradient lives in conv_filter.
+after a phase that lays the weights out when the direct form runs in channel lanes, or transforms
+them for Winograd (see conv_direct, conv_columns and conv_winograd for the algorithms); the filter
+gradient lives in conv_filter.
 
 * `emit_conv2d`: operands x, w, y (+ epilogue operands; the epilogue sees coords n, c, h, w).
+  Stride-1 3x3 convolutions with enough channels take Winograd (conv_winograd), the rest the
+  direct loop.
 * `emit_conv2d_grad_input`: operands dy, w, dx (+ epilogue operands; coords n, c, h, w of dx).
   Strided with dilation 1, a GEMM into columns and strided shifted sums (conv_columns: no FMAs on
   inserted zeros). Otherwise the forward loop over dy zero-inserted by the stride and padded by
@@ -120,7 +123,8 @@ def input_gradient_problem(geo: ConvGeometry) -> DirectConv:
 
 def emit_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue = IDENTITY) -> Kernel:
     own = [Operand("x", geo.x_shape), Operand("w", geo.w_shape), Operand("y", geo.y_shape, "out")]
-    return _emit(module, name, direct_emitter(forward_problem(geo)), kernel_operands(own, epilogue.operands), epilogue, geo.flops, geo.batch)
+    return _emit(module, name, problem_emitter(forward_problem(geo)), kernel_operands(own, epilogue.operands),
+                 epilogue, geo.flops, geo.batch)
 
 
 def emit_conv2d_grad_input(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue = IDENTITY) -> Kernel:
@@ -132,11 +136,11 @@ def emit_conv2d_grad_input(module: ir.Module, name: str, geo: ConvGeometry, epil
 def grad_input_emitter(geo: ConvGeometry) -> ColumnsGradInput | WinogradConv | DirectConvEmitter:
     """The columns form where it is faster (strided dx, ColumnsGradInput.supports), else as the forward."""
     problem = input_gradient_problem(geo)
-    return ColumnsGradInput(geo, problem) if ColumnsGradInput.supports(geo) else direct_emitter(problem)
+    return ColumnsGradInput(geo, problem) if ColumnsGradInput.supports(geo) else problem_emitter(problem)
 
 
-def direct_emitter(problem: DirectConv) -> WinogradConv | DirectConvEmitter:
-    """Winograd for the stride-1 3x3 convolutions it takes (WinogradConv.supports), else the direct loop."""
+def problem_emitter(problem: DirectConv) -> WinogradConv | DirectConvEmitter:
+    """Winograd for the stride-1 3x3 problems it takes (WinogradConv.supports), else the direct loop."""
     return WinogradConv(problem) if WinogradConv.supports(problem) else DirectConvEmitter(problem)
 
 

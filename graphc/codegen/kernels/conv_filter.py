@@ -10,7 +10,8 @@ Operands dy, x, dw, epilogue operands, scratch. Two phases with a barrier betwee
    (e.g. the optimizer update of w) runs on each vector of dw before it is stored, with coords
    o, c, t (t = kh*KW + kw, lanes along t) for channel lanes and e (the flat index) otherwise.
 Deep layers whose chunk partials would dwarf the data take the whole-batch form of channel lanes
-instead (three phases, no partials; see _ChannelLanes).
+instead (three phases, no partials; see _ChannelLanes). Stride-1 3x3 convolutions with 64 output
+channels or more take Winograd instead (conv_winograd_filter).
 
 A chunk's images are visited in passes of consecutive images staged together (the staged x,
 and for channel lanes the transposed dy), so a tile's reduction runs over every pixel of the pass
