@@ -92,8 +92,9 @@ MIN_PIXELS_F4 = 64
 # Winograd from this many channels (source and output), F(4x4, 3x3) and F(2x2, 3x3). ResNet-20's
 # layers (batch 128) are below: F(2x2) with 32 channels at 14x14 was 3-6% faster than the direct
 # loop, F(4x4) with 16 at 28x28 1.3-1.4x, but those convolutions are a small part of its step, less
-# than the kernels' compile time (0.2-0.3 s each), and its native-vs-interpreter check met a ReLU
-# input within Winograd's rounding of 0. With 512 at 4x4, F(2x2) is 11-42% faster.
+# than the kernels' compile time (0.2-0.3 s each), and its step-by-step check against the
+# interpreter (tests/test_zoo.py) then missed 1e-4 at one step (docs/codegen.md §8). With 512 at
+# 4x4, F(2x2) is 11-42% faster.
 MIN_CHANNELS_F4, MIN_CHANNELS_F2 = 32, 64
 # Output tiles are transformed and transposed in groups of up to this many pixels along a row (the
 # most tiles that divide the row).
