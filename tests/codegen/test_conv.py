@@ -100,15 +100,9 @@ def test_grad_filter(geo):
 
 
 @pytest.mark.parametrize("geo", WINOGRAD, ids=_ids(WINOGRAD))
-def test_winograd(geo):
-    x, w = random(geo.x_shape, seed_offset=1), random(geo.w_shape, seed_offset=2)
-    bias = random((geo.out_channels,), seed_offset=4)
-    epilogue = ep.chain(ep.bias_add("c", geo.out_channels), ep.relu())
-    y = run_threads(lambda mod: emit_conv2d(mod, "conv", geo, epilogue), {"x": x, "w": w, "bias": bias}, ["y"])["y"]
-    expected = np.maximum(conv_ref(x, w, geo) + bias[None, :, None, None], 0)
-    magnitude = conv_ref(np.abs(x), np.abs(w), geo) + np.abs(bias)[None, :, None, None]
-    assert_dot_close(y, expected, magnitude, _taps(geo), "winograd conv2d+bias+relu")
-    dy = random(geo.y_shape, seed_offset=3)
+def test_winograd_grad_input(geo):
+    """(The forward pass of these geometries is in test_bias_relu_epilogue.)"""
+    w, dy = random(geo.w_shape, seed_offset=2), random(geo.y_shape, seed_offset=3)
     dx = run_threads(lambda mod: emit_conv2d_grad_input(mod, "dx", geo), {"dy": dy, "w": w}, ["dx"])["dx"]
     assert_dot_close(dx, conv_grad_input_ref(dy, w, geo), conv_grad_input_ref(np.abs(dy), np.abs(w), geo),
                      geo.cout_g * 9, "winograd conv2d_grad_input")
@@ -165,7 +159,10 @@ def test_both_layouts_are_covered():
     assert CONV1.batch > PARTIAL_CHUNKS   # the filter gradient's chunked partials are exercised
 
 
-@pytest.mark.parametrize("geo", [CONV1, CONV2, AWKWARD[1]], ids=_ids([CONV1, CONV2, AWKWARD[1]]))
+EPILOGUE_CASES = [CONV1, CONV2, AWKWARD[1]] + WINOGRAD
+
+
+@pytest.mark.parametrize("geo", EPILOGUE_CASES, ids=_ids(EPILOGUE_CASES))
 def test_bias_relu_epilogue(geo):
     x, w = random(geo.x_shape, seed_offset=1), random(geo.w_shape, seed_offset=2)
     bias = random((geo.out_channels,), seed_offset=4)

@@ -171,16 +171,17 @@ class WinogradConv:
                                 conv.weight_index(b, 0, affine(b, [(block, LANES)], lane), c, *corner), 9)
                     for lane in range(LANES)]
             by_tap = transpose(b, rows)
-            taps = entry_alloca(b, V16F32, "taps", 9)
+            filters = entry_alloca(b, V16F32, "filters", 9)         # [kh][kw], lanes along o
             for t in range(9):
-                b.store(by_tap[lanes_of[t]], elem_ptr(b, taps, t, V16F32))
+                b.store(by_tap[lanes_of[t]], elem_ptr(b, filters, t, V16F32))
             panel, within = b.udiv(block, i64(self.vectors)), b.urem(block, i64(self.vectors))
             full = b.icmp_signed("<=", affine(b, [(panel, self.vectors)], self.vectors), i64(out_blocks))
             width = b.select(full, i64(panel_width), i64((out_blocks % self.vectors) * LANES))
             start = affine(b, [(panel, panel_width * conv.in_g), (within, LANES)])
             row = b.add(start, b.mul(c, width))
+
             def tap(kh: int, kw: ir.Value) -> ir.Value:
-                return b.load(elem_ptr(b, taps, affine(b, [(kw, 1)], 3 * kh), V16F32), typ=V16F32)
+                return b.load(elem_ptr(b, filters, affine(b, [(kw, 1)], 3 * kh), V16F32), typ=V16F32)
 
             def store(xi: ir.Value, value: ir.Value) -> None:
                 store_vector(b, value, u, affine(b, [(row, 1), (xi, conv.in_g * conv.out_g)]), align=64)
@@ -255,9 +256,8 @@ class WinogradConv:
                                        (cb, LANES * width), (quarter, UNROLL * width)], lane * width + j * LANES)
                     return load_vector(b, u, index, align=64)
 
-                acc = emit_fma_tile(b, tb.size, ob.size, [(per_block, False), (LANES // UNROLL, False), (UNROLL, True)],
-                                    tile_value, weights,
-                                    partial)
+                k_dims = [(per_block, False), (LANES // UNROLL, False), (UNROLL, True)]
+                acc = emit_fma_tile(b, tb.size, ob.size, k_dims, tile_value, weights, partial)
                 for i in range(tb.size):
                     for j in range(ob.size):
                         store_vector(b, acc[i][j], m, m_index(i, j), align=64)

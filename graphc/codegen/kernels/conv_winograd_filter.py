@@ -98,16 +98,16 @@ class WinogradFilterGradient:
         stage_channel_lanes(b, elem_ptr(b, kf["x"], affine(b, [(n, geo.in_channels * geo.height * geo.width)])), x,
                             self.place, 0, geo.in_channels // LANES)
         stage_channel_lanes(b, elem_ptr(b, kf["dy"], affine(b, [(n, self.dy_image)])), dy, self.dy_place, *own)
-        operands = [(x, self.place, (0, geo.in_channels // LANES), "X", self.x_plane, geo.in_channels, "BT"),
-                    (dy, self.dy_place, own, "D", self.d_plane, geo.out_channels, "G")]
+        operands = [(x, self.place, (0, geo.in_channels // LANES), self.plan.private_region(kf, "X"), self.x_plane,
+                     geo.in_channels, "BT"),
+                    (dy, self.dy_place, own, self.plan.private_region(kf, "D"), self.d_plane, geo.out_channels, "G")]
         with counted_loop(b, 0, self.per_image, name="tile") as tile:
             th, tw = b.udiv(tile, i64(self.cols)), b.urem(tile, i64(self.cols))
             t = affine(b, [(i, self.per_image), (tile, 1)])
-            for image, place, (lo, hi), name, plane, channels, matrix in operands:
+            for image, place, (lo, hi), destination, plane, channels, matrix in operands:
                 row = place.dst_w * LANES
-                with counted_loop(b, lo, hi, name=f"{name}.cb") as cb:
+                with counted_loop(b, lo, hi, name=f"{matrix}.cb") as cb:
                     corner = affine(b, [(cb, place.dst_h * row), (th, m * row), (tw, m * LANES)])
-                    destination = self.plan.private_region(kf, name)
                     transform_window(b, image, corner, row, transforms(3, m)[matrix], lambda xi, value: store_vector(
                         b, value, destination, affine(b, [(xi, plane), (t, channels), (cb, LANES)]), align=64))
 
