@@ -14,14 +14,13 @@ values with the same tag (MindSpore splits tensors over 512 MB into such slices)
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import secrets
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Iterator
 
 import numpy as np
+
+from .atomic_file import atomic_output
 
 # MindSpore's tensor_type strings (str(mindspore dtype)) and the numpy types they hold.
 TENSOR_TYPES = {
@@ -223,24 +222,3 @@ def write_checkpoint(path: str | Path, entries: Entries) -> None:
 
 def read_checkpoint(path: str | Path) -> Entries:
     return decode_checkpoint(Path(path).read_bytes(), source=str(path))
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
-    """A binary file that replaces `path` when the block succeeds and vanishes if it raises.
-
-    It is a temporary file in the same directory (so os.replace is atomic), fsynced before the
-    replace so a crash never leaves a half-written file under the final name.
-    """
-    path = Path(path)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temp, "xb") as file:  # permissions from the umask, like any file the user creates
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise

@@ -21,7 +21,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from runtime.checkpoint_format import atomic_output
+from runtime.atomic_file import atomic_output
 
 DATA_DIR_ENV = "GRAPHC_DATA_DIR"
 _CHUNK = 1 << 20
