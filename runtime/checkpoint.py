@@ -90,6 +90,10 @@ def load_checkpoint(ckpt_file_name, net=None, strict_load=False, filter_prefix=N
     prefixes = (filter_prefix,) if isinstance(filter_prefix, str) else tuple(filter_prefix or ())
     params = {name: Parameter(array, name=name) for name, array in read_checkpoint(path)
               if not name.startswith(prefixes or ("\0",))}
+    if not params:      # as in MindSpore: nothing to load is an error, not a network left as it was
+        left = f" that filter_prefix {list(prefixes)} leaves" if prefixes else ""
+        raise ValueError(f"load_checkpoint: {path} holds no parameters{left}; load another checkpoint"
+                         + (" or filter less" if prefixes else ""))
     if net is not None:
         load_param_into_net(net, params, strict_load)
     return params

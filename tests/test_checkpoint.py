@@ -8,7 +8,7 @@ from graphc import Parameter
 from graphc.nn import Cell
 from runtime import CheckpointConfig, ModelCheckpoint, load_checkpoint, load_param_into_net, save_checkpoint
 from runtime.callbacks import RunContext
-from runtime.checkpoint_format import read_checkpoint
+from runtime.checkpoint_format import encode_checkpoint, read_checkpoint
 
 
 class Pair(Cell):
@@ -59,6 +59,27 @@ def test_truncated_file_is_a_clear_error(tmp_path):
     path.write_bytes(path.read_bytes()[:-5])
     with pytest.raises(ValueError, match="net.ckpt: byte"):
         load_checkpoint(path)
+
+
+def test_empty_or_cut_between_entries_is_an_error_even_when_not_strict(tmp_path):
+    path = tmp_path / "net.ckpt"
+    save_checkpoint(Outer(), path)
+    whole = path.read_bytes()
+    [(_, weight), _] = read_checkpoint(path)
+    # cut after the first entry (the file less its 17-byte trailer): protobuf alone would read one entry
+    first_entry_end = len(encode_checkpoint([("layer.weight", weight)])) - 17
+    for data, message in ((b"", "the file is empty"), (whole[:first_entry_end], "crc_num trailer .* is missing")):
+        path.write_bytes(data)
+        net = Outer(fill=5.0)
+        with pytest.raises(ValueError, match=message):
+            load_checkpoint(path, net, strict_load=False)
+        assert net.layer.weight.asnumpy()[0, 0] == 5.0
+    path.write_bytes(encode_checkpoint([]))
+    with pytest.raises(ValueError, match="net.ckpt holds no parameters; load another checkpoint"):
+        load_checkpoint(path)
+    path.write_bytes(whole)
+    with pytest.raises(ValueError, match=r"holds no parameters that filter_prefix \['layer'\] leaves"):
+        load_checkpoint(path, filter_prefix="layer")
 
 
 def _drive(callback, steps, batch_num):
