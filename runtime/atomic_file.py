@@ -36,6 +36,11 @@ def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
         raise
 
 
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_output(path) as file:
+        file.write(data)
+
+
 def remove_stale_temporaries(directory: Path) -> None:
     """Delete the temporaries in `directory` that writers of this host left when they died."""
     pattern = re.compile(rf"\..+\.{re.escape(socket.gethostname())}\.(\d+)\.[0-9a-f]{{8}}\.tmp")

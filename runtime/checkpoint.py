@@ -2,6 +2,7 @@
 callback is in runtime.callbacks). Files are written atomically and never unpickled."""
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import warnings
@@ -12,12 +13,18 @@ import numpy as np
 from graphc import Parameter
 from graphc.nn import Cell
 
-from .checkpoint_format import read_checkpoint, write_checkpoint
+from .atomic_file import atomic_write_bytes
+from .checkpoint_format import encode_checkpoint, read_checkpoint
 
 log = logging.getLogger("runtime.checkpoint")
 
 
-def _entries(save_obj) -> list[tuple[str, np.ndarray]]:
+def _entries(save_obj, append_dict=None) -> list[tuple[str, np.ndarray]]:
+    appended = [(name, np.asarray(value)) for name, value in (append_dict or {}).items()]
+    return _saved_entries(save_obj) + appended
+
+
+def _saved_entries(save_obj) -> list[tuple[str, np.ndarray]]:
     if isinstance(save_obj, Cell):
         return [(name, p.asnumpy()) for name, p in save_obj.parameters_and_names()]
     if isinstance(save_obj, dict):
@@ -41,35 +48,97 @@ def _array(value) -> np.ndarray:
     return value.asnumpy() if hasattr(value, "asnumpy") else np.asarray(value)
 
 
-_writing: threading.Thread | None = None    # the checkpoint an async save is still writing
+class CheckpointSaveError(OSError):
+    """A checkpoint the OS would not let us write (an async_save's is raised on the thread that saves or waits next)."""
+
+    def __init__(self, path: Path, error: OSError):
+        super().__init__(error.errno, f"could not write the checkpoint {path}: {error.strerror or error}. No file "
+                                      "was replaced or removed; free space, or save elsewhere")
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as error:
+        raise CheckpointSaveError(path, error) from error
+
+
+class BackgroundSave:
+    """A checkpoint's bytes being written to its file by a thread (in place once `finished` and `written`)."""
+
+    def __init__(self, path: Path, data: bytes):
+        self.path, self.written, self._error = path, False, None
+        self._thread = threading.Thread(target=self._write, args=(data,), name=f"save {path.name}")
+        self._thread.start()
+
+    def _write(self, data: bytes) -> None:
+        try:
+            _write(self.path, data)
+            self.written = True
+        except CheckpointSaveError as error:
+            self._error = error     # raised by finished(), on the thread that asks
+
+    def finished(self, block: bool = True) -> bool:
+        """Whether the write has ended (waiting for it if `block`). A failed write raises CheckpointSaveError,
+        once: whoever asks first learns of it."""
+        self._thread.join(None if block else 0)
+        if self._thread.is_alive():
+            return False
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+        return True
+
+
+_writing: BackgroundSave | None = None      # the checkpoint an async save is still writing
 
 
 def save_checkpoint(save_obj, ckpt_file_name, integrated_save=True, async_save=False, append_dict=None):
     """Write a Cell's parameters (or a list / dict of them) to a .ckpt file, atomically.
 
-    async_save=True takes a copy of the values now and writes the file on a background thread
-    (one at a time: a later save or load waits for it, and so does the interpreter's exit)."""
-    global _writing
+    async_save=True writes the file on a background thread, with the values of the moment of the
+    call. One is written at a time: a later save or load waits for it and raises its failure, and so
+    does the interpreter's exit (where the failure is logged). A write the OS refuses (a full disk, a
+    file size limit) raises CheckpointSaveError, an OSError naming the file and the OS's reason."""
     _check_integrated_save(integrated_save)
-    path = Path(ckpt_file_name)
-    if path.suffix != ".ckpt":
-        path = path.with_name(path.name + ".ckpt")
-    entries = _entries(save_obj)
-    if append_dict:
-        entries += [(name, np.asarray(value)) for name, value in append_dict.items()]
+    if async_save:
+        save_in_background(save_obj, ckpt_file_name, append_dict)
+    else:
+        data = encode_checkpoint(_entries(save_obj, append_dict))
+        wait_for_async_save()
+        _write(_ckpt_path(ckpt_file_name), data)
+
+
+def save_in_background(save_obj, ckpt_file_name, append_dict=None) -> BackgroundSave:
+    """save_checkpoint(..., async_save=True), returning the write under way."""
+    global _writing
+    data = encode_checkpoint(_entries(save_obj, append_dict))   # the values of now: training goes on meanwhile
     wait_for_async_save()
-    if not async_save:
-        write_checkpoint(path, entries)
-        return
-    snapshot = [(name, np.array(value, copy=True)) for name, value in entries]   # training goes on meanwhile
-    _writing = threading.Thread(target=write_checkpoint, args=(path, snapshot), name=f"save {path.name}")
-    _writing.start()
+    _writing = BackgroundSave(_ckpt_path(ckpt_file_name), data)
+    return _writing
 
 
 def wait_for_async_save() -> None:
-    """Block until the checkpoint being written by async_save (if any) is complete."""
-    if _writing is not None:
-        _writing.join()
+    """Block until the checkpoint being written by async_save (if any) is complete; raise CheckpointSaveError
+    if writing it failed."""
+    global _writing
+    writing, _writing = _writing, None
+    if writing is not None:
+        writing.finished()
+
+
+@atexit.register
+def _report_failed_save_at_exit() -> None:
+    """A script that ends right after an async save learns of its failure here (threads are joined by then)."""
+    try:
+        wait_for_async_save()
+    except CheckpointSaveError as error:
+        log.error("%s", error)
+
+
+def _ckpt_path(ckpt_file_name) -> Path:
+    path = Path(ckpt_file_name)
+    return path if path.suffix == ".ckpt" else path.with_name(path.name + ".ckpt")
 
 
 def _check_integrated_save(integrated_save) -> None:

@@ -29,7 +29,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .atomic_file import atomic_output
+from .atomic_file import atomic_write_bytes
 
 # MindSpore's tensor_type strings (str(mindspore dtype)) and the numpy types they hold.
 TENSOR_TYPES = {
@@ -246,9 +246,7 @@ class _Reader:
 
 def write_checkpoint(path: str | Path, entries: Entries) -> None:
     """Write entries to `path` atomically: readers see the old file or the whole new one."""
-    data = encode_checkpoint(entries)  # encode first: a bad entry must not touch the file
-    with atomic_output(path) as file:
-        file.write(data)
+    atomic_write_bytes(path, encode_checkpoint(entries))  # encoded first: a bad entry must not touch the file
 
 
 def read_checkpoint(path: str | Path) -> Entries:

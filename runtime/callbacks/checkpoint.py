@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import distributed
-from ..checkpoint import _check_integrated_save, save_checkpoint
+from ..checkpoint import BackgroundSave, _check_integrated_save, save_checkpoint, save_in_background
 from .base import Callback
 
 
@@ -49,7 +49,8 @@ class ModelCheckpoint(Callback):
         self.directory.mkdir(parents=True, exist_ok=True)
         self.config = config or CheckpointConfig()
         self.prefix = self._unique_prefix(prefix)
-        self.saved: list[Path] = []
+        self.saved: list[Path] = []     # complete checkpoints on disk, oldest first
+        self._pending: BackgroundSave | None = None    # the one async_save is writing
         self._last_saved_step = 0
         self._last_saved_time = self._last_kept_time = time.monotonic()
 
@@ -65,9 +66,11 @@ class ModelCheckpoint(Callback):
 
     @property
     def latest_ckpt_file_name(self):
+        """The newest complete checkpoint (not one async_save is still writing), or None."""
         return str(self.saved[-1]) if self.saved else None
 
     def step_end(self, run_context):
+        self._keep_finished_save(block=False)   # a failed background write is raised here, a step later
         cb = run_context.original_args()
         steps, seconds = self.config.save_checkpoint_steps, self.config.save_checkpoint_seconds
         due = (steps and cb.cur_step_num % steps == 0) or \
@@ -79,6 +82,7 @@ class ModelCheckpoint(Callback):
         cb = run_context.original_args()
         if cb.cur_step_num != self._last_saved_step:
             self._save(cb)
+        self._keep_finished_save(block=True)
 
     def _save(self, cb):
         step_in_epoch = (cb.cur_step_num - 1) % cb.batch_num + 1
@@ -88,7 +92,22 @@ class ModelCheckpoint(Callback):
         self._last_saved_step, self._last_saved_time = cb.cur_step_num, time.monotonic()
         if not distributed.is_main_rank():
             return
-        save_checkpoint(network, path, async_save=self.config.async_save, append_dict=self._append_info(cb))
+        if self.config.async_save:
+            self._keep_finished_save(block=True)
+            self._pending = save_in_background(network, path, self._append_info(cb))
+        else:
+            save_checkpoint(network, path, append_dict=self._append_info(cb))
+            self._keep(path)
+
+    def _keep_finished_save(self, block: bool):
+        """Once the background write has ended, keep its file (raising CheckpointSaveError if it failed)."""
+        if self._pending is not None and self._pending.finished(block):
+            done, self._pending = self._pending, None
+            if done.written:
+                self._keep(done.path)
+
+    def _keep(self, path: Path):
+        """`path` is complete on disk: only now may the checkpoints it makes surplus go."""
         if path in self.saved:
             self.saved.remove(path)
         self.saved.append(path)
