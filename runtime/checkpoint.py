@@ -20,7 +20,9 @@ log = logging.getLogger("runtime.checkpoint")
 
 
 def _entries(save_obj, append_dict=None) -> list[tuple[str, np.ndarray]]:
-    appended = [(name, np.asarray(value)) for name, value in (append_dict or {}).items()]
+    # a Python float is saved as Float32, the type MindSpore gives it (measured on 2.10)
+    appended = [(name, np.asarray(value, np.float32) if isinstance(value, float) else _array(value))
+                for name, value in (append_dict or {}).items()]
     return _saved_entries(save_obj) + appended
 
 

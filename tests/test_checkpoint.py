@@ -1,10 +1,11 @@
 """Cell-aware checkpoints: save/load round trips, mismatch reports, ModelCheckpoint naming."""
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from graphc import Parameter
+from graphc import Parameter, Tensor
 from graphc.nn import Cell
 from runtime import CheckpointConfig, ModelCheckpoint, load_checkpoint, load_param_into_net, save_checkpoint
 from runtime.callbacks import RunContext
@@ -104,6 +105,44 @@ def test_model_checkpoint_names_keeps_the_newest_and_avoids_clashes(tmp_path):
 def test_config_rejects_saving_never():
     with pytest.raises(ValueError, match="both 0"):
         CheckpointConfig(save_checkpoint_steps=0, save_checkpoint_seconds=0)
+
+
+def test_config_warns_of_what_mindspore_overrides():
+    with pytest.warns(UserWarning, match=r"save_checkpoint_seconds=100 has no effect: save_checkpoint_steps=1 "
+                                         r"overrides it, as in MindSpore; pass save_checkpoint_steps=0"):
+        config = CheckpointConfig(save_checkpoint_seconds=100)
+    assert (config.save_checkpoint_steps, config.save_checkpoint_seconds) == (1, None)   # MindSpore 2.10's values
+    with pytest.warns(UserWarning, match="keep_checkpoint_per_n_minutes=5 has no effect: keep_checkpoint_max=5"):
+        config = CheckpointConfig(keep_checkpoint_per_n_minutes=5)
+    assert (config.keep_checkpoint_max, config.keep_checkpoint_per_n_minutes) == (5, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        config = CheckpointConfig(save_checkpoint_steps=0, save_checkpoint_seconds=100, keep_checkpoint_max=0,
+                                  keep_checkpoint_per_n_minutes=5)
+    assert (config.save_checkpoint_seconds, config.keep_checkpoint_per_n_minutes) == (100, 5)
+
+
+@pytest.mark.parametrize("append_info, error, message", [
+    (["epoch_num", "foo"], ValueError, "append_info names 'foo'; the names it takes are"),
+    ("epoch_num", TypeError, "append_info must be a list, got str"),
+    ([3], TypeError, "append_info holds a int"),
+    ([{"a": 1}, {"b": 2}], TypeError, "append_info holds 2 dicts; it takes one"),
+    ([{"a": np.ones(2)}], TypeError, "append_info entry 'a': ndarray; .* int, float, bool, Parameter or Tensor"),
+    ([{"a": "text"}], TypeError, "entry 'a': str; .*MindSpore's str values are not supported"),
+])
+def test_config_refuses_append_info_mindspore_refuses_or_graphc_cannot_save(append_info, error, message):
+    with pytest.raises(error, match=message):
+        CheckpointConfig(append_info=append_info)
+
+
+def test_append_info_is_saved_with_mindspore_s_types(tmp_path):
+    info = ["epoch_num", "step_num", {"lr": 0.5, "done": True, "scale": Tensor(np.array([2.0], np.float32))}]
+    saver = ModelCheckpoint("net", tmp_path, CheckpointConfig(save_checkpoint_steps=3, append_info=info))
+    _drive(saver, steps=3, batch_num=2)
+    saved = {name: (value.dtype, value.tolist()) for name, value in read_checkpoint(tmp_path / "net-2_1.ckpt")}
+    assert {name: saved[name] for name in ("epoch_num", "step_num", "lr", "done", "scale")} == {
+        "epoch_num": (np.int64, 2), "step_num": (np.int64, 3), "lr": (np.float32, 0.5), "done": (np.bool_, True),
+        "scale": (np.float32, [2.0])}
 
 
 def test_keep_per_n_minutes_keeps_only_the_newest_within_the_window(tmp_path):

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
-import numpy as np
+from graphc.tracing import Tensor
 
 from .. import distributed
 from ..checkpoint import BackgroundSave, _check_integrated_save, save_checkpoint, save_in_background
@@ -13,7 +14,10 @@ from .base import Callback
 
 
 class CheckpointConfig:
-    """When to save and how many checkpoints to keep (MindSpore's CheckpointConfig)."""
+    """When to save and how many checkpoints to keep (MindSpore's CheckpointConfig).
+
+    As in MindSpore, save_checkpoint_steps overrides save_checkpoint_seconds and keep_checkpoint_max
+    overrides keep_checkpoint_per_n_minutes (the overridden one reads None); setting both warns."""
 
     def __init__(self, save_checkpoint_steps=1, save_checkpoint_seconds=0, keep_checkpoint_max=5,
                  keep_checkpoint_per_n_minutes=0, integrated_save=True, async_save=False, saved_network=None,
@@ -30,13 +34,54 @@ class CheckpointConfig:
         if not (keep_checkpoint_max or keep_checkpoint_per_n_minutes):
             raise ValueError("CheckpointConfig: keep_checkpoint_max and keep_checkpoint_per_n_minutes are both 0")
         self.save_checkpoint_steps = save_checkpoint_steps
-        self.save_checkpoint_seconds = save_checkpoint_seconds if not save_checkpoint_steps else 0
+        self.save_checkpoint_seconds = _unless(("save_checkpoint_seconds", save_checkpoint_seconds),
+                                               ("save_checkpoint_steps", save_checkpoint_steps))
         self.keep_checkpoint_max = keep_checkpoint_max
-        self.keep_checkpoint_per_n_minutes = keep_checkpoint_per_n_minutes if not keep_checkpoint_max else 0
+        self.keep_checkpoint_per_n_minutes = _unless(("keep_checkpoint_per_n_minutes", keep_checkpoint_per_n_minutes),
+                                                     ("keep_checkpoint_max", keep_checkpoint_max))
         _check_integrated_save(integrated_save)
         self.integrated_save, self.async_save = integrated_save, async_save
         self.saved_network = saved_network
-        self.append_info = append_info
+        self.append_info = _checked_append_info(append_info)
+
+
+def _unless(setting: tuple[str, int | None], overriding: tuple[str, int | None]) -> int | None:
+    """The setting's value, or None when the overriding one is set (saying so if both are)."""
+    (name, value), (other, other_value) = setting, overriding
+    if not other_value:
+        return value
+    if value:
+        warnings.warn(f"CheckpointConfig: {name}={value} has no effect: {other}={other_value} overrides it, as in "
+                      f"MindSpore; pass {other}=0 to use {name}", UserWarning, stacklevel=3)
+    return None
+
+
+APPEND_NAMES = ("epoch_num", "step_num")
+
+
+def _checked_append_info(append_info) -> list:
+    """MindSpore's rules: a list of "epoch_num", "step_num" and at most one dict of str -> int, float,
+    bool, Parameter or Tensor. Anything else is an error, not an entry left out of the checkpoints."""
+    if append_info is None:
+        return []
+    if not isinstance(append_info, list):
+        raise TypeError(f"CheckpointConfig: append_info must be a list, got {type(append_info).__name__}")
+    for item in append_info:
+        if isinstance(item, str) and item not in APPEND_NAMES:
+            raise ValueError(f"CheckpointConfig: append_info names {item!r}; the names it takes are {APPEND_NAMES} "
+                             "(other values go in one dict: [{'name': value}])")
+        if not isinstance(item, (str, dict)):
+            raise TypeError(f"CheckpointConfig: append_info holds a {type(item).__name__}; it takes the strings "
+                            f"{APPEND_NAMES} and one dict of name -> value")
+    dicts = [item for item in append_info if isinstance(item, dict)]
+    if len(dicts) > 1:
+        raise TypeError(f"CheckpointConfig: append_info holds {len(dicts)} dicts; it takes one (merge them)")
+    for key, value in (dicts[0] if dicts else {}).items():
+        if not isinstance(key, str) or not isinstance(value, (int, float, bool, Tensor)):
+            raise TypeError(f"CheckpointConfig: append_info entry {key!r}: {type(value).__name__}; the names must be "
+                            "str and the values int, float, bool, Parameter or Tensor (a checkpoint holds tensors, "
+                            "so MindSpore's str values are not supported)")
+    return append_info
 
 
 class ModelCheckpoint(Callback):
@@ -115,13 +160,11 @@ class ModelCheckpoint(Callback):
 
     def _append_info(self, cb):
         info = {}
-        for item in self.config.append_info or ():
-            if item == "epoch_num":
-                info["epoch_num"] = np.array(cb.cur_epoch_num, np.int64)
-            elif item == "step_num":
-                info["step_num"] = np.array(cb.cur_step_num, np.int64)
-            elif isinstance(item, dict):
-                info.update({k: np.asarray(v) for k, v in item.items()})
+        for item in self.config.append_info:
+            if isinstance(item, dict):
+                info.update(item)
+            else:
+                info[item] = cb.cur_epoch_num if item == "epoch_num" else cb.cur_step_num
         return info
 
     def _remove_old(self):
