@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from full_disk import small_disk  # noqa: F401  (a fixture)
+from full_disk import small_disk, tmpfs  # noqa: F401  (fixtures)
 from graphc import Parameter
 from graphc.nn import Cell
 from runtime import CheckpointConfig, ModelCheckpoint, load_checkpoint, save_checkpoint

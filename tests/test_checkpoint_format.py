@@ -34,7 +34,8 @@ def value(tag, tensor):
 
 
 def crc_trailer(body):
-    """MindSpore's crc_check trailer (serialization.py): b"crc_num" + crc32 of the bytes before it, 10 bytes big-endian."""
+    """MindSpore's crc_check trailer (serialization.py): b"crc_num", then the crc32 of the bytes before it as
+    10 bytes, big-endian."""
     return b"crc_num" + binascii.crc32(body).to_bytes(10, "big")
 
 

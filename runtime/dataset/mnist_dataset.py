@@ -10,6 +10,7 @@ import numpy as np
 
 from graphc.errors import ArgumentError
 
+from .checksum import check_fetched
 from .download import FASHION_MNIST, MNIST, DataSource
 from .idx import read_idx
 from .pipeline import NumpySlicesDataset
@@ -56,6 +57,8 @@ class FashionMnistDataset(MnistDataset):
 def read_split(directory: Path, source: DataSource, split: str, owner: str) -> tuple[np.ndarray, np.ndarray]:
     """A split's images, uint8 (N, 28, 28, 1), and labels, uint32, checked to be as many."""
     image_file, label_file = (directory / f.name for f in source.splits[split])
+    for path, published in zip((image_file, label_file), source.splits[split]):
+        check_fetched(path, published, owner)
     images, labels = read_idx(image_file, ndim=3), read_idx(label_file, ndim=1)
     if len(images) != len(labels):
         raise ArgumentError(f"{owner}: {image_file} has {len(images)} images but {label_file} has {len(labels)} "
