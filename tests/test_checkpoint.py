@@ -128,7 +128,7 @@ def test_config_warns_of_what_mindspore_overrides():
     ([3], TypeError, "append_info holds a int"),
     ([{"a": 1}, {"b": 2}], TypeError, "append_info holds 2 dicts; it takes one"),
     ([{"a": np.ones(2)}], TypeError, "append_info entry 'a': ndarray; .* int, float, bool, Parameter or Tensor"),
-    ([{"a": "text"}], TypeError, "entry 'a': str; .*MindSpore's str values are not supported"),
+    ([{"a": "text"}], ValueError, "entry 'a' is a str; .*MindSpore's str entries are not supported"),
 ])
 def test_config_refuses_append_info_mindspore_refuses_or_graphc_cannot_save(append_info, error, message):
     with pytest.raises(error, match=message):

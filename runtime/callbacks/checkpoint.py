@@ -6,6 +6,7 @@ import time
 import warnings
 from pathlib import Path
 
+from graphc.errors import ArgumentError
 from graphc.tracing import Tensor
 
 from .. import distributed
@@ -27,12 +28,13 @@ class CheckpointConfig:
                             ("keep_checkpoint_max", keep_checkpoint_max),
                             ("keep_checkpoint_per_n_minutes", keep_checkpoint_per_n_minutes)):
             if value is not None and (not isinstance(value, int) or value < 0):
-                raise ValueError(f"CheckpointConfig: {name} must be a non-negative int, got {value!r}")
+                raise ArgumentError(f"CheckpointConfig: {name} must be a non-negative int, got {value!r}")
         if not (save_checkpoint_steps or save_checkpoint_seconds):
-            raise ValueError("CheckpointConfig: save_checkpoint_steps and save_checkpoint_seconds are both 0; "
-                             "set one of them")
+            raise ArgumentError("CheckpointConfig: save_checkpoint_steps and save_checkpoint_seconds are both 0, "
+                                "so nothing would be saved; set one of them")
         if not (keep_checkpoint_max or keep_checkpoint_per_n_minutes):
-            raise ValueError("CheckpointConfig: keep_checkpoint_max and keep_checkpoint_per_n_minutes are both 0")
+            raise ArgumentError("CheckpointConfig: keep_checkpoint_max and keep_checkpoint_per_n_minutes are both 0; "
+                                "set one of them")
         self.save_checkpoint_steps = save_checkpoint_steps
         self.save_checkpoint_seconds = _unless(("save_checkpoint_seconds", save_checkpoint_seconds),
                                                ("save_checkpoint_steps", save_checkpoint_steps))
@@ -56,7 +58,7 @@ def _unless(setting: tuple[str, int | None], overriding: tuple[str, int | None])
     return None
 
 
-APPEND_NAMES = ("epoch_num", "step_num")
+_APPEND_NAMES = ("epoch_num", "step_num")
 
 
 def _checked_append_info(append_info) -> list:
@@ -67,20 +69,22 @@ def _checked_append_info(append_info) -> list:
     if not isinstance(append_info, list):
         raise TypeError(f"CheckpointConfig: append_info must be a list, got {type(append_info).__name__}")
     for item in append_info:
-        if isinstance(item, str) and item not in APPEND_NAMES:
-            raise ValueError(f"CheckpointConfig: append_info names {item!r}; the names it takes are {APPEND_NAMES} "
-                             "(other values go in one dict: [{'name': value}])")
+        if isinstance(item, str) and item not in _APPEND_NAMES:
+            raise ArgumentError(f"CheckpointConfig: append_info names {item!r}; the names it takes are {_APPEND_NAMES} "
+                                "(other values go in one dict: [{'name': value}])")
         if not isinstance(item, (str, dict)):
             raise TypeError(f"CheckpointConfig: append_info holds a {type(item).__name__}; it takes the strings "
-                            f"{APPEND_NAMES} and one dict of name -> value")
+                            f"{_APPEND_NAMES} and one dict of name -> value")
     dicts = [item for item in append_info if isinstance(item, dict)]
     if len(dicts) > 1:
         raise TypeError(f"CheckpointConfig: append_info holds {len(dicts)} dicts; it takes one (merge them)")
     for key, value in (dicts[0] if dicts else {}).items():
+        if isinstance(value, str):
+            raise ArgumentError(f"CheckpointConfig: append_info entry {key!r} is a str; graphc's checkpoints hold "
+                                "tensors only (MindSpore's str entries are not supported): store a number instead")
         if not isinstance(key, str) or not isinstance(value, (int, float, bool, Tensor)):
             raise TypeError(f"CheckpointConfig: append_info entry {key!r}: {type(value).__name__}; the names must be "
-                            "str and the values int, float, bool, Parameter or Tensor (a checkpoint holds tensors, "
-                            "so MindSpore's str values are not supported)")
+                            "str and the values int, float, bool, Parameter or Tensor")
     return append_info
 
 
