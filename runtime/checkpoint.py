@@ -58,7 +58,7 @@ class CheckpointSaveError(OSError):
                                       "was replaced or removed; free space, or save elsewhere")
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write_file(path: Path, data: bytes) -> None:
     try:
         atomic_write_bytes(path, data)
     except OSError as error:
@@ -75,7 +75,7 @@ class BackgroundSave:
 
     def _write(self, data: bytes) -> None:
         try:
-            _write(self.path, data)
+            _write_file(self.path, data)
             self.written = True
         except CheckpointSaveError as error:
             self._error = error     # raised by finished(), on the thread that asks
@@ -108,7 +108,7 @@ def save_checkpoint(save_obj, ckpt_file_name, integrated_save=True, async_save=F
     else:
         data = encode_checkpoint(_entries(save_obj, append_dict))
         wait_for_async_save()
-        _write(_ckpt_path(ckpt_file_name), data)
+        _write_file(_ckpt_path(ckpt_file_name), data)
 
 
 def save_in_background(save_obj, ckpt_file_name, append_dict=None) -> BackgroundSave:
