@@ -1,7 +1,7 @@
 """Loss scaling: MindSpore's nn.TrainOneStepWithLossScaleCell and its update cells, and the
-managers that `Model(loss_scale_manager=...)` takes (mindspore.amp / mindspore.train's
-FixedLossScaleManager and DynamicLossScaleManager; the `graphc.amp` and `graphc.train` faces
-re-export them from here).
+managers that `Model(loss_scale_manager=...)` takes (FixedLossScaleManager and
+DynamicLossScaleManager, which MindSpore exports from mindspore.amp and mindspore.train: the
+`graphc.amp` and `graphc.train` faces take them from here).
 
 The step seeds the backward pass with the scale, divides the gradients by it, and skips the
 optimizer's update when a gradient is inf or NaN (an overflow): every assign the optimizer makes
@@ -111,8 +111,9 @@ class TrainOneStepWithLossScaleCell(TrainOneStepCell):
 
     def construct(self, *inputs):
         scale = self.scale_sense.copy()        # this step's scale, before the update cell changes it
-        loss, grads = self._loss_and_grads(*inputs, ops.reshape(scale, shape=()))
-        grads = tuple(grad * (1.0 / scale) for grad in grads)
+        scalar = ops.reshape(scale, shape=())
+        loss, grads = self._loss_and_grads(*inputs, scalar)
+        grads = tuple(grad * (1.0 / scalar) for grad in grads)
         loss, grads = self.reduce(loss, grads)
         overflow = overflowed(grads)
         if self.loss_scaling_manager is not None:
