@@ -267,10 +267,9 @@ def assigns_only_if(condition: "Tensor"):
 
 
 def bind(op, operands, attrs):
-    condition = _assign_condition.get()
-    if op.impure and condition is not None:
+    if op.impure and _assign_condition.get() is not None:
         target, value = operands
-        operands = (target, ops.select(condition, value, target))
+        operands = (target, ops.select(_assign_condition.get(), value, target))
     tensors = _operand_tensors(op, operands)
     trace = current_trace()
     types = [t.type for t in tensors]
