@@ -204,14 +204,15 @@ class JitFunction:
         return trace(self.fn, args, kwargs, self.name)
 
 
-def jit(fn=None, *, backend: str | None = None, pipeline: str | None = None):
-    """Compile fn into a graph on first call per input signature (also as @jit on construct).
+def jit(function=None, *, backend: str | None = None, pipeline: str | None = None):
+    """Compile a function into a graph on first call per input signature (also as @jit on construct).
+    `function` is MindSpore 2.x's name for it: jit(fn), jit(function=fn) and @jit are the same.
 
     `pipeline` is the pass pipeline as text (e.g. "fold,cse,dce"); None takes the context's choice.
     Autodiff runs first wherever gradients are asked for, whatever the pipeline."""
-    if fn is None:
+    if function is None:
         return lambda f: JitFunction(f, backend=backend, pipeline=pipeline)
-    return JitFunction(fn, backend=backend, pipeline=pipeline)
+    return JitFunction(function, backend=backend, pipeline=pipeline)
 
 
 set_graph_function(JitFunction)

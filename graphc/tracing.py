@@ -7,6 +7,7 @@ once through its NumPy reference. Shape rules run in both cases, so errors are t
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 import numpy as np
@@ -249,7 +250,26 @@ def _operand_tensors(op, operands) -> list[Tensor]:
     return result
 
 
+_assign_condition: ContextVar["Tensor | None"] = ContextVar("graphc_assign_condition", default=None)
+
+
+@contextmanager
+def assigns_only_if(condition: "Tensor"):
+    """Inside, each assign writes its value where `condition` (a bool scalar) holds and keeps the
+    target's value otherwise: a step that skips an update (MindSpore's `if not overflow:
+    optimizer(grads)`) as one graph without a branch. Each target is written at most once per
+    step, so the target read here is its value before the step, in both modes."""
+    token = _assign_condition.set(condition)
+    try:
+        yield
+    finally:
+        _assign_condition.reset(token)
+
+
 def bind(op, operands, attrs):
+    if op.impure and _assign_condition.get() is not None:
+        target, value = operands
+        operands = (target, ops.select(_assign_condition.get(), value, target))
     tensors = _operand_tensors(op, operands)
     trace = current_trace()
     types = [t.type for t in tensors]

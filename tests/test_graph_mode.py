@@ -49,6 +49,15 @@ def test_jit_function_computes_and_traces_once_per_signature():
     assert body.traces == 1
 
 
+def test_jit_takes_mindspore_2_s_function_keyword():
+    body = CountingTraces()
+    fn = graphc.jit(function=body)          # MindSpore 2.x: jit(function=None, ...)
+    x = f32(2, 3)
+    np.testing.assert_allclose(fn(x).asnumpy(), np.maximum(x.asnumpy(), 0) * 2.0)
+    fn(x)
+    assert body.traces == 1
+
+
 def test_new_shape_recompiles_and_logs_what_changed(caplog):
     body = CountingTraces()
     fn = graphc.jit(body)

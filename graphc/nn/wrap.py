@@ -100,13 +100,15 @@ class TrainOneStepCell(Cell):
 
     def construct(self, *inputs):
         loss, grads = self._loss_and_grads(*inputs)
-        grads = _scaled(grads, self.sens)
-        if isinstance(self.grad_reducer, DistributedGradReducer):
-            loss, grads = self.grad_reducer.with_loss(loss, grads)
-        else:
-            grads = self.grad_reducer(grads)
+        loss, grads = self.reduce(loss, grads=_scaled(grads, self.sens))
         self.optimizer(grads)
         return loss
+
+    def reduce(self, loss, grads):
+        """(loss, grads) through grad_reducer: under data parallelism, averaged over the ranks."""
+        if isinstance(self.grad_reducer, DistributedGradReducer):
+            return self.grad_reducer.with_loss(loss, grads)
+        return loss, self.grad_reducer(grads)
 
 
 class WithEvalCell(Cell):
