@@ -7,7 +7,7 @@ write, is never read or written (a warning, once per directory; compiling goes o
 A key becomes a file name only once it is checked to be 64 hex digits. Every entry carries a header
 (key, length, sha256 of the payload); a damaged or foreign one is deleted, never loaded. Writes go
 to a temporary file renamed into place. The cache is bounded by GRAPHC_CACHE_MAX_BYTES (default
-1 GiB): a write that takes it past the bound deletes the least recently used entries (a read
+1 GiB; a bad value is an error at the cache's first use): a write that takes it past the bound deletes the least recently used entries (a read
 refreshes an entry's modification time). A process sums the directory once, at its first write,
 then adds what it writes; only past the bound does it list the directory again (listing it at
 every write made compiling quadratic in the cache's size: MobileNetV2's 450 writes into a
@@ -24,12 +24,13 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from .. import env
+
 # entry kinds: object code; a step's layout (codegen/step_index.py); a kernel's (codegen/kernel_cache.py)
 OBJECT, STEP_INDEX, KERNEL_INDEX = ".gobj", ".gstep", ".gkern"
 KINDS = (OBJECT, STEP_INDEX, KERNEL_INDEX)
 TEMPORARY = ".tmp-"                     # prefix of a write in progress (or one a crash left behind)
 FAILED = "failed"                       # sub-directory of the IR of modules LLVM rejected
-DEFAULT_MAX_BYTES = 1 << 30
 _MAGIC = b"GRAPHC-OBJ-1\n"
 _HEADER = struct.Struct("<64sQ32s")     # hex key, payload length, sha256(payload)
 _KEY = re.compile(r"[0-9a-f]{64}")
@@ -37,15 +38,11 @@ _warned: set[str] = set()
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("GRAPHC_CACHE_DIR") or Path.home() / ".cache" / "graphc")
+    return env.get("GRAPHC_CACHE_DIR") or Path.home() / ".cache" / "graphc"
 
 
 def max_bytes() -> int:
-    value = os.environ.get("GRAPHC_CACHE_MAX_BYTES", "")
-    try:
-        return int(value) if value else DEFAULT_MAX_BYTES
-    except ValueError:
-        raise ValueError(f"GRAPHC_CACHE_MAX_BYTES must be a number of bytes, got {value!r}") from None
+    return env.get("GRAPHC_CACHE_MAX_BYTES")
 
 
 def unsafe_reason(directory: Path) -> str | None:
@@ -62,6 +59,7 @@ def unsafe_reason(directory: Path) -> str | None:
 
 def usable_dir(create: bool = True) -> Path | None:
     """The cache directory (created 0700 when `create`), or None when it is absent or unsafe."""
+    max_bytes()                         # a bad bound is an error at first use, whether reading or writing
     directory = cache_dir()
     if create:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)

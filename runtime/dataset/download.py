@@ -12,8 +12,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
-import os
-import re
 import sys
 import time
 import urllib.request
@@ -21,6 +19,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from graphc import env
 from runtime.checkpoint_format import atomic_output
 
 DATA_DIR_ENV = "GRAPHC_DATA_DIR"
@@ -42,12 +41,11 @@ class DataSource(NamedTuple):
 
     def mirrors(self) -> list[str]:
         """Base URLs to try, in order: $mirrors_env (comma or whitespace separated) or the public ones."""
-        configured = os.environ.get(self.mirrors_env, "")
-        return [url for url in re.split(r"[\s,]+", configured) if url] or list(self.public_mirrors)
+        return list(env.get(self.mirrors_env) or self.public_mirrors)
 
     def default_root(self) -> Path:
         """Where a dataset is kept when the user names no folder: $GRAPHC_DATA_DIR/<name>, else ~/.cache."""
-        base = os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "graphc" / "datasets"
+        base = env.get(DATA_DIR_ENV) or Path.home() / ".cache" / "graphc" / "datasets"
         return Path(base).expanduser() / self.name.lower()
 
 
