@@ -162,8 +162,8 @@ _capped: set[int] = set()     # thread counts already warned about
 
 @functools.lru_cache(maxsize=None)
 def cores() -> int:
-    """The cores this process may run on (its CPU affinity, which a container or taskset may narrow).
-    Looked up once per process: it reads /sys on Linux (about 7 us)."""
+    """The cores this process may run on (its CPU affinity, which a container or taskset may narrow),
+    looked up once per process: num_threads() asks on every native call."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
