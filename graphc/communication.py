@@ -18,14 +18,13 @@ The runtime and graphc's wrapper cells use `data_parallel_group()`: the world gr
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 import traceback
 
 import numpy as np
 
-from . import context
+from . import context, env
 from .errors import GraphcError
 from .ops import collective
 
@@ -91,8 +90,8 @@ def init(backend_name: str | None = None) -> None:
     collective.set_transport(_world)
     if _world.size > 1:
         _abort_on_uncaught_exceptions(_world)
-    if context.get_context("num_threads") is None and not os.environ.get("GRAPHC_NUM_THREADS"):
-        context.set_context(num_threads=max(1, (os.cpu_count() or 1) // _world.local_size))
+    if context.get_context("num_threads") is None and env.get("GRAPHC_NUM_THREADS") is None:
+        context.set_context(num_threads=max(1, context.cores() // _world.local_size))
 
 
 def release() -> None:

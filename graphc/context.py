@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from . import env
 from .errors import ArgumentError
 
 GRAPH_MODE = 0
@@ -61,7 +63,7 @@ def _save_graphs(value) -> str | None:
 SETTINGS: dict[str, Setting] = {
     "mode": Setting(GRAPH_MODE, _one_of(GRAPH_MODE, PYNATIVE_MODE)),
     "backend": Setting("llvm", _one_of("llvm", "interp")),
-    "num_threads": Setting(None, _int_at_least(1, none_ok=True)),   # None: all cores (or GRAPHC_NUM_THREADS)
+    "num_threads": Setting(None, _int_at_least(1, none_ok=True)),   # None: GRAPHC_NUM_THREADS, else all cores
     "save_graphs": Setting(False, _save_graphs),
     "save_graphs_path": Setting(".", _instance(str)),
     "profile": Setting(False, _instance(bool)),
@@ -137,16 +139,32 @@ def get_context(key: str):
 
 
 def num_threads() -> int:
-    """Threads for native steps: set_context(num_threads=N), else GRAPHC_NUM_THREADS, else all cores.
-    Read on every native call, so it must stay cheap."""
-    n = _context["num_threads"] or int(os.environ.get("GRAPHC_NUM_THREADS", "0")) or _cores()
-    return max(1, n)
+    """Threads for native steps: set_context(num_threads=N), else GRAPHC_NUM_THREADS, else every core.
+    More threads than cores are capped at the cores (threads with no core stall every barrier of
+    the step), with a warning, unless GRAPHC_ALLOW_OVERSUBSCRIBE is on. Read on every native call,
+    so it must stay cheap."""
+    asked = _context["num_threads"] or env.get("GRAPHC_NUM_THREADS")
+    if asked is None:
+        return cores()
+    if asked <= cores() or env.get("GRAPHC_ALLOW_OVERSUBSCRIBE"):
+        return asked
+    if asked not in _capped:
+        _capped.add(asked)
+        source = "set_context(num_threads=...)" if _context["num_threads"] else "GRAPHC_NUM_THREADS"
+        warnings.warn(f"graphc: {asked} threads asked for by {source}, but this process may use {cores()} cores; "
+                      f"using {cores()}, since threads beyond the cores wait for one another at every barrier of a "
+                      f"step. Set GRAPHC_ALLOW_OVERSUBSCRIBE=1 to run {asked} anyway", RuntimeWarning, stacklevel=2)
+    return cores()
+
+
+_capped: set[int] = set()     # thread counts already warned about
 
 
 @functools.lru_cache(maxsize=None)
-def _cores() -> int:
-    """os.cpu_count() reads /sys on Linux (about 7 us): once per process is enough."""
-    return os.cpu_count() or 1
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container or taskset may narrow),
+    looked up once per process: num_threads() asks on every native call."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class ParallelMode:

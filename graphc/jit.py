@@ -13,7 +13,7 @@ import numpy as np
 
 from . import context
 from .compiler import check_pipeline, compile_graph
-from .errors import GraphcError
+from .errors import ArgumentError, GraphcError
 from .ir import Graph
 from .pytree import flatten, unflatten
 from .tracing import Tensor, Trace, current_trace, set_graph_function, symbolic, tracing, wrap_array
@@ -109,10 +109,18 @@ def _tree_change(old, new, where: str) -> str | None:
     return None
 
 
+def _check_backend(backend: str | None) -> None:
+    """None (the context's backend) or one set_context accepts."""
+    problem = None if backend is None else context.SETTINGS["backend"].check(backend)
+    if problem:
+        raise ArgumentError(f"jit: backend={backend!r} is not valid: {problem} (or None: the context's backend)")
+
+
 class JitFunction:
     def __init__(self, fn, name: str | None = None, owner=None, backend: str | None = None,
                  pipeline: str | None = None):
         check_pipeline(pipeline)
+        _check_backend(backend)
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "fn")
         self.owner = owner

@@ -26,6 +26,7 @@ from ..ops import collective
 from ..ir import Graph, Node
 from ..nn.parameter import ParameterSet
 from ..ops.indexing import index_out_of_range
+from ..ops.nn import label_out_of_range
 from . import step_index
 from .kernels.contract import ALIGN
 from .kernels.launch import aligned_empty
@@ -106,9 +107,10 @@ class NativeExecutable:
             labels = self._slots[index]
             if labels.size and (labels.min() < 0 or labels.max() >= classes):
                 bad = labels[(labels < 0) | (labels >= classes)]
-                raise GraphcError(f"{node.op}: labels must be in [0, {classes}) for {classes} classes, got "
-                                  f"{sorted(set(bad.tolist()))[:5]} (input {index}, {self.lowered.inputs[index]}); "
-                                  "check the dataset's labels or the network's number of classes", loc=node.loc)
+                raise GraphcError(f"{label_out_of_range(node.op, int(bad[0]), classes)} (input {index}, "
+                                  f"{self.lowered.inputs[index]}, holds {bad.size} such label(s): "
+                                  f"{sorted(set(bad.tolist()))[:5]}); check the dataset's labels or the network's "
+                                  "number of classes", loc=node.loc)
 
     def _raise_status(self) -> None:
         """The step stopped before a kernel whose index operand was out of range (lower.py): raise

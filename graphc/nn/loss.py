@@ -75,9 +75,10 @@ class SmoothL1Loss(LossBase):
 class SoftmaxCrossEntropyWithLogits(LossBase):
     """-Σ_c labels[n, c]·log softmax(logits)[n, c] per sample, for logits [N, C].
 
-    sparse=True takes class indices [N] (int32/int64). As in MindSpore, sparse with reduction='mean'
-    runs the fused sparse op; every other combination one-hots the labels and takes the dense path.
-    Note MindSpore's default reduction here is 'none'."""
+    sparse=True takes class indices [N] (int32/int64) and runs the fused sparse op under every
+    reduction, so a label outside [0, C) is an error in both modes and in native code. MindSpore runs
+    it for 'mean' only and one-hots the labels for 'sum' and 'none', where such a label gets loss 0
+    and training goes on. Note MindSpore's default reduction here is 'none'."""
 
     def __init__(self, sparse=False, reduction="none"):
         super().__init__(reduction)
@@ -85,10 +86,8 @@ class SoftmaxCrossEntropyWithLogits(LossBase):
 
     def construct(self, logits, labels):
         self._check(logits, labels)
-        if self.sparse and self.reduction == "mean":
-            return self.get_loss(ops.sparse_softmax_cross_entropy(logits, labels))
         if self.sparse:
-            labels = ops.one_hot(labels, depth=logits.shape[1], dtype=logits.dtype)
+            return self.get_loss(ops.sparse_softmax_cross_entropy(logits, labels))
         log_probs = ops.log_softmax(logits, axis=-1)
         return self.get_loss(ops.neg(ops.reduce_sum(ops.mul(labels, log_probs), axis=-1)))
 

@@ -12,6 +12,7 @@ import hashlib
 
 from .. import communication, context, ops
 from ..autodiff import value_and_grad
+from ..errors import GraphcError
 from ..tracing import current_trace
 from ..types import float32
 from .cell import Cell
@@ -48,6 +49,17 @@ def _check_sens(owner: str, sens):
     return sens
 
 
+def _check_batch_not_empty(owner: str, inputs) -> None:
+    """A training step learns from at least one sample: an empty batch has no loss to learn from
+    (a mean loss over it is 0 / 0)."""
+    for index, x in enumerate(inputs):
+        shape = getattr(x, "shape", ())
+        if shape and shape[0] == 0:
+            raise GraphcError(f"{owner}: input {index} is an empty batch (shape {list(shape)}); a training step "
+                              "needs at least one sample: check what yields this batch (a dataset or a slice past "
+                              "the end of the data)")
+
+
 def _scaled(gradients, sens):
     """Gradients for the seed `sens` instead of 1: the backward pass is linear in its seed."""
     return gradients if sens is None else tuple(grad * sens for grad in gradients)
@@ -82,6 +94,7 @@ class TrainOneStepCell(Cell):
 
     def __call__(self, *inputs):
         if current_trace() is None:      # a step is about to run: stop before a learning-rate list runs out
+            _check_batch_not_empty(type(self).__name__, inputs)
             self.optimizer.check_lr_steps()
             if self._group is not None and not self._started:
                 self._start_equal()

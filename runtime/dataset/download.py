@@ -20,8 +20,6 @@ import errno
 import gzip
 import hashlib
 import http.client
-import os
-import re
 import sys
 import time
 import urllib.request
@@ -29,6 +27,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from graphc import env
 from runtime.atomic_file import atomic_output
 from runtime.dataset.checksum import ChecksumMismatch, DataFile, mismatch, record
 
@@ -45,13 +44,12 @@ class DataSource(NamedTuple):
 
     def mirrors(self) -> list[str]:
         """Base URLs to try: $mirrors_env (comma or whitespace separated) or the public ones, plain HTTP last."""
-        configured = os.environ.get(self.mirrors_env, "")
-        mirrors = [url for url in re.split(r"[\s,]+", configured) if url] or list(self.public_mirrors)
+        mirrors = list(env.get(self.mirrors_env) or self.public_mirrors)
         return sorted(mirrors, key=lambda url: url.lower().startswith("http://"))
 
     def default_root(self) -> Path:
         """Where a dataset is kept when the user names no folder: $GRAPHC_DATA_DIR/<name>, else ~/.cache."""
-        base = os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "graphc" / "datasets"
+        base = env.get(DATA_DIR_ENV) or Path.home() / ".cache" / "graphc" / "datasets"
         return Path(base).expanduser() / self.name.lower()
 
 

@@ -37,12 +37,11 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from graphc import Tensor
+from graphc import Tensor, env
 from graphc.errors import ArgumentError
 from runtime.distributed import default_shards
 
@@ -53,12 +52,11 @@ TENSOR_TYPE: type | None = Tensor
 
 _seed = 0
 _CHUNK_ROWS = 4096  # rows per call of a vectorized operation on a whole column (16 MB of MNIST floats)
-DEFAULT_MAP_CACHE_BYTES = 512 << 20
 
 
 def map_cache_bytes() -> int:
     """The most a vectorized map keeps of its result between passes (GRAPHC_MAP_CACHE_BYTES)."""
-    return int(os.environ.get("GRAPHC_MAP_CACHE_BYTES") or DEFAULT_MAP_CACHE_BYTES)
+    return env.get("GRAPHC_MAP_CACHE_BYTES")
 
 
 def set_seed(seed: int) -> None:

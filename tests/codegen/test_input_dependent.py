@@ -165,6 +165,11 @@ def test_integer_division_is_refused_alike_in_both_modes():
     assert "div needs float operands, got int32" in pynative and "div needs float operands, got int32" in native
 
 
+@pytest.mark.parametrize("axis", [None, 0])
+def test_the_mean_of_no_elements_is_nan_as_in_numpy(axis):
+    same(lambda x: ops.reduce_mean(x, axis=axis), np.zeros((0, 3), np.float32))
+
+
 def test_one_hot_outside_the_depth_is_a_row_of_off_values():
     same(lambda i: ops.one_hot(i, depth=3), np.array([0, 2, 3, -1], np.int32))
 
