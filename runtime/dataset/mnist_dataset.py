@@ -12,7 +12,7 @@ from graphc.errors import ArgumentError
 
 from .download import FASHION_MNIST, MNIST, DataSource
 from .idx import read_idx
-from .pipeline import NumpySlicesDataset
+from .sources import NumpySlicesDataset
 
 USAGES = ("train", "test", "all")
 
