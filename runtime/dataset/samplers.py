@@ -166,7 +166,7 @@ def as_sampler(sampler, owner: str) -> Sampler:
         return sampler
     if isinstance(sampler, (list, tuple, np.ndarray)):
         return SubsetSampler(sampler)
-    if hasattr(sampler, "__getitem__") and hasattr(sampler, "__len__"):
+    if hasattr(sampler, "__getitem__") and hasattr(sampler, "__len__") and not isinstance(sampler, (str, bytes)):
         return _IndexedSampler(sampler)
     raise ArgumentError(f"{owner}: sampler must be a mindspore.dataset sampler (SequentialSampler, RandomSampler, "
                         f"DistributedSampler, SubsetSampler, SubsetRandomSampler, WeightedRandomSampler, a Sampler "

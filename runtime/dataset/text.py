@@ -117,7 +117,7 @@ class Lookup(Transform):
         if np.any(ids == -1):
             if self.unknown_token is None:
                 missing = np.asarray(_strings(tokens)).reshape(tokens.shape)[ids == -1][0]
-                raise ArgumentError(f"Lookup: {missing!r} is not in the vocabulary; give Lookup an unknown_token "
+                raise ArgumentError(f"Lookup: {str(missing)!r} is not in the vocabulary; give Lookup an unknown_token "
                                     "(e.g. '<unk>', added to the Vocab as a special token)")
             ids[ids == -1] = self.vocab.tokens_to_ids(self.unknown_token)
         return ids.astype(self.dtype)
