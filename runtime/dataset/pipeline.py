@@ -12,7 +12,7 @@ Semantics worth knowing:
   epoch is reshuffled, and a rebuilt pipeline replays the same epochs.
 - `shuffle(buffer_size)` permutes rows within windows of at least `buffer_size` rows; an
   in-memory source arrives as one window, so it is fully permuted.
-- Sharding (`num_shards`, `shard_id`) deals the pass order round-robin: shard k takes rows
+- Sharding (`num_shards`, `shard_id`; samplers.py) deals the pass order round-robin: shard k takes rows
   k, k + num_shards, ..., so every row of a pass is in exactly one shard and shard sizes differ by
   at most one. All shards must use the same seed so that they deal from the same permutation.
   Under data parallelism (runtime/distributed.py) a random-access source given neither takes
@@ -22,9 +22,9 @@ Semantics worth knowing:
   or the batch arrays (after, as MindSpore does). The built-in transforms (operation.py) are
   vectorized through their `on_rows` method, their `__call__` being MindSpore's eager call on one
   sample; a `transforms.Compose` counts as the transforms it holds. Vectorized operations must map
-  each row on its own. Deterministic ones are computed once on an in-memory column and reused each epoch, when the
-  result takes at most GRAPHC_MAP_CACHE_BYTES (default 512 MiB; MNIST resized to 32x32 float32 is
-  246 MB); a larger result is recomputed every pass rather than held.
+  each row on its own. Deterministic ones are computed once on an in-memory column and reused each
+  epoch, when the result takes at most GRAPHC_MAP_CACHE_BYTES (default 512 MiB; MNIST resized to
+  32x32 float32 is 246 MB); a larger result is recomputed every pass rather than held.
 - Operations marked `random = True` (RandomCrop, ...) are called with `rng=`, a generator that
   depends only on the dataset seed, the position of the map in the pipeline and the pass, and they
   run afresh every pass: each epoch sees new draws, and a resumed run the same ones.
@@ -125,10 +125,11 @@ class Dataset:
     # --- building -------------------------------------------------------------------------
 
     def map(self, operations: Callable | Sequence[Callable], input_columns: str | Sequence[str] | None = None,
-            output_columns: str | Sequence[str] | None = None, column_order: Sequence[str] | None = None,
-            num_parallel_workers: int | None = None, **kwargs) -> Dataset:
+            output_columns: str | Sequence[str] | None = None, num_parallel_workers: int | None = None, *,
+            column_order: Sequence[str] | None = None, **kwargs) -> Dataset:
         """Apply operations, in order, to `input_columns` (default: the first column); the last one's
-        results are named `output_columns` (default: the input columns)."""
+        results are named `output_columns` (default: the input columns). The positional arguments are
+        MindSpore 2.x's; r1.x's `column_order` is taken by name."""
         _check_options("map", kwargs)
         mapped = _MapDataset(self, operations, input_columns, output_columns)
         return mapped if column_order is None else mapped.project(column_order)

@@ -142,7 +142,8 @@ class WeightedRandomSampler(Sampler):
                                 f"rows of positive weight; there are {np.count_nonzero(self.weights)}")
 
     def indices(self, n, rng):
-        return rng.choice(len(self.weights), self.size(n), replace=self.replacement, p=self.weights / self.weights.sum())
+        return rng.choice(len(self.weights), self.size(n), replace=self.replacement,
+                          p=self.weights / self.weights.sum())
 
     def size(self, n):
         return self.num_samples or len(self.weights)

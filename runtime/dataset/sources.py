@@ -80,32 +80,36 @@ def _columns_of(data: Any, column_names: Sequence[str] | str | None) -> tuple[li
     if isinstance(column_names, str):
         column_names = [column_names]
     if isinstance(data, dict):
-        names, columns = list(data), [np.asarray(v) for v in data.values()]
-        names = list(column_names) if column_names is not None else names
+        names, values = list(data), list(data.values())
     else:
-        columns = [np.asarray(v) for v in data] if isinstance(data, tuple) else [np.asarray(data)]
-        names = list(column_names) if column_names is not None else [f"column_{i}" for i in range(len(columns))]
-    if len(names) != len(columns):
-        raise ArgumentError(f"NumpySlicesDataset: {len(columns)} columns but {len(names)} column_names {names}")
+        values = list(data) if isinstance(data, tuple) else [data]
+        names = [f"column_{i}" for i in range(len(values))]
+    names = list(column_names) if column_names is not None else names
+    if len(names) != len(values):
+        raise ArgumentError(f"NumpySlicesDataset: {len(values)} columns but {len(names)} column_names {names}")
+    columns = [_column_array("NumpySlicesDataset", name, value) for name, value in zip(names, values)]
     lengths = {name: (len(c) if c.ndim else 0) for name, c in zip(names, columns)}
     if len(set(lengths.values())) != 1:
         raise ArgumentError(f"NumpySlicesDataset: columns have different numbers of rows: {lengths}")
     if not columns or not next(iter(lengths.values())):
         raise ArgumentError("NumpySlicesDataset: the data has no rows")
-    for name, column in zip(names, columns):
-        _check_values("NumpySlicesDataset", name, column)
     return names, tuple(columns)
 
 
-def _check_values(owner: str, name: str, values: np.ndarray) -> None:
-    """Columns hold numbers, bools, strings or bytes; Python objects (a dict, rows of different
-    lengths) have no array form that the stages and the network could use."""
-    if values.dtype == object:
-        sample = next((v for v in values.reshape(-1)), values)
+def _column_array(owner: str, name: str, value, copy: bool = False) -> np.ndarray:
+    """A column's value as an array of numbers, bools, strings or bytes. Python objects (a dict,
+    nested lists of different lengths) have no array form that the stages and the network could use."""
+    try:
+        array = np.array(value) if copy else np.asarray(value)
+    except ValueError:          # NumPy refuses nested lists of different lengths
+        array = np.array([value], dtype=object)
+    if array.dtype == object:
+        sample = next((v for v in array.reshape(-1)), array)
         raise ArgumentError(f"{owner}: column {name!r} holds Python objects ({type(sample).__name__}); graphc's "
                             "columns hold arrays of numbers, bools, strings or bytes, each row of one shape. Give "
                             "each field of a dict its own column, and pad rows of different lengths (or return "
                             "them one row at a time from a GeneratorDataset)")
+    return array
 
 
 class GeneratorDataset(Dataset):
@@ -180,9 +184,9 @@ class GeneratorDataset(Dataset):
         if len(values) != len(self._column_names):
             raise ArgumentError(f"GeneratorDataset: a row has {len(values)} values for the "
                                 f"{len(self._column_names)} columns {self._column_names}")
-        arrays = tuple(np.array(v) for v in values)
+        arrays = tuple(_column_array("GeneratorDataset", name, value, copy=True)
+                       for name, value in zip(self._column_names, values))
         for i, (name, array) in enumerate(zip(self._column_names, arrays)):
-            _check_values("GeneratorDataset", name, array)
             if self._types is not None and array.dtype != self._types[i]:
                 raise ArgumentError(f"GeneratorDataset: column {name!r} gave a {array.dtype} value but column_types "
                                     f"declares {self._types[i]}; return {self._types[i]} values, or drop column_types")

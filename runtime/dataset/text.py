@@ -233,7 +233,8 @@ class BasicTokenizer(_Tokenizer):
         super().__init__(with_offsets)
         form = str(getattr(normalization_form, "value", normalization_form))
         if form.upper() not in ("NONE", "NFC", "NFKC", "NFD", "NFKD"):
-            raise ArgumentError(f"BasicTokenizer: normalization_form must be a NormalizeForm, got {normalization_form!r}")
+            raise ArgumentError(f"BasicTokenizer: normalization_form must be a NormalizeForm, got "
+                                f"{normalization_form!r}")
         self.lower_case, self.keep_whitespace = lower_case, keep_whitespace
         self.form = None if form.upper() == "NONE" else form.upper()
         self.preserve_unused_token = preserve_unused_token

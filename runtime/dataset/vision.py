@@ -4,8 +4,8 @@
 An image is a NumPy array, HWC or HW (a column: NHWC or NHW), or a PIL image. As in MindSpore, a PIL
 image given to a transform that MindSpore runs with PIL (Resize, CenterCrop, Pad, RandomCrop and the
 random flips) comes back as a PIL image, resized by PIL itself; the others (Rescale, Normalize,
-HWC2CHW, ToTensor, HorizontalFlip, VerticalFlip) return arrays, as MindSpore's do. Pillow is needed only to decode files (Decode) and is imported only then,
-or when a PIL image is given.
+HWC2CHW, ToTensor, HorizontalFlip, VerticalFlip) return arrays, as MindSpore's do. Pillow is
+needed only to decode files (Decode) and is imported only then, or when a PIL image is given.
 
 Random transforms (RandomCrop, RandomHorizontalFlip, RandomVerticalFlip) draw each image's choice
 from the `rng` the map stage hands them (see operation.py), so an epoch is reproduced by its seed.

@@ -88,7 +88,8 @@ def slices(ds):
         return ds.NumpySlicesDataset([1, 2], ["c"], shuffle=False).zip(ds.NumpySlicesDataset([5, 6, 7], ["d"],
                                                                                             shuffle=False))
     kept = steps().filter(lambda x: x < 4, input_columns=["n"])
-    joined = ds.NumpySlicesDataset([1, 2], ["c"], shuffle=False).concat(ds.NumpySlicesDataset([3], ["c"], shuffle=False))
+    joined = ds.NumpySlicesDataset([1, 2], ["c"], shuffle=False).concat(ds.NumpySlicesDataset([3], ["c"],
+                                                                                               shuffle=False))
     train, valid = ds.NumpySlicesDataset(list(range(10)), ["c"], shuffle=False).split([7, 3], randomize=False)
     repeated = ds.NumpySlicesDataset(list(range(4)), ["c"], shuffle=False).batch(3).repeat(2)
     return {
@@ -189,7 +190,8 @@ def text_transforms(ds, text, int64, float32):
     vocab = text.Vocab.from_list(["the", "cat", "sat"], special_tokens=["<unk>", "<pad>"], special_first=False)
     first = text.Vocab.from_list(["the", "cat"], ["<pad>"])
     by_dict = text.Vocab.from_dict({"a": 5, "b": 1})
-    sentences = ds.GeneratorDataset(["Welcome to Beijing", "北京欢迎您！", "我喜欢China!"], "text", shuffle=False)
+    sentences = ds.GeneratorDataset(["Welcome to Beijing", "北京欢迎您！", "我喜欢China!"], "text",
+                                    shuffle=False)
     sentences = sentences.map(text.BasicTokenizer())
     counted = text.Vocab.from_dataset(sentences)
     words = ds.GeneratorDataset(["a b b", "c b a a"], "text", shuffle=False).map(text.WhitespaceTokenizer())
