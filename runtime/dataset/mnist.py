@@ -15,7 +15,8 @@ import numpy as np
 from runtime.dataset.checksum import DataFile, check_fetched
 from runtime.dataset.download import FASHION_MNIST, MNIST, DataSource, download_split
 from runtime.dataset.idx import read_idx
-from runtime.dataset.pipeline import Dataset, NumpySlicesDataset
+from runtime.dataset.pipeline import Dataset
+from runtime.dataset.sources import NumpySlicesDataset
 from runtime.dataset.vision import HWC2CHW, Rescale, Resize
 
 SPLITS = ("train", "test", "infer")

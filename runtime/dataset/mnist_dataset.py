@@ -13,7 +13,7 @@ from graphc.errors import ArgumentError
 from .checksum import check_fetched
 from .download import FASHION_MNIST, MNIST, DataSource
 from .idx import read_idx
-from .pipeline import NumpySlicesDataset
+from .sources import NumpySlicesDataset
 
 USAGES = ("train", "test", "all")
 
@@ -21,7 +21,8 @@ USAGES = ("train", "test", "all")
 class MnistDataset(NumpySlicesDataset):
     """`usage` 'train' or 'test' reads that split's two files; 'all' (or None) reads every split whose
     files are in the directory, train first. shuffle=None shuffles (a random-access source);
-    num_samples keeps that many rows of each pass (of this shard); sampler and cache are refused."""
+    num_samples keeps that many rows of each pass (of this shard); a sampler picks the rows instead;
+    cache is refused."""
     SOURCE: DataSource = MNIST
 
     def __init__(self, dataset_dir: str | Path, usage: str | None = None, num_samples: int | None = None,
@@ -30,10 +31,8 @@ class MnistDataset(NumpySlicesDataset):
         name = type(self).__name__
         if usage not in (*USAGES, None):
             raise ArgumentError(f"{name}: usage must be one of {USAGES} (or None: all), got {usage!r}")
-        for argument, value in (("sampler", sampler), ("cache", cache)):
-            if value is not None:
-                raise ArgumentError(f"{name}: {argument} is not supported; use shuffle, num_samples, num_shards and "
-                                    "shard_id")
+        if cache is not None:
+            raise ArgumentError(f"{name}: cache is not supported (graphc keeps the images in memory); leave it out")
         directory = Path(dataset_dir).expanduser()
         if not directory.is_dir():
             raise ArgumentError(f"{name}: {directory} is not a directory; give the folder holding the IDX files "
@@ -46,7 +45,7 @@ class MnistDataset(NumpySlicesDataset):
                                 f"{expected}; download them (runtime.dataset.download_split) or point at their folder")
         images, labels = zip(*(read_split(directory, self.SOURCE, s, name) for s in present))
         super().__init__({"image": np.concatenate(images), "label": np.concatenate(labels)}, shuffle=shuffle,
-                         num_shards=num_shards, shard_id=shard_id, num_samples=num_samples)
+                         sampler=sampler, num_shards=num_shards, shard_id=shard_id, num_samples=num_samples)
 
 
 class FashionMnistDataset(MnistDataset):
