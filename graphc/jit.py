@@ -1,7 +1,10 @@
 """Graph mode: trace a function (or a Cell's construct) once per input signature, compile, run.
 
 The cache key is (argument structure and static values, input types). Each recompile is logged
-with the part of the key that changed, so silent retracing never happens.
+with the part of the key that changed, so silent retracing never happens. A function keeps the
+executables of its `set_context(executable_cache_size=...)` most recently used signatures (8 by
+default); an older one is dropped with its arena and built again if it comes back (traced and
+optimized again; its kernels' object code comes from the caches that still hold it).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from . import context
 from .compiler import check_pipeline, compile_graph
 from .errors import GraphcError
 from .ir import Graph
+from .lru import LRU
 from .pytree import flatten, unflatten
 from .tracing import Tensor, Trace, current_trace, set_graph_function, symbolic, tracing, wrap_array
 from .types import TensorType, type_of
@@ -118,8 +122,8 @@ class JitFunction:
         self.owner = owner
         self.backend = backend
         self.pipeline = pipeline      # None: the context's choice (compiler.chosen_pipeline)
-        self._cache: dict = {}
-        self._by_arrays: dict = {}    # the common case, positional arrays only: (shape, dtype)s -> entry
+        self._cache = LRU(lambda: context.get_context("executable_cache_size"))   # key -> (executable, out treedef)
+        self._by_arrays: dict = {}    # the common case, positional arrays only: ((shape, dtype)s, modes) -> key
         self._last_key = None
         self._built_under = None      # the compile settings (context.py) the cached executables were built under
         self._generation = None       # context.compile_generation() when they were last checked
@@ -141,11 +145,11 @@ class JitFunction:
             self._check_settings()
         key, arrays = _positional_arrays(args) if not kwargs else (None, None)
         modes = self._training_modes()
-        entry = self._by_arrays.get((key, modes))
+        entry = self._cache.get(self._by_arrays.get((key, modes)))
         if entry is None:
-            entry, arrays = self._entry(args, kwargs)
+            full_key, entry, arrays = self._entry(args, kwargs)
             if key is not None:
-                self._by_arrays[(key, modes)] = entry
+                self._by_arrays[(key, modes)] = full_key
         outputs = entry[0](arrays)
         return unflatten(entry[1], [wrap_array(out) for out in outputs])
 
@@ -153,7 +157,7 @@ class JitFunction:
         """Trace and compile for these arguments without running (MindSpore's Cell.compile); return
         the executable, whose `graph` is the optimized graph."""
         self._check_settings()
-        return self._entry(args, kwargs)[0][0]
+        return self._entry(args, kwargs)[1][0]
 
     def _check_settings(self) -> None:
         """Executables are built under the compile settings (backend, pipeline, save_graphs, ...):
@@ -176,7 +180,7 @@ class JitFunction:
         entry = self._cache.get(key)
         if entry is None:
             entry = self._compile(key, treedef)
-        return entry, arrays
+        return key, entry, arrays
 
     def _compile(self, key, treedef):
         if self._last_key is not None:
@@ -185,7 +189,12 @@ class JitFunction:
         traced = trace_flat(self.fn, treedef, list(key[1]), self.name)
         entry = (compile_graph(traced.graph, traced.params, self.backend, self.pipeline,
                                trace_seconds=time.perf_counter() - start), traced.out_treedef)
+        limit = context.get_context("executable_cache_size")
+        if len(self._cache) >= limit:
+            log.info("%s keeps the executables of its %d most recently used input signatures "
+                     "(set_context(executable_cache_size=...)): dropping the oldest", self.name, limit)
         self._cache[key] = entry
+        self._by_arrays = {alias: full for alias, full in self._by_arrays.items() if full in self._cache}
         self._last_key = key
         return entry
 
