@@ -204,7 +204,7 @@ def _transport_callback(lowered: LoweredGraph):
             transport.allreduce(np.frombuffer(_float_array(count).from_address(address), np.float32))
         except BaseException:
             traceback.print_exc()
-            transport.abort()
+            transport.abort("failed in the native step's allreduce")
     return _TRANSPORT_CALLBACK(allreduce)
 
 
