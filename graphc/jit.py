@@ -8,6 +8,7 @@ optimized again; its kernels' object code comes from the caches that still hold 
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass
@@ -122,8 +123,12 @@ class JitFunction:
         self.owner = owner
         self.backend = backend
         self.pipeline = pipeline      # None: the context's choice (compiler.chosen_pipeline)
-        self._cache = LRU(lambda: context.get_context("executable_cache_size"))   # key -> (executable, out treedef)
-        self._by_arrays: dict = {}    # the common case, positional arrays only: ((shape, dtype)s, modes) -> key
+        # Executables by signature number (a number, not the key, since it is looked up on every call
+        # and a key's TensorTypes hash in Python): number -> (executable, output treedef).
+        self._cache = LRU(lambda: context.get_context("executable_cache_size"))
+        self._numbers: dict = {}      # key -> number
+        self._by_arrays: dict = {}    # the common case, positional arrays only: ((shape, dtype)s, modes) -> number
+        self._count = itertools.count()
         self._last_key = None
         self._built_under = None      # the compile settings (context.py) the cached executables were built under
         self._generation = None       # context.compile_generation() when they were last checked
@@ -147,9 +152,9 @@ class JitFunction:
         modes = self._training_modes()
         entry = self._cache.get(self._by_arrays.get((key, modes)))
         if entry is None:
-            full_key, entry, arrays = self._entry(args, kwargs)
+            number, entry, arrays = self._entry(args, kwargs)
             if key is not None:
-                self._by_arrays[(key, modes)] = full_key
+                self._by_arrays[(key, modes)] = number
         outputs = entry[0](arrays)
         return unflatten(entry[1], [wrap_array(out) for out in outputs])
 
@@ -170,6 +175,7 @@ class JitFunction:
                                     if value != self._built_under[key])
                 log.info("recompiling %s: set_context changed %s", self.name, changes)
             self._cache.clear()
+            self._numbers.clear()
             self._by_arrays.clear()
             self._last_key, self._built_under = None, settings
 
@@ -177,10 +183,10 @@ class JitFunction:
         leaves, treedef = flatten((args, kwargs), _is_array)
         arrays = [_array(x) for x in leaves]
         key = (treedef, tuple(type_of(a) for a in arrays), self._training_modes())
-        entry = self._cache.get(key)
+        entry = self._cache.get(self._numbers.get(key))
         if entry is None:
             entry = self._compile(key, treedef)
-        return key, entry, arrays
+        return self._numbers[key], entry, arrays
 
     def _compile(self, key, treedef):
         if self._last_key is not None:
@@ -193,8 +199,10 @@ class JitFunction:
         if len(self._cache) >= limit:
             log.info("%s keeps the executables of its %d most recently used input signatures "
                      "(set_context(executable_cache_size=...)): dropping the oldest", self.name, limit)
-        self._cache[key] = entry
-        self._by_arrays = {alias: full for alias, full in self._by_arrays.items() if full in self._cache}
+        self._numbers[key] = number = next(self._count)
+        self._cache[number] = entry
+        self._numbers = {key: number for key, number in self._numbers.items() if number in self._cache}
+        self._by_arrays = {alias: number for alias, number in self._by_arrays.items() if number in self._cache}
         self._last_key = key
         return entry
 
