@@ -183,8 +183,10 @@ def _end_the_job_when_a_rank_leaves(group: Group) -> None:
         group.abort(f"received {signal.Signals(number).name}")
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, on_signal)
-    # registered after mpi4py's import, so it runs before mpi4py finalizes MPI
-    atexit.register(lambda: None if group._mpi.Is_finalized() else
+    # registered after mpi4py's import, so it runs before mpi4py finalizes MPI; not in a forked child,
+    # which is no rank
+    rank_process = os.getpid()
+    atexit.register(lambda: None if group._mpi.Is_finalized() or os.getpid() != rank_process else
                     group.leave("exited (sys.exit or the end of its script)"))
 
 
