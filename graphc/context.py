@@ -67,6 +67,9 @@ SETTINGS: dict[str, Setting] = {
     "save_graphs": Setting(False, _save_graphs),
     "save_graphs_path": Setting(".", _instance(str)),
     "profile": Setting(False, _instance(bool)),
+    # how much compiled code stays in memory (docs/codegen.md §2):
+    "executable_cache_size": Setting(8, _int_at_least(1)),     # executables (input signatures) per function or Cell
+    "kernel_cache_bytes": Setting(64 << 20, _int_at_least(0)),   # object code of the process's kernels and steps
     "device_target": Setting("CPU", _device_target),
     # MindSpore keys a CPU script passes, accepted (and validated) so it runs unchanged:
     "device_id": Setting(0, _int_at_least(0), "graphc uses the host CPU; there is one device"),

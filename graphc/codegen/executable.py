@@ -36,7 +36,7 @@ from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS
     STEP, TRANSPORT, TRANSPORT_BUFFER, Buffer, LoweredGraph, lower_graph, memory_plan
 from .machine import CodegenError, CompileStats, Library, cache_key, cached_object, link, with_host_target
 from .report import CompileReport
-from .parallel import shared_runner
+from .parallel import reset_in_forked_children, shared_runner
 
 log = logging.getLogger("graphc.codegen")
 
@@ -62,6 +62,7 @@ class NativeExecutable:
         self._bind_params()
         self._nthreads = 0
         self._set_threads(context.num_threads())
+        reset_in_forked_children(self)
 
     @property
     def nthreads(self) -> int:
@@ -91,6 +92,12 @@ class NativeExecutable:
         ctx[TRANSPORT] = ctypes.cast(self._transport, ctypes.c_void_p).value if self._transport else 0
         ctx[POINTERS:POINTERS + len(self._slots)] = [slot.ctypes.data for slot in self._slots]
         return ctx
+
+    def reset_after_fork(self) -> None:
+        """In a child forked while another thread ran this step: the barrier state and the status
+        are as that step left them half-way (a thread counted as arrived that the child lacks)."""
+        self._ctx[:NTHREADS] = 0           # the barrier state: ctx's first slots (lower.py)
+        self._status[:] = 0
 
     def _copy_inputs(self, inputs: Sequence[np.ndarray]) -> None:
         if len(inputs) != len(self._slots):
@@ -199,7 +206,7 @@ def _transport_callback(lowered: LoweredGraph):
             transport.allreduce(np.frombuffer(_float_array(count).from_address(address), np.float32))
         except BaseException:
             traceback.print_exc()
-            transport.abort()
+            transport.abort("failed in the native step's allreduce")
     return _TRANSPORT_CALLBACK(allreduce)
 
 

@@ -186,6 +186,37 @@ def test_a_damaged_kernel_index_entry_is_rebuilt(cache):
                for p in cache.glob(f"*{disk_cache.KERNEL_INDEX}"))
 
 
+def test_object_code_in_memory_stays_within_its_bound_and_what_it_dropped_is_found_again(cache):
+    inputs = lenet_batch()
+    expected = evaluate(cells()[1], inputs)
+    everything, objects = machine._memory_cache.weight(), len(machine._memory_cache)
+    bound = everything // 2
+    graphc.set_context(kernel_cache_bytes=bound)
+    new_process()
+    for step_index_found in (True, False):       # objects read back from disk; then compiled again
+        if not step_index_found:
+            for entry in cache.iterdir():
+                entry.unlink()
+        evaluation = cells()[1]
+        counts = evaluation.compile(*inputs).report.counts
+        assert machine._memory_cache.weight() <= bound and len(machine._memory_cache) < objects
+        assert (counts.disk if step_index_found else counts.compiled) > 0
+        for got, want in zip(evaluate(evaluation, inputs), expected, strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_the_kernels_known_in_memory_are_bounded(cache, monkeypatch):
+    inputs = lenet_batch()
+    expected = evaluate(cells()[1], inputs)
+    new_process()
+    monkeypatch.setattr(kernel_cache, "KNOWN_KERNELS", 5)
+    train, evaluation = cells()
+    train.compile(*inputs)
+    assert len(kernel_cache._known) == 5
+    for got, want in zip(evaluate(evaluation, inputs), expected, strict=True):   # the others: from the disk index
+        np.testing.assert_array_equal(got, want)
+
+
 FILL_CACHE = """
 import json, sys
 import numpy as np
