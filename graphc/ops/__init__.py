@@ -2,7 +2,7 @@
 `ops.relu(ops.matmul(x, w) + 1.0)` runs eagerly in PYNATIVE_MODE and records nodes when traced."""
 from .core import REGISTRY, Op, OpError, get, register
 from .state import assign, const, grad, input, param
-from .shape import cast, one_hot, reshape, transpose
+from .shaping import cast, one_hot, reshape, transpose
 from .reduction import argmax, broadcast_to, reduce_max, reduce_mean, reduce_sum, unbroadcast
 from .elementwise import (abs, add, div, eq, equal, exp, ge, greater, greater_equal, gt, le, less, less_equal, log,
                           lt, maximum, minimum, mul, ne, neg, not_equal, pow, relu, relu_grad, rsqrt, select,
