@@ -200,7 +200,7 @@ BAD_CALLS = [  # (op name, call, operands, a fragment of the fix hint)
     ("sparse_softmax_cross_entropy", lambda x, y: ops.sparse_softmax_cross_entropy(x, y),
      [_f32(4, 10), _f32(4)], "cast or reshape the labels"),
     ("strided_slice", lambda x: ops.strided_slice(x, begin=(0, 0, 0), end=(1, 1, 1)), [_f32(2, 3)], "at most one"),
-    ("gather", lambda t, i: ops.gather(t, i), [_f32(5), _f32(1)], "cast it"),
+    ("gather", lambda t, i: ops.gather(t, i, 0), [_f32(5), _f32(1)], "cast it"),
     ("concat", lambda x, y: ops.concat((x, y), 0), [_f32(2, 3), _f32(2, 4)], "slice them to agree"),
     ("stack", lambda x, y: ops.stack([x, y], 3), [_f32(2, 3), _f32(2, 3)], "use an axis in [-3, 3)"),
 ]

@@ -88,7 +88,7 @@ class SoftmaxCrossEntropyWithLogits(LossBase):
         if self.sparse and self.reduction == "mean":
             return self.get_loss(ops.sparse_softmax_cross_entropy(logits, labels))
         if self.sparse:
-            labels = ops.one_hot(labels, depth=logits.shape[1], dtype=logits.dtype)
+            labels = ops.get("one_hot")(labels, depth=logits.shape[1], dtype=logits.dtype)
         log_probs = ops.log_softmax(logits, axis=-1)
         return self.get_loss(ops.neg(ops.reduce_sum(ops.mul(labels, log_probs), axis=-1)))
 
