@@ -303,6 +303,11 @@ DOCSTRING_EXAMPLES = [
      a([[[1, 4], [2, 5], [3, 6]], [[7, 10], [8, 11], [9, 12]]], F32)),
     ("reduce_min", lambda x: ops.reduce_min(x, 1), [LAYERS], a([[1] * 6, [4] * 6, [7] * 6], F32)),
     ("reduce_sum", lambda x: ops.reduce_sum(x, 0), [LAYERS], a([[12] * 6, [15] * 6, [18] * 6], F32)),
+    ("ger", lambda x, y: ops.ger(x, y), [a([1, 2, 3], F32), a([1, 2], F32)], a([[1, 2], [2, 4], [3, 6]], F32)),
+    ("sequence_mask", lambda x: ops.sequence_mask(x, 5), [a([1, 2, 3, 4], I64)],
+     np.arange(5) < a([1, 2, 3, 4], I64)[:, None]),
+    ("sequence_mask-2d", lambda x: ops.sequence_mask(x, 5), [a([[1, 3], [2, 0]], I64)],
+     np.arange(5) < a([[1, 3], [2, 0]], I64)[..., None]),
     ("depend", lambda x, y: ops.softmax(ops.depend(y, x * y)), [np.ones((4, 5), F32)] * 2, np.full((4, 5), 0.2, F32)),
     ("stop_gradient", lambda x: graphc.grad(lambda t: ops.stop_gradient(t) ** 2)(x), [a(3, F32)], a(0, F32)),
 ]
@@ -345,6 +350,20 @@ def test_matches_recorded_mindspore(name):
 def test_shape_rank_size_dtype_are_python_values():
     x = ops.ones(shape=[3, 2, 1])
     assert ops.shape(x) == (3, 2, 1) and ops.rank(x) == 3 and ops.size(x) == 6 and ops.dtype(x) == graphc.float32
+
+
+def test_sequence_mask_reads_the_largest_length_eagerly():
+    np.testing.assert_array_equal(ops.sequence_mask(Tensor(a([[1, 3], [2, 4]], I64))).asnumpy(),
+                                  np.arange(4) < a([[1, 3], [2, 4]], I64)[..., None])
+    with pytest.raises(GraphcError, match=LINE + r"ops\.sequence_mask: cannot run inside a compiled function"):
+        graphc.jit(lambda x: ops.sequence_mask(x))(Tensor(a([1, 2], I64)))
+
+
+def test_constexpr_and_add_flags_return_the_function():
+    double = ops.constexpr(lambda n: 2 * n)
+    assert double(3) == 6 and ops.add_flags(has_effect=True)(double) is double
+    with pytest.raises(GraphcError, match=LINE + r"ops\.add_flags: flag\(s\) no_recursive are not supported"):
+        ops.add_flags(double, no_recursive=True)
 
 
 def test_make_range_and_partial():

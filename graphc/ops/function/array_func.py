@@ -25,11 +25,11 @@ from ..state import assign
 from . import arguments as check
 
 __all__ = ["add_flags", "arange", "assign_add", "assign_sub", "broadcast_to", "cast", "cat", "chunk", "constant",
-           "dtype", "eye", "fill", "flatten", "full", "full_like", "gather", "gather_elements", "identity", "linspace",
-           "make_range", "masked_fill", "masked_select", "meshgrid", "mixed_precision_cast", "move_axis", "narrow",
-           "one_hot", "ones", "ones_like", "partial", "permute", "range", "rank", "repeat_elements", "reshape",
-           "scalar_to_tensor", "select", "shape", "size", "tile", "transpose", "tuple_len", "tuple_to_array",
-           "unsqueeze", "unstack", "where", "zeros", "zeros_like"]
+           "constexpr", "dtype", "eye", "fill", "flatten", "full", "full_like", "gather", "gather_elements",
+           "identity", "linspace", "make_range", "masked_fill", "masked_select", "meshgrid", "mixed_precision_cast",
+           "move_axis", "narrow", "one_hot", "ones", "ones_like", "partial", "permute", "range", "rank",
+           "repeat_elements", "reshape", "scalar_to_tensor", "select", "sequence_mask", "shape", "size", "tile",
+           "transpose", "tuple_len", "tuple_to_array", "unsqueeze", "unstack", "where", "zeros", "zeros_like"]
 
 
 def constant(values, dtype):
@@ -278,6 +278,12 @@ def add_flags(fn=None, **flags):
     return (lambda f: f) if fn is None else fn
 
 
+def constexpr(fn=None, get_instance=True, name=None, reuse_result=True, check=True):
+    """MindSpore's decorator for functions of constants evaluated while compiling: in graphc every
+    Python function already runs while tracing, so it is returned as it is."""
+    return (lambda f: f) if fn is None else fn
+
+
 def partial(func, *args):
     """func with its first arguments bound (MindSpore's F.partial)."""
     return functools.partial(func, *args)
@@ -313,6 +319,17 @@ def unstack(input_x, axis=0):
     x = check.tensor("unstack", "input_x", input_x)
     dim = check.axis("unstack", "axis", axis, x.ndim)
     return tuple(squeeze(narrow(x, dim, i, 1), dim) for i in builtins.range(x.shape[dim]))
+
+
+def sequence_mask(lengths, maxlen=None):
+    """mask[..., j] = j < lengths[...], for j < maxlen (by default the largest length, read eagerly)."""
+    x = check.tensor("sequence_mask", "lengths", lengths)
+    if maxlen is None:
+        check.eager_only("sequence_mask", "without maxlen the result's size is the largest length, a value; pass "
+                                          "maxlen")
+        maxlen = int(x.asnumpy().max())
+    positions = constant(np.arange(check.integer("sequence_mask", "maxlen", maxlen, minimum=1)), x.dtype)
+    return ew.lt(positions, reshape_op(x, shape=x.shape + (1,)))
 
 
 def meshgrid(*inputs, indexing="xy"):

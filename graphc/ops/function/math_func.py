@@ -27,9 +27,9 @@ from . import arguments as check
 from .array_func import constant, gather_elements, move_axis
 
 __all__ = ["absolute", "addn", "all", "any", "argmax", "argmin", "bmm", "clamp", "clip", "clip_by_global_norm",
-           "clip_by_value", "cos", "count_nonzero", "cumsum", "dot", "floor", "intopk", "inv", "isfinite", "isinf",
-           "isnan", "logical_and", "logical_not", "logical_or", "matmul", "max", "mean", "min", "norm", "pows",
-           "reduce_max", "reduce_mean", "reduce_min", "reduce_sum", "sin", "sort", "square", "std", "sum",
+           "clip_by_value", "cos", "count_nonzero", "cumsum", "dot", "floor", "ger", "intopk", "inv", "isfinite",
+           "isinf", "isnan", "logical_and", "logical_not", "logical_or", "matmul", "max", "mean", "min", "norm",
+           "pows", "reduce_max", "reduce_mean", "reduce_min", "reduce_sum", "sin", "sort", "square", "std", "sum",
            "tensor_add", "tensor_div", "tensor_dot", "tensor_floordiv", "tensor_mul", "tensor_pow", "tensor_sub",
            "topk", "var"]
 
@@ -494,6 +494,14 @@ def dot(input, other):
     """NumPy's dot: the last axis of input with the second-to-last of other (its only one if 1-D)."""
     a, b = check.tensor("dot", "input", input), check.tensor("dot", "other", other)
     return tensor_dot(a, b, ((a.ndim - 1,), (builtins.max(b.ndim - 2, 0),)))
+
+
+def ger(input, vec2):
+    """The outer product of two 1-D tensors: [n] x [m] -> [n, m]."""
+    a, b = check.tensor("ger", "input", input), check.tensor("ger", "vec2", vec2)
+    if a.ndim != 1 or b.ndim != 1:
+        raise check.bad("ger", "input" if a.ndim != 1 else "vec2", a if a.ndim != 1 else b, "a 1-D tensor")
+    return ew.mul(reshape_op(a, shape=(a.shape[0], 1)), b)
 
 
 def intopk(x1, x2, k):
