@@ -9,14 +9,15 @@ Two steps, each a subcommand:
 
   rank      (no network, no MindSpore: reads local checkouts)
       python docs/tools/rank_mindspore_api.py rank --api docs/tools/mindspore_ops_functions.txt \
-          tutorials=DOCS/tutorials/source_en mindcv=MINDCV models=MODELS [--graphc] [--top 100]
+          tutorials=DOCS/tutorials/source_en mindcv=MINDCV models=MODELS [--graphc] [--status FILE] [--top 100]
       Each NAME=PATH is a corpus: its .py files, the code cells of its .ipynb notebooks and the
       ```python blocks of its .md pages. A call counts when its callee resolves, through the file's
       imports, to `mindspore.ops[.functional|.function[.<module>]].<name>` with <name> in the API
       list (`ops.mean(x)`, `F.mean(x)`, `ms.ops.mean(x)`, `mean(x)` after `from mindspore.ops
       import mean`). Prints a Markdown table: rank, name, calls per corpus, total, cumulative share,
-      and with --graphc whether `graphc.ops` (imported from the current directory) has the name,
-      plus the share of counted calls it covers.
+      and with --graphc whether `graphc.ops` (run with PYTHONPATH at the checkout) has the name,
+      plus the share of counted calls it covers; --status (mindspore_ops_status.txt) then says how
+      a function differs, or why graphc lacks it.
 """
 from __future__ import annotations
 
@@ -131,7 +132,15 @@ def graphc_has(name: str) -> bool:
         return False
 
 
-def rank(api_file: Path, corpora: list[str], top: int, with_graphc: bool) -> str:
+def read_status(path: Path | None) -> dict[str, str]:
+    """name -> "status: note", from `name: status: note` lines (# comments)."""
+    if path is None:
+        return {}
+    lines = [line.split(":", 1) for line in path.read_text().splitlines() if line.strip() and line[0] != "#"]
+    return {name.strip(): rest.strip() for name, rest in lines}
+
+
+def rank(api_file: Path, corpora: list[str], top: int, with_graphc: bool, status: dict[str, str]) -> str:
     api = {line.strip() for line in api_file.read_text().splitlines() if line.strip()}
     names, counts, lines = [], {}, []
     for spec in corpora:
@@ -146,21 +155,25 @@ def rank(api_file: Path, corpora: list[str], top: int, with_graphc: bool) -> str
         total.update(calls)
     grand = sum(total.values())
     ranked = sorted(total.items(), key=lambda item: (-item[1], item[0]))
-    header = "| rank | function | " + " | ".join(names) + " | total | cumulative |" + (" graphc |" if with_graphc else "")
+    header = ("| rank | function | " + " | ".join(names) + " | total | cumulative |"
+              + (" graphc |" if with_graphc else ""))
     table = [header, "|" + " --- |" * (len(names) + 4 + with_graphc)]
-    running, covered = 0, 0
+    running, covered, exact = 0, 0, 0
     for position, (function, count) in enumerate(ranked, 1):
         running += count
         has = with_graphc and graphc_has(function)
         covered += count if has else 0
+        exact += count if has and function not in status else 0
         if position <= top:
+            default = "supported" if has else "missing"
             cells = [str(position), f"`{function}`", *(str(counts[n][function]) for n in names), str(count),
-                     f"{100 * running / grand:.1f}%"] + (["yes" if has else "no"] if with_graphc else [])
+                     f"{100 * running / grand:.1f}%"] + ([status.get(function, default)] if with_graphc else [])
             table.append("| " + " | ".join(cells) + " |")
     lines.append(f"- {grand} counted calls of {len(total)} of the {len(api)} API functions")
     if with_graphc:
         lines.append(f"- graphc.ops has {sum(graphc_has(f) for f in total)} of those functions, covering "
-                     f"{covered} calls ({100 * covered / grand:.1f}%)")
+                     f"{covered} calls ({100 * covered / grand:.1f}%); {exact} calls ({100 * exact / grand:.1f}%) "
+                     "are of functions the status file lists no difference for")
     return "\n".join(lines + [""] + table)
 
 
@@ -172,12 +185,13 @@ def main(argv=None) -> None:
     ranking.add_argument("--api", type=Path, required=True, help="the list-api output")
     ranking.add_argument("--top", type=int, default=100)
     ranking.add_argument("--graphc", action="store_true", help="mark the names graphc.ops has")
+    ranking.add_argument("--status", type=Path, help="how graphc differs, per function (mindspore_ops_status.txt)")
     ranking.add_argument("corpora", nargs="+", metavar="NAME=PATH")
     args = parser.parse_args(argv)
     if args.command == "list-api":
         print("\n".join(list_api()))
     else:
-        print(rank(args.api, args.corpora, args.top, args.graphc))
+        print(rank(args.api, args.corpora, args.top, args.graphc, read_status(args.status)))
 
 
 if __name__ == "__main__":
