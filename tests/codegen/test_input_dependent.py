@@ -140,22 +140,23 @@ WINDOWS = [
 
 @pytest.mark.parametrize("values", WINDOWS)
 def test_max_pool_propagates_nan_and_routes_the_gradient_to_the_first_nan_or_maximum(values):
-    same(lambda x: ops.max_pool2d(x, kernel_size=2, stride=2), pool_input(values))
-    same(graphc.grad(lambda x: ops.reduce_sum(ops.max_pool2d(x, kernel_size=2, stride=2) * 1.5)), pool_input(values))
-    same(lambda x: ops.max_pool2d(x, kernel_size=3, stride=1, pad_mode="same"), pool_input(values))
+    same(lambda x: ops.get("max_pool2d")(x, kernel_size=2, stride=2), pool_input(values))
+    pooled = lambda x: ops.get("max_pool2d")(x, kernel_size=2, stride=2)
+    same(graphc.grad(lambda x: ops.reduce_sum(pooled(x) * 1.5)), pool_input(values))
+    same(lambda x: ops.get("max_pool2d")(x, kernel_size=3, stride=1, pad_mode="same"), pool_input(values))
 
 
 def test_max_pool_with_relu_on_nan_as_lenet_uses_them():
     x = pool_input(WINDOWS[0])
-    same(lambda x: ops.max_pool2d(ops.relu(x), kernel_size=2, stride=2), x)
-    same(graphc.grad(lambda x: ops.reduce_sum(ops.max_pool2d(ops.relu(x), kernel_size=2, stride=2))), x)
+    same(lambda x: ops.get("max_pool2d")(ops.relu(x), kernel_size=2, stride=2), x)
+    same(graphc.grad(lambda x: ops.reduce_sum(ops.get("max_pool2d")(ops.relu(x), kernel_size=2, stride=2))), x)
 
 
 def test_max_of_two_zeros_is_a_zero_either_sign():
     """Documented difference: IEEE leaves max(+0, -0) open and NumPy's answer depends on the position
     in its SIMD loops; native code keeps the first. Both are zero."""
     x = pool_input([0.0, -0.0, -0.0, -0.0] * 4)
-    native, reference = run_both(lambda p, x: ops.max_pool2d(x, kernel_size=2, stride=2), [x])
+    native, reference = run_both(lambda p, x: ops.get("max_pool2d")(x, kernel_size=2, stride=2), [x])
     assert np.all(native[0] == 0) and np.all(reference[0] == 0)
 
 
@@ -173,5 +174,5 @@ def test_infinities_and_nan_propagate_through_matmul_conv_and_average_pooling():
     a, b = np.array([[nan, 0], [1, 2]], np.float32), np.array([[0, 1], [inf, 2]], np.float32)
     same(lambda a, b: ops.matmul(a, b), a, b)
     x = pool_input(WINDOWS[0])
-    same(lambda x: ops.conv2d(x, Tensor(np.ones((1, 1, 1, 1), np.float32))), x)
-    same(lambda x: ops.avg_pool2d(x, kernel_size=2, stride=2), x)
+    same(lambda x: ops.get("conv2d")(x, Tensor(np.ones((1, 1, 1, 1), np.float32))), x)
+    same(lambda x: ops.get("avg_pool2d")(x, kernel_size=2, stride=2), x)

@@ -9,6 +9,8 @@ PROBABILITIES = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.0, 0.5, 0.0]], np.float3
 TARGETS = np.array([2, 0], np.int32)
 CLASS_WEIGHTS = np.array([1.0, 2.0, 0.5, 1.0], np.float32)
 IMAGE = np.arange(6, dtype=np.float32).reshape(1, 1, 2, 3)
+GRID = np.arange(25, dtype=np.float32).reshape(1, 1, 5, 5)
+FILTERS = np.arange(18, dtype=np.float32).reshape(2, 1, 3, 3) / 10
 ROWS = np.array([[2, 5, 1, 6], [7, 5, 9, 6]], np.int64)
 MASK = np.array([[1, 0, 1, 0], [0, 1, 0, 1]], bool)
 
@@ -71,6 +73,15 @@ CASES = {
     "mixed_precision_cast": lambda ms: ms.ops.mixed_precision_cast(ms.float32, (_t(ms, LOGITS.astype(np.float64)),
                                                                                 _t(ms, TARGETS))),
     "meshgrid-ij": lambda ms: ms.ops.meshgrid(_t(ms, TARGETS), _t(ms, TARGETS + 5), indexing="ij"),
+    "max_pool2d-default-stride": lambda ms: ms.ops.max_pool2d(_t(ms, GRID), 2),
+    "max_pool2d-padding": lambda ms: ms.ops.max_pool2d(_t(ms, -GRID), 3, 2, 1),
+    "avg_pool2d-padding": lambda ms: ms.ops.avg_pool2d(_t(ms, GRID), 3, 2, 1),
+    "avg_pool2d-exclude-pad": lambda ms: ms.ops.avg_pool2d(_t(ms, GRID), 3, 2, 1, count_include_pad=False),
+    "avg_pool2d-divisor": lambda ms: ms.ops.avg_pool2d(_t(ms, GRID), 2, 2, divisor_override=3),
+    "conv2d-bias-padding": lambda ms: ms.ops.conv2d(_t(ms, GRID), _t(ms, FILTERS),
+                                                    _t(ms, np.array([1.0, -2.0], np.float32)), pad_mode="pad",
+                                                    padding=(1, 0)),
+    "conv2d-same-stride": lambda ms: ms.ops.conv2d(_t(ms, GRID), _t(ms, FILTERS), stride=2, pad_mode="same"),
     "logical_and-floats": lambda ms: ms.ops.logical_and(_t(ms, np.array([1.0, 0.0], np.float32)),
                                                         _t(ms, np.array([1.0, 1.0], np.float32))),
 }

@@ -29,9 +29,9 @@ from .array_func import constant, gather_elements, move_axis
 __all__ = ["absolute", "addn", "all", "any", "argmax", "argmin", "bmm", "clamp", "clip", "clip_by_global_norm",
            "clip_by_value", "cos", "count_nonzero", "cumsum", "dot", "floor", "ger", "intopk", "inv", "isfinite",
            "isinf", "isnan", "logical_and", "logical_not", "logical_or", "matmul", "max", "mean", "min", "norm",
-           "pows", "reduce_max", "reduce_mean", "reduce_min", "reduce_sum", "sin", "sort", "square", "std", "sum",
-           "tensor_add", "tensor_div", "tensor_dot", "tensor_floordiv", "tensor_mul", "tensor_pow", "tensor_sub",
-           "topk", "var"]
+           "pows", "prod", "reduce_max", "reduce_mean", "reduce_min", "reduce_sum", "sin", "sort", "square", "std",
+           "sum", "tensor_add", "tensor_div", "tensor_dot", "tensor_floordiv", "tensor_mul", "tensor_pow",
+           "tensor_sub", "topk", "var"]
 
 
 def _float(function: str, x):
@@ -180,6 +180,36 @@ def all(input, axis=None, keep_dims=False):
     x = check.tensor("all", "input", input)
     misses = cast_op(ew.eq(_nonzero(x), False), dtype=float32)
     return ew.eq(reduce_max_op(misses, axis=check.axes("all", "axis", axis, x.ndim), keep_dims=keep_dims), 0)
+
+
+def _product_along(x, axis: int):
+    """The product along one axis, kept as size 1: the halves multiplied together log2(n) times (an
+    odd length padded with a 1), so ints stay exact and the gradient is mul's."""
+    while x.shape[axis] > 1:
+        length = x.shape[axis]
+        if length % 2:
+            x = pad_op(x, paddings=tuple((0, 1) if a == axis else (0, 0) for a in builtins.range(x.ndim)), value=1.0)
+            length += 1
+        half = length // 2
+        x = ew.mul(strided_slice(x, begin=(0,) * axis + (0,), end=x.shape[:axis] + (half,)),
+                   strided_slice(x, begin=(0,) * axis + (half,), end=x.shape[:axis] + (length,)))
+    return x
+
+
+def prod(input, axis=None, keep_dims=False, dtype=None):
+    """The product over axis (None or (): every axis); int and bool tensors multiply as int64."""
+    x = check.tensor("prod", "input", input)
+    if dtype is not None:
+        x = cast_op(x, dtype=check.dtype("prod", "dtype", dtype))
+    elif not x.dtype.is_float and x.dtype != int64:
+        x = cast_op(x, dtype=int64)
+    axes = check.axes("prod", "axis", axis, x.ndim)
+    product = x
+    for a in builtins.range(x.ndim) if axes is None else axes:
+        product = _product_along(product, a)
+    if x.ndim == 0 or check.boolean("prod", "keep_dims", keep_dims):
+        return product
+    return reshape_op(product, shape=tuple(d for i, d in enumerate(x.shape) if axes is not None and i not in axes))
 
 
 def _moments(function, input, axis, ddof, keepdims):

@@ -12,16 +12,20 @@ from .. import elementwise as ew
 from ..activation import gelu as gelu_op
 from ..activation import hsigmoid, hswish
 from ..linalg import matmul as matmul_op
+from ..nn import avg_pool2d as avg_pool2d_op
+from ..nn import conv2d as conv2d_op
 from ..nn import log_softmax as log_softmax_op
+from ..nn import max_pool2d as max_pool2d_op
 from ..nn import softmax as softmax_op
+from ..pad import pad_op
 from ..reduction import reduce_mean
 from ..shaping import cast as cast_op
 from ..shaping import reshape as reshape_op
 from . import arguments as check
 from .array_func import constant, move_axis
 
-__all__ = ["adaptive_avg_pool2d", "dense", "elu", "gelu", "hardsigmoid", "hardswish", "interpolate", "layer_norm",
-           "log_softmax", "mish", "softmax", "softplus"]
+__all__ = ["adaptive_avg_pool2d", "avg_pool2d", "conv2d", "dense", "elu", "gelu", "hardsigmoid", "hardswish",
+           "interpolate", "layer_norm", "log_softmax", "max_pool2d", "mish", "softmax", "softplus"]
 
 hardswish, hardsigmoid = hswish, hsigmoid
 
@@ -89,6 +93,63 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     y = ew.div(centred, ew.sqrt(ew.add(variance, float(check.number("layer_norm", "eps", eps)))))
     y = y if weight is None else ew.mul(y, weight)
     return y if bias is None else ew.add(y, bias)
+
+
+# -- convolution and pooling, NCHW --------------------------------------------------------------------------------
+def conv2d(input, weight, bias=None, stride=1, pad_mode="valid", padding=0, dilation=1, groups=1):
+    """The 2-D convolution of input [N, C, H, W] with weight [O, C / groups, kh, kw], plus bias [O];
+    padding (with pad_mode='pad') an int, (h, w) or (top, bottom, left, right)."""
+    pads = (padding[0], padding[0], padding[1], padding[1]) if isinstance(padding, (tuple, list)) and \
+        len(padding) == 2 else padding
+    y = conv2d_op(check.tensor("conv2d", "input", input), check.tensor("conv2d", "weight", weight), stride=stride,
+                  pad_mode=pad_mode, padding=pads, dilation=dilation,
+                  group=check.integer("conv2d", "groups", groups, minimum=1))
+    return y if bias is None else ew.add(y, reshape_op(bias, shape=(1, -1, 1, 1)))
+
+
+def _pool_padding(function, x, padding, value):
+    """x [N, C, H, W] padded symmetrically by padding (an int or (h, w)) with value."""
+    pads = (padding, padding) if check.is_int(padding) else padding
+    if not isinstance(pads, (tuple, list)) or len(pads) != 2 or not all(check.is_int(p) and p >= 0 for p in pads):
+        raise check.bad(function, "padding", padding, "an int >= 0 or a pair of them (h, w)")
+    if not any(pads):
+        return x
+    return pad_op(x, paddings=((0, 0), (0, 0), (pads[0], pads[0]), (pads[1], pads[1])), value=value)
+
+
+def _refuse_ceil_mode(function, ceil_mode):
+    if check.boolean(function, "ceil_mode", ceil_mode):
+        raise check.refuse(function, "ceil_mode=True is not supported (windows past the edge); pad the input so "
+                                     "that the windows fit, or leave ceil_mode False")
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+    """The maximum of each kernel_size window of x [N, C, H, W], stride (default: kernel_size) apart,
+    the input padded by padding with -inf."""
+    t = check.tensor("max_pool2d", "x", x)
+    if dilation not in (1, (1, 1)) or return_indices:
+        raise check.refuse("max_pool2d", "dilation and return_indices are not supported; graphc pools "
+                                         "undilated windows and returns the values only")
+    _refuse_ceil_mode("max_pool2d", ceil_mode)
+    padded = _pool_padding("max_pool2d", t, padding, -math.inf)
+    return max_pool2d_op(padded, kernel_size=kernel_size, stride=kernel_size if stride is None else stride)
+
+
+def avg_pool2d(input_x, kernel_size=1, stride=1, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=0):
+    """The mean of each window of input_x [N, C, H, W], the input padded by padding with zeros that
+    count in the mean (count_include_pad) or not; divisor_override divides the window sums instead."""
+    x = check.tensor("avg_pool2d", "input_x", input_x)
+    _refuse_ceil_mode("avg_pool2d", ceil_mode)
+    window = {"kernel_size": kernel_size, "stride": stride}
+    mean = avg_pool2d_op(_pool_padding("avg_pool2d", x, padding, 0.0), **window)
+    if divisor_override:
+        size = math.prod((kernel_size,) * 2 if check.is_int(kernel_size) else kernel_size)
+        return ew.mul(mean, size / check.integer("avg_pool2d", "divisor_override", divisor_override, 1))
+    if check.boolean("avg_pool2d", "count_include_pad", count_include_pad):
+        return mean
+    ones = constant(np.ones((1, 1) + tuple(x.shape[2:])), x.dtype)
+    return ew.div(mean, avg_pool2d_op(_pool_padding("avg_pool2d", ones, padding, 0.0), **window))
 
 
 # -- resizing and adaptive pooling: one [out, in] matrix per spatial axis -----------------------------------------
