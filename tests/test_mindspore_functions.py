@@ -502,6 +502,8 @@ BAD_CALLS = [
     (lambda: ops.reshape(X, "a"), "ops.reshape: shape='a' is not valid; expected a tuple of ints"),
     (lambda: ops.transpose(X, (0, 0)), "ops.transpose: dims=(0, 0) is not valid; expected a permutation of the 2 axes "
                                        "of f32[2,3]"),
+    (lambda: ops.transpose(X, (0, -5)), "ops.transpose: dims=(0, -5) is not valid; expected a permutation"),
+    (lambda: ops.permute(X, (1, 1)), "ops.permute: axis=(1, 1) is not valid; expected a permutation"),
     (lambda: ops.gather(X, Tensor(a([0], I32)), "a"), "ops.gather: axis='a' is not valid; expected an int in [-2, 2)"),
     (lambda: ops.softmax(X, 0.5), "ops.softmax: axis=0.5 is not valid; expected an int"),
     (lambda: ops.argmax(X, 5), "ops.argmax: dim=5 is not valid; expected an int in [-2, 2)"),

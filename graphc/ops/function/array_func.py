@@ -48,17 +48,21 @@ def reshape(input, shape):
     return reshape_op(check.tensor("reshape", "input", input), shape=check.shape("reshape", "shape", shape))
 
 
+def _permuted(function: str, parameter: str, input, dims):
+    x = check.tensor(function, "input", input)
+    perm = check.shape(function, parameter, dims)
+    if len(perm) != x.ndim or sorted(p % x.ndim for p in perm if -x.ndim <= p < x.ndim) != list(builtins.range(x.ndim)):
+        raise check.bad(function, parameter, dims, f"a permutation of the {x.ndim} axes of {x.type}")
+    return transpose_op(x, perm=tuple(p % x.ndim for p in perm)) if x.ndim else x
+
+
 def transpose(input, dims):
     """input with its axes permuted: output axis i is input axis dims[i] (negative counts from the end)."""
-    x = check.tensor("transpose", "input", input)
-    perm = check.shape("transpose", "dims", dims)
-    if sorted(p % builtins.max(x.ndim, 1) for p in perm) != list(builtins.range(x.ndim)) or len(perm) != x.ndim:
-        raise check.bad("transpose", "dims", dims, f"a permutation of the {x.ndim} axes of {x.type}")
-    return transpose_op(x, perm=tuple(p % x.ndim for p in perm))
+    return _permuted("transpose", "dims", input, dims)
 
 
 def permute(input, axis):
-    return transpose(input, axis)
+    return _permuted("permute", "axis", input, axis)
 
 
 def move_axis(x, source: int, destination: int):
