@@ -39,7 +39,7 @@ class TensorMethods:
 
     def transpose(self, *perm):
         perm = _shape_arguments(perm)
-        return ops.transpose(self, perm=perm or tuple(reversed(range(self.ndim))))
+        return ops.transpose(self, perm or tuple(reversed(range(self.ndim))))
 
     @property
     def T(self):
@@ -72,12 +72,12 @@ class TensorMethods:
     def argmax(self, axis=None, keepdims: bool = False):
         """The index of the first maximum along axis (None: of the flattened tensor), int32."""
         x, axis_of_x = _along(self, axis)
-        return _arg(ops.argmax(x, axis=axis_of_x), self, axis, keepdims)
+        return _arg(ops.get("argmax")(x, axis=axis_of_x), self, axis, keepdims)
 
     def argmin(self, axis=None, keepdims: bool = False):
         """The index of the first minimum along axis (None: of the flattened tensor), int32."""
         x, axis_of_x = _along(self, axis)
-        return _arg(ops.argmax(ops.neg(x), axis=axis_of_x), self, axis, keepdims)
+        return _arg(ops.get("argmax")(ops.neg(x), axis=axis_of_x), self, axis, keepdims)
 
     def all(self, axis=None, keep_dims: bool = False):
         """True where every element along axis is nonzero (bool)."""

@@ -310,4 +310,4 @@ def wrap_array(array: np.ndarray) -> Tensor:
     return tensor
 
 
-set_binder(bind)
+set_binder(bind, lambda: current_trace() is not None)

@@ -8,8 +8,8 @@ it takes the type of the other operand (or the dtype of the node being lowered).
 
 Semantics follow the ops' NumPy references: IEEE add/sub/mul/div/sqrt round exactly as NumPy does
 (no fast-math flags), max/min propagate NaN and return the second operand on ties, comparisons are
-ordered except `ne`, exp/log are vecmath's (about 1 ulp) for f32 and libm's for f64, pow is libm's,
-float to int casts truncate toward zero.
+ordered except `ne`, exp/log are vecmath's (about 1 ulp) for f32 and libm's for f64, pow, sin and
+cos are libm's, float to int casts truncate toward zero.
 """
 from __future__ import annotations
 
@@ -129,6 +129,16 @@ class VectorEmitter:
     def log(self, x):
         (x,) = self.typed(x)
         return vecmath.log(self.b, x) if x.type.element == F32 else call_intrinsic(self.b, "llvm.log", [x])
+
+    def floor(self, x):
+        return call_intrinsic(self.b, "llvm.floor", self.typed(x))
+
+    def sin(self, x):
+        """libm's sin per lane (llvm.sin), as NumPy's reference computes it up to an ulp."""
+        return call_intrinsic(self.b, "llvm.sin", self.typed(x))
+
+    def cos(self, x):
+        return call_intrinsic(self.b, "llvm.cos", self.typed(x))
 
     def pow(self, x, y):
         """libm's pow per lane (llvm.pow), which NumPy's power also calls: exact at negative bases

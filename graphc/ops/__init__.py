@@ -1,8 +1,9 @@
-"""The op registry. Every op is an `Op` (see core.py) and is callable on Tensors:
-`ops.relu(ops.matmul(x, w) + 1.0)` runs eagerly in PYNATIVE_MODE and records nodes when traced."""
+"""The op registry and MindSpore's `ops` namespace. Every op is an `Op` (see core.py) and is callable
+on Tensors: `ops.relu(ops.matmul(x, w) + 1.0)` runs eagerly in PYNATIVE_MODE and records nodes when
+traced. MindSpore's primitive classes (primitives.py) and 2.x functions (function/) are built on them."""
 from .core import REGISTRY, Op, OpError, get, register
 from .state import assign, const, grad, input, param
-from .shape import cast, one_hot, reshape, transpose
+from .shaping import cast, one_hot, reshape, transpose
 from .reduction import argmax, broadcast_to, reduce_max, reduce_mean, reduce_sum, unbroadcast
 from .elementwise import (abs, add, div, eq, equal, exp, ge, greater, greater_equal, gt, le, less, less_equal, log,
                           lt, maximum, minimum, mul, ne, neg, not_equal, pow, relu, relu_grad, rsqrt, select,
@@ -17,3 +18,6 @@ from .indexing import *  # noqa: F401,F403  (strided_slice, pack, gather, their 
 from .join import concat, split, stack
 from .collective import allreduce
 from .primitives import *  # noqa: F401,F403  (MindSpore's primitive classes: Abs, ReduceMean, MatMul, ...)
+# MindSpore's functions come last: where one shares its name with an op (reshape, argmax, gather, ...),
+# `ops.<name>` is the function, with MindSpore's signature, and the op stays `ops.get(name)`
+from .function import *  # noqa: F401,F403  (ops.mean, ops.sum, ops.max, ops.zeros, ops.interpolate, ...)

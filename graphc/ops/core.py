@@ -16,7 +16,7 @@ from ..ir.opset import BROADCAST, ELEMENTWISE, INJECTIVE, OPAQUE, OUT_FUSABLE, R
 from ..types import TensorType
 
 __all__ = ["BROADCAST", "ELEMENTWISE", "INJECTIVE", "OPAQUE", "OUT_FUSABLE", "REDUCE", "REGISTRY", "REQUIRED", "Op",
-           "OpError", "get", "later", "no_flops", "register", "set_binder"]
+           "OpError", "get", "later", "no_flops", "register", "set_binder", "tracing"]
 
 REQUIRED = object()   # attribute default meaning "the caller must give it"
 
@@ -100,9 +100,21 @@ def _no_binder(op, operands, attrs):
     raise RuntimeError("graphc.tracing is not imported; import graphc first")
 
 
-_binder = _no_binder
+def _never() -> bool:
+    return False
 
 
-def set_binder(binder: Callable) -> None:
-    global _binder
-    _binder = binder
+_binder, _tracing = _no_binder, _never
+
+
+def set_binder(binder: Callable, is_tracing: Callable[[], bool]) -> None:
+    """Installs the frontend's binder and its answer to "is a function being traced now?"."""
+    global _binder, _tracing
+    _binder, _tracing = binder, is_tracing
+
+
+def tracing() -> bool:
+    """True while a function is being traced into a graph (GRAPH_MODE or graphc.jit), when an op call
+    records a node instead of computing: what a value drawn once here would become (a constant
+    repeated at every call) is then not what the call means."""
+    return _tracing()

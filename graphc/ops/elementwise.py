@@ -143,6 +143,14 @@ tanh = elementwise("tanh", 1, np.tanh,
                    lambda ct, x, out: (mul(ct, sub(1.0, mul(out, out))),), float_only=True,
                    doc="hyperbolic tangent")
 
+sin = elementwise("sin", 1, np.sin, lambda e, x: e.sin(x), lambda ct, x, out: (mul(ct, cos(x)),), float_only=True,
+                  doc="sine (radians)")
+cos = elementwise("cos", 1, np.cos, lambda e, x: e.cos(x), lambda ct, x, out: (neg(mul(ct, sin(x))),),
+                  float_only=True, doc="cosine (radians)")
+floor = elementwise("floor", 1, np.floor, lambda e, x: e.floor(x), lambda ct, x, out: (None,), float_only=True,
+                    samples=lambda rng: [([rng.uniform(-5, 5, (3, 4))], {}), ([np.array([-1.5, -0.5, 0.25, 2.5])], {})],
+                    doc="the largest integer <= x, as a float; piecewise constant: gradient zero")
+
 stop_gradient = elementwise("stop_gradient", 1, np.copy, lambda e, x: x, lambda ct, x, out: (None,),
                             doc="x, hidden from autodiff: no gradient flows back through it (MindSpore's "
                                 "ops.stop_gradient)")

@@ -15,7 +15,7 @@ from ..types import TensorType, int32, int64
 from .core import OPAQUE, OUT_FUSABLE, REDUCE, REQUIRED, Op, OpError, register
 from .elementwise import exp, mul, sub
 from .reduction import normalize_axes, reduce_sum
-from .shape import reshape
+from .shaping import reshape
 
 __all__ = ["avg_pool2d", "avg_pool2d_grad", "conv2d", "conv2d_grad_filter", "conv2d_grad_input", "conv_padding",
            "log_softmax", "max_pool2d", "max_pool2d_grad", "max_pool2d_grad_grad", "softmax",

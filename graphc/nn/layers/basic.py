@@ -40,7 +40,7 @@ class Dense(Cell):
     def construct(self, x):
         self._check(x)
         flat = x if x.ndim == 2 else ops.reshape(x, shape=(-1, self.in_channels))
-        y = ops.matmul(flat, self.weight, transpose_b=True)
+        y = ops.get("matmul")(flat, self.weight, transpose_b=True)
         if self.has_bias:
             y = y + self.bias
         if self.activation is not None:

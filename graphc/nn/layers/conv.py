@@ -54,7 +54,7 @@ class Conv2d(Cell):
 
     def construct(self, x):
         self._check(x)
-        y = ops.conv2d(x, self.weight, stride=self.stride, pad_mode=self.pad_mode, padding=self._pads,
+        y = ops.get("conv2d")(x, self.weight, stride=self.stride, pad_mode=self.pad_mode, padding=self._pads,
                        dilation=self.dilation, group=self.group)
         return y + ops.reshape(self.bias, shape=(1, self.out_channels, 1, 1)) if self.has_bias else y
 

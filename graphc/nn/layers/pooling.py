@@ -35,13 +35,13 @@ class _Pool2d(Cell):
 class MaxPool2d(_Pool2d):
     def construct(self, x):
         self._check(x)
-        return ops.max_pool2d(x, **self._window)
+        return ops.get("max_pool2d")(x, **self._window)
 
 
 class AvgPool2d(_Pool2d):
     def construct(self, x):
         self._check(x)
-        return ops.avg_pool2d(x, **self._window)
+        return ops.get("avg_pool2d")(x, **self._window)
 
 
 class AdaptiveAvgPool2d(Cell):
@@ -69,7 +69,7 @@ class AdaptiveAvgPool2d(Cell):
                               "windows of unequal size are not supported yet; choose an output_size that divides "
                               "the input size, or (1, 1) for global pooling")
         window = tuple(size // want for size, want in zip(x.shape[2:], out))
-        return ops.avg_pool2d(x, kernel_size=window, stride=window)
+        return ops.get("avg_pool2d")(x, kernel_size=window, stride=window)
 
     def extend_repr(self) -> str:
         return f"output_size={self.output_size}"

@@ -274,5 +274,5 @@ def _value_at(source, step: Tensor) -> Tensor:
 
 def _lookup(table: Tensor, step: Tensor) -> Tensor:
     """table[step]; NaN once step runs past the end (0 / 0: the one-hot row is all zeros there)."""
-    hot = ops.one_hot(step, depth=table.shape[0])
+    hot = ops.one_hot(step, table.shape[0], 1.0, 0.0)
     return ops.reduce_sum(hot * table) / ops.reduce_sum(hot)
