@@ -178,3 +178,22 @@ def test_infinities_and_nan_propagate_through_matmul_conv_and_average_pooling():
     x = pool_input(WINDOWS[0])
     same(lambda x: ops.conv2d(x, Tensor(np.ones((1, 1, 1, 1), np.float32))), x)
     same(lambda x: ops.avg_pool2d(x, kernel_size=2, stride=2), x)
+
+
+# -- floor division (`//` and `%`): native code gives the reference's values bit for bit --------------------------
+def test_float_floor_division_on_special_values():
+    x = np.repeat(SPECIALS, len(SPECIALS))
+    y = np.tile(SPECIALS, len(SPECIALS))
+    same(lambda a, b: ops.floor_div(a, b), x, y)
+    same(lambda a, b: ops.floor_mod(a, b), x, y)
+    same(lambda a, b: ops.floor_mod(a, b), x.astype(np.float64), y.astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_integer_floor_division_by_zero_minus_one_and_at_the_limits(dtype):
+    """The divisors that trap in a plain sdiv (0, and -1 under the smallest int) give MindSpore's values."""
+    low, high = np.iinfo(dtype).min, np.iinfo(dtype).max
+    values = np.array([7, -7, 0, 5, -5, low, high, 1, -1], dtype)
+    x, y = np.repeat(values, len(values)), np.tile(values, len(values))
+    same(lambda a, b: ops.floor_div(a, b), x, y)
+    same(lambda a, b: ops.floor_mod(a, b), x, y)
