@@ -149,7 +149,7 @@ class Cell:
     def to_float(self, dst_type) -> "Cell":
         """Compute this cell in dst_type. float32, what graphc computes in, returns the cell with the
         flags MindSpore sets (fp32=True); float16 and bfloat16 do not exist in graphc yet."""
-        name = str(getattr(dst_type, "name", dst_type))
+        name = str(getattr(dst_type, "name", getattr(dst_type, "__name__", dst_type)))
         if "float16" in name.lower():       # float16, bfloat16, numpy.float16
             raise ArgumentError(f"{type(self).__name__}.to_float({name}): graphc has no half-precision types yet "
                                 "(they come with the mixed-precision work); keep the cell in float32, which "
