@@ -243,7 +243,9 @@ def test_a_label_out_of_range_is_refused_in_both_modes():
     (lambda: nn.BCELoss(weight=f32([1, 2]))(f32([[0.5, 0.5]]), f32([[0, 1]])), "must have the logits' shape"),
     (lambda: nn.BCEWithLogitsLoss(pos_weight=f32([1, 2, 3]))(f32([[0.5, 0.5]]), f32([[0, 1]])),
      "pos_weight f32\\[3\\] must broadcast"),
-    (lambda: nn.KLDivLoss()(f32([0.5, 0.5]), f32([1])), "must have the same shape")])
+    (lambda: nn.KLDivLoss()(f32([0.5, 0.5]), f32([1])), "must have the same shape"),
+    (lambda: nn.NLLLoss(weight=f32([1, 2]))(f32([[1, 2, 3]]), Tensor(np.array([2], np.int32))),
+     "weight f32\\[2\\] must hold one value per class \\(3\\)")])
 def test_bad_loss_inputs_name_the_loss_and_the_fix(call, message):
     with pytest.raises(graphc.GraphcError, match=message):
         call()

@@ -143,18 +143,25 @@ def _rows(scores, labels):
     return ops.reshape(scores, shape=(-1, classes)), ops.reshape(labels, shape=(-1,))
 
 
-def _check_class_indices(name: str, scores, labels) -> None:
-    """labels [N, d1, ...] of int class indices for scores [N, C, d1, ...] ([] for scores [C]); when
-    the labels have values (PYNATIVE_MODE) they must be classes (or ignore_index): graph mode's
-    check is the gather of the labels' weights, which refuses an index outside [0, C) before the step."""
+def _check_class_indices(name: str, scores, labels, weight) -> None:
+    """labels [N, d1, ...] of int class indices for scores [N, C, d1, ...] ([] for scores [C]), and a
+    weight of one value per class."""
     expected = scores.shape[:1] + scores.shape[2:] if scores.ndim > 1 else ()
     if labels.dtype not in (int32, int64) or labels.shape != expected:
         raise GraphcError(f"{name}: labels must be int32 or int64 class indices of shape {list(expected)} for "
                           f"scores {scores.type}, got {labels.type}; for probabilities per class give float labels "
                           "of the scores' shape (CrossEntropyLoss)")
+    _check_weight(name, weight, scores.shape[0 if scores.ndim == 1 else 1])
+
+
+def _check_weight(name: str, weight, classes: int) -> None:
+    if weight is not None and weight.shape != (classes,):
+        raise GraphcError(f"{name}: weight {weight.type} must hold one value per class ({classes})")
 
 
 def _check_label_values(name: str, labels, classes: int, ignore_index: int) -> None:
+    """Labels with values (PYNATIVE_MODE) must be classes or ignore_index. In a traced graph the gather
+    of the labels' weights refuses a label outside [0, C), in the native step before it runs."""
     if labels.is_symbolic:
         return
     values = labels.asnumpy()
@@ -180,18 +187,21 @@ def _class_index_loss(name, rows, labels, label_shape, picked, log_probs, weight
     smooth = None
     if label_smoothing:
         smooth = ops.neg(ops.reduce_sum(log_probs(rows) * class_weight, axis=1)) * ops.cast(kept, dtype=rows.dtype)
-    if reduction == "none":
-        loss, smooth = (None if t is None else ops.reshape(t, shape=label_shape) for t in (loss, smooth))
-    else:
-        total = ops.reduce_sum(label_weight) if reduction == "mean" else 1.0
-        loss, smooth = (None if t is None else ops.reduce_sum(t) / total for t in (loss, smooth))
-    return loss if smooth is None else loss * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
+
+    def reduce(t):
+        if reduction == "none":
+            return ops.reshape(t, shape=label_shape)
+        total = ops.reduce_sum(t)
+        return total / ops.reduce_sum(label_weight) if reduction == "mean" else total
+    if smooth is None:
+        return reduce(loss)
+    return reduce(loss) * (1.0 - label_smoothing) + reduce(smooth) * (label_smoothing / classes)
 
 
 def nll_loss(inputs, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """-weight[t]·inputs[n, t] for log-probabilities inputs [N, C, d...] and class indices target (MindSpore's
     ops.nll_loss)."""
-    _check_class_indices("nll_loss", inputs, target)
+    _check_class_indices("nll_loss", inputs, target, weight)
     rows, labels = _rows(inputs, target)
     return _class_index_loss(
         "nll_loss", rows, labels, target.shape,
@@ -207,7 +217,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         raise GraphcError(f"cross_entropy: input must be float logits, got {input.type}")
     if target.dtype.is_float:
         return _probabilities_cross_entropy(input, target, weight, reduction, label_smoothing)
-    _check_class_indices("cross_entropy", input, target)
+    _check_class_indices("cross_entropy", input, target, weight)
     rows, labels = _rows(input, target)
     return _class_index_loss("cross_entropy", rows, labels, target.shape, ops.sparse_softmax_cross_entropy,
                              lambda rows: ops.log_softmax(rows, axis=1), weight, ignore_index, reduction,
@@ -221,6 +231,7 @@ def _probabilities_cross_entropy(logits, probs, weight, reduction, label_smoothi
                           f"{logits.type}, got {probs.type}; for class indices give int32 labels")
     axis = 0 if logits.ndim == 1 else 1
     classes = logits.shape[axis]
+    _check_weight("cross_entropy", weight, classes)
     if label_smoothing:
         probs = probs * (1.0 - label_smoothing) + label_smoothing / classes
     terms = ops.log_softmax(logits, axis=axis) * probs
