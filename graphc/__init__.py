@@ -3,7 +3,7 @@ from . import ops
 from .context import GRAPH_MODE, PYNATIVE_MODE, ParallelMode, get_auto_parallel_context, get_context, \
     reset_auto_parallel_context, set_auto_parallel_context, set_context, set_seed
 from .errors import GraphcError
-from .tracing import Tensor
+from .tracing import Tensor, tensor
 from .types import bool_, float32, float64, int32, int64
 from .nn.parameter import Parameter, ParameterTuple
 from .jit import jit
@@ -21,5 +21,5 @@ __all__ = ["GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parame
            "bool_", "communication", "float32", "float64", "get_auto_parallel_context", "get_context", "grad", "int32",
            "int64", "jit", "models", "nn", "ops", "reset_auto_parallel_context", "set_auto_parallel_context",
            "set_context",
-           "set_seed", "value_and_grad"]
+           "set_seed", "tensor", "value_and_grad"]
 __version__ = "0.1.0"

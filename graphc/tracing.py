@@ -17,26 +17,60 @@ from .errors import GraphcError, user_location
 from .ir import Graph, Node
 from .ops.core import OpError, set_binder
 from .tensor_methods import TensorMethods
-from .types import DType, TensorType, bool_, dtype_of, type_of
+from .types import DType, TensorType, bool_, dtype_of, float32, promote_types, scalar_kind, type_of
 
 
 class Tensor(TensorMethods):
-    """A multi-dimensional array: concrete (NumPy-backed) or symbolic (a node while tracing)."""
-    __array_priority__ = 100   # make ndarray + Tensor call Tensor.__radd__
+    """A multi-dimensional array: concrete (NumPy-backed) or symbolic (a node while tracing).
 
-    def __init__(self, input_data=None, dtype=None, *, _node: Node | None = None):
+    `Tensor(shape=..., dtype=..., init=One())` is lazy, as MindSpore's: the initializer fills it at
+    `init_data()`, or at the first use of its values."""
+    __array_priority__ = 100   # make ndarray + Tensor call Tensor.__radd__
+    _init = None               # a lazy tensor's (initializer, type) until init_data() fills it
+
+    def __init__(self, input_data=None, dtype=None, shape=None, init=None, *, _node: Node | None = None):
         self._node = _node
-        if _node is None:
+        if _node is not None:
+            return
+        if init is None and shape is None:
             self._data = _to_array(input_data, dtype)
+            return
+        if input_data is not None or init is None or shape is None or dtype is None:
+            raise GraphcError("Tensor: give either input_data (and optionally dtype), or shape, dtype and init "
+                              "together (a lazy tensor that init filled at init_data()), e.g. "
+                              "Tensor(shape=(2, 3), dtype=graphc.float32, init=One())")
+        if not callable(init):
+            raise GraphcError(f"Tensor: init must be an Initializer such as One() or Normal(0.02), got {init!r}; "
+                              "for a name use graphc.common.initializer.initializer(name, shape, dtype)")
+        self._data, self._init = None, (init, TensorType(tuple(shape), dtype_of(dtype)))
+
+    @staticmethod
+    def from_numpy(array: np.ndarray) -> "Tensor":
+        """A Tensor sharing `array`'s memory (writes to either show in both), as MindSpore's."""
+        if not isinstance(array, np.ndarray):
+            raise GraphcError(f"Tensor.from_numpy needs a numpy.ndarray, got {type(array).__name__}")
+        dtype_of(array.dtype)                      # rejects unsupported dtypes with a clear message
+        return wrap_array(array)
+
+    def init_data(self) -> "Tensor":
+        """Fill a lazy tensor from its initializer (a tensor that has values is returned as it is)."""
+        if self._init is not None:
+            init, tensor_type = self._init
+            values = np.zeros(tensor_type.shape, np.float64)
+            init(values)
+            self._data, self._init = values.astype(tensor_type.dtype.np), None
+        return self
 
     # -- introspection ----------------------------------------------------------------------
     @property
     def type(self) -> TensorType:
-        return self._node.type if self._node is not None else type_of(self._data)
+        if self._node is not None:
+            return self._node.type
+        return self._init[1] if self._init is not None else type_of(self._data)
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self._node.type.shape if self._node is not None else self._data.shape
+        return self.type.shape
 
     @property
     def dtype(self) -> DType:
@@ -51,6 +85,16 @@ class Tensor(TensorMethods):
         return self.type.size
 
     @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all the elements."""
+        return self.type.nbytes
+
+    @property
     def is_symbolic(self) -> bool:
         return self._node is not None
 
@@ -58,11 +102,15 @@ class Tensor(TensorMethods):
         if self._node is not None:
             raise GraphcError(f"asnumpy() on a traced value ({self.type}): values exist only when the graph runs; "
                               "return the tensor from the function instead, or use PYNATIVE_MODE to inspect it")
-        return self._data
+        return self.init_data()._data
+
+    numpy = asnumpy
 
     def __repr__(self) -> str:
         if self._node is not None:
             return f"Tensor(shape={list(self.shape)}, dtype={self.dtype.name}, traced %{self._node.id})"
+        if self._init is not None:
+            return f"Tensor(shape={list(self.shape)}, dtype={self.dtype.name}, value=<uninitialized>)"
         return str(self._data)
 
     __str__ = __repr__
@@ -72,15 +120,20 @@ class Tensor(TensorMethods):
             raise GraphcError(f"a traced value ({self.type}, from op '{self._node.op}') is used as a Python bool: "
                               "control flow cannot depend on tensor values in GRAPH_MODE. Use ops.select(cond, a, b) "
                               "to choose between tensors, or make the condition a Python value outside the graph")
-        return bool(self._data)
+        if self.size != 1:
+            raise GraphcError(f"a tensor of {self.size} elements ({self.type}) is used as a Python bool, which is "
+                              "ambiguous; reduce it first (x.all(), x.any()) or index one element")
+        return bool(self.asnumpy())
 
     def __float__(self):
-        return float(self.asnumpy())
+        return float(self.item())
 
     def __int__(self):
-        return int(self.asnumpy())
+        return int(self.item())
 
     def __len__(self):
+        if self.ndim == 0:
+            raise TypeError(f"len() of a 0-d tensor ({self.type}) is not defined; it has no first axis")
         return self.shape[0]
 
     def __iter__(self):
@@ -108,11 +161,16 @@ class Tensor(TensorMethods):
         return wrap_array(self.asnumpy().copy())
 
 
+def tensor(input_data=None, dtype=None, shape=None, init=None) -> Tensor:
+    """MindSpore 2.x's lowercase constructor: the same as Tensor(...)."""
+    return Tensor(input_data, dtype, shape, init)
+
+
 def _to_array(data, dtype) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.asnumpy()
     if data is None:
-        raise TypeError("Tensor() needs input data (an array, a number or a nested list)")
+        raise TypeError("Tensor() needs input data (an array, a number or a nested list), or shape, dtype and init")
     array = np.asarray(data)
     if dtype is not None:
         array = array.astype(dtype_of(dtype).np)
@@ -232,6 +290,9 @@ def set_graph_function(factory) -> None:
 
 
 # -- the binder ------------------------------------------------------------------------------------
+_SCALARS = (bool, int, float, np.number, np.bool_)
+
+
 def _operand_tensors(op, operands) -> list[Tensor]:
     """Tensors for the operands; Python numbers and arrays take the dtype of a tensor operand."""
     # a bool operand (select's condition) never lends its dtype: select(c, ct, 0.0) takes ct's
@@ -240,7 +301,7 @@ def _operand_tensors(op, operands) -> list[Tensor]:
     for position, operand in enumerate(operands):
         if isinstance(operand, Tensor):
             result.append(operand)
-        elif isinstance(operand, (bool, int, float, np.number, np.ndarray, list, tuple)):
+        elif isinstance(operand, _SCALARS + (np.ndarray, list, tuple)):
             weak = like if like is not None and not isinstance(operand, (np.ndarray, bool, np.bool_)) else None
             result.append(Tensor(operand, dtype=weak))
         else:
@@ -266,11 +327,31 @@ def assigns_only_if(condition: "Tensor"):
         _assign_condition.reset(token)
 
 
+def _promoted(op, operands) -> list:
+    """The operands with those of `op.promote` brought to one dtype, as MindSpore's implicit type
+    promotion does: tensors of another dtype are cast (a node while tracing), Python scalars are
+    made tensors of it. float64 Parameter * float32 input computes in float64."""
+    positions = [p for p in op.promote if p < len(operands)]
+    strong = [dtype_of(operands[p].dtype) for p in positions if isinstance(operands[p], (Tensor, np.ndarray))]
+    weak = [scalar_kind(operands[p]) for p in positions if isinstance(operands[p], _SCALARS)]
+    common = promote_types(strong, weak)
+    if op.promote_float and not common.is_float:
+        common = float32
+    result = list(operands)
+    for p in positions:
+        operand = operands[p]
+        if isinstance(operand, Tensor):
+            result[p] = operand if operand.dtype == common else ops.cast(operand, dtype=common)
+        elif isinstance(operand, _SCALARS + (np.ndarray, list, tuple)):
+            result[p] = Tensor(operand, dtype=common)
+    return result
+
+
 def bind(op, operands, attrs):
     if op.impure and _assign_condition.get() is not None:
         target, value = operands
         operands = (target, ops.select(_assign_condition.get(), value, target))
-    tensors = _operand_tensors(op, operands)
+    tensors = _operand_tensors(op, _promoted(op, operands) if op.promote else operands)
     trace = current_trace()
     types = [t.type for t in tensors]
     try:

@@ -5,9 +5,9 @@ from .core import REGISTRY, Op, OpError, get, register
 from .state import assign, const, grad, input, param
 from .shaping import cast, one_hot, reshape, transpose
 from .reduction import argmax, broadcast_to, reduce_max, reduce_mean, reduce_sum, unbroadcast
-from .elementwise import (abs, add, div, eq, equal, exp, ge, greater, greater_equal, gt, le, less, less_equal, log,
-                          lt, maximum, minimum, mul, ne, neg, not_equal, pow, relu, relu_grad, rsqrt, select,
-                          sigmoid, sign, sqrt, stop_gradient, sub, tanh, where)
+from .elementwise import (abs, add, div, eq, equal, exp, floor_div, floor_mod, ge, greater, greater_equal, gt, le,
+                          less, less_equal, log, lt, maximum, minimum, mul, ne, neg, not_equal, pow, relu, relu_grad,
+                          rsqrt, select, sigmoid, sign, sqrt, stop_gradient, sub, tanh, where)
 from .linalg import matmul
 from .nn import *  # noqa: F401,F403  (conv2d, pooling, softmax, cross-entropy and their gradients)
 from .activation import *  # noqa: F401,F403  (relu6, leaky_relu, gelu, hswish, hsigmoid, silu, erf)

@@ -49,6 +49,11 @@ class Op:
     # e.element_index(), so the op fuses only into plain loops, never into an epilogue or prologue
     positional: bool = False
     commutative: bool = False
+    # operand positions whose dtypes the binder promotes to one before the op sees them (MindSpore's
+    # implicit type promotion, graphc.types.promote_types); with promote_float, to at least float32
+    # (true division and the float-only functions: int32 / int32 is float32, as in MindSpore)
+    promote: tuple[int, ...] = ()
+    promote_float: bool = False
     samples: Callable[[np.random.Generator], list] | None = None   # [(arrays, attrs), ...]
     doc: str = ""
     variadic: bool = False    # one operand name standing for one or more operands (concat's tensors)

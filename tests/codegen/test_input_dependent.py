@@ -160,10 +160,13 @@ def test_max_of_two_zeros_is_a_zero_either_sign():
     assert np.all(native[0] == 0) and np.all(reference[0] == 0)
 
 
-def test_integer_division_is_refused_alike_in_both_modes():
-    i, j = np.array([7, -7], np.int32), np.array([2, 0], np.int32)
-    pynative, native = both_modes(lambda a, b: ops.div(a, b), i, j)
-    assert "div needs float operands, got int32" in pynative and "div needs float operands, got int32" in native
+def test_integer_division_is_true_division_in_float32_alike_in_both_modes():
+    """MindSpore promotes int32 / int32 to float32 (measured on 2.10), so 7 / 0 is inf, not a trap."""
+    i, j = np.array([7, -7, 0], np.int32), np.array([2, 0, 0], np.int32)
+    native, reference = run_both(lambda params, a, b: ops.div(a, b), [i, j])
+    assert native[0].dtype == np.float32
+    assert_bitwise(native, reference)
+    np.testing.assert_array_equal(reference[0], [3.5, -np.inf, np.nan])
 
 
 @pytest.mark.parametrize("axis", [None, 0])
@@ -181,3 +184,22 @@ def test_infinities_and_nan_propagate_through_matmul_conv_and_average_pooling():
     x = pool_input(WINDOWS[0])
     same(lambda x: ops.get("conv2d")(x, Tensor(np.ones((1, 1, 1, 1), np.float32))), x)
     same(lambda x: ops.get("avg_pool2d")(x, kernel_size=2, stride=2), x)
+
+
+# -- floor division (`//` and `%`): native code gives the reference's values bit for bit --------------------------
+def test_float_floor_division_on_special_values():
+    x = np.repeat(SPECIALS, len(SPECIALS))
+    y = np.tile(SPECIALS, len(SPECIALS))
+    same(lambda a, b: ops.floor_div(a, b), x, y)
+    same(lambda a, b: ops.floor_mod(a, b), x, y)
+    same(lambda a, b: ops.floor_mod(a, b), x.astype(np.float64), y.astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_integer_floor_division_by_zero_minus_one_and_at_the_limits(dtype):
+    """The divisors that trap in a plain sdiv (0, and -1 under the smallest int) give MindSpore's values."""
+    low, high = np.iinfo(dtype).min, np.iinfo(dtype).max
+    values = np.array([7, -7, 0, 5, -5, low, high, 1, -1], dtype)
+    x, y = np.repeat(values, len(values)), np.tile(values, len(values))
+    same(lambda a, b: ops.floor_div(a, b), x, y)
+    same(lambda a, b: ops.floor_mod(a, b), x, y)
