@@ -18,13 +18,13 @@ import numpy as np
 
 from . import ops
 from .errors import ArgumentError, GraphcError
-from .ir import control
+from .ir import Graph, control
 from .pytree import flatten, unflatten
 from .tracing import RegionTrace, Tensor, Trace, current_trace, symbolic, tracing
 from .types import TensorType, bool_, int32, int64
 
-__all__ = ["as_tensor", "bind_control", "builds_node", "check_same", "cond", "describe", "fori_loop", "is_leaf", "scan",
-           "step_result", "while_loop"]
+__all__ = ["as_tensor", "bind_control", "builds_node", "check_carry", "cond", "describe", "fori_loop", "is_leaf",
+           "scan", "step_result", "while_loop"]
 
 
 def is_leaf(x) -> bool:
@@ -48,15 +48,17 @@ def describe(tree) -> str:
 
 
 def _signature(tree):
-    """What a carry must keep: its structure and each leaf's type (a Python number's class)."""
+    """What a carry must keep: its structure and each leaf's type (a Python number's, the type of the
+    Tensor it becomes in a loop node)."""
     leaves, treedef = flatten(tree, is_leaf)
-    return treedef, [leaf.type if isinstance(leaf, Tensor) else type(leaf) for leaf in leaves]
+    return treedef, [as_tensor(leaf).type for leaf in leaves]
 
 
-def check_same(name: str, what: str, got, expected) -> None:
+def check_carry(name: str, got, expected) -> None:
     """Raise unless `got` has the structure and leaf types of `expected` (a loop keeps its carry's type)."""
     if _signature(got) != _signature(expected):
-        raise GraphcError(f"{name}: {what} returned {describe(got)} but the loop value is {describe(expected)}; "
+        raise GraphcError(f"{name}: the loop function returned {describe(got)} but the loop value is "
+                          f"{describe(expected)}; "
                           "it must return the same structure, dtypes and shapes at every step (cast or reshape "
                           "inside the loop, or change the initial value)")
 
@@ -92,7 +94,7 @@ class _Region:
             self.inputs = [symbolic(self.trace.input(n, i, t)) for i, (n, t) in enumerate(arguments)]
             self.outputs = fn(*self.inputs)
 
-    def graph(self, leaves: list) -> "control.Graph":
+    def graph(self, leaves: list) -> Graph:
         """The region returning `leaves` (Tensors or numbers of its outputs)."""
         with tracing(self.trace):
             self.trace.graph.outputs = [self.trace.node_of(as_tensor(leaf)) for leaf in leaves]
@@ -132,7 +134,7 @@ def cond(pred, true_fn, false_fn, *operands, name: str = "cond"):
     if _signature(then_out) != _signature(else_out):
         raise GraphcError(f"{name}: the true branch returns {describe(then_out)} but the false branch returns "
                           f"{describe(else_out)}; both must return the same structure, dtypes and shapes")
-    out_leaves, out_treedef = flatten(then_out, is_leaf)
+    out_treedef = flatten(then_out, is_leaf)[1]
     graphs = [branch.graph(flatten(branch.outputs, is_leaf)[0]) for branch in branches]
     results = bind_control("cond", [predicate] + [as_tensor(x) for x in leaves] + _captured_operands(captured),
                            {"then_branch": graphs[0], "else_branch": graphs[1]})
@@ -142,22 +144,26 @@ def cond(pred, true_fn, false_fn, *operands, name: str = "cond"):
 # -- while ---------------------------------------------------------------------------------------------------
 def while_loop(cond_fn, body_fn, init, name: str = "while_loop"):
     """val = init; while cond_fn(val): val = body_fn(val); return val. Traced, it is one `while` node
-    (not differentiable: its trip count depends on the values; use fori_loop or scan)."""
-    if not builds_node(init):
-        value = init
-        while bool(_as_predicate(cond_fn(value), name)):
-            new = body_fn(value)
-            check_same(name, "the loop body", new, value)
-            value = new
-        return value
-    leaves, treedef = flatten(init, is_leaf)
+    (not differentiable: its trip count depends on the values; use fori_loop or scan) as soon as the
+    value or the condition is a traced tensor; until then Python runs it."""
+    value = init
+    while not builds_node(value):
+        keep_going = _as_predicate(cond_fn(value), name)
+        if keep_going.is_symbolic:       # the condition reads traced values: the loop is a node from here
+            break
+        if not bool(keep_going):
+            return value
+        new = body_fn(value)
+        check_carry(name, new, value)
+        value = new
+    leaves, treedef = flatten(value, is_leaf)
     carry = [as_tensor(leaf) for leaf in leaves]
     start = unflatten(treedef, carry)
     arguments = [(f"carry{i}", t.type) for i, t in enumerate(carry)]
     captured: list = []
     condition = _Region("cond", lambda *xs: _as_predicate(cond_fn(unflatten(treedef, xs)), name), arguments, captured)
     body = _Region("body", lambda *xs: body_fn(unflatten(treedef, xs)), arguments, captured)
-    check_same(name, "the loop body", body.outputs, start)
+    check_carry(name, body.outputs, start)
     results = bind_control("while", carry + _captured_operands(captured),
                            {"cond": condition.graph([condition.outputs]),
                             "body": body.graph(flatten(body.outputs, is_leaf)[0])})
@@ -176,7 +182,7 @@ def fori_loop(lower, upper, body_fn, init, unroll: bool = False, name: str = "fo
 
     def step(i, value):
         new = body_fn(i, value)
-        check_same(name, "loop_func", new, value)
+        check_carry(name, new, value)
         return new
 
     if isinstance(lower, int) and isinstance(upper, int):
@@ -191,7 +197,7 @@ def fori_loop(lower, upper, body_fn, init, unroll: bool = False, name: str = "fo
                              (Tensor(np.int64(lower)), init), length=upper - lower, name=name)
         return value
     index_type = (upper if isinstance(upper, Tensor) else lower).dtype
-    start, stop = (Tensor(np.asarray(b, index_type.np)) if isinstance(b, int) else ops.cast(b, index_type)
+    start, stop = (Tensor(np.asarray(b, index_type.np)) if isinstance(b, int) else ops.cast(b, dtype=index_type)
                    for b in (lower, upper))
     return while_loop(lambda carry: carry[0] < stop, lambda carry: (carry[0] + 1, step(*carry)), (start, init),
                       name=name)[1]
@@ -201,8 +207,8 @@ def _bound(name: str, which: str, value):
     """A loop bound: an int, or a traced integer tensor of one element (a concrete one is read)."""
     if isinstance(value, Tensor) and value.size == 1 and value.dtype in (int32, int64):
         return value.reshape(()) if value.is_symbolic else int(value.asnumpy().reshape(()))
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
     shown = value.type if isinstance(value, Tensor) else repr(value)
     raise ArgumentError(f"{name}: {which}={shown} is not a valid bound; expected an int or an integer Tensor of one "
                         "element (convert with int(...) or ops.cast)")
@@ -223,7 +229,7 @@ def scan(fn, init, xs=None, length: int | None = None, reverse: bool = False, ch
         carry, ys = init, {}
         for step in steps:
             new, ys[step] = step_result(name, fn(carry, unflatten(x_treedef, [x[step] for x in x_leaves])))
-            check_same(name, "fn", new, carry)
+            check_carry(name, new, carry)
             carry = new
         return carry, _stack_eager(name, fn, init, x_leaves, x_treedef, [ys[s] for s in range(length)])
     leaves, treedef = flatten(init, is_leaf)
@@ -235,7 +241,7 @@ def scan(fn, init, xs=None, length: int | None = None, reverse: bool = False, ch
     body = _Region("body", lambda *args: fn(unflatten(treedef, args[:len(carry)]),
                                             unflatten(x_treedef, args[len(carry):])), arguments, captured)
     new_carry, y = step_result(name, body.outputs)
-    check_same(name, "fn", new_carry, start)
+    check_carry(name, new_carry, start)
     y_leaves, y_treedef = flatten(y, is_leaf)
     results = bind_control("scan", carry + x_leaves + _captured_operands(captured),
                            {"body": body.graph(flatten(new_carry, is_leaf)[0] + y_leaves), "length": length,
@@ -267,14 +273,21 @@ def step_result(name: str, result) -> tuple:
 
 def _stack_eager(name: str, fn, init, xs: list[Tensor], x_treedef, ys: list):
     """The ys of an eager scan, stacked per leaf. With no steps: empty tensors of the types fn's y
-    would have, from tracing the scan once (fn is traced, not run)."""
+    would have, from tracing fn once on placeholders (it is not run)."""
     if ys:
         leaves = [flatten(y, is_leaf)[0] for y in ys]
         return unflatten(flatten(ys[0], is_leaf)[1], [ops.stack([as_tensor(step[i]) for step in leaves])
                                                         for i in range(len(leaves[0]))])
+    trace = Trace(f"{name}_types")
+
+    def placeholders(types: list[TensorType]) -> list[Tensor]:
+        return [symbolic(trace.graph.add("input", (), {"name": f"in{i}", "index": i, "type": t}, t))
+                for i, t in enumerate(types)]
     leaves, treedef = flatten(init, is_leaf)
-    with tracing(Trace(f"{name}_types")):
-        _, traced = scan(fn, unflatten(treedef, [as_tensor(leaf) for leaf in leaves]), unflatten(x_treedef, xs),
-                         length=0, name=name)
-    y_leaves, y_treedef = flatten(traced, is_leaf)
-    return unflatten(y_treedef, [Tensor(np.zeros(y.shape, y.dtype.np)) for y in y_leaves])
+    with tracing(trace):
+        carry = unflatten(treedef, placeholders([as_tensor(leaf).type for leaf in leaves]))
+        _, y = step_result(name, fn(carry, unflatten(x_treedef, placeholders([TensorType(x.shape[1:], x.dtype)
+                                                                               for x in xs]))))
+    y_leaves, y_treedef = flatten(y, is_leaf)
+    return unflatten(y_treedef, [Tensor(np.zeros((0,) + as_tensor(leaf).shape, as_tensor(leaf).dtype.np))
+                                 for leaf in y_leaves])

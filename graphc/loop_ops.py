@@ -12,7 +12,7 @@ and the ys are sliced back out.
 """
 from __future__ import annotations
 
-from .control_flow import as_tensor, builds_node, check_same, describe, fori_loop, is_leaf, scan, step_result, \
+from .control_flow import as_tensor, builds_node, check_carry, describe, fori_loop, is_leaf, scan, step_result, \
     while_loop
 from .errors import ArgumentError, GraphcError
 from .ops import stack
@@ -61,7 +61,7 @@ class Scan(_Loop):
             carry, ys = init, []
             for x in steps:
                 new, y = step_result("ops.Scan", loop_func(carry, x))
-                check_same("ops.Scan", "loop_func", new, carry)
+                check_carry("ops.Scan", new, carry)
                 carry = new
                 ys.append(y)
             return carry, ys

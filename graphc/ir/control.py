@@ -62,7 +62,8 @@ def check_attrs(op: str, attrs: dict) -> dict:
             raise ControlFlowError(f"{op}: missing required attribute {name}")
         expected = bool if isinstance(schema[name], bool) else int
         if type(value) is not expected or (expected is int and value < 0):
-            raise ControlFlowError(f"{op}: attribute {name}={value!r} must be a{' bool' if expected is bool else 'n int >= 0'}")
+            what = "a bool" if expected is bool else "an int >= 0"
+            raise ControlFlowError(f"{op}: attribute {name}={value!r} must be {what}")
     for name in names:
         if not isinstance(attrs.get(name), Graph):
             raise ControlFlowError(f"{op}: region {name} is missing (a graph follows the node's line)")
@@ -111,7 +112,8 @@ def _scan(operands, attrs) -> list[TensorType]:
     carry, xs, consts = operands[:k], operands[k:k + n], operands[k + n:]
     for index, x in enumerate(xs):
         if not x.shape or x.shape[0] != length:
-            raise ControlFlowError(f"scan: scanned operand {index} is {x}; its leading axis must be the length {length}")
+            raise ControlFlowError(f"scan: scanned operand {index} is {x}; its leading axis must be the length "
+                                   f"{length}")
     slices = [TensorType(x.shape[1:], x.dtype) for x in xs]
     outputs = _signature(attrs["body"], "body", carry + slices + consts, "argument")
     if len(outputs) < k:

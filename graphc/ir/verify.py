@@ -61,21 +61,23 @@ def _verify_node(graph: Graph, node, assign_target: str) -> None:
 
 
 def _verify_control(node, where: str) -> None:
-    """A control-flow (or get) node: canonical attributes, regions that take and return what the node
-    says (control.infer_type), and pure regions without param nodes, each a sound graph."""
-    try:
-        if control.check_attrs(node.op, node.attrs) != node.attrs:
-            raise control.ControlFlowError("attributes are not canonical (every attribute of the schema, defaults filled in)")
-        expected = control.infer_type(node.op, [i.type for i in node.inputs], node.attrs)
-    except control.ControlFlowError as error:
-        raise VerifyError(f"{where}: {error}") from None
-    if expected != node.type:
-        raise VerifyError(f"{where}: recorded type {node.type} but its regions give {expected}")
+    """A control-flow (or get) node: pure regions without param nodes, canonical attributes, regions
+    that take and return what the node says (control.infer_type), each region a sound graph."""
     for region in control.regions(node):
         for inner in region.order():
             if inner.op == "param" or (inner.op in REGISTRY and get(inner.op).impure):
                 raise VerifyError(f"{where}: region @{region.name} holds %{inner.id} ({inner.op}); a control-flow "
                                   "region is pure and reads parameters through the node's operands")
+    try:
+        if control.check_attrs(node.op, node.attrs) != node.attrs:
+            raise control.ControlFlowError("attributes are not canonical (every attribute of the schema, defaults "
+                                           "filled in)")
+        expected = control.infer_type(node.op, [i.type for i in node.inputs], node.attrs)
+    except control.ControlFlowError as error:
+        raise VerifyError(f"{where}: {error}") from None
+    if expected != node.type:
+        raise VerifyError(f"{where}: recorded type {node.type} but its operands and regions give {expected}")
+    for region in control.regions(node):
         verify(region)
 
 

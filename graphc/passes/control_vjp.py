@@ -65,7 +65,9 @@ def scan_vjp(graph: Graph, node: Node, cts: list, needed: set[int], vjp) -> list
                                                     vjp)
     with tracing(trace):        # the invariants' gradients, summed over the steps in the carry
         sums = [_input(step, f"sum{i}", UNNUMBERED, node.inputs[i].type) for i in invariants]
-        summed = [trace.node_of(ops.add(symbolic(s), symbolic(g))) for s, g in zip(sums, grads[len(carried) + len(xs):])]
+        summed = [trace.node_of(ops.add(symbolic(s), symbolic(g)))
+                  for s, g in zip(sums, grads[len(carried) + len(xs):])]
+    whole = step.copy(body.name)     # the step's forward values (as its gradient nodes compute them) and more
     step.outputs = grads[:len(carried)] + summed + grads[len(carried):len(carried) + len(xs)]
     eliminate_dead_code(step, PassContext())
     saved = _residuals(step, body, k, node.attrs["checkpoint"])
@@ -80,7 +82,7 @@ def scan_vjp(graph: Graph, node: Node, cts: list, needed: set[int], vjp) -> list
     _renumber(step, ct_inputs[:len(carried)] + sums + residual_inputs
               + [step.nodes[body.inputs[i].id] for i in scanned_here] + ct_inputs[len(carried):]
               + [step.nodes[body.inputs[i].id] for i in invariant_here])
-    stored = _store_residuals(graph, node, saved)
+    stored = _store_residuals(graph, node, _forward_part(whole, body, saved), saved)
     carry = [_or_zeros(cts[j], node.type.elements[j]) for j in carried] + \
             [_or_zeros(None, node.inputs[i].type) for i in invariants]
     scanned = stored + [symbolic(node.inputs[i]) for i in scanned_here] + \
@@ -125,16 +127,37 @@ def _input(graph: Graph, name: str, index: int, t: TensorType) -> Node:
 
 
 def _residuals(step: Graph, body: Graph, carried: int, checkpoint: bool) -> list[int]:
-    """Ids of the forward values (nodes copied from the body) the reverse step reads from the forward
-    pass: every one its gradient nodes read, or with checkpoint only the carries entering the step (its
-    forward nodes are then recomputed). Scanned and invariant inputs and constants are read as they are."""
+    """Ids of the forward values the reverse step reads from the forward pass: every one its gradient
+    nodes read, or with checkpoint only the carries entering the step (its forward nodes are then
+    recomputed). Scanned and invariant inputs and constants are read as they are."""
     carry_inputs = {inner.id for inner in body.inputs[:carried]}
     if checkpoint:
         return [i for i in sorted(carry_inputs) if i in step.nodes and step.users(step.nodes[i])]
+    forward = _forward_ids(step, body)
     outputs = {out.id for out in step.outputs}
     return [node.id for node in step.order()
-            if node.id in body.nodes and (node.op not in ("input", "const") or node.id in carry_inputs)
-            and (node.id in outputs or any(user.id not in body.nodes for user in step.users(node)))]
+            if node.id in forward and (node.op not in ("input", "const") or node.id in carry_inputs)
+            and not isinstance(node.type, TupleType)
+            and (node.id in outputs or any(user.id not in forward for user in step.users(node)))]
+
+
+def _forward_ids(step: Graph, body: Graph) -> set[int]:
+    """The step's forward nodes: those copied from the body, and the `get`s of their results (a nested
+    scan's residuals, which its own VJP added)."""
+    forward: set[int] = set()
+    for node in step.order():
+        if node.id in body.nodes or (node.op == "get" and node.inputs[0].id in forward):
+            forward.add(node.id)
+    return forward
+
+
+def _forward_part(whole: Graph, body: Graph, saved: list[int]) -> Graph:
+    """The forward body returning the residuals too: the step's forward nodes (where a nested scan
+    stores residuals of its own), with the body's inputs and outputs, then the saved values."""
+    whole.outputs = [whole.nodes[out.id] for out in body.outputs] + [whole.nodes[r] for r in saved]
+    eliminate_dead_code(whole, PassContext())
+    _renumber(whole, [whole.nodes[inner.id] for inner in body.inputs])
+    return whole
 
 
 def _renumber(region: Graph, inputs: list[Node]) -> None:
@@ -147,18 +170,16 @@ def _renumber(region: Graph, inputs: list[Node]) -> None:
         replace_node(region, node, "input", (), {**node.attrs, "index": index})
 
 
-def _store_residuals(graph: Graph, node: Node, saved: list[int]) -> list[Tensor]:
-    """Give the forward scan the residuals as more stacked results (it keeps its id and its other
-    results' indices); the stacked residuals."""
+def _store_residuals(graph: Graph, node: Node, forward: Graph, saved: list[int]) -> list[Tensor]:
+    """Make the forward scan run `forward`, which returns the residuals as more stacked results (the
+    node keeps its id and its other results' indices); the stacked residuals."""
     if not saved:
         return []
-    body = node.attrs["body"].copy()
-    body.outputs = body.outputs + [body.nodes[r] for r in saved]
     length, first = node.attrs["length"], len(node.type.elements)
-    stacked = [TensorType((length,) + body.nodes[r].type.shape, body.nodes[r].type.dtype) for r in saved]
-    forward = replace_node(graph, node, "scan", node.inputs, {**node.attrs, "body": body},
-                           type=TupleType(node.type.elements + tuple(stacked)))
-    return [symbolic(graph.add("get", [forward], {"index": first + i}, t, forward.scope, forward.loc))
+    stacked = [TensorType((length,) + forward.nodes[r].type.shape, forward.nodes[r].type.dtype) for r in saved]
+    replaced = replace_node(graph, node, "scan", node.inputs, {**node.attrs, "body": forward},
+                            type=TupleType(node.type.elements + tuple(stacked)))
+    return [symbolic(graph.add("get", [replaced], {"index": first + i}, t, replaced.scope, replaced.loc))
             for i, t in enumerate(stacked)]
 
 
