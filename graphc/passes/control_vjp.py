@@ -61,32 +61,17 @@ def scan_vjp(graph: Graph, node: Node, cts: list, needed: set[int], vjp) -> list
     ys = [j for j in range(k, len(body.outputs)) if body.outputs[j].type.dtype.is_float]
     xs = [i for i in range(k, k + n) if wanted(node.inputs[i], needed)]
     invariants = [i for i in range(k + n, count) if wanted(node.inputs[i], needed)]
-    step, trace, ct_inputs, grads = _differentiated(body, f"{body.name}_vjp", carried + ys, carried + xs + invariants,
-                                                    vjp)
-    with tracing(trace):        # the invariants' gradients, summed over the steps in the carry
-        sums = [_input(step, f"sum{i}", UNNUMBERED, node.inputs[i].type) for i in invariants]
-        summed = [trace.node_of(ops.add(symbolic(s), symbolic(g)))
-                  for s, g in zip(sums, grads[len(carried) + len(xs):])]
-    whole = step.copy(body.name)     # the step's forward values (as its gradient nodes compute them) and more
-    step.outputs = grads[:len(carried)] + summed + grads[len(carried):len(carried) + len(xs)]
-    eliminate_dead_code(step, PassContext())
-    saved = _residuals(step, body, k, node.attrs["checkpoint"])
-    residual_inputs = [_input(step, f"saved{position}", UNNUMBERED, step.nodes[r].type)
-                       for position, r in enumerate(saved)]
-    for r, replacement in zip(saved, residual_inputs):
-        step.replace_all_uses(step.nodes[r], replacement)
-    eliminate_dead_code(step, PassContext())
+    step, whole, ct_inputs, sums = _step_vjp(body, carried, ys, xs, invariants, vjp)
+    saved, residual_inputs = _read_residuals(step, body, k, node.attrs["checkpoint"])
     used = [i for i in range(k, count) if body.inputs[i].id in step.nodes and step.users(step.nodes[body.inputs[i].id])]
-    scanned_here = [i for i in used if i < k + n]
-    invariant_here = [i for i in used if i >= k + n]
+    scanned_here, invariant_here = [i for i in used if i < k + n], [i for i in used if i >= k + n]
     _renumber(step, ct_inputs[:len(carried)] + sums + residual_inputs
               + [step.nodes[body.inputs[i].id] for i in scanned_here] + ct_inputs[len(carried):]
               + [step.nodes[body.inputs[i].id] for i in invariant_here])
-    stored = _store_residuals(graph, node, _forward_part(whole, body, saved), saved)
     carry = [_or_zeros(cts[j], node.type.elements[j]) for j in carried] + \
             [_or_zeros(None, node.inputs[i].type) for i in invariants]
-    scanned = stored + [symbolic(node.inputs[i]) for i in scanned_here] + \
-        [_or_zeros(cts[j], node.type.elements[j]) for j in ys]
+    scanned = _store_residuals(graph, node, _forward_part(whole, body, saved), saved) + \
+        [symbolic(node.inputs[i]) for i in scanned_here] + [_or_zeros(cts[j], node.type.elements[j]) for j in ys]
     results = bind_control("scan", carry + scanned + [symbolic(node.inputs[i]) for i in invariant_here],
                            {"body": step, "length": node.attrs["length"], "carried": len(carry),
                             "scanned": len(scanned), "reverse": not node.attrs["reverse"],
@@ -120,6 +105,35 @@ def _differentiated(region: Graph, name: str, seeds: list[int], targets: list[in
         grads = vjp(step, [(step.nodes[region.outputs[j].id], symbolic(ct)) for j, ct in zip(seeds, cts)],
                     [step.nodes[region.inputs[i].id] for i in targets])
         return step, trace, cts, [trace.node_of(g) for g in grads]
+
+
+def _step_vjp(body: Graph, carried: list[int], ys: list[int], xs: list[int], invariants: list[int], vjp):
+    """One reverse step of a scan: a copy of its body then the gradients of the float carries' and ys'
+    cotangents with respect to the carries, the wanted scanned slices and the wanted invariants, whose
+    gradients it adds to running sums (more inputs). Returns (the region, returning the carries'
+    gradients, the sums and the slices' gradients; a copy of it before dead code went, with every
+    forward value; the cotangent inputs; the sum inputs). Inputs other than the body's are numbered
+    later (_renumber)."""
+    step, trace, ct_inputs, grads = _differentiated(body, f"{body.name}_vjp", carried + ys, carried + xs + invariants,
+                                                    vjp)
+    with tracing(trace):
+        sums = [_input(step, f"sum{i}", UNNUMBERED, body.inputs[i].type) for i in invariants]
+        summed = [trace.node_of(ops.add(symbolic(s), symbolic(g)))
+                  for s, g in zip(sums, grads[len(carried) + len(xs):])]
+    whole = step.copy(body.name)
+    step.outputs = grads[:len(carried)] + summed + grads[len(carried):len(carried) + len(xs)]
+    eliminate_dead_code(step, PassContext())
+    return step, whole, ct_inputs, sums
+
+
+def _read_residuals(step: Graph, body: Graph, carried: int, checkpoint: bool) -> tuple[list[int], list[Node]]:
+    """Make the reverse step read its residuals (_residuals) from inputs, one each; (their ids, the inputs)."""
+    saved = _residuals(step, body, carried, checkpoint)
+    inputs = [_input(step, f"saved{position}", UNNUMBERED, step.nodes[r].type) for position, r in enumerate(saved)]
+    for r, replacement in zip(saved, inputs):
+        step.replace_all_uses(step.nodes[r], replacement)
+    eliminate_dead_code(step, PassContext())
+    return saved, inputs
 
 
 def _input(graph: Graph, name: str, index: int, t: TensorType) -> Node:
