@@ -69,8 +69,10 @@ class Tensor(TensorMethods):
     def __bool__(self):
         if self._node is not None:
             raise GraphcError(f"a traced value ({self.type}, from op '{self._node.op}') is used as a Python bool: "
-                              "control flow cannot depend on tensor values in GRAPH_MODE. Use ops.select(cond, a, b) "
-                              "to choose between tensors, or make the condition a Python value outside the graph")
+                              "Python's if and while cannot depend on tensor values in GRAPH_MODE. Use ops.select(cond, "
+                              "a, b) or graphc.control_flow.cond(pred, true_fn, false_fn, *operands) to choose, "
+                              "ops.WhileLoop, ops.ForiLoop or ops.Scan to loop, or make the condition a Python value "
+                              "outside the graph")
         return bool(self._data)
 
     def __float__(self):
