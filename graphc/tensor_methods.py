@@ -50,12 +50,12 @@ class TensorMethods:
 
     def permute(self, *dims):
         """Output axis i is input axis dims[i]: x.permute(1, 0) or x.permute((1, 0))."""
-        return ops.transpose(self, perm=_shape_arguments(dims))
+        return ops.transpose(self, _shape_arguments(dims))
 
     def swapaxes(self, axis0: int, axis1: int):
         perm = list(range(self.ndim))
         perm[axis0], perm[axis1] = perm[axis1], perm[axis0]
-        return ops.transpose(self, perm=tuple(perm))
+        return ops.transpose(self, tuple(perm))
 
     def expand_as(self, other):
         return ops.broadcast_to(self, shape=other.shape)

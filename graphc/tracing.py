@@ -118,8 +118,10 @@ class Tensor(TensorMethods):
     def __bool__(self):
         if self._node is not None:
             raise GraphcError(f"a traced value ({self.type}, from op '{self._node.op}') is used as a Python bool: "
-                              "control flow cannot depend on tensor values in GRAPH_MODE. Use ops.select(cond, a, b) "
-                              "to choose between tensors, or make the condition a Python value outside the graph")
+                              "Python's if and while cannot depend on tensor values in GRAPH_MODE. Use ops.select(cond, "
+                              "a, b) or graphc.control_flow.cond(pred, true_fn, false_fn, *operands) to choose, "
+                              "ops.WhileLoop, ops.ForiLoop or ops.Scan to loop, or make the condition a Python value "
+                              "outside the graph")
         if self.size != 1:
             raise GraphcError(f"a tensor of {self.size} elements ({self.type}) is used as a Python bool, which is "
                               "ambiguous; reduce it first (x.all(), x.any()) or index one element")
@@ -211,8 +213,17 @@ class Trace:
                               loc=forward.loc, meta={"grad_of": forward.id})
 
     def node_of(self, tensor: Tensor) -> Node:
-        """The node a tensor stands for in this trace (a concrete one is lifted first)."""
-        return tensor._node if tensor._node is not None else self.lift(tensor)
+        """The node a tensor stands for in this trace (a concrete one is lifted first, and a traced value
+        of an enclosing trace captured, see RegionTrace)."""
+        node = tensor._node
+        if node is None:
+            return self.lift(tensor)
+        return node if self.graph.nodes.get(node.id) is node else self.capture(tensor)
+
+    def capture(self, tensor: Tensor) -> Node:
+        raise GraphcError(f"an operand ({tensor.type}) is a traced value from another trace, e.g. one kept in a "
+                          "global or an attribute by an earlier call; return values from the traced function "
+                          "instead of storing them")
 
     def lift(self, tensor: Tensor) -> Node:
         """The node standing for a concrete tensor: a `param` node for a Parameter, else a `const`."""
@@ -231,6 +242,45 @@ class Trace:
         self._lifted[id(tensor)] = node
         self._keepalive.append(tensor)
         return node
+
+
+class RegionTrace(Trace):
+    """The body of a control-flow region, traced inside the trace that will hold the node. The body
+    is closed (docs/ir.md): a Parameter, or a traced value of an enclosing trace, that the body reads
+    becomes one more input of the body (after its arguments), standing for the outer value listed in
+    `captured` as (outer node, input name). Sibling regions of one node (a cond's branches) share
+    that list, so that one outer value is one operand of the node, at one input index in every region."""
+
+    def __init__(self, name: str, parent: Trace, arguments: int, captured: list[tuple[Node, str]]):
+        super().__init__(name)
+        self.parent, self.arguments, self.captured = parent, arguments, captured
+        self._inputs: dict[int, Node] = {}        # outer node id -> this body's input standing for it
+
+    def input(self, name: str, index: int, type: TensorType) -> Node:
+        return self.graph.add("input", (), {"name": name, "index": index, "type": type}, type)
+
+    def lift(self, tensor: Tensor) -> Node:
+        if getattr(tensor, "is_parameter", False):
+            return self._capture(self.parent.node_of(tensor), tensor.name)
+        return super().lift(tensor)
+
+    def capture(self, tensor: Tensor) -> Node:
+        return self._capture(self.parent.node_of(tensor), f"captured{len(self.captured)}")
+
+    def _capture(self, outer: Node, name: str) -> Node:
+        if outer.id not in self._inputs:
+            position = next((i for i, (node, _) in enumerate(self.captured) if node is outer), None)
+            if position is None:
+                position = len(self.captured)
+                self.captured.append((outer, name))
+            self._inputs[outer.id] = self.input(self.captured[position][1], self.arguments + position, outer.type)
+        return self._inputs[outer.id]
+
+    def close(self) -> Graph:
+        """The body, with an input for every value its siblings captured too (unused here)."""
+        for outer, name in list(self.captured):
+            self._capture(outer, name)
+        return self.graph
 
 
 def current_trace() -> Trace | None:
@@ -366,12 +416,7 @@ def bind(op, operands, attrs):
         if op.impure:
             _target_parameter(op, tensors[0]).set_data(result)
         return wrap_array(result)
-    nodes = [t._node if t._node is not None else trace.lift(t) for t in tensors]
-    for tensor, node in zip(tensors, nodes):
-        if trace.graph.nodes.get(node.id) is not node:
-            raise GraphcError(f"{op.name}: an operand ({tensor.type}) is a traced value from another trace, e.g. "
-                              "one kept in a global or an attribute by an earlier call; return values from the "
-                              "traced function instead of storing them")
+    nodes = [trace.node_of(t) for t in tensors]
     if op.impure and nodes[0].op != "param":
         _target_parameter(op, tensors[0])
     return symbolic(trace.add(op.name, nodes, attrs, out_type))

@@ -1,6 +1,7 @@
 """Element types and tensor types: the vocabulary every layer above shares."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +81,28 @@ class TensorType:
             raise ValueError(f"bad tensor type {text!r}; expected e.g. f32[32,1,32,32]")
         dims = rest[:-1].strip()
         return TensorType(tuple(int(d) for d in dims.split(",")) if dims else (), dtype_of(short))
+
+
+@dataclass(frozen=True)
+class TupleType:
+    """The type of a node with several results (a control-flow node, docs/ir.md): only `get` nodes
+    read such a value, each taking one element."""
+    elements: tuple[TensorType, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "elements", tuple(self.elements))
+
+    def __str__(self) -> str:
+        return "(" + ",".join(map(str, self.elements)) + ")"
+
+
+def parse_type(text: str) -> TensorType | TupleType:
+    """Inverse of str() for both kinds: 'f32[3]' or '(f32[3],i32[])'."""
+    text = text.strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        return TensorType.parse(text)
+    inner = text[1:-1].strip()
+    return TupleType(tuple(TensorType.parse(part) for part in re.split(r"(?<=\]),", inner)) if inner else ())
 
 
 # -- implicit type promotion (MindSpore 2.x, measured on 2.10) ----------------------------------------

@@ -138,7 +138,7 @@ def _rows(scores, labels):
     [N, d1, ..., dk] as [M]."""
     classes = scores.shape[0 if scores.ndim == 1 else 1]
     if scores.ndim > 2:      # the class axis last, so that row m holds the scores of label m
-        scores = ops.transpose(scores, perm=(0,) + tuple(range(2, scores.ndim)) + (1,))
+        scores = ops.transpose(scores, (0,) + tuple(range(2, scores.ndim)) + (1,))
     return ops.reshape(scores, shape=(-1, classes)), ops.reshape(labels, shape=(-1,))
 
 
