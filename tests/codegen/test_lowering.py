@@ -25,7 +25,7 @@ PROPERTY = settings(max_examples=12, deadline=None, suppress_health_check=[Healt
 PLACEHOLDERS = {"input", "param", "const", "grad"}
 # Results that round exactly as the NumPy reference does: equal bit for bit.
 EXACT = {"abs", "add", "allreduce", "argmax", "assign", "broadcast_to", "cast", "channel_affine", "concat", "div",
-         "dropout", "eq", "floor", "gather", "gather_grad", "ge", "gt", "hsigmoid", "hswish", "le", "leaky_relu", "lt",
+         "dropout", "eq", "floor", "floor_div", "floor_mod", "gather", "gather_grad", "ge", "gt", "hsigmoid", "hswish", "le", "leaky_relu", "lt",
          "max_pool2d", "max_pool2d_grad_grad", "maximum", "minimum", "mul", "ne", "neg", "one_hot", "pack", "pad",
          "reduce_max", "relu", "relu6", "relu_grad", "reshape", "rsqrt", "select", "sign", "sqrt", "stack",
          "stop_gradient", "strided_slice", "strided_slice_grad", "sub", "transpose"}
