@@ -11,12 +11,15 @@ from . import nn
 from .autodiff import grad, value_and_grad
 from . import communication, loop_ops, models
 
-# MindSpore keeps GradOperation (a composite of the autodiff layer), the stateful Dropout primitive and
-# the loop primitives (which trace their bodies) in `ops` beside the primitives; the registry below the
-# front end cannot import them, so the package puts them there.
+# MindSpore keeps GradOperation (a composite of the autodiff layer), the stateful Dropout primitive,
+# the loop primitives (which trace their bodies) and the functional losses (which check label values
+# they are given) in `ops` beside the primitives; the registry below the front end cannot import
+# them, so the package puts them there.
 ops.GradOperation = nn.GradOperation
 ops.Dropout = nn.stateful_ops.Dropout
 ops.WhileLoop, ops.ForiLoop, ops.Scan = loop_ops.WhileLoop, loop_ops.ForiLoop, loop_ops.Scan
+for _name in nn.loss.FUNCTIONAL:
+    setattr(ops, _name, getattr(nn.loss, _name))
 
 __all__ = ["GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter", "ParameterTuple", "Tensor",
            "bool_", "communication", "float32", "float64", "get_auto_parallel_context", "get_context", "grad", "int32",

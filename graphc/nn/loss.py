@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import ops
 from ..errors import ArgumentError, GraphcError
+from ..ops.function import arguments as check
 from ..tracing import Tensor
 from ..types import int32, int64
 from .cell import Cell
@@ -125,6 +126,10 @@ class SoftmaxCrossEntropyWithLogits(LossBase):
 
 
 # -- MindSpore 2.x losses ----------------------------------------------------------------------------------------
+# the functional forms, which graphc/__init__.py also puts in `ops` as MindSpore has them
+FUNCTIONAL = ("binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "kl_div", "nll_loss")
+
+
 def _class_weight(name: str, weight):
     """A loss's per-class rescaling weight: None or a 1-D float Tensor (kept as given: not a Parameter)."""
     if weight is not None and (not isinstance(weight, Tensor) or weight.ndim != 1 or not weight.dtype.is_float):
@@ -197,14 +202,23 @@ def _class_index_loss(name, rows, labels, label_shape, picked, log_probs, weight
     return reduce(loss) * (1.0 - label_smoothing) + reduce(smooth) * (label_smoothing / classes)
 
 
+def _arguments(function: str, reduction: str, reductions=REDUCTIONS, **tensors) -> None:
+    """A functional loss's tensors are Tensors and its reduction one it knows (the classes check theirs
+    when built)."""
+    for parameter, value in tensors.items():
+        check.tensor(function, parameter, value)
+    check.choice(function, "reduction", reduction, reductions)
+
+
 def nll_loss(inputs, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """-weight[t]·inputs[n, t] for log-probabilities inputs [N, C, d...] and class indices target (MindSpore's
     ops.nll_loss)."""
+    _arguments("nll_loss", reduction, inputs=inputs, target=target)
     _check_class_indices("nll_loss", inputs, target, weight)
     rows, labels = _rows(inputs, target)
     return _class_index_loss(
         "nll_loss", rows, labels, target.shape,
-        lambda rows, labels: ops.neg(ops.reduce_sum(ops.one_hot(labels, depth=rows.shape[1], dtype=rows.dtype) * rows,
+        lambda rows, labels: ops.neg(ops.reduce_sum(ops.get("one_hot")(labels, depth=rows.shape[1], dtype=rows.dtype) * rows,
                                                     axis=1)),
         lambda rows: rows, weight, ignore_index, reduction, label_smoothing)
 
@@ -212,6 +226,7 @@ def nll_loss(inputs, target, weight=None, ignore_index=-100, reduction="mean", l
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """The cross-entropy of logits input [N, C, d...] (or [C]) against class indices (int target [N, d...])
     or class probabilities (float target of input's shape), MindSpore's ops.cross_entropy."""
+    _arguments("cross_entropy", reduction, input=input, target=target)
     if not input.dtype.is_float:
         raise GraphcError(f"cross_entropy: input must be float logits, got {input.type}")
     if target.dtype.is_float:
@@ -267,6 +282,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     """-weight·(pos_weight·t·log σ(x) + (1 - t)·log(1 - σ(x))), computed as
     (1 - t)·x + (1 + (pos_weight - 1)·t)·softplus(-x), which never overflows (MindSpore's
     ops.binary_cross_entropy_with_logits). weight and pos_weight broadcast to input's shape."""
+    _arguments("binary_cross_entropy_with_logits", reduction, input=input, target=target)
     _check_same_shape("binary_cross_entropy_with_logits", input, target)
     for argument, value in (("weight", weight), ("pos_weight", pos_weight)):
         if value is not None and not _broadcasts_to(value.shape, input.shape):
@@ -283,6 +299,7 @@ BCE_EPSILON = 1e-12   # MindSpore's BinaryCrossEntropy adds it inside both logs:
 def binary_cross_entropy(logits, labels, weight=None, reduction="mean"):
     """-weight·(y·log(x + ε) + (1 - y)·log(1 - x + ε)) for probabilities x (MindSpore's
     ops.binary_cross_entropy, ε = 1e-12); weight, when given, has the logits' shape."""
+    _arguments("binary_cross_entropy", reduction, logits=logits, labels=labels)
     _check_same_shape("binary_cross_entropy", logits, labels)
     if weight is not None and weight.shape != logits.shape:
         raise GraphcError(f"binary_cross_entropy: weight {weight.type} must have the logits' shape "
@@ -294,6 +311,7 @@ def binary_cross_entropy(logits, labels, weight=None, reduction="mean"):
 def kl_div(logits, labels, reduction="mean"):
     """labels·(log labels - logits) where labels > 0, else 0, for log-probabilities logits (MindSpore's
     ops.kl_div); 'mean' divides the sum by the number of elements, 'batchmean' by the batch size."""
+    _arguments("kl_div", reduction, REDUCTIONS + ("batchmean",), logits=logits, labels=labels)
     _check_same_shape("kl_div", logits, labels)
     positive = labels > 0.0
     terms = ops.select(positive, labels * (ops.log(ops.select(positive, labels, 1.0)) - logits), 0.0)

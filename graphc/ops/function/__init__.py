@@ -6,9 +6,8 @@ parameter and what was given (arguments.py)."""
 from .array_func import *  # noqa: F401,F403
 from .math_func import *  # noqa: F401,F403
 from .nn_func import *  # noqa: F401,F403
-from .loss_func import *  # noqa: F401,F403
 from .random_func import *  # noqa: F401,F403
-from . import array_func, loss_func, math_func, nn_func, random_func
+from . import array_func, math_func, nn_func, random_func
 
-__all__ = sorted({*array_func.__all__, *math_func.__all__, *nn_func.__all__, *loss_func.__all__,
-                  *random_func.__all__} - {"constant", "move_axis", "reduce_loss"})
+__all__ = sorted({*array_func.__all__, *math_func.__all__, *nn_func.__all__,
+                  *random_func.__all__} - {"constant", "move_axis"})
