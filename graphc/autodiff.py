@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import context, ops
+from . import context, ops, pytree
 from .errors import GraphcError
 from .tracing import Tensor, current_trace, graph_function, symbolic
 
@@ -48,12 +48,9 @@ def _differentiate(fn, args, grad_position, weights, has_aux, sens=None):
         if not isinstance(args[p], Tensor):
             raise GraphcError(f"argument {p} is a {type(args[p]).__name__}; only Tensor arguments can be differentiated")
     value = fn(*args)
-    out = value[0] if has_aux or isinstance(value, tuple) else value
-    if not isinstance(out, Tensor) or not out.dtype.is_float:
-        raise GraphcError("the differentiated function must return a float Tensor (or a tuple whose first item is one)")
-    seed = ops.broadcast_to(Tensor(np.asarray(1.0 if sens is None else sens, out.dtype.np)), shape=out.shape)
+    outputs = _differentiated_outputs(value[0] if has_aux else value)
     wrt = [trace.node_of(args[p]) for p in positions] + [trace.node_of(w) for w in weights]
-    grads = [ops.grad(out, seed, symbolic(w)) for w in wrt]
+    grads = [_sum(ops.grad(out, _seed(out, sens), symbolic(w)) for out in outputs) for w in wrt]
     input_grads, weight_grads = grads[:len(positions)], tuple(grads[len(positions):])
     if positions and weights:
         result = (input_grads[0] if isinstance(grad_position, int) else tuple(input_grads), weight_grads)
@@ -62,6 +59,37 @@ def _differentiate(fn, args, grad_position, weights, has_aux, sens=None):
     else:
         result = input_grads[0] if isinstance(grad_position, int) else tuple(input_grads)
     return value, result
+
+
+def _differentiated_outputs(out) -> list[Tensor]:
+    """The float Tensors of what is differentiated. Without has_aux, MindSpore differentiates every
+    output of a tuple (or list), each with a sens of ones, and sums the gradients; an integer output
+    adds nothing here (see docs/mindspore.md)."""
+    leaves, _ = pytree.flatten(out, lambda leaf: isinstance(leaf, Tensor))
+    floats = [leaf for leaf in leaves if leaf.dtype.is_float]
+    if not floats:
+        raise GraphcError("the differentiated function must return a float Tensor or a tuple of Tensors "
+                          f"with a float one, got {_describe(out)}")
+    return floats
+
+
+def _describe(value) -> str:
+    if isinstance(value, Tensor):
+        return str(value.type)
+    if isinstance(value, (tuple, list)):
+        return f"{type(value).__name__}({', '.join(_describe(v) for v in value)})"
+    return type(value).__name__
+
+
+def _seed(out: Tensor, sens) -> Tensor:
+    return ops.broadcast_to(Tensor(np.asarray(1.0 if sens is None else sens, out.dtype.np)), shape=out.shape)
+
+
+def _sum(tensors):
+    total, *rest = tensors
+    for tensor in rest:
+        total = total + tensor
+    return total
 
 
 def value_and_grad(fn, grad_position=0, weights=None, has_aux=False):
