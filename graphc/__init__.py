@@ -1,7 +1,7 @@
 """graphc: trace MindSpore-style networks into graphs, optimise them, and run them natively."""
 from . import ops
 from .context import GRAPH_MODE, PYNATIVE_MODE, ParallelMode, get_auto_parallel_context, get_context, \
-    reset_auto_parallel_context, set_auto_parallel_context, set_context, set_seed
+    reset_auto_parallel_context, set_auto_parallel_context, set_context, set_seed, get_seed
 from .errors import GraphcError
 from .tracing import Tensor
 from .types import bool_, float32, float64, int32, int64
@@ -18,7 +18,7 @@ ops.GradOperation = nn.GradOperation
 ops.Dropout = nn.stateful_ops.Dropout
 
 __all__ = ["GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter", "ParameterTuple", "Tensor",
-           "bool_", "communication", "float32", "float64", "get_auto_parallel_context", "get_context", "grad", "int32",
+           "bool_", "communication", "float32", "float64", "get_auto_parallel_context", "get_context", "get_seed", "grad", "int32",
            "int64", "jit", "models", "nn", "ops", "reset_auto_parallel_context", "set_auto_parallel_context",
            "set_context",
            "set_seed", "value_and_grad"]

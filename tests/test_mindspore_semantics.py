@@ -54,3 +54,19 @@ def test_value_and_grad_of_a_tuple_output_and_grad_operation(mode):
 def test_a_function_with_no_float_output_cannot_be_differentiated():
     with pytest.raises(graphc.GraphcError, match=r"must return a float Tensor .* got tuple\(i32\[2\]\)"):
         graphc.grad(lambda x: (ops.cast(x, dtype=graphc.int32),))(Tensor(np.ones(2, np.float32)))
+
+
+# -- set_seed seeds NumPy's global generator -----------------------------------------------------------------------
+def test_set_seed_seeds_numpys_global_generator():
+    expected = REFERENCE["set_seed"]
+    np.random.seed(12345)                 # whatever state NumPy was in, set_seed decides the next draws
+    graphc.set_seed(expected["seed"])
+    assert np.random.normal(size=3).tolist() == expected["normal_3"]
+    assert np.random.rand() == expected["rand"]
+    assert graphc.get_seed() == expected["seed"]
+
+
+@pytest.mark.parametrize("seed, error", [(-1, ValueError), (1.5, TypeError), ("1", TypeError)])
+def test_set_seed_refuses_what_mindspore_refuses(seed, error):
+    with pytest.raises(error, match="set_seed: seed must be"):
+        graphc.set_seed(seed)
