@@ -70,3 +70,29 @@ def test_set_seed_seeds_numpys_global_generator():
 def test_set_seed_refuses_what_mindspore_refuses(seed, error):
     with pytest.raises(error, match="set_seed: seed must be"):
         graphc.set_seed(seed)
+
+
+# -- Dense and Conv2d default to 2.x's initializers ---------------------------------------------------------------
+LAYERS = {
+    "Dense(400, 120)": lambda: nn.Dense(400, 120),
+    "Dense(16, 4096)": lambda: nn.Dense(16, 4096),
+    "Conv2d(6, 16, 5)": lambda: nn.Conv2d(6, 16, 5),
+    "Conv2d(2, 512, 3, has_bias=True)": lambda: nn.Conv2d(2, 512, 3, has_bias=True),
+    "Conv2d(8, 256, 3, group=4, has_bias=True)": lambda: nn.Conv2d(8, 256, 3, group=4, has_bias=True),
+}
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_default_initializers_draw_from_mindspores_distributions(layer):
+    """Both draw U(-b, b) with b = 1/sqrt(fan_in), from different generators: the spread and the
+    extremes agree within what sampling allows (the bound itself within 5%, the std within 5%)."""
+    expected = REFERENCE["default_initializers"][layer]
+    built = LAYERS[layer]()
+    assert (built.bias is not None) == expected["has_bias"]
+    for name in ("weight", "bias") if expected["has_bias"] else ("weight",):
+        values, want = getattr(built, name).asnumpy().astype(np.float64), expected[name]
+        assert list(values.shape) == want["shape"]
+        bound = max(abs(want["min"]), want["max"])
+        assert np.abs(values).max() <= bound * 1.05 and np.abs(values).max() >= bound * 0.95, name
+        assert values.std() == pytest.approx(want["std"], rel=0.05), name
+        assert abs(values.mean()) < 3 * want["std"] / np.sqrt(values.size), name
