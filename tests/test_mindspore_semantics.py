@@ -96,3 +96,33 @@ def test_default_initializers_draw_from_mindspores_distributions(layer):
         assert np.abs(values).max() <= bound * 1.05 and np.abs(values).max() >= bound * 0.95, name
         assert values.std() == pytest.approx(want["std"], rel=0.05), name
         assert abs(values.mean()) < 3 * want["std"] / np.sqrt(values.size), name
+
+
+# -- load_param_into_net returns (param_not_load, ckpt_not_load) ------------------------------------------------------
+class Net(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 2, 3)
+        self.fc = nn.Dense(3, 2)
+
+
+@pytest.mark.parametrize("case", REFERENCE["load_param_into_net"])
+def test_load_param_into_net_returns_and_loads_as_mindspore(case):
+    expected = REFERENCE["load_param_into_net"][case]
+    net = Net()
+    for p in net.get_parameters():
+        p.set_data(np.zeros(p.shape, np.float32))
+    values = {name: Parameter(np.full(shape, fill, np.float32), name=name)
+              for name, (shape, fill) in expected["values"].items()}
+    param_not_load, ckpt_not_load = runtime.load_param_into_net(net, values, strict_load=expected["strict_load"])
+    assert (param_not_load, ckpt_not_load) == (expected["param_not_load"], expected["ckpt_not_load"])
+    assert {name: float(p.asnumpy().flat[0]) for name, p in net.parameters_and_names()} == expected["network_after"]
+
+
+def test_strict_load_needs_the_same_dtype_and_a_loose_load_converts():
+    net = Net()
+    values = {"fc.bias": Parameter(np.array([1, 2], np.float64), name="fc.bias")}
+    with pytest.raises(ValueError, match=r"fc.bias: checkpoint float64\[2\], network float32\[2\]"):
+        runtime.load_param_into_net(net, values, strict_load=True)
+    assert runtime.load_param_into_net(net, values) == (["conv1.weight", "fc.weight"], [])
+    assert net.fc.bias.asnumpy().tolist() == [1.0, 2.0] and net.fc.bias.dtype == graphc.float32
