@@ -6,6 +6,7 @@ function is traced and compiled like a graph-mode function (through `tracing.gra
 """
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 
 from . import context, ops, pytree
@@ -48,8 +49,8 @@ def _differentiate(fn, args, grad_position, weights, has_aux, sens=None):
         if not isinstance(args[p], Tensor):
             raise GraphcError(f"argument {p} is a {type(args[p]).__name__}; only Tensor arguments can be differentiated")
     value = fn(*args)
-    outputs = _differentiated_outputs(value[0] if has_aux else value)
     wrt = [trace.node_of(args[p]) for p in positions] + [trace.node_of(w) for w in weights]
+    outputs = _differentiated_outputs(value[0] if has_aux else value, trace, wrt)
     grads = [_sum(ops.grad(out, _seed(out, sens), symbolic(w)) for out in outputs) for w in wrt]
     input_grads, weight_grads = grads[:len(positions)], tuple(grads[len(positions):])
     if positions and weights:
@@ -61,11 +62,18 @@ def _differentiate(fn, args, grad_position, weights, has_aux, sens=None):
     return value, result
 
 
-def _differentiated_outputs(out) -> list[Tensor]:
+def _differentiated_outputs(out, trace, wrt) -> list[Tensor]:
     """The float Tensors of what is differentiated. Without has_aux, MindSpore differentiates every
-    output of a tuple (or list), each with a sens of ones, and sums the gradients; an integer output
-    adds nothing here (see docs/mindspore.md)."""
+    output of a tuple (or list), each with a sens of ones, and sums the gradients. An integer output
+    computed from what is differentiated is refused: MindSpore passes a gradient back through a cast
+    to an integer type, and graphc's cast has none, so the sums would differ."""
     leaves, _ = pytree.flatten(out, lambda leaf: isinstance(leaf, Tensor))
+    for i, leaf in enumerate(leaves):
+        if not leaf.dtype.is_float and any(nx.has_path(trace.graph.nx, w.id, trace.node_of(leaf).id) for w in wrt):
+            raise GraphcError(f"output {i} of the differentiated function is {leaf.type}, an integer Tensor computed "
+                              "from what is differentiated; MindSpore would add a gradient through its cast to an "
+                              "integer type and graphc adds none: return it as an auxiliary output (has_aux=True) "
+                              "or compute it outside the differentiated function")
     floats = [leaf for leaf in leaves if leaf.dtype.is_float]
     if not floats:
         raise GraphcError("the differentiated function must return a float Tensor or a tuple of Tensors "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import mindspore as ms
-from mindspore import Parameter, Tensor, nn
+from mindspore import Parameter, Tensor, nn, ops
 
 X = np.array([1.0, 2.0], np.float32)
 Y = np.array([3.0, 4.0], np.float32)
@@ -32,12 +32,22 @@ def two_inputs(x, y):
     return x * y, x + y
 
 
+def with_int_cast(x):
+    return (x * x).sum(), ops.cast(x, ms.int32)
+
+
+def with_int_constant(x):
+    return (x * x).sum(), Tensor(np.array([7, 8], np.int32))
+
+
 GRAD_CASES = {      # name -> (function, keyword arguments of ms.grad), at x = X (and y = Y when it takes two)
     "sum_and_vector": (sum_and_vector, {}),
     "nested_tuple": (nested_tuple, {}),
     "list": (as_list, {}),
     "two_inputs": (two_inputs, {"grad_position": (0, 1)}),
     "has_aux": (sum_and_vector, {"has_aux": True}),
+    "int_cast": (with_int_cast, {}),            # graphc refuses this one: its cast passes no gradient
+    "int_constant": (with_int_constant, {}),
 }
 
 
