@@ -11,11 +11,18 @@ from . import nn
 from .autodiff import grad, value_and_grad
 from . import communication, models
 
+from .faces import lookup
+
 # MindSpore keeps GradOperation (a composite of the autodiff layer) and the stateful Dropout primitive
 # in `ops` beside the primitives; the registry below the front end cannot import them, so the package
 # puts them there.
 ops.GradOperation = nn.GradOperation
 ops.Dropout = nn.stateful_ops.Dropout
+
+# MindSpore's subpackages (graphc.dataset, graphc.train, graphc.amp, ...) are faces, imported on first use
+# (graphc itself never imports the runtime); its top level also holds mindspore.common's names (dtype, ...)
+# and mindspore.train's (Model, save_checkpoint, LossMonitor, ...).
+__getattr__ = lookup(__name__, "graphc.common", "graphc.train")
 
 __all__ = ["GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter", "ParameterTuple", "Tensor",
            "bool_", "communication", "float32", "float64", "get_auto_parallel_context", "get_context", "get_seed", "grad", "int32",

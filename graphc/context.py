@@ -11,11 +11,13 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import ArgumentError
+from .faces import lookup
 
 GRAPH_MODE = 0
 PYNATIVE_MODE = 1
 
 log = logging.getLogger("graphc.context")
+__getattr__ = lookup(__name__)      # mindspore.context's APIs that graphc lacks are named as such
 
 
 @dataclass(frozen=True)
