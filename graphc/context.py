@@ -11,13 +11,13 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import ArgumentError
-from .faces import lookup
+from .faces import lookup as _lookup
 
 GRAPH_MODE = 0
 PYNATIVE_MODE = 1
 
 log = logging.getLogger("graphc.context")
-__getattr__ = lookup(__name__)      # mindspore.context's APIs that graphc lacks are named as such
+__getattr__ = _lookup(__name__)      # mindspore.context's APIs that graphc lacks are named as such
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,8 @@ def _public(modules) -> set[str]:
     names = set()
     for module in modules:
         listed = getattr(module, "__all__", None)
-        names.update(listed if listed is not None else
-                     (n for n, value in vars(module).items() if not n.startswith("_") and not isinstance(value, ModuleType)))
+        names.update(listed if listed is not None else (n for n, value in vars(module).items()
+                                                         if not n.startswith("_") and not isinstance(value, ModuleType)))
     return names
 
 

@@ -145,11 +145,13 @@ def test_faces_only_re_export():
     for name, path in found.items():
         for statement in ast.parse(path.read_text()).body:
             docstring = isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
-            targets = [t.id for node in getattr(statement, "targets", []) for t in ast.walk(node) if isinstance(t, ast.Name)]
+            targets = [t.id for node in getattr(statement, "targets", []) for t in ast.walk(node)
+                       if isinstance(t, ast.Name)]
             hook = (isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call)
                     and getattr(statement.value.func, "id", "") in ("face", "lookup")
                     and set(targets) <= {"__getattr__", "__dir__"})
-            listed = isinstance(statement, ast.Assign) and targets == ["__all__"] and isinstance(statement.value, ast.List)
+            listed = (isinstance(statement, ast.Assign) and targets == ["__all__"]
+                      and isinstance(statement.value, ast.List))
             if not (docstring or hook or listed or isinstance(statement, (ast.Import, ast.ImportFrom))):
                 wrong.append(f"{name}:{statement.lineno}: {ast.unparse(statement).splitlines()[0]}")
     assert not wrong, "faces with statements of their own:\n" + "\n".join(wrong)

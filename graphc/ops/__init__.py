@@ -17,6 +17,7 @@ from .indexing import *  # noqa: F401,F403  (strided_slice, pack, gather, their 
 from .join import concat, split, stack
 from .collective import allreduce
 from .primitives import *  # noqa: F401,F403  (MindSpore's primitive classes: Abs, ReduceMean, MatMul, ...)
-from ..faces import lookup
+from ..faces import lookup as _lookup
 
-__getattr__ = lookup(__name__)     # operations (P), functional (F), composite (C) on first use; MindSpore's APIs graphc lacks
+# operations (P), functional (F), composite (C) on first use; an error naming MindSpore's APIs graphc lacks
+__getattr__ = _lookup(__name__)
