@@ -6,9 +6,10 @@ function is traced and compiled like a graph-mode function (through `tracing.gra
 """
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 
-from . import context, ops
+from . import context, ops, pytree
 from .errors import GraphcError
 from .tracing import Tensor, current_trace, graph_function, symbolic
 
@@ -48,12 +49,10 @@ def _differentiate(fn, args, grad_position, weights, has_aux, sens=None):
         if not isinstance(args[p], Tensor):
             raise GraphcError(f"argument {p} is a {type(args[p]).__name__}; only Tensor arguments can be differentiated")
     value = fn(*args)
-    out = value[0] if has_aux or isinstance(value, tuple) else value
-    if not isinstance(out, Tensor) or not out.dtype.is_float:
-        raise GraphcError("the differentiated function must return a float Tensor (or a tuple whose first item is one)")
-    seed = ops.broadcast_to(Tensor(np.asarray(1.0 if sens is None else sens, out.dtype.np)), shape=out.shape)
     wrt = [trace.node_of(args[p]) for p in positions] + [trace.node_of(w) for w in weights]
-    grads = [ops.grad(out, seed, symbolic(w)) for w in wrt]
+    outputs = _differentiated_outputs(value[0] if has_aux else value, trace, wrt)
+    seeds = [_seed(out, sens) for out in outputs]
+    grads = [_sum(ops.grad(out, seed, symbolic(w)) for out, seed in zip(outputs, seeds)) for w in wrt]
     input_grads, weight_grads = grads[:len(positions)], tuple(grads[len(positions):])
     if positions and weights:
         result = (input_grads[0] if isinstance(grad_position, int) else tuple(input_grads), weight_grads)
@@ -62,6 +61,44 @@ def _differentiate(fn, args, grad_position, weights, has_aux, sens=None):
     else:
         result = input_grads[0] if isinstance(grad_position, int) else tuple(input_grads)
     return value, result
+
+
+def _differentiated_outputs(out, trace, wrt) -> list[Tensor]:
+    """The float Tensors of what is differentiated. Without has_aux, MindSpore differentiates every
+    output of a tuple (or list), each with a sens of ones, and sums the gradients. An integer output
+    computed from what is differentiated is refused: MindSpore passes a gradient back through a cast
+    to an integer type, and graphc's cast has none, so the sums would differ."""
+    leaves, _ = pytree.flatten(out, lambda leaf: isinstance(leaf, Tensor))
+    for i, leaf in enumerate(leaves):
+        if not leaf.dtype.is_float and any(nx.has_path(trace.graph.nx, w.id, trace.node_of(leaf).id) for w in wrt):
+            raise GraphcError(f"output {i} of the differentiated function is {leaf.type}, an integer Tensor computed "
+                              "from what is differentiated; MindSpore would add a gradient through its cast to an "
+                              "integer type and graphc adds none: return it as an auxiliary output (has_aux=True) "
+                              "or compute it outside the differentiated function")
+    floats = [leaf for leaf in leaves if leaf.dtype.is_float]
+    if not floats:
+        raise GraphcError("the differentiated function must return a float Tensor or a tuple of Tensors "
+                          f"with a float one, got {_describe(out)}")
+    return floats
+
+
+def _describe(value) -> str:
+    if isinstance(value, Tensor):
+        return str(value.type)
+    if isinstance(value, (tuple, list)):
+        return f"{type(value).__name__}({', '.join(_describe(v) for v in value)})"
+    return type(value).__name__
+
+
+def _seed(out: Tensor, sens) -> Tensor:
+    return ops.broadcast_to(Tensor(np.asarray(1.0 if sens is None else sens, out.dtype.np)), shape=out.shape)
+
+
+def _sum(tensors):
+    total, *rest = tensors
+    for tensor in rest:
+        total = total + tensor
+    return total
 
 
 def value_and_grad(fn, grad_position=0, weights=None, has_aux=False, return_ids=False, sens_param=False):
@@ -144,14 +181,6 @@ def _seed_product(out, sens):
     if out.ndim == 0 and sens.ndim:
         return out * ops.reduce_sum(sens)
     return ops.reduce_sum(out * sens)
-
-
-def _describe(value) -> str:
-    if isinstance(value, Tensor):
-        return str(value.type)
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)}"
-    return f"a {type(value).__name__}"
 
 
 # -- return_ids -------------------------------------------------------------------------------------------

@@ -13,11 +13,13 @@ import numpy as np
 
 from . import env
 from .errors import ArgumentError
+from .faces import lookup as _lookup
 
 GRAPH_MODE = 0
 PYNATIVE_MODE = 1
 
 log = logging.getLogger("graphc.context")
+__getattr__ = _lookup(__name__)      # mindspore.context's APIs that graphc lacks are named as such
 
 
 @dataclass(frozen=True)
@@ -221,12 +223,24 @@ def reset_auto_parallel_context() -> None:
 
 
 _rng = np.random.default_rng(0)
+_seed = None
 
 
 def set_seed(seed: int) -> None:
-    """Seed parameter initialisation (and every other graphc random source)."""
-    global _rng
-    _rng = np.random.default_rng(seed)
+    """Seed parameter initialisation, every other graphc random source, and, as MindSpore does, NumPy's
+    global generator (model-zoo code draws initial weights with np.random)."""
+    global _rng, _seed
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"set_seed: seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ArgumentError(f"set_seed: seed must be >= 0, got {seed}")
+    _rng, _seed = np.random.default_rng(seed), seed
+    np.random.seed(seed)
+
+
+def get_seed() -> int | None:
+    """The seed of the last set_seed call (None before any), as MindSpore's get_seed."""
+    return _seed
 
 
 def rng() -> np.random.Generator:

@@ -170,48 +170,65 @@ def load_checkpoint(ckpt_file_name, net=None, strict_load=False, filter_prefix=N
     return params
 
 
-def load_param_into_net(net, parameter_dict, strict_load=False) -> list[str]:
-    """Copy matching values into net's Parameters; returns the names of net's parameters not loaded.
+def load_param_into_net(net, parameter_dict, strict_load=False) -> tuple[list[str], list[str]]:
+    """Copy the checkpoint's values into net's Parameters of the same names; returns MindSpore 2.x's
+    (param_not_load, ckpt_not_load): net's parameters left as they were, and the entries no parameter
+    of net is named after.
 
-    A shape or dtype mismatch means the checkpoint belongs to another network: nothing is loaded
-    and the error lists every mismatch."""
+    Without strict_load, as in MindSpore, a float value loads into a parameter of another float type
+    (an int into another int), and parameters still missing are looked for under a prefix that an
+    entry adds to one of them (a checkpoint saved from a network that holds this one as `backbone`);
+    such entries stay in ckpt_not_load, as MindSpore lists them. A shape or dtype mismatch means the
+    checkpoint belongs to another network: nothing is loaded and the error lists every mismatch."""
     if not isinstance(net, Cell):
         raise TypeError(f"load_param_into_net: net must be a Cell, got {type(net).__name__}")
     values = {name: _array(value) for name, value in parameter_dict.items()}
     own = dict(net.parameters_and_names())
-    mismatched = [f"{name}: checkpoint {values[name].dtype}{list(values[name].shape)}, "
-                  f"network {p.asnumpy().dtype}{list(p.shape)}"
-                  for name, p in own.items() if name in values and not _compatible(values[name], p)]
+    sources = {name: name for name in own if name in values}
+    ckpt_not_load = [name for name in values if name not in own]
+    if not strict_load:
+        sources.update(_under_a_prefix([name for name in own if name not in sources], values))
+    mismatched = [f"{name}: checkpoint {values[source].dtype}{list(values[source].shape)}, "
+                  f"network {own[name].asnumpy().dtype}{list(own[name].shape)}"
+                  for name, source in sources.items() if not _compatible(values[source], own[name], strict_load)]
     if mismatched:
         raise ValueError("load_param_into_net: the checkpoint does not fit this network:\n  "
                          + "\n  ".join(mismatched))
-    missing = [name for name in own if name not in values]
-    unexpected = [name for name in values if name not in own]
-    if strict_load and (missing or unexpected):
-        raise ValueError(_strict_load_error(missing, unexpected))
-    for name, p in own.items():
-        if name in values:
-            p.set_data(values[name])
-    if missing:
-        log.warning("parameters not loaded (not in the checkpoint): %s", ", ".join(missing))
-    if unexpected:
-        log.warning("checkpoint entries not used (not in the network): %s", ", ".join(unexpected))
-    return missing
+    for name, source in sources.items():
+        own[name].set_data(values[source])
+    param_not_load = [name for name in own if name not in sources]
+    if param_not_load:
+        log.warning("parameters not loaded (not in the checkpoint): %s%s", ", ".join(param_not_load),
+                    _moving_statistics_hint(param_not_load))
+    if ckpt_not_load:
+        log.warning("checkpoint entries not loaded by their names: %s", ", ".join(ckpt_not_load))
+    return param_not_load, ckpt_not_load
 
 
-def _strict_load_error(missing: list[str], unexpected: list[str]) -> str:
-    message = (f"load_param_into_net(strict_load=True): missing {missing}, unexpected {unexpected}; "
-               "nothing was loaded\n  ")
+def _under_a_prefix(missing: list[str], values: dict) -> dict[str, str]:
+    """{parameter: entry} for missing parameters found as prefix + name, MindSpore's non-strict rule:
+    an entry whose name ends with a missing parameter's name gives the prefix to try for all of them."""
+    found: dict[str, str] = {}
+    tried = set()
+    while True:
+        prefix = next((entry[:-len(name)] for name in missing if name not in found for entry in values
+                       if entry.endswith(name) and entry[:-len(name)] not in tried), None)
+        if prefix is None:
+            return found
+        tried.add(prefix)
+        found.update({name: prefix + name for name in missing if name not in found and prefix + name in values})
+
+
+def _moving_statistics_hint(missing: list[str]) -> str:
     state = [name for name in missing if name.endswith((".moving_mean", ".moving_variance"))]
-    if state:
-        return message + (f"{len(state)} of the missing are batch-norm moving statistics: they are state, not "
-                          "trainable, so a checkpoint saved from trainable_params() lacks them; save the network "
-                          "itself (save_checkpoint(net, ...)), or load with strict_load=False to keep the network's "
-                          "own statistics")
-    return message + "load a checkpoint saved from this network, or pass strict_load=False to load the names that match"
+    if not state:
+        return ""
+    return (f"; {len(state)} of them are batch-norm moving statistics: they are state, not trainable, so a "
+            "checkpoint saved from trainable_params() lacks them; save the network itself (save_checkpoint(net, ...))")
 
 
-def _compatible(value: np.ndarray, param) -> bool:
+def _compatible(value: np.ndarray, param, strict: bool) -> bool:
+    """Same shape, and the same dtype, or (not strict) the same kind, float or int, as MindSpore converts."""
     target = param.asnumpy()
-    same_kind = value.dtype == target.dtype or (value.dtype.kind == "f" and target.dtype.kind == "f")
-    return value.shape == target.shape and same_kind
+    same_kind = not strict and value.dtype.kind == target.dtype.kind and value.dtype.kind in "fi"
+    return value.shape == target.shape and (value.dtype == target.dtype or same_kind)

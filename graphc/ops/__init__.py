@@ -21,3 +21,7 @@ from .primitives import *  # noqa: F401,F403  (MindSpore's primitive classes: Ab
 # MindSpore's functions come last: where one shares its name with an op (reshape, argmax, gather, ...),
 # `ops.<name>` is the function, with MindSpore's signature, and the op stays `ops.get(name)`
 from .function import *  # noqa: F401,F403  (ops.mean, ops.sum, ops.max, ops.zeros, ops.interpolate, ...)
+from ..faces import lookup as _lookup
+
+# operations (P), functional (F), composite (C) on first use; an error naming MindSpore's APIs graphc lacks
+__getattr__ = _lookup(__name__)

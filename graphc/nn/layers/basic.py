@@ -9,7 +9,7 @@ from ... import context, ops
 from ...errors import ArgumentError
 from ...types import float32
 from ..cell import Cell
-from ..init import initializer
+from ..init import initializer, layer_defaults
 from ..parameter import Parameter
 from .activation import get_activation
 from .checks import check_tensor, input_error
@@ -29,11 +29,12 @@ def _activation_cell(activation):
 class Dense(Cell):
     """activation(x·Wᵀ + b) with W of shape (out_channels, in_channels); x may have extra leading axes."""
 
-    def __init__(self, in_channels, out_channels, weight_init="normal", bias_init="zeros", has_bias=True,
-                 activation=None):
+    def __init__(self, in_channels, out_channels, weight_init=None, bias_init=None, has_bias=True, activation=None):
         super().__init__()
         self.in_channels, self.out_channels, self.has_bias = in_channels, out_channels, has_bias
-        self.weight = Parameter(initializer(weight_init, (out_channels, in_channels)), name="weight")
+        shape = (out_channels, in_channels)
+        weight_init, bias_init = layer_defaults(weight_init, bias_init, shape)
+        self.weight = Parameter(initializer(weight_init, shape), name="weight")
         self.bias = Parameter(initializer(bias_init, (out_channels,)), name="bias") if has_bias else None
         self.activation = _activation_cell(activation)
 

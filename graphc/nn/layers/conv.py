@@ -8,7 +8,7 @@ from ... import ops
 from ...errors import ArgumentError
 from ...types import dtype_of, float32
 from ..cell import Cell
-from ..init import initializer
+from ..init import initializer, layer_defaults
 from ..parameter import Parameter
 from .checks import check_tensor, input_error, pair
 
@@ -32,7 +32,7 @@ class Conv2d(Cell):
     """2-D convolution of an [N, C, H, W] input with a weight of shape (out, in / group, kh, kw)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad_mode="same", padding=0, dilation=1,
-                 group=1, has_bias=False, weight_init="normal", bias_init="zeros"):
+                 group=1, has_bias=False, weight_init=None, bias_init=None):
         super().__init__()
         if pad_mode not in PAD_MODES:
             raise ArgumentError(f"Conv2d: pad_mode must be one of {', '.join(PAD_MODES)}, got {pad_mode!r}")
@@ -49,10 +49,11 @@ class Conv2d(Cell):
         self.dilation = pair(dilation, "Conv2d: dilation")
         self.pad_mode, self.padding = pad_mode, padding
         self._pads = _padding(padding, pad_mode)
-        self.has_bias, self.weight_init, self.bias_init = has_bias, weight_init, bias_init
         shape = (out_channels, in_channels // group) + self.kernel_size
-        self.weight = Parameter(initializer(weight_init, shape), name="weight")
-        self.bias = Parameter(initializer(bias_init, (out_channels,)), name="bias") if has_bias else None
+        self.has_bias = has_bias
+        self.weight_init, self.bias_init = layer_defaults(weight_init, bias_init, shape)
+        self.weight = Parameter(initializer(self.weight_init, shape), name="weight")
+        self.bias = Parameter(initializer(self.bias_init, (out_channels,)), name="bias") if has_bias else None
 
     def construct(self, x):
         self._check(x)

@@ -39,12 +39,14 @@ import traceback
 
 import numpy as np
 
-from . import context, env
-from .errors import GraphcError
-from .ops import collective
+from .. import context, env
+from ..errors import GraphcError
+from ..faces import lookup as _lookup
+from ..ops import collective
 
 __all__ = ["GlobalComm", "Group", "check_same", "data_parallel_group", "get_group_size", "get_rank", "init",
            "release", "world"]
+__getattr__ = _lookup(__name__)     # `management` (MindSpore's submodule) on first use
 
 INSTALL_HINT = ("pip install 'graphc[mpi]' (mpi4py and MPICH from PyPI), or pip install mpi4py built against "
                 "your cluster's MPI")
