@@ -39,8 +39,8 @@ def main():
     print("saved", saver.latest_ckpt_file_name)
 
     resumed = build_model(seed=123)                     # fresh weights, then the checkpoint's
-    not_loaded = load_param_into_net(resumed.train_network, load_checkpoint(saver.latest_ckpt_file_name))
-    print("parameters not loaded:", not_loaded)
+    param_not_load, _ = load_param_into_net(resumed.train_network, load_checkpoint(saver.latest_ckpt_file_name))
+    print("parameters not loaded:", param_not_load)
     resumed.train(args.epochs, train_data(), callbacks=[LossMonitor(0.01, steps)], initial_epoch=1)
 
     straight = build_model(seed=1)

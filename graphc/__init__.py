@@ -1,25 +1,34 @@
 """graphc: trace MindSpore-style networks into graphs, optimise them, and run them natively."""
 from . import ops
 from .context import GRAPH_MODE, PYNATIVE_MODE, ParallelMode, get_auto_parallel_context, get_context, \
-    reset_auto_parallel_context, set_auto_parallel_context, set_context, set_seed
+    get_seed, reset_auto_parallel_context, set_auto_parallel_context, set_context, set_seed
 from .errors import GraphcError
-from .tracing import Tensor
+from .faces import lookup as _lookup
+from .tracing import Tensor, tensor
 from .types import bool_, float32, float64, int32, int64
 from .nn.parameter import Parameter, ParameterTuple
 from .jit import jit
 from . import nn
 from .autodiff import grad, value_and_grad
-from . import communication, models
+from . import communication, loop_ops, models
 
-# MindSpore keeps GradOperation (a composite of the autodiff layer) and the stateful Dropout primitive
-# in `ops` beside the primitives; the registry below the front end cannot import them, so the package
-# puts them there.
+# MindSpore keeps GradOperation (a composite of the autodiff layer), the stateful Dropout primitive,
+# the loop primitives (which trace their bodies) and the functional losses (which check label values
+# they are given) in `ops` beside the primitives; the registry below the front end cannot import
+# them, so the package puts them there.
 ops.GradOperation = nn.GradOperation
 ops.Dropout = nn.stateful_ops.Dropout
+ops.WhileLoop, ops.ForiLoop, ops.Scan = loop_ops.WhileLoop, loop_ops.ForiLoop, loop_ops.Scan
+for _name in nn.loss.FUNCTIONAL:
+    setattr(ops, _name, getattr(nn.loss, _name))
+
+# MindSpore's subpackages (graphc.dataset, graphc.train, graphc.amp, ...) are faces, imported on first use
+# (graphc itself never imports the runtime); its top level also holds mindspore.common's names (dtype, ...)
+# and mindspore.train's (Model, save_checkpoint, LossMonitor, ...).
+__getattr__ = _lookup(__name__, "graphc.common", "graphc.train")
 
 __all__ = ["GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter", "ParameterTuple", "Tensor",
-           "bool_", "communication", "float32", "float64", "get_auto_parallel_context", "get_context", "grad", "int32",
-           "int64", "jit", "models", "nn", "ops", "reset_auto_parallel_context", "set_auto_parallel_context",
-           "set_context",
-           "set_seed", "value_and_grad"]
+           "bool_", "communication", "float32", "float64", "get_auto_parallel_context", "get_context", "get_seed",
+           "grad", "int32", "int64", "jit", "models", "nn", "ops", "reset_auto_parallel_context",
+           "set_auto_parallel_context", "set_context", "set_seed", "tensor", "value_and_grad"]
 __version__ = "0.1.0"

@@ -6,9 +6,10 @@ function is traced and compiled like a graph-mode function (through `tracing.gra
 """
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 
-from . import context, ops
+from . import context, ops, pytree
 from .errors import GraphcError
 from .tracing import Tensor, current_trace, graph_function, symbolic
 
@@ -48,12 +49,10 @@ def _differentiate(fn, args, grad_position, weights, has_aux, sens=None):
         if not isinstance(args[p], Tensor):
             raise GraphcError(f"argument {p} is a {type(args[p]).__name__}; only Tensor arguments can be differentiated")
     value = fn(*args)
-    out = value[0] if has_aux or isinstance(value, tuple) else value
-    if not isinstance(out, Tensor) or not out.dtype.is_float:
-        raise GraphcError("the differentiated function must return a float Tensor (or a tuple whose first item is one)")
-    seed = ops.broadcast_to(Tensor(np.asarray(1.0 if sens is None else sens, out.dtype.np)), shape=out.shape)
     wrt = [trace.node_of(args[p]) for p in positions] + [trace.node_of(w) for w in weights]
-    grads = [ops.grad(out, seed, symbolic(w)) for w in wrt]
+    outputs = _differentiated_outputs(value[0] if has_aux else value, trace, wrt)
+    seeds = [_seed(out, sens) for out in outputs]
+    grads = [_sum(ops.grad(out, seed, symbolic(w)) for out, seed in zip(outputs, seeds)) for w in wrt]
     input_grads, weight_grads = grads[:len(positions)], tuple(grads[len(positions):])
     if positions and weights:
         result = (input_grads[0] if isinstance(grad_position, int) else tuple(input_grads), weight_grads)
@@ -64,17 +63,65 @@ def _differentiate(fn, args, grad_position, weights, has_aux, sens=None):
     return value, result
 
 
-def value_and_grad(fn, grad_position=0, weights=None, has_aux=False):
-    """MindSpore's value_and_grad: returns a function giving (fn(*args), gradients)."""
+def _differentiated_outputs(out, trace, wrt) -> list[Tensor]:
+    """The float Tensors of what is differentiated. Without has_aux, MindSpore differentiates every
+    output of a tuple (or list), each with a sens of ones, and sums the gradients. An integer output
+    computed from what is differentiated is refused: MindSpore passes a gradient back through a cast
+    to an integer type, and graphc's cast has none, so the sums would differ."""
+    leaves, _ = pytree.flatten(out, lambda leaf: isinstance(leaf, Tensor))
+    for i, leaf in enumerate(leaves):
+        if not leaf.dtype.is_float and any(nx.has_path(trace.graph.nx, w.id, trace.node_of(leaf).id) for w in wrt):
+            raise GraphcError(f"output {i} of the differentiated function is {leaf.type}, an integer Tensor computed "
+                              "from what is differentiated; MindSpore would add a gradient through its cast to an "
+                              "integer type and graphc adds none: return it as an auxiliary output (has_aux=True) "
+                              "or compute it outside the differentiated function")
+    floats = [leaf for leaf in leaves if leaf.dtype.is_float]
+    if not floats:
+        raise GraphcError("the differentiated function must return a float Tensor or a tuple of Tensors "
+                          f"with a float one, got {_describe(out)}")
+    return floats
+
+
+def _describe(value) -> str:
+    if isinstance(value, Tensor):
+        return str(value.type)
+    if isinstance(value, (tuple, list)):
+        return f"{type(value).__name__}({', '.join(_describe(v) for v in value)})"
+    return type(value).__name__
+
+
+def _seed(out: Tensor, sens) -> Tensor:
+    return ops.broadcast_to(Tensor(np.asarray(1.0 if sens is None else sens, out.dtype.np)), shape=out.shape)
+
+
+def _sum(tensors):
+    total, *rest = tensors
+    for tensor in rest:
+        total = total + tensor
+    return total
+
+
+def value_and_grad(fn, grad_position=0, weights=None, has_aux=False, return_ids=False, sens_param=False):
+    """MindSpore's value_and_grad: returns a function giving (fn(*args), gradients).
+
+    return_ids pairs each gradient with its input position or its Parameter's name; sens_param
+    takes the output's gradient (sens) as one more, last, argument (or as the keyword `sens`)."""
     weights = _check_weights(weights, fn)
     if grad_position is None and not weights:
         raise GraphcError("grad_position is None and no weights were given: there is nothing to differentiate")
     compiled = {}     # backend -> JitFunction: later calls reuse the graph compiled for their signature
 
     def inner(*args):
-        return _differentiate(fn, args, grad_position, weights, has_aux)
+        count = len(args) - sens_param           # the inputs of fn: a position may not name the sens
+        if not sens_param:
+            value, grads = _differentiate(fn, args, grad_position, weights, has_aux)
+        else:
+            _positions(grad_position, count)
+            (_, value), grads = _differentiate(_seeded(fn, has_aux), args, grad_position, weights, True)
+        return value, _with_ids(grads, grad_position, weights, count) if return_ids else grads
 
-    def call(*args):
+    def call(*args, **kwargs):
+        args = args + _sens_keyword(kwargs, sens_param)
         if current_trace() is not None:
             return inner(*args)
         backend = None if context.get_context("mode") == context.GRAPH_MODE else "interp"
@@ -86,12 +133,65 @@ def value_and_grad(fn, grad_position=0, weights=None, has_aux=False):
     return call
 
 
-def grad(fn, grad_position=0, weights=None, has_aux=False):
+def grad(fn, grad_position=0, weights=None, has_aux=False, return_ids=False, sens_param=False):
     """MindSpore's grad: the gradients only (and the aux outputs when has_aux)."""
-    both = value_and_grad(fn, grad_position, weights, has_aux)
+    both = value_and_grad(fn, grad_position, weights, has_aux, return_ids, sens_param)
 
-    def call(*args):
-        value, grads = both(*args)
+    def call(*args, **kwargs):
+        value, grads = both(*args, **kwargs)
         return (grads, tuple(value[1:])) if has_aux else grads
 
     return call
+
+
+# -- sens_param: the output's gradient given by the caller ------------------------------------------------
+def _sens_keyword(kwargs: dict, sens_param: bool) -> tuple:
+    """The sens given as the keyword `sens` (MindSpore's other spelling), as a last argument."""
+    if kwargs.keys() - {"sens"} or (kwargs and not sens_param):
+        raise GraphcError(f"a gradient function takes its inputs positionally, got keyword(s) {', '.join(kwargs)}"
+                          + ("" if sens_param else "; to pass the output's gradient (sens), set sens_param=True"))
+    return (kwargs["sens"],) if kwargs else ()
+
+
+def _seeded(fn, has_aux: bool):
+    """fn taking its output's gradient (sens) as a last argument: it returns (<output, sens>, fn's
+    output). The backward pass is linear in its seed, so the gradient of that inner product is
+    the backward pass seeded with sens. With has_aux only the first output is seeded."""
+    def seeded(*args):
+        *inputs, sens = args
+        value = fn(*inputs)
+        return _seed_product(value[0] if has_aux else value, sens), value
+    return seeded
+
+
+def _seed_product(out, sens):
+    """<out, sens>, over tuples of outputs item by item. As MindSpore 2.10: a sens must have the
+    output's shape and dtype, except that a scalar output takes a sens of any shape and uses its sum
+    (PYNATIVE_MODE) and a 0-d sens is broadcast to the output (GRAPH_MODE); graphc does both in both."""
+    if isinstance(out, (tuple, list)):
+        if not isinstance(sens, (tuple, list)) or len(sens) != len(out):
+            raise GraphcError(f"the function returns {len(out)} outputs, so sens must be a tuple of {len(out)} "
+                              f"gradients, one per output; got {_describe(sens)}")
+        products = [_seed_product(o, s) for o, s in zip(out, sens)]
+        return sum(products[1:], products[0])
+    if not isinstance(sens, Tensor) or sens.dtype != out.dtype or not (
+            sens.shape == out.shape or out.ndim == 0 or sens.ndim == 0):
+        raise GraphcError(f"sens (the gradient of the output) is {_describe(sens)} but the output is {out.type}; "
+                          "pass a Tensor of the output's shape and dtype")
+    if out.ndim == 0 and sens.ndim:
+        return out * ops.reduce_sum(sens)
+    return ops.reduce_sum(out * sens)
+
+
+# -- return_ids -------------------------------------------------------------------------------------------
+def _with_ids(grads, grad_position, weights, count: int):
+    """MindSpore's return_ids: each gradient paired with its input position or its Parameter's name,
+    in the same structure as the gradients."""
+    names = tuple(zip((w.name for w in weights), grads[-1] if grad_position is not None else grads)) \
+        if weights else ()
+    if grad_position is None:
+        return names
+    inputs = grads[0] if weights else grads
+    positions = _positions(grad_position, count)
+    inputs = (positions[0], inputs) if isinstance(grad_position, int) else tuple(zip(positions, inputs))
+    return (inputs, names) if weights else inputs

@@ -2,12 +2,14 @@
 
 An Executable runs one call of the graph on NumPy arrays and writes the parameters it assigns
 back into their Parameters (in place, so their storage never moves): natively (backend 'llvm',
-the default: graphc.codegen) or on the reference interpreter (backend 'interp').
+the default: graphc.codegen) or on the reference interpreter (backend 'interp'). Native code has no
+loops or branches yet, so a graph holding control-flow nodes runs on the interpreter whatever the
+backend, with a warning naming them.
 """
 from __future__ import annotations
 
 import atexit
-import os
+import logging
 import re
 import sys
 import time
@@ -15,16 +17,17 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import communication, context, interp
+from . import communication, context, env, interp
 from .ir import Graph
 from .nn.parameter import ParameterSet
+from .ir.control import is_control
 from .ir.digest import graph_digest
 from .ir.verify import verify as verify_graph
 from .ops import collective
-from .passes import DEFAULT_PIPELINE, parse_pipeline, run_pipeline
+from .passes import DEFAULT_PIPELINE, PASSES, parse_pipeline, run_pipeline
 from .passes.save import StageWriter
 
-PIPELINE_ENV = "GRAPHC_PIPELINE"
+log = logging.getLogger("graphc.compiler")
 
 
 class InterpExecutable:
@@ -49,29 +52,40 @@ def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | Non
                   pipeline: str | None = None, trace_seconds: float = 0.0):
     """Optimise `graph` with `pipeline` (default: chosen_pipeline(); autodiff always runs, first
     unless the text places it) and build an executable for it on `backend` (default: the context's).
-    GRAPHC_PRINT_AFTER=pass,... prints the IR after those passes to stderr. `trace_seconds`: how
-    long tracing took, for the compile report."""
+    GRAPHC_PRINT_AFTER=pass,... (or all) prints the IR after those passes to stderr. `trace_seconds`:
+    how long tracing took, for the compile report."""
     backend = backend or context.get_context("backend")
     save_root = _save_graphs_root()
     start = time.perf_counter()
     # The graph is verified once, after the pipeline; GRAPHC_VERIFY_EACH=1 (on in the test suite)
     # verifies it after every pass that changed it, naming the pass that broke it. Verifying each
     # pass took 60-180 ms of ResNet-20's 0.2-0.3 s of passes.
-    each = _env_flag("GRAPHC_VERIFY_EACH")
+    each = env.get("GRAPHC_VERIFY_EACH")
+    print_after = env.get("GRAPHC_PRINT_AFTER")
     run_pipeline(graph, with_autodiff(chosen_pipeline() if pipeline is None else pipeline), verify=each,
-                 print_after=[p for p in os.environ.get("GRAPHC_PRINT_AFTER", "").split(",") if p],
+                 print_after=PASSES if "all" in print_after else print_after,
                  on_stage=StageWriter(save_root, graph) if save_root else None)
     if not each:
         verify_graph(graph)
     seconds = {"trace": trace_seconds, "passes": time.perf_counter() - start}
     _check_ranks_agree(graph)
-    if backend == "interp":
+    if backend == "interp" or _runs_on_interpreter(graph):
         return InterpExecutable(graph, params)
     from .codegen import executable       # on the first native compile: loading LLVM takes ~70 ms
     built = executable.build(graph, params, profile=profiling(), seconds=seconds)
-    if built.lowered.profile and _env_flag("GRAPHC_PROFILE"):   # asked for from outside: print at exit
+    if built.lowered.profile and env.get("GRAPHC_PROFILE"):   # asked for from outside: print at exit
         atexit.register(_print_profile, built)
     return built
+
+
+def _runs_on_interpreter(graph: Graph) -> bool:
+    """A graph with control flow: native code cannot run its loops and branches yet (docs/codegen.md)."""
+    loops = [f"%{node.id} {node.op}" + (f" at {node.loc}" if node.loc else "") for node in graph.order()
+             if is_control(node)]
+    if loops:
+        log.warning("%s runs on the reference interpreter: native code has no loops or branches yet (%s)",
+                    graph.name, ", ".join(loops))
+    return bool(loops)
 
 
 def _check_ranks_agree(graph: Graph) -> None:
@@ -94,11 +108,7 @@ def _print_profile(built) -> None:
 
 def profiling() -> bool:
     """GRAPHC_PROFILE=1 or set_context(profile=True): time each kernel inside the native step."""
-    return bool(context.get_context("profile")) or _env_flag("GRAPHC_PROFILE")
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0")
+    return bool(context.get_context("profile")) or env.get("GRAPHC_PROFILE")
 
 
 def chosen_pipeline() -> str:
@@ -106,14 +116,7 @@ def chosen_pipeline() -> str:
     chosen = context.get_context("pipeline")
     if chosen is not None:
         return chosen
-    from_env = os.environ.get(PIPELINE_ENV)
-    if not from_env:
-        return DEFAULT_PIPELINE
-    try:
-        parse_pipeline(from_env)
-    except ValueError as error:
-        raise ValueError(f"{PIPELINE_ENV}: {error}") from None
-    return from_env
+    return env.get("GRAPHC_PIPELINE") or DEFAULT_PIPELINE
 
 
 def check_pipeline(text: str | None) -> None:
@@ -124,7 +127,17 @@ def check_pipeline(text: str | None) -> None:
         parse_pipeline(text)
 
 
+def _check_print_after(names: tuple[str, ...]) -> None:
+    """GRAPHC_PRINT_AFTER names registered passes, or all."""
+    unknown = [name for name in names if name != "all" and name not in PASSES]
+    if unknown:
+        raise ValueError(f"no pass is named {unknown[0]!r}; expected pass names separated by commas "
+                         f"({', '.join(sorted(PASSES))}), or all")
+
+
 context.add_setting_check("pipeline", check_pipeline)
+env.add_check("GRAPHC_PIPELINE", parse_pipeline)
+env.add_check("GRAPHC_PRINT_AFTER", _check_print_after)
 
 
 def with_autodiff(pipeline: str) -> str:
@@ -136,6 +149,7 @@ def with_autodiff(pipeline: str) -> str:
 
 def _save_graphs_root() -> str | None:
     """Where save_graphs writes: GRAPHC_SAVE_GRAPHS, else save_graphs_path when save_graphs is on."""
-    if os.environ.get("GRAPHC_SAVE_GRAPHS"):
-        return os.environ["GRAPHC_SAVE_GRAPHS"]
+    root = env.get("GRAPHC_SAVE_GRAPHS")
+    if root is not None:
+        return str(root)
     return context.get_context("save_graphs_path") if context.get_context("save_graphs") else None

@@ -5,17 +5,21 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from . import env
 from .errors import ArgumentError
+from .faces import lookup as _lookup
 
 GRAPH_MODE = 0
 PYNATIVE_MODE = 1
 
 log = logging.getLogger("graphc.context")
+__getattr__ = _lookup(__name__)      # mindspore.context's APIs that graphc lacks are named as such
 
 
 @dataclass(frozen=True)
@@ -61,10 +65,13 @@ def _save_graphs(value) -> str | None:
 SETTINGS: dict[str, Setting] = {
     "mode": Setting(GRAPH_MODE, _one_of(GRAPH_MODE, PYNATIVE_MODE)),
     "backend": Setting("llvm", _one_of("llvm", "interp")),
-    "num_threads": Setting(None, _int_at_least(1, none_ok=True)),   # None: all cores (or GRAPHC_NUM_THREADS)
+    "num_threads": Setting(None, _int_at_least(1, none_ok=True)),   # None: GRAPHC_NUM_THREADS, else all cores
     "save_graphs": Setting(False, _save_graphs),
     "save_graphs_path": Setting(".", _instance(str)),
     "profile": Setting(False, _instance(bool)),
+    # how much compiled code stays in memory (docs/codegen.md §2):
+    "executable_cache_size": Setting(8, _int_at_least(1)),     # executables (input signatures) per function or Cell
+    "kernel_cache_bytes": Setting(64 << 20, _int_at_least(0)),   # object code of the process's kernels and steps
     "device_target": Setting("CPU", _device_target),
     # MindSpore keys a CPU script passes, accepted (and validated) so it runs unchanged:
     "device_id": Setting(0, _int_at_least(0), "graphc uses the host CPU; there is one device"),
@@ -137,16 +144,32 @@ def get_context(key: str):
 
 
 def num_threads() -> int:
-    """Threads for native steps: set_context(num_threads=N), else GRAPHC_NUM_THREADS, else all cores.
-    Read on every native call, so it must stay cheap."""
-    n = _context["num_threads"] or int(os.environ.get("GRAPHC_NUM_THREADS", "0")) or _cores()
-    return max(1, n)
+    """Threads for native steps: set_context(num_threads=N), else GRAPHC_NUM_THREADS, else every core.
+    More threads than cores are capped at the cores (threads with no core stall every barrier of
+    the step), with a warning, unless GRAPHC_ALLOW_OVERSUBSCRIBE is on. Read on every native call,
+    so it must stay cheap."""
+    asked = _context["num_threads"] or env.get("GRAPHC_NUM_THREADS")
+    if asked is None:
+        return cores()
+    if asked <= cores() or env.get("GRAPHC_ALLOW_OVERSUBSCRIBE"):
+        return asked
+    if asked not in _capped:
+        _capped.add(asked)
+        source = "set_context(num_threads=...)" if _context["num_threads"] else "GRAPHC_NUM_THREADS"
+        warnings.warn(f"graphc: {asked} threads asked for by {source}, but this process may use {cores()} cores; "
+                      f"using {cores()}, since threads beyond the cores wait for one another at every barrier of a "
+                      f"step. Set GRAPHC_ALLOW_OVERSUBSCRIBE=1 to run {asked} anyway", RuntimeWarning, stacklevel=2)
+    return cores()
+
+
+_capped: set[int] = set()     # thread counts already warned about
 
 
 @functools.lru_cache(maxsize=None)
-def _cores() -> int:
-    """os.cpu_count() reads /sys on Linux (about 7 us): once per process is enough."""
-    return os.cpu_count() or 1
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container or taskset may narrow),
+    looked up once per process: num_threads() asks on every native call."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class ParallelMode:
@@ -200,12 +223,24 @@ def reset_auto_parallel_context() -> None:
 
 
 _rng = np.random.default_rng(0)
+_seed = None
 
 
 def set_seed(seed: int) -> None:
-    """Seed parameter initialisation (and every other graphc random source)."""
-    global _rng
-    _rng = np.random.default_rng(seed)
+    """Seed parameter initialisation, every other graphc random source, and, as MindSpore does, NumPy's
+    global generator (model-zoo code draws initial weights with np.random)."""
+    global _rng, _seed
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"set_seed: seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ArgumentError(f"set_seed: seed must be >= 0, got {seed}")
+    _rng, _seed = np.random.default_rng(seed), seed
+    np.random.seed(seed)
+
+
+def get_seed() -> int | None:
+    """The seed of the last set_seed call (None before any), as MindSpore's get_seed."""
+    return _seed
 
 
 def rng() -> np.random.Generator:

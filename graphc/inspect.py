@@ -1,7 +1,11 @@
 """The statistics behind `graphc inspect`: what a graph computes (op histogram, FLOPs per call), what
 it holds (inputs, parameters, outputs), what it exchanges with the other ranks of a job (collectives),
-and every node with its type, FLOPs and scope (the nodes inside a fused region indented under it),
-printed as plain aligned text tables."""
+and every node with its type, FLOPs and scope (the nodes inside a fused region or a control-flow
+region indented under it), printed as plain aligned text tables.
+
+A region's FLOPs count once per run of it: a scan's body `length` times, a cond's costlier branch
+(an upper bound: one branch runs), and a while loop's condition and body once, as its trip count is
+not known before it runs (the report names such loops)."""
 from __future__ import annotations
 
 import re
@@ -9,6 +13,7 @@ from dataclasses import dataclass
 
 from . import ops
 from .ir import Graph, Node
+from .ir.control import is_control, regions
 from .types import TensorType
 
 
@@ -23,9 +28,11 @@ class GraphStats:
     params: list[tuple[str, TensorType]]
     outputs: list[tuple[str, TensorType]]
     ops: dict[str, tuple[int, int]]         # op -> (nodes, FLOPs per call)
-    region_ops: dict[str, tuple[int, int]]  # the same for the computation inside fused regions
-    nodes: list["NodeRow"]                  # every node in order, each fused region's body under it
+    # op owning regions (fused, scan, ...) -> the same for the nodes inside its regions, FLOPs per call
+    region_ops: dict[str, dict[str, tuple[int, int]]]
+    nodes: list["NodeRow"]                  # every node in order, each region's nodes under it
     collectives: list[tuple[str, TensorType, int]]   # (value, type, ranks) of each allreduce
+    while_loops: list[str]                  # the while loops (at any depth), their FLOPs counted for one trip
 
     @property
     def param_values(self) -> int:
@@ -42,17 +49,20 @@ class GraphStats:
 
 def graph_stats(graph: Graph) -> GraphStats:
     order = graph.order()
-    # a region's body inputs only stand for the fused node's operands
-    inside = [inner for n in order if _body(n) for inner in _body(n).order() if inner.op != "input"]
+    region_ops: dict[str, dict[str, tuple[int, int]]] = {}
+    for node in order:
+        for region in regions(node):
+            _op_totals(_computed(region), region_ops.setdefault(node.op, {}), trips(node) or 1)
     return GraphStats(
         name=graph.name,
         inputs=[(n.attrs["name"], n.type) for n in graph.inputs],
         params=[(n.attrs["name"], n.type) for n in graph.params],
         outputs=[(f"%{n.id}", n.type) for n in graph.outputs],
-        ops=_op_totals(order),
-        region_ops=_op_totals(inside),
+        ops=_op_totals(order, {}),
+        region_ops=region_ops,
         nodes=_node_rows(order, depth=0),
-        collectives=[(f"%{n.id}", n.type, n.attrs["ranks"]) for n in order if n.op == "allreduce"])
+        collectives=[(f"%{n.id}", n.type, n.attrs["ranks"]) for n in order if n.op == "allreduce"],
+        while_loops=_while_loops(graph))
 
 
 @dataclass
@@ -66,32 +76,62 @@ class NodeRow:
 
 
 def _node_rows(order: list[Node], depth: int) -> list[NodeRow]:
+    """A row per node; under a fused node its body's nodes, under a control-flow node a row per region
+    (`@name`, with its trips: `x 28`, `x ?` for a while loop, `branch`) and that region's nodes."""
     rows = []
     for node in order:
-        body = _body(node)
         rows.append(NodeRow(depth, f"%{node.id}", node.op, node.type, node_flops(node), node.scope))
-        if body:
-            rows += _node_rows([inner for inner in body.order() if inner.op != "input"], depth + 1)
+        if node.op == "fused":
+            rows += _node_rows(_computed(node.attrs["body"]), depth + 1)
+        for region in (regions(node) if is_control(node) else ()):
+            runs = "branch" if node.op == "cond" else f"x {trips(node) if trips(node) is not None else '?'}"
+            rows.append(NodeRow(depth + 1, f"@{region.name}", runs, "", _region_flops(region), ""))
+            rows += _node_rows(_computed(region), depth + 2)
     return rows
 
 
-def _body(node: Node) -> Graph | None:
-    body = node.attrs.get("body")
-    return body if isinstance(body, Graph) else None
+def _computed(region: Graph) -> list[Node]:
+    """A region's nodes but its inputs, which only stand for the node's operands."""
+    return [inner for inner in region.order() if inner.op != "input"]
 
 
-def _op_totals(nodes: list[Node]) -> dict[str, tuple[int, int]]:
-    totals: dict[str, tuple[int, int]] = {}
+def trips(node: Node) -> int | None:
+    """How often a node's regions run per call of it: a scan's length, once for a fused body or a cond's
+    branch, None (not known before it runs) for a while loop."""
+    return node.attrs["length"] if node.op == "scan" else None if node.op == "while" else 1
+
+
+def _while_loops(graph: Graph) -> list[str]:
+    found = []
+    for node in graph.order():
+        if node.op == "while":
+            found.append(f"%{node.id}" + (f" at {node.loc}" if node.loc else ""))
+        for region in regions(node):
+            found += _while_loops(region)
+    return found
+
+
+def _op_totals(nodes: list[Node], totals: dict, runs: int = 1) -> dict[str, tuple[int, int]]:
+    """Add (1, FLOPs x runs) per node to totals[op]."""
     for node in nodes:
         count, flops = totals.get(node.op, (0, 0))
-        totals[node.op] = (count + 1, flops + node_flops(node))
+        totals[node.op] = (count + 1, flops + runs * node_flops(node))
     return totals
 
 
+def _region_flops(region: Graph) -> int:
+    return sum(node_flops(inner) for inner in region.order())
+
+
 def node_flops(node: Node) -> int:
-    """Floating-point operations of one call of node, from its op's `flops` rule."""
-    if _body(node):                      # a fused region costs what its body computes
-        return sum(node_flops(inner) for inner in _body(node).order())
+    """Floating-point operations of one call of node, from its op's `flops` rule; a node with regions
+    costs what they compute (see the module's docstring)."""
+    if node.op == "get":
+        return 0
+    if node.op == "cond":
+        return max(_region_flops(region) for region in regions(node))
+    if regions(node):
+        return (trips(node) or 1) * sum(_region_flops(region) for region in regions(node))
     op = ops.get(node.op)
     if op.flops is None:
         operands = ", ".join(str(i.type) for i in node.inputs) or "no operands"
@@ -109,12 +149,16 @@ def format_stats(stats: GraphStats) -> str:
         f"parameters: {len(stats.params)} tensors, {stats.param_values:,} values, "
         f"{stats.param_bytes:,} bytes ({human_bytes(stats.param_bytes)})\n" + _types_table(stats.params),
         "outputs\n" + _types_table(stats.outputs),
-        f"FLOPs per call: {stats.total_flops:,}\n" + _ops_table(stats),
+        f"FLOPs per call: {stats.total_flops:,}" + _while_note(stats) + "\n" + _ops_table(stats),
         "nodes\n" + _nodes_table(stats.nodes),
     ]
     if stats.collectives:
         sections.insert(-1, "collectives per call\n" + _collectives_table(stats.collectives))
     return "\n\n".join(sections)
+
+
+def _while_note(stats: GraphStats) -> str:
+    return f" (while loops counted for one trip: {', '.join(stats.while_loops)})" if stats.while_loops else ""
 
 
 def _nodes_table(rows: list[NodeRow]) -> str:
@@ -128,13 +172,14 @@ def _types_table(named: list[tuple[str, TensorType]]) -> str:
 
 
 def _ops_table(stats: GraphStats) -> str:
-    """One row per op, most FLOPs first; the ops inside fused regions follow the `fused` row, indented."""
+    """One row per op, most FLOPs first; the ops inside the regions of fused (or scan, ...) nodes follow
+    that op's row, indented."""
     total = stats.total_flops
     rows = []
     for op in _ranked(stats.ops):
         rows.append(_op_row(op, stats.ops[op], total))
-        if op == "fused":
-            rows += [_op_row(f"  {inner}", stats.region_ops[inner], total) for inner in _ranked(stats.region_ops)]
+        inside = stats.region_ops.get(op, {})
+        rows += [_op_row(f"  {inner}", inside[inner], total) for inner in _ranked(inside)]
     rows.append(_op_row("total", (sum(row.depth == 0 for row in stats.nodes), total), total))
     return table(["op", "nodes", "FLOPs", "share"], rows)
 

@@ -1,10 +1,14 @@
 """Graph mode: trace a function (or a Cell's construct) once per input signature, compile, run.
 
 The cache key is (argument structure and static values, input types). Each recompile is logged
-with the part of the key that changed, so silent retracing never happens.
+with the part of the key that changed, so silent retracing never happens. A function keeps the
+executables of its `set_context(executable_cache_size=...)` most recently used signatures (8 by
+default); an older one is dropped with its arena and built again if it comes back (traced and
+optimized again; its kernels' object code comes from the caches that still hold it).
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass
@@ -13,8 +17,9 @@ import numpy as np
 
 from . import context
 from .compiler import check_pipeline, compile_graph
-from .errors import GraphcError
+from .errors import ArgumentError, GraphcError
 from .ir import Graph
+from .lru import LRU
 from .pytree import flatten, unflatten
 from .tracing import Tensor, Trace, current_trace, set_graph_function, symbolic, tracing, wrap_array
 from .types import TensorType, type_of
@@ -109,17 +114,29 @@ def _tree_change(old, new, where: str) -> str | None:
     return None
 
 
+def _check_backend(backend: str | None) -> None:
+    """None (the context's backend) or one set_context accepts."""
+    problem = None if backend is None else context.SETTINGS["backend"].check(backend)
+    if problem:
+        raise ArgumentError(f"jit: backend={backend!r} is not valid: {problem} (or None: the context's backend)")
+
+
 class JitFunction:
     def __init__(self, fn, name: str | None = None, owner=None, backend: str | None = None,
                  pipeline: str | None = None):
         check_pipeline(pipeline)
+        _check_backend(backend)
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "fn")
         self.owner = owner
         self.backend = backend
         self.pipeline = pipeline      # None: the context's choice (compiler.chosen_pipeline)
-        self._cache: dict = {}
-        self._by_arrays: dict = {}    # the common case, positional arrays only: (shape, dtype)s -> entry
+        # Executables by signature number (a number, not the key, since it is looked up on every call
+        # and a key's TensorTypes hash in Python): number -> (executable, output treedef).
+        self._cache = LRU(lambda: context.get_context("executable_cache_size"))
+        self._numbers: dict = {}      # key -> number
+        self._by_arrays: dict = {}    # the common case, positional arrays only: ((shape, dtype)s, modes) -> number
+        self._count = itertools.count()
         self._last_key = None
         self._built_under = None      # the compile settings (context.py) the cached executables were built under
         self._generation = None       # context.compile_generation() when they were last checked
@@ -141,11 +158,11 @@ class JitFunction:
             self._check_settings()
         key, arrays = _positional_arrays(args) if not kwargs else (None, None)
         modes = self._training_modes()
-        entry = self._by_arrays.get((key, modes))
+        entry = self._cache.get(self._by_arrays.get((key, modes)))
         if entry is None:
-            entry, arrays = self._entry(args, kwargs)
+            number, entry, arrays = self._entry(args, kwargs)
             if key is not None:
-                self._by_arrays[(key, modes)] = entry
+                self._by_arrays[(key, modes)] = number
         outputs = entry[0](arrays)
         return unflatten(entry[1], [wrap_array(out) for out in outputs])
 
@@ -153,7 +170,7 @@ class JitFunction:
         """Trace and compile for these arguments without running (MindSpore's Cell.compile); return
         the executable, whose `graph` is the optimized graph."""
         self._check_settings()
-        return self._entry(args, kwargs)[0][0]
+        return self._entry(args, kwargs)[1][0]
 
     def _check_settings(self) -> None:
         """Executables are built under the compile settings (backend, pipeline, save_graphs, ...):
@@ -166,6 +183,7 @@ class JitFunction:
                                     if value != self._built_under[key])
                 log.info("recompiling %s: set_context changed %s", self.name, changes)
             self._cache.clear()
+            self._numbers.clear()
             self._by_arrays.clear()
             self._last_key, self._built_under = None, settings
 
@@ -173,10 +191,10 @@ class JitFunction:
         leaves, treedef = flatten((args, kwargs), _is_array)
         arrays = [_array(x) for x in leaves]
         key = (treedef, tuple(type_of(a) for a in arrays), self._training_modes())
-        entry = self._cache.get(key)
+        entry = self._cache.get(self._numbers.get(key))
         if entry is None:
             entry = self._compile(key, treedef)
-        return entry, arrays
+        return self._numbers[key], entry, arrays
 
     def _compile(self, key, treedef):
         if self._last_key is not None:
@@ -185,7 +203,14 @@ class JitFunction:
         traced = trace_flat(self.fn, treedef, list(key[1]), self.name)
         entry = (compile_graph(traced.graph, traced.params, self.backend, self.pipeline,
                                trace_seconds=time.perf_counter() - start), traced.out_treedef)
-        self._cache[key] = entry
+        limit = context.get_context("executable_cache_size")
+        if len(self._cache) >= limit:
+            log.info("%s keeps the executables of its %d most recently used input signatures "
+                     "(set_context(executable_cache_size=...)): dropping the oldest", self.name, limit)
+        self._numbers[key] = number = next(self._count)
+        self._cache[number] = entry
+        self._numbers = {key: number for key, number in self._numbers.items() if number in self._cache}
+        self._by_arrays = {alias: number for alias, number in self._by_arrays.items() if number in self._cache}
         self._last_key = key
         return entry
 
@@ -204,14 +229,15 @@ class JitFunction:
         return trace(self.fn, args, kwargs, self.name)
 
 
-def jit(fn=None, *, backend: str | None = None, pipeline: str | None = None):
-    """Compile fn into a graph on first call per input signature (also as @jit on construct).
+def jit(function=None, *, backend: str | None = None, pipeline: str | None = None):
+    """Compile a function into a graph on first call per input signature (also as @jit on construct).
+    `function` is MindSpore 2.x's name for it: jit(fn), jit(function=fn) and @jit are the same.
 
     `pipeline` is the pass pipeline as text (e.g. "fold,cse,dce"); None takes the context's choice.
     Autodiff runs first wherever gradients are asked for, whatever the pipeline."""
-    if fn is None:
+    if function is None:
         return lambda f: JitFunction(f, backend=backend, pipeline=pipeline)
-    return JitFunction(fn, backend=backend, pipeline=pipeline)
+    return JitFunction(function, backend=backend, pipeline=pipeline)
 
 
 set_graph_function(JitFunction)

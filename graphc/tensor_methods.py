@@ -6,9 +6,12 @@ axis (argmax/argmin of the flattened tensor). Values (`item`, `asnumpy`) exist o
 """
 from __future__ import annotations
 
+import math
+
 from . import ops
+from .ops.reduction import normalize_axes
 from .errors import GraphcError
-from .types import float32
+from .types import bool_, float32, float64, int32, int64
 
 
 class TensorMethods:
@@ -31,15 +34,66 @@ class TensorMethods:
             raise GraphcError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for {self.type}")
         return ops.reshape(self, shape=self.shape[:start] + (-1,) + self.shape[end + 1:])
 
-    def squeeze(self, axis=None):
-        return ops.squeeze(self, axis)
+    def squeeze(self, *axis):
+        """Without the size-1 axes, or without the given ones: x.squeeze(), x.squeeze(0), x.squeeze((0, 2))."""
+        return ops.squeeze(self, _shape_arguments(axis) or None)
 
     def expand_dims(self, axis: int):
         return ops.expand_dims(self, axis)
 
+    def unsqueeze(self, dim: int):
+        return ops.expand_dims(self, dim)
+
     def transpose(self, *perm):
         perm = _shape_arguments(perm)
-        return ops.transpose(self, perm=perm or tuple(reversed(range(self.ndim))))
+        return ops.transpose(self, perm or tuple(reversed(range(self.ndim))))
+
+    def permute(self, *dims):
+        """Output axis i is input axis dims[i]: x.permute(1, 0) or x.permute((1, 0))."""
+        return ops.transpose(self, _shape_arguments(dims))
+
+    def swapaxes(self, axis0: int, axis1: int):
+        perm = list(range(self.ndim))
+        perm[axis0], perm[axis1] = perm[axis1], perm[axis0]
+        return ops.transpose(self, tuple(perm))
+
+    def expand_as(self, other):
+        return ops.broadcast_to(self, shape=other.shape)
+
+    def tile(self, dims):
+        """NumPy's tile: the tensor repeated dims[i] times along axis i (dims shorter than the rank
+        repeat the last axes; longer ones add leading axes)."""
+        dims = tuple(dims)
+        rank = max(len(dims), self.ndim)
+        dims, shape = (1,) * (rank - len(dims)) + dims, (1,) * (rank - self.ndim) + tuple(self.shape)
+        if not all(isinstance(d, int) and d >= 0 for d in dims):
+            raise GraphcError(f"tile: dims must be ints >= 0, got {dims}")
+        # [s0, s1] -> [1, s0, 1, s1] -> broadcast [d0, s0, d1, s1] -> [d0·s0, d1·s1]: copy i of axis k is block i
+        spread = ops.reshape(self, shape=tuple(v for s in shape for v in (1, s)))
+        tiled = ops.broadcast_to(spread, shape=tuple(v for d, s in zip(dims, shape) for v in (d, s)))
+        return ops.reshape(tiled, shape=tuple(d * s for d, s in zip(dims, shape)))
+
+    def repeat(self, *repeats):
+        """MindSpore 2.x (and PyTorch): x.repeat(2, 3) tiles the tensor 2 times along axis 0 and 3
+        along axis 1; there must be a count for every axis. NumPy's element-wise repeat is
+        repeat_interleave."""
+        repeats = _shape_arguments(repeats)
+        if len(repeats) < self.ndim:
+            raise GraphcError(f"repeat: {len(repeats)} repetition count(s) for a tensor {self.type}; give one per "
+                              f"axis (at least {self.ndim}), or use repeat_interleave to repeat each element")
+        return self.tile(repeats)
+
+    def repeat_interleave(self, repeats: int, dim=None):
+        """Each element repeated `repeats` times along dim (None: of the flattened tensor), as np.repeat."""
+        if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 0:
+            raise GraphcError(f"repeat_interleave: repeats must be an int >= 0 (one count for every element), "
+                              f"got {repeats!r}")
+        x, dim = (ops.reshape(self, shape=(-1,)), 0) if dim is None else (self, dim % self.ndim)
+        # [.., s, ..] -> [.., s, 1, ..] -> broadcast [.., s, repeats, ..] -> [.., s·repeats, ..]
+        spread = ops.expand_dims(x, dim + 1)
+        shape = x.shape[:dim + 1] + (repeats,) + x.shape[dim + 1:]
+        return ops.reshape(ops.broadcast_to(spread, shape=shape),
+                           shape=x.shape[:dim] + (x.shape[dim] * repeats,) + x.shape[dim + 1:])
 
     @property
     def T(self):
@@ -52,6 +106,21 @@ class TensorMethods:
     def astype(self, dtype):
         return ops.cast(self, dtype=dtype)
 
+    def float(self):
+        return ops.cast(self, dtype=float32)
+
+    def double(self):
+        return ops.cast(self, dtype=float64)
+
+    def int(self):
+        return ops.cast(self, dtype=int32)
+
+    def long(self):
+        return ops.cast(self, dtype=int64)
+
+    def bool(self):
+        return ops.cast(self, dtype=bool_)
+
     def __getitem__(self, index):
         return ops.getitem(self, index)
 
@@ -63,6 +132,17 @@ class TensorMethods:
     def mean(self, axis=None, keep_dims: bool = False):
         return ops.reduce_mean(self, axis=axis, keep_dims=keep_dims)
 
+    def var(self, axis=None, ddof: int = 0, keepdims: bool = False):
+        """The mean squared deviation from the mean over axis (None: all), divided by n - ddof
+        instead of n; int tensors give float32, as in MindSpore."""
+        x = self if self.dtype.is_float else ops.cast(self, dtype=float32)
+        deviation = x - ops.reduce_mean(x, axis=axis, keep_dims=True)
+        count = math.prod(x.shape[a] for a in normalize_axes(axis, x.ndim))
+        return ops.reduce_sum(deviation * deviation, axis=axis, keep_dims=keepdims) / (count - ddof)
+
+    def std(self, axis=None, ddof: int = 0, keepdims: bool = False):
+        return ops.sqrt(self.var(axis, ddof, keepdims))
+
     def max(self, axis=None, keepdims: bool = False):
         return ops.reduce_max(self, axis=axis, keep_dims=keepdims)
 
@@ -72,12 +152,12 @@ class TensorMethods:
     def argmax(self, axis=None, keepdims: bool = False):
         """The index of the first maximum along axis (None: of the flattened tensor), int32."""
         x, axis_of_x = _along(self, axis)
-        return _arg(ops.argmax(x, axis=axis_of_x), self, axis, keepdims)
+        return _arg(ops.get("argmax")(x, axis=axis_of_x), self, axis, keepdims)
 
     def argmin(self, axis=None, keepdims: bool = False):
         """The index of the first minimum along axis (None: of the flattened tensor), int32."""
         x, axis_of_x = _along(self, axis)
-        return _arg(ops.argmax(ops.neg(x), axis=axis_of_x), self, axis, keepdims)
+        return _arg(ops.get("argmax")(ops.neg(x), axis=axis_of_x), self, axis, keepdims)
 
     def all(self, axis=None, keep_dims: bool = False):
         """True where every element along axis is nonzero (bool)."""
@@ -92,6 +172,33 @@ class TensorMethods:
     # -- elementwise ---------------------------------------------------------------------------------
     def abs(self):
         return ops.abs(self)
+
+    def exp(self):
+        return ops.exp(self)
+
+    def log(self):
+        return ops.log(self)
+
+    def sqrt(self):
+        return ops.sqrt(self)
+
+    def square(self):
+        return ops.mul(self, self)
+
+    def pow(self, exponent):
+        return ops.pow(self, exponent)
+
+    def add(self, other):
+        return ops.add(self, other)
+
+    def sub(self, other):
+        return ops.sub(self, other)
+
+    def mul(self, other):
+        return ops.mul(self, other)
+
+    def div(self, other):
+        return ops.div(self, other)
 
     def clip(self, xmin=None, xmax=None):
         """Values limited to [xmin, xmax]; either bound may be None (MindSpore 2.x: min, max)."""
@@ -109,6 +216,10 @@ class TensorMethods:
     def __rmul__(self, o): return ops.mul(o, self)
     def __truediv__(self, o): return ops.div(self, o)
     def __rtruediv__(self, o): return ops.div(o, self)
+    def __floordiv__(self, o): return ops.floor_div(self, o)
+    def __rfloordiv__(self, o): return ops.floor_div(o, self)
+    def __mod__(self, o): return ops.floor_mod(self, o)
+    def __rmod__(self, o): return ops.floor_mod(o, self)
     def __pow__(self, o): return ops.pow(self, o)
     def __rpow__(self, o): return ops.pow(o, self)
     def __matmul__(self, o): return ops.matmul(self, o)

@@ -7,6 +7,7 @@ once through its NumPy reference. Shape rules run in both cases, so errors are t
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 import numpy as np
@@ -16,26 +17,60 @@ from .errors import GraphcError, user_location
 from .ir import Graph, Node
 from .ops.core import OpError, set_binder
 from .tensor_methods import TensorMethods
-from .types import DType, TensorType, bool_, dtype_of, type_of
+from .types import DType, TensorType, bool_, dtype_of, float32, promote_types, scalar_kind, type_of
 
 
 class Tensor(TensorMethods):
-    """A multi-dimensional array: concrete (NumPy-backed) or symbolic (a node while tracing)."""
-    __array_priority__ = 100   # make ndarray + Tensor call Tensor.__radd__
+    """A multi-dimensional array: concrete (NumPy-backed) or symbolic (a node while tracing).
 
-    def __init__(self, input_data=None, dtype=None, *, _node: Node | None = None):
+    `Tensor(shape=..., dtype=..., init=One())` is lazy, as MindSpore's: the initializer fills it at
+    `init_data()`, or at the first use of its values."""
+    __array_priority__ = 100   # make ndarray + Tensor call Tensor.__radd__
+    _init = None               # a lazy tensor's (initializer, type) until init_data() fills it
+
+    def __init__(self, input_data=None, dtype=None, shape=None, init=None, *, _node: Node | None = None):
         self._node = _node
-        if _node is None:
+        if _node is not None:
+            return
+        if init is None and shape is None:
             self._data = _to_array(input_data, dtype)
+            return
+        if input_data is not None or init is None or shape is None or dtype is None:
+            raise GraphcError("Tensor: give either input_data (and optionally dtype), or shape, dtype and init "
+                              "together (a lazy tensor that init filled at init_data()), e.g. "
+                              "Tensor(shape=(2, 3), dtype=graphc.float32, init=One())")
+        if not callable(init):
+            raise GraphcError(f"Tensor: init must be an Initializer such as One() or Normal(0.02), got {init!r}; "
+                              "for a name use graphc.common.initializer.initializer(name, shape, dtype)")
+        self._data, self._init = None, (init, TensorType(tuple(shape), dtype_of(dtype)))
+
+    @staticmethod
+    def from_numpy(array: np.ndarray) -> "Tensor":
+        """A Tensor sharing `array`'s memory (writes to either show in both), as MindSpore's."""
+        if not isinstance(array, np.ndarray):
+            raise GraphcError(f"Tensor.from_numpy needs a numpy.ndarray, got {type(array).__name__}")
+        dtype_of(array.dtype)                      # rejects unsupported dtypes with a clear message
+        return wrap_array(array)
+
+    def init_data(self) -> "Tensor":
+        """Fill a lazy tensor from its initializer (a tensor that has values is returned as it is)."""
+        if self._init is not None:
+            init, tensor_type = self._init
+            values = np.zeros(tensor_type.shape, np.float64)
+            init(values)
+            self._data, self._init = values.astype(tensor_type.dtype.np), None
+        return self
 
     # -- introspection ----------------------------------------------------------------------
     @property
     def type(self) -> TensorType:
-        return self._node.type if self._node is not None else type_of(self._data)
+        if self._node is not None:
+            return self._node.type
+        return self._init[1] if self._init is not None else type_of(self._data)
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self._node.type.shape if self._node is not None else self._data.shape
+        return self.type.shape
 
     @property
     def dtype(self) -> DType:
@@ -50,6 +85,16 @@ class Tensor(TensorMethods):
         return self.type.size
 
     @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all the elements."""
+        return self.type.nbytes
+
+    @property
     def is_symbolic(self) -> bool:
         return self._node is not None
 
@@ -57,11 +102,15 @@ class Tensor(TensorMethods):
         if self._node is not None:
             raise GraphcError(f"asnumpy() on a traced value ({self.type}): values exist only when the graph runs; "
                               "return the tensor from the function instead, or use PYNATIVE_MODE to inspect it")
-        return self._data
+        return self.init_data()._data
+
+    numpy = asnumpy
 
     def __repr__(self) -> str:
         if self._node is not None:
             return f"Tensor(shape={list(self.shape)}, dtype={self.dtype.name}, traced %{self._node.id})"
+        if self._init is not None:
+            return f"Tensor(shape={list(self.shape)}, dtype={self.dtype.name}, value=<uninitialized>)"
         return str(self._data)
 
     __str__ = __repr__
@@ -69,17 +118,24 @@ class Tensor(TensorMethods):
     def __bool__(self):
         if self._node is not None:
             raise GraphcError(f"a traced value ({self.type}, from op '{self._node.op}') is used as a Python bool: "
-                              "control flow cannot depend on tensor values in GRAPH_MODE. Use ops.select(cond, a, b) "
-                              "to choose between tensors, or make the condition a Python value outside the graph")
-        return bool(self._data)
+                              "Python's if and while cannot depend on tensor values in GRAPH_MODE. Use ops.select(cond, "
+                              "a, b) or graphc.control_flow.cond(pred, true_fn, false_fn, *operands) to choose, "
+                              "ops.WhileLoop, ops.ForiLoop or ops.Scan to loop, or make the condition a Python value "
+                              "outside the graph")
+        if self.size != 1:
+            raise GraphcError(f"a tensor of {self.size} elements ({self.type}) is used as a Python bool, which is "
+                              "ambiguous; reduce it first (x.all(), x.any()) or index one element")
+        return bool(self.asnumpy())
 
     def __float__(self):
-        return float(self.asnumpy())
+        return float(self.item())
 
     def __int__(self):
-        return int(self.asnumpy())
+        return int(self.item())
 
     def __len__(self):
+        if self.ndim == 0:
+            raise TypeError(f"len() of a 0-d tensor ({self.type}) is not defined; it has no first axis")
         return self.shape[0]
 
     def __iter__(self):
@@ -107,11 +163,16 @@ class Tensor(TensorMethods):
         return wrap_array(self.asnumpy().copy())
 
 
+def tensor(input_data=None, dtype=None, shape=None, init=None) -> Tensor:
+    """MindSpore 2.x's lowercase constructor: the same as Tensor(...)."""
+    return Tensor(input_data, dtype, shape, init)
+
+
 def _to_array(data, dtype) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.asnumpy()
     if data is None:
-        raise TypeError("Tensor() needs input data (an array, a number or a nested list)")
+        raise TypeError("Tensor() needs input data (an array, a number or a nested list), or shape, dtype and init")
     array = np.asarray(data)
     if dtype is not None:
         array = array.astype(dtype_of(dtype).np)
@@ -152,8 +213,17 @@ class Trace:
                               loc=forward.loc, meta={"grad_of": forward.id})
 
     def node_of(self, tensor: Tensor) -> Node:
-        """The node a tensor stands for in this trace (a concrete one is lifted first)."""
-        return tensor._node if tensor._node is not None else self.lift(tensor)
+        """The node a tensor stands for in this trace (a concrete one is lifted first, and a traced value
+        of an enclosing trace captured, see RegionTrace)."""
+        node = tensor._node
+        if node is None:
+            return self.lift(tensor)
+        return node if self.graph.nodes.get(node.id) is node else self.capture(tensor)
+
+    def capture(self, tensor: Tensor) -> Node:
+        raise GraphcError(f"an operand ({tensor.type}) is a traced value from another trace, e.g. one kept in a "
+                          "global or an attribute by an earlier call; return values from the traced function "
+                          "instead of storing them")
 
     def lift(self, tensor: Tensor) -> Node:
         """The node standing for a concrete tensor: a `param` node for a Parameter, else a `const`."""
@@ -172,6 +242,45 @@ class Trace:
         self._lifted[id(tensor)] = node
         self._keepalive.append(tensor)
         return node
+
+
+class RegionTrace(Trace):
+    """The body of a control-flow region, traced inside the trace that will hold the node. The body
+    is closed (docs/ir.md): a Parameter, or a traced value of an enclosing trace, that the body reads
+    becomes one more input of the body (after its arguments), standing for the outer value listed in
+    `captured` as (outer node, input name). Sibling regions of one node (a cond's branches) share
+    that list, so that one outer value is one operand of the node, at one input index in every region."""
+
+    def __init__(self, name: str, parent: Trace, arguments: int, captured: list[tuple[Node, str]]):
+        super().__init__(name)
+        self.parent, self.arguments, self.captured = parent, arguments, captured
+        self._inputs: dict[int, Node] = {}        # outer node id -> this body's input standing for it
+
+    def input(self, name: str, index: int, type: TensorType) -> Node:
+        return self.graph.add("input", (), {"name": name, "index": index, "type": type}, type)
+
+    def lift(self, tensor: Tensor) -> Node:
+        if getattr(tensor, "is_parameter", False):
+            return self._capture(self.parent.node_of(tensor), tensor.name)
+        return super().lift(tensor)
+
+    def capture(self, tensor: Tensor) -> Node:
+        return self._capture(self.parent.node_of(tensor), f"captured{len(self.captured)}")
+
+    def _capture(self, outer: Node, name: str) -> Node:
+        if outer.id not in self._inputs:
+            position = next((i for i, (node, _) in enumerate(self.captured) if node is outer), None)
+            if position is None:
+                position = len(self.captured)
+                self.captured.append((outer, name))
+            self._inputs[outer.id] = self.input(self.captured[position][1], self.arguments + position, outer.type)
+        return self._inputs[outer.id]
+
+    def close(self) -> Graph:
+        """The body, with an input for every value its siblings captured too (unused here)."""
+        for outer, name in list(self.captured):
+            self._capture(outer, name)
+        return self.graph
 
 
 def current_trace() -> Trace | None:
@@ -231,6 +340,9 @@ def set_graph_function(factory) -> None:
 
 
 # -- the binder ------------------------------------------------------------------------------------
+_SCALARS = (bool, int, float, np.number, np.bool_)
+
+
 def _operand_tensors(op, operands) -> list[Tensor]:
     """Tensors for the operands; Python numbers and arrays take the dtype of a tensor operand."""
     # a bool operand (select's condition) never lends its dtype: select(c, ct, 0.0) takes ct's
@@ -239,7 +351,7 @@ def _operand_tensors(op, operands) -> list[Tensor]:
     for position, operand in enumerate(operands):
         if isinstance(operand, Tensor):
             result.append(operand)
-        elif isinstance(operand, (bool, int, float, np.number, np.ndarray, list, tuple)):
+        elif isinstance(operand, _SCALARS + (np.ndarray, list, tuple)):
             weak = like if like is not None and not isinstance(operand, (np.ndarray, bool, np.bool_)) else None
             result.append(Tensor(operand, dtype=weak))
         else:
@@ -249,8 +361,47 @@ def _operand_tensors(op, operands) -> list[Tensor]:
     return result
 
 
+_assign_condition: ContextVar["Tensor | None"] = ContextVar("graphc_assign_condition", default=None)
+
+
+@contextmanager
+def assigns_only_if(condition: "Tensor"):
+    """Inside, each assign writes its value where `condition` (a bool scalar) holds and keeps the
+    target's value otherwise: a step that skips an update (MindSpore's `if not overflow:
+    optimizer(grads)`) as one graph without a branch. Each target is written at most once per
+    step, so the target read here is its value before the step, in both modes."""
+    token = _assign_condition.set(condition)
+    try:
+        yield
+    finally:
+        _assign_condition.reset(token)
+
+
+def _promoted(op, operands) -> list:
+    """The operands with those of `op.promote` brought to one dtype, as MindSpore's implicit type
+    promotion does: tensors of another dtype are cast (a node while tracing), Python scalars are
+    made tensors of it. float64 Parameter * float32 input computes in float64."""
+    positions = [p for p in op.promote if p < len(operands)]
+    strong = [dtype_of(operands[p].dtype) for p in positions if isinstance(operands[p], (Tensor, np.ndarray))]
+    weak = [scalar_kind(operands[p]) for p in positions if isinstance(operands[p], _SCALARS)]
+    common = promote_types(strong, weak)
+    if op.promote_float and not common.is_float:
+        common = float32
+    result = list(operands)
+    for p in positions:
+        operand = operands[p]
+        if isinstance(operand, Tensor):
+            result[p] = operand if operand.dtype == common else ops.cast(operand, dtype=common)
+        elif isinstance(operand, _SCALARS + (np.ndarray, list, tuple)):
+            result[p] = Tensor(operand, dtype=common)
+    return result
+
+
 def bind(op, operands, attrs):
-    tensors = _operand_tensors(op, operands)
+    if op.impure and _assign_condition.get() is not None:
+        target, value = operands
+        operands = (target, ops.select(_assign_condition.get(), value, target))
+    tensors = _operand_tensors(op, _promoted(op, operands) if op.promote else operands)
     trace = current_trace()
     types = [t.type for t in tensors]
     try:
@@ -265,12 +416,7 @@ def bind(op, operands, attrs):
         if op.impure:
             _target_parameter(op, tensors[0]).set_data(result)
         return wrap_array(result)
-    nodes = [t._node if t._node is not None else trace.lift(t) for t in tensors]
-    for tensor, node in zip(tensors, nodes):
-        if trace.graph.nodes.get(node.id) is not node:
-            raise GraphcError(f"{op.name}: an operand ({tensor.type}) is a traced value from another trace, e.g. "
-                              "one kept in a global or an attribute by an earlier call; return values from the "
-                              "traced function instead of storing them")
+    nodes = [trace.node_of(t) for t in tensors]
     if op.impure and nodes[0].op != "param":
         _target_parameter(op, tensors[0])
     return symbolic(trace.add(op.name, nodes, attrs, out_type))
@@ -290,4 +436,4 @@ def wrap_array(array: np.ndarray) -> Tensor:
     return tensor
 
 
-set_binder(bind)
+set_binder(bind, lambda: current_trace() is not None)

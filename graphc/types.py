@@ -1,6 +1,7 @@
 """Element types and tensor types: the vocabulary every layer above shares."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +81,52 @@ class TensorType:
             raise ValueError(f"bad tensor type {text!r}; expected e.g. f32[32,1,32,32]")
         dims = rest[:-1].strip()
         return TensorType(tuple(int(d) for d in dims.split(",")) if dims else (), dtype_of(short))
+
+
+@dataclass(frozen=True)
+class TupleType:
+    """The type of a node with several results (a control-flow node, docs/ir.md): only `get` nodes
+    read such a value, each taking one element."""
+    elements: tuple[TensorType, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "elements", tuple(self.elements))
+
+    def __str__(self) -> str:
+        return "(" + ",".join(map(str, self.elements)) + ")"
+
+
+def parse_type(text: str) -> TensorType | TupleType:
+    """Inverse of str() for both kinds: 'f32[3]' or '(f32[3],i32[])'."""
+    text = text.strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        return TensorType.parse(text)
+    inner = text[1:-1].strip()
+    return TupleType(tuple(TensorType.parse(part) for part in re.split(r"(?<=\]),", inner)) if inner else ())
+
+
+# -- implicit type promotion (MindSpore 2.x, measured on 2.10) ----------------------------------------
+_KIND = {bool_: 0, int32: 1, int64: 1, float32: 2, float64: 2}     # bool < int < float
+_DEFAULT_OF_KIND = {0: bool_, 1: int64, 2: float32}                # a Python bool, int, float alone
+
+
+def scalar_kind(value) -> int:
+    """The kind of a Python (or NumPy) scalar: 0 bool, 1 int, 2 float."""
+    if isinstance(value, (bool, np.bool_)):
+        return 0
+    return 1 if isinstance(value, (int, np.integer)) else 2
+
+
+def promote_types(dtypes, scalar_kinds=()) -> DType:
+    """The dtype MindSpore computes `a op b` in: among tensors the higher kind (bool < int < float)
+    and, within a kind, the wider; a Python scalar only lifts the kind (int32 tensor * 2.5 is
+    float32, bool tensor + 1 is int64) and never widens (float32 tensor * 2.5 stays float32)."""
+    dtypes = list(dtypes)
+    common = max(dtypes, key=lambda d: (_KIND[d], d.itemsize)) if dtypes else None
+    kind = max(scalar_kinds, default=-1)
+    if common is None or kind > _KIND[common]:
+        return _DEFAULT_OF_KIND[max(kind, 0)]
+    return common
 
 
 def type_of(array: np.ndarray) -> TensorType:

@@ -11,17 +11,25 @@ with tensor_content the raw little-endian C-order data. As MindSpore does, dims 
 unpacked (one varint field per dimension) and a 0-d tensor is written with dims [0]; the reader
 also accepts packed dims and the empty dims of newer MindSpore versions, and joins consecutive
 values with the same tag (MindSpore splits tensors over 512 MB into such slices).
+
+Protobuf has no end marker: a file cut between two values parses as a shorter checkpoint. So graphc
+frames what it writes. It ends the file with the trailer MindSpore's `crc_check=True` writes and
+every MindSpore load strips, b"crc_num" and the CRC-32 of the bytes before it (10 bytes,
+big-endian), and it opens the file with field 2047 = 1 (a field MindSpore's schema lacks, which
+protobuf parsers skip), a promise that the trailer follows. A file that makes the promise and lacks
+the trailer was cut short. A trailer's CRC is always checked. A foreign file without the promise
+(MindSpore writes none) that is cut between two values cannot be told from a shorter checkpoint.
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import secrets
+import zlib
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Iterator
 
 import numpy as np
+
+from .atomic_file import atomic_write_bytes
 
 # MindSpore's tensor_type strings (str(mindspore dtype)) and the numpy types they hold.
 TENSOR_TYPES = {
@@ -34,6 +42,7 @@ _TYPE_NAMES = {np.dtype(t): name for name, t in TENSOR_TYPES.items()}
 
 _VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
 Entries = list[tuple[str, np.ndarray]]
+_TRAILER_TAG, _CRC_BYTES = b"crc_num", 10
 
 
 class CheckpointFormatError(ValueError):
@@ -49,8 +58,9 @@ class CheckpointFormatError(ValueError):
 # encoding
 
 def encode_checkpoint(entries: Entries) -> bytes:
-    """The checkpoint bytes for (name, array) pairs, in order."""
-    return b"".join(_field(1, _encode_value(name, np.asarray(array))) for name, array in entries)
+    """The checkpoint bytes for (name, array) pairs, in order, between the promise and the trailer."""
+    body = _PROMISE + b"".join(_field(1, _encode_value(name, np.asarray(array))) for name, array in entries)
+    return body + _TRAILER_TAG + zlib.crc32(body).to_bytes(_CRC_BYTES, "big")
 
 
 def _encode_value(name: str, array: np.ndarray) -> bytes:
@@ -82,6 +92,9 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
+_PROMISE = _key(2047, _VARINT) + _varint(1)    # "this file ends with the crc_num trailer"
+
+
 # ---------------------------------------------------------------------------------------------
 # decoding
 
@@ -89,7 +102,7 @@ def decode_checkpoint(data: bytes, source: str = "<checkpoint bytes>") -> Entrie
     """The (name, array) pairs stored in checkpoint bytes; `source` names them in errors."""
     reader = _Reader(memoryview(data), source)
     slices: list[tuple[str, list[bytes], int, tuple[int, ...], str]] = []
-    for number, wire_type, start, end in reader.fields(0, len(data)):
+    for number, wire_type, start, end in reader.fields(0, _body_end(data, source)):
         if number != 1:
             continue
         reader.require_bytes(number, wire_type, start)
@@ -100,6 +113,23 @@ def decode_checkpoint(data: bytes, source: str = "<checkpoint bytes>") -> Entrie
             slices.append((name, [content], start, dims, type_name))
     return [(name, _to_array(reader, b"".join(parts), offset, dims, type_name))
             for name, parts, offset, dims, type_name in slices]
+
+
+def _body_end(data: bytes, source: str) -> int:
+    """Where the protobuf message ends: before the crc_num trailer, whose CRC is checked, if there is one."""
+    if not data:
+        raise CheckpointFormatError(source, 0, "the file is empty")
+    end = len(data) - len(_TRAILER_TAG) - _CRC_BYTES
+    if end < 0 or data[end:end + len(_TRAILER_TAG)] != _TRAILER_TAG:
+        if data.startswith(_PROMISE):
+            raise CheckpointFormatError(source, len(data), "the crc_num trailer that graphc ends its checkpoints "
+                                                           "with is missing")
+        return len(data)
+    recorded, actual = int.from_bytes(data[-_CRC_BYTES:], "big"), zlib.crc32(memoryview(data)[:end])
+    if actual != recorded:
+        raise CheckpointFormatError(source, end, f"the CRC-32 of the bytes before the crc_num trailer is {actual}, "
+                                                 f"the trailer says {recorded}")
+    return end
 
 
 def _decode_value(reader: _Reader, start: int, end: int) -> tuple[str, tuple[int, ...], str, bytes]:
@@ -216,31 +246,8 @@ class _Reader:
 
 def write_checkpoint(path: str | Path, entries: Entries) -> None:
     """Write entries to `path` atomically: readers see the old file or the whole new one."""
-    data = encode_checkpoint(entries)  # encode first: a bad entry must not touch the file
-    with atomic_output(path) as file:
-        file.write(data)
+    atomic_write_bytes(path, encode_checkpoint(entries))  # encoded first: a bad entry must not touch the file
 
 
 def read_checkpoint(path: str | Path) -> Entries:
     return decode_checkpoint(Path(path).read_bytes(), source=str(path))
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
-    """A binary file that replaces `path` when the block succeeds and vanishes if it raises.
-
-    It is a temporary file in the same directory (so os.replace is atomic), fsynced before the
-    replace so a crash never leaves a half-written file under the final name.
-    """
-    path = Path(path)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temp, "xb") as file:  # permissions from the umask, like any file the user creates
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise

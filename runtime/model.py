@@ -21,6 +21,7 @@ import numpy as np
 import graphc
 from graphc import nn
 from graphc.errors import ArgumentError
+from graphc.nn.loss_scale import LossScaleManager
 from graphc.tracing import Tensor
 
 from . import distributed
@@ -31,12 +32,15 @@ log = logging.getLogger("runtime.model")
 
 
 class Model:
+    """Model(network, loss_fn, optimizer, metrics, eval_network, eval_indexes, amp_level, boost_level,
+    loss_scale_manager=...), or Model(train_net) for a network that returns its loss and updates
+    itself (a user's TrainOneStepCell): train then calls it once per batch."""
+
     def __init__(self, network, loss_fn=None, optimizer=None, metrics=None, eval_network=None,
-                 eval_indexes=None, amp_level="O0", **kwargs):
-        if kwargs:
-            raise ValueError(f"Model: unsupported argument(s) {', '.join(kwargs)}")
-        if amp_level != "O0":
-            raise ValueError(f"Model: amp_level={amp_level!r} is not supported; graphc trains in float32 ('O0')")
+                 eval_indexes=None, amp_level="O0", boost_level="O0", **kwargs):
+        _check_options(kwargs)
+        _check_levels(amp_level, kwargs.get("acc_level", boost_level))        # acc_level: boost_level's old name
+        self._loss_scale_manager = _loss_scale_manager(kwargs.get("loss_scale_manager"), optimizer)
         self._network, self._loss_fn, self._optimizer = network, loss_fn, optimizer
         self._metrics = get_metrics(metrics) if metrics else {}
         self._train_network = self._build_train_network()
@@ -55,17 +59,29 @@ class Model:
         return self._eval_network
 
     def _build_train_network(self):
-        if self._optimizer is None:
-            return nn.WithLossCell(self._network, self._loss_fn) if self._loss_fn is not None else self._network
+        """As MindSpore's amp.build_train_network at level O0: the loss cell, then the step cell
+        the loss-scale manager asks for (a fixed scale without overflow checks is a sens)."""
         net = nn.WithLossCell(self._network, self._loss_fn) if self._loss_fn is not None else self._network
-        return nn.TrainOneStepCell(net, self._optimizer)
+        if self._optimizer is None:
+            return net
+        manager = self._loss_scale_manager
+        if manager is None:
+            return nn.TrainOneStepCell(net, self._optimizer)
+        update_cell = manager.get_update_cell()
+        if update_cell is None:
+            return nn.TrainOneStepCell(net, self._optimizer, sens=float(manager.get_loss_scale()))
+        return nn.TrainOneStepWithLossScaleCell(net, self._optimizer, scale_sense=update_cell)
 
     def _build_eval_network(self, eval_network, eval_indexes):
         if eval_network is not None:
             if eval_indexes is not None and len(eval_indexes) != 3:
-                raise ValueError("Model: eval_indexes must list 3 output positions: loss, prediction, label")
+                raise ArgumentError("Model: eval_indexes must list 3 output positions: loss, prediction, label")
             return eval_network, eval_indexes
-        if self._metrics and self._loss_fn is not None:
+        if self._metrics and self._loss_fn is None:
+            raise ArgumentError("Model: metrics need an eval_network, or a loss_fn to build one from the network "
+                                "(Model(network, loss_fn, optimizer, metrics)); a train network given alone cannot "
+                                "be evaluated")
+        if self._metrics:
             return nn.WithEvalCell(self._network, self._loss_fn), [0, 1, 2]
         return None, None
 
@@ -86,8 +102,9 @@ class Model:
         self._train_loop(cb_params, train_dataset, initial_epoch, valid_dataset, valid_frequency)
 
     def _check_train_args(self, epoch, dataset, initial_epoch):
-        if self._optimizer is None and not isinstance(self._train_network, nn.TrainOneStepCell):
-            raise ValueError("Model.train needs an optimizer: Model(network, loss_fn, optimizer=...)")
+        if self._optimizer is None and self._loss_fn is not None:
+            raise ValueError("Model.train needs an optimizer: Model(network, loss_fn, optimizer=...); without one "
+                             "the loss is computed and nothing is trained")
         if not isinstance(epoch, int) or epoch < 1:
             raise ValueError(f"Model.train: epoch must be a positive int, got {epoch!r}")
         if not isinstance(initial_epoch, int) or not 0 <= initial_epoch < epoch:
@@ -165,7 +182,7 @@ class Model:
             metric.clear()
         callbacks.on_eval_begin(run_context)
         callbacks.on_eval_epoch_begin(run_context)
-        for batch in _batches(valid_dataset, True, "evaluation"):
+        for batch in _batches(valid_dataset, self._loss_fn is not None, "evaluation"):
             if cb.cur_step_num == 0:
                 self._compile(self._eval_network, batch, "eval step")
             cb.cur_step_num += 1
@@ -192,6 +209,47 @@ class Model:
     def predict(self, *predict_data):
         self._network.set_train(False)
         return self._network(*(x if isinstance(x, Tensor) else Tensor(x) for x in predict_data))
+
+
+_AMP_LEVELS = ("O0", "O1", "O2", "O3", "auto")
+_BOOST_LEVELS = ("O0", "O1", "O2")
+# keep_batchnorm_fp32 and boost_config_dict tune float16 casts and boost mode: at O0, where graphc
+# runs, MindSpore applies neither, so they are accepted and change nothing, as there.
+_MODEL_OPTIONS = ("loss_scale_manager", "keep_batchnorm_fp32", "boost_config_dict", "acc_level")
+
+
+def _check_levels(amp_level, boost_level) -> None:
+    """O0 (float32, no boost) is what graphc runs; the other levels are refused with the reason."""
+    if amp_level not in _AMP_LEVELS:
+        raise ArgumentError(f"Model: The amp level {amp_level} is not supported; amp_level must be one of "
+                            f"{', '.join(_AMP_LEVELS)}")
+    if amp_level != "O0":
+        raise ArgumentError(f"Model: amp_level={amp_level!r} asks for mixed precision (float16 compute), which graphc "
+                            "does not support yet (issue 23); use amp_level='O0' to train in float32")
+    if boost_level not in _BOOST_LEVELS:
+        raise ArgumentError(f"Model: boost_level={boost_level!r} is not valid; it must be one of "
+                            f"{', '.join(_BOOST_LEVELS)}")
+    if boost_level != "O0":
+        raise ArgumentError(f"Model: boost_level={boost_level!r} is not supported: MindSpore's boost mode changes the "
+                            "training (gradient freezing, fewer batch norms, other optimizers) to run faster on "
+                            "Ascend, and graphc has none of it; use boost_level='O0'")
+
+
+def _check_options(kwargs: dict) -> None:
+    unknown = [key for key in kwargs if key not in _MODEL_OPTIONS]
+    if unknown:
+        raise ArgumentError(f"Model: unknown argument(s) {', '.join(unknown)}; Model takes "
+                            f"{', '.join(_MODEL_OPTIONS)} as keywords")
+
+
+def _loss_scale_manager(manager, optimizer):
+    if manager is not None and not isinstance(manager, LossScaleManager):
+        raise ArgumentError(f"Model: loss_scale_manager must be a FixedLossScaleManager or DynamicLossScaleManager, "
+                            f"got {type(manager).__name__}")
+    if manager is not None and optimizer is None:
+        raise ArgumentError("Model: loss_scale_manager needs an optimizer: the scale acts on the gradients of the "
+                            "training step Model builds")
+    return manager
 
 
 def _no_sink_mode(dataset_sink_mode, sink_size=-1) -> None:

@@ -11,15 +11,18 @@ from runtime.dataset import FASHION_MNIST, MNIST, DownloadError, download_split
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("GRAPHC_VERIFY_EACH", "1")   # every pass of every compile is verified, naming a culprit
+os.environ.setdefault("GRAPHC_ALLOW_OVERSUBSCRIBE", "1")   # tests comparing 1 and 2 threads get 2 on any machine
 REQUIRE_DATA_ENV = "GRAPHC_REQUIRE_DATA"
+DEFAULT_CONTEXT = dict(context._context)   # taken before any test or fixture changes it
 
 
 @pytest.fixture(autouse=True)
 def fresh_context():
-    saved = dict(context._context)
     graphc.set_seed(0)
     yield
-    context.set_context(**saved)      # through set_context, so compiled functions see the change
+    # the defaults, not what the test began with: a module-scoped fixture may have changed the context
+    # before this fixture ran, and that change must not reach the next module
+    context.set_context(**DEFAULT_CONTEXT)      # through set_context, so compiled functions see the change
     context.reset_auto_parallel_context()
 
 

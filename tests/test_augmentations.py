@@ -98,7 +98,7 @@ def test_normalize_per_channel_in_both_layouts():
     np.testing.assert_allclose(out, (images - np.array(mean)) / np.array(std), rtol=1e-6)
     chw = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
     np.testing.assert_allclose(Normalize(mean, std, is_hwc=False)(chw), out.transpose(0, 3, 1, 2), rtol=1e-6)
-    with pytest.raises(ValueError, match=r"3 means and stds for images \(2, 3, 3, 4\) with 4 channels"):
+    with pytest.raises(ValueError, match=r"3 means and stds for an image of shape \(3, 3, 4\)"):
         Normalize(mean, std)(images.transpose(0, 1, 3, 2))
     with pytest.raises(ValueError, match="every std must be > 0"):
         Normalize([0.0], [0.0])

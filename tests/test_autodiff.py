@@ -118,6 +118,108 @@ def test_repeated_calls_compile_once(monkeypatch):
     assert len(calls) == 1
 
 
+# -- return_ids and sens_param (MindSpore 2.10's structures and values) ----------------------------------
+def test_return_ids_pairs_each_gradient_with_its_position_or_name(mode):
+    net = Scaled()
+    w = net.w.asnumpy()
+    x, y = Tensor(X), Tensor(Y)
+    (p0, dx), (p1, dy) = graphc.grad(f, (0, 1), return_ids=True)(x, y)
+    assert (p0, p1) == (0, 1)
+    close(dx, 2 * X * Y)
+    close(dy, X * X)
+    position, dy = graphc.grad(f, 1, return_ids=True)(x, y)        # an int position: one pair, not a tuple
+    assert position == 1
+    close(dy, X * X)
+    ((name, dw),) = graphc.grad(net, None, net.trainable_params(), return_ids=True)(x)
+    assert name == "w"
+    close(dw, X * X)
+    value, ((position, dx), ((name, dw),)) = graphc.value_and_grad(net, 0, net.trainable_params(),
+                                                                   return_ids=True)(x)
+    assert (position, name) == (0, "w")
+    close(value, np.sum(w * X * X))
+    close(dx, 2 * w * X)
+
+
+def product(x, y):
+    return x * y
+
+
+def test_sens_param_seeds_the_backward_pass(mode):
+    x, y, sens = Tensor(X), Tensor(Y), Tensor(X + 1)
+    close(graphc.grad(product, 0, sens_param=True)(x, y, sens), (X + 1) * Y)      # d<x*y, sens>/dx
+    close(graphc.grad(product, 0, sens_param=True)(x, y, sens=sens), (X + 1) * Y)   # MindSpore's keyword
+    value, dy = graphc.value_and_grad(product, 1, sens_param=True)(x, y, sens)
+    close(value, X * Y)
+    close(dy, (X + 1) * X)
+    dx, (aux,) = graphc.grad(lambda a, b: (a * b, a + b), 0, has_aux=True, sens_param=True)(x, y, sens)
+    close(dx, (X + 1) * Y)          # has_aux: only the first output is seeded
+    close(aux, X + Y)
+
+
+def test_a_sens_for_each_output_of_a_tuple(mode):
+    s1, s2 = X + 1, Y - 1
+    dx = graphc.grad(lambda a, b: (a * b, a + b), 0, sens_param=True)(Tensor(X), Tensor(Y), (Tensor(s1), Tensor(s2)))
+    close(dx, s1 * Y + s2)
+
+
+def test_sens_shapes_mindspore_accepts(mode):
+    """MindSpore 2.10 measured: a scalar output takes a sens of any shape and uses its sum
+    (PYNATIVE_MODE: a [2,3] sens of 2s gives 12 times the gradient); a 0-d sens is broadcast to
+    the output (GRAPH_MODE). graphc does both in both modes."""
+    sens = np.full((2, 3), 2.0, np.float32)
+    close(graphc.grad(f, 0, sens_param=True)(Tensor(X), Tensor(Y), Tensor(sens)), 12 * 2 * X * Y)
+    close(graphc.grad(product, 0, sens_param=True)(Tensor(X), Tensor(Y), Tensor(np.float32(3))), 3 * Y)
+
+
+def test_sens_that_fits_no_output_is_refused(mode):
+    x, y = Tensor(X), Tensor(Y)
+    with pytest.raises(GraphcError, match=r"sens \(the gradient of the output\) is f32\[3,2\] but the output is "
+                                          r"f32\[2,3\]; pass a Tensor of the output's shape and dtype"):
+        graphc.grad(product, 0, sens_param=True)(x, y, Tensor(X.T.copy()))
+    with pytest.raises(GraphcError, match=r"sens .* is f64\[2,3\] but the output is f32\[2,3\]"):
+        graphc.grad(product, 0, sens_param=True)(x, y, Tensor(X.astype(np.float64)))
+    with pytest.raises(GraphcError, match="returns 2 outputs, so sens must be a tuple of 2 gradients.*got f32"):
+        graphc.grad(lambda a, b: (a * b, a + b), 0, sens_param=True)(x, y, x)
+    with pytest.raises(GraphcError, match="grad_position 2 is out of range: the function was called with 2"):
+        graphc.grad(product, 2, sens_param=True)(x, y, x)       # the sens is not an input
+    with pytest.raises(GraphcError, match="keyword.* sens.*set sens_param=True"):
+        graphc.grad(product)(x, y, sens=x)
+
+
+class SecondOrder(nn.Cell):
+    """MindSpore's higher-order tutorial: GradOperation(get_all=True, sens_param=True) over a
+    first-order gradient network, with one sens per first-order output picking a row of the Hessian."""
+
+    def __init__(self, first_order):
+        super().__init__()
+        self.grad = ops.GradOperation(get_all=True, sens_param=True)
+        self.first_order = first_order
+        self.one, self.zero = Tensor(np.ones(2, np.float32)), Tensor(np.zeros(2, np.float32))
+
+    def construct(self, x, y):
+        dxdx, dxdy = self.grad(self.first_order)(x, y, (self.one, self.zero))
+        dydx, dydy = self.grad(self.first_order)(x, y, (self.zero, self.one))
+        return dxdx, dxdy, dydx, dydy
+
+
+class FirstOrder(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.grad = ops.GradOperation(get_all=True)
+
+    def construct(self, x, y):
+        return self.grad(lambda a, b: a * a * b)(x, y)      # (2xy, x²)
+
+
+def test_second_order_gradient_with_a_tuple_sens(mode):
+    x, y = np.array([4.0, -1.5], np.float32), np.array([5.0, 2.0], np.float32)
+    dxdx, dxdy, dydx, dydy = SecondOrder(FirstOrder())(Tensor(x), Tensor(y))
+    close(dxdx, 2 * y)      # d(2xy)/dx; MindSpore's tutorial prints 10, 8, 8, 0 at x=4, y=5
+    close(dxdy, 2 * x)      # d(2xy)/dy
+    close(dydx, 2 * x)      # d(x²)/dx
+    close(dydy, 0 * x)      # d(x²)/dy
+
+
 # -- the autodiff pass ---------------------------------------------------------------------------------
 def test_expand_gradients_annotates_gradient_nodes():
     traced = JIT.trace(graphc.grad(f), (Tensor(X), Tensor(Y)))

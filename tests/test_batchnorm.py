@@ -177,7 +177,7 @@ def test_bad_arguments(kwargs, message):
         nn.BatchNorm2d(**kwargs)
 
 
-def test_a_trained_checkpoint_loads_back_and_missing_moving_statistics_fail_strictly(tmp_path):
+def test_a_trained_checkpoint_loads_back_and_missing_moving_statistics_are_reported(tmp_path):
     import runtime
 
     graphc.set_context(mode=graphc.GRAPH_MODE)
@@ -203,8 +203,7 @@ def test_a_trained_checkpoint_loads_back_and_missing_moving_statistics_fail_stri
 
     partial = {k: v for k, v in runtime.load_checkpoint(path).items() if "moving" not in k}
     fresh = make()
-    before = {name: p.asnumpy().copy() for name, p in fresh.parameters_and_names()}
-    with pytest.raises(ValueError, match=r"missing \['1.moving_mean', '1.moving_variance'\]"):
-        runtime.load_param_into_net(fresh, partial, strict_load=True)
-    for name, p in fresh.parameters_and_names():      # nothing half-loaded
-        np.testing.assert_array_equal(p.asnumpy(), before[name])
+    assert runtime.load_param_into_net(fresh, partial, strict_load=True) == (['1.moving_mean', '1.moving_variance'],
+                                                                             [])
+    np.testing.assert_array_equal(fresh[1].moving_mean.asnumpy(), 0.0)       # its own statistics, as in MindSpore
+    np.testing.assert_array_equal(fresh[0].weight.asnumpy(), net[0].weight.asnumpy())

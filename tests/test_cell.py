@@ -8,6 +8,7 @@ import pytest
 
 import graphc
 from graphc import Tensor, nn
+from graphc.errors import ArgumentError
 from graphc.models import LeNet5, lenet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,3 +138,72 @@ def test_lenet_example_builds_net_and_a_training_step():
     assert shape_line == "logits shape: (32, 10)"
     # random labels over 10 classes: the first loss is close to log(10)
     assert abs(float(loss_line.split(":")[1]) - np.log(10)) < 0.1
+
+
+# -- MindSpore 2.x's Cell and container methods ----------------------------------------------------------------
+class Stack(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.CellList([nn.Dense(2, 3), nn.Dense(3, 4)])
+        self.seq = nn.SequentialCell([nn.Dense(2, 2), nn.ReLU()])
+
+
+def names(cell):
+    return [name for name, _ in cell.parameters_and_names()]
+
+
+def test_cell_list_edits_renumber_the_parameters_as_mindspore_does():
+    """The names after each edit are the ones MindSpore 2.10 printed for the same edits."""
+    net = Stack()
+    inserted = nn.Dense(3, 3)
+    net.layers.insert(1, inserted)
+    assert net.layers[1] is inserted and len(net.layers) == 3
+    assert names(net.layers) == ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
+                                 "layers.2.weight", "layers.2.bias"]
+    assert net.layers[2].weight.shape == (4, 3)           # the old layers.1 moved to layers.2
+    net.layers.append(nn.Dense(4, 5))
+    del net.layers[0]
+    assert [p.shape for p in net.layers.get_parameters()][::2] == [(3, 3), (4, 3), (5, 4)]
+    assert names(net.layers)[::2] == ["layers.0.weight", "layers.1.weight", "layers.2.weight"]
+    net.layers[0] = nn.Dense(2, 3)
+    net.layers.extend([nn.Dense(5, 1)])
+    assert names(net.layers)[::2] == ["layers.0.weight", "layers.1.weight", "layers.2.weight", "layers.3.weight"]
+
+
+def test_sequential_cell_edits_and_slices():
+    net = Stack()
+    net.seq.append(nn.Dense(2, 2))
+    del net.seq[1]                        # the ReLU: the appended seq.2 becomes seq.1
+    assert names(net.seq) == ["seq.0.weight", "seq.0.bias", "seq.1.weight", "seq.1.bias"]
+    head = net.seq[0:1]
+    assert isinstance(head, nn.SequentialCell) and names(head) == ["seq.0.weight", "seq.0.bias"]
+    x = Tensor(np.ones((1, 2), np.float32))
+    np.testing.assert_allclose(net.seq(x).asnumpy(), net.seq[1](net.seq[0](x)).asnumpy(), rtol=1e-6)
+    with pytest.raises(ArgumentError, match="item 0 is a int, not a Cell"):
+        net.seq.insert(0, 3)
+
+
+def test_add_flags_sets_attributes_and_records_them():
+    net = Stack()
+    assert net.add_flags(sink_mode=True) is net and net.sink_mode is True and net.get_flags() == {"sink_mode": True}
+    net.add_flags_recursive(fp32=True)
+    assert all(cell.fp32 is True for _, cell in net.cells_and_names())
+
+
+def test_to_float32_returns_the_cell_and_half_types_are_refused():
+    dense = nn.Dense(2, 2)
+    assert dense.to_float(graphc.float32) is dense and dense.get_flags()["fp32"] is True
+    with pytest.raises(ArgumentError, match="has no half-precision types yet .* mixed-precision"):
+        dense.to_float(np.float16)
+    with pytest.raises(ArgumentError, match="dst_type must be float32, float16 or bfloat16"):
+        dense.to_float(graphc.float64)
+
+
+def test_init_parameters_data_maps_each_parameter_to_itself_filled():
+    """A Parameter made from a lazy Tensor is filled when made (its storage is allocated once, aligned),
+    so init_parameters_data has nothing left to fill and maps each Parameter to itself."""
+    net = nn.Dense(2, 2)
+    net.extra = graphc.Parameter(Tensor(shape=(3,), dtype=graphc.float32, init=nn.One()), name="extra")
+    filled = net.init_parameters_data()
+    assert list(filled) == list(net.get_parameters()) and all(filled[p] is p for p in filled)
+    np.testing.assert_array_equal(net.extra.asnumpy(), np.ones(3, np.float32))

@@ -1,4 +1,5 @@
 """The .ckpt byte format: golden bytes built from the protobuf spec, round trips, corrupt input, atomic writes."""
+import binascii
 import os
 import struct
 
@@ -32,11 +33,20 @@ def value(tag, tensor):
     return length_delimited(1, length_delimited(1, tag) + length_delimited(2, tensor))
 
 
+def crc_trailer(body):
+    """MindSpore's crc_check trailer (serialization.py): b"crc_num", then the crc32 of the bytes before it as
+    10 bytes, big-endian."""
+    return b"crc_num" + binascii.crc32(body).to_bytes(10, "big")
+
+
+PROMISE = b"\xf8\x7f" + b"\x01"   # field 2047, varint: key 2047 << 3 = 16376 = varint f8 7f; value 1
+
+
 def test_golden_bytes():
-    expected = (value(b"conv.w", tensor_proto([2], b"Float32", struct.pack("<2f", 1.0, -2.0)))
-                + value(b"step", tensor_proto([0], b"Int32", struct.pack("<i", 7))))  # MindSpore: 0-d -> dims [0]
+    values = (value(b"conv.w", tensor_proto([2], b"Float32", struct.pack("<2f", 1.0, -2.0)))
+              + value(b"step", tensor_proto([0], b"Int32", struct.pack("<i", 7))))  # MindSpore: 0-d -> dims [0]
     entries = [("conv.w", np.array([1.0, -2.0], np.float32)), ("step", np.array(7, np.int32))]
-    assert encode_checkpoint(entries) == expected
+    assert encode_checkpoint(entries) == PROMISE + values + crc_trailer(PROMISE + values)
 
 
 def test_multi_byte_varints():
@@ -115,17 +125,28 @@ def test_skips_unknown_fields():
     assert x.tolist() == [5]
 
 
-def test_every_truncation_fails_cleanly_or_keeps_whole_entries():
+def test_every_truncation_of_a_graphc_checkpoint_fails():
     data = encode_checkpoint([("a", np.arange(5, dtype=np.float32)), ("b", np.ones((2, 2), np.int64))])
-    complete = decode_checkpoint(data)
     for cut in range(len(data)):
-        try:
-            decoded = decode_checkpoint(data[:cut])
-        except CheckpointFormatError as error:
-            assert 0 <= error.offset <= cut
-        else:  # a cut between two values is a valid, shorter checkpoint in protobuf
-            assert len(decoded) < len(complete)
-            assert [n for n, _ in decoded] == [n for n, _ in complete[:len(decoded)]]
+        with pytest.raises(CheckpointFormatError) as info:
+            decode_checkpoint(data[:cut])
+        assert 0 <= info.value.offset <= cut
+    with pytest.raises(CheckpointFormatError, match="byte 0: the file is empty"):
+        decode_checkpoint(b"")
+
+
+def test_mindspore_files_with_and_without_the_crc_trailer():
+    first = value(b"a", tensor_proto([2], b"Int8", b"\x01\x02"))
+    values = first + value(b"b", tensor_proto([1], b"Int8", b"\x03"))
+    for data in (values, values + crc_trailer(values)):
+        assert [(n, x.tolist()) for n, x in decode_checkpoint(data)] == [("a", [1, 2]), ("b", [3])]
+    damaged = bytearray(values + crc_trailer(values))
+    damaged[-20] ^= 1
+    with pytest.raises(CheckpointFormatError, match=f"byte {len(values)}: the CRC-32 .* is [0-9]+, the trailer says"):
+        decode_checkpoint(bytes(damaged))
+    # Without graphc's promise (MindSpore never writes it), a cut between two values is undetectable:
+    # it parses as a shorter checkpoint, as it does in MindSpore.
+    assert [n for n, _ in decode_checkpoint(values[:len(first)])] == ["a"]
 
 
 @pytest.mark.parametrize("data, message", [

@@ -2,6 +2,7 @@
 to GRAPHC_MAP_CACHE_BYTES; the shuffle buffer over streamed rows counts its rows as they come."""
 import numpy as np
 
+from graphc import env
 from runtime.dataset import GeneratorDataset, NumpySlicesDataset
 from runtime.dataset import pipeline
 from test_dataset import CountingDouble
@@ -18,7 +19,7 @@ def test_a_map_result_within_the_bound_is_computed_once(monkeypatch):
     data = NumpySlicesDataset({"x": np.arange(100, dtype=np.float32)}, shuffle=False).map(scale, ["x"])
     first, second = passes(data)
     assert first == second == [2.0 * i for i in range(100)] and scale.calls == 1
-    assert pipeline.map_cache_bytes() == pipeline.DEFAULT_MAP_CACHE_BYTES == 512 << 20
+    assert pipeline.map_cache_bytes() == env.VARIABLES["GRAPHC_MAP_CACHE_BYTES"].default == 512 << 20
 
 
 def test_a_map_result_past_the_bound_is_recomputed_each_pass_not_held(monkeypatch):

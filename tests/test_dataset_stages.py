@@ -240,8 +240,16 @@ def test_mnist_dataset_errors(tmp_path):
         ds.MnistDataset(tmp_path, usage="test")
     with pytest.raises(GraphcError, match="is not a directory"):
         ds.MnistDataset(tmp_path / "train-images-idx3-ubyte")
-    with pytest.raises(GraphcError, match="sampler is not supported"):
+    with pytest.raises(GraphcError, match="MnistDataset: cache is not supported"):
+        ds.MnistDataset(tmp_path, cache=object())
+    with pytest.raises(GraphcError, match="MnistDataset: sampler must be a mindspore.dataset sampler"):
         ds.MnistDataset(tmp_path, sampler=object())
+
+
+def test_mnist_dataset_takes_a_sampler(tmp_path):
+    fake_split(tmp_path, "train", 6, 0)
+    picked = ds.MnistDataset(tmp_path, "train", sampler=ds.SubsetSampler([4, 1]))
+    assert [int(row[1]) for row in picked.create_tuple_iterator(output_numpy=True)] == [4, 1]
 
 
 def test_mnist_dataset_on_real_data(mnist_dir):

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from graphc.passes import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = Path(__file__).parent / "mpi_jobs"
+LEAVE_WITHIN = 10.0      # seconds from a rank leaving early to the end of its job
 
 
 def _mpiexec() -> str | None:
@@ -67,6 +69,33 @@ def test_an_exception_on_one_rank_ends_the_job_with_its_error():
     assert job.returncode != 0
     assert "RuntimeError: rank 1 cannot read its next batch" in job.stderr
     assert "unreachable" not in job.stdout
+
+
+LEFT = r"graphc: rank 0 of 2 waits in its collective \d+ \(allreduce of [\d,]+ bytes\), but rank 1 exited " \
+       r"\(sys.exit or the end of its script\) after \d+ collectives; aborting the whole job"
+
+
+@needs_mpi
+@pytest.mark.parametrize("how, message", [
+    ("exit0", LEFT), ("exit1", LEFT), ("end", LEFT),
+    ("sigterm", r"graphc: rank 1 of 2 received SIGTERM; aborting the whole job"),
+    ("sigint", r"KeyboardInterrupt\ngraphc: rank 1 of 2 failed with KeyboardInterrupt; aborting the whole job"),
+    ("evaluate", r"graphc: rank [01] of 2 found the ranks at different collectives \(rank 0 allreduce of [\d,]+ "
+                 r"bytes, rank 1 allgather\): they no longer run the same steps"),
+])
+def test_a_rank_that_leaves_early_ends_the_job_within_seconds_saying_which_and_why(how, message):
+    job = run_job(str(JOBS / "one_rank_leaves.py"), how, timeout=60)       # a hang would time out
+    ended = time.time()
+    left = float(re.search(r"rank 1 leaves its training loop at ([\d.]+)", job.stdout).group(1))
+    assert job.returncode != 0 and "rank 0: finished" not in job.stdout, job.stdout
+    assert re.search(message, job.stderr), job.stderr
+    assert ended - left < LEAVE_WITHIN, f"the job ended {ended - left:.1f} s after rank 1 left"
+
+
+@needs_mpi
+def test_ranks_that_finish_seconds_apart_end_the_job_normally():
+    job = run_job(str(JOBS / "one_rank_leaves.py"), "none", timeout=60)
+    assert succeeded(job).count("finished") == 2 and "aborting" not in job.stderr, job.stderr
 
 
 @needs_mpi

@@ -1,13 +1,19 @@
 """IDX reading and dataset download, on small MNIST-format files made here (served from file:// mirrors)."""
+import contextlib
 import gzip
 import hashlib
+import http.server
+import os
 import re
+import threading
 
 import numpy as np
 import pytest
 
-from runtime.dataset import FASHION_MNIST, MNIST, DataSource, DownloadError, IdxFormatError, Mnist, download_split, read_idx
-from runtime.dataset.download import DataFile
+from full_disk import fill, small_disk, tmpfs  # noqa: F401  (fixtures)
+from runtime.dataset import (FASHION_MNIST, MNIST, DataSource, DownloadError, IdxFormatError, Mnist, MnistDataset,
+                             download_split, read_idx)
+from runtime.dataset.checksum import ChecksumMismatch, DataFile
 
 MIRRORS_ENV = "GRAPHC_TINY_MIRRORS"
 COUNTS = {"train": 5, "test": 3}
@@ -101,10 +107,11 @@ def test_download_layout_and_checksums(tiny, tmp_path):
             assert extracted.read_bytes() == raw[file.name]
             assert (extracted.parent / f"{file.name}.gz").read_bytes() == (mirror / f"{file.name}.gz").read_bytes()
     assert sorted(p.name for p in (tmp_path / "data" / "test").iterdir()) == [
+        ".t10k-images-idx3-ubyte.md5", ".t10k-labels-idx1-ubyte.md5",       # the markers of the MD5 checks
         "t10k-images-idx3-ubyte", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte.gz"]
 
 
-def test_files_of_the_right_size_are_kept_others_fetched_again(tiny, tmp_path, monkeypatch, capsys):
+def test_published_files_are_kept_others_fetched_again(tiny, tmp_path, monkeypatch, capsys):
     source, mirror, raw = tiny
     root = download_split(source, tmp_path, "test")
     labels = root / "t10k-labels-idx1-ubyte"
@@ -112,13 +119,118 @@ def test_files_of_the_right_size_are_kept_others_fetched_again(tiny, tmp_path, m
     monkeypatch.setenv(MIRRORS_ENV, "file:///nonexistent/mirror/")
     download_split(source, tmp_path, "test")
     assert labels.stat().st_mtime_ns == before
-    labels.write_bytes(b"")                     # a 0-byte file is not trusted because it exists
+    labels.write_bytes(b"")                     # a 0-byte file is not trusted because it exists:
+    download_split(source, tmp_path, "test")    # it is extracted again from the archive beside it
+    assert "is 0 bytes, not the published 11: fetching it again" in capsys.readouterr().err
+    assert labels.read_bytes() == raw["t10k-labels-idx1-ubyte"]
+    labels.write_bytes(b"")
+    (root / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DownloadError, match="t10k-labels-idx1-ubyte.gz"):
         download_split(source, tmp_path, "test")
-    assert "is 0 bytes, not 11: downloading it again" in capsys.readouterr().err
     monkeypatch.setenv(MIRRORS_ENV, mirror.as_uri())
     download_split(source, tmp_path, "test")
     assert labels.read_bytes() == raw["t10k-labels-idx1-ubyte"]
+
+
+def test_a_changed_file_of_the_published_size_is_checked_again(tiny, tmp_path, monkeypatch):
+    source, _, raw = tiny
+    labels = download_split(source, tmp_path, "test") / "t10k-labels-idx1-ubyte"
+    good = raw[labels.name]
+    corrupt = good[:-1] + bytes([(good[-1] + 1) % 10])      # the same size, one label changed
+    labels.write_bytes(corrupt)
+
+    class Tiny(Mnist):
+        SOURCE = source
+
+    class TinyDataset(MnistDataset):
+        SOURCE = source
+    message = f"{labels} has MD5 {md5(corrupt)}, not the published {md5(good)}: it changed since it was downloaded"
+    with pytest.raises(ChecksumMismatch, match=f"Tiny: {re.escape(message)}"):
+        Tiny(tmp_path, split="test")
+    with pytest.raises(ChecksumMismatch, match=f"TinyDataset: {re.escape(message)}"):
+        TinyDataset(labels.parent, usage="test")
+    monkeypatch.setenv(MIRRORS_ENV, "file:///nonexistent/mirror/")
+    Tiny(tmp_path, split="test", download=True)             # extracted again from the archive beside it
+    assert labels.read_bytes() == good
+    # hashed once: while the size and mtime the marker records hold, the file is not read again
+    before = labels.stat()
+    labels.write_bytes(corrupt)
+    os.utime(labels, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert Tiny(tmp_path, split="test", download=True).labels[-1] == corrupt[-1]
+
+
+def gzip_bomb(megabytes):
+    """A gzip file of `megabytes` MiB of zeros, a thousandth of that in size: one member repeated."""
+    return gzip.compress(bytes(1 << 20)) * megabytes
+
+
+def test_a_gzip_bomb_stops_at_the_published_size(tmp_path, monkeypatch, tmpfs):
+    """The issue's case: a mirror serves MNIST's training images as a 400 MB gzip bomb (400 KB)."""
+    bombs = tmp_path / "bombs"
+    bombs.mkdir()
+    images = MNIST.splits["train"][0]
+    (bombs / f"{images.name}.gz").write_bytes(gzip_bomb(400))
+    monkeypatch.setenv(MNIST.mirrors_env, bombs.as_uri())
+    disk = tmpfs(64)        # room for the published 47 MB, not for the bomb
+    with pytest.raises(DownloadError) as info:
+        download_split(MNIST, disk, "train")
+    assert (f"{bombs.as_uri()}/{images.name}.gz: it decompresses to more than {images.size} bytes, the published "
+            "size; stopped there") in str(info.value)
+    assert os.listdir(disk / "train") == []
+
+
+@contextlib.contextmanager
+def plain_http_mirror(body):
+    """A plain-HTTP mirror on 127.0.0.1 sending `body` for every file, without a Content-Length."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"           # the body ends when the connection closes
+
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            with contextlib.suppress(ConnectionError):      # the client stops reading early
+                self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_download_stops_at_the_most_the_archive_can_be(tiny, tmp_path, monkeypatch):
+    source, _, _ = tiny
+    junk = np.random.default_rng(0).integers(0, 256, 8 << 20, dtype=np.uint8).tobytes()
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "t10k-images-idx3-ubyte.gz").write_bytes(junk[:200_000])
+    most = source.splits["test"][0].size * 101 // 100 + 65536
+    with plain_http_mirror(junk) as http_mirror:
+        monkeypatch.setenv(MIRRORS_ENV, f"{http_mirror} {(tmp_path / 'big').as_uri()}")
+        with pytest.raises(DownloadError) as info:
+            download_split(source, tmp_path / "data", "test")
+    tried = str(info.value).splitlines()[1:3]
+    assert tried == [f"  {(tmp_path / 'big').as_uri()}/t10k-images-idx3-ubyte.gz: it is 200000 bytes, more than "
+                     f"the {most} its archive can be",      # said by the file's size, before reading it
+                     f"  {http_mirror}t10k-images-idx3-ubyte.gz: it sent more bytes than the archive can be; "
+                     "stopped there"]                       # plain HTTP last, and cut off as it streams
+    assert os.listdir(tmp_path / "data" / "test") == []
+
+
+def test_a_full_disk_is_reported_as_such_not_blamed_on_the_mirrors(tiny, monkeypatch, small_disk):
+    source, mirror, _ = tiny
+    (small_disk / "test").mkdir()
+    fill(small_disk)
+    with pytest.raises(DownloadError) as info:
+        download_split(source, small_disk, "test")
+    message = str(info.value)
+    assert message.startswith(f"could not write Tiny's t10k-images-idx3-ubyte into {small_disk / 'test'}: No space "
+                              f"left on device (while fetching {mirror.as_uri()}/t10k-images-idx3-ubyte.gz); free "
+                              "space there, or pass another folder")
+    assert "fix: set" not in message
 
 
 @pytest.fixture
@@ -143,7 +255,7 @@ def test_a_corrupt_mirror_is_skipped(tmp_path, tiny, bad_mirror, monkeypatch):
 
 
 def test_no_working_mirror_names_every_attempt_and_leaves_nothing(tmp_path, tiny, bad_mirror, monkeypatch):
-    source, _, _ = tiny
+    source, _, raw = tiny
     monkeypatch.setenv(MIRRORS_ENV, f"file:///nonexistent/ {bad_mirror.as_uri()}")
     with pytest.raises(DownloadError) as info:
         download_split(source, tmp_path / "data", "test")
@@ -156,17 +268,19 @@ def test_no_working_mirror_names_every_attempt_and_leaves_nothing(tmp_path, tiny
     # the label archive downloads fine from the bad mirror but fails its checksum
     monkeypatch.setenv(MIRRORS_ENV, bad_mirror.as_uri())
     images = source.splits["test"][0]
-    (tmp_path / "data" / "test" / images.name).write_bytes(b"\0" * images.size)  # pretend the images are there
+    (tmp_path / "data" / "test" / images.name).write_bytes(raw[images.name])  # the images are there
     expected = source.splits["test"][1].md5
     with pytest.raises(DownloadError, match=f"md5 of the uncompressed file is [0-9a-f]{{32}}, expected {expected}"):
         download_split(source, tmp_path / "data", "test")
-    assert [p.name for p in (tmp_path / "data" / "test").iterdir()] == [images.name]
+    assert sorted(p.name for p in (tmp_path / "data" / "test").iterdir()) == [f".{images.name}.md5", images.name]
 
 
 def test_mirror_lists_and_cache_folder(tiny, monkeypatch, tmp_path):
     source, _, _ = tiny
     monkeypatch.setenv(MIRRORS_ENV, " a/, b\tc,,d ")
     assert source.mirrors() == ["a/", "b", "c", "d"]
+    monkeypatch.setenv(MIRRORS_ENV, "http://plain/ https://secure/ HTTP://shouting/ file:///local/")
+    assert source.mirrors() == ["https://secure/", "file:///local/", "http://plain/", "HTTP://shouting/"]
     monkeypatch.delenv(MIRRORS_ENV)
     assert source.mirrors() == ["file:///nonexistent/public/"]
     for public in (MNIST, FASHION_MNIST):

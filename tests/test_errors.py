@@ -123,3 +123,12 @@ def test_a_traced_value_leaking_into_another_trace_is_refused():
     remember(x)
     with pytest.raises(GraphcError, match="traced value from another trace"):
         reuse(x)
+
+
+@pytest.mark.parametrize("backend", ["llvmx", "native", "LLVM"])
+def test_an_unknown_jit_backend(backend):
+    with pytest.raises(ValueError) as error:
+        graphc.jit(lambda x: x + 1.0, backend=backend)  # jit backend
+    assert assert_located(error.value, "jit backend").endswith(
+        f"jit: backend={backend!r} is not valid: expected one of 'llvm', 'interp' (or None: the context's backend)")
+    assert graphc.jit(lambda x: x + 1.0, backend="interp")(np.ones(2, np.float32)).tolist() == [2.0, 2.0]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import networkx as nx
@@ -91,7 +93,7 @@ TABLE = layer_table(ROOT / "docs" / "architecture.md")
 
 def test_the_layer_table_is_found():
     names = [name for name, _ in TABLE]
-    assert names[0] == "types" and names[-1] == "runtime" and "IR" in names and "ops" in names, names
+    assert names[0] == "types" and names[-2:] == ["runtime", "faces"] and "IR" in names and "ops" in names, names
 
 
 def test_every_module_belongs_to_a_layer():
@@ -127,3 +129,44 @@ def test_imports_are_read_at_every_level(tmp_path, source, expected):
     path.write_text(source)
     modules = {"graphc", "graphc.ops", "graphc.ops.core", "graphc.ir", "graphc.ir.graph", "graphc.ir.text"}
     assert imported_modules("graphc.ir.text", path, modules) == expected
+
+
+def faces() -> dict[str, Path]:
+    _, files = import_graph()
+    row = [name for name, _ in TABLE].index("faces")
+    return {name: path for name, path in files.items() if layer_of(path, TABLE) == row}
+
+
+def test_faces_only_re_export():
+    """A face holds a docstring, imports, an optional __all__ and the one `face(...)` or `lookup(...)`
+    assignment that makes its __getattr__ (and __dir__): no function, class or other statement."""
+    found, wrong = faces(), []
+    assert found, "no row named faces in docs/architecture.md"
+    for name, path in found.items():
+        for statement in ast.parse(path.read_text()).body:
+            docstring = isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+            targets = [t.id for node in getattr(statement, "targets", []) for t in ast.walk(node)
+                       if isinstance(t, ast.Name)]
+            hook = (isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call)
+                    and getattr(statement.value.func, "id", "") in ("face", "lookup")
+                    and set(targets) <= {"__getattr__", "__dir__"})
+            listed = (isinstance(statement, ast.Assign) and targets == ["__all__"]
+                      and isinstance(statement.value, ast.List))
+            if not (docstring or hook or listed or isinstance(statement, (ast.Import, ast.ImportFrom))):
+                wrong.append(f"{name}:{statement.lineno}: {ast.unparse(statement).splitlines()[0]}")
+    assert not wrong, "faces with statements of their own:\n" + "\n".join(wrong)
+
+
+def test_the_compiler_core_loads_no_runtime_module():
+    """Every graphc module above the faces imports cleanly without loading `runtime` (faces are reached
+    by name only, which the import graph above cannot see)."""
+    _, files = import_graph()
+    runtime_row = [name for name, _ in TABLE].index("runtime")
+    core = sorted(name for name, path in files.items()
+                  if name.startswith("graphc") and layer_of(path, TABLE) < runtime_row and name != "graphc.__main__")
+    code = ("import importlib, sys\n"
+            f"for name in {core!r}:\n    importlib.import_module(name)\n"
+            "print(sorted(m for m in sys.modules if m == 'runtime' or m.startswith('runtime.')))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]", f"importing graphc's core loaded {run.stdout.strip()}"

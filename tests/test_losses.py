@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import graphc
-from graphc import Tensor, nn
+from graphc import Tensor, nn, ops
 from graphc.errors import ArgumentError
 from gradcheck import check_vjp
 
@@ -139,12 +139,32 @@ def test_sparse_cross_entropy_rejects_float_labels():
         loss(f32([[1, 2], [3, 4]]), f32([0, 1]))
 
 
-@pytest.mark.parametrize("reduction, op", [("mean", "sparse_softmax_cross_entropy"), ("sum", "one_hot"),
-                                           ("none", "one_hot")])
-def test_sparse_mean_runs_the_fused_op_and_the_rest_one_hot_labels(reduction, op):
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_sparse_runs_the_fused_op_under_every_reduction(reduction):
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction=reduction)
     graph = graphc.jit(loss).lower(f32([[1, 2, 3]]), Tensor(np.array([2], np.int32))).graph
-    assert [node.op for node in graph if node.op in ("sparse_softmax_cross_entropy", "one_hot")] == [op]
+    assert [node.op for node in graph if node.op in ("sparse_softmax_cross_entropy", "one_hot")] == \
+        ["sparse_softmax_cross_entropy"]
+
+
+@pytest.mark.parametrize("backend", ["pynative", "interp", "llvm"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_an_out_of_range_label_is_an_error_under_every_reduction(backend, reduction):
+    """MindSpore's 'sum' and 'none' give such a label loss 0 and train on; here every reduction
+    raises, in both modes and in native code, naming the op, the label and the classes' range."""
+    if backend == "pynative":
+        graphc.set_context(mode=graphc.PYNATIVE_MODE)
+    else:
+        graphc.set_context(mode=graphc.GRAPH_MODE, backend=backend)
+    net = nn.Dense(4, 3)
+    step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction=reduction)),
+                               nn.Momentum(net.trainable_params(), 0.1, 0.9))
+    before = net.weight.asnumpy().copy()
+    labels = Tensor(np.array([0, 7, 2], np.int32))
+    with pytest.raises(graphc.GraphcError, match=r"sparse_softmax_cross_entropy\w*: .*\b7\b.*\[0, 3\)") as error:
+        step(f32(np.ones((3, 4))), labels)
+    assert "test_losses.py:" in str(error.value).split(": ")[0]             # the user's line
+    np.testing.assert_array_equal(net.weight.asnumpy(), before)            # no update landed
 
 
 # -- gradients ----------------------------------------------------------------------------------------------
@@ -158,6 +178,19 @@ GRADIENT_CASES = {
                        lambda rng: Tensor(np.array([2, 2, 0], np.int32))),
     "ce-dense-mean": (lambda: nn.SoftmaxCrossEntropyWithLogits(reduction="mean"),
                       lambda rng: Tensor(rng.dirichlet(np.ones(4), 3))),
+    "cross-entropy-weighted-ignored-smoothed": (
+        lambda: nn.CrossEntropyLoss(weight=Tensor([0.5, 2.0, 1.0, 1.5]), ignore_index=1, label_smoothing=0.2),
+        lambda rng: Tensor(np.array([0, 1, 3], np.int32))),
+    "cross-entropy-probabilities-none": (lambda: nn.CrossEntropyLoss(reduction="none", label_smoothing=0.1),
+                                         lambda rng: Tensor(rng.dirichlet(np.ones(4), 3))),
+    "nll-sum": (lambda: nn.NLLLoss(reduction="sum"), lambda rng: Tensor(np.array([3, 0, 0], np.int64))),
+    "bce-with-logits": (lambda: nn.BCEWithLogitsLoss(weight=Tensor([1.0, 2.0, 0.5, 1.0]),
+                                                     pos_weight=Tensor([3.0, 1.0, 0.2, 1.0])),
+                        lambda rng: Tensor(rng.uniform(0, 1, (3, 4)))),
+    "bce-of-sigmoid": (lambda: (lambda x, y: nn.BCELoss(reduction="sum")(ops.sigmoid(x), y)),
+                       lambda rng: Tensor(rng.uniform(0, 1, (3, 4)))),
+    "kl-batchmean": (lambda: (lambda x, y: nn.KLDivLoss("batchmean")(ops.log_softmax(x, axis=1), y)),
+                     lambda rng: Tensor(rng.dirichlet(np.ones(4), 3) * (rng.uniform(size=(3, 4)) > 0.3))),
 }
 
 
@@ -174,6 +207,68 @@ def test_grad_of_a_loss_in_both_modes(mode):
     x, y = np.array([[1.0, -2.0], [0.5, 3.0]]), np.array([[0.0, 0.0], [1.0, 1.0]])
     grad = graphc.grad(nn.L1Loss())(Tensor(x), Tensor(y))
     np.testing.assert_allclose(grad.asnumpy(), np.sign(x - y) / 4)
+
+
+def test_bce_with_logits_gradient_at_zero_logits_is_sigmoid_minus_label(mode):
+    """At x = 0 (a zero-initialised last layer) the stable form's branches meet; the gradient is
+    (sigmoid(0) - y) / n = (0.5 - y) / n, not a kink's one-sided slope."""
+    labels = Tensor(np.array([[0.0, 1.0, 0.25]]))
+    grad = graphc.grad(lambda x: nn.BCEWithLogitsLoss()(x, labels))(Tensor(np.zeros((1, 3))))
+    np.testing.assert_allclose(grad.asnumpy(), (0.5 - labels.asnumpy()) / 3, rtol=1e-12)
+
+
+def test_cross_entropy_gradient_is_the_same_compiled_and_eager():
+    """The native step (gather of the label weights, the fused cross-entropy) against PYNATIVE_MODE."""
+    loss = nn.CrossEntropyLoss(weight=Tensor(np.array([0.5, 2.0, 1.0, 1.5], np.float32)), ignore_index=1,
+                               label_smoothing=0.1)
+    logits = Tensor(np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32))
+    labels = Tensor(np.array([0, 1, 3, 2, 1], np.int32))
+    grads = []
+    for mode in (graphc.PYNATIVE_MODE, graphc.GRAPH_MODE):
+        graphc.set_context(mode=mode)
+        grads.append(graphc.value_and_grad(loss)(logits, labels))
+    (eager_loss, eager_grad), (graph_loss, graph_grad) = grads
+    np.testing.assert_allclose(graph_loss.asnumpy(), eager_loss.asnumpy(), rtol=1e-6)
+    np.testing.assert_allclose(graph_grad.asnumpy(), eager_grad.asnumpy(), rtol=1e-5, atol=1e-7)
+    assert np.all(eager_grad.asnumpy()[[1, 4]] == 0)       # ignored labels contribute nothing
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: nn.CrossEntropyLoss(label_smoothing=1), "label_smoothing must be a float in"),
+    (lambda: nn.CrossEntropyLoss(weight=[1.0, 2.0]), "weight must be None or a 1-D float Tensor"),
+    (lambda: nn.NLLLoss(ignore_index=1.5), "ignore_index must be an int"),
+    (lambda: nn.KLDivLoss("batch"), "'mean', 'sum', 'none', 'batchmean'"),
+    (lambda: nn.BCEWithLogitsLoss(weight=graphc.Parameter(np.ones(3), name="w")), "not a Parameter")])
+def test_bad_loss_arguments_are_refused(make, message):
+    with pytest.raises(ArgumentError, match=message):
+        make()
+
+
+def test_a_label_out_of_range_is_refused_in_both_modes():
+    """PYNATIVE_MODE names the loss; the compiled step refuses it before it runs, through the gather of
+    the labels' weights (the message names that op), at the user's line."""
+    loss, logits, labels = nn.NLLLoss(), f32([[1, 2, 3], [4, 5, 6]]), Tensor(np.array([0, 3], np.int32))
+    graphc.set_context(mode=graphc.PYNATIVE_MODE)
+    with pytest.raises(graphc.GraphcError, match="nll_loss: label 3 is out of range for 3 classes"):
+        loss(logits, labels)
+    graphc.set_context(mode=graphc.GRAPH_MODE)
+    with pytest.raises(graphc.GraphcError, match=r"test_losses.py:\d+: gather: index 3 is out of range"):
+        loss(logits, labels)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: nn.CrossEntropyLoss()(f32([[1, 2, 3]]), f32([1])), "must have the logits' shape"),
+    (lambda: nn.CrossEntropyLoss()(f32([[1, 2, 3]]), Tensor(np.array([[1]], np.int32))),
+     r"int32 or int64 class indices of shape \[1\]"),
+    (lambda: nn.BCELoss(weight=f32([1, 2]))(f32([[0.5, 0.5]]), f32([[0, 1]])), "must have the logits' shape"),
+    (lambda: nn.BCEWithLogitsLoss(pos_weight=f32([1, 2, 3]))(f32([[0.5, 0.5]]), f32([[0, 1]])),
+     "pos_weight f32\\[3\\] must broadcast"),
+    (lambda: nn.KLDivLoss()(f32([0.5, 0.5]), f32([1])), "must have the same shape"),
+    (lambda: nn.NLLLoss(weight=f32([1, 2]))(f32([[1, 2, 3]]), Tensor(np.array([2], np.int32))),
+     "weight f32\\[2\\] must hold one value per class \\(3\\)")])
+def test_bad_loss_inputs_name_the_loss_and_the_fix(call, message):
+    with pytest.raises(graphc.GraphcError, match=message):
+        call()
 
 
 # -- the example --------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import graphc
 from graphc import nn
 from runtime import CheckpointConfig, Model, ModelCheckpoint, load_checkpoint, load_param_into_net
 from runtime.callbacks import Callback, LossMonitor
-from runtime.dataset import NumpySlicesDataset
+from runtime.dataset import GeneratorDataset, NumpySlicesDataset
 
 
 class TinyNet(nn.Cell):
@@ -176,6 +176,15 @@ def test_bad_datasets_are_clear_errors():
         model.train(2, small, initial_epoch=2)
     with pytest.raises(ValueError, match="drops all 4 rows|dataset is empty"):
         model.train(1, NumpySlicesDataset({"x": x[:4], "y": y[:4]}).batch(8, drop_remainder=True))
+
+
+def test_training_on_an_empty_batch_is_an_error_at_the_train_call():
+    model, _ = make_model()
+    x, y = blobs()
+    for rows in ([(x[:8], y[:8]), (x[:0], y[:0])], [(x[:0], y[:0])]):    # already batched: one is empty
+        with pytest.raises(graphc.GraphcError, match=r"test_model.py:\d+: TrainOneStepCell: input 0 is an empty "
+                                                     r"batch \(shape \[0, 6\]\)"):
+            model.train(1, GeneratorDataset(lambda: iter(rows), ["x", "y"], shuffle=False))
 
 
 def test_model_without_metrics_cannot_eval():

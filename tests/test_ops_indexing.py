@@ -68,7 +68,7 @@ def test_strided_slice_normalises_like_numpy():
 
 def test_gather_picks_a_learning_rate_by_step():
     learning_rates = Tensor(np.array([0.1, 0.05, 0.01], np.float32))
-    assert float(ops.gather(learning_rates, Tensor(np.array(1, np.int32)))) == np.float32(0.05)
+    assert float(ops.gather(learning_rates, Tensor(np.array(1, np.int32)), 0)) == np.float32(0.05)
     table = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     index = np.array([[2, 0], [1, 1]], np.int64)
     np.testing.assert_array_equal(ops.gather(Tensor(table), Tensor(index), axis=1).asnumpy(),
@@ -77,11 +77,11 @@ def test_gather_picks_a_learning_rate_by_step():
 
 def test_gather_gradient_adds_repeated_indices():
     index = Tensor(np.array([1, 1, 3], np.int32))
-    grad = graphc.grad(lambda t: ops.reduce_sum(ops.gather(t, index)))(Tensor(np.zeros(4, np.float32)))
+    grad = graphc.grad(lambda t: ops.reduce_sum(ops.gather(t, index, 0)))(Tensor(np.zeros(4, np.float32)))
     np.testing.assert_array_equal(grad.asnumpy(), [0, 2, 0, 1])
 
 
 def test_gather_out_of_range_is_a_clear_error():
     with pytest.raises(graphc.GraphcError, match=r"index 3 is out of range for an axis of size 3; indices must be in "
                                                  r"\[0, 3\)"):
-        ops.gather(Tensor(np.zeros(3, np.float32)), Tensor(np.array([0, 3], np.int32)))
+        ops.gather(Tensor(np.zeros(3, np.float32)), Tensor(np.array([0, 3], np.int32)), 0)

@@ -72,20 +72,21 @@ def test_conv2d_matches_direct_loops(x_shape, w_shape, attrs):
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     stride, dilation = [(v, v) if isinstance(v, int) else v for v in (attrs.get("stride", 1), attrs.get("dilation", 1))]
     expected = conv2d_loops(x, w, stride, _padding_for(x_shape, w_shape, attrs), dilation, attrs.get("group", 1))
-    np.testing.assert_allclose(ops.conv2d(Tensor(x), Tensor(w), **attrs).asnumpy(), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ops.get("conv2d")(Tensor(x), Tensor(w), **attrs).asnumpy(), expected, rtol=1e-12,
+                               atol=1e-12)
 
 
 def test_same_padding_puts_the_odd_row_at_the_bottom_right():
     # kernel 4, stride 1 on 6: three padding rows, one on top and two below
     assert ops.conv_padding({"pad_mode": "same", "stride": (1, 1), "dilation": (1, 1)}, (6, 6), (4, 4)) == (1, 2, 1, 2)
     # stride 2 on 7 gives ceil(7/2) = 4 outputs: (4-1)·2 + 3 - 7 = 2 rows, one each side
-    assert ops.conv2d(Tensor(np.zeros((1, 1, 7, 7), np.float32)), Tensor(np.zeros((1, 1, 3, 3), np.float32)),
+    assert ops.get("conv2d")(Tensor(np.zeros((1, 1, 7, 7), np.float32)), Tensor(np.zeros((1, 1, 3, 3), np.float32)),
                       stride=2, pad_mode="same").shape == (1, 1, 4, 4)
 
 
 def test_conv2d_hand_example():
     x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
-    y = ops.conv2d(Tensor(x), Tensor(np.ones((1, 1, 2, 2), np.float32)), stride=2).asnumpy()
+    y = ops.get("conv2d")(Tensor(x), Tensor(np.ones((1, 1, 2, 2), np.float32)), stride=2).asnumpy()
     np.testing.assert_array_equal(y, [[[[0 + 1 + 4 + 5, 2 + 3 + 6 + 7], [8 + 9 + 12 + 13, 10 + 11 + 14 + 15]]]])
 
 
@@ -103,7 +104,7 @@ def test_conv2d_gradients_hand_example():
 
 def test_conv2d_attrs_are_canonical():
     x, w = Tensor(np.zeros((1, 2, 5, 5), np.float32)), Tensor(np.zeros((2, 2, 3, 3), np.float32))
-    traced = trace(lambda x, w: ops.conv2d(x, w, stride=2, pad_mode="PAD", padding=1, dilation=1), (x, w))
+    traced = trace(lambda x, w: ops.get("conv2d")(x, w, stride=2, pad_mode="PAD", padding=1, dilation=1), (x, w))
     [node] = traced.graph.of_op("conv2d")
     assert node.attrs == {"stride": (2, 2), "pad_mode": "pad", "padding": (1, 1, 1, 1), "dilation": (1, 1),
                           "group": 1}
@@ -111,7 +112,8 @@ def test_conv2d_attrs_are_canonical():
 
 def test_conv2d_rejects_padding_without_pad_mode():
     with pytest.raises(graphc.GraphcError, match="needs pad_mode='pad'"):
-        ops.conv2d(Tensor(np.zeros((1, 1, 4, 4), np.float32)), Tensor(np.zeros((1, 1, 3, 3), np.float32)), padding=1)
+        ops.get("conv2d")(Tensor(np.zeros((1, 1, 4, 4), np.float32)), Tensor(np.zeros((1, 1, 3, 3), np.float32)),
+                          padding=1)
 
 
 # -- pooling ----------------------------------------------------------------------------------------------------
@@ -121,15 +123,16 @@ def _nchw(rows):
 
 def test_max_pool_forward_valid_and_same():
     x = _nchw(np.arange(9).reshape(3, 3))
-    np.testing.assert_array_equal(ops.max_pool2d(x, kernel_size=2, stride=1).asnumpy()[0, 0], [[4, 5], [7, 8]])
+    np.testing.assert_array_equal(ops.get("max_pool2d")(x, kernel_size=2, stride=1).asnumpy()[0, 0], [[4, 5], [7, 8]])
     # 'same', stride 2 on 3: 2 outputs, one padding row/column at the bottom/right (padding never wins)
-    np.testing.assert_array_equal(ops.max_pool2d(x - 10.0, kernel_size=2, stride=2, pad_mode="same").asnumpy()[0, 0],
-                                  [[-6, -5], [-3, -2]])
+    same = ops.get("max_pool2d")(x - 10.0, kernel_size=2, stride=2, pad_mode="same")
+    np.testing.assert_array_equal(same.asnumpy()[0, 0], [[-6, -5], [-3, -2]])
 
 
 def test_max_pool_grad_routes_ties_to_the_first_maximum():
     x = _nchw([[1, 3], [3, 2]])
-    dx = ops.max_pool2d_grad(x, ops.max_pool2d(x, kernel_size=2, stride=2), _nchw([[5]]), kernel_size=2, stride=2)
+    pooled = ops.get("max_pool2d")(x, kernel_size=2, stride=2)
+    dx = ops.max_pool2d_grad(x, pooled, _nchw([[5]]), kernel_size=2, stride=2)
     np.testing.assert_array_equal(dx.asnumpy()[0, 0], [[0, 5], [0, 0]])
 
 
@@ -137,26 +140,26 @@ def test_max_pool_grad_adds_overlapping_windows():
     # all ties: each of the four 2x2 windows sends its gradient to its own top-left element
     x = _nchw(np.ones((3, 3)))
     dy = _nchw([[1, 2], [3, 4]])
-    dx = ops.max_pool2d_grad(x, ops.max_pool2d(x, kernel_size=2), dy, kernel_size=2).asnumpy()[0, 0]
+    dx = ops.max_pool2d_grad(x, ops.get("max_pool2d")(x, kernel_size=2), dy, kernel_size=2).asnumpy()[0, 0]
     np.testing.assert_array_equal(dx, [[1, 2, 0], [3, 4, 0], [0, 0, 0]])
 
 
 def test_max_pool_grad_grad_picks_at_the_first_maximum():
     x = _nchw([[1, 3, 0, 9], [3, 2, 9, 1]])
     g = _nchw([[10, 20, 30, 40], [50, 60, 70, 80]])
-    picked = ops.max_pool2d_grad_grad(x, ops.max_pool2d(x, kernel_size=2, stride=2), g, kernel_size=2, stride=2)
+    picked = ops.max_pool2d_grad_grad(x, ops.get("max_pool2d")(x, kernel_size=2, stride=2), g, kernel_size=2, stride=2)
     np.testing.assert_array_equal(picked.asnumpy()[0, 0], [[20, 40]])
 
 
 def test_max_pool_gradient_through_autodiff():
     x = _nchw([[1, 3], [3, 2]])
-    grad = graphc.grad(lambda x: ops.reduce_sum(ops.max_pool2d(x, kernel_size=2, stride=2)))(x)
+    grad = graphc.grad(lambda x: ops.reduce_sum(ops.get("max_pool2d")(x, kernel_size=2, stride=2)))(x)
     np.testing.assert_array_equal(grad.asnumpy()[0, 0], [[0, 1], [0, 0]])
 
 
 def test_avg_pool_same_divides_by_real_elements_only():
     x = _nchw(np.arange(9).reshape(3, 3))
-    y = ops.avg_pool2d(x, kernel_size=2, stride=2, pad_mode="same").asnumpy()[0, 0]
+    y = ops.get("avg_pool2d")(x, kernel_size=2, stride=2, pad_mode="same").asnumpy()[0, 0]
     np.testing.assert_array_equal(y, [[(0 + 1 + 3 + 4) / 4, (2 + 5) / 2], [(6 + 7) / 2, 8]])
     dx = ops.avg_pool2d_grad(_nchw(np.ones((2, 2))), input_shape=(1, 1, 3, 3), kernel_size=2, stride=2,
                              pad_mode="same").asnumpy()[0, 0]
@@ -165,10 +168,10 @@ def test_avg_pool_same_divides_by_real_elements_only():
 
 def test_lenet_shapes():
     x = Tensor(np.zeros((32, 1, 32, 32), np.float32))
-    c1 = ops.conv2d(x, Tensor(np.zeros((6, 1, 5, 5), np.float32)))
-    p1 = ops.max_pool2d(c1, kernel_size=2, stride=2)
-    c2 = ops.conv2d(p1, Tensor(np.zeros((16, 6, 5, 5), np.float32)))
-    assert (c1.shape, p1.shape, c2.shape, ops.max_pool2d(c2, kernel_size=2, stride=2).shape) == \
+    c1 = ops.get("conv2d")(x, Tensor(np.zeros((6, 1, 5, 5), np.float32)))
+    p1 = ops.get("max_pool2d")(c1, kernel_size=2, stride=2)
+    c2 = ops.get("conv2d")(p1, Tensor(np.zeros((16, 6, 5, 5), np.float32)))
+    assert (c1.shape, p1.shape, c2.shape, ops.get("max_pool2d")(c2, kernel_size=2, stride=2).shape) == \
         ((32, 6, 28, 28), (32, 6, 14, 14), (32, 16, 10, 10), (32, 16, 5, 5))
 
 

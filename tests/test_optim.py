@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import graphc
-from graphc import GraphcError, Parameter, Tensor, nn
+from graphc import GraphcError, Parameter, Tensor, nn, ops
 from graphc.jit import trace
 
 RNG = np.random.default_rng(7)
@@ -58,7 +58,9 @@ def assert_close(actual, expected):
 
 # -- the update rules, written out -------------------------------------------------------------------
 def gradients(step, params, decays, loss_scale):
-    return [g.astype(np.float64) / loss_scale + d * p for g, p, d in zip(GRADS[step], params, decays)]
+    """g / loss_scale + decay * p; a decay may be a function of the step (a weight_decay Cell)."""
+    return [g.astype(np.float64) / loss_scale + (d(step) if callable(d) else d) * p
+            for g, p, d in zip(GRADS[step], params, decays)]
 
 
 def momentum_reference(lr, u, decays=(0, 0, 0), loss_scale=1.0, nesterov=False, steps=3):
@@ -71,15 +73,15 @@ def momentum_reference(lr, u, decays=(0, 0, 0), loss_scale=1.0, nesterov=False, 
     return params
 
 
-def sgd_reference(lr, u, dampening=0.0, weight_decay=0.0, loss_scale=1.0, nesterov=False):
+def sgd_reference(lr, u, dampening=0.0, decays=(0, 0, 0), loss_scale=1.0, nesterov=False):
     params = [p.astype(np.float64) for p in INITIAL]
     accum = [np.zeros_like(p) for p in params]
     for t in range(3):
-        for i, g in enumerate(gradients(t, params, [weight_decay] * 3, loss_scale)):
+        for i, g in enumerate(gradients(t, params, decays, loss_scale)):
             if u > 0:
                 accum[i] = g if t == 0 else u * accum[i] + (1 - dampening) * g
                 g = g + u * accum[i] if nesterov else accum[i]
-            params[i] = params[i] - lr * g
+            params[i] = params[i] - lr(t, i) * g
     return params
 
 
@@ -88,12 +90,12 @@ def adam_reference(lr, b1, b2, eps, decays=(0, 0, 0), loss_scale=1.0, nesterov=F
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
     for t in range(3):
-        step_size = lr * math.sqrt(1 - b2 ** (t + 1)) / (1 - b1 ** (t + 1))
+        correction = math.sqrt(1 - b2 ** (t + 1)) / (1 - b1 ** (t + 1))
         for i, g in enumerate(gradients(t, params, decays, loss_scale)):
             m[i] = b1 * m[i] + (1 - b1) * g
             v[i] = b2 * v[i] + (1 - b2) * g * g
             direction = b1 * m[i] + (1 - b1) * g if nesterov else m[i]
-            params[i] = params[i] - step_size * direction / (np.sqrt(v[i]) + eps)
+            params[i] = params[i] - lr(t, i) * correction * direction / (np.sqrt(v[i]) + eps)
     return params
 
 
@@ -105,7 +107,18 @@ def adam_weight_decay_reference(lr, b1, b2, eps, decays):
         for i, g in enumerate(gradients(t, params, (0, 0, 0), 1.0)):
             m[i] = b1 * m[i] + (1 - b1) * g
             v[i] = b2 * v[i] + (1 - b2) * g * g
-            params[i] = params[i] - lr * (m[i] / (np.sqrt(v[i]) + eps) + decays[i] * params[i])
+            decay = decays[i](t) if callable(decays[i]) else decays[i]
+            params[i] = params[i] - lr * (m[i] / (np.sqrt(v[i]) + eps) + decay * params[i])
+    return params
+
+
+def adagrad_reference(lr, accum, decays=(0, 0, 0), loss_scale=1.0):
+    params = [p.astype(np.float64) for p in INITIAL]
+    squares = [np.full_like(p, accum) for p in params]
+    for t in range(3):
+        for i, g in enumerate(gradients(t, params, decays, loss_scale)):
+            squares[i] = squares[i] + g * g
+            params[i] = params[i] - lr * g / np.sqrt(squares[i])
     return params
 
 
@@ -137,20 +150,27 @@ def test_momentum(mode, nesterov, weight_decay, loss_scale):
 def test_sgd(mode, momentum, dampening, nesterov, weight_decay, loss_scale):
     actual, _ = train(lambda p: nn.SGD(p, learning_rate=0.1, momentum=momentum, dampening=dampening,
                                        weight_decay=weight_decay, nesterov=nesterov, loss_scale=loss_scale))
-    # SGD's kernel decays every parameter, 'beta' and 'gamma' included
-    assert_close(actual, sgd_reference(0.1, momentum, dampening, weight_decay, loss_scale, nesterov))
+    # MindSpore 2.x's SGD decays as the others do: not 'beta' and 'gamma' (r1.x's kernel decayed them too)
+    assert_close(actual, sgd_reference(constant(0.1), momentum, dampening, l2(weight_decay), loss_scale, nesterov))
 
 
 @pytest.mark.parametrize("nesterov, weight_decay, loss_scale", [(False, 0.0, 1.0), (True, 0.05, 8.0)])
 def test_adam(mode, nesterov, weight_decay, loss_scale):
     actual, _ = train(lambda p: nn.Adam(p, learning_rate=0.01, beta1=0.8, beta2=0.95, eps=1e-6,
                                         use_nesterov=nesterov, weight_decay=weight_decay, loss_scale=loss_scale))
-    assert_close(actual, adam_reference(0.01, 0.8, 0.95, 1e-6, l2(weight_decay), loss_scale, nesterov))
+    assert_close(actual, adam_reference(constant(0.01), 0.8, 0.95, 1e-6, l2(weight_decay), loss_scale, nesterov))
 
 
 def test_adam_weight_decay_is_decoupled_and_skips_beta_gamma(mode):
     actual, _ = train(lambda p: nn.AdamWeightDecay(p, learning_rate=0.01, beta1=0.8, beta2=0.95, weight_decay=0.3))
     assert_close(actual, adam_weight_decay_reference(0.01, 0.8, 0.95, 1e-6, l2(0.3)))
+
+
+@pytest.mark.parametrize("weight_decay, loss_scale", [(0.0, 1.0), (0.1, 2.0)])
+def test_adagrad(mode, weight_decay, loss_scale):
+    actual, _ = train(lambda p: nn.Adagrad(p, accum=0.2, learning_rate=0.05, weight_decay=weight_decay,
+                                           loss_scale=loss_scale))
+    assert_close(actual, adagrad_reference(0.05, 0.2, l2(weight_decay), loss_scale))
 
 
 @pytest.mark.parametrize("centered, momentum, weight_decay, loss_scale", [(False, 0.0, 0.0, 1.0),
@@ -196,6 +216,56 @@ def test_parameter_groups(mode):
     assert optimizer.get_lr_value() == pytest.approx((0.01, 0.05, 0.05))
 
 
+def groups_of(params):
+    """fc.weight with its own lr and weight_decay; bn.gamma and bn.beta with the defaults."""
+    weight, gamma, beta = params
+    return [{"params": [weight], "lr": 0.05, "weight_decay": 0.1}, {"params": [gamma, beta]}]
+
+
+def group_rate(step, index):
+    return 0.05 if index == 0 else 0.1
+
+
+def test_sgd_groups_set_their_own_weight_decay_and_lr(mode):
+    actual, _ = train(lambda p: nn.SGD(groups_of(p), learning_rate=0.1, momentum=0.9, weight_decay=0.02))
+    # the second group takes the default weight_decay for all its parameters, 'gamma' and 'beta' included
+    assert_close(actual, sgd_reference(group_rate, 0.9, decays=(0.1, 0.02, 0.02)))
+
+
+def test_adam_groups_set_their_own_weight_decay_and_lr(mode):
+    actual, _ = train(lambda p: nn.Adam(groups_of(p), learning_rate=0.1, loss_scale=2.0))
+    assert_close(actual, adam_reference(group_rate, 0.9, 0.999, 1e-8, (0.1, 0, 0), loss_scale=2.0))
+
+
+@pytest.mark.parametrize("given", [lambda p: filter(lambda x: x.requires_grad, p), lambda p: (x for x in p)],
+                         ids=["filter", "generator"])
+def test_parameters_from_an_iterator(mode, given):
+    actual, optimizer = train(lambda p: nn.Momentum(given(p), learning_rate=0.1, momentum=0.9))
+    assert [p.name for p in optimizer.parameters] == list(NAMES)
+    assert_close(actual, momentum_reference(constant(0.1), 0.9))
+
+
+class StepDecay(nn.Cell):
+    """A weight decay computed from the optimizer's global_step: 0.05 + 0.1 * step."""
+
+    def construct(self, global_step):
+        return ops.cast(global_step, dtype=graphc.float32) * 0.1 + 0.05
+
+
+def step_decay(step):
+    return 0.05 + 0.1 * step
+
+
+def test_weight_decay_cell_is_evaluated_at_each_step(mode):
+    actual, _ = train(lambda p: nn.Momentum(p, learning_rate=0.1, momentum=0.9, weight_decay=StepDecay(),
+                                            loss_scale=2.0))
+    decays = [step_decay if decayed else 0 for decayed in DECAYED]
+    assert_close(actual, momentum_reference(constant(0.1), 0.9, decays, loss_scale=2.0))
+    actual, _ = train(lambda p: nn.AdamWeightDecay(p, learning_rate=0.01, beta1=0.8, beta2=0.95,
+                                                   weight_decay=StepDecay()))
+    assert_close(actual, adam_weight_decay_reference(0.01, 0.8, 0.95, 1e-6, decays))
+
+
 def test_learning_rate_can_change_between_steps_without_recompiling(mode):
     """A float rate is the Parameter `learning_rate`, read by the compiled step, as in MindSpore."""
     def make(params):
@@ -219,6 +289,7 @@ OPTIMIZERS = {
              {"learning_rate"}),
     "AdamWeightDecay": (lambda p: nn.AdamWeightDecay(p, weight_decay=0.1), state_names(["adam_m", "adam_v"]),
                         {"learning_rate"}),
+    "Adagrad": (lambda p: nn.Adagrad(p, weight_decay=0.1), state_names(["accum"]), {"learning_rate"}),
     "RMSProp": (lambda p: nn.RMSProp(p, centered=True, momentum=0.5),
                 state_names(["mean_square", "moment", "mean_grad"]), {"learning_rate"}),
 }
@@ -274,8 +345,16 @@ def test_bad_arguments():
         nn.Momentum([Tensor(INITIAL[0])], 0.1, 0.9)
     with pytest.raises(ValueError, match="nesterov needs momentum > 0"):
         nn.SGD(params, nesterov=True)
-    with pytest.raises(ValueError, match="cannot set its own weight_decay"):
-        nn.SGD([{"params": params, "weight_decay": 0.1}])
+    with pytest.raises(TypeError, match="SGD: weight_decay must be a float .*got a Cell"):
+        nn.SGD([{"params": params, "weight_decay": StepDecay()}])
+    with pytest.raises(TypeError, match="weight_decay must be a float or a Cell taking global_step"):
+        nn.Momentum(params, 0.1, 0.9, weight_decay=step_decay)
+    with pytest.raises(TypeError, match="params must be an iterable of Parameters"):
+        nn.Momentum(params[0], 0.1, 0.9)
+    with pytest.raises(ValueError, match="params is empty"):
+        nn.Momentum(filter(lambda p: False, params), 0.1, 0.9)
+    with pytest.raises(ValueError, match="update_slots=False is not supported"):
+        nn.Adagrad(params, update_slots=False)
     with pytest.raises(ValueError, match=r"beta1 must be in \(0.0, 1.0\)"):
         nn.Adam(params, beta1=1.0)
     with pytest.raises(ValueError, match="loss_scale"):

@@ -45,7 +45,7 @@ def test_environment_sets_the_default_and_the_context_overrides_it(monkeypatch):
     assert "fused" in ops_in(compiled_graph(graphc.jit(relu_chain), X))
     graphc.set_context(pipeline=None)
     monkeypatch.setenv("GRAPHC_PIPELINE", "cse,nosuchpass")
-    with pytest.raises(ValueError, match="GRAPHC_PIPELINE: unknown pass 'nosuchpass'.*registered passes: .*fold"):
+    with pytest.raises(ValueError, match="GRAPHC_PIPELINE='cse,nosuchpass' is not valid: unknown pass 'nosuchpass'.*registered passes: .*fold"):
         graphc.jit(relu_chain)(X)
 
 

@@ -158,6 +158,23 @@ def test_train_step_stops_before_the_learning_rate_list_runs_out(mode):
 
 
 # -- the other wrappers -------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["llvm", "interp"])
+def test_a_train_step_at_batch_0_is_an_error_at_the_user_line(mode, backend):
+    graphc.set_context(backend=backend)
+    net, _, step = train_step()
+    with pytest.raises(GraphcError, match=r"test_wrap.py:\d+: TrainOneStepCell: input 0 is an empty batch "
+                                          r"\(shape \[0, 3\]\); a training step needs at least one sample"):
+        step(Tensor(np.zeros((0, 3), np.float32)), Tensor(np.zeros((0, 2), np.float32)))
+    np.testing.assert_array_equal(net.weight.asnumpy(), W0)
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:invalid value encountered")
+def test_a_loss_at_batch_0_is_nan_compiled_as_in_pynative_mode(mode):
+    """The mean of no elements is NaN (NumPy's answer), not a ZeroDivisionError in the compiler."""
+    loss = nn.WithLossCell(Linear(), SquaredError())
+    assert np.isnan(loss(Tensor(np.zeros((0, 3), np.float32)), Tensor(np.zeros((0, 2), np.float32))).asnumpy())
+
+
 def test_with_loss_cell(mode):
     backbone = Linear()
     cell = nn.WithLossCell(backbone, SquaredError())

@@ -268,7 +268,7 @@ def test_a_trained_batch_norm_checkpoint_loads_back_with_equal_eval_outputs(tmp_
 
     graphc.set_seed(1)                       # a differently initialised network
     fresh = resnet20()
-    assert load_param_into_net(fresh, load_checkpoint(str(tmp_path / "resnet20.ckpt")), strict_load=True) == []
+    assert load_param_into_net(fresh, load_checkpoint(str(tmp_path / "resnet20.ckpt")), strict_load=True) == ([], [])
     x = Tensor(rng.standard_normal((5, 1, 28, 28)).astype(np.float32))
     expected = trained.set_train(False)(x).asnumpy()
     np.testing.assert_array_equal(fresh.set_train(False)(x).asnumpy(), expected)
@@ -276,15 +276,13 @@ def test_a_trained_batch_norm_checkpoint_loads_back_with_equal_eval_outputs(tmp_
     assert not np.allclose(stats, 1.0)     # the trained moving statistics came along
 
 
-def test_a_checkpoint_without_moving_statistics_loaded_strictly_names_them(tmp_path):
+def test_a_checkpoint_without_moving_statistics_names_them(tmp_path, caplog):
     net = resnet20()
     path = str(tmp_path / "weights_only.ckpt")
     save_checkpoint(net.trainable_params(), path)
     fresh = resnet20()
-    before = {name: p.asnumpy().copy() for name, p in fresh.parameters_and_names()}
-    with pytest.raises(ValueError) as error:
-        load_param_into_net(fresh, load_checkpoint(path), strict_load=True)
-    message = str(error.value)
-    assert "bn1.moving_mean" in message and "layer3.2.bn2.moving_variance" in message
-    assert "moving statistics" in message
-    assert all(np.array_equal(p.asnumpy(), before[name]) for name, p in fresh.parameters_and_names())
+    param_not_load, ckpt_not_load = load_param_into_net(fresh, load_checkpoint(path), strict_load=True)
+    assert param_not_load == [name for name, _ in fresh.parameters_and_names() if ".moving_" in name]
+    assert ckpt_not_load == []
+    assert "bn1.moving_mean" in caplog.text and "layer3.2.bn2.moving_variance" in caplog.text
+    assert "moving statistics" in caplog.text and "save the network itself" in caplog.text

@@ -8,8 +8,8 @@ it takes the type of the other operand (or the dtype of the node being lowered).
 
 Semantics follow the ops' NumPy references: IEEE add/sub/mul/div/sqrt round exactly as NumPy does
 (no fast-math flags), max/min propagate NaN and return the second operand on ties, comparisons are
-ordered except `ne`, exp/log are vecmath's (about 1 ulp) for f32 and libm's for f64, pow is libm's,
-float to int casts truncate toward zero.
+ordered except `ne`, exp/log are vecmath's (about 1 ulp) for f32 and libm's for f64, pow, sin and
+cos are libm's, float to int casts truncate toward zero.
 """
 from __future__ import annotations
 
@@ -130,11 +130,67 @@ class VectorEmitter:
         (x,) = self.typed(x)
         return vecmath.log(self.b, x) if x.type.element == F32 else call_intrinsic(self.b, "llvm.log", [x])
 
+    def floor(self, x):
+        return call_intrinsic(self.b, "llvm.floor", self.typed(x))
+
+    def sin(self, x):
+        """libm's sin per lane (llvm.sin), as NumPy's reference computes it up to an ulp."""
+        return call_intrinsic(self.b, "llvm.sin", self.typed(x))
+
+    def cos(self, x):
+        return call_intrinsic(self.b, "llvm.cos", self.typed(x))
+
     def pow(self, x, y):
         """libm's pow per lane (llvm.pow), which NumPy's power also calls: exact at negative bases
         with integral exponents, x ** 0 == 1 for any x, and the other IEEE special cases."""
         x, y = self.typed(x, y)
         return call_intrinsic(self.b, "llvm.pow", [x, y])
+
+    # -- floor division (MindSpore's FloorDiv and FloorMod, measured on 2.10) ----------------------
+    def floor_div(self, x, y):
+        """MindSpore's FloorDiv: floats as floor(x / y) divided in double precision (exact for f32, and
+        what MindSpore 2.10 gives: 1 // 0.1 is 9); ints rounded toward -inf, and x // 0 is the
+        largest int for x > 0, the smallest for x < 0, 0 for 0 (never a trap)."""
+        x, y = self.typed(x, y)
+        if _is_float(x):
+            dtype = dtype_of(x)
+            quotient = self.b.fdiv(self.cast(x, float64), self.cast(y, float64))
+            return self.cast(call_intrinsic(self.b, "llvm.floor", [quotient]), dtype)
+        quotient, remainder = self._int_divmod(x, y)
+        adjust = self.b.and_(self.ne(remainder, self.const(0)), self.ne(self.lt(remainder, self.const(0)),
+                                                                      self.lt(y, self.const(0))))
+        quotient = self.select(adjust, self.sub(quotient, self.const(1)), quotient)
+        low, high = _int_limits(x)
+        by_zero = self.select(self.gt(x, self.const(0)), high, self.select(self.lt(x, self.const(0)), low,
+                                                                          self.const(0)))
+        return self.select(self.eq(y, self.const(0)), by_zero, quotient)
+
+    def floor_mod(self, x, y):
+        """NumPy's mod (the remainder with the divisor's sign; exact: fmod, then + y when the signs
+        differ; a zero takes y's sign), which is MindSpore's FloorMod; an int x % 0 is the smallest int,
+        as MindSpore 2.10 gives."""
+        x, y = self.typed(x, y)
+        if _is_float(x):
+            mod = self.b.frem(x, y)
+            adjust = self.b.and_(self.ne(mod, self.const(0.0)), self.ne(self.lt(mod, self.const(0.0)),
+                                                                      self.lt(y, self.const(0.0))))
+            mod = self.select(adjust, self.add(mod, y), mod)
+            signed_zero = self.select(self.lt(y, self.const(0.0)), self.const(-0.0), self.const(0.0))
+            return self.select(self.eq(mod, self.const(0.0)), signed_zero, mod)
+        _, remainder = self._int_divmod(x, y)
+        adjust = self.b.and_(self.ne(remainder, self.const(0)), self.ne(self.lt(remainder, self.const(0)),
+                                                                      self.lt(y, self.const(0))))
+        remainder = self.select(adjust, self.add(remainder, y), remainder)
+        return self.select(self.eq(y, self.const(0)), _int_limits(x)[0], remainder)
+
+    def _int_divmod(self, x, y):
+        """(x / y truncated, x - that * y) for ints, defined for every y: the divisor 0 or -1 is
+        replaced by 1 before the division (sdiv traps on 0, and on the smallest int / -1), and x / -1
+        is -x, wrapping as NumPy's does."""
+        unsafe = self.b.or_(self.eq(y, self.const(0)), self.eq(y, self.const(-1)))
+        divisor = self.select(unsafe, self.const(1), y)
+        quotient = self.select(self.eq(y, self.const(-1)), self.neg(x), self.b.sdiv(x, divisor))
+        return quotient, self.sub(x, self.mul(quotient, y))      # y = 0: x (the caller replaces it)
 
     # -- comparisons and selection -------------------------------------------------------------
     def eq(self, x, y):
@@ -183,6 +239,12 @@ class VectorEmitter:
         if _is_float(x):
             first = self.b.or_(first, self.b.fcmp_unordered("uno", x, x))
         return self.b.select(first, x, y)
+
+
+def _int_limits(x: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """The smallest and the largest value of x's integer type, as vectors like x."""
+    bits = x.type.element.width
+    return ir.Constant(x.type, -(1 << (bits - 1))), ir.Constant(x.type, (1 << (bits - 1)) - 1)
 
 
 def _is_float(value: ir.Value) -> bool:

@@ -26,6 +26,7 @@ from ..ops import collective
 from ..ir import Graph, Node
 from ..nn.parameter import ParameterSet
 from ..ops.indexing import index_out_of_range
+from ..ops.nn import label_out_of_range
 from . import step_index
 from .kernels.contract import ALIGN
 from .kernels.launch import aligned_empty
@@ -35,7 +36,7 @@ from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS
     STEP, TRANSPORT, TRANSPORT_BUFFER, Buffer, LoweredGraph, lower_graph, memory_plan
 from .machine import CodegenError, CompileStats, Library, cache_key, cached_object, link, with_host_target
 from .report import CompileReport
-from .parallel import shared_runner
+from .parallel import reset_in_forked_children, shared_runner
 
 log = logging.getLogger("graphc.codegen")
 
@@ -61,6 +62,7 @@ class NativeExecutable:
         self._bind_params()
         self._nthreads = 0
         self._set_threads(context.num_threads())
+        reset_in_forked_children(self)
 
     @property
     def nthreads(self) -> int:
@@ -91,6 +93,12 @@ class NativeExecutable:
         ctx[POINTERS:POINTERS + len(self._slots)] = [slot.ctypes.data for slot in self._slots]
         return ctx
 
+    def reset_after_fork(self) -> None:
+        """In a child forked while another thread ran this step: the barrier state and the status
+        are as that step left them half-way (a thread counted as arrived that the child lacks)."""
+        self._ctx[:NTHREADS] = 0           # the barrier state: ctx's first slots (lower.py)
+        self._status[:] = 0
+
     def _copy_inputs(self, inputs: Sequence[np.ndarray]) -> None:
         if len(inputs) != len(self._slots):
             raise ValueError(f"the compiled graph takes {len(self._slots)} inputs, got {len(inputs)}")
@@ -106,9 +114,10 @@ class NativeExecutable:
             labels = self._slots[index]
             if labels.size and (labels.min() < 0 or labels.max() >= classes):
                 bad = labels[(labels < 0) | (labels >= classes)]
-                raise GraphcError(f"{node.op}: labels must be in [0, {classes}) for {classes} classes, got "
-                                  f"{sorted(set(bad.tolist()))[:5]} (input {index}, {self.lowered.inputs[index]}); "
-                                  "check the dataset's labels or the network's number of classes", loc=node.loc)
+                raise GraphcError(f"{label_out_of_range(node.op, int(bad[0]), classes)} (input {index}, "
+                                  f"{self.lowered.inputs[index]}, holds {bad.size} such label(s): "
+                                  f"{sorted(set(bad.tolist()))[:5]}); check the dataset's labels or the network's "
+                                  "number of classes", loc=node.loc)
 
     def _raise_status(self) -> None:
         """The step stopped before a kernel whose index operand was out of range (lower.py): raise
@@ -197,7 +206,7 @@ def _transport_callback(lowered: LoweredGraph):
             transport.allreduce(np.frombuffer(_float_array(count).from_address(address), np.float32))
         except BaseException:
             traceback.print_exc()
-            transport.abort()
+            transport.abort("failed in the native step's allreduce")
     return _TRANSPORT_CALLBACK(allreduce)
 
 

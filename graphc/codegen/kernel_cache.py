@@ -22,6 +22,7 @@ from typing import Callable
 from llvmlite import ir
 
 from ..ir import Node
+from ..lru import LRU
 from . import disk_cache, machine
 from .compile_pool import CompileBatch
 from .fingerprint import kernel_fingerprint
@@ -80,7 +81,10 @@ class KernelCounts:
     codegen: float = 0.0
 
 
-_known: dict[str, KernelRef] = {}    # every kernel this process has lowered, by fingerprint
+# The kernels this process lowered most recently, by fingerprint (about 1.7 KB each; LeNet's train
+# step has 29, ResNet-20's 68): a kernel not among them is found through the disk index, or emitted again.
+KNOWN_KERNELS = 4096
+_known = LRU(lambda: KNOWN_KERNELS)
 
 
 class KernelSet:

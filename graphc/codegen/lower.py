@@ -25,6 +25,7 @@ from llvmlite import ir
 from .. import ops
 from ..inspect import node_flops
 from ..ir import Graph, Node
+from ..ir.control import is_control
 from ..ops.core import BROADCAST, ELEMENTWISE, OUT_FUSABLE
 from ..passes.manager import PassContext
 from ..passes.memory import ALIGNMENT, MemoryPlan, plan_memory
@@ -182,6 +183,8 @@ class _Lowering:
     def _lower(self, node: Node) -> None:
         if node.op in ("input", "param", "const"):
             return
+        if is_control(node):              # the driver runs such graphs on the interpreter (compiler.py)
+            raise CodegenError(f"no native code for control flow yet (%{node.id} {node.op})")
         try:
             if node.op == "fused":
                 self._fused(node)

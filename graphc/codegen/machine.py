@@ -3,7 +3,8 @@
 `compile_module(module)` turns an `llvmlite.ir.Module` (or IR text) into a `Library` whose
 function addresses are callable through ctypes. Object code is cached in memory and on disk,
 keyed by sha256(IR text, optimization level, llvmlite version, LLVM version, CPU name, CPU features); disk_cache.py
-says how the disk entries are checked, kept private and bounded.
+says how the disk entries are checked, kept private and bounded. The memory cache keeps the most
+recently used objects up to `set_context(kernel_cache_bytes=...)` (64 MiB by default).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import llvmlite
 import llvmlite.binding as llvm
 from llvmlite import ir
 
+from .. import context
+from ..lru import LRU
 from . import disk_cache
 
 
@@ -130,8 +133,9 @@ def cached_library(key: str) -> Library | None:
 
 def cached_object(key: str) -> tuple[bytes, str] | None:
     """(object code, 'memory' or 'disk') cached under `key`; None when absent."""
-    if key in _memory_cache:
-        return _memory_cache[key], "memory"
+    obj = _memory_cache.get(key)
+    if obj is not None:
+        return obj, "memory"
     obj = disk_cache.read_entry(key)
     if obj is None:
         return None
@@ -237,7 +241,7 @@ def _dump_failed_module(text: str) -> Path:
 
 # --- object cache --------------------------------------------------------------------------
 
-_memory_cache: dict[str, bytes] = {}
+_memory_cache = LRU(lambda: context.get_context("kernel_cache_bytes"), len)   # key -> object code
 
 
 def cache_key(ir_text: str, level: int = 3) -> str:

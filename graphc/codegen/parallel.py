@@ -10,6 +10,10 @@ kernels split their work by `split_range` and are separated by `emit_barrier` ca
 * `ThreadRunner(nthreads)`: runs `step(ctx, tid)` on all threads and returns when every thread
   has finished; idle workers spin for about `spin_us` microseconds, then sleep on a futex.
   `shared_runner(nthreads)` is the process-wide one per thread count.
+* `reset_in_forked_children(owner)`: a child forked while another thread runs a step has only the
+  forking thread, and inherits that step's control words half-way (a barrier's arrival count, the
+  runner's generation and lock); each registered owner's `reset_after_fork()` puts its own back to
+  the state before any step, so the child's first step starts clean.
 """
 from __future__ import annotations
 
@@ -283,7 +287,7 @@ class ThreadRunner:
         self._lock = threading.Lock()
         self._closed = False
         self._start_workers()
-        _live_runners.add(self)
+        reset_in_forked_children(self)
 
     def _start_workers(self) -> None:
         native = _runtime()[1]
@@ -298,7 +302,7 @@ class ThreadRunner:
         self._finalizer = weakref.finalize(self, _stop_workers, native["shutdown"], self._pool,
                                            self._workers)
 
-    def _forget_workers_after_fork(self) -> None:
+    def reset_after_fork(self) -> None:
         """In a forked child: the workers did not come along (and the control block may still
         count them as sleepers), so there is nothing to stop; the next run starts new ones."""
         self._finalizer.detach()
@@ -325,7 +329,6 @@ class ThreadRunner:
         self.close()
 
 
-_live_runners: "weakref.WeakSet[ThreadRunner]" = weakref.WeakSet()
 _shared_runners: dict[int, ThreadRunner] = {}
 _shared_lock = threading.Lock()
 
@@ -345,11 +348,19 @@ def _close_shared_runners() -> None:
         runner.close()
 
 
+_reset_after_fork: "weakref.WeakSet" = weakref.WeakSet()   # runners, executables: see reset_in_forked_children
+
+
+def reset_in_forked_children(owner) -> None:
+    """Call `owner.reset_after_fork()` in every child forked while `owner` lives (held weakly)."""
+    _reset_after_fork.add(owner)
+
+
 def _after_fork_in_child() -> None:
     global _shared_lock
     _shared_lock = threading.Lock()
-    for runner in list(_live_runners):
-        runner._forget_workers_after_fork()
+    for owner in list(_reset_after_fork):
+        owner.reset_after_fork()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -9,8 +9,9 @@ import math
 
 import numpy as np
 
-from ..types import DType, TensorType, dtype_of
+from ..types import DType, TensorType, dtype_of, parse_type
 from .graph import Graph, Node
+from .opset import REGIONS
 
 # -- DOT ------------------------------------------------------------------------------------------------
 _STYLES = {   # placeholders stand out from computation; the impure assign stands out most
@@ -31,40 +32,43 @@ def to_dot(graph: Graph) -> str:
 
 
 def _dot_body(graph: Graph, prefix: str, indent: str) -> list[str]:
-    """Node and edge statements; a fused node becomes a cluster holding its body graph."""
+    """Node and edge statements; a fused node becomes a cluster holding its body graph; a control-flow
+    node is a box beside one cluster per region (edges enter and leave the box)."""
     lines = []
     for node in graph.order():
-        if isinstance(node.attrs.get("body"), Graph):
+        if node.op == "fused":
             lines += _dot_cluster(node, prefix, indent)
         else:
             label = _quote(_dot_label(node))
             lines.append(f"{indent}{_dot_id(node, prefix)} [label={label}{_dot_style(graph, node)}];")
+            for name in REGIONS.get(node.op, ()):
+                lines += _dot_cluster(node, prefix, indent, name)
         lines += [f"{indent}{_dot_id(src, prefix)} -> {_dot_entry(node, index, prefix)}"
                   f"{f' [label={index}]' if len(node.inputs) > 1 else ''};"
                   for index, src in enumerate(node.inputs)]
     return lines
 
 
-def _dot_cluster(node: Node, prefix: str, indent: str) -> list[str]:
-    body = node.attrs["body"]
-    return ([f"{indent}subgraph cluster_{prefix}{node.id} {{",
-             f"{indent}  label={_quote(f'%{node.id} {node.op}: {node.type}')}; style=dashed;"]
-            + _dot_body(body, f"{prefix}{node.id}_", indent + "  ")
+def _dot_cluster(node: Node, prefix: str, indent: str, region: str = "body") -> list[str]:
+    """A dashed cluster holding one of node's regions (a fused node's body, labelled with the node)."""
+    label = f"%{node.id} {node.op}: {node.type}" if node.op == "fused" else f"%{node.id} {node.op} @{region}"
+    inner = f"{prefix}{node.id}_" + ("" if node.op == "fused" else f"{region}_")
+    return ([f"{indent}subgraph cluster_{inner.rstrip('_')} {{", f"{indent}  label={_quote(label)}; style=dashed;"]
+            + _dot_body(node.attrs[region], inner, indent + "  ")
             + [f"{indent}}}"])
 
 
 def _dot_id(node: Node, prefix: str) -> str:
     """The DOT node standing for node's value: for a fused node, its body's output."""
-    if isinstance(node.attrs.get("body"), Graph):
+    if node.op == "fused":
         return _dot_id(node.attrs["body"].outputs[0], f"{prefix}{node.id}_")
     return f"{prefix}{node.id}"
 
 
 def _dot_entry(node: Node, index: int, prefix: str) -> str:
     """Where operand `index` of node enters: for a fused node, its body's input of that index."""
-    body = node.attrs.get("body")
-    if isinstance(body, Graph):
-        return _dot_id(body.inputs[index], f"{prefix}{node.id}_")
+    if node.op == "fused":
+        return _dot_id(node.attrs["body"].inputs[index], f"{prefix}{node.id}_")
     return f"{prefix}{node.id}"
 
 
@@ -140,7 +144,7 @@ def _graph_from(doc: dict) -> Graph:
         if missing:
             raise ValueError(f"node %{entry['id']} uses %{missing[0]} before it is defined")
         graph.add(entry["op"], [graph.nodes[i] for i in entry["operands"]],
-                  {k: _decode(v) for k, v in entry["attrs"].items()}, TensorType.parse(entry["type"]),
+                  {k: _decode(v) for k, v in entry["attrs"].items()}, parse_type(entry["type"]),
                   scope=entry["scope"], loc=entry["loc"], meta={k: _decode(v) for k, v in entry["meta"].items()},
                   id=entry["id"])
     graph.outputs = [graph.nodes[i] for i in doc["outputs"]]

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 import networkx as nx
 
-from ..types import TensorType
+from ..types import TensorType, TupleType
 from .printer import print_graph
 
 
@@ -22,7 +22,7 @@ class Node:
     op: str
     inputs: tuple["Node", ...]
     attrs: dict[str, Any]
-    type: TensorType
+    type: TensorType | TupleType      # a tuple only for a control-flow node (ir/control.py)
     scope: str = ""
     loc: str = ""
     meta: dict[str, Any] = field(default_factory=dict)   # e.g. grad_of: forward node id
@@ -41,7 +41,7 @@ class Graph:
         self._order: list[Node] | None = None
 
     # -- building ---------------------------------------------------------------------------
-    def add(self, op: str, inputs: Iterable[Node], attrs: dict | None, type: TensorType,
+    def add(self, op: str, inputs: Iterable[Node], attrs: dict | None, type: TensorType | TupleType,
             scope: str = "", loc: str = "", meta: dict | None = None, id: int | None = None) -> Node:
         node_id = self._next_id if id is None else id
         if node_id in self.nodes:
@@ -72,6 +72,18 @@ class Graph:
         self.nx.remove_node(node.id)
         del self.nodes[node.id]
         self._order = None
+
+    def copy(self, name: str | None = None) -> "Graph":
+        """A graph of copies of these nodes (same ids, attributes, notes), regions held in attributes
+        copied too, so that changing one graph never changes the other."""
+        copy = Graph(self.name if name is None else name)
+        copies: dict[int, Node] = {}
+        for node in self.order():
+            attrs = {k: v.copy() if isinstance(v, Graph) else v for k, v in node.attrs.items()}
+            copies[node.id] = copy.add(node.op, [copies[i.id] for i in node.inputs], attrs, node.type, node.scope,
+                                       node.loc, node.meta, id=node.id)
+        copy.outputs = [copies[out.id] for out in self.outputs]
+        return copy
 
     # -- queries ----------------------------------------------------------------------------
     def uses(self, node: Node) -> list[tuple[Node, int]]:

@@ -28,6 +28,11 @@ class OpDefinition(Protocol):
 
 REGISTRY: dict[str, OpDefinition] = {}
 
+# Node kinds that own regions (sub-graphs held in attributes) and are not registry ops: the fuse pass's
+# regions and structured control flow (control.py). Each maps to the attributes holding its regions,
+# in the order the text format prints them, each as a nested graph after the node's line.
+REGIONS = {"fused": ("body",), "cond": ("then_branch", "else_branch"), "while": ("cond", "body"), "scan": ("body",)}
+
 
 def register(op: OpDefinition) -> OpDefinition:
     if op.name in REGISTRY:

@@ -1,6 +1,6 @@
 """Printing the IR text format (docs/ir.md; graphc/ir/text.py parses it back): one line per node,
-types on definitions, a fused node's body indented under it. Needs no Graph class, so Graph's
-str() can use it."""
+types on definitions, a node's regions (a fused body, a loop's body) indented under it. Needs no
+Graph class, so Graph's str() can use it."""
 from __future__ import annotations
 
 import json
@@ -10,9 +10,9 @@ import re
 import numpy as np
 
 from ..types import DType, TensorType, dtype_of
+from .opset import REGIONS
 
 PLACEHOLDER_TYPE = "type"     # input/param carry their type as an attribute; printed once, on the definition
-BODY = "body"                 # a fused node's region, printed as a nested graph after the node's line
 
 
 def format_value(value) -> str:
@@ -51,7 +51,7 @@ def _word(text: str) -> str:
 
 def format_node(node) -> str:
     attrs = {k: v for k, v in node.attrs.items()
-             if not (k == PLACEHOLDER_TYPE and node.op in ("input", "param")) and k != BODY}
+             if not (k == PLACEHOLDER_TYPE and node.op in ("input", "param")) and k not in REGIONS.get(node.op, ())}
     attr_text = " {" + ", ".join(f"{k}={format_value(v)}" for k, v in attrs.items()) + "}" if attrs else ""
     operands = ", ".join(f"%{i.id}" for i in node.inputs)
     notes = [f"scope={_word(node.scope)}"] if node.scope else []
@@ -65,8 +65,8 @@ def print_graph(graph, indent: str = "") -> str:
     lines = [f"{indent}graph @{graph.name} {{"]
     for node in graph.order():
         lines.append(f"{indent}  {format_node(node)}")
-        if BODY in node.attrs:           # a fused region: its body graph follows, indented
-            lines.append(print_graph(node.attrs[BODY], indent + "    "))
+        for region in REGIONS.get(node.op, ()):      # each region's graph follows, indented
+            lines.append(print_graph(node.attrs[region], indent + "    "))
     lines.append(f"{indent}  return" + (" " + ", ".join(f"%{o.id}" for o in graph.outputs) if graph.outputs else ""))
     lines.append(f"{indent}}}")
     return "\n".join(lines)

@@ -19,10 +19,11 @@ import tokenize
 
 import numpy as np
 
-from ..types import DTYPES, TensorType
+from ..types import DTYPES, TensorType, parse_type
+from . import control
 from .graph import Graph
-from .opset import get
-from .printer import BODY, PLACEHOLDER_TYPE, format_node, format_value, print_graph
+from .opset import REGIONS, get
+from .printer import PLACEHOLDER_TYPE, format_node, format_value, print_graph
 
 __all__ = ["ParseError", "format_node", "format_value", "parse_attrs", "parse_graph", "print_graph"]
 
@@ -125,11 +126,11 @@ def _parse_block(lines, start: int) -> tuple[Graph, int]:
         match = _NODE.match(stripped)
         if not match:
             raise ParseError("expected '%N: type = op(operands) {attrs}  # notes'", line_no, line)
-        body = None
-        if match["op"] == "fused":         # the region's body graph follows the node's line
-            body, i = _parse_block(lines, i)
+        regions = {}
+        for name in REGIONS.get(match["op"], ()):    # each region's graph follows the node's line
+            regions[name], i = _parse_block(lines, i)
         try:
-            _add_node(graph, match, line_no, line, body)
+            _add_node(graph, match, line_no, line, regions)
         except ParseError:
             raise
         except (ValueError, KeyError, SyntaxError, TypeError) as error:
@@ -144,15 +145,17 @@ def _operand(graph, token, line_no, line):
     return graph.nodes[int(match[1])]
 
 
-def _add_node(graph, match, line_no, line, body=None):
+def _add_node(graph, match, line_no, line, regions):
     head, comment = _split_comment(match["rest"])
     head = head.strip()
     if head and not (head.startswith("{") and head.endswith("}")):
         raise ValueError(f"unexpected text after operands: {head!r}")
     attrs = parse_attrs(head[1:-1]) if head else {}
-    type_ = TensorType.parse(match["type"])
-    if body is not None:                   # fused regions are not registered ops; the verifier checks them
-        attrs[BODY] = body
+    type_ = parse_type(match["type"])
+    if match["op"] == "fused":             # made by the fuse pass, which the verifier checks
+        attrs.update(regions)
+    elif match["op"] in control.STRUCTURAL:
+        attrs = control.check_attrs(match["op"], {**attrs, **regions})
     else:
         op = get(match["op"])
         if PLACEHOLDER_TYPE in op.attrs:

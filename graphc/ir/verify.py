@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import networkx as nx
 
+from ..types import TupleType
+from . import control
 from .graph import Graph
-from .opset import ELEMENTWISE, OPAQUE, OUT_FUSABLE, REDUCE, get
+from .opset import ELEMENTWISE, OPAQUE, OUT_FUSABLE, REDUCE, REGISTRY, get
 
 
 class VerifyError(ValueError):
@@ -25,6 +27,8 @@ def verify(graph: Graph, assign_target: str = "param") -> None:
     for out in graph.outputs:
         if graph.nodes.get(out.id) is not out:
             raise VerifyError(f"@{graph.name}: output %{out.id} is not a node of the graph")
+        if isinstance(out.type, TupleType):
+            raise VerifyError(f"@{graph.name}: output %{out.id} is a {out.type}; return its elements (get nodes)")
     names = [n.attrs["name"] for n in graph.params]
     if len(names) != len(set(names)):
         raise VerifyError(f"@{graph.name}: a parameter name is bound by more than one param node")
@@ -38,8 +42,12 @@ def _verify_node(graph: Graph, node, assign_target: str) -> None:
     for src in node.inputs:
         if graph.nodes.get(src.id) is not src:
             raise VerifyError(f"{where}: operand %{src.id} is not in the graph")
+    if any(isinstance(src.type, TupleType) for src in node.inputs) and node.op != "get":
+        raise VerifyError(f"{where}: only get nodes read the results of a control-flow node")
     if node.op == "fused":
         return _verify_region(node, where)
+    if node.op in control.STRUCTURAL:
+        return _verify_control(node, where)
     try:
         op = get(node.op)
         expected = op.infer_type([i.type for i in node.inputs], node.attrs)
@@ -50,6 +58,27 @@ def _verify_node(graph: Graph, node, assign_target: str) -> None:
     if op.impure and node.inputs[0].op != assign_target:
         raise VerifyError(f"{where}: the target of {node.op} must be a {assign_target} node, "
                           f"got {node.inputs[0].op}")
+
+
+def _verify_control(node, where: str) -> None:
+    """A control-flow (or get) node: pure regions without param nodes, canonical attributes, regions
+    that take and return what the node says (control.infer_type), each region a sound graph."""
+    for region in control.regions(node):
+        for inner in region.order():
+            if inner.op == "param" or (inner.op in REGISTRY and get(inner.op).impure):
+                raise VerifyError(f"{where}: region @{region.name} holds %{inner.id} ({inner.op}); a control-flow "
+                                  "region is pure and reads parameters through the node's operands")
+    try:
+        if control.check_attrs(node.op, node.attrs) != node.attrs:
+            raise control.ControlFlowError("attributes are not canonical (every attribute of the schema, defaults "
+                                           "filled in)")
+        expected = control.infer_type(node.op, [i.type for i in node.inputs], node.attrs)
+    except control.ControlFlowError as error:
+        raise VerifyError(f"{where}: {error}") from None
+    if expected != node.type:
+        raise VerifyError(f"{where}: recorded type {node.type} but its operands and regions give {expected}")
+    for region in control.regions(node):
+        verify(region)
 
 
 REGION_KINDS = (ELEMENTWISE, REDUCE, OUT_FUSABLE)
@@ -78,7 +107,7 @@ def _verify_region(node, where: str) -> None:
     if len(body.outputs) != 1 or body.outputs[0].type != node.type:
         raise VerifyError(f"{where}: the body must return one value of the node's type {node.type}")
     for inner in body.order():
-        if inner.op not in ("input", "const") and (inner.op == "fused" or not _fusable(get(inner.op))):
+        if inner.op not in ("input", "const") and (inner.op in control.STRUCTURAL or not _fusable(get(inner.op))):
             raise VerifyError(f"{where}: a region body may not hold {inner.op} nodes")
         if get(inner.op).impure and node.inputs[inner.inputs[0].attrs["index"]].op != "param":
             raise VerifyError(f"{where}: %{inner.id} assigns to body input {inner.inputs[0].attrs['index']}, "

@@ -1,5 +1,8 @@
 """LeNet-5 laid out exactly as mindvision's (classification/models/backbones/lenet.py), so parameter
-names and checkpoints match: backbone.conv1.weight, ..., backbone.fc3.bias (61,684 values)."""
+names and checkpoints match: backbone.conv1.weight, ..., backbone.fc3.bias (61,684 values).
+
+mindvision ran on MindSpore 1.x, whose layers defaulted to 'normal' weights (N(0, 0.01)) and 'zeros'
+biases; graphc's layers default to 2.x's uniform ones, so this model names the 1.x initializers."""
 from __future__ import annotations
 
 from ..errors import GraphcError
@@ -19,15 +22,15 @@ class LeNet5(Cell):
     def __init__(self, num_classes=10, num_channel=1, include_top=True):
         super().__init__()
         self.include_top = include_top
-        self.conv1 = Conv2d(num_channel, 6, 5, pad_mode="valid")
-        self.conv2 = Conv2d(6, 16, 5, pad_mode="valid")
+        self.conv1 = Conv2d(num_channel, 6, 5, pad_mode="valid", weight_init="normal")
+        self.conv2 = Conv2d(6, 16, 5, pad_mode="valid", weight_init="normal")
         self.relu = ReLU()
         self.max_pool2d = MaxPool2d(kernel_size=2, stride=2)
         if include_top:
             self.flatten = Flatten()
-            self.fc1 = Dense(16 * 5 * 5, 120, weight_init=Normal(0.02))
-            self.fc2 = Dense(120, 84, weight_init=Normal(0.02))
-            self.fc3 = Dense(84, num_classes, weight_init=Normal(0.02))
+            self.fc1 = Dense(16 * 5 * 5, 120, weight_init=Normal(0.02), bias_init="zeros")
+            self.fc2 = Dense(120, 84, weight_init=Normal(0.02), bias_init="zeros")
+            self.fc3 = Dense(84, num_classes, weight_init=Normal(0.02), bias_init="zeros")
 
     def construct(self, x):
         x = self.max_pool2d(self.relu(self.conv1(x)))

@@ -78,7 +78,7 @@ class MobileNetV2(Cell):
         self.features = SequentialCell(features + conv_bn(channels, self.num_features, 1))
         self.pool = GlobalAvgPooling()
         self.classifier = SequentialCell([Dropout(p=0.2), Dense(self.num_features, num_classes,
-                                                                weight_init=Normal(sigma=0.01))])
+                                                                weight_init=Normal(sigma=0.01), bias_init="zeros")])
 
     def construct(self, x):
         return self.classifier(self.pool(self.features(x)))

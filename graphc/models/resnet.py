@@ -98,7 +98,8 @@ class ResNet(Cell):
         self.stages = len(layers)
         self.pool = GlobalAvgPooling()
         self.num_features = channels
-        self.classifier = Dense(channels, num_classes, weight_init=HeUniform(mode="fan_in", nonlinearity="sigmoid"))
+        self.classifier = Dense(channels, num_classes, weight_init=HeUniform(mode="fan_in", nonlinearity="sigmoid"),
+                                bias_init="zeros")
 
     @staticmethod
     def _make_layer(block, in_channels: int, width: int, count: int, stride: int) -> SequentialCell:

@@ -11,7 +11,9 @@ from collections import OrderedDict
 from typing import Iterator
 
 from .. import context
+from ..errors import ArgumentError
 from ..tracing import current_scope, current_trace, graph_function, scope
+from ..types import DType, float32
 from .parameter import Parameter
 
 
@@ -59,6 +61,15 @@ class Cell:
             param.name = prefix + param.name
         for _, cell in self.cells_and_names():
             cell._name_prefix = prefix + cell._name_prefix
+
+    def _rename_parameters(self, old: str, new: str) -> None:
+        """Replace the prefix `old` (this cell's position, e.g. 'layers.1.') by `new` in the names of every
+        parameter and cell below this one: a container moved this cell."""
+        for _, param in self.parameters_and_names():
+            param.name = new + param.name[len(old):] if param.name.startswith(old) else param.name
+        for _, cell in self.cells_and_names():
+            if cell._name_prefix.startswith(old):
+                cell._name_prefix = new + cell._name_prefix[len(old):]
 
     def insert_param_to_cell(self, name: str, param: Parameter) -> None:
         setattr(self, name, param)
@@ -119,6 +130,39 @@ class Cell:
     def set_grad(self, requires_grad: bool = True) -> "Cell":
         self.requires_grad = requires_grad
         return self
+
+    # -- flags and precision -------------------------------------------------------------------------
+    def add_flags(self, **flags) -> "Cell":
+        """Set each flag as an attribute of this cell and record it (get_flags), as MindSpore does."""
+        self.__dict__.setdefault("_flags", {}).update(flags)
+        self.__dict__.update(flags)
+        return self
+
+    def add_flags_recursive(self, **flags) -> "Cell":
+        for _, cell in self.cells_and_names():
+            cell.add_flags(**flags)
+        return self
+
+    def get_flags(self) -> dict:
+        return dict(self.__dict__.get("_flags", {}))
+
+    def to_float(self, dst_type) -> "Cell":
+        """Compute this cell in dst_type. float32, what graphc computes in, returns the cell with the
+        flags MindSpore sets (fp32=True); float16 and bfloat16 do not exist in graphc yet."""
+        name = str(getattr(dst_type, "name", getattr(dst_type, "__name__", dst_type)))
+        if "float16" in name.lower():       # float16, bfloat16, numpy.float16
+            raise ArgumentError(f"{type(self).__name__}.to_float({name}): graphc has no half-precision types yet "
+                                "(they come with the mixed-precision work); keep the cell in float32, which "
+                                "to_float(float32) or no call at all does")
+        if not isinstance(dst_type, DType) or dst_type != float32:
+            raise ArgumentError(f"{type(self).__name__}.to_float: dst_type must be float32, float16 or bfloat16, "
+                                f"got {dst_type!r}")
+        return self.add_flags_recursive(fp32=True, fp16=False, bf16=False)
+
+    def init_parameters_data(self, auto_parallel_mode: bool = False) -> dict:
+        """Fill every lazy Parameter; returns {parameter: parameter} (MindSpore's {original: replacement}:
+        graphc fills a Parameter in place, so each maps to itself)."""
+        return {param: param.init_data() for param in self.get_parameters()}
 
     # -- calling ---------------------------------------------------------------------------------
     def __call__(self, *inputs, **kwargs):

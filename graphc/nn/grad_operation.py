@@ -5,7 +5,8 @@ is a function of the network's inputs returning gradients, shaped as the flags s
 - get_all: a tuple, one gradient per input;
 - get_by_list: a tuple, one gradient per weight (a ParameterTuple or list of Parameters);
 - both: (the inputs' gradients, the weights' gradients);
-- sens_param: the call takes one more input, the output's gradient (sens); without it, ones.
+- sens_param: the call takes one more input, the output's gradient (sens: a tuple of them for a
+  network with several outputs, as in a second-order gradient); without it, ones.
 
 It is graphc.value_and_grad underneath, so it works in both modes and, called inside a traced
 construct (a custom training cell), adds the backward pass to the same graph.
@@ -14,11 +15,8 @@ from __future__ import annotations
 
 import inspect
 
-
-from .. import ops
 from ..autodiff import value_and_grad
 from ..errors import ArgumentError
-from ..tracing import Tensor
 from .parameter import Parameter
 
 __all__ = ["GradOperation"]
@@ -52,25 +50,12 @@ class GradOperation:
         key = (id(fn), tuple(map(id, weights)), count)
         if key not in self._functions:
             self._functions[key] = _differentiated(fn, weights, self.get_all, count, self.sens_param)
-        (_, value), grads = self._functions[key](*inputs)
-        return value, grads
+        return self._functions[key](*inputs)
 
 
 def _differentiated(fn, weights, get_all: bool, count: int, with_sens: bool):
     positions = tuple(range(count)) if get_all else (None if weights else 0)
-
-    def seeded(*args):
-        """<output, sens> (the differentiated value) and the output (kept as aux)."""
-        out = fn(*args[:count])
-        if not with_sens:
-            return out, out
-        sens = args[count]
-        if not isinstance(sens, Tensor) or sens.shape != out.shape:
-            raise ArgumentError(f"GradOperation: sens is {getattr(sens, 'type', type(sens).__name__)} but the "
-                                f"network's output is {out.type}; pass a Tensor of the output's shape")
-        return ops.reduce_sum(out * sens), out
-
-    return value_and_grad(seeded, positions, weights or None, has_aux=True)
+    return value_and_grad(fn, positions, weights or None, sens_param=with_sens)
 
 
 def _weights(weights, fn) -> tuple:

@@ -1,4 +1,4 @@
-"""Parameter initializers with the names, defaults and fan rules of mindspore.common.initializer (r1.7).
+"""Parameter initializers with the names, defaults and fan rules of mindspore.common.initializer.
 
 Every random draw comes from graphc.context.rng(), so graphc.set_seed(n) rebuilds the same network.
 An Initializer fills a NumPy array in place (`init(array)`), as MindSpore's do; `initializer(...)`
@@ -147,6 +147,15 @@ class XavierUniform(Initializer):
     def _initialize(self, array):
         bound = self.gain * math.sqrt(6.0 / sum(fan_in_and_fan_out(array.shape)))
         array[...] = context.rng().uniform(-bound, bound, array.shape)
+
+
+def layer_defaults(weight_init, bias_init, weight_shape) -> tuple:
+    """MindSpore 2.x's defaults for Dense and the convolutions, where the layer got None: the weight
+    HeUniform(√5), i.e. U(-1/√fan_in, 1/√fan_in), and the bias U(-1/√fan_in, 1/√fan_in), fan_in taken
+    from the weight's shape (r1.x defaulted to 'normal' and 'zeros')."""
+    bound = 1 / math.sqrt(fan_in_and_fan_out(weight_shape)[0])
+    return (HeUniform(negative_slope=math.sqrt(5)) if weight_init is None else weight_init,
+            Uniform(bound) if bias_init is None else bias_init)
 
 
 _BY_NAME = {"normal": Normal, "uniform": Uniform, "he_uniform": HeUniform, "he_normal": HeNormal,

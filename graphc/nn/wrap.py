@@ -12,6 +12,7 @@ import hashlib
 
 from .. import communication, context, ops
 from ..autodiff import value_and_grad
+from ..errors import GraphcError
 from ..tracing import current_trace
 from ..types import float32
 from .cell import Cell
@@ -48,6 +49,17 @@ def _check_sens(owner: str, sens):
     return sens
 
 
+def _check_batch_not_empty(owner: str, inputs) -> None:
+    """A training step learns from at least one sample: an empty batch has no loss to learn from
+    (a mean loss over it is 0 / 0)."""
+    for index, x in enumerate(inputs):
+        shape = getattr(x, "shape", ())
+        if shape and shape[0] == 0:
+            raise GraphcError(f"{owner}: input {index} is an empty batch (shape {list(shape)}); a training step "
+                              "needs at least one sample: check what yields this batch (a dataset or a slice past "
+                              "the end of the data)")
+
+
 def _scaled(gradients, sens):
     """Gradients for the seed `sens` instead of 1: the backward pass is linear in its seed."""
     return gradients if sens is None else tuple(grad * sens for grad in gradients)
@@ -82,6 +94,7 @@ class TrainOneStepCell(Cell):
 
     def __call__(self, *inputs):
         if current_trace() is None:      # a step is about to run: stop before a learning-rate list runs out
+            _check_batch_not_empty(type(self).__name__, inputs)
             self.optimizer.check_lr_steps()
             if self._group is not None and not self._started:
                 self._start_equal()
@@ -100,13 +113,15 @@ class TrainOneStepCell(Cell):
 
     def construct(self, *inputs):
         loss, grads = self._loss_and_grads(*inputs)
-        grads = _scaled(grads, self.sens)
-        if isinstance(self.grad_reducer, DistributedGradReducer):
-            loss, grads = self.grad_reducer.with_loss(loss, grads)
-        else:
-            grads = self.grad_reducer(grads)
+        loss, grads = self.reduce(loss, grads=_scaled(grads, self.sens))
         self.optimizer(grads)
         return loss
+
+    def reduce(self, loss, grads):
+        """(loss, grads) through grad_reducer: under data parallelism, averaged over the ranks."""
+        if isinstance(self.grad_reducer, DistributedGradReducer):
+            return self.grad_reducer.with_loss(loss, grads)
+        return loss, self.grad_reducer(grads)
 
 
 class WithEvalCell(Cell):

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .core import ELEMENTWISE, Op, register
+from .core import ELEMENTWISE, Op, OpError, register
 from .elementwise import (_infer, _unary_samples, add, elementwise, exp, gt, lt, mul, one_flop_per_element,
                           select, sigmoid, sub, tanh)
 
@@ -139,9 +139,16 @@ def _approximate_samples(rng):
             ([rng.uniform(-9, 9, (4, 6))], {"approximate": False})]
 
 
+def _canon_approximate(attrs):
+    if not isinstance(attrs["approximate"], bool):     # a string such as 'none' would read as True
+        raise OpError(f"approximate must be a bool (True: the tanh form), got {attrs['approximate']!r}; "
+                      "ops.gelu(x, approximate='none' | 'tanh') is MindSpore's function")
+    return attrs
+
+
 gelu = register(Op(
     "gelu", ("x",), lambda x, approximate: _float_infer(x), _gelu_ref, ELEMENTWISE, attrs={"approximate": True},
-    canon=lambda attrs: {"approximate": bool(attrs["approximate"])}, vjp=_gelu_vjp, lower=_lower_gelu,
+    canon=_canon_approximate, vjp=_gelu_vjp, lower=_lower_gelu,
     flops=one_flop_per_element, samples=_approximate_samples,
     doc="x * Φ(x) (approximate=False: Φ from erf) or its tanh approximation "
         "0.5x(1 + tanh(√(2/π)(x + 0.044715x³))) (approximate=True, MindSpore's default)"))

@@ -3,7 +3,7 @@
 `allreduce(x, ranks=N)` is the elementwise sum of x over N processes, each holding its own x; on
 one rank it is x. The op knows nothing about MPI: the layer above (graphc.communication) registers
 a *transport*, an object with `size`, `allreduce(array)` (sum into the array, in place),
-`allgather(value)` (every rank's value, in rank order) and `abort()`. The NumPy reference uses it
+`allgather(value)` (every rank's value, in rank order) and `abort(reason)`. The NumPy reference uses it
 here, the native step calls back into it (codegen/executable.py), and the driver checks through it
 that every rank compiled the same step (compiler.py).
 """

@@ -16,7 +16,7 @@ from ..ir.opset import BROADCAST, ELEMENTWISE, INJECTIVE, OPAQUE, OUT_FUSABLE, R
 from ..types import TensorType
 
 __all__ = ["BROADCAST", "ELEMENTWISE", "INJECTIVE", "OPAQUE", "OUT_FUSABLE", "REDUCE", "REGISTRY", "REQUIRED", "Op",
-           "OpError", "get", "later", "no_flops", "register", "set_binder"]
+           "OpError", "get", "later", "no_flops", "register", "set_binder", "tracing"]
 
 REQUIRED = object()   # attribute default meaning "the caller must give it"
 
@@ -49,6 +49,11 @@ class Op:
     # e.element_index(), so the op fuses only into plain loops, never into an epilogue or prologue
     positional: bool = False
     commutative: bool = False
+    # operand positions whose dtypes the binder promotes to one before the op sees them (MindSpore's
+    # implicit type promotion, graphc.types.promote_types); with promote_float, to at least float32
+    # (true division and the float-only functions: int32 / int32 is float32, as in MindSpore)
+    promote: tuple[int, ...] = ()
+    promote_float: bool = False
     samples: Callable[[np.random.Generator], list] | None = None   # [(arrays, attrs), ...]
     doc: str = ""
     variadic: bool = False    # one operand name standing for one or more operands (concat's tensors)
@@ -100,9 +105,21 @@ def _no_binder(op, operands, attrs):
     raise RuntimeError("graphc.tracing is not imported; import graphc first")
 
 
-_binder = _no_binder
+def _never() -> bool:
+    return False
 
 
-def set_binder(binder: Callable) -> None:
-    global _binder
-    _binder = binder
+_binder, _tracing = _no_binder, _never
+
+
+def set_binder(binder: Callable, is_tracing: Callable[[], bool]) -> None:
+    """Installs the frontend's binder and its answer to "is a function being traced now?"."""
+    global _binder, _tracing
+    _binder, _tracing = binder, is_tracing
+
+
+def tracing() -> bool:
+    """True while a function is being traced into a graph (GRAPH_MODE or graphc.jit), when an op call
+    records a node instead of computing: what a value drawn once here would become (a constant
+    repeated at every call) is then not what the call means."""
+    return _tracing()

@@ -32,11 +32,13 @@ def _float_only(name, *types):
             raise OpError(f"{name} needs float operands, got {t.dtype.name}; convert with ops.cast")
 
 
-def _infer(name, result_dtype=None, float_only=False):
+def _infer(name, result_dtype=None, float_only=False, numbers_only=False):
     def infer(*types):
         dtype = _same_dtype(*types)
         if float_only:
             _float_only(name, *types)
+        if numbers_only and dtype == bool_:
+            raise OpError(f"{name} needs int or float operands, got bool; convert with ops.cast")
         return TensorType(broadcast_shapes(*(t.shape for t in types)), result_dtype or dtype)
     return infer
 
@@ -70,12 +72,13 @@ def one_flop_per_element(out_type, *operand_types, **attrs) -> int:
     return out_type.size
 
 
-def elementwise(name, arity, ref, lower, vjp=None, *, result_dtype=None, float_only=False,
+def elementwise(name, arity, ref, lower, vjp=None, *, result_dtype=None, float_only=False, numbers_only=False,
                 commutative=False, samples=None, doc=""):
     operands = ("x",) if arity == 1 else ("x", "y")
     default_samples = _unary_samples() if arity == 1 else _binary_samples()
-    return register(Op(name, operands, _infer(name, result_dtype, float_only), ref, ELEMENTWISE,
+    return register(Op(name, operands, _infer(name, result_dtype, float_only, numbers_only), ref, ELEMENTWISE,
                        vjp=vjp, lower=lower, flops=one_flop_per_element, commutative=commutative,
+                       promote=tuple(range(arity)), promote_float=float_only,
                        samples=samples or default_samples, doc=doc))
 
 
@@ -110,6 +113,44 @@ pow = elementwise("pow", 2, np.power, lambda e, x, y: e.pow(x, y),
                                                         ([rng.uniform(0.5, 2, (2, 3)), rng.standard_normal(())], {})],
                   doc="x ** y; x must be positive where the gradient with respect to y is used")
 
+
+
+# -- floor division: MindSpore's FloorDiv and FloorMod (measured on 2.10), for `//` and `%` ------------
+def _floor_div_ref(x, y):
+    if x.dtype.kind == "f":      # divided in double precision, as MindSpore: 1 // 0.1 is 9 in float32
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.floor(x.astype(np.float64) / y.astype(np.float64)).astype(x.dtype)
+    limits = np.iinfo(x.dtype)
+    with np.errstate(divide="ignore", over="ignore"):
+        quotient = np.floor_divide(x, y)
+    return np.where(y == 0, np.where(x > 0, limits.max, np.where(x < 0, limits.min, 0)), quotient).astype(x.dtype)
+
+
+def _floor_mod_ref(x, y):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        remainder = np.mod(x, y)
+    return remainder if x.dtype.kind == "f" else np.where(y == 0, np.iinfo(x.dtype).min, remainder).astype(x.dtype)
+
+
+def _floor_division_samples(rng):
+    """x = y·(k + f) with f in [0.1, 0.9]: away from the jumps of x // y, where x % y is smooth."""
+    y = rng.uniform(0.5, 2.0, (3, 4)) * rng.choice([-1.0, 1.0], (3, 4))
+    x = y * (rng.integers(-3, 4, (3, 4)) + rng.uniform(0.1, 0.9, (3, 4)))
+    return [([x, y], {}), ([x[0], y[0, 0]], {}),
+            ([np.array([7, -7, 0, 5, -5, 6], np.int32), np.array([2, 2, 0, -3, 0, -1], np.int32)], {})]
+
+
+floor_div = elementwise("floor_div", 2, _floor_div_ref, lambda e, x, y: e.floor_div(x, y),
+                        lambda ct, x, y, out: (None, None), numbers_only=True, samples=_floor_division_samples,
+                        doc="x // y rounded toward -inf (MindSpore's FloorDiv): floats divide in double precision "
+                            "then floor; an int x // 0 is the largest int for x > 0, the smallest for x < 0 and 0 "
+                            "for 0, as MindSpore 2.10 gives. Piecewise constant: no gradient")
+floor_mod = elementwise("floor_mod", 2, _floor_mod_ref, lambda e, x, y: e.floor_mod(x, y),
+                        lambda ct, x, y, out: (unbroadcast(ct, x), unbroadcast(neg(mul(ct, floor_div(x, y))), y)),
+                        numbers_only=True, samples=_floor_division_samples,
+                        doc="x % y with the sign of y (NumPy's mod, MindSpore's FloorMod): x - (x // y)·y computed "
+                            "exactly; an int x % 0 is the smallest int, as MindSpore 2.10 gives")
+
 # -- transcendental and friends ---------------------------------------------------------------
 exp = elementwise("exp", 1, np.exp, lambda e, x: e.exp(x), lambda ct, x, out: (mul(ct, out),), float_only=True,
                   doc="e ** x")
@@ -143,6 +184,14 @@ tanh = elementwise("tanh", 1, np.tanh,
                    lambda ct, x, out: (mul(ct, sub(1.0, mul(out, out))),), float_only=True,
                    doc="hyperbolic tangent")
 
+sin = elementwise("sin", 1, np.sin, lambda e, x: e.sin(x), lambda ct, x, out: (mul(ct, cos(x)),), float_only=True,
+                  doc="sine (radians)")
+cos = elementwise("cos", 1, np.cos, lambda e, x: e.cos(x), lambda ct, x, out: (neg(mul(ct, sin(x))),),
+                  float_only=True, doc="cosine (radians)")
+floor = elementwise("floor", 1, np.floor, lambda e, x: e.floor(x), lambda ct, x, out: (None,), float_only=True,
+                    samples=lambda rng: [([rng.uniform(-5, 5, (3, 4))], {}), ([np.array([-1.5, -0.5, 0.25, 2.5])], {})],
+                    doc="the largest integer <= x, as a float; piecewise constant: gradient zero")
+
 stop_gradient = elementwise("stop_gradient", 1, np.copy, lambda e, x: x, lambda ct, x, out: (None,),
                             doc="x, hidden from autodiff: no gradient flows back through it (MindSpore's "
                                 "ops.stop_gradient)")
@@ -171,7 +220,7 @@ def _select_samples(rng):
             ([rng.standard_normal((4,)) > 0, rng.standard_normal((3, 4)), rng.standard_normal(())], {})]
 
 
-select = register(Op("select", ("cond", "x", "y"), _infer_select, np.where, ELEMENTWISE,
+select = register(Op("select", ("cond", "x", "y"), _infer_select, np.where, ELEMENTWISE, promote=(1, 2),
                      vjp=lambda ct, c, x, y, out: (None, unbroadcast(select(c, ct, 0.0), x),
                                                    unbroadcast(select(c, 0.0, ct), y)),
                      lower=lambda e, c, x, y: e.select(c, x, y), flops=no_flops, samples=_select_samples,

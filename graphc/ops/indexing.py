@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import GraphcError
 from ..types import TensorType, int32, int64, type_of
 from .core import INJECTIVE, OPAQUE, REQUIRED, Op, OpError, no_flops, register
-from .shape import reshape
+from .shaping import reshape
 
 __all__ = ["gather", "gather_grad", "getitem", "pack", "pack_offsets", "slice_ranges", "strided_slice",
            "strided_slice_grad", "unpack"]

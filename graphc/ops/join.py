@@ -15,7 +15,7 @@ from ..errors import GraphcError
 from ..types import TensorType
 from .core import INJECTIVE, Op, OpError, no_flops, register
 from .indexing import strided_slice
-from .shape import reshape
+from .shaping import reshape
 
 __all__ = ["concat", "split", "stack"]
 

@@ -15,7 +15,7 @@ from ..types import TensorType, int32, int64
 from .core import OPAQUE, OUT_FUSABLE, REDUCE, REQUIRED, Op, OpError, register
 from .elementwise import exp, mul, sub
 from .reduction import normalize_axes, reduce_sum
-from .shape import reshape
+from .shaping import reshape
 
 __all__ = ["avg_pool2d", "avg_pool2d_grad", "conv2d", "conv2d_grad_filter", "conv2d_grad_input", "conv_padding",
            "log_softmax", "max_pool2d", "max_pool2d_grad", "max_pool2d_grad_grad", "softmax",
@@ -499,11 +499,15 @@ def _infer_xent(logits, labels, result_shape):
     return TensorType(result_shape, logits.dtype)
 
 
+def label_out_of_range(op: str, label: int, classes: int) -> str:
+    """The message for a class label outside [0, classes), the same from the reference and native code."""
+    return f"{op}: label {label} is out of range for {classes} classes; labels must be class indices in [0, {classes})"
+
+
 def _checked_labels(labels: np.ndarray, classes: int, op: str) -> np.ndarray:
     bad = labels[(labels < 0) | (labels >= classes)]
     if bad.size:
-        raise GraphcError(f"{op}: label {int(bad[0])} is out of range for {classes} classes; labels must be class "
-                          f"indices in [0, {classes})")
+        raise GraphcError(label_out_of_range(op, int(bad[0]), classes))
     return labels
 
 
@@ -523,9 +527,9 @@ def _xent_samples(rng):
             ([rng.standard_normal((3, 10)) * 10, rng.integers(0, 10, 3).astype(np.int64)], {})]
 
 
-_OUT_OF_RANGE_LABELS = ("A label outside [0, C) raises GraphcError in the NumPy reference (PYNATIVE and the "
-                        "interpreter); compiled code does not check it and treats the label as matching no class "
-                        "(the one-hot row is all zeros), as MindSpore's one_hot does")
+_OUT_OF_RANGE_LABELS = ("A label outside [0, C) raises GraphcError naming it and the range, in the NumPy reference "
+                        "(PYNATIVE and the interpreter) and in native code (the executable checks labels that are "
+                        "step inputs before the step, and the step checks computed ones before the kernel)")
 
 sparse_softmax_cross_entropy = register(Op(
     "sparse_softmax_cross_entropy", ("logits", "labels"),

@@ -16,7 +16,7 @@ from ..types import TensorType
 from .core import ELEMENTWISE, OPAQUE, Op, OpError, register
 from .elementwise import add, broadcast_shapes, mul, sub
 from .indexing import strided_slice
-from .shape import reshape
+from .shaping import reshape
 
 __all__ = ["batch_stats", "channel_affine", "channel_row", "channel_sums"]
 

@@ -21,7 +21,7 @@ from .nn import (avg_pool2d, conv2d, log_softmax, max_pool2d, softmax, sparse_so
                  sparse_softmax_cross_entropy_grad)
 from .pad import pad_op
 from .reduction import argmax, broadcast_to, reduce_max, reduce_mean, reduce_sum
-from .shape import cast, one_hot, reshape, transpose
+from .shaping import cast, one_hot, reshape, transpose
 from .state import assign
 
 

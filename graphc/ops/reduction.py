@@ -5,7 +5,7 @@ import numpy as np
 
 from ..types import TensorType, int32
 from .core import BROADCAST, OPAQUE, REDUCE, Op, OpError, later, no_flops, register
-from .shape import cast, reshape
+from .shaping import cast, reshape
 
 div, eq, mul = later("div"), later("eq"), later("mul")   # elementwise.py imports this module
 

@@ -5,6 +5,8 @@ replaces them: `vjp` walks the graph in reverse topological order and calls each
 rule. The rules are written with ops, so they add ordinary nodes to the same graph (which can be
 differentiated again: grad of grad). Gradients of a value used several times are summed with
 explicit adds. Every node added records the forward node it differentiates (`grad_of`).
+Control-flow nodes have rules of their own (control_vjp.py: cond branch-wise, scan as a reverse
+scan, while refused).
 
 The optimizer update needs no pass of its own: TrainOneStepCell traces it as assign nodes, so
 after this pass one graph holds forward, backward and update.
@@ -17,7 +19,9 @@ import numpy as np
 from .. import ops
 from ..errors import GraphcError
 from ..ir import Graph, Node
+from ..ir.control import is_control, regions
 from ..tracing import Tensor, Trace, current_trace, symbolic, tracing
+from .control_vjp import CONTROL_VJPS, wanted
 from .manager import PassContext, register_pass
 
 
@@ -30,8 +34,12 @@ def expand_gradients(graph: Graph) -> bool:
     """Replace every `grad` placeholder by its gradient subgraph.
 
     Placeholders sharing (output, seed) are expanded by one reverse walk. Inner placeholders come
-    first in topological order, so a grad of a grad walks through already-expanded nodes."""
+    first in topological order, so a grad of a grad walks through already-expanded nodes; those in
+    control-flow regions come before the graph's own, so a region differentiated from outside holds none."""
     changed = False
+    for node in graph.order():
+        for region in (regions(node) if is_control(node) else ()):
+            changed |= expand_gradients(region)
     with tracing(Trace(graph=graph)) as trace:
         while True:
             pending = graph.of_op("grad")
@@ -39,39 +47,59 @@ def expand_gradients(graph: Graph) -> bool:
                 return changed
             output, seed = pending[0].inputs[:2]
             group = [g for g in pending if g.inputs[0] is output and g.inputs[1] is seed]
-            results = vjp(graph, output, symbolic(seed), [g.inputs[2] for g in group])
+            results = vjp(graph, [(output, symbolic(seed))], [g.inputs[2] for g in group])
             for placeholder, result in zip(group, results):
                 graph.replace_all_uses(placeholder, trace.node_of(result))
                 graph.erase(placeholder)
             changed = True
 
 
-def vjp(graph: Graph, output: Node, cotangent: Tensor, wrt: list[Node]) -> list[Tensor]:
-    """Gradients of <output, cotangent> with respect to each node in `wrt` (zeros if unreachable).
+def vjp(graph: Graph, seeds: list[tuple[Node, Tensor]], wrt: list[Node]) -> list[Tensor]:
+    """Gradients of the sum of <output, cotangent> over the seeds with respect to each node in `wrt`
+    (zeros if unreachable).
 
-    Must run inside the trace that owns `graph`, so the rules' op calls land in it."""
+    Must run inside the trace that owns `graph`, so the rules' op calls land in it. The gradient of a
+    control-flow node's results is kept per element (from the `get` nodes reading them) and handed to
+    its rule (control_vjp.py) as a list."""
     trace = current_trace()
     assert trace is not None and trace.graph is graph, "vjp runs inside the trace of its graph"
     reachable = set().union(*(nx.descendants(graph.nx, w.id) | {w.id} for w in wrt)) if wrt else set()
-    needed = reachable & (nx.ancestors(graph.nx, output.id) | {output.id})
-    grads: dict[int, Tensor] = {output.id: cotangent}
+    needed = reachable & set().union(*(nx.ancestors(graph.nx, out.id) | {out.id} for out, _ in seeds))
+    grads: dict[int, object] = {}       # node id -> its gradient (for a control-flow node: {index: gradient})
+    for out, cotangent in seeds:
+        _accumulate(grads, out, cotangent)
     for node in reversed(graph.order()):
         if node.id not in needed or node.id not in grads or not node.inputs:
             continue
         ct = grads[node.id]
         trace.grad_of = node
         try:
-            op = ops.get(node.op)
-            if op.vjp is None:
-                raise GraphcError(f"op {node.op} has no gradient rule", loc=node.loc)
-            operand_grads = op.vjp(ct, *map(symbolic, node.inputs), out=symbolic(node), **node.attrs)
-            for src, g in zip(node.inputs, operand_grads):
-                if g is not None and src.id in needed and src.type.dtype.is_float:
+            if node.op == "get":
+                _accumulate(grads, node.inputs[0], ct, node.attrs["index"])
+                continue
+            for src, g in zip(node.inputs, _operand_gradients(graph, node, ct, needed)):
+                if g is not None and wanted(src, needed):
                     if g.type != src.type:
                         raise AssertionError(f"the VJP of {node.op} gave a {g.type} gradient for a {src.type} operand")
                     trace.grad_of = src
-                    grads[src.id] = g if src.id not in grads else ops.add(grads[src.id], g)
+                    _accumulate(grads, src, g)
                     trace.grad_of = node
         finally:
             trace.grad_of = None
     return [grads.get(w.id) if w.id in grads else Tensor(np.zeros(w.type.shape, w.type.dtype.np)) for w in wrt]
+
+
+def _accumulate(grads: dict, node: Node, g: Tensor, index: int | None = None) -> None:
+    """Add g to node's gradient (to element `index` of a control-flow node's), summing fan-out."""
+    key, table = (index, grads.setdefault(node.id, {})) if index is not None else (node.id, grads)
+    table[key] = g if key not in table else ops.add(table[key], g)
+
+
+def _operand_gradients(graph: Graph, node: Node, ct, needed: set[int]) -> list:
+    if is_control(node):
+        cotangents = [ct.get(index) for index in range(len(node.type.elements))]
+        return CONTROL_VJPS[node.op](graph, node, cotangents, needed, vjp)
+    op = ops.get(node.op)
+    if op.vjp is None:
+        raise GraphcError(f"op {node.op} has no gradient rule", loc=node.loc)
+    return op.vjp(ct, *map(symbolic, node.inputs), out=symbolic(node), **node.attrs)

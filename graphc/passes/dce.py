@@ -1,11 +1,12 @@
 """Dead-code elimination: remove every node with no path to a graph output or an impure node.
 
-Unused `input` nodes stay: they are the graph's signature, which callers bind by index."""
+Unused `input` nodes stay: they are the graph's signature, which callers bind by index. Each
+control-flow region is cleaned as a graph of its own (its outputs are the node's results)."""
 from __future__ import annotations
 
 from ..ir import Graph
 from .manager import PassContext, register_pass
-from .rewrite import is_impure
+from .rewrite import in_regions, is_impure
 
 
 @register_pass("dce")
@@ -14,7 +15,7 @@ def eliminate_dead_code(graph: Graph, ctx: PassContext) -> bool:
     dead = [node for node in reversed(graph.order()) if node.id not in live]   # users before their operands
     for node in dead:
         graph.erase(node)
-    return bool(dead)
+    return in_regions(eliminate_dead_code, graph, ctx) or bool(dead)
 
 
 def _live(graph: Graph) -> set[int]:

@@ -20,6 +20,9 @@ parameter the region assigns (it would see its own writes), and no node outside 
 parameter after the region (it must read the value from before the step, so before the region);
 and no cycle: no path from one group to the other through a third. Merging repeats until nothing merges; fusion never reorders the
 arithmetic, it only changes where values live.
+
+A control-flow node has no role: from outside it is opaque, never fused with its neighbours. Its
+regions are fused as graphs of their own, so a loop's step is a few fused kernels.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from .. import ops
 from ..ir import Graph, Node
 from ..ops.core import BROADCAST, ELEMENTWISE, OUT_FUSABLE, REDUCE
 from .manager import PassContext, register_pass
-from .rewrite import is_impure, replace_node
+from .rewrite import in_regions, is_impure, replace_node
 
 _ROLES = {ELEMENTWISE: ELEMENTWISE, BROADCAST: ELEMENTWISE, REDUCE: REDUCE, OUT_FUSABLE: OUT_FUSABLE}
 _INLINED_CONST_SIZE = 1   # scalar constants are copied into the bodies that use them, not passed in
@@ -46,7 +49,7 @@ def fuse(graph: Graph, ctx: PassContext) -> bool:
     regions = groups.regions()
     for members, result in regions:
         _outline(graph, members, result)
-    return bool(regions)
+    return in_regions(fuse, graph, ctx) or bool(regions)
 
 
 class _Groups:

@@ -14,7 +14,11 @@ computing them copies nothing:
 - an in-place op: an allreduce whose operand is a temporary that nothing else reads;
 - a placed operand: a temporary (or its chain of reshapes) whose only use is one operand of a
   pack is computed straight into its place in the pack's buffer, which is how the gradients a
-  data-parallel step allreduces come to lie side by side.
+  data-parallel step allreduces come to lie side by side;
+- a control-flow result: a control-flow node is planned as a unit, one buffer holding all its
+  results one after the other (each 64-byte aligned), and each `get` is a view of its element. The
+  values inside its regions are not planned here: the region runs as a whole, and how its carried
+  values live across iterations (two buffers that swap) is the native lowering's to plan.
 An owner's buffer is live from the first step that writes any value aliasing it to the last step
 that reads one; graph outputs stay live to the end. Offsets come from greedy best-fit by size:
 largest first, each into the smallest gap left by the buffers whose lifetimes overlap its own;
@@ -29,6 +33,7 @@ import networkx as nx
 
 from ..ir import Graph, Node
 from ..ops.indexing import pack_offsets, slice_ranges
+from ..types import TensorType, TupleType
 from .manager import PassContext, register_pass
 
 ALIGNMENT = 64
@@ -57,7 +62,7 @@ def plan_memory(graph: Graph, ctx: PassContext) -> bool:
     aliases, views = _aliases(graph, schedule)
     lifetimes = _lifetimes(graph, schedule, aliases)
     offsets = _offsets(lifetimes)
-    sizes = {node.id: _aligned(node.type.nbytes) for node, _, _ in lifetimes}
+    sizes = {node.id: _aligned(buffer_bytes(node.type)) for node, _, _ in lifetimes}
     plan = MemoryPlan([n.id for n in schedule], offsets,
                       arena_bytes=max((offsets[i][0] + size for i, size in sizes.items()), default=0),
                       naive_bytes=sum(sizes.values()), aliases=aliases, views=frozenset(views))
@@ -129,6 +134,8 @@ def _viewed(graph: Graph, node: Node, outputs: set[int], links) -> tuple[int, in
     computed = node.op == "allreduce"
     if node.op == "reshape":
         offset = 0
+    elif node.op == "get":
+        offset = element_offset(node.inputs[0].type, node.attrs["index"])
     elif node.op == "strided_slice":
         offset = _contiguous_slice_offset(node)
     elif computed:
@@ -184,7 +191,7 @@ def _single_use_chain_root(graph: Graph, operand: Node, user: Node, outputs: set
         if offset:
             return None
         node = graph.nodes[owner]
-    return node if _is_temporary(node) and node.type.nbytes == operand.type.nbytes else None
+    return node if _is_temporary(node) and buffer_bytes(node.type) == operand.type.nbytes else None
 
 
 def _holds_parameter(node: Node) -> bool:
@@ -216,12 +223,12 @@ def _lifetimes(graph: Graph, schedule: list[Node], aliases: dict[int, tuple[int,
 def _offsets(lifetimes: list[tuple[Node, int, int]]) -> dict[int, tuple[int, int]]:
     placed: list[tuple[int, int, int, int]] = []     # (offset, aligned size, first, last)
     offsets = {}
-    for node, first, last in sorted(lifetimes, key=lambda t: (-t[0].type.nbytes, t[1], t[0].id)):
-        size = _aligned(node.type.nbytes)
+    for node, first, last in sorted(lifetimes, key=lambda t: (-buffer_bytes(t[0].type), t[1], t[0].id)):
+        size = _aligned(buffer_bytes(node.type))
         busy = sorted(p for p in placed if p[2] <= last and first <= p[3])
         offset = _best_fit(busy, size)
         placed.append((offset, size, first, last))
-        offsets[node.id] = (offset, node.type.nbytes)
+        offsets[node.id] = (offset, buffer_bytes(node.type))
     return offsets
 
 
@@ -235,6 +242,16 @@ def _best_fit(busy: list[tuple[int, int, int, int]], size: int) -> int:
             best, best_gap = cursor, gap
         cursor = max(cursor, offset + block)
     return cursor if best is None else best
+
+
+def buffer_bytes(t: TensorType | TupleType) -> int:
+    """The bytes of a value's buffer: a control-flow node's holds all its results, each aligned."""
+    return element_offset(t, len(t.elements)) if isinstance(t, TupleType) else t.nbytes
+
+
+def element_offset(t: TupleType, index: int) -> int:
+    """Where result `index` of a control-flow node starts in its buffer."""
+    return sum(_aligned(element.nbytes) for element in t.elements[:index])
 
 
 def _aligned(nbytes: int) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import ops
 from ..ir import Graph, Node
+from ..ir.control import is_control, regions
 
 
 def is_impure(node: Node) -> bool:
@@ -12,13 +13,25 @@ def is_impure(node: Node) -> bool:
     return node.op in ops.REGISTRY and ops.get(node.op).impure
 
 
-def replace_node(graph: Graph, old: Node, op: str, inputs, attrs: dict) -> Node:
+def in_regions(pass_fn, graph: Graph, ctx) -> bool:
+    """Run a pass over the regions of the graph's control-flow nodes, each a graph of its own (the pass
+    recurses into nested ones); whether it changed any. Fused bodies are left alone."""
+    changed = False
+    for node in graph.order():
+        if is_control(node):
+            for region in regions(node):
+                changed |= pass_fn(region, ctx)
+    return changed
+
+
+def replace_node(graph: Graph, old: Node, op: str, inputs, attrs: dict, type=None) -> Node:
     """Put a new node computing the same value as `old` in its place, under old's id, so the
-    rewritten IR reads like the original with one line changed."""
+    rewritten IR reads like the original with one line changed (`type`: a new type, for a
+    control-flow node given more results)."""
     inputs = tuple(inputs)
 
     def add(id=None):
-        return graph.add(op, inputs, attrs, old.type, old.scope, old.loc, old.meta, id=id)
+        return graph.add(op, inputs, attrs, type or old.type, old.scope, old.loc, old.meta, id=id)
     stand_in = add()
     graph.replace_all_uses(old, stand_in)
     graph.erase(old)

@@ -19,14 +19,14 @@ import numpy as np
 from ..ir import Graph, Node
 from ..types import DType, bool_, float32, float64, int32, int64
 from .manager import PassContext, register_pass
-from .rewrite import replace_node
+from .rewrite import in_regions, replace_node
 
 _EXACT_CASTS = {(int32, int64), (int32, float64), (float32, float64)}   # plus bool -> anything
 
 
 @register_pass("simplify")
 def simplify(graph: Graph, ctx: PassContext) -> bool:
-    changed = False
+    changed = in_regions(simplify, graph, ctx)      # each control-flow region, as a graph of its own
     for node in list(graph.order()):
         rule = _RULES.get(node.op)
         result = rule(node) if rule else None

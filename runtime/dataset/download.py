@@ -4,16 +4,22 @@ A `DataSource` names a dataset's files, its mirror variable and its public mirro
 Fashion-MNIST are two values of it. The result is mindvision's layout,
 `<path>/train/train-images-idx3-ubyte` (...), with each `.gz` kept beside its extracted file.
 The checksums are those of the uncompressed files, published with each dataset: some mirrors
-recompress the archives, but never the data. A file already on disk is used only when its size
-is the published one; otherwise it is downloaded again.
+recompress the archives, but never the data. A file already on disk is used when it is the
+published one (checksum.py: hashed once, then believed while its size and mtime hold); otherwise
+it is extracted again from the `.gz` beside it, or downloaded again.
+
+Mirrors are tried HTTPS (and local) first, plain HTTP last; whatever a mirror sends is checked
+against the published MD5 before it is used. A download stops at the most the archive can
+legitimately be (the published size, plus gzip's overhead, plus a margin) and an extraction at
+the published size, so a mirror serving a huge file or a gzip bomb fills no disk. A full disk, a
+file size limit or a read-only folder is reported as such, not as a mirror failure.
 """
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import http.client
-import os
-import re
 import sys
 import time
 import urllib.request
@@ -21,17 +27,13 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from runtime.checkpoint_format import atomic_output
+from graphc import env
+from runtime.atomic_file import atomic_output
+from runtime.dataset.checksum import ChecksumMismatch, DataFile, mismatch, record
 
 DATA_DIR_ENV = "GRAPHC_DATA_DIR"
 _CHUNK = 1 << 20
 _TIMEOUT_SECONDS = 60
-
-
-class DataFile(NamedTuple):
-    name: str   # the extracted file; the archive is name + ".gz"
-    size: int   # bytes of the extracted file
-    md5: str    # of the extracted file
 
 
 class DataSource(NamedTuple):
@@ -41,13 +43,13 @@ class DataSource(NamedTuple):
     splits: dict[str, tuple[DataFile, DataFile]]   # split -> (images, labels)
 
     def mirrors(self) -> list[str]:
-        """Base URLs to try, in order: $mirrors_env (comma or whitespace separated) or the public ones."""
-        configured = os.environ.get(self.mirrors_env, "")
-        return [url for url in re.split(r"[\s,]+", configured) if url] or list(self.public_mirrors)
+        """Base URLs to try: $mirrors_env (comma or whitespace separated) or the public ones, plain HTTP last."""
+        mirrors = list(env.get(self.mirrors_env) or self.public_mirrors)
+        return sorted(mirrors, key=lambda url: url.lower().startswith("http://"))
 
     def default_root(self) -> Path:
         """Where a dataset is kept when the user names no folder: $GRAPHC_DATA_DIR/<name>, else ~/.cache."""
-        base = os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "graphc" / "datasets"
+        base = env.get(DATA_DIR_ENV) or Path.home() / ".cache" / "graphc" / "datasets"
         return Path(base).expanduser() / self.name.lower()
 
 
@@ -73,27 +75,30 @@ FASHION_MNIST = DataSource(
 
 
 class DownloadError(RuntimeError):
-    """No mirror delivered a file whose checksum matches."""
+    """No mirror delivered a file whose checksum matches, or the file could not be written here."""
 
 
-class ChecksumMismatch(ValueError):
-    pass
+class TooLarge(ValueError):
+    """A mirror sent more than the published file can be."""
+
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}   # this machine's fault, not the mirror's
 
 
 def download_split(source: DataSource, path: str | Path, split: str) -> Path:
     """Download and extract one split ("train" or "test") of `source` under `path`; return its directory.
 
-    Files already there with their published size are kept; any other is fetched again.
+    Files already there that are the published ones are kept; any other is fetched again.
     """
     directory = Path(path).expanduser() / split
     directory.mkdir(parents=True, exist_ok=True)
     for file in source.splits[split]:
         existing = directory / file.name
-        if existing.is_file() and existing.stat().st_size == file.size:
-            continue
-        if existing.exists():
-            print(f"{existing} is {existing.stat().st_size} bytes, not {file.size}: downloading it again",
-                  file=sys.stderr)
+        if existing.is_file():
+            problem = mismatch(existing, file)
+            if problem is None:
+                continue
+            print(f"{existing} {problem}: fetching it again", file=sys.stderr)
         _download(source, file, directory)
     return directory
 
@@ -104,13 +109,19 @@ def download_mnist(path: str | Path, split: str) -> Path:
 
 def _download(source: DataSource, file: DataFile, directory: Path) -> None:
     archive = file.name + ".gz"
+    local = [directory.as_uri()] if (directory / archive).is_file() else []     # extract again what is here
     failures = []
-    for mirror in source.mirrors():
+    for mirror in local + source.mirrors():
         url = mirror.rstrip("/") + "/" + archive
         try:
             _fetch_and_extract(url, file, directory)
             return
-        except (OSError, EOFError, zlib.error, ValueError, http.client.HTTPException) as exc:
+        except OSError as exc:
+            if exc.errno in _DISK_ERRORS:
+                raise DownloadError(f"could not write {source.name}'s {file.name} into {directory}: {exc.strerror} "
+                                    f"(while fetching {url}); free space there, or pass another folder") from exc
+            failures.append(f"  {url}: {exc}")
+        except (EOFError, zlib.error, ValueError, http.client.HTTPException) as exc:
             failures.append(f"  {url}: {exc}")
     raise DownloadError(f"could not get {source.name}'s {archive} into {directory}; tried:\n" + "\n".join(failures)
                         + f"\nfix: set {source.mirrors_env} to reachable mirrors (base URLs separated by commas "
@@ -119,24 +130,32 @@ def _download(source: DataSource, file: DataFile, directory: Path) -> None:
 
 
 def _fetch_and_extract(url: str, file: DataFile, directory: Path) -> None:
-    # The extracted file appears last: its presence means the download is complete.
+    # gzip adds 18 bytes and a name, and 5 bytes per 64 KiB of data it cannot compress
+    most = file.size + file.size // 100 + (64 << 10)
     with atomic_output(directory / (file.name + ".gz")) as archive:
-        _copy_url(url, archive)
+        _copy_url(url, archive, most)
         archive.flush()
         with atomic_output(directory / file.name) as extracted:
-            md5 = _gunzip(Path(archive.name), extracted)
+            md5 = _gunzip(Path(archive.name), extracted, file.size)
             if md5 != file.md5:
                 raise ChecksumMismatch(f"md5 of the uncompressed file is {md5}, expected {file.md5}")
             if extracted.tell() != file.size:
                 raise ChecksumMismatch(f"the uncompressed file has {extracted.tell()} bytes, expected {file.size}")
+    record(directory / file.name, md5, (directory / file.name).stat())
 
 
-def _copy_url(url: str, out: BinaryIO) -> None:
+def _copy_url(url: str, out: BinaryIO, most: int) -> None:
+    """Copy what `url` sends into `out`, refusing more than `most` bytes."""
     request = urllib.request.Request(url, headers={"User-Agent": "graphc-datasets"})
     with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
         total = int(response.headers.get("Content-Length") or 0)
+        if total > most:
+            raise TooLarge(f"it is {total} bytes, more than the {most} its archive can be")
         progress = _Progress(url.rsplit("/", 1)[-1], total) if sys.stderr.isatty() else None
         while chunk := response.read(_CHUNK):
+            most -= len(chunk)
+            if most < 0:
+                raise TooLarge("it sent more bytes than the archive can be; stopped there")
             out.write(chunk)
             if progress:
                 progress.advance(len(chunk))
@@ -144,11 +163,13 @@ def _copy_url(url: str, out: BinaryIO) -> None:
             progress.finish()
 
 
-def _gunzip(archive: Path, out: BinaryIO) -> str:
-    """Decompress into `out` and return the md5 of the decompressed bytes."""
+def _gunzip(archive: Path, out: BinaryIO, size: int) -> str:
+    """Decompress into `out`, stopping past `size` bytes, and return the md5 of the decompressed bytes."""
     digest = hashlib.md5()
     with gzip.open(archive, "rb") as source:
-        while chunk := source.read(_CHUNK):
+        while chunk := source.read(min(_CHUNK, size + 1 - out.tell())):
+            if out.tell() + len(chunk) > size:
+                raise TooLarge(f"it decompresses to more than {size} bytes, the published size; stopped there")
             digest.update(chunk)
             out.write(chunk)
     return digest.hexdigest()

@@ -12,9 +12,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from runtime.dataset.checksum import DataFile, check_fetched
 from runtime.dataset.download import FASHION_MNIST, MNIST, DataSource, download_split
 from runtime.dataset.idx import read_idx
-from runtime.dataset.pipeline import Dataset, NumpySlicesDataset
+from runtime.dataset.pipeline import Dataset
+from runtime.dataset.sources import NumpySlicesDataset
 from runtime.dataset.vision import HWC2CHW, Rescale, Resize
 
 SPLITS = ("train", "test", "infer")
@@ -68,21 +70,24 @@ class Mnist:
     def _load(self) -> tuple[np.ndarray, np.ndarray]:
         """Images as uint8 (N, H, W, 1) and int32 labels."""
         if self.split == "infer":
-            image_file = self.path if self.path.is_file() else self.path / "test" / self.SOURCE.splits["test"][0].name
-            images = read_idx(self._existing(image_file), ndim=3)
+            published = self.SOURCE.splits["test"][0]
+            image_file = self.path if self.path.is_file() else self.path / "test" / published.name
+            images = read_idx(self._existing(image_file, published), ndim=3)
             return images[..., None], np.arange(len(images), dtype=np.int32)
-        image_file, label_file = (self.path / self.split / file.name for file in self.SOURCE.splits[self.split])
-        images = read_idx(self._existing(image_file), ndim=3)
-        labels = read_idx(self._existing(label_file), ndim=1).astype(np.int32)
+        image, label = self.SOURCE.splits[self.split]
+        image_file, label_file = self.path / self.split / image.name, self.path / self.split / label.name
+        images = read_idx(self._existing(image_file, image), ndim=3)
+        labels = read_idx(self._existing(label_file, label), ndim=1).astype(np.int32)
         if len(images) != len(labels):
             raise ValueError(f"{self._name}: {image_file} has {len(images)} images but {label_file} has "
                              f"{len(labels)} labels; download the split again")
         return images[..., None], labels
 
-    def _existing(self, path: Path) -> Path:
+    def _existing(self, path: Path, published: DataFile) -> Path:
         if not path.is_file():
             raise FileNotFoundError(f"{self._name}: {path} does not exist; pass download=True, or put the "
                                     f"{self.SOURCE.name} files in the layout <path>/train/train-images-idx3-ubyte, ...")
+        check_fetched(path, published, self._name)
         return path
 
 

@@ -12,17 +12,19 @@ Semantics worth knowing:
   epoch is reshuffled, and a rebuilt pipeline replays the same epochs.
 - `shuffle(buffer_size)` permutes rows within windows of at least `buffer_size` rows; an
   in-memory source arrives as one window, so it is fully permuted.
-- Sharding (`num_shards`, `shard_id`) deals the pass order round-robin: shard k takes rows
+- Sharding (`num_shards`, `shard_id`; samplers.py) deals the pass order round-robin: shard k takes rows
   k, k + num_shards, ..., so every row of a pass is in exactly one shard and shard sizes differ by
   at most one. All shards must use the same seed so that they deal from the same permutation.
   Under data parallelism (runtime/distributed.py) a random-access source given neither takes
   the process group's size and rank.
 - `map` hands operations marked `vectorized = True` whole columns, in chunks of rows (before
   `batch`), or whole batches (after), and other callables one sample at a time (before `batch`)
-  or the batch arrays (after, as MindSpore does). Vectorized operations must map each row on its
-  own. Deterministic ones are computed once on an in-memory column and reused each epoch, when the
-  result takes at most GRAPHC_MAP_CACHE_BYTES (default 512 MiB; MNIST resized to 32x32 float32 is
-  246 MB); a larger result is recomputed every pass rather than held.
+  or the batch arrays (after, as MindSpore does). The built-in transforms (operation.py) are
+  vectorized through their `on_rows` method, their `__call__` being MindSpore's eager call on one
+  sample; a `transforms.Compose` counts as the transforms it holds. Vectorized operations must map
+  each row on its own. Deterministic ones are computed once on an in-memory column and reused each
+  epoch, when the result takes at most GRAPHC_MAP_CACHE_BYTES (default 512 MiB; MNIST resized to
+  32x32 float32 is 246 MB); a larger result is recomputed every pass rather than held.
 - Operations marked `random = True` (RandomCrop, ...) are called with `rng=`, a generator that
   depends only on the dataset seed, the position of the map in the pipeline and the pass, and they
   run afresh every pass: each epoch sees new draws, and a resumed run the same ones.
@@ -35,16 +37,15 @@ take, skip, zip, concat, split, filter, project and rename are in stages.py.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
-import os
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from graphc import Tensor
+from graphc import Tensor, env
 from graphc.errors import ArgumentError
-from runtime.distributed import default_shards
 
 # Iterators built with output_numpy=False (the default, as in MindSpore) wrap each array in this
 # class, when it takes the array's dtype (graphc's Tensor has no uint8, for one: such columns stay
@@ -53,12 +54,11 @@ TENSOR_TYPE: type | None = Tensor
 
 _seed = 0
 _CHUNK_ROWS = 4096  # rows per call of a vectorized operation on a whole column (16 MB of MNIST floats)
-DEFAULT_MAP_CACHE_BYTES = 512 << 20
 
 
 def map_cache_bytes() -> int:
     """The most a vectorized map keeps of its result between passes (GRAPHC_MAP_CACHE_BYTES)."""
-    return int(os.environ.get("GRAPHC_MAP_CACHE_BYTES") or DEFAULT_MAP_CACHE_BYTES)
+    return env.get("GRAPHC_MAP_CACHE_BYTES")
 
 
 def set_seed(seed: int) -> None:
@@ -118,14 +118,16 @@ class Dataset:
         self._column_names = list(column_names)
         self._depth = 0 if parent is None else parent._depth + 1
         self._batched = parent is not None and parent._batched
+        self._passes = 0   # passes started: what a shuffle, a source's sampler or a random map draws for
 
     # --- building -------------------------------------------------------------------------
 
     def map(self, operations: Callable | Sequence[Callable], input_columns: str | Sequence[str] | None = None,
-            output_columns: str | Sequence[str] | None = None, column_order: Sequence[str] | None = None,
-            num_parallel_workers: int | None = None, **kwargs) -> Dataset:
+            output_columns: str | Sequence[str] | None = None, num_parallel_workers: int | None = None, *,
+            column_order: Sequence[str] | None = None, **kwargs) -> Dataset:
         """Apply operations, in order, to `input_columns` (default: the first column); the last one's
-        results are named `output_columns` (default: the input columns)."""
+        results are named `output_columns` (default: the input columns). The positional arguments are
+        MindSpore 2.x's; r1.x's `column_order` is taken by name."""
         _check_options("map", kwargs)
         mapped = _MapDataset(self, operations, input_columns, output_columns)
         return mapped if column_order is None else mapped.project(column_order)
@@ -184,11 +186,15 @@ class Dataset:
 
     # --- running --------------------------------------------------------------------------
 
-    def create_tuple_iterator(self, num_epochs: int = -1, output_numpy: bool = False) -> DatasetIterator:
-        """An iterator over passes: each `for` loop over it runs one epoch (-1: any number of them)."""
-        return DatasetIterator(self, num_epochs, output_numpy, as_dict=False)
+    def create_tuple_iterator(self, columns: Sequence[str] | None = None, num_epochs: int = -1,
+                              output_numpy: bool = False, do_copy: bool = False) -> DatasetIterator:
+        """An iterator over passes: each `for` loop over it runs one epoch (-1: any number of them).
+        `columns` picks and orders the columns (all by default). Arrays are always fresh (do_copy)."""
+        dataset = self if columns is None else self.project(columns)
+        return DatasetIterator(dataset, num_epochs, output_numpy, as_dict=False)
 
-    def create_dict_iterator(self, num_epochs: int = -1, output_numpy: bool = False) -> DatasetIterator:
+    def create_dict_iterator(self, num_epochs: int = -1, output_numpy: bool = False,
+                             do_copy: bool = False) -> DatasetIterator:
         return DatasetIterator(self, num_epochs, output_numpy, as_dict=True)
 
     def __iter__(self) -> DatasetIterator:
@@ -201,6 +207,46 @@ class Dataset:
     def get_col_names(self) -> list[str]:
         return list(self._column_names)
 
+    def output_shapes(self, estimate: bool = False) -> list[list[int]]:
+        """The shape of each column of the first row (batch, once batched)."""
+        return [list(column.shape) for column in self._first_row()]
+
+    def output_types(self) -> list[np.dtype]:
+        """The NumPy dtype of each column."""
+        return [column.dtype for column in self._first_row()]
+
+    def get_batch_size(self) -> int:
+        return self._parent.get_batch_size() if self._parent is not None else 1
+
+    def get_repeat_count(self) -> int:
+        return self._parent.get_repeat_count() if self._parent is not None else 1
+
+    def _first_row(self) -> tuple[np.ndarray, ...]:
+        with self._passes_kept():
+            block = next(self._blocks())
+        return block.take(0, len(block)) if self._batched else tuple(np.asarray(v) for v in block.row(0))
+
+    @contextlib.contextmanager
+    def _passes_kept(self):
+        """Run a pass that does not count: the next real pass draws as it would have."""
+        stages, pending = [], [self]
+        while pending:
+            stage = pending.pop()
+            stages.append(stage)
+            pending.extend(stage._upstream())
+        passes = [stage._passes for stage in stages]
+        try:
+            yield
+        finally:
+            for stage, count in zip(stages, passes):
+                stage._passes = count
+
+    def __getattr__(self, name: str):
+        if name in _NOT_PROVIDED:
+            raise MissingApiError(f"Dataset.{name} is MindSpore's and graphc does not have it "
+                                  f"(docs/mindspore.md): {_NOT_PROVIDED[name]}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def reset(self) -> None:
         """Prepare for the next epoch (MindSpore's hook); every pass already starts a fresh epoch."""
 
@@ -212,10 +258,18 @@ class Dataset:
             self._parent.set_epoch(self._parent_pass(epoch))
 
     def _start_at_pass(self, epoch: int) -> None:
-        """Stages that count passes (sources, shuffles) set their counter here."""
+        self._passes = epoch
+
+    def _next_pass(self) -> int:
+        """The number of the pass starting now, counting it."""
+        self._passes += 1
+        return self._passes - 1
 
     def _parent_pass(self, epoch: int) -> int:
         return epoch
+
+    def _upstream(self) -> list[Dataset]:
+        return [] if self._parent is None else [self._parent]
 
     def _blocks(self) -> Iterator[_Rows]:
         """One pass of the pipeline, as blocks of rows (after batch: one block per batch)."""
@@ -229,6 +283,26 @@ class Dataset:
     def _column_indices(self, names: str | Sequence[str] | None, stage: str, default: Sequence[str]) -> list[int]:
         names = default if names is None else [names] if isinstance(names, str) else list(names)
         return [self._column_index(name, stage) for name in names]
+
+
+class MissingApiError(ArgumentError, AttributeError):
+    """A MindSpore Dataset method graphc does not have."""
+
+
+# MindSpore's Dataset methods that graphc lacks, and what to do instead
+_NOT_PROVIDED = {
+    "save": "MindRecord files are not supported; keep the data with np.savez and read it back with "
+            "NumpySlicesDataset",
+    "padded_batch": "pad each row with a map of transforms.PadEnd(pad_shape, pad_value), then batch",
+    "bucket_batch_by_length": "pad each row with a map of transforms.PadEnd(pad_shape, pad_value), then batch",
+    "flat_map": "produce the rows with a GeneratorDataset over a Python generator",
+    "apply": "call the function on the dataset: apply_func(dataset)",
+    "sync_wait": "update the state a map reads from a callback instead",
+    "sync_update": "update the state a map reads from a callback instead",
+    "to_json": "graphc pipelines are Python objects; rebuild them in code",
+    "device_que": "graphc feeds batches to the compiled step itself (dataset_sink_mode is accepted)",
+    "send": "graphc feeds batches to the compiled step itself (dataset_sink_mode is accepted)",
+}
 
 
 # MindSpore's knobs for worker processes: accepted and ignored, as num_parallel_workers is
@@ -295,148 +369,12 @@ def _samples(blocks: Iterator[_Rows]) -> Iterator[tuple[np.ndarray, ...]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# sources
-
-class _Sampler:
-    """The row order of one pass over n random-access rows: shuffled and/or one shard of it."""
-
-    def __init__(self, n: int, shuffle: bool, num_shards: int | None, shard_id: int | None, source: str,
-                 num_samples: int | None = None):
-        if num_shards is None and shard_id is None:
-            num_shards, shard_id = default_shards()
-        if (num_shards is None) != (shard_id is None):
-            raise ValueError(f"{source}: give both num_shards and shard_id, or neither")
-        if num_shards is not None:
-            if not isinstance(num_shards, int) or num_shards < 1:
-                raise ValueError(f"{source}: num_shards must be a positive int, got {num_shards!r}")
-            if not isinstance(shard_id, int) or not 0 <= shard_id < num_shards:
-                raise ValueError(f"{source}: shard_id must be an int in [0, {num_shards}), got {shard_id!r}")
-            if n < num_shards:
-                raise ValueError(f"{source}: {n} rows cannot fill {num_shards} shards")
-        if num_samples is not None and (not isinstance(num_samples, int) or num_samples < 1):
-            raise ArgumentError(f"{source}: num_samples must be a positive int or None (all), got {num_samples!r}")
-        self._n, self._shuffle = n, shuffle
-        self._num_shards, self._shard_id = num_shards or 1, shard_id or 0
-        self._num_samples = num_samples
-        self._passes = 0
-
-    def __len__(self) -> int:
-        shard = len(range(self._shard_id, self._n, self._num_shards))
-        return shard if self._num_samples is None else min(shard, self._num_samples)
-
-    def order(self) -> np.ndarray:
-        """This pass's rows: the (shuffled) order dealt to this shard, its first num_samples."""
-        order = _pass_rng(0, self._passes).permutation(self._n) if self._shuffle else np.arange(self._n)
-        self._passes += 1
-        return order[self._shard_id::self._num_shards][:len(self)]
-
-
-class NumpySlicesDataset(Dataset):
-    """Rows sliced from in-memory data along the first axis.
-
-    `data` is an array or list (one column), a tuple of arrays (one column each) or a dict
-    name -> array. Column names default to the dict keys, else "column_0", "column_1", ...
-    """
-
-    def __init__(self, data: Any, column_names: Sequence[str] | None = None, shuffle: bool | None = None,
-                 num_shards: int | None = None, shard_id: int | None = None, num_parallel_workers: int | None = None,
-                 num_samples: int | None = None):
-        names, columns = _columns_of(data, column_names)
-        super().__init__(None, names)
-        self._columns = columns
-        self._sampler = _Sampler(len(columns[0]), shuffle is not False, num_shards, shard_id, type(self).__name__,
-                                 num_samples)
-
-    def get_dataset_size(self) -> int:
-        return len(self._sampler)
-
-    def _start_at_pass(self, epoch: int) -> None:
-        self._sampler._passes = epoch
-
-    def _blocks(self) -> Iterator[_Rows]:
-        yield _Rows(self._columns, self._sampler.order())
-
-
-def _columns_of(data: Any, column_names: Sequence[str] | None) -> tuple[list[str], tuple[np.ndarray, ...]]:
-    if isinstance(data, dict):
-        names, columns = list(data), [np.asarray(v) for v in data.values()]
-        names = list(column_names) if column_names is not None else names
-    else:
-        columns = [np.asarray(v) for v in data] if isinstance(data, tuple) else [np.asarray(data)]
-        names = list(column_names) if column_names is not None else [f"column_{i}" for i in range(len(columns))]
-    if len(names) != len(columns):
-        raise ValueError(f"NumpySlicesDataset: {len(columns)} columns but {len(names)} column_names {names}")
-    lengths = {name: (len(c) if c.ndim else 0) for name, c in zip(names, columns)}
-    if len(set(lengths.values())) != 1:
-        raise ValueError(f"NumpySlicesDataset: columns have different numbers of rows: {lengths}")
-    if not columns or not next(iter(lengths.values())):
-        raise ValueError("NumpySlicesDataset: the data has no rows")
-    return names, tuple(columns)
-
-
-class GeneratorDataset(Dataset):
-    """Rows from Python: `source` is random-access (__getitem__ and __len__), a callable returning
-    an iterable, or an iterable. Each row is a tuple with one value per column (a one-column
-    dataset may also give the bare value). Only random-access sources can be shuffled or sharded.
-    """
-
-    def __init__(self, source: Any, column_names: str | Sequence[str], shuffle: bool | None = None,
-                 num_shards: int | None = None, shard_id: int | None = None, num_parallel_workers: int | None = None):
-        names = [column_names] if isinstance(column_names, str) else list(column_names)
-        super().__init__(None, names)
-        self._source = source
-        self._random_access = hasattr(source, "__getitem__") and hasattr(source, "__len__")
-        if self._random_access:
-            if len(source) == 0:
-                raise ValueError("GeneratorDataset: the source has no rows (len(source) == 0)")
-            self._sampler = _Sampler(len(source), shuffle is not False, num_shards, shard_id, "GeneratorDataset")
-        elif shuffle or num_shards is not None:
-            raise ValueError("GeneratorDataset: shuffle and sharding need a random-access source "
-                             "(with __getitem__ and __len__); shuffle later with .shuffle(buffer_size)")
-        elif not (callable(source) or hasattr(source, "__iter__")):
-            raise TypeError(f"GeneratorDataset: source must be random-access, callable or iterable, "
-                            f"got {type(source).__name__}")
-        self._size: int | None = None
-
-    def _start_at_pass(self, epoch: int) -> None:
-        if self._random_access:
-            self._sampler._passes = epoch
-
-    def get_dataset_size(self) -> int:
-        if self._random_access:
-            return len(self._sampler)
-        if self._size is None:
-            self._size = sum(1 for _ in self._rows())
-        return self._size
-
-    def _blocks(self) -> Iterator[_Rows]:
-        count = 0
-        for row in self._rows():
-            count += 1
-            yield _Rows(self._row_columns(row))
-        if count == 0:
-            raise ValueError("GeneratorDataset: the source produced no rows")
-
-    def _rows(self) -> Iterable:
-        if self._random_access:
-            return (self._source[int(i)] for i in self._sampler.order())
-        return self._source() if callable(self._source) else iter(self._source)
-
-    def _row_columns(self, row: Any) -> tuple[np.ndarray, ...]:
-        values = row if isinstance(row, tuple) else (row,)  # a tuple holds the columns, anything else is one value
-        if len(values) != len(self._column_names):
-            raise ValueError(f"GeneratorDataset: a row has {len(values)} values for the "
-                             f"{len(self._column_names)} columns {self._column_names}")
-        return tuple(np.array(v)[None] for v in values)
-
-
-# ---------------------------------------------------------------------------------------------
 # operations
 
 class _MapDataset(Dataset):
     def __init__(self, parent: Dataset, operations: Callable | Sequence[Callable],
                  input_columns: str | Sequence[str] | None, output_columns: str | Sequence[str] | None):
-        self._operations = list(operations) if isinstance(operations, (list, tuple)) else [operations]
+        self._operations = _flattened(operations)
         for op in self._operations:
             if not callable(op):
                 raise TypeError(f"map: operation {op!r} is not callable")
@@ -446,16 +384,12 @@ class _MapDataset(Dataset):
         self._whole_columns = self._batched or all(getattr(op, "vectorized", False) for op in self._operations)
         self._random = any(getattr(op, "random", False) for op in self._operations)
         self._cache: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None = None
-        self._passes = 0
         self._rng: np.random.Generator | None = None
 
-    def _start_at_pass(self, epoch: int) -> None:
-        self._passes = epoch
-
     def _blocks(self) -> Iterator[_Rows]:
+        pass_index = self._next_pass()
         if self._random:
-            self._rng = _pass_rng(self._depth, self._passes)
-        self._passes += 1
+            self._rng = _pass_rng(self._depth, pass_index)
         for block in self._parent._blocks():
             if self._whole_columns:
                 yield _Rows(self._replace(block.columns, self._columns_result(block.columns)), block.order)
@@ -500,8 +434,11 @@ class _MapDataset(Dataset):
 
     def _apply(self, values: tuple, whole: bool) -> tuple[np.ndarray, ...]:
         for op in self._operations:
-            call = functools.partial(op, rng=self._rng) if getattr(op, "random", False) else op
-            if whole or not getattr(op, "vectorized", False):
+            vectorized = getattr(op, "vectorized", False)
+            call = getattr(op, "on_rows", op) if vectorized else op   # the built-in transforms' column path
+            if getattr(op, "random", False):
+                call = functools.partial(call, rng=self._rng)
+            if whole or not vectorized:
                 result = call(*values)
             else:  # a vectorized op on one sample: give it a batch of one
                 result = tuple(np.asarray(r)[0] for r in _as_tuple(call(*(np.asarray(v)[None] for v in values))))
@@ -551,6 +488,13 @@ class _ColumnMerge:
         return tuple(results) + tuple(value for i, value in enumerate(row) if i not in self.inputs)
 
 
+def _flattened(operations) -> list:
+    """The operations of a map, with each transforms.Compose replaced by the transforms it holds."""
+    operations = list(operations) if isinstance(operations, (list, tuple)) else [operations]
+    return [leaf for op in operations
+            for leaf in (_flattened(op.transforms) if getattr(op, "composed", False) else [op])]
+
+
 def _as_tuple(result: Any) -> tuple:
     return tuple(result) if isinstance(result, (tuple, list)) else (result,)
 
@@ -567,14 +511,9 @@ class _ShuffleDataset(Dataset):
         if not isinstance(buffer_size, int) or buffer_size < 2:
             raise ValueError(f"shuffle: buffer_size must be an int >= 2, got {buffer_size!r}")
         self._buffer_size = buffer_size
-        self._passes = 0
-
-    def _start_at_pass(self, epoch: int) -> None:
-        self._passes = epoch
 
     def _blocks(self) -> Iterator[_Rows]:
-        rng = _pass_rng(self._depth, self._passes)
-        self._passes += 1
+        rng = _pass_rng(self._depth, self._next_pass())
         window: list[_Rows] = []
         rows = 0
         for block in self._parent._blocks():
@@ -628,18 +567,16 @@ class _BatchDataset(Dataset):
         super().__init__(parent, self._merge.names)
         self._batch_size, self._drop_remainder = batch_size, drop_remainder
         self._batched = True
-        self._passes = 0
 
-    def _start_at_pass(self, epoch: int) -> None:
-        self._passes = epoch
+    def get_batch_size(self) -> int:
+        return self._batch_size
 
     def get_dataset_size(self) -> int:
         rows = self._parent.get_dataset_size()
         return rows // self._batch_size if self._drop_remainder else -(-rows // self._batch_size)
 
     def _blocks(self) -> Iterator[_Rows]:
-        epoch = self._passes
-        self._passes += 1
+        epoch = self._next_pass()
         for number, batch in enumerate(self._batches()):
             yield _Rows(batch if self._per_batch_map is None else self._mapped(batch, BatchInfo(number, epoch)))
 
@@ -706,6 +643,9 @@ class _RepeatDataset(Dataset):
 
     def get_dataset_size(self) -> int:
         return self._parent.get_dataset_size() * (self._count or 1)
+
+    def get_repeat_count(self) -> int:
+        return -1 if self._count is None else self._count
 
     def _parent_pass(self, epoch: int) -> int:
         return epoch * (self._count or 1)

@@ -93,6 +93,9 @@ class _Joined(Dataset):
         for parent in self._parents:
             parent.set_epoch(epoch)
 
+    def _upstream(self) -> list[Dataset]:
+        return list(self._parents)
+
 
 class ZipDataset(_Joined):
     """Rows side by side, as long as the shortest dataset; the column names must all differ."""
@@ -182,7 +185,8 @@ class FilterDataset(Dataset):
     def get_dataset_size(self) -> int:
         """Counted by running a pass (the count does not depend on the order), once."""
         if self._size is None:
-            self._size = sum(1 if self._batched else len(block) for block in self._blocks())
+            with self._passes_kept():
+                self._size = sum(1 if self._batched else len(block) for block in self._blocks())
         return self._size
 
     def _blocks(self) -> Iterator[_Rows]:

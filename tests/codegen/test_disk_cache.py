@@ -8,6 +8,7 @@ import warnings
 
 import pytest
 
+from graphc import env
 from graphc.codegen import disk_cache, kernel_cache, machine, step_index
 from graphc.codegen.kernel_cache import KernelRef
 from graphc.codegen.kernels.contract import Scratch
@@ -106,7 +107,7 @@ def test_the_cache_evicts_the_least_recently_used_entries(cache, monkeypatch):
     monkeypatch.setenv("GRAPHC_CACHE_MAX_BYTES", str(3 * entry))
     disk_cache.write_entry("d" * 64, payload)
     assert sorted(p.name[0] for p in cache.glob("*.gobj")) == ["a", "c", "d"]
-    assert disk_cache.DEFAULT_MAX_BYTES == 1 << 30 and machine.cache_info()["max_bytes"] == 3 * entry
+    assert env.VARIABLES["GRAPHC_CACHE_MAX_BYTES"].default == 1 << 30 and machine.cache_info()["max_bytes"] == 3 * entry
 
 
 def test_writes_under_the_bound_list_the_directory_once_per_process(cache, monkeypatch):
@@ -124,10 +125,18 @@ def test_writes_under_the_bound_list_the_directory_once_per_process(cache, monke
     assert disk_cache.read_entry("e" * 64) == b"p" * 100
 
 
-def test_a_bad_bound_is_a_clear_error(cache, monkeypatch):
-    monkeypatch.setenv("GRAPHC_CACHE_MAX_BYTES", "1GB")
-    with pytest.raises(ValueError, match="GRAPHC_CACHE_MAX_BYTES must be a number of bytes, got '1GB'"):
-        disk_cache.max_bytes()
+@pytest.mark.parametrize("bound", ["foo", "1GB", "-1"])
+def test_a_bad_bound_is_an_error_at_the_caches_first_use_read_or_write(cache, monkeypatch, bound):
+    """Not only at the first write (a warm cache never wrote, so 'foo' went unnoticed), and never
+    a negative bound (which evicted everything)."""
+    _compile(3)
+    before = sorted(os.listdir(cache))
+    monkeypatch.setenv("GRAPHC_CACHE_MAX_BYTES", bound)
+    expected = rf"GRAPHC_CACHE_MAX_BYTES='{bound}' is not valid: expected an integer >= 0 \(bytes\)"
+    for factor in (3, 4):                                 # a read of the entry, then a new one
+        with pytest.raises(ValueError, match=expected):
+            _compile(factor)
+    assert sorted(os.listdir(cache)) == before
 
 
 def test_the_cache_command_reports_leftovers_the_bound_and_an_unsafe_directory(cache, capsys):

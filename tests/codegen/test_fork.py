@@ -14,6 +14,7 @@ import graphc
 from graphc import Parameter, Tensor, nn, ops
 
 WAIT = 60.0      # seconds; a hung child is killed and the test fails
+FORKS = 12       # forks in the middle of another thread's step (4 of 6 children hung before the fix)
 
 
 @pytest.fixture
@@ -107,6 +108,42 @@ def test_a_multiprocessing_pool_after_training_just_works(two_threads):
     expected = [_evaluate(seed) for seed in range(4)]
     with multiprocessing.get_context("fork").Pool(2) as pool:
         assert pool.map_async(_evaluate, range(4)).get(timeout=WAIT) == expected
+
+
+def test_a_child_forked_in_the_middle_of_another_threads_step_runs_steps_of_its_own(two_threads):
+    """The child inherits the step's control words half-way (the barrier's arrival count and sense):
+    its first step must start from fresh ones, and compute what one thread computes."""
+    graphc.set_seed(2)
+    net = nn.SequentialCell(nn.Dense(64, 256), nn.ReLU(), nn.Dense(256, 64))   # milliseconds in native code
+    step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.MSELoss()), nn.SGD(net.trainable_params(), 0.01))
+    rng = np.random.default_rng(3)
+    x, y = (Tensor(rng.standard_normal((128, 64)).astype(np.float32)) for _ in range(2))
+    step(x, y)
+    stop = threading.Event()
+
+    def keep_stepping():
+        while not stop.is_set():
+            step(x, y)
+
+    def child():         # the step on 2 threads, then on 1 from the same start: bitwise equal (codegen.md)
+        start = {p.name: p.asnumpy().copy() for p in step.get_parameters()}
+        results = []
+        for threads in (2, 1):
+            for p in step.get_parameters():
+                p.set_data(start[p.name])
+            graphc.set_context(num_threads=threads)
+            results.append([step(x, y).asnumpy()] + [p.asnumpy().copy() for p in step.get_parameters()])
+        return max(float(np.max(np.abs(a - b))) for a, b in zip(*results))     # small: a pipe holds 64 KB
+
+    stepper = threading.Thread(target=keep_stepping)
+    stepper.start()
+    try:
+        for _ in range(FORKS):
+            time.sleep(0.01)                       # the stepper is mostly inside a native step
+            assert _in_child(child) == 0
+    finally:
+        stop.set()
+        stepper.join(WAIT)
 
 
 def test_a_fork_while_another_thread_runs_a_step_leaves_the_child_free_to_run(two_threads):

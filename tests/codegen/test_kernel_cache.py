@@ -97,7 +97,7 @@ def test_a_partial_batch_reuses_the_compiled_kernels_bitwise(cache):
 
 
 def conv_pair(params, x, y):
-    return ops.conv2d(x, params["w1"]), ops.conv2d(y, params["w2"])
+    return ops.get("conv2d")(x, params["w1"]), ops.get("conv2d")(y, params["w2"])
 
 
 def test_equal_kernels_in_one_step_are_emitted_once_and_give_the_same_bits(cache):
@@ -111,7 +111,7 @@ def test_equal_kernels_in_one_step_are_emitted_once_and_give_the_same_bits(cache
     assert lowered.kernels.counts.calls == 2 and lowered.kernels.counts.deduplicated == 1
     assert lowered.calls[0].kernel == lowered.calls[1].kernel and len(lowered.kernels.texts) == 1
     both = graphc.jit(lambda a, b: conv_pair(params, a, b))(Tensor(x), Tensor(y))
-    single = graphc.jit(lambda a, w: ops.conv2d(a, w))
+    single = graphc.jit(lambda a, w: ops.get("conv2d")(a, w))
     for got, (image, weight) in zip(both, [(x, w1), (y, w2)]):
         np.testing.assert_array_equal(got.asnumpy(), single(Tensor(image), Tensor(weight)).asnumpy())
 
@@ -184,6 +184,37 @@ def test_a_damaged_kernel_index_entry_is_rebuilt(cache):
         np.testing.assert_array_equal(got, want)
     assert all(disk_cache.read_entry(p.name[:-len(disk_cache.KERNEL_INDEX)], disk_cache.KERNEL_INDEX) is not None
                for p in cache.glob(f"*{disk_cache.KERNEL_INDEX}"))
+
+
+def test_object_code_in_memory_stays_within_its_bound_and_what_it_dropped_is_found_again(cache):
+    inputs = lenet_batch()
+    expected = evaluate(cells()[1], inputs)
+    everything, objects = machine._memory_cache.weight(), len(machine._memory_cache)
+    bound = everything // 2
+    graphc.set_context(kernel_cache_bytes=bound)
+    new_process()
+    for step_index_found in (True, False):       # objects read back from disk; then compiled again
+        if not step_index_found:
+            for entry in cache.iterdir():
+                entry.unlink()
+        evaluation = cells()[1]
+        counts = evaluation.compile(*inputs).report.counts
+        assert machine._memory_cache.weight() <= bound and len(machine._memory_cache) < objects
+        assert (counts.disk if step_index_found else counts.compiled) > 0
+        for got, want in zip(evaluate(evaluation, inputs), expected, strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_the_kernels_known_in_memory_are_bounded(cache, monkeypatch):
+    inputs = lenet_batch()
+    expected = evaluate(cells()[1], inputs)
+    new_process()
+    monkeypatch.setattr(kernel_cache, "KNOWN_KERNELS", 5)
+    train, evaluation = cells()
+    train.compile(*inputs)
+    assert len(kernel_cache._known) == 5
+    for got, want in zip(evaluate(evaluation, inputs), expected, strict=True):   # the others: from the disk index
+        np.testing.assert_array_equal(got, want)
 
 
 FILL_CACHE = """

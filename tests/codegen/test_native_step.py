@@ -221,7 +221,8 @@ def test_out_of_range_labels_are_refused_before_the_native_step_runs():
     before = {name: p.asnumpy().copy() for name, p in step.parameters_and_names()}
     y = y.copy()
     y[5] = 10
-    with pytest.raises(graphc.GraphcError, match=r"labels must be in \[0, 10\) for 10 classes, got \[10\]"):
+    with pytest.raises(graphc.GraphcError, match=r"label 10 is out of range for 10 classes; labels must be class indices in \[0, 10\) "
+                                                r"\(input 1, i32\[\d+\], holds 1 such label\(s\): \[10\]\)"):
         step(Tensor(x), Tensor(y))
     for name, p in step.parameters_and_names():           # nothing ran: no parameter moved
         np.testing.assert_array_equal(p.asnumpy(), before[name], err_msg=name)

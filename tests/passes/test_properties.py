@@ -67,11 +67,11 @@ def reshape(draw, pool):
 
 def transpose(draw, pool):
     x = pick(draw, pool)
-    return ops.transpose(x, perm=tuple(draw(st.permutations(range(x.ndim)))))
+    return ops.transpose(x, tuple(draw(st.permutations(range(x.ndim)))))
 
 
 def matmul(draw, pool):
-    return ops.matmul(pick(draw, pool), pick(draw, pool), transpose_a=draw(st.booleans()),
+    return ops.get("matmul")(pick(draw, pool), pick(draw, pool), transpose_a=draw(st.booleans()),
                       transpose_b=draw(st.booleans()))
 
 

@@ -20,7 +20,7 @@ the same at every batch size; a mean divides by the count computed in double and
 """
 from __future__ import annotations
 
-from math import prod
+from math import nan, prod
 from typing import Callable, Sequence
 
 from llvmlite import ir
@@ -101,9 +101,11 @@ class _Reduction:
         return self.b.fmul(acc, self.scale) if self.kind == "mean" else acc
 
     def _inverse_count(self) -> ir.Value:
-        """1 / (outer·inner) splatted: divided in double and rounded once, as a constant would be."""
+        """1 / (outer·inner) splatted: divided in double and rounded once, as a constant would be.
+        NaN when nothing is reduced: the mean of no elements is NaN, as in the reference (NumPy)."""
         if isinstance(self.outer, int):
-            return ir.Constant(self.vty, 1.0 / (self.outer * self.inner))
+            count = self.outer * self.inner
+            return ir.Constant(self.vty, 1.0 / count if count else nan)
         b, element = self.b, self.vty.element
         count = b.uitofp(b.mul(self.outer, ir.Constant(I64, self.inner)), F64)
         inverse = b.fdiv(ir.Constant(F64, 1.0), count)

@@ -3,9 +3,10 @@
     loss[n]       = logsumexp(logits[n]) - logits[n, labels[n]]
     dlogits[n, j] = (softmax(logits[n])[j] - (j == labels[n])) * scale[n]      (scale optional)
 
-A label outside [0, C) matches no class, as the ops document for compiled code (MindSpore's
-one_hot gives an all-zero row): its loss is logsumexp(logits[n]) and its gradient row the
-softmax; nothing is read out of bounds.
+Labels are bounded operands (`Kernel.index_bounds`): a step checks them before the kernel and stops
+with the reference's error on one outside [0, C). The kernel itself still treats such a label as
+matching no class (loss logsumexp(logits[n]), gradient row the softmax), so that memory is never
+read out of bounds even by a caller that skips the check.
 Operands: forward logits, labels, loss; gradient logits, labels, [scale], dlogits. Rows are split
 over threads; each row is a few 16-lane passes (max, sum of exp, then loss or gradient) using
 vecmath's vector exp/log.

@@ -47,7 +47,7 @@ class GELU(Cell):
         self.approximate = bool(approximate)
 
     def construct(self, x):
-        return ops.gelu(x, approximate=self.approximate)
+        return ops.gelu(x, approximate="tanh" if self.approximate else "none")
 
     def extend_repr(self) -> str:
         return f"approximate={self.approximate}"

@@ -1,4 +1,4 @@
-"""Dense, Dropout and Flatten."""
+"""Dense, Dropout, Flatten and Identity."""
 from __future__ import annotations
 
 import numbers
@@ -9,12 +9,12 @@ from ... import context, ops
 from ...errors import ArgumentError
 from ...types import float32
 from ..cell import Cell
-from ..init import initializer
+from ..init import initializer, layer_defaults
 from ..parameter import Parameter
 from .activation import get_activation
 from .checks import check_tensor, input_error
 
-__all__ = ["Dense", "Dropout", "Flatten"]
+__all__ = ["Dense", "Dropout", "Flatten", "Identity"]
 
 
 def _activation_cell(activation):
@@ -29,18 +29,19 @@ def _activation_cell(activation):
 class Dense(Cell):
     """activation(x·Wᵀ + b) with W of shape (out_channels, in_channels); x may have extra leading axes."""
 
-    def __init__(self, in_channels, out_channels, weight_init="normal", bias_init="zeros", has_bias=True,
-                 activation=None):
+    def __init__(self, in_channels, out_channels, weight_init=None, bias_init=None, has_bias=True, activation=None):
         super().__init__()
         self.in_channels, self.out_channels, self.has_bias = in_channels, out_channels, has_bias
-        self.weight = Parameter(initializer(weight_init, (out_channels, in_channels)), name="weight")
+        shape = (out_channels, in_channels)
+        weight_init, bias_init = layer_defaults(weight_init, bias_init, shape)
+        self.weight = Parameter(initializer(weight_init, shape), name="weight")
         self.bias = Parameter(initializer(bias_init, (out_channels,)), name="bias") if has_bias else None
         self.activation = _activation_cell(activation)
 
     def construct(self, x):
         self._check(x)
         flat = x if x.ndim == 2 else ops.reshape(x, shape=(-1, self.in_channels))
-        y = ops.matmul(flat, self.weight, transpose_b=True)
+        y = ops.get("matmul")(flat, self.weight, transpose_b=True)
         if self.has_bias:
             y = y + self.bias
         if self.activation is not None:
@@ -66,13 +67,37 @@ class Dense(Cell):
 
 
 class Flatten(Cell):
-    """Keeps axis 0 (the batch) and flattens the rest: [N, C, H, W] -> [N, C·H·W]."""
+    """Merges the axes start_dim..end_dim into one; by default keeps axis 0 (the batch) and flattens
+    the rest: [N, C, H, W] -> [N, C·H·W]."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ArgumentError(f"Flatten: {name} must be an int, got {value!r}")
+        self.start_dim, self.end_dim = start_dim, end_dim
 
     def construct(self, x):
         check_tensor(self, x)
-        if x.ndim < 1:
-            raise input_error(self, x, "input [N, ...]", "Flatten keeps axis 0 (the batch), so the input needs one")
-        return ops.Flatten()(x)
+        rank = max(x.ndim, 1)
+        if not (-rank <= self.start_dim < rank and -rank <= self.end_dim < rank):
+            raise input_error(self, x, f"an input with axes start_dim={self.start_dim} and end_dim={self.end_dim}",
+                              "give an input of higher rank or a start_dim/end_dim within its axes "
+                              "(Flatten() keeps axis 0, the batch, so it needs rank >= 2)")
+        return x.flatten(start_dim=self.start_dim, end_dim=self.end_dim)
+
+    def extend_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Identity(Cell):
+    """Returns its input; the arguments it is built with are accepted and ignored, as in MindSpore."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def construct(self, x):
+        return x
 
 
 class Dropout(Cell):

@@ -1,16 +1,18 @@
-"""Conv2d, NCHW, with MindSpore's defaults (pad_mode='same', has_bias=False)."""
+"""Conv2d (NCHW) and Conv1d (NCW, a Conv2d over inputs of height 1), with MindSpore's defaults
+(pad_mode='same', has_bias=False)."""
 from __future__ import annotations
 
 import numbers
 
 from ... import ops
 from ...errors import ArgumentError
+from ...types import dtype_of, float32
 from ..cell import Cell
-from ..init import initializer
+from ..init import initializer, layer_defaults
 from ..parameter import Parameter
 from .checks import check_tensor, input_error, pair
 
-__all__ = ["Conv2d"]
+__all__ = ["Conv1d", "Conv2d"]
 
 PAD_MODES = ("valid", "same", "pad")
 
@@ -30,7 +32,7 @@ class Conv2d(Cell):
     """2-D convolution of an [N, C, H, W] input with a weight of shape (out, in / group, kh, kw)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad_mode="same", padding=0, dilation=1,
-                 group=1, has_bias=False, weight_init="normal", bias_init="zeros"):
+                 group=1, has_bias=False, weight_init=None, bias_init=None):
         super().__init__()
         if pad_mode not in PAD_MODES:
             raise ArgumentError(f"Conv2d: pad_mode must be one of {', '.join(PAD_MODES)}, got {pad_mode!r}")
@@ -47,14 +49,18 @@ class Conv2d(Cell):
         self.dilation = pair(dilation, "Conv2d: dilation")
         self.pad_mode, self.padding = pad_mode, padding
         self._pads = _padding(padding, pad_mode)
-        self.has_bias, self.weight_init, self.bias_init = has_bias, weight_init, bias_init
         shape = (out_channels, in_channels // group) + self.kernel_size
-        self.weight = Parameter(initializer(weight_init, shape), name="weight")
-        self.bias = Parameter(initializer(bias_init, (out_channels,)), name="bias") if has_bias else None
+        self.has_bias = has_bias
+        self.weight_init, self.bias_init = layer_defaults(weight_init, bias_init, shape)
+        self.weight = Parameter(initializer(self.weight_init, shape), name="weight")
+        self.bias = Parameter(initializer(self.bias_init, (out_channels,)), name="bias") if has_bias else None
 
     def construct(self, x):
         self._check(x)
-        y = ops.conv2d(x, self.weight, stride=self.stride, pad_mode=self.pad_mode, padding=self._pads,
+        return self._convolve(x)
+
+    def _convolve(self, x):
+        y = ops.get("conv2d")(x, self.weight, stride=self.stride, pad_mode=self.pad_mode, padding=self._pads,
                        dilation=self.dilation, group=self.group)
         return y + ops.reshape(self.bias, shape=(1, self.out_channels, 1, 1)) if self.has_bias else y
 
@@ -75,3 +81,36 @@ class Conv2d(Cell):
                 f"kernel_size={self.kernel_size}, stride={self.stride}, pad_mode={self.pad_mode}, "
                 f"padding={self.padding}, dilation={self.dilation}, group={self.group}, has_bias={self.has_bias}, "
                 f"weight_init={self.weight_init}, bias_init={self.bias_init}, format=NCHW")
+
+
+class Conv1d(Conv2d):
+    """1-D convolution of an [N, C, W] input: the Conv2d of [N, C, 1, W] with a kernel (1, kernel_size),
+    so it runs on the same kernels. As in MindSpore, the Parameter `weight` is 4-D,
+    (out_channels, in_channels / group, 1, kernel_size), and kernel_size, stride, dilation and padding
+    (pad_mode='pad': that many zeros on each side) are ints. The initializers default to Conv2d's."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad_mode="same", padding=0, dilation=1,
+                 group=1, has_bias=False, weight_init=None, bias_init=None, dtype=float32):
+        for name, value in (("kernel_size", kernel_size), ("stride", stride), ("dilation", dilation),
+                            ("padding", padding)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+                raise ArgumentError(f"Conv1d: {name} must be an int, got {value!r}")
+        if padding and pad_mode != "pad":
+            raise ArgumentError(f"Conv1d: padding={padding!r} needs pad_mode='pad' (pad_mode={pad_mode!r} pads by "
+                                "itself)")
+        if dtype_of(dtype) != float32:
+            raise ArgumentError(f"Conv1d: dtype must be float32, got {dtype!r}")
+        inits = {name: init for name, init in (("weight_init", weight_init), ("bias_init", bias_init))
+                 if init is not None}
+        super().__init__(in_channels, out_channels, (1, kernel_size), stride=(1, stride), pad_mode=pad_mode,
+                         padding=(0, 0, padding, padding), dilation=(1, dilation), group=group, has_bias=has_bias,
+                         **inits)
+
+    def construct(self, x):
+        check_tensor(self, x)
+        if x.ndim != 3 or x.shape[1] != self.in_channels:
+            raise input_error(self, x, f"input [N, {self.in_channels}, W] (NCW)",
+                              f"give it a 3-D batch of {self.in_channels}-channel signals")
+        n, c, width = x.shape
+        y = self._convolve(ops.reshape(x, shape=(n, c, 1, width)))
+        return ops.reshape(y, shape=(n, self.out_channels, y.shape[3]))

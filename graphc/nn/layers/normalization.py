@@ -1,4 +1,4 @@
-"""BatchNorm1d and BatchNorm2d with MindSpore's names, defaults and semantics.
+"""BatchNorm1d, BatchNorm2d and LayerNorm with MindSpore's names, defaults and semantics.
 
 Training normalises with the batch mean and the biased batch variance over every axis but the
 channel axis (ops.batch_stats, one kernel), and updates the moving statistics as state, like an
@@ -14,12 +14,13 @@ import numbers
 
 from ... import ops
 from ...errors import ArgumentError
+from ...types import dtype_of, float32
 from ..cell import Cell
 from ..init import initializer
 from ..parameter import Parameter
 from .checks import check_tensor, input_error
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
 
 
 class _BatchNorm(Cell):
@@ -120,3 +121,53 @@ class BatchNorm1d(_BatchNorm):
     """Batch normalisation of [N, C] inputs over N, per channel."""
     _RANK = 2
     _LAYOUT = "[N, C]"
+
+
+class LayerNorm(Cell):
+    """Normalises each sample over the axes from begin_norm_axis to the last, with the biased variance:
+    y = gamma · (x - mean) / sqrt(var + epsilon) + beta. gamma and beta (Parameters of shape
+    normalized_shape) scale the axes from begin_params_axis on, so normalized_shape must be
+    x.shape[begin_params_axis:]. Written with ops, so its gradient is autodiff's."""
+
+    def __init__(self, normalized_shape, begin_norm_axis=-1, begin_params_axis=-1, gamma_init="ones",
+                 beta_init="zeros", epsilon=1e-7, dtype=float32):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+        if not isinstance(shape, (tuple, list)) or not shape or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape):
+            raise ArgumentError(f"LayerNorm: normalized_shape must be a tuple of ints >= 1 (the shape of the "
+                                f"normalised trailing axes), got {normalized_shape!r}")
+        for name, axis in (("begin_norm_axis", begin_norm_axis), ("begin_params_axis", begin_params_axis)):
+            if not isinstance(axis, int) or isinstance(axis, bool):
+                raise ArgumentError(f"LayerNorm: {name} must be an int, got {axis!r}")
+        if not isinstance(epsilon, numbers.Real) or epsilon <= 0:
+            raise ArgumentError(f"LayerNorm: epsilon must be a number > 0, got {epsilon!r}")
+        if dtype_of(dtype) != float32:
+            raise ArgumentError(f"LayerNorm: dtype must be float32, got {dtype!r}")
+        self.normalized_shape, self.epsilon = tuple(shape), float(epsilon)
+        self.begin_norm_axis, self.begin_params_axis = begin_norm_axis, begin_params_axis
+        self.gamma = Parameter(initializer(gamma_init, self.normalized_shape), name="gamma")
+        self.beta = Parameter(initializer(beta_init, self.normalized_shape), name="beta")
+
+    def construct(self, x):
+        check_tensor(self, x)
+        norm_axis, params_axis = (self._axis(x, a, name) for a, name in ((self.begin_norm_axis, "begin_norm_axis"),
+                                                                          (self.begin_params_axis,
+                                                                           "begin_params_axis")))
+        if x.shape[params_axis:] != self.normalized_shape:
+            raise input_error(self, x, f"an input whose axes from begin_params_axis={self.begin_params_axis} are "
+                                       f"normalized_shape {list(self.normalized_shape)}",
+                              f"build LayerNorm({tuple(x.shape[params_axis:])}, ...) for this input, or reshape it")
+        axes = tuple(range(norm_axis, x.ndim))
+        centred = x - ops.reduce_mean(x, axis=axes, keep_dims=True)
+        variance = ops.reduce_mean(centred * centred, axis=axes, keep_dims=True)
+        return centred * ops.rsqrt(variance + self.epsilon) * self.gamma + self.beta
+
+    def _axis(self, x, axis: int, name: str) -> int:
+        if not -x.ndim <= axis < x.ndim:
+            raise input_error(self, x, f"an input with axis {name}={axis}", f"give {name} in [{-x.ndim}, {x.ndim})")
+        return axis % x.ndim
+
+    def extend_repr(self) -> str:
+        return (f"normalized_shape={self.normalized_shape}, begin_norm_axis={self.begin_norm_axis}, "
+                f"begin_params_axis={self.begin_params_axis}, gamma={self.gamma}, beta={self.beta}")

@@ -73,12 +73,13 @@ class AdamWeightDecay(Optimizer):
         self.moments2 = self.clone_state("adam_v", "zeros")
 
     def construct(self, gradients):
+        decays = self.weight_decays()       # before get_lr advances global_step, as MindSpore
         rates = self.lr_per_parameter()
         for param, grad, m, v, lr, decay in zip(self.parameters, gradients, self.moments1, self.moments2, rates,
-                                                self._decays):
+                                                decays):
             new_m, new_v = _moments(self.beta1, self.beta2, m, v, grad)
             update = new_m / (ops.sqrt(new_v) + self.eps)
-            if decay:
+            if decay is not None:
                 update = update + decay * param
             ops.assign(m, new_m)
             ops.assign(v, new_v)

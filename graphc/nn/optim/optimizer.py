@@ -9,6 +9,7 @@ pre-step values, so the same code runs eagerly (PYNATIVE: an assign writes at on
 A step follows MindSpore's order: decay_weight -> scale_grad -> get_lr -> update.
 - weight decay is L2 added to the gradient, g + wd * w. Without groups it skips parameters whose
   name contains 'beta' or 'gamma'; a group's own weight_decay applies to all of its parameters.
+  It is a float, or a Cell computing it from `global_step` (MindSpore's dynamic weight decay).
 - loss_scale divides the gradients. The decay is stored multiplied by loss_scale because it is
   added before that division, so the update sees g / loss_scale + wd * w.
 - the learning rate is a float (Parameter `learning_rate`), a list or 1-D Tensor (Parameter
@@ -25,6 +26,7 @@ silently with a rate of 0.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -46,10 +48,10 @@ class Optimizer(Cell):
     def __init__(self, learning_rate, parameters, weight_decay=0.0, loss_scale=1.0):
         super().__init__(auto_prefix=False)
         owner = type(self).__name__
-        self.weight_decay = check_range(owner, "weight_decay", as_float(owner, "weight_decay", weight_decay,
-                                                                        allow_int=True), 0.0)
+        self.weight_decay = _weight_decay(owner, weight_decay)
         self.loss_scale = check_range(owner, "loss_scale", as_float(owner, "loss_scale", loss_scale, allow_int=True),
                                       0.0, low_open=True)
+        parameters = _as_list(owner, "params", parameters)
         groups, order = _parse_groups(owner, parameters)
         self.is_group = isinstance(parameters[0], dict)
         self.is_group_lr = any("lr" in group for group in groups)
@@ -61,7 +63,7 @@ class Optimizer(Cell):
         for index, group in enumerate(groups):
             settings.update(self._group_settings(owner, index, group))
         self._lr_index = [settings[id(p)][0] for p in self.parameters]
-        self._decays = [settings[id(p)][1] for p in self.parameters]     # weight decay * loss_scale
+        self._decays = [settings[id(p)][1] for p in self.parameters]     # a float (0: none) or a Cell
 
     def _group_settings(self, owner: str, index: int, group: dict) -> dict:
         lr_index = 0
@@ -70,28 +72,39 @@ class Optimizer(Cell):
             setattr(self, name, _learning_rate_source(owner, group["lr"], name))
             self._lr_sources.append(getattr(self, name))
             lr_index = len(self._lr_sources) - 1
-        return {id(param): (lr_index, self._decay_of(owner, param, group) * self.loss_scale)
-                for param in group["params"]}
+        decay = self.weight_decay
+        if "weight_decay" in group:
+            decay = _weight_decay(owner, group["weight_decay"])
+            if isinstance(decay, Cell):
+                setattr(self, f"weight_decay_group_{index}", decay)
+        return {id(param): (lr_index, self._decay_of(param, decay)) for param in group["params"]}
 
-    def _decay_of(self, owner: str, param: Parameter, group: dict) -> float:
-        if self.is_group:
-            return check_range(owner, "a group's weight_decay",
-                               as_float(owner, "weight_decay", group.get("weight_decay", self.weight_decay),
-                                        allow_int=True), 0.0)
-        return 0.0 if "beta" in param.name or "gamma" in param.name else self.weight_decay
+    def _decay_of(self, param: Parameter, decay):
+        """A group's weight decay applies to all its parameters; without groups, to those whose name
+        has neither 'beta' nor 'gamma'. A float is stored times loss_scale (see decay_weight)."""
+        if not self.is_group and ("beta" in param.name or "gamma" in param.name):
+            return 0.0
+        return decay if isinstance(decay, Cell) else decay * self.loss_scale
 
     # -- what subclasses build on ------------------------------------------------------------------
-    def clone_state(self, prefix: str, init: str) -> tuple[Parameter, ...]:
+    def clone_state(self, prefix: str, init: str | float) -> tuple[Parameter, ...]:
         """One state Parameter per trained Parameter, named `<prefix>.<param name>` and registered so
-        that checkpoints save it; init is 'zeros' or 'ones'."""
+        that checkpoints save it; init is 'zeros', 'ones' or a number."""
         clones = tuple(param.clone(prefix, init) for param in self.parameters)
         for clone in clones:
             self.insert_param_to_cell(clone.name, clone)
         return clones
 
+    def weight_decays(self) -> list:
+        """This step's weight decay of each parameter, times loss_scale: None where there is none; a
+        weight_decay Cell gives its value at global_step (the steps taken), called once per step."""
+        cells = {id(decay): decay for decay in self._decays if isinstance(decay, Cell)}
+        values = {key: _value_at(cell, self.global_step) * self.loss_scale for key, cell in cells.items()}
+        return [values[id(decay)] if isinstance(decay, Cell) else decay or None for decay in self._decays]
+
     def decay_weight(self, gradients) -> tuple:
-        return tuple(grad + decay * param if decay else grad
-                     for grad, param, decay in zip(gradients, self.parameters, self._decays))
+        return tuple(grad if decay is None else grad + decay * param
+                     for grad, param, decay in zip(gradients, self.parameters, self.weight_decays()))
 
     def scale_grad(self, gradients) -> tuple:
         if self.loss_scale == 1.0:
@@ -110,7 +123,7 @@ class Optimizer(Cell):
         return {i: self._lr_sources[i] for i in sorted(set(self._lr_index))}
 
     def _rates_at(self, step: Tensor) -> dict:
-        return {i: _rate_at(source, step) for i, source in self._sources_in_use().items()}
+        return {i: _value_at(source, step) for i, source in self._sources_in_use().items()}
 
     def lr_per_parameter(self) -> tuple:
         """get_lr() spread over the parameters: one rate for each."""
@@ -153,20 +166,29 @@ class Optimizer(Cell):
 
 
 # -- parameters and groups ---------------------------------------------------------------------------
-def _parse_groups(owner: str, parameters) -> tuple[list[dict], tuple[Parameter, ...]]:
+def _as_list(owner: str, name: str, parameters) -> list:
+    """Parameters or group dicts from any iterable, as MindSpore: a list, net.trainable_params(),
+    filter(lambda p: p.requires_grad, net.get_parameters()), a generator."""
+    if isinstance(parameters, (Tensor, dict, str)) or not isinstance(parameters, Iterable):
+        raise TypeError(f"{owner}: {name} must be an iterable of Parameters (e.g. net.trainable_params()) or of "
+                        f"group dicts, got {type(parameters).__name__}")
+    parameters = list(parameters)
+    if not parameters:
+        raise ValueError(f"{owner}: {name} is empty; give the Parameters to train (e.g. net.trainable_params())")
+    return parameters
+
+
+def _parse_groups(owner: str, parameters: list) -> tuple[list[dict], tuple[Parameter, ...]]:
     """(the groups, the parameters in training order): one group of everything for a plain list;
     the order is the groups' unless a group dict gives `order_params`."""
-    if isinstance(parameters, Parameter) or not isinstance(parameters, (list, tuple)) or not parameters:
-        raise ValueError(f"{owner}: params must be a non-empty list of Parameters (e.g. net.trainable_params()) "
-                         f"or of group dicts, got {parameters!r}")
     if not isinstance(parameters[0], dict):
-        groups = [{"params": list(parameters)}]
+        groups = [{"params": parameters}]
     else:
         groups = [_check_group(owner, i, group) for i, group in enumerate(parameters)]
     orders = [group["order_params"] for group in groups if "order_params" in group]
     groups = [group for group in groups if "order_params" not in group]
     for group in groups:
-        group["params"] = [_check_parameter(owner, p) for p in group["params"]]
+        group["params"] = [_check_parameter(owner, p) for p in _as_list(owner, "a group's 'params'", group["params"])]
     grouped = tuple(p for group in groups for p in group["params"])
     _check_unique(owner, grouped)
     return groups, _ordered(owner, grouped, orders[0]) if orders else grouped
@@ -228,13 +250,23 @@ def _learning_rate_source(owner: str, value, name: str):
                     f"LearningRateSchedule, got {type(value).__name__}")
 
 
+def _weight_decay(owner: str, value):
+    """A float >= 0, or a Cell computing the decay from global_step (MindSpore's dynamic weight decay)."""
+    if isinstance(value, Cell):
+        return value
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{owner}: weight_decay must be a float or a Cell taking global_step (as a "
+                        f"LearningRateSchedule does), got {type(value).__name__}")
+    return check_range(owner, "weight_decay", float(value), 0.0)
+
+
 def _is_table(source) -> bool:
     return isinstance(source, Parameter) and source.ndim == 1
 
 
-def _rate_at(source, step: Tensor) -> Tensor:
-    """The rate a source gives at `step` (int32 [1]), as a float32 scalar."""
-    if isinstance(source, LearningRateSchedule):
+def _value_at(source, step: Tensor) -> Tensor:
+    """The rate (or weight decay) a source gives at `step` (int32 [1]), as a float32 scalar."""
+    if isinstance(source, Cell):
         rate = source(step)
         return ops.reshape(ops.cast(rate, dtype=float32), shape=())
     return _lookup(source, step) if _is_table(source) else source
@@ -242,5 +274,5 @@ def _rate_at(source, step: Tensor) -> Tensor:
 
 def _lookup(table: Tensor, step: Tensor) -> Tensor:
     """table[step]; NaN once step runs past the end (0 / 0: the one-hot row is all zeros there)."""
-    hot = ops.one_hot(step, depth=table.shape[0])
+    hot = ops.one_hot(step, table.shape[0], 1.0, 0.0)
     return ops.reduce_sum(hot * table) / ops.reduce_sum(hot)

@@ -5,6 +5,7 @@ import numpy as np
 
 from ... import ops
 from ...tracing import Tensor
+from ..cell import Cell
 from ..parameter import Parameter
 from .optimizer import Optimizer
 from .validation import as_float, check_bool, check_range
@@ -13,22 +14,22 @@ __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum u (> 0 enables it):
+    """Stochastic gradient descent with optional momentum u (> 0 enables it), as MindSpore 2.x:
 
-        g <- g / loss_scale + weight_decay * p     (every parameter: the kernel decays, not decay_weight)
+        g <- g / loss_scale + weight_decay * p     (the base class's decay_weight and scale_grad)
         v <- g on the first step, else u * v + (1 - dampening) * g
         p <- p - lr * v                            (nesterov: p <- p - lr * (g + u * v))
 
     State: `accum.<param name>` (v, zeros), `stat.<param name>` (ones until the first step) and
-    the Parameter `momentum`. Groups may not set their own weight_decay, as in MindSpore."""
+    the Parameter `momentum`. As in MindSpore, weight_decay may not be a Cell."""
 
     def __init__(self, params, learning_rate=0.1, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
                  loss_scale=1.0):
-        owner = type(self).__name__
-        if isinstance(params, (list, tuple)) and any(isinstance(g, dict) and "weight_decay" in g for g in params):
-            raise ValueError(f"{owner}: a parameter group cannot set its own weight_decay; SGD applies one "
-                             "weight_decay to every parameter")
         super().__init__(learning_rate, params, weight_decay, loss_scale)
+        owner = type(self).__name__
+        if any(isinstance(decay, Cell) for decay in self._decays):
+            raise TypeError(f"{owner}: weight_decay must be a float (MindSpore's SGD has no dynamic weight decay); "
+                            "got a Cell")
         self.dampening = check_range(owner, "dampening", as_float(owner, "dampening", dampening, allow_int=True), 0.0)
         momentum = check_range(owner, "momentum", as_float(owner, "momentum", momentum, allow_int=True), 0.0)
         self.nesterov = check_bool(owner, "nesterov", nesterov)
@@ -41,11 +42,9 @@ class SGD(Optimizer):
         self.stat = self.clone_state("stat", "ones")
 
     def construct(self, gradients):
-        gradients = self.scale_grad(gradients)
+        gradients = self.scale_grad(self.decay_weight(gradients))
         rates = self.lr_per_parameter()
         for param, grad, accum, stat, lr in zip(self.parameters, gradients, self.accum, self.stat, rates):
-            if self.weight_decay:
-                grad = grad + self.weight_decay * param
             if self._uses_momentum:
                 velocity = ops.select(stat > 0.0, grad, self.momentum * accum + (1.0 - self.dampening) * grad)
                 ops.assign(accum, velocity)

@@ -1,0 +1,4 @@
+"""mindspore.amp. graphc has no mixed precision yet: every name raises MissingApiError."""
+from graphc.faces import face
+
+__getattr__, __dir__ = face(__name__)

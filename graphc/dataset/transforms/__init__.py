@@ -1,0 +1,5 @@
+"""mindspore.dataset.transforms: runtime.dataset.transforms."""
+import runtime.dataset.transforms
+from graphc.faces import face
+
+__getattr__, __dir__ = face(__name__, runtime.dataset.transforms)

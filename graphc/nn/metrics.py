@@ -1,0 +1,5 @@
+"""mindspore.nn.metrics (and `nn.Accuracy`, ...): the metrics of runtime.metrics."""
+import runtime.metrics
+from graphc.faces import face
+
+__getattr__, __dir__ = face(__name__, runtime.metrics)

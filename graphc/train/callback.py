@@ -1,0 +1,5 @@
+"""mindspore.train.callback: runtime.callbacks."""
+import runtime.callbacks
+from graphc.faces import face
+
+__getattr__, __dir__ = face(__name__, runtime.callbacks)

@@ -1,0 +1,101 @@
+"""Tensor constructors and methods against MindSpore 2.10's recorded values (tests/mindspore_reference/), in
+both modes, with gradients against finite differences where the method is differentiable."""
+import numpy as np
+import pytest
+
+import graphc
+from graphc import GraphcError, Parameter, Tensor
+from graphc.nn.init import Normal, One
+from gradcheck import check_vjp
+from ms_reference import assert_matches, in_mode, recorded, tensor
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")    # x // 0 and x % 0 are among the cases
+MODES = [pytest.param(graphc.PYNATIVE_MODE, id="pynative"), pytest.param(graphc.GRAPH_MODE, id="graph")]
+METHODS = recorded("layers")["methods"]
+# graphc's argmax gives int32 (its argmax op's dtype); MindSpore 2.10's Tensor.argmax gives int64.
+INT32_NOT_INT64 = {"argmax"}
+
+
+def call(case):
+    """(fn of the tensor arguments, the tensor arguments) for one recorded method call; an argument
+    {"tensor": values} is a Tensor of the receiver's dtype, and a compiled input in GRAPH_MODE."""
+    args = case["args"]
+    positions = [i for i, a in enumerate(args) if isinstance(a, dict)]
+
+    def fn(x, *given):
+        values = list(args)
+        for i, value in zip(positions, given):
+            values[i] = value
+        return getattr(x, case["method"])(*values, **case["kwargs"])
+    return fn, [tensor(case["input"], case["dtype"])] + [tensor(args[i]["tensor"], case["dtype"]) for i in positions]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", METHODS, ids=[f"{c['method']}{c['args']}{c['kwargs']}" for c in METHODS])
+def test_method_gives_mindsporess_values(mode, case):
+    fn, tensors = call(case)
+    out = in_mode(mode, fn, *tensors)
+    dtypes = ["Int32"] if case["method"] in INT32_NOT_INT64 else case["out_dtype"]
+    assert_matches(out, case["output"], dtypes)
+
+
+@pytest.mark.parametrize("method, args", [("std", ()), ("var", (0, 1, True)), ("tile", ((2, 1, 2),)),
+                                          ("repeat", (2, 3)), ("repeat_interleave", (2, 1)), ("permute", (1, 0)),
+                                          ("unsqueeze", (1,)), ("square", ()), ("exp", ()),
+                                          ("expand_as", (Tensor(np.zeros((4, 2, 3))),)), ("__mod__", (1.3,)),
+                                          ("__rmod__", (2.7,))])
+def test_method_gradients_match_finite_differences(method, args):
+    x = np.random.default_rng(1).uniform(0.5, 2.0, (2, 3))
+    check_vjp(lambda t: getattr(t, method)(*args), [x], np.random.default_rng(2))
+
+
+# -- constructors --------------------------------------------------------------------------------------------------
+def test_lazy_tensor_is_filled_by_its_initializer_at_init_data():
+    lazy = Tensor(shape=(2, 3), dtype=graphc.float32, init=One())
+    assert lazy.shape == (2, 3) and lazy.dtype == graphc.float32 and "uninitialized" in repr(lazy)
+    assert lazy.init_data() is lazy
+    np.testing.assert_array_equal(lazy.asnumpy(), np.ones((2, 3), np.float32))
+
+
+def test_lazy_tensor_fills_at_first_use_and_seeds_like_an_eager_draw():
+    graphc.set_seed(3)
+    weight = Parameter(Tensor(shape=(4,), dtype=graphc.float32, init=Normal(0.02)), name="w")
+    graphc.set_seed(3)
+    values = np.zeros(4)
+    Normal(0.02)(values)
+    np.testing.assert_array_equal(weight.asnumpy(), values.astype(np.float32))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"shape": (2,), "init": One()}, "give either input_data"), ({"shape": (2,), "dtype": graphc.float32, "init": "ones"},
+                                                                  "init must be an Initializer")])
+def test_lazy_tensor_needs_shape_dtype_and_an_initializer(kwargs, message):
+    with pytest.raises(GraphcError, match=message):
+        Tensor(**kwargs)
+
+
+def test_from_numpy_shares_memory_and_tensor_is_the_constructor():
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    shared = Tensor.from_numpy(array)
+    array[0, 0] = 100
+    assert shared.asnumpy()[0, 0] == 100
+    assert graphc.tensor([1, 2]).dtype == graphc.int64 and graphc.tensor([1.0, 2]).dtype == graphc.float32
+    assert graphc.tensor(np.array([1.0])).dtype == graphc.float64
+    assert graphc.tensor([1, 2], graphc.float32).dtype == graphc.float32
+
+
+def test_sizes_and_python_protocols():
+    x = Tensor(np.ones((2, 3), np.float32))
+    assert (x.itemsize, x.nbytes) == (4, 24) and Tensor(np.ones(3, np.int64)).itemsize == 8
+    assert len(x) == 2 and [row.shape for row in x] == [(3,), (3,)]
+    assert bool(Tensor([0.0])) is False and bool(Tensor(np.array([[2]]))) is True
+    assert float(Tensor([2.5])) == 2.5 and int(Tensor([2.5])) == 2 and isinstance(x.numpy(), np.ndarray)
+    with pytest.raises(GraphcError, match="6 elements .* is used as a Python bool"):
+        bool(Tensor(np.ones((2, 3))))
+    with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
+        len(Tensor(1.0))
+
+
+def test_repeat_needs_a_count_per_axis():
+    with pytest.raises(GraphcError, match="repeat: 1 repetition count"):
+        Tensor(np.ones((2, 3))).repeat(2)
