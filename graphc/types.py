@@ -17,6 +17,10 @@ class DType:
     def __repr__(self) -> str:
         return f"graphc.{self.name}"
 
+    def __str__(self) -> str:
+        """MindSpore's spelling, which programs print: Float32, Int64, Bool."""
+        return self.name.capitalize().rstrip("_")
+
     @property
     def is_float(self) -> bool:
         return np.issubdtype(self.np, np.floating)

@@ -1,4 +1,5 @@
-"""mindspore.dataset.text. graphc has none of it yet: every name raises MissingApiError."""
+"""mindspore.dataset.text: runtime.dataset.text."""
+import runtime.dataset.text
 from graphc.faces import face
 
-__getattr__, __dir__ = face(__name__)
+__getattr__, __dir__ = face(__name__, runtime.dataset.text)
