@@ -183,16 +183,17 @@ def memory_plan(graph: Graph) -> MemoryPlan:
 
 
 class _Lowering:
-    """Lowers a graph's nodes in schedule order; a region of a control-flow node is lowered by a
-    _Lowering of its own (`outer`: the one lowering that node), its calls joining the same step,
-    its inputs bound to `arguments`, its values in the REGIONS block."""
+    """Lowers a graph's nodes in schedule order into `items`. A region of a control-flow node is
+    lowered by a _Lowering of its own (`outer`: the one lowering that node; `where`: the path of
+    (node id, region name) pairs to it; `depth`: the loops around it), its calls joining the same
+    step, its inputs bound to `arguments`, its values in the REGIONS block."""
 
     def __init__(self, graph: Graph, plan: MemoryPlan, profile: bool, kernels: KernelSet,
-                 outer: "_Lowering | None" = None, arguments: list[Buffer] = (), where: tuple = (),
-                 depth: int = 0):
+                 outer: "_Lowering | None" = None, where: tuple = (), depth: int = 0):
         self.graph, self.plan, self.profile, self.kernels = graph, plan, profile, kernels
         self.root = outer.root if outer else self
-        self.arguments, self.where, self.depth = list(arguments), where, depth
+        self.where, self.depth = where, depth
+        self.arguments: list[Buffer] = []
         self.items: list = []            # the program: call indices, Copies, Loops, Branches
         if outer is None:
             self.module = ir.Module(name=f"graphc.{graph.name}")
@@ -441,8 +442,7 @@ class _Lowering:
         copied first, and so is an output that a target overlaps (a carried value passed on in
         another position), so that no copy overwrites what a later one reads."""
         region = node.attrs[name]
-        sub = _Lowering(region, memory_plan(region), self.profile, self.kernels, self, (), self.where + (node.id, name),
-                        depth)
+        sub = _Lowering(region, memory_plan(region), self.profile, self.kernels, self, self.where + (node.id, name), depth)
         sub.items = items
         sub.arguments = [argument if argument.aligned else sub._staged(argument) for argument in arguments]
         sub.lower_nodes()
