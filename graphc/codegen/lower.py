@@ -19,7 +19,7 @@ Control flow (docs/codegen.md, "Loops and branches"): a `scan` or `while` node i
 function around its regions' kernels, a `cond` a branch on its predicate; every thread runs them,
 reading the trip's predicate after a barrier. The values inside regions live in the REGIONS block,
 each region planned as a graph of its own; carried values, scan slices and branch results are
-copied by thread 0 (`Copy`).
+copied (`Copy`: a chunk per thread).
 """
 from __future__ import annotations
 
@@ -109,8 +109,8 @@ class KernelCall:
 
 @dataclass(frozen=True)
 class Copy:
-    """`source`'s bytes copied to `target` by thread 0 in the step itself (llvm.memcpy, any alignment):
-    a loop's initial and next carried values, a scan's unaligned slices, a branch's results."""
+    """`source`'s bytes copied to `target` in the step itself, each thread a chunk (llvm.memcpy, any
+    alignment): a loop's initial and next carried values, a scan's unaligned slices, a branch's results."""
     source: Buffer
     target: Buffer
 
@@ -579,9 +579,8 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, inputs:
             if isinstance(item, int):
                 call_kernel(item, trips)
             elif isinstance(item, Copy):
-                with b.if_then(b.icmp_signed("==", tid, i64(0))):
-                    b.call(memcpy, [_address(b, bases, item.target, trips), _address(b, bases, item.source, trips),
-                                    i64(item.target.nbytes), ir.Constant(I1, 0)])
+                _emit_copy(b, memcpy, _address(b, bases, item.source, trips), _address(b, bases, item.target, trips),
+                           item.target.nbytes, tid, nthreads)
             elif isinstance(item, Branch):
                 with b.if_else(predicate(item.predicate, trips)) as (then, otherwise):
                     with then:
@@ -603,6 +602,16 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, inputs:
         return predicate(loop.predicate, trips)
     emit(program, [])
     b.ret_void()
+
+
+def _emit_copy(b: ir.IRBuilder, memcpy, source: ir.Value, target: ir.Value, nbytes: int, tid, nthreads) -> None:
+    """Each thread copies its own 64-byte aligned chunk of the bytes (llvm.memcpy)."""
+    chunk = b.and_(b.add(b.udiv(i64(nbytes + ALIGNMENT - 1), nthreads), i64(ALIGNMENT - 1)), i64(-ALIGNMENT))
+    start = b.mul(tid, chunk)
+    with b.if_then(b.icmp_signed("<", start, i64(nbytes))):
+        size = b.sub(i64(nbytes), start)
+        size = b.select(b.icmp_signed("<", chunk, size), chunk, size)
+        b.call(memcpy, [elem_ptr(b, target, start, I8), elem_ptr(b, source, start, I8), size, ir.Constant(I1, 0)])
 
 
 def _emit_loop(b: ir.IRBuilder, loop: Loop, trips: list, body, check) -> None:

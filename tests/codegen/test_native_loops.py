@@ -87,6 +87,8 @@ def test_scan_with_aligned_and_unaligned_slices_and_nested_scans(reverse):
         def body(c, x):
             total, products = scan(inner, c, rows)           # a scan inside a scan's body
             c = ops.tanh(c * 0.5 + x + total)
+            # and a while loop reading this trip's slice, halving until small
+            c = while_loop(lambda v: (v * v).sum() > 1.0, lambda v: v * 0.5 + x * 0.01, c * 4.0)
             return c, (c * 2.0, products)
         h, (doubled, products) = scan(body, h, xs, reverse=reverse)
         return h, doubled, products
