@@ -12,7 +12,7 @@ import pytest
 
 import graphc
 from graphc import Tensor, nn, ops
-from graphc.codegen import step_index
+from graphc.codegen import fingerprint, step_index
 from graphc.codegen.executable import NativeExecutable, compile_step
 from graphc.codegen.lower import lower_graph
 from graphc.compiler import compile_graph
@@ -159,3 +159,7 @@ def test_the_step_index_holds_regions_and_the_fingerprint_their_bodies(tmp_path,
     other = parse_graph(str(graph).replace("tanh", "sigmoid"))
     run_pipeline(other, "plan-memory")
     assert step_index.fingerprint(other, False) != step_index.fingerprint(graph, False)
+
+
+def test_the_fingerprint_covers_the_lowering_rules_of_ops_inside_loops():
+    assert {"tanh", "matmul"} <= fingerprint._op_names(optimized_scan(3))      # ops of the scan's body
