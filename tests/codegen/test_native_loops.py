@@ -17,6 +17,7 @@ from graphc.codegen.executable import NativeExecutable, compile_step
 from graphc.codegen.lower import lower_graph
 from graphc.compiler import compile_graph
 from graphc.control_flow import cond, scan, while_loop
+from graphc.errors import GraphcError
 from graphc.interp import run
 from graphc.ir.text import parse_graph
 from graphc.jit import trace
@@ -163,3 +164,21 @@ def test_the_step_index_holds_regions_and_the_fingerprint_their_bodies(tmp_path,
 
 def test_the_fingerprint_covers_the_lowering_rules_of_ops_inside_loops():
     assert {"tanh", "matmul"} <= fingerprint._op_names(optimized_scan(3))      # ops of the scan's body
+
+
+def test_an_index_out_of_range_on_a_later_trip_stops_the_step_at_the_users_line():
+    """An embedding lookup per step: the gather's index check runs each trip, every thread leaves
+    the step together, and the error names the gather's line; the next good call runs."""
+    table = np.arange(12, dtype=np.float32).reshape(4, 3)
+
+    def lookup(h, indices):
+        return scan(lambda c, i: (c + ops.gather(Tensor(table), i, 0).sum(0), c), h, indices)[0]
+    fn = graphc.jit(lookup)
+    good, bad = np.array([[0, 1], [2, 3], [3, 0]], np.int32), np.array([[0, 1], [2, 3], [3, 9]], np.int32)
+    for threads in (1, 2):
+        graphc.set_context(num_threads=threads)
+        with pytest.raises(GraphcError, match=r"gather: index 9 is out of range for an axis of size 4") as error:
+            fn(Tensor(np.zeros(3, np.float32)), Tensor(bad))
+        assert "test_native_loops.py:" in str(error.value)
+        np.testing.assert_array_equal(fn(Tensor(np.zeros(3, np.float32)), Tensor(good)).asnumpy(),
+                                      table[good.reshape(-1)].sum(0))
