@@ -439,8 +439,7 @@ class _Lowering:
                 items: list, depth: int) -> list[Buffer]:
         """Lower region `name` of node into `items` and copy its outputs to `targets` (if any); the
         buffers of its outputs. An argument kernels cannot read in place (an unaligned slice) is
-        copied first, and so is an output that a target overlaps (a carried value passed on in
-        another position), so that no copy overwrites what a later one reads."""
+        copied first."""
         region = node.attrs[name]
         sub = _Lowering(region, memory_plan(region), self.profile, self.kernels, self, self.where + (node.id, name), depth)
         sub.items = items
@@ -448,10 +447,21 @@ class _Lowering:
         sub.lower_nodes()
         outputs = [sub.buffer(out) for out in region.outputs]
         if targets is not None:
-            outputs = [sub._staged(out) if out != target and any(out.overlaps(t) for t in targets) else out
-                       for out, target in zip(outputs, targets)]
-            items += [Copy(out, target) for out, target in zip(outputs, targets) if out != target]
+            sub._store([Copy(out, target) for out, target in zip(outputs, targets) if out != target])
         return outputs
+
+    def _store(self, copies: list[Copy]) -> None:
+        """The copies in an order where none overwrites bytes a later one reads: first those whose
+        target no other copy still reads (a carried value passed on as a y before the new value
+        replaces it); a cycle (two carried values swapping) goes through a staged copy."""
+        while copies:
+            free = next((c for c in copies if not any(c.target.overlaps(o.source) for o in copies if o is not c)), None)
+            if free is None:
+                free = copies[0]
+                copies[copies.index(free)] = Copy(self._staged(free.source), free.target)
+                continue
+            self.items.append(free)
+            copies.remove(free)
 
     def _staged(self, buffer: Buffer) -> Buffer:
         copy = self.temporary(buffer.nbytes)

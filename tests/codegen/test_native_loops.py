@@ -68,11 +68,14 @@ def test_cond_takes_the_branch_its_predicate_picks():
         assert_same(native, interp)
 
 
-def test_a_data_dependent_while_loop_passing_a_carried_value_on_in_another_position():
+@pytest.mark.parametrize("body", [lambda c: (c[0] + c[1], c[0], c[2] + 1), lambda c: (c[1], c[0], c[2] + 1)],
+                         ids=["passed-on", "swapped"])
+def test_a_data_dependent_while_loop_passing_carried_values_on_in_other_positions(body):
     """(a, b) -> (a + b, a) passes a carried value on in another position: copying the new a in
-    first must not change the b copied after it. The trip count depends on the input."""
+    first would change the b copied after it. (a, b) -> (b, a) swaps them: one goes through a
+    staged copy. The trip count depends on the input."""
     def fn(params, a, b, limit):
-        return while_loop(lambda c: c[2] < limit, lambda c: (c[0] + c[1], c[0], c[2] + 1), (a, b, Tensor(np.int32(0))))
+        return while_loop(lambda c: c[2] < limit, body, (a, b, Tensor(np.int32(0))))
     a, b = arrays((2, 3), (2, 3), seed=1)
     for limit in (0, 1, 7):
         native, interp = run_both(fn, [a, b, np.int32(limit)])
