@@ -2,9 +2,8 @@
 
 An Executable runs one call of the graph on NumPy arrays and writes the parameters it assigns
 back into their Parameters (in place, so their storage never moves): natively (backend 'llvm',
-the default: graphc.codegen) or on the reference interpreter (backend 'interp'). Native code has no
-loops or branches yet, so a graph holding control-flow nodes runs on the interpreter whatever the
-backend, with a warning naming them.
+the default: graphc.codegen) or on the reference interpreter (backend 'interp'). Loops and
+branches run natively too (docs/codegen.md, "Loops and branches").
 """
 from __future__ import annotations
 
@@ -20,7 +19,6 @@ import numpy as np
 from . import communication, context, env, interp
 from .ir import Graph
 from .nn.parameter import ParameterSet
-from .ir.control import is_control
 from .ir.digest import graph_digest
 from .ir.verify import verify as verify_graph
 from .ops import collective
@@ -69,23 +67,13 @@ def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | Non
         verify_graph(graph)
     seconds = {"trace": trace_seconds, "passes": time.perf_counter() - start}
     _check_ranks_agree(graph)
-    if backend == "interp" or _runs_on_interpreter(graph):
+    if backend == "interp":
         return InterpExecutable(graph, params)
     from .codegen import executable       # on the first native compile: loading LLVM takes ~70 ms
     built = executable.build(graph, params, profile=profiling(), seconds=seconds)
     if built.lowered.profile and env.get("GRAPHC_PROFILE"):   # asked for from outside: print at exit
         atexit.register(_print_profile, built)
     return built
-
-
-def _runs_on_interpreter(graph: Graph) -> bool:
-    """A graph with control flow: native code cannot run its loops and branches yet (docs/codegen.md)."""
-    loops = [f"%{node.id} {node.op}" + (f" at {node.loc}" if node.loc else "") for node in graph.order()
-             if is_control(node)]
-    if loops:
-        log.warning("%s runs on the reference interpreter: native code has no loops or branches yet (%s)",
-                    graph.name, ", ".join(loops))
-    return bool(loops)
 
 
 def _check_ranks_agree(graph: Graph) -> None:

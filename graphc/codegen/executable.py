@@ -32,8 +32,8 @@ from .kernels.contract import ALIGN
 from .kernels.launch import aligned_empty
 from .compile_pool import CompileBatch
 from .kernel_cache import DRIVER, KernelCounts, KernelSet
-from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, SCRATCH, STATUS, STATUS_WORDS, \
-    STEP, TRANSPORT, TRANSPORT_BUFFER, Buffer, LoweredGraph, lower_graph, memory_plan
+from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, REGIONS, SCRATCH, STATUS, \
+    STATUS_WORDS, STEP, TRANSPORT, TRANSPORT_BUFFER, Buffer, LoweredGraph, lower_graph, memory_plan
 from .machine import CodegenError, CompileStats, Library, cache_key, cached_object, link, with_host_target
 from .report import CompileReport
 from .parallel import reset_in_forked_children, shared_runner
@@ -51,6 +51,7 @@ class NativeExecutable:
         self._params = [params[name] for name in lowered.params]
         self._parameter_set = ParameterSet.of(self._params)   # also keeps two calls off one arena
         self._arena = self._fresh(lowered.arena_bytes)
+        self._regions = self._fresh(lowered.region_bytes)
         self._constants = _constant_block(lowered)
         self._slots = [aligned_empty(t.shape, t.dtype.np) for t in lowered.inputs]
         self.counters = np.zeros(max(1, COUNTER_SLOTS * len(lowered.calls)), np.int64)   # a profile build's
@@ -87,8 +88,8 @@ class NativeExecutable:
         and the parameters' addresses are filled in by _set_threads and _bind_params."""
         ctx = aligned_empty((POINTERS + len(self._slots) + len(self._params),), np.int64)
         ctx[:] = 0
-        ctx[ARENA], ctx[CONSTANTS], ctx[COUNTERS], ctx[STATUS] = (
-            a.ctypes.data for a in (self._arena, self._constants, self.counters, self._status))
+        ctx[ARENA], ctx[CONSTANTS], ctx[COUNTERS], ctx[STATUS], ctx[REGIONS] = (
+            a.ctypes.data for a in (self._arena, self._constants, self.counters, self._status, self._regions))
         ctx[TRANSPORT] = ctypes.cast(self._transport, ctypes.c_void_p).value if self._transport else 0
         ctx[POINTERS:POINTERS + len(self._slots)] = [slot.ctypes.data for slot in self._slots]
         return ctx

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .. import ops
 from ..ir import Graph, Node
+from ..ir.control import regions
 from ..ir.digest import hash_attrs, hash_graph
 from . import machine
 
@@ -88,9 +89,9 @@ def _lowering_source(op_name: str) -> str:
 
 
 def _op_names(graph: Graph) -> set[str]:
-    """The ops a graph uses, inside fused regions too (an op defined outside graphc, with its
-    lowering rule, makes its module part of the fingerprint)."""
+    """The ops a graph uses, inside fused, loop and branch regions too (an op defined outside graphc,
+    with its lowering rule, makes its module part of the fingerprint)."""
     names = set()
     for node in graph.nodes.values():
-        names |= _op_names(node.attrs["body"]) if node.op == "fused" else {node.op}
+        names |= set().union(*map(_op_names, regions(node))) if regions(node) else {node.op}
     return names

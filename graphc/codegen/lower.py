@@ -14,10 +14,16 @@ in its own region of the scratch block (its size depends on the thread count). A
 allreduce) is a kernel whose thread 0 calls the process group's transport through the function
 pointer in ctx's TRANSPORT slot (codegen/executable.py installs it). ctx is an array of i64 slots,
 laid out by the constants below.
+
+Control flow (docs/codegen.md, "Loops and branches"): a `scan` or `while` node is a loop of the step
+function around its regions' kernels, a `cond` a branch on its predicate; every thread runs them,
+reading the trip's predicate after a barrier. The values inside regions live in the REGIONS block,
+each region planned as a graph of its own; carried values, scan slices and branch results are
+copied (`Copy`: a chunk per thread).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from llvmlite import ir
@@ -28,14 +34,14 @@ from ..ir import Graph, Node
 from ..ir.control import is_control
 from ..ops.core import BROADCAST, ELEMENTWISE, OUT_FUSABLE
 from ..passes.manager import PassContext
-from ..passes.memory import ALIGNMENT, MemoryPlan, plan_memory
+from ..passes.memory import ALIGNMENT, MemoryPlan, element_offset, plan_memory
 from ..types import TensorType, float32
 from .arch import emit_clock
 from .kernel_cache import KERNEL, LOOP, KernelRef, KernelSet
 from .kernels.contract import IR_TYPES, round_up
 from .kernels.elementwise import Tensor, emit_elementwise
 from .kernels.loops import counted_loop
-from .kernels.simd import I8, I64, PTR, VOID, declare, elem_ptr, i64, load_scalar, store_scalar
+from .kernels.simd import I1, I8, I64, PTR, VOID, declare, elem_ptr, i64, load_scalar, store_scalar
 from .library import ALIAS, EPILOGUE, PROLOGUE, InPlace, Pack, KernelLibrary, KernelSpec, Unsupported
 from .machine import CodegenError
 from .parallel import BARRIER_BYTES, emit_barrier
@@ -43,8 +49,8 @@ from .regions import Region, emit_loop, epilogue, prologue
 
 STEP = "graphc_step"
 NTHREADS = BARRIER_BYTES // 8                 # ctx slots: the barrier state comes first
-ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS, TRANSPORT = (NTHREADS + k for k in range(1, 7))
-POINTERS = NTHREADS + 7                       # then one pointer per graph input, then per parameter
+ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS, TRANSPORT, REGIONS = (NTHREADS + k for k in range(1, 8))
+POINTERS = NTHREADS + 8                       # then one pointer per graph input, then per parameter
 COUNTER_SLOTS = 2                             # per kernel, when profiling: calls, cycles
 # STATUS points to i64 words the step sets when it stops on bad data: the kernel call (index + 1),
 # the offending value and the bound it broke; all zero after a good step.
@@ -53,17 +59,30 @@ STATUS_WORDS = 3
 
 @dataclass(frozen=True)
 class Buffer:
-    """Bytes a kernel operand points to: `space` arena, constants, input or param (or transport: the
-    collective callback, no bytes); `key` the input index or parameter name (None otherwise); offset
-    and size in bytes."""
+    """Bytes a kernel operand points to: `space` arena, regions (values inside loops and branches),
+    constants, input or param (or transport: the collective callback, no bytes); `key` the input
+    index or parameter name (None otherwise); offset and size in bytes. Inside a scan, slice t of a
+    stacked value moves with the trip: `steps` adds (loop depth, bytes per trip, trips) terms, the
+    address being offset + the sum of each enclosing loop's trip counter times its bytes."""
     space: str
     key: object
     offset: int
     nbytes: int
+    steps: tuple[tuple[int, int, int], ...] = ()
+
+    def span(self) -> tuple[int, int]:
+        """The bytes it can cover over every trip of its loops."""
+        moves = [stride * max(trips - 1, 0) for _, stride, trips in self.steps]
+        return self.offset + sum(min(m, 0) for m in moves), self.offset + self.nbytes + sum(max(m, 0) for m in moves)
+
+    @property
+    def aligned(self) -> bool:
+        """Where kernels may read it: 64-byte aligned on every trip."""
+        return self.offset % ALIGNMENT == 0 and all(stride % ALIGNMENT == 0 for _, stride, _ in self.steps)
 
     def overlaps(self, other: "Buffer") -> bool:
-        return (self.space, self.key) == (other.space, other.key) and \
-            self.offset < other.offset + other.nbytes and other.offset < self.offset + self.nbytes
+        (start, end), (other_start, other_end) = self.span(), other.span()
+        return (self.space, self.key) == (other.space, other.key) and start < other_end and other_start < end
 
 
 TRANSPORT_BUFFER = Buffer("transport", None, 0, 0)
@@ -77,6 +96,7 @@ class KernelCall:
     name: str                            # of the call, after its node, e.g. "n12.out-fusable"
     label: str                           # the ops it runs, e.g. "matmul+add+relu"
     flops: int                           # of those ops, by their `flops` rules
+    path: tuple = ()                     # node inside regions: (control node id, region name, ..., node id)
 
     @property
     def reads(self) -> list[Buffer]:
@@ -85,6 +105,40 @@ class KernelCall:
     @property
     def writes(self) -> list[Buffer]:
         return [b for b, op in zip(self.buffers, self.kernel.operands) if op.role in ("out", "inout")]
+
+
+@dataclass(frozen=True)
+class Copy:
+    """`source`'s bytes copied to `target` in the step itself, each thread a chunk (llvm.memcpy, any
+    alignment): a loop's initial and next carried values, a scan's unaligned slices, a branch's results."""
+    source: Buffer
+    target: Buffer
+
+    @property
+    def reads(self) -> list[Buffer]:
+        return [self.source]
+
+    @property
+    def writes(self) -> list[Buffer]:
+        return [self.target]
+
+
+@dataclass
+class Loop:
+    """A loop of the step around `body` (call indices, Copies, Loops, Branches): `trips` times (a
+    scan), or, when None (a while), while the bool[] at `predicate` that `check` computes is true."""
+    trips: int | None
+    body: list = field(default_factory=list)
+    check: list = field(default_factory=list)
+    predicate: Buffer | None = None
+
+
+@dataclass
+class Branch:
+    """`then` when the bool[] at `predicate` is true, else `otherwise`."""
+    predicate: Buffer
+    then: list = field(default_factory=list)
+    otherwise: list = field(default_factory=list)
 
 
 @dataclass
@@ -103,10 +157,11 @@ class LoweredGraph:
     inputs: list[TensorType]             # by input index
     params: list[str]                    # parameter names in ctx order
     arena_bytes: int
-    constants: dict[int, tuple[int, np.ndarray]]   # const node id -> (offset in the constant block, value)
+    constants: dict[tuple, tuple[int, np.ndarray]]   # const node path -> (offset in the constant block, value)
     constant_bytes: int
     outputs: list[Output]
     profile: bool
+    region_bytes: int = 0                # the REGIONS block: values inside loops and branches
     kernels: KernelSet | None = None     # the step's kernels, when lowered in this process
 
     def scratch_bytes(self, nthreads: int) -> int:
@@ -128,30 +183,52 @@ def memory_plan(graph: Graph) -> MemoryPlan:
 
 
 class _Lowering:
-    def __init__(self, graph: Graph, plan: MemoryPlan, profile: bool, kernels: KernelSet):
+    """Lowers a graph's nodes in schedule order into `items`. A region of a control-flow node is
+    lowered by a _Lowering of its own (`outer`: the one lowering that node; `where`: the path of
+    (node id, region name) pairs to it; `depth`: the loops around it), its calls joining the same
+    step, its inputs bound to `arguments`, its values in the REGIONS block."""
+
+    def __init__(self, graph: Graph, plan: MemoryPlan, profile: bool, kernels: KernelSet,
+                 outer: "_Lowering | None" = None, where: tuple = (), depth: int = 0):
         self.graph, self.plan, self.profile, self.kernels = graph, plan, profile, kernels
-        self.module = ir.Module(name=f"graphc.{graph.name}")
-        self.library = KernelLibrary()
-        self.params = [n.attrs["name"] for n in graph.params]
-        self.arena_end = plan.arena_bytes
-        self.constants: dict[int, tuple[int, np.ndarray]] = {}
-        self.constant_end = 0
-        self.calls: list[KernelCall] = []
+        self.root = outer.root if outer else self
+        self.where, self.depth = where, depth
+        self.arguments: list[Buffer] = []
+        self.items: list = []            # the program: call indices, Copies, Loops, Branches
+        if outer is None:
+            self.module = ir.Module(name=f"graphc.{graph.name}")
+            self.library = KernelLibrary()
+            self.params = [n.attrs["name"] for n in graph.params]
+            self.space, self.base, self.arena_end, self.region_end = "arena", 0, plan.arena_bytes, 0
+            self.constants: dict[tuple, tuple[int, np.ndarray]] = {}
+            self.constant_end = 0
+            self.calls: list[KernelCall] = []
+        else:
+            self.library, self.calls = outer.library, outer.calls
+            self.space, self.base = "regions", self.root.region_end
+            self.root.region_end += round_up(plan.arena_bytes, ALIGNMENT)
 
     def run(self) -> LoweredGraph:
-        for node_id in self.plan.schedule:
-            self._lower(self.graph.nodes[node_id])
-        barriers = place_barriers(self.calls)
-        emit_step(self.module, self.calls, barriers, len(self.graph.inputs), self.params, self.profile)
+        self.lower_nodes()
+        program = placed(self.items, self.calls)
+        barriers = [barrier for item, barrier in walk(program) if isinstance(item, int)]
+        emit_step(self.module, self.calls, program, len(self.graph.inputs), self.params, self.profile)
         outputs = [self._output(out) for out in self.graph.outputs]      # may add constants
         return LoweredGraph(self.module, self.calls, barriers, [n.type for n in self.graph.inputs], self.params,
                             self.arena_end, dict(self.constants), self.constant_end, outputs, self.profile,
-                            self.kernels)
+                            self.region_end, self.kernels)
+
+    def lower_nodes(self) -> None:
+        for node_id in self.plan.schedule:
+            self._lower(self.graph.nodes[node_id])
 
     # -- buffers ------------------------------------------------------------------------------------
     def buffer(self, node: Node) -> Buffer:
         owner_id, offset = self.plan.aliases.get(node.id, (node.id, 0))
         owner, nbytes = self.graph.nodes[owner_id], node.type.nbytes
+        if owner.op == "input" and self.where:
+            argument = self.arguments[owner.attrs["index"]]
+            return replace(argument, offset=argument.offset + offset, nbytes=nbytes)
         if owner.op == "input":
             return Buffer("input", owner.attrs["index"], offset, nbytes)
         if owner.op == "param":
@@ -161,19 +238,24 @@ class _Lowering:
         written = _written_param(owner)
         if written is not None:
             return self.buffer(written)
-        return Buffer("arena", None, self.plan.offsets[owner.id][0] + offset, nbytes)
+        return Buffer(self.space, None, self.base + self.plan.offsets[owner.id][0] + offset, nbytes)
 
     def _constant(self, node: Node) -> int:
-        if node.id not in self.constants:
-            self.constants[node.id] = (self.constant_end, node.attrs["value"])
-            self.constant_end += round_up(max(node.type.nbytes, 1), ALIGNMENT)
-        return self.constants[node.id][0]
+        root, key = self.root, self.where + (node.id,)
+        if key not in root.constants:
+            root.constants[key] = (root.constant_end, node.attrs["value"])
+            root.constant_end += round_up(max(node.type.nbytes, 1), ALIGNMENT)
+        return root.constants[key][0]
 
-    def temporary(self, t: TensorType) -> Buffer:
-        """Arena bytes past the plan for a value inside a region that is run as several kernels."""
-        buffer = Buffer("arena", None, self.arena_end, t.nbytes)
-        self.arena_end += round_up(max(t.nbytes, 1), ALIGNMENT)
-        return buffer
+    def temporary(self, nbytes: int) -> Buffer:
+        """Bytes past the plan (of the arena, or of the REGIONS block inside a region) for a value
+        inside a region that is run as several kernels, or a staged copy."""
+        root, size = self.root, round_up(max(nbytes, 1), ALIGNMENT)
+        if self.where:
+            root.region_end += size
+            return Buffer("regions", None, root.region_end - size, nbytes)
+        root.arena_end += size
+        return Buffer("arena", None, root.arena_end - size, nbytes)
 
     def _output(self, node: Node) -> Output:
         owner = self.plan.aliases.get(node.id, (node.id, 0))[0]
@@ -181,10 +263,11 @@ class _Lowering:
 
     # -- nodes ----------------------------------------------------------------------------------------
     def _lower(self, node: Node) -> None:
-        if node.op in ("input", "param", "const"):
+        if node.op in ("input", "param", "const", "get"):      # a get is a view of its node's results
             return
-        if is_control(node):              # the driver runs such graphs on the interpreter (compiler.py)
-            raise CodegenError(f"no native code for control flow yet (%{node.id} {node.op})")
+        if is_control(node):
+            self._control(node)
+            return
         try:
             if node.op == "fused":
                 self._fused(node)
@@ -262,8 +345,10 @@ class _Lowering:
               suffix: str = "") -> None:
         """Record a call of `kernel` computing `computes` (nodes of the graph or of node's body)."""
         bound = tuple(buffers[op.name] for op in kernel.operands)
-        self.calls.append(KernelCall(kernel, bound, node, _name(node) + suffix, _label(computes),
-                                     sum(map(node_flops, computes))))
+        prefix = "".join(f"n{self.where[k]}.{self.where[k + 1]}." for k in range(0, len(self.where), 2))
+        self.calls.append(KernelCall(kernel, bound, node, prefix + _name(node) + suffix, _label(computes),
+                                     sum(map(node_flops, computes)), self.where + (node.id,)))
+        self.items.append(len(self.calls) - 1)
 
     # -- fused regions ------------------------------------------------------------------------------------
     def _fused(self, node: Node) -> None:
@@ -292,7 +377,7 @@ class _Lowering:
             self._call(kernel, {**anchor_buffers, **sources, spec.output: self.buffer(node)}, node,
                        [anchor] + region.members)
             return
-        staged = self.temporary(anchor.type)              # the anchor alone, then the rest as a loop
+        staged = self.temporary(anchor.type.nbytes)              # the anchor alone, then the rest as a loop
         self._call(self._kernel(node, "anchor", spec, None), {**anchor_buffers, spec.output: staged},
                    node, [anchor], ".anchor")
         split = Region(region.domain, region.sources + [anchor], region.members, region.result)
@@ -307,11 +392,81 @@ class _Lowering:
             sources = {region.source_name(n): buffers[n.id] for n in region.sources}
             self._call(kernel, {**sources, spec.output: self.buffer(node)}, node, region.members + [anchor])
             return
-        staged = self.temporary(reduced.type)           # the prologue as a loop, then the anchor alone
+        staged = self.temporary(reduced.type.nbytes)           # the prologue as a loop, then the anchor alone
         self._loop(node, Region(region.domain, region.sources, region.members, reduced), buffers, out=staged,
                    suffix=".prologue")
         self._call(self._kernel(node, "anchor", spec, None), {spec.inputs[0]: staged, spec.output: self.buffer(node)},
                    node, [anchor])
+
+
+    # -- loops and branches ----------------------------------------------------------------------------
+    def _control(self, node: Node) -> None:
+        """The node's results lie one after the other in its buffer (memory.element_offset); a loop
+        keeps its carried values there, copying each trip's new ones in after its body ran."""
+        operands = [self.buffer(i) for i in node.inputs]
+        start = self.base + self.plan.offsets[node.id][0]
+        results = [Buffer(self.space, None, start + element_offset(node.type, k), t.nbytes)
+                   for k, t in enumerate(node.type.elements)]
+        if node.op == "cond":
+            branch = Branch(operands[0])
+            self.items.append(branch)
+            self._region(node, "then_branch", operands[1:], results, branch.then, self.depth)
+            self._region(node, "else_branch", operands[1:], results, branch.otherwise, self.depth)
+            return
+        carried = node.attrs["carried"] if node.op == "scan" else len(node.attrs["body"].outputs)
+        self.items += [Copy(source, target) for source, target in zip(operands, results[:carried])]
+        loop = Loop(node.attrs["length"] if node.op == "scan" else None)
+        self.items.append(loop)
+        if node.op == "while":
+            arguments = results + operands[carried:]
+            [loop.predicate] = self._region(node, "cond", arguments, None, loop.check, self.depth + 1)
+            self._region(node, "body", arguments, results, loop.body, self.depth + 1)
+            return
+        scanned = node.attrs["scanned"]
+        xs = [self._slice(node, b, i.type) for b, i in zip(operands[carried:], node.inputs[carried:carried + scanned])]
+        ys = [self._slice(node, b, t) for b, t in zip(results[carried:], node.type.elements[carried:])]
+        self._region(node, "body", results[:carried] + xs + operands[carried + scanned:], results[:carried] + ys,
+                     loop.body, self.depth + 1)
+
+    def _slice(self, node: Node, stacked: Buffer, t: TensorType) -> Buffer:
+        """Slice t of a scan's stacked operand or result, t the trip (from the last when reverse)."""
+        length, stride = node.attrs["length"], TensorType(t.shape[1:], t.dtype).nbytes
+        first = (length - 1) * stride if node.attrs["reverse"] else 0
+        step = (self.depth, -stride if node.attrs["reverse"] else stride, length)
+        return replace(stacked, offset=stacked.offset + first, nbytes=stride, steps=stacked.steps + (step,))
+
+    def _region(self, node: Node, name: str, arguments: list[Buffer], targets: list[Buffer] | None,
+                items: list, depth: int) -> list[Buffer]:
+        """Lower region `name` of node into `items` and copy its outputs to `targets` (if any); the
+        buffers of its outputs. An argument kernels cannot read in place (an unaligned slice) is
+        copied first."""
+        region = node.attrs[name]
+        sub = _Lowering(region, memory_plan(region), self.profile, self.kernels, self, self.where + (node.id, name), depth)
+        sub.items = items
+        sub.arguments = [argument if argument.aligned else sub._staged(argument) for argument in arguments]
+        sub.lower_nodes()
+        outputs = [sub.buffer(out) for out in region.outputs]
+        if targets is not None:
+            sub._store([Copy(out, target) for out, target in zip(outputs, targets) if out != target])
+        return outputs
+
+    def _store(self, copies: list[Copy]) -> None:
+        """The copies in an order where none overwrites bytes a later one reads: first those whose
+        target no other copy still reads (a carried value passed on as a y before the new value
+        replaces it); a cycle (two carried values swapping) goes through a staged copy."""
+        while copies:
+            free = next((c for c in copies if not any(c.target.overlaps(o.source) for o in copies if o is not c)), None)
+            if free is None:
+                free = copies[0]
+                copies[copies.index(free)] = Copy(self._staged(free.source), free.target)
+                continue
+            self.items.append(free)
+            copies.remove(free)
+
+    def _staged(self, buffer: Buffer) -> Buffer:
+        copy = self.temporary(buffer.nbytes)
+        self.items.append(Copy(buffer, copy))
+        return copy
 
 
 def _written_param(node: Node) -> Node | None:
@@ -335,11 +490,12 @@ def _label(members: list[Node]) -> str:
 
 
 # -- barriers -----------------------------------------------------------------------------------------------
-def place_barriers(calls: list[KernelCall]) -> list[bool]:
-    """barriers[i] is True when calls[i + 1:] must wait for every thread to finish calls[i]: some
-    later call (before the next barrier) reads bytes written since the last barrier, or writes bytes
-    read or written since then. Kernels split their work between threads differently, so any such
-    overlap is a race. Each kernel's scratch is its own, so scratch never forces a barrier."""
+def place_barriers(calls: list) -> list[bool]:
+    """barriers[i] is True when calls[i + 1:] must wait for every thread to finish calls[i] (a
+    KernelCall or a Copy): some later call (before the next barrier) reads bytes written since the
+    last barrier, or writes bytes read or written since then. Kernels split their work between
+    threads differently, so any such overlap is a race. Each kernel's scratch is its own, so scratch
+    never forces a barrier."""
     barriers = [False] * len(calls)
     read: list[Buffer] = []
     written: list[Buffer] = []
@@ -353,8 +509,41 @@ def place_barriers(calls: list[KernelCall]) -> list[bool]:
     return barriers
 
 
+def placed(items: list, calls: list[KernelCall]) -> list[tuple[object, bool]]:
+    """The program with a barrier flag after each item: place_barriers within each straight run of
+    calls and copies; every loop and branch is a barrier before (its predicate and operands are
+    ready), after each trip or branch, and after it."""
+    program, run = [], []
+
+    def flush():
+        program.extend(zip(run, place_barriers([calls[i] if isinstance(i, int) else i for i in run])))
+        run.clear()
+    for item in items:
+        if isinstance(item, (int, Copy)):
+            run.append(item)
+            continue
+        flush()
+        if isinstance(item, Loop):
+            item = replace(item, body=placed(item.body, calls), check=placed(item.check, calls))
+        else:
+            item = replace(item, then=placed(item.then, calls), otherwise=placed(item.otherwise, calls))
+        program.append((item, True))
+    flush()
+    return program
+
+
+def walk(program: list[tuple[object, bool]]):
+    """Every (item, barrier) of a placed program, nested ones in the order the step emits them."""
+    for item, barrier in program:
+        yield item, barrier
+        nested = (item.check, item.body) if isinstance(item, Loop) else \
+            (item.then, item.otherwise) if isinstance(item, Branch) else ()
+        for part in nested:
+            yield from walk(part)
+
+
 # -- the step function ----------------------------------------------------------------------------------------
-def emit_step(module: ir.Module, calls: list[KernelCall], barriers: list[bool], inputs: int, params: list[str],
+def emit_step(module: ir.Module, calls: list[KernelCall], program: list, inputs: int, params: list[str],
               profile: bool) -> None:
     fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I64]), STEP)
     ctx, tid = fn.args
@@ -362,36 +551,103 @@ def emit_step(module: ir.Module, calls: list[KernelCall], barriers: list[bool], 
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     slot = lambda index, ty=PTR: b.load(elem_ptr(b, ctx, index, I64), typ=ty)
     nthreads = slot(NTHREADS, I64)
-    bases = {"arena": slot(ARENA), "constants": slot(CONSTANTS), "transport": slot(TRANSPORT)}
+    bases = {"arena": slot(ARENA), "constants": slot(CONSTANTS), "transport": slot(TRANSPORT),
+             "regions": slot(REGIONS)}
     bases.update({("input", i): slot(POINTERS + i) for i in range(inputs)})
     bases.update({("param", name): slot(POINTERS + inputs + j) for j, name in enumerate(params)})
-    scratch, counters = slot(SCRATCH), slot(COUNTERS) if profile else None
-    scratch_shared = scratch_private = 0
-    for index, call in enumerate(calls):
-        args = [_address(b, bases, buffer) for buffer in call.buffers]
+    scratch, counters, status = slot(SCRATCH), slot(COUNTERS) if profile else None, slot(STATUS)
+    scratch_at, shared, private = [], 0, 0        # each call's scratch, in call order
+    for call in calls:
+        scratch_at.append((shared, private))
+        shared += round_up(call.kernel.scratch.shared)
+        private += round_up(call.kernel.scratch.per_thread)
+    memcpy = declare(module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, I64, I1])
+
+    def call_kernel(index: int, trips: list) -> None:
+        call = calls[index]
+        args = [_address(b, bases, buffer, trips) for buffer in call.buffers]
         if call.kernel.scratch:
-            args.append(_scratch_address(b, scratch, nthreads, scratch_shared, scratch_private))
-            scratch_shared += round_up(call.kernel.scratch.shared)
-            scratch_private += round_up(call.kernel.scratch.per_thread)
+            args.append(_scratch_address(b, scratch, nthreads, *scratch_at[index]))
         start = emit_clock(b) if profile else None
         if call.kernel.index_bounds:
-            _emit_index_checks(b, ctx, tid, nthreads, slot(STATUS), index, call.kernel, args)
+            _emit_index_checks(b, ctx, tid, nthreads, status, index, call.kernel, args)
         signature = [PTR] * len(args) + [I64, I64, I64]
         for k, phase in enumerate(call.kernel.phases):
             if k:
                 emit_barrier(b, ctx, nthreads)
             b.call(declare(module, phase, VOID, signature), args + [i64(call.kernel.batch), tid, nthreads])
-        if barriers[index]:
-            emit_barrier(b, ctx, nthreads)
         if profile:
             _count(b, counters, index, tid, start)
+
+    def predicate(buffer: Buffer, trips: list) -> ir.Value:
+        emit_barrier(b, ctx, nthreads)
+        return b.icmp_signed("!=", b.load(_address(b, bases, buffer, trips), typ=I8), ir.Constant(I8, 0))
+
+    def emit(items: list, trips: list) -> None:
+        """`trips`: the trip counter of each enclosing loop (None for a while loop's)."""
+        for item, barrier in items:
+            if isinstance(item, int):
+                call_kernel(item, trips)
+            elif isinstance(item, Copy):
+                _emit_copy(b, memcpy, _address(b, bases, item.source, trips), _address(b, bases, item.target, trips),
+                           item.target.nbytes, tid, nthreads)
+            elif isinstance(item, Branch):
+                with b.if_else(predicate(item.predicate, trips)) as (then, otherwise):
+                    with then:
+                        emit(item.then, trips)
+                    with otherwise:
+                        emit(item.otherwise, trips)
+            else:
+                emit_barrier(b, ctx, nthreads)
+                _emit_loop(b, item, trips, lambda inner, loop=item: trip(loop, inner),
+                           lambda inner, loop=item: check(loop, inner))
+            if barrier:
+                emit_barrier(b, ctx, nthreads)
+    def trip(loop: Loop, trips: list) -> None:
+        emit(loop.body, trips)
+        emit_barrier(b, ctx, nthreads)
+
+    def check(loop: Loop, trips: list) -> ir.Value:
+        emit(loop.check, trips)
+        return predicate(loop.predicate, trips)
+    emit(program, [])
     b.ret_void()
 
 
-def _address(b: ir.IRBuilder, bases: dict, buffer: Buffer) -> ir.Value:
-    base = bases[buffer.space] if buffer.space in ("arena", "constants", "transport") else \
+def _emit_copy(b: ir.IRBuilder, memcpy, source: ir.Value, target: ir.Value, nbytes: int, tid, nthreads) -> None:
+    """Each thread copies its own 64-byte aligned chunk of the bytes (llvm.memcpy)."""
+    chunk = b.and_(b.add(b.udiv(i64(nbytes + ALIGNMENT - 1), nthreads), i64(ALIGNMENT - 1)), i64(-ALIGNMENT))
+    start = b.mul(tid, chunk)
+    with b.if_then(b.icmp_signed("<", start, i64(nbytes))):
+        size = b.sub(i64(nbytes), start)
+        size = b.select(b.icmp_signed("<", chunk, size), chunk, size)
+        b.call(memcpy, [elem_ptr(b, target, start, I8), elem_ptr(b, source, start, I8), size, ir.Constant(I1, 0)])
+
+
+def _emit_loop(b: ir.IRBuilder, loop: Loop, trips: list, body, check) -> None:
+    """A scan's counted loop, or a while loop that leaves when `check` gives false; `body` and
+    `check` emit their part given the trip counters with this loop's."""
+    if loop.trips is not None:
+        with counted_loop(b, 0, loop.trips, name=f"trip{len(trips)}") as trip:
+            body(trips + [trip])
+        return
+    header, inside, after = (b.append_basic_block(f"while{len(trips)}.{part}") for part in ("head", "body", "exit"))
+    b.branch(header)
+    b.position_at_end(header)
+    b.cbranch(check(trips + [None]), inside, after)
+    b.position_at_end(inside)
+    body(trips + [None])
+    b.branch(header)
+    b.position_at_end(after)
+
+
+def _address(b: ir.IRBuilder, bases: dict, buffer: Buffer, trips: list) -> ir.Value:
+    base = bases[buffer.space] if buffer.space in ("arena", "constants", "transport", "regions") else \
         bases[(buffer.space, buffer.key)]
-    return elem_ptr(b, base, buffer.offset, I8) if buffer.offset else base
+    offset = i64(buffer.offset)
+    for depth, stride, _ in buffer.steps:
+        offset = b.add(offset, b.mul(trips[depth], i64(stride)))
+    return elem_ptr(b, base, offset, I8) if buffer.offset or buffer.steps else base
 
 
 def _emit_index_checks(b: ir.IRBuilder, ctx, tid, nthreads, status, call_index: int, kernel: KernelRef, args) -> None:

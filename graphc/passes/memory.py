@@ -17,8 +17,9 @@ computing them copies nothing:
   data-parallel step allreduces come to lie side by side;
 - a control-flow result: a control-flow node is planned as a unit, one buffer holding all its
   results one after the other (each 64-byte aligned), and each `get` is a view of its element. The
-  values inside its regions are not planned here: the region runs as a whole, and how its carried
-  values live across iterations (two buffers that swap) is the native lowering's to plan.
+  values inside its regions are not planned here: native lowering plans each region as a graph of
+  its own and keeps a loop's carried values in the node's buffer (docs/codegen.md, "Loops and
+  branches").
 An owner's buffer is live from the first step that writes any value aliasing it to the last step
 that reads one; graph outputs stay live to the end. Offsets come from greedy best-fit by size:
 largest first, each into the smallest gap left by the buffers whose lifetimes overlap its own;
