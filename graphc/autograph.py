@@ -76,8 +76,8 @@ def _convert_code(fn) -> types.CodeType | None:
     except (OSError, TypeError, SyntaxError):
         return None
     definition = tree.body[0]
-    if not isinstance(definition, ast.FunctionDef) or definition.name != fn.__code__.co_name or any(isinstance(n, (ast.Global, ast.Nonlocal))
-                                                          for n in ast.walk(definition)):
+    if not isinstance(definition, ast.FunctionDef) or definition.name != fn.__code__.co_name \
+            or any(isinstance(n, (ast.Global, ast.Nonlocal)) for n in ast.walk(definition)):
         return None
     ast.increment_lineno(tree, fn.__code__.co_firstlineno - 1)
     definition.decorator_list = []
@@ -269,7 +269,8 @@ class _Rewriter:
             test_fn = self.name("loop_test")
             call = _call("while_stmt", ast.Name(test_fn, ast.Load()), ast.Name(body_fn, ast.Load()), current,
                          _strings(params), live_params, effects)
-            functions = [_function(test_fn, params, [], node.test), _function(body_fn, params, node.body, _names(params))]
+            functions = [_function(test_fn, params, [], node.test),
+                         _function(body_fn, params, node.body, _names(params))]
         # without a break, a loop's else always runs after it
         return functions + [_assign(params, call)] + node.orelse
 

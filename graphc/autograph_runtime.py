@@ -13,7 +13,8 @@ from .control_flow import cond, describe, fori_loop, same_type, scan, while_loop
 from .errors import GraphcError
 from .tracing import Tensor
 
-__all__ = ["CarryError", "Undefined", "for_stmt", "if_exp", "if_stmt", "python_iter", "python_test", "range_", "values", "while_stmt"]
+__all__ = ["CarryError", "Undefined", "for_stmt", "if_exp", "if_stmt", "python_iter", "python_test", "range_", "values",
+           "while_stmt"]
 
 
 class Undefined:

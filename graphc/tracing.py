@@ -142,7 +142,8 @@ class Tensor(TensorMethods):
                               "value is not known when tracing. `for i in range(n)` over a tensor n compiles to a "
                               "loop in a Cell's construct or a @jit function; elsewhere use ops.ForiLoop")
         if self.size != 1 or not np.issubdtype(self.dtype.np, np.integer):
-            raise TypeError(f"only an integer tensor of one element can be used as an index or a count, got {self.type}")
+            raise TypeError(f"only an integer tensor of one element can be used as an index or a count, "
+                            f"got {self.type}")
         return int(self.item())
 
     def __len__(self):
