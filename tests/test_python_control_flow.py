@@ -124,6 +124,34 @@ def test_tensor_loops_are_nodes_and_python_loops_unroll():
     assert len(ops_of(graph, "mul")) == 1 + 3 + 1  # and x * 1.5, once, in the while's body
 
 
+class NestedInALoop(nn.Cell):
+    """A tensor `if` inside a tensor `while`, calling a method of self."""
+
+    def shrink(self, x):
+        if x.max() > 4.0:
+            x = x / 2.0
+        else:
+            x = x - 0.5
+        return x
+
+    def construct(self, x):
+        count = x.sum() * 0
+        while x.sum() > 1.0:
+            x = self.shrink(x)
+            count = count + 1
+        return x, count
+
+
+def test_an_if_nested_in_a_while_equals_pynative():
+    x = Tensor(np.array([9.0, 1.0], np.float32))
+    graph_result, eager_result = in_both_modes(NestedInALoop(), x)
+    for got, expected in zip(graph_result, eager_result):
+        np.testing.assert_allclose(got, expected)
+    assert eager_result[1] > 2                       # both branches ran in the loop
+    [loop] = graphc.jit(NestedInALoop()).lower(x).graph.of_op("while")
+    assert len(loop.attrs["body"].of_op("cond")) == 1
+
+
 def halve_until_small(x):
     while x.max() > 1.0:
         x = x / 2.0
