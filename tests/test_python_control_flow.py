@@ -14,6 +14,9 @@ from graphc.errors import GraphcError
 from graphc.jit import trace
 
 from gradcheck import check_vjp
+import python_control_flow_programs as programs
+
+programs.use(graphc)
 
 SOURCE = inspect.getsource(inspect.getmodule(inspect.currentframe())).splitlines()
 SCALE = 0.5          # a global read inside a rewritten branch
@@ -88,6 +91,30 @@ def test_a_tensor_if_is_a_cond_node_and_a_python_if_is_not():
     assert len(ops_of(graph, "neg")) == 1          # self.negate is False: the Python if left no node
     net.negate = True
     assert len(ops_of(graphc.jit(net).lower(f32(3)).graph, "neg")) == 2
+
+
+# tests/python_control_flow_programs.py on its inputs, recorded on MindSpore 2.10 (CPU, the same in GRAPH_MODE and
+# PYNATIVE_MODE) by tests/oracles/python_control_flow_mindspore.py.
+MS_VALUES = {
+    "branches": [[[3.0, 5.0, 7.0]], [[-2.0, 4.0, 6.0]], [[0.05, 0.1, -0.05]], [[2.0, 1.0, 1.0]]],
+    "halving": [[[0.25, 0.5, 0.75]], [[-0.25, 0.5, 0.75]], [[0.1, 0.2, -0.1]], [[-2.0, -1.0, -1.0]]],
+    "rows": [[14.0], [14.0], [0.06000001], [6.0]],
+    "nested": [[[-1.0, 0.0, 1.0], 4.0], [[-2.0, 1.0, 2.0], 2.0], [[0.1, 0.2, -0.1], 0.0], [[-2.0, -1.0, -1.0], -0.0]],
+}
+
+
+@pytest.mark.parametrize("program", sorted(MS_VALUES))
+@pytest.mark.parametrize("mode", [graphc.GRAPH_MODE, graphc.PYNATIVE_MODE])
+def test_programs_equal_mindspore(program, mode):
+    graphc.set_context(mode=mode)
+    fn = programs.PROGRAMS[program]
+    run = graphc.jit(fn) if mode == graphc.GRAPH_MODE else fn
+    for x, expected in zip(programs.inputs(), MS_VALUES[program]):
+        got = run(x)
+        for value, reference in zip(got if isinstance(got, tuple) else (got,), expected):
+            np.testing.assert_allclose(value.asnumpy(), reference, rtol=1e-6)
+    if mode == graphc.GRAPH_MODE:          # compiled as control-flow nodes, not run in Python
+        assert any(node.op in ("cond", "while", "scan") for node in run.lower(programs.inputs()[0]).graph)
 
 
 class Loops(nn.Cell):
