@@ -374,6 +374,18 @@ def test_what_cannot_be_compiled_is_an_error_at_the_users_line(fn, marker, messa
     assert str(error.value).split(": ")[0].endswith(f"test_python_control_flow.py:{line_of(marker)}")
 
 
+def shape_error_in_a_branch(x):
+    if x.sum() > 0:
+        x = x + ops.ones((2,), graphc.float32)  # op-error
+    return x
+
+
+def test_an_op_error_inside_a_compiled_branch_names_its_line():
+    with pytest.raises(GraphcError, match=r"add.*f32\[3\], f32\[2\]") as error:
+        graphc.jit(shape_error_in_a_branch)(np.ones(3, np.float32))
+    assert str(error.value).split(": ")[0].endswith(f"test_python_control_flow.py:{line_of('op-error')}")
+
+
 class SetsAnAttributeInALoop(nn.Cell):
     def __init__(self):
         super().__init__()
