@@ -10,6 +10,7 @@ import networkx as nx
 import numpy as np
 
 from . import context, ops, pytree
+from .autograph import convert
 from .errors import GraphcError
 from .tracing import Tensor, current_trace, graph_function, symbolic
 
@@ -113,11 +114,12 @@ def value_and_grad(fn, grad_position=0, weights=None, has_aux=False, return_ids=
 
     def inner(*args):
         count = len(args) - sens_param           # the inputs of fn: a position may not name the sens
+        traced = convert(fn)                     # it runs traced: its Python control flow over tensors compiles
         if not sens_param:
-            value, grads = _differentiate(fn, args, grad_position, weights, has_aux)
+            value, grads = _differentiate(traced, args, grad_position, weights, has_aux)
         else:
             _positions(grad_position, count)
-            (_, value), grads = _differentiate(_seeded(fn, has_aux), args, grad_position, weights, True)
+            (_, value), grads = _differentiate(_seeded(traced, has_aux), args, grad_position, weights, True)
         return value, _with_ids(grads, grad_position, weights, count) if return_ids else grads
 
     def call(*args, **kwargs):

@@ -24,7 +24,7 @@ from .tracing import RegionTrace, Tensor, Trace, current_trace, symbolic, tracin
 from .types import TensorType, bool_, int32, int64
 
 __all__ = ["as_tensor", "bind_control", "builds_node", "check_carry", "cond", "describe", "fori_loop", "is_leaf",
-           "scan", "step_result", "while_loop"]
+           "same_type", "scan", "step_result", "while_loop"]
 
 
 def is_leaf(x) -> bool:
@@ -54,9 +54,14 @@ def _signature(tree):
     return treedef, [as_tensor(leaf).type for leaf in leaves]
 
 
+def same_type(a, b) -> bool:
+    """Whether two pytrees have one structure and the same leaf types (as a loop's carry must)."""
+    return _signature(a) == _signature(b)
+
+
 def check_carry(name: str, got, expected) -> None:
     """Raise unless `got` has the structure and leaf types of `expected` (a loop keeps its carry's type)."""
-    if _signature(got) != _signature(expected):
+    if not same_type(got, expected):
         raise GraphcError(f"{name}: the loop function returned {describe(got)} but the loop value is "
                           f"{describe(expected)}; "
                           "it must return the same structure, dtypes and shapes at every step (cast or reshape "
@@ -131,7 +136,7 @@ def cond(pred, true_fn, false_fn, *operands, name: str = "cond"):
     branches = [_Region(label, lambda *xs, fn=fn: fn(*unflatten(treedef, xs)), arguments, captured)
                 for label, fn in (("then_branch", true_fn), ("else_branch", false_fn))]
     then_out, else_out = branches[0].outputs, branches[1].outputs
-    if _signature(then_out) != _signature(else_out):
+    if not same_type(then_out, else_out):
         raise GraphcError(f"{name}: the true branch returns {describe(then_out)} but the false branch returns "
                           f"{describe(else_out)}; both must return the same structure, dtypes and shapes")
     out_treedef = flatten(then_out, is_leaf)[1]

@@ -28,7 +28,8 @@ def add_library_package(directory: str) -> None:
     _LIBRARY_DIRS.append(os.path.abspath(directory) + os.sep)
 
 
-def _is_internal(filename: str) -> bool:
+def is_library_file(filename: str) -> bool:
+    """Whether code in this file is graphc's (or a registered library's), not the user's."""
     path = os.path.abspath(filename)
     return filename.startswith("<frozen") or any(path.startswith(d) for d in _LIBRARY_DIRS)
 
@@ -36,7 +37,7 @@ def _is_internal(filename: str) -> bool:
 def user_location() -> str:
     """file:line of the innermost stack frame outside graphc (the user's code)."""
     frame = sys._getframe(1)
-    while frame is not None and _is_internal(frame.f_code.co_filename):
+    while frame is not None and is_library_file(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:
         return ""

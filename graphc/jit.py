@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import context
+from .autograph import convert
 from .compiler import check_pipeline, compile_graph
 from .errors import ArgumentError, GraphcError
 from .ir import Graph
@@ -45,6 +46,8 @@ def trace(fn, args: tuple, kwargs: dict | None = None, name: str = "main") -> Tr
 
 
 def trace_flat(fn, treedef, types: list[TensorType], name: str) -> Traced:
+    """Trace fn, its Python control flow over tensors made graph control flow (autograph.py)."""
+    fn = convert(fn)
     t = Trace(name)
     with tracing(t):
         inputs = [symbolic(t.graph.add("input", (), {"name": f"arg{i}", "index": i, "type": ty}, ty))
@@ -153,7 +156,7 @@ class JitFunction:
 
     def __call__(self, *args, **kwargs):
         if current_trace() is not None:          # inside another trace: inline
-            return self.fn(*args, **kwargs)
+            return convert(self.fn)(*args, **kwargs)
         if self._generation != context.compile_generation():
             self._check_settings()
         key, arrays = _positional_arrays(args) if not kwargs else (None, None)

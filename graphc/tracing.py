@@ -118,7 +118,9 @@ class Tensor(TensorMethods):
     def __bool__(self):
         if self._node is not None:
             raise GraphcError(f"a traced value ({self.type}, from op '{self._node.op}') is used as a Python bool: "
-                              "Python's if and while cannot depend on tensor values in GRAPH_MODE. Use ops.select(cond, "
+                              "graphc compiles Python's if, while and for on tensor values in a Cell's construct, in "
+                              "@graphc.jit functions and in the functions they call, but not in lambdas, library code "
+                              "or code whose source it cannot read. Write it as a def there, or use ops.select(cond, "
                               "a, b) or graphc.control_flow.cond(pred, true_fn, false_fn, *operands) to choose, "
                               "ops.WhileLoop, ops.ForiLoop or ops.Scan to loop, or make the condition a Python value "
                               "outside the graph")
@@ -131,6 +133,17 @@ class Tensor(TensorMethods):
         return float(self.item())
 
     def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        """An integer tensor of one element as a Python int (range(n), an index), as MindSpore's."""
+        if self._node is not None:
+            raise GraphcError(f"a traced value ({self.type}, from op '{self._node.op}') is used as a Python int: its "
+                              "value is not known when tracing. `for i in range(n)` over a tensor n compiles to a "
+                              "loop in a Cell's construct or a @jit function; elsewhere use ops.ForiLoop")
+        if self.size != 1 or not np.issubdtype(self.dtype.np, np.integer):
+            raise TypeError(f"only an integer tensor of one element can be used as an index or a count, "
+                            f"got {self.type}")
         return int(self.item())
 
     def __len__(self):
@@ -416,6 +429,10 @@ def bind(op, operands, attrs):
         if op.impure:
             _target_parameter(op, tensors[0]).set_data(result)
         return wrap_array(result)
+    if op.impure and isinstance(trace, RegionTrace):
+        raise GraphcError(f"{op.name} inside a loop or branch on a tensor: a compiled loop or branch is one graph node "
+                          "without side effects, so it cannot assign a Parameter; carry the new value out of the "
+                          "loop and assign it after")
     nodes = [trace.node_of(t) for t in tensors]
     if op.impure and nodes[0].op != "param":
         _target_parameter(op, tensors[0])

@@ -154,8 +154,8 @@ def test_jit_on_construct_in_graph_mode_traces_once():
     assert net.traces == 1
 
 
-# -- Python control flow ---------------------------------------------------------------------------------------
-def test_if_on_a_traced_value_names_the_line_and_the_fix():
+# -- Python control flow (tests/test_python_control_flow.py has the rest) -------------------------------------
+def test_a_return_under_an_if_on_a_traced_value_names_the_line_and_the_fix():
     @graphc.jit
     def relu_or_negate(x):
         if x.sum() > 0:  # control-flow-if
@@ -166,19 +166,7 @@ def test_if_on_a_traced_value_names_the_line_and_the_fix():
         relu_or_negate(f32(3))
     message = str(error.value)
     assert message.split(": ")[0].endswith(f"test_graph_mode.py:{line_of('control-flow-if')}")
-    assert "used as a Python bool" in message and "ops.select" in message
-
-
-def test_while_on_a_traced_value_is_an_error_too():
-    @graphc.jit
-    def halve_until_small(x):
-        while x.max() > 1.0:  # control-flow-while
-            x = x / 2.0
-        return x
-
-    with pytest.raises(graphc.GraphcError, match="used as a Python bool") as error:
-        halve_until_small(f32(3))
-    assert str(error.value).split(": ")[0].endswith(f"test_graph_mode.py:{line_of('control-flow-while')}")
+    assert "a `return` in its body" in message and "return it after the statement" in message
 
 
 def test_select_is_the_graph_mode_way_to_branch():

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from typing import Iterator
 
 from .. import context
+from ..autograph import convert
 from ..errors import ArgumentError
 from ..tracing import current_scope, current_trace, graph_function, scope
 from ..types import DType, float32
@@ -173,8 +174,10 @@ class Cell:
     def _construct_in_scope(self, *inputs, **kwargs):
         if not current_scope():          # the outermost call names every cell below it
             self._name_scopes()
+        # traced, construct's Python control flow over tensors becomes graph control flow (autograph.py)
+        construct = self.construct if current_trace() is None else convert(self.construct)
         with scope(self._scope_name):
-            return self.construct(*inputs, **kwargs)
+            return construct(*inputs, **kwargs)
 
     def compile(self, *inputs, **kwargs):
         """Trace and compile construct for these inputs without running it (GRAPH_MODE)."""
