@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
+import sysconfig
 import textwrap
 import types
 import weakref
@@ -55,6 +57,9 @@ def convert(fn):
         return fn
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     cells[_RUNTIME], cells[_CALL] = types.CellType(autograph_runtime), types.CellType(_converted)
+    if any(name not in cells for name in new_code.co_freevars):   # the source read is not this code's
+        _CONVERTED[code] = None
+        return fn
     function = types.FunctionType(new_code, fn.__globals__, fn.__name__, fn.__defaults__,
                                   tuple(cells[name] for name in new_code.co_freevars))
     function.__kwdefaults__, function.__qualname__ = fn.__kwdefaults__, fn.__qualname__
@@ -66,8 +71,17 @@ def _converted(fn):
     return convert(fn) if isinstance(fn, (types.FunctionType, types.MethodType)) else fn
 
 
+def _installed(filename: str) -> bool:
+    """graphc's own code, the standard library and installed packages: never the user's to convert."""
+    path = os.path.abspath(filename)
+    return is_library_file(filename) or any(path.startswith(root) for root in _INSTALLED)
+
+
+_INSTALLED = tuple({os.path.abspath(sysconfig.get_paths()[key]) + os.sep for key in ("stdlib", "purelib", "platlib")})
+
+
 def _convert_code(fn) -> types.CodeType | None:
-    if (fn.__name__ == "<lambda>" or is_library_file(fn.__code__.co_filename) or inspect.isgeneratorfunction(fn)
+    if (fn.__name__ == "<lambda>" or _installed(fn.__code__.co_filename) or inspect.isgeneratorfunction(fn)
             or inspect.iscoroutinefunction(fn) or hasattr(fn, "__wrapped__")):   # getsource would read the wrapped
         return None
     try:

@@ -65,7 +65,7 @@ def test_keys_are_checked_before_they_become_paths(cache):
             disk_cache.read_entry(key)
     graph = Graph("g")
     record = {"object": "../../../../tmp/evil", "calls": [], "barriers": [], "arena_bytes": 0, "constants": [],
-              "constant_bytes": 0, "outputs": []}
+              "constant_bytes": 0, "outputs": [], "region_bytes": 0}
     disk_cache.write_entry("a" * 64, json.dumps(record).encode(), disk_cache.STEP_INDEX)
     assert step_index.load("a" * 64, graph, False) is None          # a stale index: lowered again
     record["object"] = "b" * 64
