@@ -12,8 +12,6 @@ from ms_reference import assert_matches, in_mode, recorded, tensor
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")    # x // 0 and x % 0 are among the cases
 MODES = [pytest.param(graphc.PYNATIVE_MODE, id="pynative"), pytest.param(graphc.GRAPH_MODE, id="graph")]
 METHODS = recorded("layers")["methods"]
-# graphc's argmax gives int32 (its argmax op's dtype); MindSpore 2.10's Tensor.argmax gives int64.
-INT32_NOT_INT64 = {"argmax"}
 
 
 def call(case):
@@ -35,8 +33,7 @@ def call(case):
 def test_method_gives_mindsporess_values(mode, case):
     fn, tensors = call(case)
     out = in_mode(mode, fn, *tensors)
-    dtypes = ["Int32"] if case["method"] in INT32_NOT_INT64 else case["out_dtype"]
-    assert_matches(out, case["output"], dtypes)
+    assert_matches(out, case["output"], case["out_dtype"])
 
 
 @pytest.mark.parametrize("method, args", [("std", ()), ("var", (0, 1, True)), ("tile", ((2, 1, 2),)),

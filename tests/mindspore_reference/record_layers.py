@@ -163,13 +163,36 @@ def methods():
             ("expand_as", [1.0, 2.0, 3.0], "float32", [{"tensor": x}], {}),
             ("float", ints, "int32", [], {}), ("int", x, "float32", [], {}), ("long", x, "float32", [], {}),
             ("double", x, "float32", [], {}), ("bool", x, "float32", [], {}),
-            ("argmax", x, "float32", [], {"axis": 1}), ("argmax", x, "float32", [], {})]
+            ("argmax", x, "float32", [], {"axis": 1}), ("argmax", x, "float32", [], {}),
+            *reductions_2x(x, ints)]
+
+
+def reductions_2x(x, ints):
+    """MindSpore 2.x's overloads of the reductions and reshapes: (dim, keepdim) beside (axis, keepdims),
+    max(dim) giving (values, indices), transpose(dim0, dim1) swapping, flatten(start_dim, end_dim)."""
+    cube, flags = values((2, 3, 4)), [[True, False, True], [True, True, True]]
+    return [("sum", x, "float32", [1, True], {}), ("sum", ints, "int32", [], {"dim": 1, "keepdim": True}),
+            ("sum", x, "float32", [], {"axis": 0}), ("mean", x, "float32", [], {"dim": 1, "keepdim": True}),
+            ("mean", ints, "int32", [1], {}), ("prod", x, "float32", [1, True], {}), ("prod", ints, "int32", [], {}),
+            ("cumsum", x, "float32", [], {"dim": 1}), ("cumsum", x, "float32", [], {}),
+            ("cumsum", ints, "int32", [0], {}), ("max", x, "float32", [1], {}), ("max", x, "float32", [1, True], {}),
+            ("max", x, "float32", [], {"axis": 1}), ("max", x, "float32", [], {}),
+            ("max", x, "float32", [], {"axis": 0, "return_indices": True}), ("min", x, "float32", [0], {}),
+            ("min", x, "float32", [1], {"keepdims": True}), ("argmax", x, "float32", [], {"dim": 1, "keepdim": True}),
+            ("argmin", x, "float32", [], {"dim": 1}), ("argmin", x, "float32", [], {}),
+            ("all", flags, "bool", [], {"dim": 1}), ("any", flags, "bool", [], {"dim": 0, "keepdim": True}),
+            ("all", ints, "int32", [1], {}), ("flatten", cube, "float32", [1, 2], {}),
+            ("flatten", x, "float32", ["F"], {}), ("ravel", cube, "float32", [], {}),
+            ("resize", x, "float32", [3, 3], {}), ("resize", x, "float32", [(2, 2)], {}),
+            ("transpose", cube, "float32", [0, 2], {}), ("transpose", x, "float32", [0, 1], {}),
+            ("transpose", cube, "float32", [(2, 0, 1)], {})]
 
 
 def run_method(method, receiver, dtype, args, kwargs):
     args = [tensor(a["tensor"], dtype) if isinstance(a, dict) else a for a in args]
     out = getattr(tensor(receiver, dtype), method)(*args, **kwargs)
-    return {"output": [out.asnumpy().tolist()], "out_dtype": [str(out.dtype)]}
+    outs = out if isinstance(out, tuple) else (out,)
+    return {"output": [o.asnumpy().tolist() for o in outs], "out_dtype": [str(o.dtype) for o in outs]}
 
 
 PROMOTION_OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
