@@ -544,3 +544,21 @@ def test_bad_argument_names_function_parameter_and_value(call, message):
     text = str(caught.value)
     assert re.match(rf"^\S*{os.path.basename(__file__)}:{call.__code__.co_firstlineno}: ", text), text
     assert message in text
+
+
+def test_depend_primitive_returns_its_value():
+    x, y = Tensor(a([1.0, 2.0], F32)), Tensor(a([3.0, 4.0], F32))
+    assert ops.Depend()(x, y * x) is x
+
+
+def test_ops_grad_is_mindspores_function_and_stop_gradient_takes_a_number():
+    assert ops.grad is graphc.grad and ops.value_and_grad is graphc.value_and_grad
+    assert float(ops.stop_gradient(3.0) ** 2) == 9.0
+    assert float(ops.grad(lambda x: ops.stop_gradient(x) ** 2)(Tensor(3.0))) == 0.0
+    assert float(ops.grad(lambda x: x ** 2)(Tensor(3.0))) == 6.0
+
+
+def test_div_rounding_mode_is_checked():
+    with pytest.raises(GraphcError, match=LINE + r"ops\.div: rounding_mode='round' is not valid; expected one of "
+                                                 r"None, 'floor', 'trunc'"):
+        ops.div(Tensor(a([1.0], F32)), 2.0, rounding_mode="round")
