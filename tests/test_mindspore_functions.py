@@ -562,3 +562,15 @@ def test_div_rounding_mode_is_checked():
     with pytest.raises(GraphcError, match=LINE + r"ops\.div: rounding_mode='round' is not valid; expected one of "
                                                  r"None, 'floor', 'trunc'"):
         ops.div(Tensor(a([1.0], F32)), 2.0, rounding_mode="round")
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_modes_gradients_match_finite_differences(mode):
+    x = np.random.default_rng(4).standard_normal((1, 2, 3, 4))
+    check_vjp(lambda t: ops.pad(t, (2, 1, 1, 2), mode=mode), [x], np.random.default_rng(5))
+
+
+def test_pad_mode_refuses_more_than_the_axis_holds():
+    with pytest.raises(GraphcError, match=LINE + r"pad: mode 'reflect' pads an axis of 3 element\(s\) by at most 2, "
+                                                 r"got \(3, 0\)"):
+        ops.pad(Tensor(a([1.0, 2.0, 3.0], F32)), (3, 0), mode="reflect")

@@ -100,6 +100,9 @@ CASES = {
     "smooth_l1_loss-beta-mean": lambda ms: ms.ops.smooth_l1_loss(_t(ms, LOGITS), _t(ms, PROBABILITIES), beta=0.5,
                                                                  reduction="mean"),
     "smooth_l1_loss-default": lambda ms: ms.ops.smooth_l1_loss(_t(ms, LOGITS), _t(ms, PROBABILITIES)),
+    "pad-reflect": lambda ms: ms.ops.pad(_t(ms, GRID), (2, 1, 0, 3), mode="reflect"),
+    "pad-replicate": lambda ms: ms.ops.pad(_t(ms, GRID), (3, 0, 1, 2), mode="replicate"),
+    "pad-circular": lambda ms: ms.ops.pad(_t(ms, GRID), (1, 4, 2, 0), mode="circular"),
     "logical_and-floats": lambda ms: ms.ops.logical_and(_t(ms, np.array([1.0, 0.0], np.float32)),
                                                         _t(ms, np.array([1.0, 1.0], np.float32))),
 }

@@ -133,6 +133,31 @@ def layers():
     for start, end in [(1, -1), (0, -1), (2, -1), (1, 2)]:
         yield case(f"flatten_{start}_{end}", "Flatten", [block], ["float32"], {"start_dim": start, "end_dim": end})
     yield case("flatten_rank1", "Flatten", [[1.0, 2.0]], ["float32"])
+    yield from layers_2x()
+
+
+def layers_2x():
+    """ELU, PReLU, GroupNorm, the padding layers and adaptive pooling to sizes that do not divide the input."""
+    maps = values((2, 4, 3, 5))
+    yield case("elu", "ELU", [maps], ["float32"])
+    yield case("prelu_channels", "PReLU", [maps], ["float32"], {"channel": 4}, params={"w": values((4,))})
+    yield case("prelu_shared", "PReLU", [maps[0][0]], ["float32"])
+    yield case("groupnorm", "GroupNorm", [maps], ["float32"], {"num_groups": 2, "num_channels": 4},
+               params={"gamma": values((4,)), "beta": values((4,))})
+    matrix = values((3, 4))
+    for mode in ("CONSTANT", "REFLECT", "SYMMETRIC"):
+        yield case(f"pad_{mode.lower()}", "Pad", [matrix], ["float32"], {"paddings": ((1, 2), (3, 2)), "mode": mode})
+    yield case("zeropad2d", "ZeroPad2d", [maps], ["float32"], {"padding": (1, 0, 2, 3)})
+    yield case("adaptive_avgpool_uneven", "AdaptiveAvgPool2d", [maps], ["float32"], {"output_size": (2, 3)})
+    yield case("adaptive_avgpool_chw", "AdaptiveAvgPool2d", [maps[0]], ["float32"], {"output_size": 2})
+    for mode, kwargs in [("same", {}), ("valid", {"dilation": 2}),
+                         ("pad", {"padding": (1, 0, 2, 1), "output_padding": 1, "has_bias": True})]:
+        params = {"weight": values((4, 3, 3, 3))}
+        if kwargs.get("has_bias"):
+            params["bias"] = values((3,))
+        yield case(f"conv2d_transpose_{mode}", "Conv2dTranspose", [maps], ["float32"],
+                   {"in_channels": 4, "out_channels": 3, "kernel_size": 3, "stride": 2, "pad_mode": mode, **kwargs},
+                   params=params)
 
 
 def methods():

@@ -152,8 +152,10 @@ class AvgPool2d(_Pool2d):
 
 
 class AdaptiveAvgPool2d(Cell):
-    """The mean over windows that split H and W into output_size (an int, a pair, None keeps that
-    size). (1, 1) is global average pooling, a mean over H and W; other sizes must divide the input."""
+    """The mean over windows that split H and W of [N, C, H, W] or [C, H, W] into output_size (an int,
+    a pair, None keeps that size). Window i along an axis of n elements spans [floor(i·n/out),
+    ceil((i+1)·n/out)), as MindSpore's: equal windows (one avg_pool2d) where out divides n, overlapping
+    ones otherwise."""
 
     def __init__(self, output_size):
         super().__init__()
@@ -166,17 +168,27 @@ class AdaptiveAvgPool2d(Cell):
 
     def construct(self, x):
         check_tensor(self, x)
-        if x.ndim != 4:
-            raise input_error(self, x, "input [N, C, H, W] (NCHW)", "give it a 4-D batch of feature maps")
-        out = tuple(size if want is None else want for size, want in zip(x.shape[2:], self.output_size))
+        if x.ndim not in (3, 4):
+            raise input_error(self, x, "input [N, C, H, W] (NCHW) or [C, H, W]", "give it 3-D or 4-D feature maps")
+        out = tuple(size if want is None else want for size, want in zip(x.shape[-2:], self.output_size))
         if out == (1, 1):
-            return ops.reduce_mean(x, axis=(2, 3), keep_dims=True)
-        if any(size % want for size, want in zip(x.shape[2:], out)):
-            raise input_error(self, x, f"H and W divisible by output_size {out}",
-                              "windows of unequal size are not supported yet; choose an output_size that divides "
-                              "the input size, or (1, 1) for global pooling")
-        window = tuple(size // want for size, want in zip(x.shape[2:], out))
-        return ops.get("avg_pool2d")(x, kernel_size=window, stride=window)
+            return ops.reduce_mean(x, axis=(-2, -1), keep_dims=True)
+        if any(size % want for size, want in zip(x.shape[-2:], out)):
+            for axis, want in zip((x.ndim - 2, x.ndim - 1), out):
+                x = _adaptive_means(x, axis, want)
+            return x
+        window = tuple(size // want for size, want in zip(x.shape[-2:], out))
+        batch = x if x.ndim == 4 else ops.expand_dims(x, 0)
+        pooled = ops.get("avg_pool2d")(batch, kernel_size=window, stride=window)
+        return pooled if x.ndim == 4 else ops.squeeze(pooled, 0)
 
     def extend_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+def _adaptive_means(x, axis: int, out: int):
+    """The means of out windows along axis, window i spanning [floor(i·n/out), ceil((i+1)·n/out))."""
+    n = x.shape[axis]
+    windows = [(i * n // out, -(-(i + 1) * n // out)) for i in range(out)]
+    return ops.cat([ops.reduce_mean(x[(slice(None),) * axis + (slice(start, stop),)], axis=axis, keep_dims=True)
+                    for start, stop in windows], axis)
