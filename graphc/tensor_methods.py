@@ -11,7 +11,7 @@ import math
 from . import ops
 from .ops.reduction import normalize_axes
 from .errors import GraphcError
-from .types import bool_, float32, float64, int32, int64
+from .types import DType, bool_, float32, float64, int32, int64
 
 
 class TensorMethods:
@@ -21,7 +21,15 @@ class TensorMethods:
     def reshape(self, *shape):
         return ops.reshape(self, shape=_shape_arguments(shape))
 
-    view = reshape
+    def view(self, *shape):
+        """x.view(2, 3) is x.reshape(2, 3); x.view(dtype) (MindSpore 2.x) reads the same bytes as dtype
+        (the last axis scaled by the ratio of the item sizes). Eager only: graphc's IR has no bitcast op."""
+        if len(shape) == 1 and isinstance(shape[0], DType):
+            if self.is_symbolic:
+                raise GraphcError(f"Tensor.view({shape[0]!r}) of a traced value ({self.type}): graphc's graphs "
+                                  "have no op that reinterprets bytes; call it outside the compiled function")
+            return ops.function.array_func.constant(self.asnumpy().view(shape[0].np), shape[0])
+        return self.reshape(*shape)
 
     def ravel(self):
         return ops.reshape(self, shape=(-1,))

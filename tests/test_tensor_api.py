@@ -136,3 +136,11 @@ def test_traced_tensor_repr_names_its_node():
     seen = []
     graphc.jit(lambda x: seen.append(repr(x * 2)) or x)(Tensor(np.ones(2, np.float32)))
     assert seen and seen[0].startswith("Tensor(shape=[2], dtype=Float32, traced %")
+
+
+def test_view_of_a_dtype_reads_the_same_bytes():
+    values = np.array([[1, 2], [3, -4]], np.int64)
+    np.testing.assert_array_equal(Tensor(values).view(graphc.int32).asnumpy(), values.view(np.int32))
+    assert Tensor(values).view(graphc.int32).shape == (2, 4) and Tensor(values).view(4, 1).shape == (4, 1)
+    with pytest.raises(GraphcError, match=r"Tensor\.view\(graphc\.int32\) of a traced value \(f32\[2\]\)"):
+        graphc.jit(lambda x: x.view(graphc.int32))(Tensor(np.ones(2, np.float32)))
