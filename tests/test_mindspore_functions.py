@@ -529,8 +529,7 @@ BAD_CALLS = [
     (lambda: ops.clip_by_global_norm((X,), use_norm=1.0), "ops.clip_by_global_norm: use_norm=1.0 is not supported"),
     (lambda: ops.max(X, where=Tensor(np.ones((2, 3), BOOL))), "ops.max: initial=None is not valid; expected a number"),
     (lambda: ops.tuple_to_array((1, "2")), "ops.tuple_to_array: input_x=(1, '2') is not valid"),
-    (lambda: ops.max_pool2d(IMAGE, 2, return_indices=True), "ops.max_pool2d: dilation and return_indices are not "
-                                                            "supported"),
+    (lambda: ops.max_pool2d(IMAGE, 2, dilation=2), "ops.max_pool2d: dilation is not supported"),
     (lambda: ops.avg_pool2d(IMAGE, 3, ceil_mode=True), "ops.avg_pool2d: ceil_mode=True is not supported"),
     (lambda: ops.flatten(X, start_dim=1, end_dim=0), "ops.flatten: end_dim=0 is not valid; expected an axis at or "
                                                      "after start_dim=1"),

@@ -141,7 +141,7 @@ def test_identity_and_flatten():
     (lambda: nn.MaxPool2d(2, 2, ceil_mode=True), "ceil_mode=True needs pad_mode='pad'"),
     (lambda: nn.MaxPool2d(3, 2, pad_mode="pad", padding=2), "at most half the kernel"),
     (lambda: nn.MaxPool2d(2, 2, pad_mode="pad", dilation=2), "dilation=2 is not supported"),
-    (lambda: nn.MaxPool2d(2, 2, pad_mode="pad", return_indices=True), "return_indices=True is not supported"),
+    (lambda: nn.MaxPool2d(2, 2, return_indices=True), "return_indices=True needs pad_mode='pad'"),
     (lambda: nn.AvgPool2d(2, 2, count_include_pad=False), "count_include_pad=False needs pad_mode='pad'"),
     (lambda: nn.AvgPool2d(2, 2, pad_mode="pad", divisor_override=0), "divisor_override must be None or an int"),
     (lambda: nn.Flatten(1.0), "start_dim must be an int")])

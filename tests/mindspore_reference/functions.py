@@ -103,6 +103,7 @@ CASES = {
     "pad-reflect": lambda ms: ms.ops.pad(_t(ms, GRID), (2, 1, 0, 3), mode="reflect"),
     "pad-replicate": lambda ms: ms.ops.pad(_t(ms, GRID), (3, 0, 1, 2), mode="replicate"),
     "pad-circular": lambda ms: ms.ops.pad(_t(ms, GRID), (1, 4, 2, 0), mode="circular"),
+    "max_pool2d-indices": lambda ms: ms.ops.max_pool2d(_t(ms, -GRID), (3, 2), (2, 1), 1, return_indices=True),
     "logical_and-floats": lambda ms: ms.ops.logical_and(_t(ms, np.array([1.0, 0.0], np.float32)),
                                                         _t(ms, np.array([1.0, 1.0], np.float32))),
 }

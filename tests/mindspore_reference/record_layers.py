@@ -150,6 +150,10 @@ def layers_2x():
     yield case("zeropad2d", "ZeroPad2d", [maps], ["float32"], {"padding": (1, 0, 2, 3)})
     yield case("adaptive_avgpool_uneven", "AdaptiveAvgPool2d", [maps], ["float32"], {"output_size": (2, 3)})
     yield case("adaptive_avgpool_chw", "AdaptiveAvgPool2d", [maps[0]], ["float32"], {"output_size": 2})
+    yield case("maxpool_indices", "MaxPool2d", [maps], ["float32"],
+               {"kernel_size": (3, 2), "stride": (2, 1), "pad_mode": "pad", "padding": 1, "return_indices": True})
+    yield case("maxpool_indices_ceil_chw", "MaxPool2d", [maps[1]], ["float32"],
+               {"kernel_size": 2, "stride": 2, "pad_mode": "pad", "ceil_mode": True, "return_indices": True})
     for mode, kwargs in [("same", {}), ("valid", {"dilation": 2}),
                          ("pad", {"padding": (1, 0, 2, 1), "output_padding": 1, "has_bias": True})]:
         params = {"weight": values((4, 3, 3, 3))}

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from ... import ops
+from ...ops.function.nn_func import window_argmax
 from ...ops.pad import pad_op
 from ...errors import ArgumentError
 from ...tracing import Tensor
@@ -82,16 +83,23 @@ class _Pool2d(Cell):
             raise input_error(self, x, "input [N, C, H, W] (NCHW) or [C, H, W]", "give it a batch of feature maps")
         batch = x if x.ndim == 4 else ops.reshape(x, shape=(1,) + x.shape)
         y = self._pool_padded(batch) if self.pad_mode == "pad" else self._pool(batch, **self._window)
-        return y if x.ndim == 4 else ops.reshape(y, shape=y.shape[1:])
+        if x.ndim == 4:
+            return y
+        return tuple(ops.reshape(t, shape=t.shape[1:]) for t in y) if isinstance(y, tuple) else \
+            ops.reshape(y, shape=y.shape[1:])
 
     def _pool_padded(self, x):
         """Pools x padded by `padding` (and the ceil_mode overrun) with _PAD_VALUE, 'valid'."""
+        padded, outputs = self._padded(x)
+        return self._rescale(self._pool(padded, kernel_size=self.kernel_size, stride=self.stride, pad_mode="valid"),
+                             x, outputs)
+
+    def _padded(self, x):
+        """(x padded by `padding` and the ceil_mode overrun with _PAD_VALUE, the outputs along H and W)."""
         geometry = [_padded_size(size, k, s, p, self.ceil_mode)
                     for size, k, s, p in zip(x.shape[2:], self.kernel_size, self.stride, self.padding)]
         pads = tuple((p, p + extra) for p, (_, extra) in zip(self.padding, geometry))
-        padded = pad_op(x, paddings=((0, 0), (0, 0)) + pads, value=self._PAD_VALUE)
-        return self._rescale(self._pool(padded, kernel_size=self.kernel_size, stride=self.stride, pad_mode="valid"),
-                             x, [outputs for outputs, _ in geometry])
+        return pad_op(x, paddings=((0, 0), (0, 0)) + pads, value=self._PAD_VALUE), [outputs for outputs, _ in geometry]
 
     def _rescale(self, pooled, x, outputs):
         return pooled
@@ -112,16 +120,21 @@ class MaxPool2d(_Pool2d):
     def __init__(self, kernel_size=1, stride=1, pad_mode="valid", padding=0, dilation=1, return_indices=False,
                  ceil_mode=False, data_format="NCHW"):
         super().__init__(kernel_size, stride, pad_mode, padding, ceil_mode, data_format)
-        self._refuse_unless_padded(("ceil_mode", ceil_mode, False))
+        self._refuse_unless_padded(("ceil_mode", ceil_mode, False), ("return_indices", return_indices, False))
         if dilation != 1:
             raise ArgumentError(f"MaxPool2d: dilation={dilation!r} is not supported (graphc's max pooling has no "
                                 "dilation); use dilation=1")
-        if return_indices:
-            raise ArgumentError("MaxPool2d: return_indices=True is not supported (graphc's max pooling gives no "
-                                "argmax indices); use return_indices=False")
+        self.return_indices = bool(return_indices)
 
     def _pool(self, x, **window):
         return ops.get("max_pool2d")(x, **window)
+
+    def _pool_padded(self, x):
+        """The maxima, and with return_indices also their int64 indices in each input plane (row · W + column)."""
+        values = super()._pool_padded(x)
+        if not self.return_indices:
+            return values
+        return values, window_argmax(self._padded(x)[0], self.kernel_size, self.stride, self.padding, x.shape[3])
 
 
 class AvgPool2d(_Pool2d):
