@@ -11,8 +11,8 @@ from ..cell import Cell
 from ..parameter import Parameter
 from .checks import check_tensor, input_error
 
-__all__ = ["ELU", "GELU", "HSigmoid", "HSwish", "LeakyReLU", "PReLU", "LogSoftmax", "ReLU", "ReLU6", "SiLU", "Sigmoid", "Softmax",
-           "Tanh", "get_activation"]
+__all__ = ["ELU", "GELU", "HSigmoid", "HSwish", "LeakyReLU", "LogSoftmax", "PReLU", "ReLU", "ReLU6", "SiLU",
+           "Sigmoid", "Softmax", "Tanh", "get_activation"]
 
 
 def _number(layer: str, name: str, value) -> float:

@@ -138,7 +138,8 @@ class ZeroPad2d(Cell):
         sides = (padding,) * 4 if isinstance(padding, int) and not isinstance(padding, bool) else padding
         if not isinstance(sides, (tuple, list)) or len(sides) != 4 or not all(
                 isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in sides):
-            raise ArgumentError(f"ZeroPad2d: padding must be an int >= 0 or (left, right, top, bottom), got {padding!r}")
+            raise ArgumentError(f"ZeroPad2d: padding must be an int >= 0 or (left, right, top, bottom), "
+                                f"got {padding!r}")
         self.padding = tuple(sides)
 
     def construct(self, x):

@@ -29,7 +29,8 @@ __all__ = ["add_flags", "arange", "assign_add", "assign_sub", "broadcast_to", "c
            "identity", "linspace", "make_range", "masked_fill", "masked_select", "meshgrid", "mixed_precision_cast",
            "move_axis", "narrow", "one_hot", "ones", "ones_like", "partial", "permute", "range", "rank",
            "repeat_elements", "reshape", "scalar_to_tensor", "select", "sequence_mask", "shape", "size", "tile",
-           "transpose", "tril", "triu", "tuple_len", "tuple_to_array", "unsqueeze", "unstack", "where", "zeros", "zeros_like"]
+           "transpose", "tril", "triu", "tuple_len", "tuple_to_array", "unsqueeze", "unstack", "where", "zeros",
+           "zeros_like"]
 
 
 def constant(values, dtype):
