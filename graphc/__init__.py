@@ -12,11 +12,12 @@ from . import nn
 from .autodiff import grad, value_and_grad
 from . import communication, loop_ops, models
 
-# MindSpore keeps GradOperation (a composite of the autodiff layer), the stateful Dropout primitive,
+# MindSpore keeps GradOperation and grad (of the autodiff layer), the stateful Dropout primitive,
 # the loop primitives (which trace their bodies) and the functional losses (which check label values
 # they are given) in `ops` beside the primitives; the registry below the front end cannot import
 # them, so the package puts them there.
 ops.GradOperation = nn.GradOperation
+ops.grad, ops.value_and_grad = grad, value_and_grad     # MindSpore 2.x's functions; the IR op is ops.get("grad")
 ops.Dropout = nn.stateful_ops.Dropout
 ops.WhileLoop, ops.ForiLoop, ops.Scan = loop_ops.WhileLoop, loop_ops.ForiLoop, loop_ops.Scan
 for _name in nn.loss.FUNCTIONAL:

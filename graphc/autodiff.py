@@ -53,7 +53,7 @@ def _differentiate(fn, args, grad_position, weights, has_aux, sens=None):
     wrt = [trace.node_of(args[p]) for p in positions] + [trace.node_of(w) for w in weights]
     outputs = _differentiated_outputs(value[0] if has_aux else value, trace, wrt)
     seeds = [_seed(out, sens) for out in outputs]
-    grads = [_sum(ops.grad(out, seed, symbolic(w)) for out, seed in zip(outputs, seeds)) for w in wrt]
+    grads = [_sum(ops.get("grad")(out, seed, symbolic(w)) for out, seed in zip(outputs, seeds)) for w in wrt]
     input_grads, weight_grads = grads[:len(positions)], tuple(grads[len(positions):])
     if positions and weights:
         result = (input_grads[0] if isinstance(grad_position, int) else tuple(input_grads), weight_grads)

@@ -11,7 +11,7 @@ import math
 from . import ops
 from .ops.reduction import normalize_axes
 from .errors import GraphcError
-from .types import bool_, float32, float64, int32, int64
+from .types import DType, bool_, float32, float64, int32, int64
 
 
 class TensorMethods:
@@ -21,12 +21,40 @@ class TensorMethods:
     def reshape(self, *shape):
         return ops.reshape(self, shape=_shape_arguments(shape))
 
-    view = reshape
+    def view(self, *shape):
+        """x.view(2, 3) is x.reshape(2, 3); x.view(dtype) (MindSpore 2.x) reads the same bytes as dtype
+        (the last axis scaled by the ratio of the item sizes). Eager only: graphc's IR has no bitcast op."""
+        if len(shape) == 1 and isinstance(shape[0], DType):
+            if self.is_symbolic:
+                raise GraphcError(f"Tensor.view({shape[0]!r}) of a traced value ({self.type}): graphc's graphs "
+                                  "have no op that reinterprets bytes; call it outside the compiled function")
+            return ops.function.array_func.constant(self.asnumpy().view(shape[0].np), shape[0])
+        return self.reshape(*shape)
 
-    def flatten(self, order: str = "C", *, start_dim: int = 0, end_dim: int = -1):
-        """The axes start_dim..end_dim merged into one (by default: a 1-D tensor); only order 'C'."""
-        if order != "C":
-            raise GraphcError(f"flatten: order={order!r} is not supported; graphc tensors are row-major ('C')")
+    def ravel(self):
+        return ops.reshape(self, shape=(-1,))
+
+    def resize(self, *new_shape):
+        """NumPy's resize as MindSpore 2.10 does it: the elements in row-major order, cut short or
+        followed by zeros, in the new shape."""
+        shape = _shape_arguments(new_shape)
+        size, flat = math.prod(shape), ops.reshape(self, shape=(-1,))
+        if size > self.size:
+            flat = ops.cat((flat, ops.zeros(size - self.size, self.dtype)))
+        return ops.reshape(flat[:size], shape=shape)
+
+    def flatten(self, start_dim=0, end_dim: int = -1, *, order: str = "C"):
+        """The axes start_dim..end_dim merged into one (by default: a 1-D tensor). MindSpore 2.10 also
+        takes the order first (x.flatten('F')): 'F' reads the elements column-major."""
+        if isinstance(start_dim, str):
+            start_dim, order = 0, start_dim
+        if order not in ("C", "F"):
+            raise GraphcError(f"flatten: order={order!r} is not valid; use 'C' (row-major) or 'F' (column-major)")
+        if order == "F":
+            if (start_dim, end_dim) != (0, -1):
+                raise GraphcError(f"flatten: order='F' flattens every axis; it cannot be combined with "
+                                  f"start_dim={start_dim}, end_dim={end_dim}")
+            return ops.reshape(self.transpose(tuple(reversed(range(self.ndim)))), shape=(-1,))
         if self.ndim == 0:
             return ops.reshape(self, shape=(1,))
         start, end = start_dim % self.ndim, end_dim % self.ndim
@@ -45,6 +73,10 @@ class TensorMethods:
         return ops.expand_dims(self, dim)
 
     def transpose(self, *perm):
+        """x.transpose(dim0, dim1) swaps two axes (MindSpore 2.x, whatever the rank); x.transpose(perm),
+        x.transpose(*perm) of another length permutes; x.transpose() reverses the axes."""
+        if len(perm) == 2 and all(isinstance(p, int) for p in perm):
+            return self.swapaxes(*perm)
         perm = _shape_arguments(perm)
         return ops.transpose(self, perm or tuple(reversed(range(self.ndim))))
 
@@ -125,12 +157,23 @@ class TensorMethods:
         return ops.getitem(self, index)
 
     # -- reductions ----------------------------------------------------------------------------------
-    def sum(self, axis=None, dtype=None, keepdims: bool = False):
-        x = self if dtype is None else ops.cast(self, dtype=dtype)
-        return ops.reduce_sum(x, axis=axis, keep_dims=keepdims)
+    # MindSpore 2.10 takes 2.x's (dim, keepdim) and 1.x's (axis, keepdims or keep_dims) alike.
+    def sum(self, dim=None, keepdim=None, *, axis=None, keepdims=None, dtype=None):
+        """Int and bool tensors sum to int64, as ops.sum."""
+        axis, keep = _reduce_args("sum", dim, keepdim, axis, keepdims)
+        return ops.sum(self, axis, keep, dtype=dtype)
 
-    def mean(self, axis=None, keep_dims: bool = False):
-        return ops.reduce_mean(self, axis=axis, keep_dims=keep_dims)
+    def mean(self, axis=None, keep_dims=None, *, dim=None, keepdim=None):
+        return ops.mean(self, *_reduce_args("mean", dim, keepdim, axis, keep_dims))
+
+    def prod(self, dim=None, keepdim=None, dtype=None, *, axis=None, keep_dims=None):
+        axis, keep = _reduce_args("prod", dim, keepdim, axis, keep_dims)
+        return ops.prod(self, axis, keep, dtype)
+
+    def cumsum(self, dim=None, dtype=None, *, axis=None):
+        """The running sum along dim (None: of the flattened tensor)."""
+        axis, _ = _reduce_args("cumsum", dim, None, axis, None)
+        return ops.cumsum(self.ravel(), 0, dtype) if axis is None else ops.cumsum(self, axis, dtype)
 
     def var(self, axis=None, ddof: int = 0, keepdims: bool = False):
         """The mean squared deviation from the mean over axis (None: all), divided by n - ddof
@@ -143,31 +186,33 @@ class TensorMethods:
     def std(self, axis=None, ddof: int = 0, keepdims: bool = False):
         return ops.sqrt(self.var(axis, ddof, keepdims))
 
-    def max(self, axis=None, keepdims: bool = False):
-        return ops.reduce_max(self, axis=axis, keep_dims=keepdims)
+    def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None, initial=None, where=None,
+            return_indices=False):
+        """MindSpore 2.10's two forms: x.max(dim, keepdim=False) gives (values, int64 indices), as
+        ops.max; with no dim, or with any of 1.x's keywords, the values only (and the indices too with
+        return_indices=True)."""
+        return _extreme(ops.max, self, dim, keepdim, axis, keepdims, initial, where, return_indices)
 
-    def min(self, axis=None, keepdims: bool = False):
-        return ops.neg(ops.reduce_max(ops.neg(self), axis=axis, keep_dims=keepdims))
+    def min(self, dim=None, keepdim=None, *, axis=None, keepdims=None, initial=None, where=None,
+            return_indices=False):
+        """As max: (values, int64 indices) for x.min(dim, keepdim), else the values."""
+        return _extreme(ops.min, self, dim, keepdim, axis, keepdims, initial, where, return_indices)
 
-    def argmax(self, axis=None, keepdims: bool = False):
-        """The index of the first maximum along axis (None: of the flattened tensor), int32."""
-        x, axis_of_x = _along(self, axis)
-        return _arg(ops.get("argmax")(x, axis=axis_of_x), self, axis, keepdims)
+    def argmax(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        """The int64 index of the first maximum along axis (None: of the flattened tensor)."""
+        return ops.argmax(self, *_reduce_args("argmax", dim, keepdim, axis, keepdims))
 
-    def argmin(self, axis=None, keepdims: bool = False):
-        """The index of the first minimum along axis (None: of the flattened tensor), int32."""
-        x, axis_of_x = _along(self, axis)
-        return _arg(ops.get("argmax")(ops.neg(x), axis=axis_of_x), self, axis, keepdims)
+    def argmin(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        """The int32 index of the first minimum along axis (None: of the flattened tensor), as MindSpore 2.10."""
+        return ops.argmin(self, *_reduce_args("argmin", dim, keepdim, axis, keepdims))
 
-    def all(self, axis=None, keep_dims: bool = False):
+    def all(self, axis=None, keep_dims=None, *, dim=None, keepdim=None):
         """True where every element along axis is nonzero (bool)."""
-        misses = ops.cast(ops.eq(ops.cast(self, dtype=float32), 0.0), dtype=float32)
-        return ops.eq(ops.reduce_max(misses, axis=axis, keep_dims=keep_dims), 0.0)
+        return ops.all(self, *_reduce_args("all", dim, keepdim, axis, keep_dims))
 
-    def any(self, axis=None, keep_dims: bool = False):
+    def any(self, axis=None, keep_dims=None, *, dim=None, keepdim=None):
         """True where some element along axis is nonzero (bool)."""
-        hits = ops.cast(ops.ne(ops.cast(self, dtype=float32), 0.0), dtype=float32)
-        return ops.gt(ops.reduce_max(hits, axis=axis, keep_dims=keep_dims), 0.0)
+        return ops.any(self, *_reduce_args("any", dim, keepdim, axis, keep_dims))
 
     # -- elementwise ---------------------------------------------------------------------------------
     def abs(self):
@@ -239,14 +284,18 @@ def _shape_arguments(values) -> tuple:
     return tuple(values[0]) if len(values) == 1 and isinstance(values[0], (tuple, list)) else tuple(values)
 
 
-def _along(x, axis):
-    """(the tensor an arg-reduction runs over, its axis): the flattened tensor when axis is None."""
-    return (ops.reshape(x, shape=(-1,)), 0) if axis is None else (x, axis)
+def _reduce_args(method: str, dim, keepdim, axis, keepdims) -> tuple:
+    """(axis, keep) from 2.x's dim and keepdim or 1.x's axis and keepdims (None: not given)."""
+    if dim is not None and axis is not None:
+        raise GraphcError(f"Tensor.{method}: dim={dim!r} and axis={axis!r} name the same parameter; give one")
+    if keepdim is not None and keepdims is not None:
+        raise GraphcError(f"Tensor.{method}: keepdim and keepdims name the same parameter; give one")
+    return (dim if axis is None else axis), bool(keepdim or keepdims)
 
 
-def _arg(index, x, axis, keepdims: bool):
-    if not keepdims:
-        return index
-    if axis is None:
-        return ops.reshape(index, shape=(1,) * x.ndim)
-    return ops.expand_dims(index, axis if axis >= 0 else axis + x.ndim)
+def _extreme(function, x, dim, keepdim, axis, keepdims, initial, where, return_indices):
+    """Tensor.max and Tensor.min over ops.max or ops.min, which give (values, indices)."""
+    tuple_form = dim is not None and axis is None and keepdims is None and initial is None and where is None
+    values, indices = function(x, *_reduce_args(function.__name__, dim, keepdim, axis, keepdims),
+                               initial=initial, where=where)
+    return (values, indices) if tuple_form or return_indices else values

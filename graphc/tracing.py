@@ -7,6 +7,7 @@ once through its NumPy reference. Shape rules run in both cases, so errors are t
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -107,13 +108,18 @@ class Tensor(TensorMethods):
     numpy = asnumpy
 
     def __repr__(self) -> str:
+        """MindSpore's repr, which printing a tuple or list of tensors shows."""
+        head = f"Tensor(shape={list(self.shape)}, dtype={self.dtype}"
         if self._node is not None:
-            return f"Tensor(shape={list(self.shape)}, dtype={self.dtype.name}, traced %{self._node.id})"
+            return f"{head}, traced %{self._node.id})"
         if self._init is not None:
-            return f"Tensor(shape={list(self.shape)}, dtype={self.dtype.name}, value=<uninitialized>)"
-        return str(self._data)
+            return f"{head}, value=<uninitialized>)"
+        return f"{head}, value={_ms_value_text(self._data)})"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        if self._node is not None or self._init is not None:
+            return repr(self)
+        return str(self._data)
 
     def __bool__(self):
         if self._node is not None:
@@ -174,6 +180,20 @@ class Tensor(TensorMethods):
         if current_trace() is not None:
             return ops.reshape(self, shape=self.shape)
         return wrap_array(self.asnumpy().copy())
+
+
+def _ms_value_text(array: np.ndarray) -> str:
+    """The value as MindSpore's repr spells it: a 0-d value as C++ streams it (%g), an array with ', '
+    between elements, floats as %.8e right-aligned to a common width, more than 1000 elements elided
+    with ' ...', a line break before an array of two or more axes and none between its blocks."""
+    if array.ndim == 0:
+        return f" {array.item():g}" if array.dtype.kind == "f" else f" {array.item()}"
+    width = max((len(f"{x: .8e}") for x in array.flat if np.isfinite(x)), default=3) if array.dtype.kind == "f" else 0
+    text = "" if array.size == 0 else np.array2string(
+        array, separator=", ", max_line_width=1 << 30, threshold=1000,
+        formatter={"float_kind": lambda x: (f"{x: .8e}" if np.isfinite(x) else str(x)).rjust(width)})
+    text = re.sub(r"\n\n+", "\n", text.replace(", ...,", " ..."))       # no blank line between blocks
+    return ("\n" if array.ndim > 1 else " ") + text
 
 
 def tensor(input_data=None, dtype=None, shape=None, init=None) -> Tensor:

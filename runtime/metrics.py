@@ -108,6 +108,13 @@ class Accuracy(_Classification):
     """The fraction of samples whose highest score is at the true class."""
     _additive = ("_correct", "_total")
 
+    def __init__(self, eval_type: str = "classification"):
+        if eval_type != "classification":
+            raise ValueError(f"Accuracy: eval_type={eval_type!r} is not supported; graphc's Accuracy is MindSpore's "
+                             "'classification' (the highest score at the true class); MindSpore's 'multilabel' is not "
+                             "implemented")
+        super().__init__()
+
     def clear(self) -> None:
         super().clear()
         self._correct = self._total = 0

@@ -8,7 +8,7 @@ import pytest
 import graphc
 import runtime
 from graphc import Tensor, nn, ops
-from graphc.errors import ArgumentError
+from graphc.errors import ArgumentError, GraphcError
 from graphc.ops.random import philox4x32_10
 
 
@@ -85,9 +85,9 @@ def test_gradient_uses_the_forward_mask():
     graphc.set_context(mode=graphc.GRAPH_MODE)
     x = np.random.default_rng(1).standard_normal((6, 40)).astype(np.float32)
     counter = graphc.Parameter(np.array(11, np.int64), name="counter", requires_grad=False)
-    f = lambda x: ops.reduce_sum(ops.dropout(x, counter, keep_prob=0.75, seed=5) * x)
+    f = lambda x: ops.reduce_sum(ops.get("dropout")(x, counter, keep_prob=0.75, seed=5) * x)
     value, dx = graphc.value_and_grad(f)(Tensor(x))
-    y = ops.dropout(Tensor(x), counter, keep_prob=0.75, seed=5).asnumpy()
+    y = ops.get("dropout")(Tensor(x), counter, keep_prob=0.75, seed=5).asnumpy()
     np.testing.assert_allclose(dx.asnumpy(), y + y / x * x, rtol=1e-6)   # d/dx (mask·x/kp · x) = 2·mask·x/kp
     np.testing.assert_allclose(float(value.asnumpy()), float(np.sum(y * x)), rtol=1e-5)
 
@@ -126,3 +126,17 @@ def test_bad_probabilities_name_the_layer_and_the_fix(kwargs, message):
     with pytest.raises(ArgumentError, match=message) as caught:
         nn.Dropout(**kwargs)
     assert "test_dropout.py:" in str(caught.value) and "Dropout:" in str(caught.value)
+
+
+def test_functional_dropout_takes_mindspore_2x_arguments_and_follows_set_seed():
+    x = Tensor(np.ones((64, 64), np.float32))
+    graphc.set_seed(3)
+    first = ops.dropout(x, p=0.25).asnumpy()
+    graphc.set_seed(3)
+    np.testing.assert_array_equal(ops.dropout(x, 0.25).asnumpy(), first)
+    assert set(np.unique(first)) == {0.0, np.float32(1 / 0.75)} and abs((first == 0).mean() - 0.25) < 0.03
+    assert ops.dropout(x, p=0.5, training=False) is x and ops.dropout(x, p=0.0) is x
+    with pytest.raises(GraphcError, match=r"ops\.dropout: p=1\.0 is not valid; expected a probability in \[0, 1\)"):
+        ops.dropout(x, p=1.0)
+    with pytest.raises(GraphcError, match=r"ops\.dropout: cannot run inside a compiled function"):
+        graphc.jit(lambda x: ops.dropout(x, p=0.5))(x)

@@ -26,6 +26,14 @@ def test_accuracy_sparse_one_hot_and_tensor_inputs():
     assert Accuracy()(SCORES.tolist(), LABELS.tolist()) == pytest.approx(2 / 3)
 
 
+def test_accuracy_takes_mindspores_eval_type_positionally():
+    metric = Accuracy("classification")
+    metric.update(np.array([[0.2, 0.5], [0.3, 0.1], [0.9, 0.6]]), np.array([1, 0, 1]))
+    assert metric.eval() == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="Accuracy: eval_type='multilabel' is not supported"):
+        Accuracy("multilabel")
+
+
 def test_accuracy_accumulates_over_updates_and_clears():
     metric = Accuracy()
     metric.update(SCORES, LABELS)                      # 2 of 3

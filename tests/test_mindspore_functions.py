@@ -529,8 +529,7 @@ BAD_CALLS = [
     (lambda: ops.clip_by_global_norm((X,), use_norm=1.0), "ops.clip_by_global_norm: use_norm=1.0 is not supported"),
     (lambda: ops.max(X, where=Tensor(np.ones((2, 3), BOOL))), "ops.max: initial=None is not valid; expected a number"),
     (lambda: ops.tuple_to_array((1, "2")), "ops.tuple_to_array: input_x=(1, '2') is not valid"),
-    (lambda: ops.max_pool2d(IMAGE, 2, return_indices=True), "ops.max_pool2d: dilation and return_indices are not "
-                                                            "supported"),
+    (lambda: ops.max_pool2d(IMAGE, 2, dilation=2), "ops.max_pool2d: dilation is not supported"),
     (lambda: ops.avg_pool2d(IMAGE, 3, ceil_mode=True), "ops.avg_pool2d: ceil_mode=True is not supported"),
     (lambda: ops.flatten(X, start_dim=1, end_dim=0), "ops.flatten: end_dim=0 is not valid; expected an axis at or "
                                                      "after start_dim=1"),
@@ -544,3 +543,33 @@ def test_bad_argument_names_function_parameter_and_value(call, message):
     text = str(caught.value)
     assert re.match(rf"^\S*{os.path.basename(__file__)}:{call.__code__.co_firstlineno}: ", text), text
     assert message in text
+
+
+def test_depend_primitive_returns_its_value():
+    x, y = Tensor(a([1.0, 2.0], F32)), Tensor(a([3.0, 4.0], F32))
+    assert ops.Depend()(x, y * x) is x
+
+
+def test_ops_grad_is_mindspores_function_and_stop_gradient_takes_a_number():
+    assert ops.grad is graphc.grad and ops.value_and_grad is graphc.value_and_grad
+    assert float(ops.stop_gradient(3.0) ** 2) == 9.0
+    assert float(ops.grad(lambda x: ops.stop_gradient(x) ** 2)(Tensor(3.0))) == 0.0
+    assert float(ops.grad(lambda x: x ** 2)(Tensor(3.0))) == 6.0
+
+
+def test_div_rounding_mode_is_checked():
+    with pytest.raises(GraphcError, match=LINE + r"ops\.div: rounding_mode='round' is not valid; expected one of "
+                                                 r"None, 'floor', 'trunc'"):
+        ops.div(Tensor(a([1.0], F32)), 2.0, rounding_mode="round")
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_modes_gradients_match_finite_differences(mode):
+    x = np.random.default_rng(4).standard_normal((1, 2, 3, 4))
+    check_vjp(lambda t: ops.pad(t, (2, 1, 1, 2), mode=mode), [x], np.random.default_rng(5))
+
+
+def test_pad_mode_refuses_more_than_the_axis_holds():
+    with pytest.raises(GraphcError, match=LINE + r"pad: mode 'reflect' pads an axis of 3 element\(s\) by at most 2, "
+                                                 r"got \(3, 0\)"):
+        ops.pad(Tensor(a([1.0, 2.0, 3.0], F32)), (3, 0), mode="reflect")

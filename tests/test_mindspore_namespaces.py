@@ -69,6 +69,7 @@ ATTRIBUTES = [   # (a path from `import graphc as ms`, what it must be)
     ("ms.train.callback.History", runtime.callbacks.History), ("ms.nn.metrics.MAE", runtime.metrics.MAE),
     ("ms.nn.Accuracy", runtime.metrics.Accuracy), ("ms.common.initializer.XavierUniform", graphc.nn.XavierUniform),
     ("ms.common.dtype.float32", graphc.float32), ("ms.dtype.int32", graphc.int32), ("ms.float32", graphc.float32),
+    ("ms.bool", graphc.bool_), ("ms.dtype.bool", graphc.bool_), ("ms.common.bool", graphc.bool_),
     ("ms.ops.operations.ReduceMean", graphc.ops.ReduceMean), ("ms.ops.functional.depend", graphc.ops.depend),
     ("ms.ops.composite.GradOperation", graphc.nn.GradOperation), ("ms.ops.GradOperation", graphc.nn.GradOperation),
     ("ms.context.set_context", graphc.set_context), ("ms.context.GRAPH_MODE", graphc.GRAPH_MODE),

@@ -379,10 +379,10 @@ M = np.array([[2, 5, 1, 6], [3, -7, -2, 4], [8, -4, 1, -3]], np.float32)
 METHOD_CASES = [
     ("min", lambda x: x.min(), lambda x: x.min()),
     ("min-axis", lambda x: x.min(axis=1, keepdims=True), lambda x: x.min(1, keepdims=True)),
-    ("max", lambda x: x.max(0), lambda x: x.max(0)),
+    ("max", lambda x: x.max(axis=0), lambda x: x.max(0)),       # x.max(0) is MindSpore 2.x's (values, indices)
     ("argmin", lambda x: x.argmin(), lambda x: np.int32(x.argmin())),
     ("argmin-axis", lambda x: x.argmin(axis=1, keepdims=True), lambda x: x.argmin(1)[:, None].astype(np.int32)),
-    ("argmax", lambda x: x.argmax(0), lambda x: x.argmax(0).astype(np.int32)),
+    ("argmax", lambda x: x.argmax(0), lambda x: x.argmax(0).astype(np.int64)),
     ("mean", lambda x: x.mean(-1), lambda x: x.mean(-1)),
     ("sum", lambda x: x.sum(axis=0, keepdims=True), lambda x: x.sum(0, keepdims=True)),
     ("squeeze", lambda x: x[:1].squeeze(), lambda x: x[0]),

@@ -50,8 +50,15 @@ def f64(shape):
     (lambda: nn.MaxPool2d(3, 2, pad_mode="pad", padding=1, ceil_mode=True), (1, 2, 6, 5)),
     (lambda: nn.AvgPool2d(3, 2, pad_mode="pad", padding=1, ceil_mode=True, count_include_pad=False), (1, 2, 6, 5)),
     (lambda: nn.AvgPool2d(2, 2, pad_mode="pad", divisor_override=3), (1, 2, 4, 4)),
-    (lambda: nn.Flatten(1, 2), (2, 3, 4, 2))], ids=["layernorm", "conv1d-pad", "conv1d-group", "maxpool-pad-ceil",
-                                                   "avgpool-exclude-pad", "avgpool-divisor", "flatten"])
+    (lambda: nn.Flatten(1, 2), (2, 3, 4, 2)),
+    (lambda: nn.Conv2dTranspose(2, 4, 3, stride=2, pad_mode="pad", padding=(1, 0, 0, 1), output_padding=1, group=2,
+                                has_bias=True, weight_init=Tensor(f64((2, 2, 3, 3))), bias_init=Tensor(f64((4,)))),
+     (1, 2, 3, 4)),
+    (lambda: nn.GroupNorm(2, 4, gamma_init=Tensor(f64((4,))), beta_init=Tensor(f64((4,)))), (2, 4, 3, 2)),
+    (lambda: nn.AdaptiveAvgPool2d((2, 3)), (1, 2, 5, 4)),
+    (lambda: nn.Pad(((0, 0), (1, 2), (2, 1)), mode="SYMMETRIC"), (2, 3, 4))],
+    ids=["layernorm", "conv1d-pad", "conv1d-group", "maxpool-pad-ceil", "avgpool-exclude-pad", "avgpool-divisor",
+         "flatten", "conv2d-transpose", "groupnorm", "adaptive-avgpool-uneven", "pad-symmetric"])
 def test_input_gradient_matches_finite_differences(make, shape):
     layer = make()
     x = RNG.permutation(int(np.prod(shape))).reshape(shape) * 0.1 - 1.0     # distinct: no ties for the maximum
@@ -97,6 +104,10 @@ def test_parameter_names_and_shapes_are_mindsporess():
                                                                                        ("beta", (3, 4))]
     assert [(n, p.shape) for n, p in nn.Conv1d(6, 4, 5, group=2, has_bias=True).parameters_and_names()] == [
         ("weight", (4, 3, 1, 5)), ("bias", (4,))]
+    assert [(n, p.shape) for n, p in nn.Conv2dTranspose(2, 3, 3, has_bias=True).parameters_and_names()] == [
+        ("weight", (2, 3, 3, 3)), ("bias", (3,))]
+    assert [(n, p.shape) for n, p in nn.PReLU(3).parameters_and_names()] == [("w", (3,))]
+    assert [(n, p.shape) for n, p in nn.GroupNorm(2, 4).parameters_and_names()] == [("gamma", (4,)), ("beta", (4,))]
 
 
 def test_embedding_defaults():
@@ -130,7 +141,7 @@ def test_identity_and_flatten():
     (lambda: nn.MaxPool2d(2, 2, ceil_mode=True), "ceil_mode=True needs pad_mode='pad'"),
     (lambda: nn.MaxPool2d(3, 2, pad_mode="pad", padding=2), "at most half the kernel"),
     (lambda: nn.MaxPool2d(2, 2, pad_mode="pad", dilation=2), "dilation=2 is not supported"),
-    (lambda: nn.MaxPool2d(2, 2, pad_mode="pad", return_indices=True), "return_indices=True is not supported"),
+    (lambda: nn.MaxPool2d(2, 2, return_indices=True), "return_indices=True needs pad_mode='pad'"),
     (lambda: nn.AvgPool2d(2, 2, count_include_pad=False), "count_include_pad=False needs pad_mode='pad'"),
     (lambda: nn.AvgPool2d(2, 2, pad_mode="pad", divisor_override=0), "divisor_override must be None or an int"),
     (lambda: nn.Flatten(1.0), "start_dim must be an int")])

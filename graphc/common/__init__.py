@@ -5,7 +5,8 @@ from graphc.faces import lookup
 from graphc.nn.parameter import Parameter, ParameterTuple
 from graphc.tracing import Tensor
 from graphc.types import bool_, float32, float64, int32, int64
+from graphc.types import bool_ as bool  # noqa: A004  (MindSpore 2.x's other spelling, mindspore.bool)
 
-__all__ = ["Parameter", "ParameterTuple", "Tensor", "bool_", "float32", "float64", "get_seed", "int32", "int64",
-           "set_seed"]
+__all__ = ["Parameter", "ParameterTuple", "Tensor", "bool", "bool_", "float32", "float64", "get_seed", "int32",
+           "int64", "set_seed"]
 __getattr__ = lookup(__name__)

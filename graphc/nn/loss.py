@@ -127,7 +127,18 @@ class SoftmaxCrossEntropyWithLogits(LossBase):
 
 # -- MindSpore 2.x losses ----------------------------------------------------------------------------------------
 # the functional forms, which graphc/__init__.py also puts in `ops` as MindSpore has them
-FUNCTIONAL = ("binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "kl_div", "nll_loss")
+FUNCTIONAL = ("binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "kl_div", "mse_loss",
+              "nll_loss", "smooth_l1_loss")
+
+
+def mse_loss(input, target, reduction="mean"):
+    """(input - target)² (broadcasting), reduced: nn.MSELoss called as a function."""
+    return MSELoss(reduction)(input, target)
+
+
+def smooth_l1_loss(input, target, beta=1.0, reduction="none"):
+    """nn.SmoothL1Loss called as a function (unreduced by default, as in MindSpore)."""
+    return SmoothL1Loss(beta, reduction)(input, target)
 
 
 def _class_weight(name: str, weight):

@@ -127,7 +127,7 @@ class Parameter(Tensor):
         return Parameter(value, name=f"{prefix}.{self.name}", requires_grad=False)
 
     def __repr__(self) -> str:
-        return f"Parameter (name={self.name}, shape={self.shape}, dtype={self.dtype.name}, " \
+        return f"Parameter (name={self.name}, shape={self.shape}, dtype={self.dtype}, " \
                f"requires_grad={self.requires_grad})"
 
     def __hash__(self):

@@ -139,6 +139,8 @@ HSigmoid = _primitive("HSigmoid", UNARY, hsigmoid, "relu6(x + 3) / 6")
 GeLU = _primitive("GeLU", UNARY, lambda x: gelu(x, approximate=True),
                   "0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), the tanh form MindSpore's GeLU computes")
 Flatten = _primitive("Flatten", ("input_x",), _flatten, "[N, ...] -> [N, product of the rest]")
+Depend = _primitive("Depend", ("value", "expr"), lambda value, expr: depend(value, expr),
+                    "value, once expr has run (ops.depend)")
 Gather = _primitive("Gather", ("input_params", "input_indices", "axis"),
                     lambda table, index, axis: gather(table, index, axis=axis), "the slices of a table at the indices")
 

@@ -133,6 +133,35 @@ def layers():
     for start, end in [(1, -1), (0, -1), (2, -1), (1, 2)]:
         yield case(f"flatten_{start}_{end}", "Flatten", [block], ["float32"], {"start_dim": start, "end_dim": end})
     yield case("flatten_rank1", "Flatten", [[1.0, 2.0]], ["float32"])
+    yield from layers_2x()
+
+
+def layers_2x():
+    """ELU, PReLU, GroupNorm, the padding layers and adaptive pooling to sizes that do not divide the input."""
+    maps = values((2, 4, 3, 5))
+    yield case("elu", "ELU", [maps], ["float32"])
+    yield case("prelu_channels", "PReLU", [maps], ["float32"], {"channel": 4}, params={"w": values((4,))})
+    yield case("prelu_shared", "PReLU", [maps[0][0]], ["float32"])
+    yield case("groupnorm", "GroupNorm", [maps], ["float32"], {"num_groups": 2, "num_channels": 4},
+               params={"gamma": values((4,)), "beta": values((4,))})
+    matrix = values((3, 4))
+    for mode in ("CONSTANT", "REFLECT", "SYMMETRIC"):
+        yield case(f"pad_{mode.lower()}", "Pad", [matrix], ["float32"], {"paddings": ((1, 2), (3, 2)), "mode": mode})
+    yield case("zeropad2d", "ZeroPad2d", [maps], ["float32"], {"padding": (1, 0, 2, 3)})
+    yield case("adaptive_avgpool_uneven", "AdaptiveAvgPool2d", [maps], ["float32"], {"output_size": (2, 3)})
+    yield case("adaptive_avgpool_chw", "AdaptiveAvgPool2d", [maps[0]], ["float32"], {"output_size": 2})
+    yield case("maxpool_indices", "MaxPool2d", [maps], ["float32"],
+               {"kernel_size": (3, 2), "stride": (2, 1), "pad_mode": "pad", "padding": 1, "return_indices": True})
+    yield case("maxpool_indices_ceil_chw", "MaxPool2d", [maps[1]], ["float32"],
+               {"kernel_size": 2, "stride": 2, "pad_mode": "pad", "ceil_mode": True, "return_indices": True})
+    for mode, kwargs in [("same", {}), ("valid", {"dilation": 2}),
+                         ("pad", {"padding": (1, 0, 2, 1), "output_padding": 1, "has_bias": True})]:
+        params = {"weight": values((4, 3, 3, 3))}
+        if kwargs.get("has_bias"):
+            params["bias"] = values((3,))
+        yield case(f"conv2d_transpose_{mode}", "Conv2dTranspose", [maps], ["float32"],
+                   {"in_channels": 4, "out_channels": 3, "kernel_size": 3, "stride": 2, "pad_mode": mode, **kwargs},
+                   params=params)
 
 
 def methods():
@@ -163,13 +192,36 @@ def methods():
             ("expand_as", [1.0, 2.0, 3.0], "float32", [{"tensor": x}], {}),
             ("float", ints, "int32", [], {}), ("int", x, "float32", [], {}), ("long", x, "float32", [], {}),
             ("double", x, "float32", [], {}), ("bool", x, "float32", [], {}),
-            ("argmax", x, "float32", [], {"axis": 1}), ("argmax", x, "float32", [], {})]
+            ("argmax", x, "float32", [], {"axis": 1}), ("argmax", x, "float32", [], {}),
+            *reductions_2x(x, ints)]
+
+
+def reductions_2x(x, ints):
+    """MindSpore 2.x's overloads of the reductions and reshapes: (dim, keepdim) beside (axis, keepdims),
+    max(dim) giving (values, indices), transpose(dim0, dim1) swapping, flatten(start_dim, end_dim)."""
+    cube, flags = values((2, 3, 4)), [[True, False, True], [True, True, True]]
+    return [("sum", x, "float32", [1, True], {}), ("sum", ints, "int32", [], {"dim": 1, "keepdim": True}),
+            ("sum", x, "float32", [], {"axis": 0}), ("mean", x, "float32", [], {"dim": 1, "keepdim": True}),
+            ("mean", ints, "int32", [1], {}), ("prod", x, "float32", [1, True], {}), ("prod", ints, "int32", [], {}),
+            ("cumsum", x, "float32", [], {"dim": 1}), ("cumsum", x, "float32", [], {}),
+            ("cumsum", ints, "int32", [0], {}), ("max", x, "float32", [1], {}), ("max", x, "float32", [1, True], {}),
+            ("max", x, "float32", [], {"axis": 1}), ("max", x, "float32", [], {}),
+            ("max", x, "float32", [], {"axis": 0, "return_indices": True}), ("min", x, "float32", [0], {}),
+            ("min", x, "float32", [1], {"keepdims": True}), ("argmax", x, "float32", [], {"dim": 1, "keepdim": True}),
+            ("argmin", x, "float32", [], {"dim": 1}), ("argmin", x, "float32", [], {}),
+            ("all", flags, "bool", [], {"dim": 1}), ("any", flags, "bool", [], {"dim": 0, "keepdim": True}),
+            ("all", ints, "int32", [1], {}), ("flatten", cube, "float32", [1, 2], {}),
+            ("flatten", x, "float32", ["F"], {}), ("ravel", cube, "float32", [], {}),
+            ("resize", x, "float32", [3, 3], {}), ("resize", x, "float32", [(2, 2)], {}),
+            ("transpose", cube, "float32", [0, 2], {}), ("transpose", x, "float32", [0, 1], {}),
+            ("transpose", cube, "float32", [(2, 0, 1)], {})]
 
 
 def run_method(method, receiver, dtype, args, kwargs):
     args = [tensor(a["tensor"], dtype) if isinstance(a, dict) else a for a in args]
     out = getattr(tensor(receiver, dtype), method)(*args, **kwargs)
-    return {"output": [out.asnumpy().tolist()], "out_dtype": [str(out.dtype)]}
+    outs = out if isinstance(out, tuple) else (out,)
+    return {"output": [o.asnumpy().tolist() for o in outs], "out_dtype": [str(o.dtype) for o in outs]}
 
 
 PROMOTION_OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,

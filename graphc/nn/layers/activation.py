@@ -3,12 +3,22 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ... import ops
 from ...errors import ArgumentError
 from ..cell import Cell
+from ..parameter import Parameter
+from .checks import check_tensor, input_error
 
-__all__ = ["GELU", "HSigmoid", "HSwish", "LeakyReLU", "LogSoftmax", "ReLU", "ReLU6", "SiLU", "Sigmoid", "Softmax",
-           "Tanh", "get_activation"]
+__all__ = ["ELU", "GELU", "HSigmoid", "HSwish", "LeakyReLU", "LogSoftmax", "PReLU", "ReLU", "ReLU6", "SiLU",
+           "Sigmoid", "Softmax", "Tanh", "get_activation"]
+
+
+def _number(layer: str, name: str, value) -> float:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise ArgumentError(f"{layer}: {name} must be a number, got {value!r}")
+    return float(value)
 
 
 class ReLU(Cell):
@@ -28,15 +38,44 @@ class LeakyReLU(Cell):
 
     def __init__(self, alpha=0.2):
         super().__init__()
-        if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool):
-            raise ArgumentError(f"LeakyReLU: alpha must be a number, got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = _number("LeakyReLU", "alpha", alpha)
 
     def construct(self, x):
         return ops.leaky_relu(x, alpha=self.alpha)
 
     def extend_repr(self) -> str:
         return f"alpha={self.alpha}"
+
+
+class ELU(Cell):
+    """x where x > 0, else alpha · (exp(x) - 1) (ops.elu)."""
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = _number("ELU", "alpha", alpha)
+
+    def construct(self, x):
+        return ops.elu(x, self.alpha)
+
+
+class PReLU(Cell):
+    """x where x > 0, else w · x, with a learned slope w (a Parameter named 'w' as MindSpore's) per
+    channel (axis 1), or one for all channels (channel=1), initialised to w."""
+
+    def __init__(self, channel=1, w=0.25):
+        super().__init__()
+        if not isinstance(channel, int) or isinstance(channel, bool) or channel < 1:
+            raise ArgumentError(f"PReLU: channel must be an int >= 1, got {channel!r}")
+        self.w = Parameter(np.full(channel, _number("PReLU", "w (the initial slope)", w), np.float32), name="w")
+
+    def construct(self, x):
+        check_tensor(self, x)
+        channels = self.w.shape[0]
+        if channels > 1 and (x.ndim < 2 or x.shape[1] != channels):
+            raise input_error(self, x, f"an input [N, {channels}, ...] (channel={channels})",
+                              f"build PReLU(channel={x.shape[1] if x.ndim > 1 else 1}) for this input")
+        slope = ops.reshape(self.w, shape=(channels,) + (1,) * (x.ndim - 2)) if channels > 1 else self.w
+        return ops.select(ops.gt(x, 0.0), x, x * slope)
 
 
 class GELU(Cell):

@@ -7,6 +7,7 @@ import numpy as np
 
 from ... import context, ops
 from ...errors import ArgumentError
+from ...ops.pad import pad_edges
 from ...types import float32
 from ..cell import Cell
 from ..init import initializer, layer_defaults
@@ -14,7 +15,7 @@ from ..parameter import Parameter
 from .activation import get_activation
 from .checks import check_tensor, input_error
 
-__all__ = ["Dense", "Dropout", "Flatten", "Identity"]
+__all__ = ["Dense", "Dropout", "Flatten", "Identity", "Pad", "ZeroPad2d"]
 
 
 def _activation_cell(activation):
@@ -100,6 +101,57 @@ class Identity(Cell):
         return x
 
 
+class Pad(Cell):
+    """x padded by paddings[i] = (before, after) along each axis i: with zeros (mode 'CONSTANT'), or
+    mirrored without the edge element ('REFLECT') or with it ('SYMMETRIC') (graphc.ops.pad.pad_edges)."""
+
+    def __init__(self, paddings, mode="CONSTANT"):
+        super().__init__()
+        if not isinstance(paddings, (tuple, list)) or not all(
+                isinstance(pair, (tuple, list)) and len(pair) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in pair) for pair in paddings):
+            raise ArgumentError(f"Pad: paddings must be one (before, after) pair of ints >= 0 per axis, e.g. "
+                                f"((1, 1), (2, 2)) for a matrix, got {paddings!r}")
+        if not isinstance(mode, str) or mode.upper() not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
+            raise ArgumentError(f"Pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got {mode!r}")
+        self.paddings, self.mode = tuple((a, b) for a, b in paddings), mode.upper()
+
+    def construct(self, x):
+        check_tensor(self, x)
+        if len(self.paddings) != x.ndim:
+            raise input_error(self, x, f"an input of {len(self.paddings)} axes (one per (before, after) pair)",
+                              "give paddings one pair per axis of the input")
+        if self.mode == "CONSTANT":
+            return ops.get("pad")(x, paddings=self.paddings)
+        return pad_edges(x, self.paddings, self.mode.lower(), where="Pad")
+
+    def extend_repr(self) -> str:
+        return f"paddings={self.paddings}, mode={self.mode}"
+
+
+class ZeroPad2d(Cell):
+    """The last two axes padded with zeros by padding: an int for all four sides, or (left, right,
+    top, bottom)."""
+
+    def __init__(self, padding):
+        super().__init__()
+        sides = (padding,) * 4 if isinstance(padding, int) and not isinstance(padding, bool) else padding
+        if not isinstance(sides, (tuple, list)) or len(sides) != 4 or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in sides):
+            raise ArgumentError(f"ZeroPad2d: padding must be an int >= 0 or (left, right, top, bottom), "
+                                f"got {padding!r}")
+        self.padding = tuple(sides)
+
+    def construct(self, x):
+        check_tensor(self, x)
+        if x.ndim < 2:
+            raise input_error(self, x, "an input of at least 2 axes (it pads the last two)", "reshape it first")
+        return ops.pad(x, self.padding)
+
+    def extend_repr(self) -> str:
+        return f"padding={self.padding}"
+
+
 class Dropout(Cell):
     """In training, zeroes each element with probability 1 - keep_prob and scales the rest by
     1 / keep_prob; in eval, the identity. `p` (MindSpore 2.x) is the drop probability and, when
@@ -135,9 +187,10 @@ class Dropout(Cell):
 
     def _drop(self, x):
         """(x dropped, the 0/1 mask of x's dtype it applied); advances the step counter."""
-        y = ops.dropout(x, self.counter, keep_prob=self.keep_prob, seed=self.seed)
+        drop = ops.get("dropout")       # the op; ops.dropout is MindSpore's stateless function
+        y = drop(x, self.counter, keep_prob=self.keep_prob, seed=self.seed)
         # the same draw (seed, counter, element index) applied to ones: exactly the mask y was cut with
-        mask = ops.cast(ops.dropout(ops.OnesLike()(x), self.counter, keep_prob=self.keep_prob, seed=self.seed) > 0,
+        mask = ops.cast(drop(ops.OnesLike()(x), self.counter, keep_prob=self.keep_prob, seed=self.seed) > 0,
                         dtype=x.dtype)
         ops.assign(self.counter, self.counter + 1)
         return y, mask

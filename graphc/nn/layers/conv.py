@@ -1,5 +1,5 @@
-"""Conv2d (NCHW) and Conv1d (NCW, a Conv2d over inputs of height 1), with MindSpore's defaults
-(pad_mode='same', has_bias=False)."""
+"""Conv2d (NCHW), Conv1d (NCW, a Conv2d over inputs of height 1) and Conv2dTranspose (conv2d's input
+gradient), with MindSpore's defaults (pad_mode='same', has_bias=False)."""
 from __future__ import annotations
 
 import numbers
@@ -12,7 +12,7 @@ from ..init import initializer, layer_defaults
 from ..parameter import Parameter
 from .checks import check_tensor, input_error, pair
 
-__all__ = ["Conv1d", "Conv2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv2dTranspose"]
 
 PAD_MODES = ("valid", "same", "pad")
 
@@ -81,6 +81,51 @@ class Conv2d(Cell):
                 f"kernel_size={self.kernel_size}, stride={self.stride}, pad_mode={self.pad_mode}, "
                 f"padding={self.padding}, dilation={self.dilation}, group={self.group}, has_bias={self.has_bias}, "
                 f"weight_init={self.weight_init}, bias_init={self.bias_init}, format=NCHW")
+
+
+class Conv2dTranspose(Conv2d):
+    """The transpose of a Conv2d from out_channels to in_channels with the same settings (a
+    "deconvolution"): its weight is (in_channels, out_channels / group, kh, kw), as MindSpore's, and
+    it is computed by the conv2d_grad_input op, so it runs on the convolution's kernels. The output
+    size is H·stride ('same'), (H - 1)·stride + dilation·(kh - 1) + 1 ('valid'), and that less the
+    padding ('pad'), plus output_padding rows and columns at the bottom and right that hold zeros (as
+    MindSpore 2.10 gives them, bias included: it pads the result)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad_mode="same", padding=0,
+                 output_padding=0, dilation=1, group=1, has_bias=False, weight_init=None, bias_init=None,
+                 dtype=float32):
+        super().__init__(out_channels, in_channels, kernel_size, stride, pad_mode, padding, dilation, group,
+                         has_bias=False, weight_init=weight_init, bias_init=bias_init)
+        if dtype_of(dtype) != float32:
+            raise ArgumentError(f"Conv2dTranspose: dtype must be float32, got {dtype!r}")
+        self.output_padding = pair(output_padding, "Conv2dTranspose: output_padding", minimum=0)
+        if any(self.output_padding) and pad_mode != "pad":
+            raise ArgumentError(f"Conv2dTranspose: output_padding={output_padding!r} needs pad_mode='pad'")
+        if any(p >= max(s, d) for p, s, d in zip(self.output_padding, self.stride, self.dilation)):
+            raise ArgumentError(f"Conv2dTranspose: output_padding {self.output_padding} must be smaller than the "
+                                f"stride {self.stride} or the dilation {self.dilation}")
+        self.in_channels, self.out_channels, self.has_bias = in_channels, out_channels, has_bias
+        self.bias = Parameter(initializer(self.bias_init, (out_channels,)), name="bias") if has_bias else None
+
+    def _convolve(self, x):
+        size = tuple(self._output_size(axis, d) for axis, d in enumerate(x.shape[2:]))
+        y = ops.get("conv2d_grad_input")(x, self.weight, input_shape=(x.shape[0], self.out_channels) + size,
+                                         stride=self.stride, pad_mode=self.pad_mode, padding=self._pads,
+                                         dilation=self.dilation, group=self.group)
+        if self.has_bias:
+            y = y + ops.reshape(self.bias, shape=(1, self.out_channels, 1, 1))
+        if any(self.output_padding):
+            y = ops.get("pad")(y, paddings=((0, 0), (0, 0), (0, self.output_padding[0]), (0, self.output_padding[1])))
+        return y
+
+    def _output_size(self, axis: int, size: int) -> int:
+        stride, extent = self.stride[axis], self.dilation[axis] * (self.kernel_size[axis] - 1) + 1
+        if self.pad_mode == "same":
+            return size * stride
+        full = (size - 1) * stride + extent
+        if self.pad_mode == "valid":
+            return full
+        return full - self._pads[2 * axis] - self._pads[2 * axis + 1]
 
 
 class Conv1d(Conv2d):

@@ -20,7 +20,7 @@ from ..init import initializer
 from ..parameter import Parameter
 from .checks import check_tensor, input_error
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
 
 
 class _BatchNorm(Cell):
@@ -171,3 +171,41 @@ class LayerNorm(Cell):
     def extend_repr(self) -> str:
         return (f"normalized_shape={self.normalized_shape}, begin_norm_axis={self.begin_norm_axis}, "
                 f"begin_params_axis={self.begin_params_axis}, gamma={self.gamma}, beta={self.beta}")
+
+
+class GroupNorm(Cell):
+    """Normalises each sample's channels in num_groups groups (over the group's channels and all
+    positions), with the biased variance, then scales and shifts each channel by gamma and beta
+    (Parameters of shape [num_channels]; learned when affine). Written with ops."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, gamma_init="ones", beta_init="zeros",
+                 dtype=float32):
+        super().__init__()
+        for name, value in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ArgumentError(f"GroupNorm: {name} must be an int >= 1, got {value!r}")
+        if num_channels % num_groups:
+            raise ArgumentError(f"GroupNorm: num_channels={num_channels} must be a multiple of "
+                                f"num_groups={num_groups}")
+        if not isinstance(eps, numbers.Real) or eps <= 0:
+            raise ArgumentError(f"GroupNorm: eps must be a number > 0, got {eps!r}")
+        if dtype_of(dtype) != float32:
+            raise ArgumentError(f"GroupNorm: dtype must be float32, got {dtype!r}")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, float(eps), bool(affine)
+        self.gamma = Parameter(initializer(gamma_init, (num_channels,)), name="gamma", requires_grad=self.affine)
+        self.beta = Parameter(initializer(beta_init, (num_channels,)), name="beta", requires_grad=self.affine)
+
+    def construct(self, x):
+        check_tensor(self, x)
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise input_error(self, x, f"an input [N, {self.num_channels}, ...]",
+                              f"build GroupNorm(num_groups, {x.shape[1] if x.ndim > 1 else 1}) for this input")
+        groups = ops.reshape(x, shape=(x.shape[0], self.num_groups, -1))
+        centred = groups - ops.reduce_mean(groups, axis=2, keep_dims=True)
+        variance = ops.reduce_mean(centred * centred, axis=2, keep_dims=True)
+        normalised = ops.reshape(centred * ops.rsqrt(variance + self.eps), shape=x.shape)
+        per_channel = (self.num_channels,) + (1,) * (x.ndim - 2)
+        return normalised * ops.reshape(self.gamma, shape=per_channel) + ops.reshape(self.beta, shape=per_channel)
+
+    def extend_repr(self) -> str:
+        return f"num_groups={self.num_groups}, num_channels={self.num_channels}, eps={self.eps}, affine={self.affine}"

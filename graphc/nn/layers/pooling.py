@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from ... import ops
+from ...ops.function.nn_func import window_argmax
 from ...ops.pad import pad_op
 from ...errors import ArgumentError
 from ...tracing import Tensor
@@ -82,16 +83,23 @@ class _Pool2d(Cell):
             raise input_error(self, x, "input [N, C, H, W] (NCHW) or [C, H, W]", "give it a batch of feature maps")
         batch = x if x.ndim == 4 else ops.reshape(x, shape=(1,) + x.shape)
         y = self._pool_padded(batch) if self.pad_mode == "pad" else self._pool(batch, **self._window)
-        return y if x.ndim == 4 else ops.reshape(y, shape=y.shape[1:])
+        if x.ndim == 4:
+            return y
+        return tuple(ops.reshape(t, shape=t.shape[1:]) for t in y) if isinstance(y, tuple) else \
+            ops.reshape(y, shape=y.shape[1:])
 
     def _pool_padded(self, x):
         """Pools x padded by `padding` (and the ceil_mode overrun) with _PAD_VALUE, 'valid'."""
+        padded, outputs = self._padded(x)
+        return self._rescale(self._pool(padded, kernel_size=self.kernel_size, stride=self.stride, pad_mode="valid"),
+                             x, outputs)
+
+    def _padded(self, x):
+        """(x padded by `padding` and the ceil_mode overrun with _PAD_VALUE, the outputs along H and W)."""
         geometry = [_padded_size(size, k, s, p, self.ceil_mode)
                     for size, k, s, p in zip(x.shape[2:], self.kernel_size, self.stride, self.padding)]
         pads = tuple((p, p + extra) for p, (_, extra) in zip(self.padding, geometry))
-        padded = pad_op(x, paddings=((0, 0), (0, 0)) + pads, value=self._PAD_VALUE)
-        return self._rescale(self._pool(padded, kernel_size=self.kernel_size, stride=self.stride, pad_mode="valid"),
-                             x, [outputs for outputs, _ in geometry])
+        return pad_op(x, paddings=((0, 0), (0, 0)) + pads, value=self._PAD_VALUE), [outputs for outputs, _ in geometry]
 
     def _rescale(self, pooled, x, outputs):
         return pooled
@@ -112,16 +120,21 @@ class MaxPool2d(_Pool2d):
     def __init__(self, kernel_size=1, stride=1, pad_mode="valid", padding=0, dilation=1, return_indices=False,
                  ceil_mode=False, data_format="NCHW"):
         super().__init__(kernel_size, stride, pad_mode, padding, ceil_mode, data_format)
-        self._refuse_unless_padded(("ceil_mode", ceil_mode, False))
+        self._refuse_unless_padded(("ceil_mode", ceil_mode, False), ("return_indices", return_indices, False))
         if dilation != 1:
             raise ArgumentError(f"MaxPool2d: dilation={dilation!r} is not supported (graphc's max pooling has no "
                                 "dilation); use dilation=1")
-        if return_indices:
-            raise ArgumentError("MaxPool2d: return_indices=True is not supported (graphc's max pooling gives no "
-                                "argmax indices); use return_indices=False")
+        self.return_indices = bool(return_indices)
 
     def _pool(self, x, **window):
         return ops.get("max_pool2d")(x, **window)
+
+    def _pool_padded(self, x):
+        """The maxima, and with return_indices also their int64 indices in each input plane (row · W + column)."""
+        values = super()._pool_padded(x)
+        if not self.return_indices:
+            return values
+        return values, window_argmax(self._padded(x)[0], self.kernel_size, self.stride, self.padding, x.shape[3])
 
 
 class AvgPool2d(_Pool2d):
@@ -152,8 +165,10 @@ class AvgPool2d(_Pool2d):
 
 
 class AdaptiveAvgPool2d(Cell):
-    """The mean over windows that split H and W into output_size (an int, a pair, None keeps that
-    size). (1, 1) is global average pooling, a mean over H and W; other sizes must divide the input."""
+    """The mean over windows that split H and W of [N, C, H, W] or [C, H, W] into output_size (an int,
+    a pair, None keeps that size). Window i along an axis of n elements spans [floor(i·n/out),
+    ceil((i+1)·n/out)), as MindSpore's: equal windows (one avg_pool2d) where out divides n, overlapping
+    ones otherwise."""
 
     def __init__(self, output_size):
         super().__init__()
@@ -166,17 +181,27 @@ class AdaptiveAvgPool2d(Cell):
 
     def construct(self, x):
         check_tensor(self, x)
-        if x.ndim != 4:
-            raise input_error(self, x, "input [N, C, H, W] (NCHW)", "give it a 4-D batch of feature maps")
-        out = tuple(size if want is None else want for size, want in zip(x.shape[2:], self.output_size))
+        if x.ndim not in (3, 4):
+            raise input_error(self, x, "input [N, C, H, W] (NCHW) or [C, H, W]", "give it 3-D or 4-D feature maps")
+        out = tuple(size if want is None else want for size, want in zip(x.shape[-2:], self.output_size))
         if out == (1, 1):
-            return ops.reduce_mean(x, axis=(2, 3), keep_dims=True)
-        if any(size % want for size, want in zip(x.shape[2:], out)):
-            raise input_error(self, x, f"H and W divisible by output_size {out}",
-                              "windows of unequal size are not supported yet; choose an output_size that divides "
-                              "the input size, or (1, 1) for global pooling")
-        window = tuple(size // want for size, want in zip(x.shape[2:], out))
-        return ops.get("avg_pool2d")(x, kernel_size=window, stride=window)
+            return ops.reduce_mean(x, axis=(-2, -1), keep_dims=True)
+        if any(size % want for size, want in zip(x.shape[-2:], out)):
+            for axis, want in zip((x.ndim - 2, x.ndim - 1), out):
+                x = _adaptive_means(x, axis, want)
+            return x
+        window = tuple(size // want for size, want in zip(x.shape[-2:], out))
+        batch = x if x.ndim == 4 else ops.expand_dims(x, 0)
+        pooled = ops.get("avg_pool2d")(batch, kernel_size=window, stride=window)
+        return pooled if x.ndim == 4 else ops.squeeze(pooled, 0)
 
     def extend_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+def _adaptive_means(x, axis: int, out: int):
+    """The means of out windows along axis, window i spanning [floor(i·n/out), ceil((i+1)·n/out))."""
+    n = x.shape[axis]
+    windows = [(i * n // out, -(-(i + 1) * n // out)) for i in range(out)]
+    return ops.cat([ops.reduce_mean(x[(slice(None),) * axis + (slice(start, stop),)], axis=axis, keep_dims=True)
+                    for start, stop in windows], axis)

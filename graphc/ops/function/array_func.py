@@ -25,11 +25,12 @@ from ..state import assign
 from . import arguments as check
 
 __all__ = ["add_flags", "arange", "assign_add", "assign_sub", "broadcast_to", "cast", "cat", "chunk", "constant",
-           "constexpr", "dtype", "eye", "fill", "flatten", "full", "full_like", "gather", "gather_elements",
+           "constexpr", "dtype", "eye", "fill", "flatten", "flip", "full", "full_like", "gather", "gather_elements",
            "identity", "linspace", "make_range", "masked_fill", "masked_select", "meshgrid", "mixed_precision_cast",
            "move_axis", "narrow", "one_hot", "ones", "ones_like", "partial", "permute", "range", "rank",
            "repeat_elements", "reshape", "scalar_to_tensor", "select", "sequence_mask", "shape", "size", "tile",
-           "transpose", "tuple_len", "tuple_to_array", "unsqueeze", "unstack", "where", "zeros", "zeros_like"]
+           "transpose", "tril", "triu", "tuple_len", "tuple_to_array", "unsqueeze", "unstack", "where", "zeros",
+           "zeros_like"]
 
 
 def constant(values, dtype):
@@ -382,6 +383,34 @@ def select(condition, input, other):
 
 
 where = select
+
+
+def flip(input, dims):
+    """input with the order of the elements along each of dims reversed."""
+    x = check.tensor("flip", "input", input)
+    axes = check.axes("flip", "dims", dims, x.ndim) or builtins.range(x.ndim)
+    return x[tuple(slice(None, None, -1) if a in axes else slice(None) for a in builtins.range(x.ndim))]
+
+
+def _triangle(function, input, diagonal, lower: bool):
+    x = check.tensor(function, "input", input)
+    if x.ndim < 2:
+        raise check.bad(function, "input", input, "a tensor of at least 2 axes (matrices in the last two)")
+    k = check.integer(function, "diagonal", diagonal)
+    rows, columns = x.shape[-2:]
+    kept = np.tri(rows, columns, k, dtype=bool) if lower else ~np.tri(rows, columns, k - 1, dtype=bool)
+    return ew.select(constant(kept, bool_), x, constant(0, x.dtype))
+
+
+def tril(input, diagonal=0):
+    """The lower triangle of the matrices in input's last two axes (on and below the diagonal-th
+    diagonal), zeros above."""
+    return _triangle("tril", input, diagonal, lower=True)
+
+
+def triu(input, diagonal=0):
+    """The upper triangle: on and above the diagonal-th diagonal, zeros below."""
+    return _triangle("triu", input, diagonal, lower=False)
 
 
 def masked_fill(input_x, mask, value):

@@ -26,12 +26,12 @@ from ..shaping import transpose as transpose_op
 from . import arguments as check
 from .array_func import constant, gather_elements, move_axis
 
-__all__ = ["absolute", "addn", "all", "any", "argmax", "argmin", "bmm", "clamp", "clip", "clip_by_global_norm",
-           "clip_by_value", "cos", "count_nonzero", "cumsum", "dot", "floor", "ger", "intopk", "inv", "isfinite",
-           "isinf", "isnan", "logical_and", "logical_not", "logical_or", "matmul", "max", "mean", "min", "norm",
-           "pows", "prod", "reduce_max", "reduce_mean", "reduce_min", "reduce_sum", "sin", "sort", "square", "std",
-           "sum", "tensor_add", "tensor_div", "tensor_dot", "tensor_floordiv", "tensor_mul", "tensor_pow",
-           "tensor_sub", "topk", "var"]
+__all__ = ["absolute", "addn", "all", "amax", "amin", "any", "argmax", "argmin", "bmm", "clamp", "clip",
+           "clip_by_global_norm", "clip_by_value", "cos", "count_nonzero", "cumsum", "div", "dot", "floor", "ger",
+           "intopk", "inv", "isfinite", "isinf", "isnan", "logical_and", "logical_not", "logical_or", "logsumexp",
+           "matmul", "max", "mean", "min", "norm", "pow", "pows", "prod", "reciprocal", "reduce_max", "reduce_mean",
+           "reduce_min", "reduce_sum", "sin", "sort", "square", "std", "sum", "tensor_add", "tensor_div",
+           "tensor_dot", "tensor_floordiv", "tensor_mul", "tensor_pow", "tensor_sub", "topk", "var"]
 
 
 def _float(function: str, x):
@@ -56,6 +56,11 @@ def _arg_max(x, axis):
 def _kept(x, axes):
     """The shape a reduction over axes (None: all) keeps with keep_dims, for reshaping its result back."""
     return tuple(1 if axes is None or i in axes else d for i, d in enumerate(x.shape))
+
+
+def _reduced(x, axes):
+    """The shape a reduction over axes (None: all) leaves without keep_dims."""
+    return tuple(d for i, d in enumerate(x.shape) if axes is not None and i not in axes)
 
 
 # -- reductions ---------------------------------------------------------------------------------------------------
@@ -112,6 +117,27 @@ def max(input, axis=None, keepdims=False, *, initial=None, where=None):
 def min(input, axis=None, keepdims=False, *, initial=None, where=None):
     """(values, int64 indices) of the minimum along axis."""
     return _extreme("min", input, axis, keepdims, initial, where, negate=True)
+
+
+def amax(input, axis=None, keepdims=False, *, initial=None, where=None):
+    """The maximum along axis (None: every axis), without ops.max's indices."""
+    return _extreme("amax", input, axis, keepdims, initial, where, negate=False)[0]
+
+
+def amin(input, axis=None, keepdims=False, *, initial=None, where=None):
+    """The minimum along axis (None: every axis)."""
+    return _extreme("amin", input, axis, keepdims, initial, where, negate=True)[0]
+
+
+def logsumexp(input, dim, keepdim=False):
+    """log Σ exp(input) over dim (() or None: every axis), shifted by the maximum so exp cannot overflow."""
+    x = _float("logsumexp", input)
+    axes = check.axes("logsumexp", "dim", dim, x.ndim)
+    keep = check.boolean("logsumexp", "keepdim", keepdim)
+    peak = ew.stop_gradient(reduce_max_op(x, axis=axes, keep_dims=True))
+    total = ew.log(reduce_sum_op(ew.exp(ew.sub(x, peak)), axis=axes, keep_dims=True))
+    result = ew.add(total, peak)
+    return result if keep else reshape_op(result, shape=_reduced(x, axes))
 
 
 def _reduction(reduce, negate=False):
@@ -209,7 +235,7 @@ def prod(input, axis=None, keep_dims=False, dtype=None):
         product = _product_along(product, a)
     if x.ndim == 0 or check.boolean("prod", "keep_dims", keep_dims):
         return product
-    return reshape_op(product, shape=tuple(d for i, d in enumerate(x.shape) if axes is not None and i not in axes))
+    return reshape_op(product, shape=_reduced(x, axes))
 
 
 def _moments(function, input, axis, ddof, keepdims):
@@ -335,6 +361,35 @@ def cos(input):
 
 def floor(input):
     return ew.floor(_float("floor", input))
+
+
+def div(input, other, *, rounding_mode=None):
+    """input / other; rounding_mode 'floor' rounds the quotient down and 'trunc' toward zero, and then
+    two int tensors divide to an int (exactly, through floor_div), as MindSpore 2.x."""
+    check.choice("div", "rounding_mode", rounding_mode, (None, "floor", "trunc"))
+    if rounding_mode is None:
+        return ew.div(input, other)
+    if builtins.all(not v.dtype.is_float if getattr(v, "type", None) is not None else isinstance(v, numbers.Integral)
+           for v in (input, other)):
+        quotient = ew.floor_div(input, other)
+        if rounding_mode == "floor":
+            return quotient
+        inexact = ew.ne(ew.mul(quotient, other), input)     # a negative inexact quotient rounds up toward 0
+        return ew.select(logical_and(inexact, ew.lt(quotient, 0)), ew.add(quotient, 1), quotient)
+    quotient = ew.div(input, other)
+    if rounding_mode == "floor":
+        return ew.floor(quotient)
+    return ew.select(ew.lt(quotient, 0), ew.neg(ew.floor(ew.neg(quotient))), ew.floor(quotient))
+
+
+def pow(input, exponent):
+    """input ** exponent; either may be a number."""
+    return ew.pow(input, exponent)
+
+
+def reciprocal(input):
+    """1 / input; ints and bools give float32."""
+    return ew.div(1.0, _float("reciprocal", input))
 
 
 def isnan(input):

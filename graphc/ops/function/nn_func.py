@@ -11,6 +11,8 @@ import numpy as np
 from .. import elementwise as ew
 from ..activation import gelu as gelu_op
 from ..activation import hsigmoid, hswish
+from ..indexing import strided_slice
+from ..join import stack
 from ..linalg import matmul as matmul_op
 from ..nn import avg_pool2d as avg_pool2d_op
 from ..nn import conv2d as conv2d_op
@@ -18,9 +20,11 @@ from ..nn import log_softmax as log_softmax_op
 from ..nn import max_pool2d as max_pool2d_op
 from ..nn import softmax as softmax_op
 from ..pad import pad_op
+from ..reduction import argmax as argmax_op
 from ..reduction import reduce_mean
 from ..shaping import cast as cast_op
 from ..shaping import reshape as reshape_op
+from ...types import int64
 from . import arguments as check
 from .array_func import constant, move_axis
 
@@ -107,14 +111,36 @@ def conv2d(input, weight, bias=None, stride=1, pad_mode="valid", padding=0, dila
     return y if bias is None else ew.add(y, reshape_op(bias, shape=(1, -1, 1, 1)))
 
 
-def _pool_padding(function, x, padding, value):
-    """x [N, C, H, W] padded symmetrically by padding (an int or (h, w)) with value."""
+def _pool_pads(function, padding) -> tuple[int, int]:
+    """(rows, columns) padded on each side, from an int or (h, w)."""
     pads = (padding, padding) if check.is_int(padding) else padding
     if not isinstance(pads, (tuple, list)) or len(pads) != 2 or not all(check.is_int(p) and p >= 0 for p in pads):
         raise check.bad(function, "padding", padding, "an int >= 0 or a pair of them (h, w)")
+    return int(pads[0]), int(pads[1])
+
+
+def _pool_padding(function, x, padding, value):
+    """x [N, C, H, W] padded symmetrically by padding (an int or (h, w)) with value."""
+    pads = _pool_pads(function, padding)
     if not any(pads):
         return x
     return pad_op(x, paddings=((0, 0), (0, 0), (pads[0], pads[0]), (pads[1], pads[1])), value=value)
+
+
+def window_argmax(padded, kernel_size, stride, padding, width: int):
+    """MindSpore's max-pooling indices: for each kernel_size window of padded [N, C, H', W'], stride
+    apart, the int64 index row · width + column, in the unpadded input's plane, of its first maximum;
+    padding is (top, left), the rows and columns the input was padded by (with -inf, so they never
+    win). Composed of strided slices, stack and argmax (an index has no gradient)."""
+    (kh, kw), (sh, sw), (top, left) = kernel_size, stride, padding
+    n, c, h, w = padded.shape
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    taps = [strided_slice(padded, begin=(0, 0, i, j), end=(n, c, i + sh * (oh - 1) + 1, j + sw * (ow - 1) + 1),
+                          strides=(1, 1, sh, sw)) for i in range(kh) for j in range(kw)]
+    tap = cast_op(argmax_op(stack(taps, axis=4), axis=4), dtype=int64)
+    rows = constant(np.arange(oh)[:, None] * sh - top, int64)
+    columns = constant(np.arange(ow) * sw - left, int64)
+    return ew.add(ew.mul(ew.add(rows, ew.floor_div(tap, kw)), width), ew.add(columns, ew.floor_mod(tap, kw)))
 
 
 def _refuse_ceil_mode(function, ceil_mode):
@@ -127,12 +153,15 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, return_indice
     """The maximum of each kernel_size window of x [N, C, H, W], stride (default: kernel_size) apart,
     the input padded by padding with -inf."""
     t = check.tensor("max_pool2d", "x", x)
-    if dilation not in (1, (1, 1)) or return_indices:
-        raise check.refuse("max_pool2d", "dilation and return_indices are not supported; graphc pools "
-                                         "undilated windows and returns the values only")
+    if dilation not in (1, (1, 1)):
+        raise check.refuse("max_pool2d", "dilation is not supported; graphc pools undilated windows")
     _refuse_ceil_mode("max_pool2d", ceil_mode)
     padded = _pool_padding("max_pool2d", t, padding, -math.inf)
-    return max_pool2d_op(padded, kernel_size=kernel_size, stride=kernel_size if stride is None else stride)
+    values = max_pool2d_op(padded, kernel_size=kernel_size, stride=kernel_size if stride is None else stride)
+    if not check.boolean("max_pool2d", "return_indices", return_indices):
+        return values
+    kernel, step = (tuple(v) if isinstance(v, (tuple, list)) else (v, v) for v in (kernel_size, stride or kernel_size))
+    return values, window_argmax(padded, kernel, step, _pool_pads("max_pool2d", padding), t.shape[3])
 
 
 def avg_pool2d(input_x, kernel_size=1, stride=1, padding=0, ceil_mode=False, count_include_pad=True,

@@ -9,10 +9,11 @@ import numpy as np
 
 from ...context import rng
 from ...types import float32, int64
+from ..random import dropout as dropout_op
 from . import arguments as check
 from .array_func import constant
 
-__all__ = ["multinomial", "normal", "rand", "randn", "standard_normal", "uniform"]
+__all__ = ["dropout", "multinomial", "normal", "rand", "randn", "standard_normal", "uniform"]
 
 
 def _generator(function: str, seed) -> np.random.Generator:
@@ -81,3 +82,18 @@ def multinomial(input, num_samples, replacement=True, seed=None):
         raise check.bad("multinomial", "num_samples", num_samples, f"at most {rows.shape[1]} without replacement")
     draws = np.stack([generator.choice(rows.shape[1], count, replace=replacement, p=row / row.sum()) for row in rows])
     return constant(draws if weights.ndim == 2 else draws[0], int64)
+
+
+def dropout(input, p=0.5, training=True, seed=None):
+    """MindSpore 2.x's functional dropout: when training, each element zeroed with probability p and
+    the rest scaled by 1 / (1 - p), by the dropout op's mask for a (counter, seed) pair drawn from
+    graphc.set_seed's generator (or from seed). Eager only, like the draws above; a compiled step
+    uses nn.Dropout or ops.Dropout, which own a step counter."""
+    x = check.tensor("dropout", "input", input)
+    rate = check.number("dropout", "p", p)
+    if not 0 <= rate < 1:
+        raise check.bad("dropout", "p", p, "a probability in [0, 1)")
+    if not training or rate == 0:
+        return x
+    counter, draw_seed = (int(v) for v in _generator("dropout", seed).integers(0, 1 << 62, size=2))
+    return dropout_op(x, constant(counter, int64), keep_prob=1.0 - rate, seed=draw_seed)
