@@ -2,6 +2,10 @@
 (tests/mindspore_reference/rnn.json, from record_rnn.py), in PYNATIVE_MODE and in GRAPH_MODE; one
 scan per layer and direction whatever the sequence length; gradients against finite differences;
 training in both modes; the errors on bad input."""
+import re
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -10,6 +14,7 @@ from graphc import Parameter, Tensor, nn
 from graphc.errors import GraphcError
 from graphc.jit import trace
 from ms_reference import in_mode, recorded
+from conftest import REPO
 
 RECORDED = recorded("rnn")
 MODES = [graphc.PYNATIVE_MODE, graphc.GRAPH_MODE]
@@ -212,3 +217,16 @@ def test_bad_arguments_are_refused():
             nn.LSTM(4, 3, **kwargs)
     with pytest.raises(graphc.errors.ArgumentError, match="nonlinearity must be 'tanh' or 'relu'"):
         nn.RNN(4, 3, nonlinearity="sigmoid")
+
+
+# -- the example ----------------------------------------------------------------------------------------------
+def test_the_row_by_row_mnist_example_learns_and_prints_epoch_time_and_accuracy(mnist_dir):
+    """A short run (60 steps, 5 test batches): the loss falls and the output has the promised lines.
+    The full run's accuracy is in docs/models.md."""
+    run = subprocess.run([sys.executable, str(REPO / "examples" / "train_lstm_mnist.py"), "--epochs", "1",
+                          "--steps", "60", "--test-batches", "5", "--data", str(mnist_dir)],
+                         capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    assert re.search(r"epoch time: [\d.]+ ms, per step time: [\d.]+ ms", run.stdout)
+    accuracy = float(re.search(r"epoch 1: test accuracy ([\d.]+)", run.stdout).group(1))
+    assert accuracy > 0.3       # chance is 0.1; 60 Adam steps of batch 128 are well past it
