@@ -207,6 +207,8 @@ def test_a_cell_names_its_expected_shapes():
     with pytest.raises(GraphcError, match=r"LSTMCell: expected hx \[2, 3\] .*got f32\[3,3\]"):
         state = Tensor(np.zeros((3, 3), np.float32))
         nn.LSTMCell(4, 3)(Tensor(np.zeros((2, 4), np.float32)), (state, state))
+    with pytest.raises(GraphcError, match=r"LSTM: hx must be a pair \(h, c\) of Tensors, got Tensor"):
+        nn.LSTM(4, 3)(Tensor(np.zeros((5, 2, 4), np.float32)), Tensor(np.zeros((1, 2, 3), np.float32)))
 
 
 def test_bad_arguments_are_refused():

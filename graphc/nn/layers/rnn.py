@@ -19,7 +19,7 @@ import numpy as np
 
 from ... import ops
 from ...control_flow import scan
-from ...errors import ArgumentError
+from ...errors import ArgumentError, GraphcError
 from ...tracing import Tensor
 from ...types import float32, int32, int64
 from ..cell import Cell
@@ -76,6 +76,16 @@ def _check_sizes(kind: str, input_size, hidden_size, has_bias) -> None:
         raise ArgumentError(f"{kind}: has_bias must be a bool, got {has_bias!r}")
 
 
+def _state_tensors(cell, hx) -> tuple:
+    """The Tensors of a state: (h,) or, for an LSTM, (h, c)."""
+    if cell.mode != "LSTM":
+        return (hx,)
+    if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+        raise GraphcError(f"{layer_name(cell)}: hx must be a pair (h, c) of Tensors, got {type(hx).__name__}; "
+                          "pass (h_0, c_0), or None for zeros")
+    return tuple(hx)
+
+
 def _check_dtype(kind: str, dtype) -> None:
     if dtype != float32:
         raise ArgumentError(f"{kind}: dtype must be float32 (the only parameter dtype graphc's recurrent layers "
@@ -116,7 +126,7 @@ class _CellBase(_Weights):
             raise input_error(self, x, f"input [batch, {self.input_size}]",
                               f"the cell was built with input_size={self.input_size}: feed it [batch, "
                               f"{self.input_size}] (one time step) or build it with the input's feature size")
-        for h in (hx if self.mode == "LSTM" else (hx,)):
+        for h in _state_tensors(self, hx):
             check_tensor(self, h)
             if h.shape != (x.shape[0], self.hidden_size):
                 raise input_error(self, h, f"hx [{x.shape[0]}, {self.hidden_size}] (batch of x {x.type}, hidden_size)",
@@ -236,8 +246,7 @@ class _RNNBase(_Weights):
         other = "False" if self.batch_first else "True"
         mismatch = (f"x's batch axis ({'0' if self.batch_first else '1'} with batch_first={self.batch_first}) has "
                     f"{batch}; if x is laid out the other way, build the layer with batch_first={other}")
-        states = () if hx is None else hx if self.mode == "LSTM" else (hx,)
-        for h in states:
+        for h in () if hx is None else _state_tensors(self, hx):
             check_tensor(self, h)
             if h.shape != (layers, batch, self.hidden_size):
                 raise input_error(self, h, f"hx [num_layers·directions={layers}, batch={batch}, "
