@@ -1,10 +1,11 @@
 """Row-by-row MNIST: an LSTM reads each 28x28 image as 28 steps of 28 pixels, then a Dense layer.
 
-    python examples/train_lstm_mnist.py                     # 5 epochs, batch 128, Adam
+    python examples/train_lstm_mnist.py                     # 10 epochs, batch 128, Adam
     python examples/train_lstm_mnist.py --epochs 1 --steps 50 --test-batches 10   # a quick look
 
 The LSTM (hidden size 128) is one scan over the 28 rows; the classifier reads its last hidden state.
-Each epoch prints its time (TimeMonitor) and the test accuracy. MNIST is downloaded into --data from
+Adam's learning rate follows a cosine from --lr down to 0 over the run. Each epoch prints its time
+(TimeMonitor) and the test accuracy. MNIST is downloaded into --data from
 the public mirrors (or from GRAPHC_MNIST_MIRRORS, which may name file:// folders) unless it is
 already there.
 """
@@ -36,9 +37,9 @@ class RowLSTM(nn.Cell):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate")
+    parser.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate at the first step")
     parser.add_argument("--steps", type=int, default=-1, help="train on the first STEPS batches of each epoch "
                         "(-1: all)")
     parser.add_argument("--test-batches", type=int, default=-1, help="evaluate on the first TEST_BATCHES batches "
@@ -56,12 +57,13 @@ def main():
                   download=True).run().take(args.steps)
     test = Mnist(path=args.data, split="test", batch_size=args.batch_size, resize=28,
                  download=True).run().take(args.test_batches)
+    steps = train.get_dataset_size()
+    learning_rates = nn.cosine_decay_lr(0.0, args.lr, steps * args.epochs, steps, args.epochs)
     network = RowLSTM()
     model = Model(network, loss_fn=nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
-                  optimizer=nn.Adam(network.trainable_params(), learning_rate=args.lr), metrics={"acc"})
-    steps = train.get_dataset_size()
+                  optimizer=nn.Adam(network.trainable_params(), learning_rate=learning_rates), metrics={"acc"})
     for epoch in range(1, args.epochs + 1):
-        model.train(1, train, callbacks=[TimeMonitor(steps), LossMonitor(args.lr, steps)])
+        model.train(1, train, callbacks=[TimeMonitor(steps), LossMonitor(learning_rates, steps)])
         accuracy = model.eval(test)["acc"]
         print(f"epoch {epoch}: test accuracy {accuracy:.4f}", flush=True)
 
