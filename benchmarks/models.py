@@ -1,8 +1,14 @@
 """Benchmark: the training step (forward, backward, batch-norm statistics, Momentum update) of the
 zoo's networks, against PyTorch eager on the same network in the same run.
 
-    python benchmarks/models.py                      # resnet20, resnet18, mobilenet_v2
+    python benchmarks/models.py                      # the CNNs, then lstm, gru, text_bilstm
     python benchmarks/models.py --models resnet20 --rounds 5
+    python benchmarks/models.py --models lstm gru text_bilstm
+
+The recurrent networks (sequence_models.py) classify from the last hidden state: `lstm` and `gru`
+read row-by-row MNIST-shaped input (28 steps of 28 features, hidden 128), `text_bilstm` embeds
+synthetic tokens (vocabulary 5000, 64 features) into a bidirectional LSTM (hidden 128). PyTorch's
+twins use nn.LSTM / nn.GRU (oneDNN's fused kernels) with the same weights.
 
 For each network it prints, all measured in this run: FLOPs per step (of the optimized step graph,
 by each op's flops rule), cold and cached compile time (each in a new process, the cold one with
@@ -32,13 +38,20 @@ from graphc.inspect import graph_stats  # noqa: E402
 from graphc.jit import trace  # noqa: E402
 from graphc.models import mobilenet_v2, resnet18, resnet20  # noqa: E402
 from graphc.passes import run_pipeline  # noqa: E402
+from sequence_models import SequenceClassifier  # noqa: E402
+
+VOCAB = 5000
 
 # name -> (builder, input shape of one batch)
 MODELS = {
     "resnet20": (lambda: resnet20(num_classes=10, in_channels=1), (128, 1, 28, 28)),
     "resnet18": (lambda: resnet18(num_classes=10, small_input=True), (64, 3, 32, 32)),
     "mobilenet_v2": (lambda: mobilenet_v2(num_classes=10), (64, 3, 32, 32)),
+    "lstm": (lambda: SequenceClassifier("LSTM", 28, 128), (128, 28, 28)),
+    "gru": (lambda: SequenceClassifier("GRU", 28, 128), (128, 28, 28)),
+    "text_bilstm": (lambda: SequenceClassifier("LSTM", 64, 128, vocab=VOCAB, bidirectional=True), (64, 100)),
 }
+TOKEN_MODELS = {"text_bilstm"}      # their input is int32 token ids in [0, VOCAB)
 
 
 def make_network(name, seed=0):
@@ -55,7 +68,9 @@ def make_train_step(network):
 def batch(name, seed=1):
     shape = MODELS[name][1]
     rng = np.random.default_rng(seed)
-    return rng.standard_normal(shape).astype(np.float32), rng.integers(0, 10, shape[0]).astype(np.int32)
+    inputs = rng.integers(0, VOCAB, shape).astype(np.int32) if name in TOKEN_MODELS else \
+        rng.standard_normal(shape).astype(np.float32)
+    return inputs, rng.integers(0, 10, shape[0]).astype(np.int32)
 
 
 def step_flops(name):

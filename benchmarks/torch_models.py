@@ -1,4 +1,4 @@
-"""The zoo's networks in PyTorch (eager), for benchmarks/models.py when torch is installed: the same
+"""The zoo's networks and the recurrent classifiers in PyTorch (eager), for benchmarks/models.py when torch is installed: the same
 layers, padding, attribute names and initial weights as graphc's (copied from a graphc network by
 name), so the two frameworks run the same training step and their first outputs can be compared."""
 import numpy as np
@@ -8,8 +8,11 @@ from torch import nn
 
 from graphc import nn as graphc_nn
 from graphc.models import InvertedResidual, MobileNetV2, ResNet
+from sequence_models import SequenceClassifier
 
-TORCH_FIELD = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
+# graphc's names where torch's differ; the recurrent weights (weight_ih_l0, ...) have the same names
+TORCH_FIELD = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var",
+               "embedding_table": "weight"}
 
 
 def conv(graphc_conv) -> nn.Conv2d:
@@ -86,6 +89,24 @@ class TorchMobileNetV2(nn.Module):
         return self.classifier(self.features(x).mean(dim=(2, 3)))
 
 
+class TorchSequenceClassifier(nn.Module):
+    def __init__(self, net: SequenceClassifier):
+        super().__init__()
+        self.bidirectional = net.bidirectional
+        self.embedding = None if net.embedding is None else nn.Embedding(net.embedding.vocab_size,
+                                                                         net.embedding.embedding_size)
+        self.rnn = getattr(nn, net.kind)(net.rnn.input_size, net.rnn.hidden_size, batch_first=True,
+                                         bidirectional=net.bidirectional)
+        self.fc = nn.Linear(net.fc.in_channels, net.fc.out_channels)
+
+    def forward(self, x):
+        if self.embedding is not None:
+            x = self.embedding(x.long())
+        _, state = self.rnn(x)
+        h_n = state[0] if isinstance(self.rnn, nn.LSTM) else state
+        return self.fc(torch.cat([h_n[-2], h_n[-1]], dim=1) if self.bidirectional else h_n[-1])
+
+
 def sequential(cells) -> nn.Sequential:
     mirror = {graphc_nn.Conv2d: conv, graphc_nn.BatchNorm2d: batch_norm, graphc_nn.ReLU6: lambda _: nn.ReLU6(),
               InvertedResidual: TorchInvertedResidual}
@@ -93,9 +114,9 @@ def sequential(cells) -> nn.Sequential:
 
 
 def torch_model(net) -> nn.Module:
-    """The PyTorch twin of a graphc ResNet or MobileNetV2, holding the same values."""
-    assert isinstance(net, (ResNet, MobileNetV2)), type(net).__name__
-    model = TorchResNet(net) if isinstance(net, ResNet) else TorchMobileNetV2(net)
+    """The PyTorch twin of a graphc ResNet, MobileNetV2 or SequenceClassifier, holding the same values."""
+    twins = {ResNet: TorchResNet, MobileNetV2: TorchMobileNetV2, SequenceClassifier: TorchSequenceClassifier}
+    model = next(twin(net) for kind, twin in twins.items() if isinstance(net, kind))
     state = {}
     for name, param in net.parameters_and_names():
         if name.endswith(".counter"):       # graphc's dropout counter: torch keeps its generator elsewhere
