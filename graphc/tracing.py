@@ -95,6 +95,16 @@ class Tensor(TensorMethods):
         return self.type.nbytes
 
     @property
+    def strides(self) -> tuple[int, ...]:
+        """Bytes to step along each axis, as MindSpore gives them: a tensor's elements are always
+        stored row-major and contiguous (x.T is a new tensor), so they follow from shape and itemsize."""
+        steps, step = [], self.itemsize
+        for dim in reversed(self.shape):
+            steps.append(step)
+            step *= dim
+        return tuple(reversed(steps))
+
+    @property
     def is_symbolic(self) -> bool:
         return self._node is not None
 

@@ -87,6 +87,8 @@ PRIMITIVE_CASES = [
     ("Fill", lambda x: x + ops.Fill()(graphc.float32, (3, 4), 2.5), lambda x: x + 2.5, [X]),
     ("ZerosLike", lambda x: ops.ZerosLike()(x), np.zeros_like, [X]),
     ("OnesLike", lambda x: ops.OnesLike()(x), np.ones_like, [X]),
+    ("Zeros", lambda x: x + ops.Zeros()((3, 4), graphc.float32), lambda x: x, [X]),
+    ("Ones", lambda x: x + ops.Ones()(4), lambda x: x + 1, [X]),        # an int size; float32 by default
     ("Rsqrt", lambda x: ops.Rsqrt()(x), lambda x: 1 / np.sqrt(x), [POSITIVE]),
     ("Sign", lambda x: ops.Sign()(x), np.sign, [X]),
     ("RealDiv", lambda x, y: ops.RealDiv()(x, y), np.divide, [X, POSITIVE]),
@@ -221,6 +223,7 @@ def test_gradients_through_primitives():
                                             "f32[3,4]; give one pair per axis"),
     (lambda: ops.BiasAdd()(Tensor(X), Tensor(X[0, :3])), "ops.BiasAdd: input_x f32[3,4] and bias f32[3] do not fit"),
     (lambda: ops.Flatten()(Tensor(np.float32(1))), "ops.Flatten: the input is f32[], a scalar"),
+    (lambda: ops.Zeros()((2, -1)), "ops.Zeros: size=(2, -1) is not valid; expected an int >= 0 or a tuple of them"),
     (lambda: ops.SoftmaxCrossEntropyWithLogits()(Tensor(X), Tensor(np.array([1, 0, 3], np.int32))),
      "must both be [N, C] with the same shape and dtype; for int class indices use ops.SparseSoftmaxCrossEntropy"),
     (lambda: ops.Dropout(keep_prob=0), "ops.Dropout: keep_prob=0 is not valid; expected a number in (0, 1]"),

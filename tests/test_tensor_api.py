@@ -96,6 +96,13 @@ def test_sizes_and_python_protocols():
         len(Tensor(1.0))
 
 
+def test_strides_are_row_major_byte_steps():
+    assert Tensor(np.ones((2, 2), np.int32)).strides == (8, 4)
+    assert Tensor(np.zeros((2, 3, 4))).strides == (96, 32, 8)
+    assert Tensor(np.ones((2, 3), np.float32)).T.strides == (8, 4)      # x.T is a new row-major tensor
+    assert Tensor(1.0).strides == ()
+
+
 def test_repeat_needs_a_count_per_axis():
     with pytest.raises(GraphcError, match="repeat: 1 repetition count"):
         Tensor(np.ones((2, 3))).repeat(2)

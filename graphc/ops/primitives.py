@@ -11,7 +11,7 @@ import math
 import numbers
 
 from ..errors import ArgumentError
-from ..types import dtype_of, int32
+from ..types import dtype_of, float32, int32
 from . import elementwise as ew
 from .indexing import gather
 from .join import concat, split, stack
@@ -202,6 +202,32 @@ class ReduceMean(_Reduce):
 class ReduceMax(_Reduce):
     """The maximum over axis (() or left out: every axis); keep_dims keeps reduced axes as size 1."""
     op = reduce_max
+
+
+class _Filled(Primitive):
+    """A new tensor of shape size (an int or a tuple of ints) and dtype type (float32 if left out)."""
+    inputs = ("size", "type")
+    value = None
+
+    def __call__(self, size, type=None):
+        return super().__call__(size, type)
+
+    def compute(self, size, dtype):
+        shape = (size,) if isinstance(size, int) and not isinstance(size, bool) else size
+        if not isinstance(shape, (tuple, list)) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                                           for d in shape):
+            raise self._bad("size", size, "an int >= 0 or a tuple of them")
+        return _filled(float32 if dtype is None else dtype, shape, self.value)
+
+
+class Zeros(_Filled):
+    __doc__ = "Zeros: " + _Filled.__doc__
+    value = 0
+
+
+class Ones(_Filled):
+    __doc__ = "Ones: " + _Filled.__doc__
+    value = 1
 
 
 class MatMul(Primitive):
