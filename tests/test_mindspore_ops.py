@@ -177,6 +177,18 @@ def test_assign_writes_the_parameter():
     np.testing.assert_array_equal(p.asnumpy(), 1)
 
 
+@pytest.mark.parametrize("assign, traced", [(ops.assign, False), (ops.Assign(), False), (ops.assign, True)])
+def test_assign_converts_a_value_its_parameter_dtype_absorbs(assign, traced):
+    # MindSpore converts int64 into a float32 Parameter (promotion gives float32) and refuses the
+    # rest: a Parameter keeps its dtype
+    p = Parameter(np.zeros(3, np.float32), name="p")
+    write = graphc.jit(lambda value: assign(p, value)) if traced else lambda value: assign(p, value)
+    write(Tensor([7, 8, 9]))
+    assert p.asnumpy().tolist() == [7, 8, 9] and p.dtype == graphc.float32
+    with pytest.raises(GraphcError, match="cannot assign f64\\[3\\] to a parameter of type f32\\[3\\]"):
+        write(Tensor(np.ones(3)))
+
+
 def test_gradients_through_primitives():
     loss = lambda x, y: ops.ReduceSum()(ops.Square()(ops.Concat(0)((x, ops.MatMul(transpose_b=True)(x, y)))))
     check_vjp(loss, [X.astype(np.float64), RNG.standard_normal((4, 4))], RNG)

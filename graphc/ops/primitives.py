@@ -11,7 +11,7 @@ import math
 import numbers
 
 from ..errors import ArgumentError
-from ..types import dtype_of, float32, int32
+from ..types import dtype_of, float32, int32, promote_types
 from . import elementwise as ew
 from .indexing import gather
 from .join import concat, split, stack
@@ -22,7 +22,7 @@ from .nn import (avg_pool2d, conv2d, log_softmax, max_pool2d, softmax, sparse_so
 from .pad import pad_op
 from .reduction import argmax, broadcast_to, reduce_max, reduce_mean, reduce_sum
 from .shaping import cast, one_hot, reshape, transpose
-from .state import assign
+from .state import assign as assign_op
 
 
 class Primitive:
@@ -91,6 +91,17 @@ def _flatten(x):
         raise ArgumentError(f"ops.Flatten: the input is {x.type}, a scalar; Flatten keeps axis 0 (the batch), so it "
                             "needs a tensor [N, ...]")
     return reshape(x, shape=(x.shape[0], math.prod(x.shape[1:])))
+
+
+def assign(variable, value):
+    """Writes value into the Parameter variable (when a traced step ends; at once eagerly) and
+    returns it. As in MindSpore, a value of another dtype is converted only when promoting the two
+    gives the Parameter's dtype (an int64 tensor into a float32 Parameter); a wider or a float
+    value into an int Parameter is refused, since a Parameter keeps its dtype."""
+    target, given = getattr(variable, "dtype", None), getattr(value, "dtype", None)
+    if target is not None and given is not None and given != target and promote_types([target, given]) == target:
+        value = cast(value, dtype=target)
+    return assign_op(variable, value)
 
 
 UNARY, BINARY = ("x",), ("x", "y")
@@ -499,4 +510,4 @@ class BiasAdd(Primitive):
 PRIMITIVES = sorted(name for name, value in globals().items()
                     if isinstance(value, type) and issubclass(value, Primitive) and not name.startswith("_")
                     and value is not Primitive)
-__all__ = ["Primitive", "depend", "expand_dims", "squeeze", *PRIMITIVES]
+__all__ = ["Primitive", "assign", "depend", "expand_dims", "squeeze", *PRIMITIVES]
