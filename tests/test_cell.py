@@ -130,6 +130,14 @@ def test_set_train_reaches_every_layer():
     assert not any(cell.training for _, cell in net.cells_and_names())
 
 
+def test_phase_names_the_mode_set_train_chose():
+    net = lenet()
+    assert net.phase == "train" and not net.training          # MindSpore's phase before any set_train
+    net.set_train(False)
+    assert {cell.phase for _, cell in net.cells_and_names()} == {"predict"}
+    assert net.set_train().phase == "train"
+
+
 def test_lenet_example_builds_net_and_a_training_step():
     run = subprocess.run([sys.executable, str(REPO / "examples" / "lenet.py")], capture_output=True, text=True,
                          timeout=60, cwd=REPO)

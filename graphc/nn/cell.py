@@ -27,6 +27,7 @@ class Cell:
         object.__setattr__(self, "_name_prefix", "")    # what this cell's parameter names start with
         self._auto_prefix = auto_prefix
         self.training = False
+        self.phase = "train"       # MindSpore's name for the mode set_train last chose ("train" before any)
         self._scope_name = ""
         self._jit = None
 
@@ -116,7 +117,7 @@ class Cell:
 
     def set_train(self, mode: bool = True) -> "Cell":
         for _, cell in self.cells_and_names():
-            cell.training = mode
+            cell.training, cell.phase = mode, "train" if mode else "predict"
         Cell._modes_version += 1
         return self
 
