@@ -241,6 +241,28 @@ class Ones(_Filled):
     value = 1
 
 
+class ApplyMomentum(Primitive):
+    """One momentum step on Parameters: accumulation <- accumulation * momentum + gradient, then
+    variable <- variable - learning_rate * accumulation; returns the new variable. MindSpore 2.10's
+    CPU kernel ignores use_nesterov and gradient_scale (measured), so graphc refuses them rather
+    than pick a meaning; nn.Momentum(use_nesterov=True) has the Nesterov step."""
+    inputs = ("variable", "accumulation", "learning_rate", "gradient", "momentum")
+
+    def __init__(self, use_nesterov: bool = False, use_locking: bool = False, gradient_scale: float = 1.0):
+        if self._bool("use_nesterov", use_nesterov):
+            raise self._bad("use_nesterov", use_nesterov, "False (MindSpore's CPU kernel ignores it; for a "
+                                                          "Nesterov step use nn.Momentum(use_nesterov=True))")
+        self.use_locking = self._bool("use_locking", use_locking)    # graphc's writes never race
+        if gradient_scale != 1.0:
+            raise self._bad("gradient_scale", gradient_scale, "1.0 (MindSpore's CPU kernel ignores it; scale "
+                                                              "the gradient before the call)")
+
+    def compute(self, variable, accumulation, learning_rate, gradient, momentum):
+        velocity = accumulation * momentum + gradient
+        assign(accumulation, velocity)
+        return assign(variable, variable - learning_rate * velocity)
+
+
 class MatMul(Primitive):
     """x @ y of 2-D tensors, either transposed first."""
     inputs = BINARY
