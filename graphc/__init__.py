@@ -5,6 +5,7 @@ from .context import GRAPH_MODE, PYNATIVE_MODE, ParallelMode, get_auto_parallel_
 from .errors import GraphcError
 from .faces import lookup as _lookup
 from .tracing import Tensor, tensor
+from .sparse import COOTensor, CSRTensor, RowTensor
 from .types import bool_, float32, float64, int32, int64
 from .nn.parameter import Parameter, ParameterTuple
 from .jit import jit
@@ -27,7 +28,8 @@ for _name in nn.loss.FUNCTIONAL:
 # and mindspore.train's (Model, save_checkpoint, LossMonitor, ...).
 __getattr__ = _lookup(__name__, "graphc.common", "graphc.train")
 
-__all__ = ["GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter", "ParameterTuple", "Tensor",
+__all__ = ["COOTensor", "CSRTensor", "GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter",
+           "ParameterTuple", "RowTensor", "Tensor",
            "bool_", "communication", "float32", "float64", "get_auto_parallel_context", "get_context", "get_seed",
            "grad", "int32", "int64", "jit", "models", "nn", "ops", "reset_auto_parallel_context",
            "set_auto_parallel_context", "set_context", "set_seed", "tensor", "value_and_grad"]
