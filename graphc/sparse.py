@@ -40,7 +40,26 @@ def _dense(owner: str, shape: tuple[int, ...], positions: np.ndarray, values: Te
     return Tensor(dense)
 
 
-class CSRTensor:
+class _Sparse:
+    """What CSRTensor and COOTensor share: a dense `shape`, and `values` deciding dtype and size."""
+    shape: tuple[int, ...]
+    values: Tensor
+
+    @property
+    def dtype(self):
+        return self.values.dtype
+
+    @property
+    def size(self) -> int:
+        """The number of stored values, as MindSpore's."""
+        return self.values.size
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+class CSRTensor(_Sparse):
     """A 2-D matrix in compressed sparse rows: row i holds values[indptr[i]:indptr[i + 1]] at the
     columns indices[indptr[i]:indptr[i + 1]]."""
 
@@ -56,19 +75,6 @@ class CSRTensor:
             raise GraphcError(f"CSRTensor: indices {self.indices.type} and values {self.values.type} must have one "
                               "entry each per stored value")
 
-    @property
-    def dtype(self):
-        return self.values.dtype
-
-    @property
-    def size(self) -> int:
-        """The number of stored values, as MindSpore's."""
-        return self.values.size
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
     def astype(self, dtype) -> "CSRTensor":
         return CSRTensor(self.indptr, self.indices, self.values.astype(dtype), self.shape)
 
@@ -82,7 +88,7 @@ class CSRTensor:
                 f"indices={self.indices}, values={self.values})")
 
 
-class COOTensor:
+class COOTensor(_Sparse):
     """A sparse tensor as coordinates: values[k] sits at indices[k] (a row of ndim ints)."""
 
     def __init__(self, indices, values, shape):
@@ -93,18 +99,6 @@ class COOTensor:
             raise GraphcError(f"COOTensor: indices {self.indices.type} must be [number of values, rank of the shape] "
                               f"= [{self.values.shape[0]}, {len(self.shape)}] for values {self.values.type} and "
                               f"shape {self.shape}")
-
-    @property
-    def dtype(self):
-        return self.values.dtype
-
-    @property
-    def size(self) -> int:
-        return self.values.size
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
 
     def astype(self, dtype) -> "COOTensor":
         return COOTensor(self.indices, self.values.astype(dtype), self.shape)
