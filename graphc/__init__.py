@@ -18,7 +18,7 @@ from . import communication, loop_ops, models
 # they are given) in `ops` beside the primitives; the registry below the front end cannot import
 # them, so the package puts them there.
 ops.GradOperation = nn.GradOperation
-ops.Dropout = nn.stateful_ops.Dropout
+ops.Dropout, ops.Dropout2D = nn.stateful_ops.Dropout, nn.stateful_ops.Dropout2D
 ops.WhileLoop, ops.ForiLoop, ops.Scan = loop_ops.WhileLoop, loop_ops.ForiLoop, loop_ops.Scan
 for _name in nn.loss.FUNCTIONAL:
     setattr(ops, _name, getattr(nn.loss, _name))

@@ -287,6 +287,18 @@ def test_dropout_primitive_returns_the_mask_it_applied(mode):
     assert (masks[0] != masks[1]).any()             # a new mask at every call
 
 
+def test_dropout2d_drops_whole_channels(mode):
+    x = RNG.uniform(0.5, 1.5, (8, 16, 3, 2)).astype(np.float32)
+    dropout = ops.Dropout2D(0.5)
+    output, mask = (t.asnumpy() for t in graphc.jit(dropout)(Tensor(x)))
+    assert mask.dtype == np.bool_ and mask.shape == x.shape
+    assert (mask == mask[:, :, :1, :1]).all()                 # one draw per (sample, channel)
+    np.testing.assert_allclose(output, x * mask / 0.5, rtol=1e-6)
+    assert 0.3 < mask.mean() < 0.7                            # 128 draws: over 4 standard deviations
+    with pytest.raises(GraphcError, match="ops.Dropout2D: the input is f32\\[3,4\\]; it drops whole channels"):
+        dropout(Tensor(X))
+
+
 def test_dropout_primitive_seeds_fix_the_mask_in_both_modes():
     x = Tensor(np.ones((8, 8), np.float32))
     masks = []
