@@ -7,6 +7,6 @@ from graphc.sparse import COOTensor, CSRTensor, RowTensor
 from graphc.tracing import Tensor
 from graphc.types import bool_, float32, float64, int32, int64
 
-__all__ = ["COOTensor", "CSRTensor", "Parameter", "ParameterTuple", "RowTensor", "Tensor", "bool_", "float32", "float64", "get_seed", "int32", "int64",
-           "set_seed"]
+__all__ = ["COOTensor", "CSRTensor", "Parameter", "ParameterTuple", "RowTensor", "Tensor", "bool_", "float32",
+           "float64", "get_seed", "int32", "int64", "set_seed"]
 __getattr__ = lookup(__name__)

@@ -27,12 +27,12 @@ class Dropout(DropoutLayer):
 
     def __init__(self, keep_prob=0.5, Seed0=0, Seed1=0):
         if not isinstance(keep_prob, numbers.Real) or isinstance(keep_prob, bool) or not 0.0 < keep_prob <= 1.0:
-            raise ArgumentError(f"ops.{type(self).__name__}: keep_prob={keep_prob!r} is not valid; expected a number in (0, 1], the "
-                                "probability of KEEPING an element (keep_prob=0.8 drops 20%)")
+            raise ArgumentError(f"ops.{type(self).__name__}: keep_prob={keep_prob!r} is not valid; expected a number "
+                                "in (0, 1], the probability of KEEPING an element (keep_prob=0.8 drops 20%)")
         for name, seed in (("Seed0", Seed0), ("Seed1", Seed1)):
             if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < 1 << 32:
-                raise ArgumentError(f"ops.{type(self).__name__}: {name}={seed!r} is not valid; expected an int in [0, 2**32) (0 and "
-                                    "0: a seed from graphc.set_seed)")
+                raise ArgumentError(f"ops.{type(self).__name__}: {name}={seed!r} is not valid; expected an int in "
+                                    "[0, 2**32) (0 and 0: a seed from graphc.set_seed)")
         super().__init__(keep_prob=keep_prob)       # after every check: a refused call draws no seed
         if Seed0 or Seed1:
             self.seed = int(Seed1) << 32 | int(Seed0)
