@@ -121,6 +121,10 @@ class Parameter(Tensor):
             self._data[...] = value.astype(self._data.dtype, copy=False)
         return self
 
+    def value(self) -> Tensor:
+        """The current value, as a new Tensor (MindSpore's Parameter.value())."""
+        return Tensor(self._data.copy())
+
     def _write(self, key, values: np.ndarray) -> None:
         with self._set.locked():       # into its stable storage, as set_data writes
             self._data[key] = values

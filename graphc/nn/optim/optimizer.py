@@ -44,9 +44,27 @@ __all__ = ["Optimizer"]
 _GROUP_KEYS = ("params", "lr", "weight_decay", "grad_centralization", "order_params")
 
 
-class Optimizer(Cell):
-    def __init__(self, learning_rate, parameters, weight_decay=0.0, loss_scale=1.0):
+class StateOwner(Cell):
+    """A Cell keeping optimizer state: a ParameterTuple assigned to one of its attributes (state
+    cloned as in MindSpore, `self.moments = self.parameters.clone('moments', init='zeros')`) is
+    registered, so checkpoints save it; `parameters`, the trained Parameters, is not."""
+
+    def __init__(self):
         super().__init__(auto_prefix=False)
+
+    def _register(self, params: ParameterTuple) -> ParameterTuple:
+        for param in params:
+            self.insert_param_to_cell(param.name, param)
+        return params
+
+    def __setattr__(self, name: str, value):
+        fresh = isinstance(value, ParameterTuple) and name != "parameters"
+        super().__setattr__(name, self._register(value) if fresh else value)
+
+
+class Optimizer(StateOwner):
+    def __init__(self, learning_rate, parameters, weight_decay=0.0, loss_scale=1.0):
+        super().__init__()
         owner = type(self).__name__
         self.weight_decay = _weight_decay(owner, weight_decay)
         self.loss_scale = check_range(owner, "loss_scale", as_float(owner, "loss_scale", loss_scale, allow_int=True),
@@ -92,16 +110,6 @@ class Optimizer(Cell):
         that checkpoints save it; init is 'zeros', 'ones' or a number."""
         return self._register(self.parameters.clone(prefix, init))
 
-    def _register(self, params: ParameterTuple) -> ParameterTuple:
-        for param in params:
-            self.insert_param_to_cell(param.name, param)
-        return params
-
-    def __setattr__(self, name: str, value):
-        """State a subclass clones as in MindSpore (`self.moments = self.parameters.clone('moments',
-        init='zeros')`) is registered too, so checkpoints save it; the trained Parameters are not."""
-        fresh = isinstance(value, ParameterTuple) and name != "parameters"
-        super().__setattr__(name, self._register(value) if fresh else value)
 
     def weight_decays(self) -> list:
         """This step's weight decay of each parameter, times loss_scale: None where there is none; a
