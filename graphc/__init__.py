@@ -5,6 +5,7 @@ from .context import GRAPH_MODE, PYNATIVE_MODE, ParallelMode, get_auto_parallel_
 from .errors import GraphcError
 from .faces import lookup as _lookup
 from .tracing import Tensor, tensor
+from .sparse import COOTensor, CSRTensor, RowTensor
 from .types import bool_, float32, float64, int32, int64
 from .nn.parameter import Parameter, ParameterTuple
 from .jit import jit
@@ -18,7 +19,7 @@ from . import communication, loop_ops, models
 # them, so the package puts them there.
 ops.GradOperation = nn.GradOperation
 ops.grad, ops.value_and_grad = grad, value_and_grad     # MindSpore 2.x's functions; the IR op is ops.get("grad")
-ops.Dropout = nn.stateful_ops.Dropout
+ops.Dropout, ops.Dropout2D = nn.stateful_ops.Dropout, nn.stateful_ops.Dropout2D
 ops.WhileLoop, ops.ForiLoop, ops.Scan = loop_ops.WhileLoop, loop_ops.ForiLoop, loop_ops.Scan
 for _name in nn.loss.FUNCTIONAL:
     setattr(ops, _name, getattr(nn.loss, _name))
@@ -28,7 +29,8 @@ for _name in nn.loss.FUNCTIONAL:
 # and mindspore.train's (Model, save_checkpoint, LossMonitor, ...).
 __getattr__ = _lookup(__name__, "graphc.common", "graphc.train")
 
-__all__ = ["GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter", "ParameterTuple", "Tensor",
+__all__ = ["COOTensor", "CSRTensor", "GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter",
+           "ParameterTuple", "RowTensor", "Tensor",
            "bool_", "communication", "float32", "float64", "get_auto_parallel_context", "get_context", "get_seed",
            "grad", "int32", "int64", "jit", "models", "nn", "ops", "reset_auto_parallel_context",
            "set_auto_parallel_context", "set_context", "set_seed", "tensor", "value_and_grad"]

@@ -128,8 +128,10 @@ def value_and_grad(fn, grad_position=0, weights=None, has_aux=False, return_ids=
             return inner(*args)
         backend = None if context.get_context("mode") == context.GRAPH_MODE else "interp"
         if backend not in compiled:
+            # a Cell's training flags decide what it traces to (dropout, batch norm): they key the graph
+            owner = fn if hasattr(fn, "training_modes") else None
             compiled[backend] = graph_function(inner, name=f"grad_{getattr(fn, '__name__', type(fn).__name__)}",
-                                               backend=backend)
+                                               owner=owner, backend=backend)
         return compiled[backend](*args)
 
     return call

@@ -96,6 +96,16 @@ class Tensor(TensorMethods):
         return self.type.nbytes
 
     @property
+    def strides(self) -> tuple[int, ...]:
+        """Bytes to step along each axis, as MindSpore gives them: a tensor's elements are always
+        stored row-major and contiguous (x.T is a new tensor), so they follow from shape and itemsize."""
+        steps, step = [], self.itemsize
+        for dim in reversed(self.shape):
+            steps.append(step)
+            step *= dim
+        return tuple(reversed(steps))
+
+    @property
     def is_symbolic(self) -> bool:
         return self._node is not None
 
@@ -106,6 +116,29 @@ class Tensor(TensorMethods):
         return self.init_data()._data
 
     numpy = asnumpy
+
+    def __setitem__(self, index, value) -> None:
+        """x[index] = value, in PYNATIVE mode: value (a number, array or Tensor, broadcast to the
+        indexed part and converted to x's dtype) is written into x. Arrays or tensors that shared
+        x's memory keep their old values (x gets new storage); a Parameter is written in place."""
+        if self._node is not None or current_trace() is not None:
+            raise GraphcError(f"item assignment x[{index!r}] = ... on a tensor {self.type} inside a traced "
+                              "function: graphc's graphs do not write into tensors; compute the new tensor with "
+                              "ops.select or ops.concat, and write a Parameter with ops.assign(param, new_value)")
+        data, key = self.init_data()._data, _numpy_index(index)
+        given = value.asnumpy() if isinstance(value, Tensor) else np.asarray(value)
+        try:
+            values = np.broadcast_to(given, data[key].shape).astype(data.dtype)
+        except (IndexError, ValueError) as e:
+            raise GraphcError(f"item assignment x[{index!r}] = value: a tensor {self.type} cannot take a value of "
+                              f"shape {list(given.shape)} there ({e}); index within the shape and give a value "
+                              "that broadcasts to the indexed part") from None
+        self._write(key, values)
+
+    def _write(self, key, values: np.ndarray) -> None:
+        data = self._data.copy()
+        data[key] = values
+        self._data = data
 
     def __repr__(self) -> str:
         """MindSpore's repr, which printing a tuple or list of tensors shows."""
@@ -464,6 +497,13 @@ def _target_parameter(op, target):
         raise GraphcError(f"{op.name}: the target must be a Parameter, got {target.type} "
                           f"({'a traced value' if target.is_symbolic else 'a Tensor'}); assign to a Cell's Parameter")
     return target
+
+
+def _numpy_index(index):
+    """index with its Tensors (int or bool indexes) as NumPy arrays."""
+    if isinstance(index, tuple):
+        return tuple(_numpy_index(item) for item in index)
+    return index.asnumpy() if isinstance(index, Tensor) else index
 
 
 def wrap_array(array: np.ndarray) -> Tensor:

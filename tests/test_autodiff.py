@@ -118,6 +118,24 @@ def test_repeated_calls_compile_once(monkeypatch):
     assert len(calls) == 1
 
 
+class DroppedSquare(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.dropout = nn.Dropout(p=0.5)
+
+    def construct(self, x):
+        return (self.dropout(x) * x).sum()
+
+
+def test_grad_of_a_cell_follows_its_training_mode(mode):
+    net, x = DroppedSquare(), Tensor(np.ones(64, np.float32))
+    gradient = graphc.grad(net)
+    net.set_train(True)
+    assert (gradient(x).asnumpy() != 2).any()            # dropout: 0 or 4 (1 + 1 / keep_prob) per element
+    net.set_train(False)                                 # eval: no dropout, d/dx x·x = 2x
+    np.testing.assert_array_equal(gradient(x).asnumpy(), 2)
+
+
 # -- return_ids and sens_param (MindSpore 2.10's structures and values) ----------------------------------
 def test_return_ids_pairs_each_gradient_with_its_position_or_name(mode):
     net = Scaled()

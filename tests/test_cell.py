@@ -130,6 +130,14 @@ def test_set_train_reaches_every_layer():
     assert not any(cell.training for _, cell in net.cells_and_names())
 
 
+def test_phase_names_the_mode_set_train_chose():
+    net = lenet()
+    assert net.phase == "train" and not net.training          # MindSpore's phase before any set_train
+    net.set_train(False)
+    assert {cell.phase for _, cell in net.cells_and_names()} == {"predict"}
+    assert net.set_train().phase == "train"
+
+
 def test_lenet_example_builds_net_and_a_training_step():
     run = subprocess.run([sys.executable, str(REPO / "examples" / "lenet.py")], capture_output=True, text=True,
                          timeout=60, cwd=REPO)
@@ -207,3 +215,31 @@ def test_init_parameters_data_maps_each_parameter_to_itself_filled():
     filled = net.init_parameters_data()
     assert list(filled) == list(net.get_parameters()) and all(filled[p] is p for p in filled)
     np.testing.assert_array_equal(net.extra.asnumpy(), np.ones(3, np.float32))
+
+
+class AddThenReLU(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.relu = nn.ReLU()
+
+    def construct(self, x, y):
+        return self.relu(x + y)
+
+
+@pytest.mark.parametrize("mode", [graphc.GRAPH_MODE, graphc.PYNATIVE_MODE], ids=["graph", "pynative"])
+def test_forward_hooks_replace_inputs_and_outputs_until_removed(mode):
+    graphc.set_context(mode=mode)
+    net, seen = AddThenReLU(), []
+    x, y = Tensor(np.array([1.0, -3.0], np.float32)), Tensor(np.array([1.0, 1.0], np.float32))
+    pre = net.relu.register_forward_pre_hook(lambda cell, inputs: seen.append(cell) or inputs[0] * 3)
+    post = net.relu.register_forward_hook(lambda cell, inputs, outputs: outputs + outputs)
+    np.testing.assert_array_equal(net(x, y).asnumpy(), [12, 0])             # relu(3 (x + y)) doubled
+    gradient = graphc.grad(net)
+    np.testing.assert_array_equal(gradient(x, y).asnumpy(), [6, 0])
+    assert seen and seen[0] is net.relu
+    pre.remove()
+    np.testing.assert_array_equal(net(x, y).asnumpy(), [4, 0])              # compiled calls re-trace
+    post.remove()
+    np.testing.assert_array_equal(gradient(x, y).asnumpy(), [1, 0])                # the gradient too
+    with pytest.raises(ArgumentError, match="with_kwargs=True is not supported"):
+        net.register_forward_hook(lambda *args: None, with_kwargs=True)

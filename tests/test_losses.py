@@ -77,7 +77,8 @@ def test_reductions(mode, reduction, reduce):
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
     cases = [(nn.L1Loss(reduction), np.abs(x - y)), (nn.MSELoss(reduction), (x - y) ** 2),
-             (nn.SmoothL1Loss(beta=0.5, reduction=reduction), smooth_l1_reference(x, y, 0.5))]
+             (nn.SmoothL1Loss(beta=0.5, reduction=reduction), smooth_l1_reference(x, y, 0.5)),
+             (nn.MAELoss(reduction), np.abs(x - y))]                  # MindSpore's other name for L1Loss
     for loss, elementwise in cases:
         out = loss(f32(x), f32(y))
         np.testing.assert_allclose(out.asnumpy(), reduce(elementwise), rtol=1e-5, atol=1e-6)

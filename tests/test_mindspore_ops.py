@@ -87,6 +87,8 @@ PRIMITIVE_CASES = [
     ("Fill", lambda x: x + ops.Fill()(graphc.float32, (3, 4), 2.5), lambda x: x + 2.5, [X]),
     ("ZerosLike", lambda x: ops.ZerosLike()(x), np.zeros_like, [X]),
     ("OnesLike", lambda x: ops.OnesLike()(x), np.ones_like, [X]),
+    ("Zeros", lambda x: x + ops.Zeros()((3, 4), graphc.float32), lambda x: x, [X]),
+    ("Ones", lambda x: x + ops.Ones()(4), lambda x: x + 1, [X]),        # an int size; float32 by default
     ("Rsqrt", lambda x: ops.Rsqrt()(x), lambda x: 1 / np.sqrt(x), [POSITIVE]),
     ("Sign", lambda x: ops.Sign()(x), np.sign, [X]),
     ("RealDiv", lambda x, y: ops.RealDiv()(x, y), np.divide, [X, POSITIVE]),
@@ -175,6 +177,18 @@ def test_assign_writes_the_parameter():
     np.testing.assert_array_equal(p.asnumpy(), 1)
 
 
+@pytest.mark.parametrize("assign, traced", [(ops.assign, False), (ops.Assign(), False), (ops.assign, True)])
+def test_assign_converts_a_value_its_parameter_dtype_absorbs(assign, traced):
+    # MindSpore converts int64 into a float32 Parameter (promotion gives float32) and refuses the
+    # rest: a Parameter keeps its dtype
+    p = Parameter(np.zeros(3, np.float32), name="p")
+    write = graphc.jit(lambda value: assign(p, value)) if traced else lambda value: assign(p, value)
+    write(Tensor([7, 8, 9]))
+    assert p.asnumpy().tolist() == [7, 8, 9] and p.dtype == graphc.float32
+    with pytest.raises(GraphcError, match="cannot assign f64\\[3\\] to a parameter of type f32\\[3\\]"):
+        write(Tensor(np.ones(3)))
+
+
 def test_gradients_through_primitives():
     loss = lambda x, y: ops.ReduceSum()(ops.Square()(ops.Concat(0)((x, ops.MatMul(transpose_b=True)(x, y)))))
     check_vjp(loss, [X.astype(np.float64), RNG.standard_normal((4, 4))], RNG)
@@ -221,6 +235,7 @@ def test_gradients_through_primitives():
                                             "f32[3,4]; give one pair per axis"),
     (lambda: ops.BiasAdd()(Tensor(X), Tensor(X[0, :3])), "ops.BiasAdd: input_x f32[3,4] and bias f32[3] do not fit"),
     (lambda: ops.Flatten()(Tensor(np.float32(1))), "ops.Flatten: the input is f32[], a scalar"),
+    (lambda: ops.Zeros()((2, -1)), "ops.Zeros: size=(2, -1) is not valid; expected an int >= 0 or a tuple of them"),
     (lambda: ops.SoftmaxCrossEntropyWithLogits()(Tensor(X), Tensor(np.array([1, 0, 3], np.int32))),
      "must both be [N, C] with the same shape and dtype; for int class indices use ops.SparseSoftmaxCrossEntropy"),
     (lambda: ops.Dropout(keep_prob=0), "ops.Dropout: keep_prob=0 is not valid; expected a number in (0, 1]"),
@@ -270,6 +285,18 @@ def test_dropout_primitive_returns_the_mask_it_applied(mode):
         assert net.dropout.counter.asnumpy() == step + 1
     assert [p.name for p in net.get_parameters()] == ["dropout.counter"]      # saved in checkpoints
     assert (masks[0] != masks[1]).any()             # a new mask at every call
+
+
+def test_dropout2d_drops_whole_channels(mode):
+    x = RNG.uniform(0.5, 1.5, (8, 16, 3, 2)).astype(np.float32)
+    dropout = ops.Dropout2D(0.5)
+    output, mask = (t.asnumpy() for t in graphc.jit(dropout)(Tensor(x)))
+    assert mask.dtype == np.bool_ and mask.shape == x.shape
+    assert (mask == mask[:, :, :1, :1]).all()                 # one draw per (sample, channel)
+    np.testing.assert_allclose(output, x * mask / 0.5, rtol=1e-6)
+    assert 0.3 < mask.mean() < 0.7                            # 128 draws: over 4 standard deviations
+    with pytest.raises(GraphcError, match="ops.Dropout2D: the input is f32\\[3,4\\]; it drops whole channels"):
+        dropout(Tensor(X))
 
 
 def test_dropout_primitive_seeds_fix_the_mask_in_both_modes():

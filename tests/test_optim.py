@@ -315,6 +315,37 @@ def test_optimizer_returns_true_and_counts_steps(mode):
     assert optimizer.steps_taken == 1
 
 
+class ApplyMomentumOptimizer(nn.Optimizer):
+    """A user-written optimizer in MindSpore's style: state cloned from self.parameters, one
+    ops.ApplyMomentum per parameter."""
+
+    def __init__(self, params, learning_rate, momentum):
+        super().__init__(learning_rate, params)
+        self.moments = self.parameters.clone(prefix="moments", init="zeros")
+        self.momentum = momentum
+        self.apply = ops.ApplyMomentum()
+
+    def construct(self, gradients):
+        lr = self.get_lr()
+        for param, moment, grad in zip(self.parameters, self.moments, gradients):
+            self.apply(param, moment, lr, grad, self.momentum)
+        return True
+
+
+def test_a_subclass_with_cloned_state_and_apply_momentum_trains_as_momentum(mode):
+    params, optimizer = train(lambda p: ApplyMomentumOptimizer(p, 0.1, 0.9))
+    assert_close(params, momentum_reference(constant(0.1), 0.9))
+    assert {n for n, _ in optimizer.parameters_and_names()} == {"learning_rate", "global_step"} | {
+        f"moments.{name}" for name in NAMES}                   # the cloned state is saved in checkpoints
+
+
+def test_apply_momentum_refuses_what_mindspores_cpu_kernel_ignores():
+    with pytest.raises(GraphcError, match="use_nesterov=True is not valid; expected False"):
+        ops.ApplyMomentum(use_nesterov=True)
+    with pytest.raises(GraphcError, match="gradient_scale=2.0 is not valid"):
+        ops.ApplyMomentum(gradient_scale=2.0)
+
+
 def test_rmsprop_mean_square_starts_at_one():
     optimizer = nn.RMSProp(fresh_params())
     assert all(np.all(s.asnumpy() == 1.0) for s in optimizer.mean_square)

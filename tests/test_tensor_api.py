@@ -1,5 +1,7 @@
 """Tensor constructors and methods against MindSpore 2.10's recorded values (tests/mindspore_reference/), in
 both modes, with gradients against finite differences where the method is differentiable."""
+import re
+
 import numpy as np
 import pytest
 
@@ -91,6 +93,43 @@ def test_sizes_and_python_protocols():
         bool(Tensor(np.ones((2, 3))))
     with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
         len(Tensor(1.0))
+
+
+def test_strides_are_row_major_byte_steps():
+    assert Tensor(np.ones((2, 2), np.int32)).strides == (8, 4)
+    assert Tensor(np.zeros((2, 3, 4))).strides == (96, 32, 8)
+    assert Tensor(np.ones((2, 3), np.float32)).T.strides == (8, 4)      # x.T is a new row-major tensor
+    assert Tensor(1.0).strides == ()
+
+
+def test_item_assignment_writes_into_the_tensor():
+    given = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = Tensor(given)
+    x[0] = 1.0
+    x[:, 1] = Tensor([7.0, 8.0])
+    x[x > 4] = 0
+    np.testing.assert_array_equal(x.asnumpy(), [[1, 0, 1], [3, 0, 0]])
+    assert given[0, 0] == 0                                  # the array it was made from is not written
+    counts = Tensor(np.arange(3, dtype=np.int32))
+    counts[Tensor(np.array([0, 2], np.int32))] = 2.7           # converted to the tensor's dtype, truncated
+    assert counts.asnumpy().tolist() == [2, 1, 2] and counts.dtype == graphc.int32
+
+
+def test_item_assignment_into_a_parameter_keeps_its_storage():
+    weight = Parameter(np.zeros(3, np.float32), name="w")
+    storage = weight.asnumpy()
+    weight[1] = 2.0
+    assert storage.tolist() == [0, 2, 0] and weight.asnumpy() is storage
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda x: x.__setitem__(0, Tensor([1.0, 2.0])), "a tensor f32[2,3] cannot take a value of shape [2] there"),
+    (lambda x: x.__setitem__(5, 1.0), "index 5 is out of bounds"),
+    (graphc.jit(lambda x: x.__setitem__(0, 1.0)), "inside a traced function: graphc's graphs do not write into"),
+])
+def test_bad_item_assignment_is_refused(write, message):
+    with pytest.raises(GraphcError, match=re.escape(message)):
+        write(Tensor(np.zeros((2, 3), np.float32)))
 
 
 def test_repeat_needs_a_count_per_axis():

@@ -15,6 +15,7 @@ from ..autograph import convert
 from ..errors import ArgumentError
 from ..tracing import current_scope, current_trace, graph_function, scope
 from ..types import DType, float32
+from . import hooks
 from .parameter import Parameter
 
 
@@ -25,8 +26,11 @@ class Cell:
         object.__setattr__(self, "_cells", OrderedDict())
         object.__setattr__(self, "_params", OrderedDict())
         object.__setattr__(self, "_name_prefix", "")    # what this cell's parameter names start with
+        object.__setattr__(self, "_forward_pre_hooks", {})   # hook id -> fn (hooks.py)
+        object.__setattr__(self, "_forward_hooks", {})
         self._auto_prefix = auto_prefix
         self.training = False
+        self.phase = "train"       # MindSpore's name for the mode set_train last chose ("train" before any)
         self._scope_name = ""
         self._jit = None
 
@@ -116,13 +120,26 @@ class Cell:
 
     def set_train(self, mode: bool = True) -> "Cell":
         for _, cell in self.cells_and_names():
-            cell.training = mode
-        Cell._modes_version += 1
+            cell.training, cell.phase = mode, "train" if mode else "predict"
+        Cell._modes_changed()
         return self
 
-    def training_modes(self) -> tuple[bool, ...]:
-        """The training flag of this cell and of each descendant: a compiled call depends on them."""
-        return tuple(cell.training for _, cell in self.cells_and_names())
+    def training_modes(self) -> tuple:
+        """The training flag and the forward hooks of this cell and of each descendant: a compiled
+        call depends on them."""
+        return tuple((cell.training, tuple(cell._forward_pre_hooks), tuple(cell._forward_hooks))
+                     for _, cell in self.cells_and_names())
+
+    def register_forward_pre_hook(self, hook_fn, with_kwargs: bool = False) -> hooks.HookHandle:
+        return hooks.register("register_forward_pre_hook", self._forward_pre_hooks, hook_fn, with_kwargs,
+                              Cell._modes_changed)
+
+    def register_forward_hook(self, hook_fn, with_kwargs: bool = False) -> hooks.HookHandle:
+        return hooks.register("register_forward_hook", self._forward_hooks, hook_fn, with_kwargs, Cell._modes_changed)
+
+    @staticmethod
+    def _modes_changed() -> None:
+        Cell._modes_version += 1
 
     @staticmethod
     def modes_version() -> int:
@@ -177,7 +194,8 @@ class Cell:
         # traced, construct's Python control flow over tensors becomes graph control flow (autograph.py)
         construct = self.construct if current_trace() is None else convert(self.construct)
         with scope(self._scope_name):
-            return construct(*inputs, **kwargs)
+            inputs = hooks.pre_hooked(self, self._forward_pre_hooks, inputs)
+            return hooks.post_hooked(self, self._forward_hooks, inputs, construct(*inputs, **kwargs))
 
     def compile(self, *inputs, **kwargs):
         """Trace and compile construct for these inputs without running it (GRAPH_MODE)."""

@@ -18,7 +18,7 @@ from ..types import int32, int64
 from .cell import Cell
 from .layers.checks import check_tensor, input_error
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "KLDivLoss", "L1Loss", "LossBase", "MSELoss",
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "KLDivLoss", "L1Loss", "LossBase", "MAELoss", "MSELoss",
            "NLLLoss", "SmoothL1Loss", "SoftmaxCrossEntropyWithLogits"]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -56,6 +56,10 @@ class L1Loss(LossBase):
 
     def construct(self, logits, labels):
         return self.get_loss(ops.abs(ops.sub(logits, labels)))
+
+
+class MAELoss(L1Loss):
+    """MindSpore's other name for L1Loss: the same |logits - labels|, reduced (measured on 2.10)."""
 
 
 class MSELoss(LossBase):

@@ -121,6 +121,14 @@ class Parameter(Tensor):
             self._data[...] = value.astype(self._data.dtype, copy=False)
         return self
 
+    def value(self) -> Tensor:
+        """The current value, as a new Tensor (MindSpore's Parameter.value())."""
+        return Tensor(self._data.copy())
+
+    def _write(self, key, values: np.ndarray) -> None:
+        with self._set.locked():       # into its stable storage, as set_data writes
+            self._data[key] = values
+
     def clone(self, prefix: str, init: str | float = "same") -> "Parameter":
         """A new Parameter named `<prefix>.<name>`, e.g. optimizer state `moments.fc1.weight`."""
         value = self._data if init == "same" else np.full_like(self._data, {"zeros": 0, "ones": 1}.get(init, init))

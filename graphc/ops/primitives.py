@@ -11,7 +11,7 @@ import math
 import numbers
 
 from ..errors import ArgumentError
-from ..types import dtype_of, int32
+from ..types import dtype_of, float32, int32, promote_types
 from . import elementwise as ew
 from .indexing import gather
 from .join import concat, split, stack
@@ -22,7 +22,7 @@ from .nn import (avg_pool2d, conv2d, log_softmax, max_pool2d, softmax, sparse_so
 from .pad import pad_op
 from .reduction import argmax, broadcast_to, reduce_max, reduce_mean, reduce_sum
 from .shaping import cast, one_hot, reshape, transpose
-from .state import assign
+from .state import assign as assign_op
 
 
 class Primitive:
@@ -91,6 +91,17 @@ def _flatten(x):
         raise ArgumentError(f"ops.Flatten: the input is {x.type}, a scalar; Flatten keeps axis 0 (the batch), so it "
                             "needs a tensor [N, ...]")
     return reshape(x, shape=(x.shape[0], math.prod(x.shape[1:])))
+
+
+def assign(variable, value):
+    """Writes value into the Parameter variable (when a traced step ends; at once eagerly) and
+    returns it. As in MindSpore, a value of another dtype is converted only when promoting the two
+    gives the Parameter's dtype (an int64 tensor into a float32 Parameter); a wider or a float
+    value into an int Parameter is refused, since a Parameter keeps its dtype."""
+    target, given = getattr(variable, "dtype", None), getattr(value, "dtype", None)
+    if target is not None and given is not None and given != target and promote_types([target, given]) == target:
+        value = cast(value, dtype=target)
+    return assign_op(variable, value)
 
 
 UNARY, BINARY = ("x",), ("x", "y")
@@ -204,6 +215,54 @@ class ReduceMean(_Reduce):
 class ReduceMax(_Reduce):
     """The maximum over axis (() or left out: every axis); keep_dims keeps reduced axes as size 1."""
     op = reduce_max
+
+
+class _Filled(Primitive):
+    """A new tensor of shape size (an int or a tuple of ints) and dtype type (float32 if left out)."""
+    inputs = ("size", "type")
+    value = None
+
+    def __call__(self, size, type=None):
+        return super().__call__(size, type)
+
+    def compute(self, size, dtype):
+        shape = (size,) if isinstance(size, int) and not isinstance(size, bool) else size
+        if not isinstance(shape, (tuple, list)) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                                           for d in shape):
+            raise self._bad("size", size, "an int >= 0 or a tuple of them")
+        return _filled(float32 if dtype is None else dtype, shape, self.value)
+
+
+class Zeros(_Filled):
+    __doc__ = "Zeros: " + _Filled.__doc__
+    value = 0
+
+
+class Ones(_Filled):
+    __doc__ = "Ones: " + _Filled.__doc__
+    value = 1
+
+
+class ApplyMomentum(Primitive):
+    """One momentum step on Parameters: accumulation <- accumulation * momentum + gradient, then
+    variable <- variable - learning_rate * accumulation; returns the new variable. MindSpore 2.10's
+    CPU kernel ignores use_nesterov and gradient_scale (measured), so graphc refuses them rather
+    than pick a meaning; nn.Momentum(use_nesterov=True) has the Nesterov step."""
+    inputs = ("variable", "accumulation", "learning_rate", "gradient", "momentum")
+
+    def __init__(self, use_nesterov: bool = False, use_locking: bool = False, gradient_scale: float = 1.0):
+        if self._bool("use_nesterov", use_nesterov):
+            raise self._bad("use_nesterov", use_nesterov, "False (MindSpore's CPU kernel ignores it; for a "
+                                                          "Nesterov step use nn.Momentum(use_nesterov=True))")
+        self.use_locking = self._bool("use_locking", use_locking)    # graphc's writes never race
+        if gradient_scale != 1.0:
+            raise self._bad("gradient_scale", gradient_scale, "1.0 (MindSpore's CPU kernel ignores it; scale "
+                                                              "the gradient before the call)")
+
+    def compute(self, variable, accumulation, learning_rate, gradient, momentum):
+        velocity = accumulation * momentum + gradient
+        assign(accumulation, velocity)
+        return assign(variable, variable - learning_rate * velocity)
 
 
 class MatMul(Primitive):
@@ -475,4 +534,4 @@ class BiasAdd(Primitive):
 PRIMITIVES = sorted(name for name, value in globals().items()
                     if isinstance(value, type) and issubclass(value, Primitive) and not name.startswith("_")
                     and value is not Primitive)
-__all__ = ["Primitive", "depend", "expand_dims", "squeeze", *PRIMITIVES]
+__all__ = ["Primitive", "assign", "depend", "expand_dims", "squeeze", *PRIMITIVES]

@@ -47,6 +47,8 @@ import numpy as np
 from graphc import Tensor, env
 from graphc.errors import ArgumentError
 
+from .pyobjects import batch_value, dict_value, is_batch_dict, is_dict_column, leaves_mapped
+
 # Iterators built with output_numpy=False (the default, as in MindSpore) wrap each array in this
 # class, when it takes the array's dtype (graphc's Tensor has no uint8, for one: such columns stay
 # NumPy arrays); None yields numpy arrays.
@@ -342,7 +344,9 @@ class DatasetIterator:
             arrays = tuple(map(self._wrapped, arrays))
         return dict(zip(self._dataset.get_col_names(), arrays)) if self._as_dict else arrays
 
-    def _wrapped(self, array: np.ndarray):
+    def _wrapped(self, array: np.ndarray | dict):
+        if isinstance(array, dict):
+            return leaves_mapped(array, self._wrapped)
         try:
             return self._wrap(array)
         except TypeError:          # a dtype the tensor type does not have
@@ -354,18 +358,20 @@ class DatasetIterator:
                                f"all; create it with a larger num_epochs (or -1)")
         self._passes_started += 1
         blocks = self._dataset._blocks()
-        self._pass = _batches(blocks) if self._dataset._batched else _samples(blocks)
+        names = self._dataset.get_col_names()
+        self._pass = _batches(blocks, names) if self._dataset._batched else _samples(blocks)
 
 
-def _batches(blocks: Iterator[_Rows]) -> Iterator[tuple[np.ndarray, ...]]:
+def _batches(blocks: Iterator[_Rows], names: Sequence[str]) -> Iterator[tuple[np.ndarray | dict, ...]]:
     for block in blocks:
-        yield tuple(np.ascontiguousarray(column) for column in block.columns)
+        yield tuple(batch_value(name, column) if is_dict_column(column) else np.ascontiguousarray(column)
+                    for name, column in zip(names, block.columns))
 
 
-def _samples(blocks: Iterator[_Rows]) -> Iterator[tuple[np.ndarray, ...]]:
+def _samples(blocks: Iterator[_Rows]) -> Iterator[tuple[np.ndarray | dict, ...]]:
     for block in blocks:
         for i in range(len(block)):
-            yield tuple(np.array(value) for value in block.row(i))
+            yield tuple(value if isinstance(value, dict) else np.array(value) for value in block.row(i))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,7 +449,8 @@ class _MapDataset(Dataset):
             else:  # a vectorized op on one sample: give it a batch of one
                 result = tuple(np.asarray(r)[0] for r in _as_tuple(call(*(np.asarray(v)[None] for v in values))))
             values = _as_tuple(result)
-        return self._merge.check(tuple(np.asarray(v) for v in values), self._operation_names())
+        return self._merge.check(tuple(dict_value(v) if isinstance(v, dict) else np.asarray(v) for v in values),
+                                 self._operation_names())
 
     def _operation_names(self) -> str:
         return ", ".join(_name(op) for op in self._operations)
@@ -581,14 +588,20 @@ class _BatchDataset(Dataset):
             yield _Rows(batch if self._per_batch_map is None else self._mapped(batch, BatchInfo(number, epoch)))
 
     def _mapped(self, batch: tuple[np.ndarray, ...], info: BatchInfo) -> tuple[np.ndarray, ...]:
-        """per_batch_map's results for one batch: lists of rows (or arrays), stacked into columns."""
+        """per_batch_map's results for one batch: lists of rows (or arrays), stacked into columns; a
+        dict is the whole batch's value of its column, as in MindSpore."""
         vectorized = getattr(self._per_batch_map, "vectorized", False)
         inputs = [batch[i] if vectorized else list(batch[i]) for i in self._inputs]
         results = self._merge.check(_as_tuple(self._per_batch_map(*inputs, info)), _name(self._per_batch_map))
-        merged = self._merge(batch, tuple(np.stack(r) if isinstance(r, (list, tuple)) else np.asarray(r)
+        if 0 < sum(isinstance(r, dict) for r in results) < len(results):
+            raise ArgumentError(f"batch: per_batch_map {_name(self._per_batch_map)} returned dicts for some columns "
+                                "and not for others; as in MindSpore, return a dict for every column or for none")
+        merged = self._merge(batch, tuple(dict_value(r) if isinstance(r, dict) else
+                                          np.stack(r) if isinstance(r, (list, tuple)) else np.asarray(r)
                                           for r in results))
-        rows = {name: len(c) if c.ndim else 0 for name, c in zip(self._column_names, merged)}
-        if len(set(rows.values())) != 1:
+        rows = {name: len(c) if c.ndim else 0 for name, c in zip(self._column_names, merged)
+                if not is_batch_dict(c)}
+        if len(set(rows.values())) > 1:
             raise ArgumentError(f"batch: after per_batch_map {_name(self._per_batch_map)} the columns have "
                                 f"different numbers of rows {rows}; every column of a batch needs one row per sample")
         return merged

@@ -18,6 +18,7 @@ from graphc.errors import ArgumentError
 from . import samplers
 from .operation import numpy_dtype
 from .pipeline import Dataset, _pass_rng, _Rows
+from .pyobjects import dict_value, dicts_column
 
 class RowOrder:
     """The rows one pass of a random-access source reads, in order: those of `sampler`, or of the
@@ -87,7 +88,8 @@ def _columns_of(data: Any, column_names: Sequence[str] | str | None) -> tuple[li
     names = list(column_names) if column_names is not None else names
     if len(names) != len(values):
         raise ArgumentError(f"NumpySlicesDataset: {len(values)} columns but {len(names)} column_names {names}")
-    columns = [_column_array("NumpySlicesDataset", name, value) for name, value in zip(names, values)]
+    columns = [dicts_column(value) if _all_dicts(value) else _column_array("NumpySlicesDataset", name, value)
+               for name, value in zip(names, values)]
     lengths = {name: (len(c) if c.ndim else 0) for name, c in zip(names, columns)}
     if len(set(lengths.values())) != 1:
         raise ArgumentError(f"NumpySlicesDataset: columns have different numbers of rows: {lengths}")
@@ -96,9 +98,16 @@ def _columns_of(data: Any, column_names: Sequence[str] | str | None) -> tuple[li
     return names, tuple(columns)
 
 
+def _all_dicts(value) -> bool:
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
 def _column_array(owner: str, name: str, value, copy: bool = False) -> np.ndarray:
-    """A column's value as an array of numbers, bools, strings or bytes. Python objects (a dict,
-    nested lists of different lengths) have no array form that the stages and the network could use."""
+    """A column's value as an array of numbers, bools, strings or bytes, or a dict (pyobjects.py), as
+    MindSpore passes them. Other Python objects (nested lists of different lengths, a set) have no
+    array form that the stages and the network could use."""
+    if isinstance(value, dict):
+        return dict_value(value)
     try:
         array = np.array(value) if copy else np.asarray(value)
     except ValueError:          # NumPy refuses nested lists of different lengths
@@ -106,8 +115,8 @@ def _column_array(owner: str, name: str, value, copy: bool = False) -> np.ndarra
     if array.dtype == object:
         sample = next((v for v in array.reshape(-1)), array)
         raise ArgumentError(f"{owner}: column {name!r} holds Python objects ({type(sample).__name__}); graphc's "
-                            "columns hold arrays of numbers, bools, strings or bytes, each row of one shape. Give "
-                            "each field of a dict its own column, and pad rows of different lengths (or return "
+                            "columns hold arrays of numbers, bools, strings or bytes, each row of one shape, or "
+                            "dicts of them. Pad rows of different lengths (or return "
                             "them one row at a time from a GeneratorDataset)")
     return array
 

@@ -273,3 +273,38 @@ def samplers(ds):
         "weighted": [len(weighted), sorted({r[0]["values"] for r in weighted} | {0, 1}) == [0, 1]],
         "subset_random": sorted(r[0]["values"] for r in subset_random),
     }
+
+
+def python_dicts(ds):
+    """Columns holding Python dicts: read from a generator or slices, made and unpacked by pyfunc maps,
+    stacked by batch, given whole by a per_batch_map, and handed out with Tensor leaves."""
+    def readings():
+        for i in range(4):
+            yield {"step": i, "pos": np.array([i, -i], np.float32), "meta": {"odd": i % 2 == 1}}, i * 10
+
+    def summary(values):
+        return {"total": np.array(float(sum(values)), np.float32), "count": len(values)}
+
+    def per_batch(values, info):
+        return summary(values), {"doubled": np.array(values) * 2}     # all dicts or none, as MindSpore needs
+
+    def unpack(record):
+        return record["step"], record["pos"]
+
+    def made():
+        return ds.GeneratorDataset(readings, ["record", "label"], shuffle=False)
+
+    def flat():        # batch cannot stack the nested dict "meta": leave it out first
+        return made().map(lambda record: {"step": record["step"], "pos": record["pos"]}, input_columns=["record"])
+
+    return {
+        "generated": rows(made()),
+        "mapped": rows(ds.GeneratorDataset(lambda: (np.int32(i) for i in range(3)), ["n"], shuffle=False)
+                       .map(lambda n: {"n": n, "square": n * n}, input_columns=["n"])),
+        "batched": rows(flat().batch(3)),
+        "unpacked": rows(flat().map(unpack, input_columns=["record"], output_columns=["step", "pos"])),
+        "per_batch_map": rows(ds.NumpySlicesDataset([1, 2, 3, 4], ["v"], shuffle=False)
+                              .batch(2, per_batch_map=per_batch, output_columns=["summary", "doubled"])),
+        "slices": rows(ds.NumpySlicesDataset({"d": [{"a": 1}, {"a": 2}]}, shuffle=False)),
+        "tensors": arrays(next(made().create_dict_iterator(num_epochs=1))),
+    }

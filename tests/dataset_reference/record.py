@@ -26,6 +26,7 @@ def run_all(ds, vision, transforms, text, dtypes):
         "text_transforms": programs.text_transforms(ds, text, dtypes.int64, dtypes.float32),
         "sentiment_pipeline": programs.sentiment_pipeline(ds, text, transforms, dtypes.float32),
         "samplers": programs.samplers(ds),
+        "python_dicts": programs.python_dicts(ds),
     }
 
 

@@ -35,7 +35,7 @@ from ...errors import GraphcError
 from ...tracing import Tensor, current_trace
 from ...types import float32
 from ..cell import Cell
-from ..parameter import Parameter
+from ..parameter import Parameter, ParameterTuple
 from .lr import LearningRateSchedule
 from .validation import as_float, check_range
 
@@ -44,9 +44,27 @@ __all__ = ["Optimizer"]
 _GROUP_KEYS = ("params", "lr", "weight_decay", "grad_centralization", "order_params")
 
 
-class Optimizer(Cell):
-    def __init__(self, learning_rate, parameters, weight_decay=0.0, loss_scale=1.0):
+class StateOwner(Cell):
+    """A Cell keeping optimizer state: a ParameterTuple assigned to one of its attributes (state
+    cloned as in MindSpore, `self.moments = self.parameters.clone('moments', init='zeros')`) is
+    registered, so checkpoints save it; `parameters`, the trained Parameters, is not."""
+
+    def __init__(self):
         super().__init__(auto_prefix=False)
+
+    def _register(self, params: ParameterTuple) -> ParameterTuple:
+        for param in params:
+            self.insert_param_to_cell(param.name, param)
+        return params
+
+    def __setattr__(self, name: str, value):
+        fresh = isinstance(value, ParameterTuple) and name != "parameters"
+        super().__setattr__(name, self._register(value) if fresh else value)
+
+
+class Optimizer(StateOwner):
+    def __init__(self, learning_rate, parameters, weight_decay=0.0, loss_scale=1.0):
+        super().__init__()
         owner = type(self).__name__
         self.weight_decay = _weight_decay(owner, weight_decay)
         self.loss_scale = check_range(owner, "loss_scale", as_float(owner, "loss_scale", loss_scale, allow_int=True),
@@ -55,7 +73,7 @@ class Optimizer(Cell):
         groups, order = _parse_groups(owner, parameters)
         self.is_group = isinstance(parameters[0], dict)
         self.is_group_lr = any("lr" in group for group in groups)
-        self.parameters = order
+        self.parameters = ParameterTuple(order)
         self.global_step = Parameter(np.zeros(1, np.int32), name="global_step", requires_grad=False)
         self.learning_rate = _learning_rate_source(owner, learning_rate, "learning_rate")
         self._lr_sources = [self.learning_rate]        # and one per group that sets its own 'lr'
@@ -90,10 +108,8 @@ class Optimizer(Cell):
     def clone_state(self, prefix: str, init: str | float) -> tuple[Parameter, ...]:
         """One state Parameter per trained Parameter, named `<prefix>.<param name>` and registered so
         that checkpoints save it; init is 'zeros', 'ones' or a number."""
-        clones = tuple(param.clone(prefix, init) for param in self.parameters)
-        for clone in clones:
-            self.insert_param_to_cell(clone.name, clone)
-        return clones
+        return self._register(self.parameters.clone(prefix, init))
+
 
     def weight_decays(self) -> list:
         """This step's weight decay of each parameter, times loss_scale: None where there is none; a

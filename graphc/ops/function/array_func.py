@@ -15,13 +15,12 @@ from .. import elementwise as ew
 from ..indexing import gather as gather_op
 from ..indexing import strided_slice
 from ..join import concat
-from ..primitives import expand_dims, squeeze
+from ..primitives import assign, expand_dims, squeeze
 from ..reduction import broadcast_to as broadcast_op
 from ..shaping import cast as cast_op
 from ..shaping import one_hot as one_hot_op
 from ..shaping import reshape as reshape_op
 from ..shaping import transpose as transpose_op
-from ..state import assign
 from . import arguments as check
 
 __all__ = ["add_flags", "arange", "assign_add", "assign_sub", "broadcast_to", "cast", "cat", "chunk", "constant",
