@@ -42,3 +42,22 @@ def assert_matches(got, output, out_dtype, rtol=1e-5, atol=1e-6):
         assert result.dtype == graphc_dtype(dtype), f"dtype {result.dtype} vs MindSpore's {dtype}"
         np.testing.assert_allclose(result.asnumpy().astype(np.float64), np.array(want, np.float64),
                                    rtol=rtol, atol=atol)
+
+
+def assert_same(got, want, where="result", tolerance=1e-6):
+    """A program's printed results equal MindSpore's recorded ones: float values within `tolerance`
+    (relative and absolute: float32 round-off, accumulated over training steps where there are
+    some), everything else (names, shapes, counts, dtype names, flags) exactly."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and sorted(got) == sorted(want), f"{where}: keys {sorted(got)} != {sorted(want)}"
+        for key in want:
+            assert_same(got[key], want[key], f"{where}.{key}", tolerance)
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), f"{where}: graphc {got} != MindSpore {want}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            assert_same(g, w, f"{where}[{i}]", tolerance)
+    elif isinstance(want, float) or isinstance(got, float):
+        assert isinstance(got, (int, float)) and not isinstance(got, bool) and \
+            np.isclose(got, want, rtol=tolerance, atol=tolerance), f"{where}: graphc {got} != MindSpore {want}"
+    else:
+        assert got == want and type(got) is type(want), f"{where}: graphc {got!r} != MindSpore {want!r}"

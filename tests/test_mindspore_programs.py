@@ -7,11 +7,11 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "mindspore_programs"))
 from record_reference import program_result, programs  # noqa: E402
+from ms_reference import assert_same  # noqa: E402
 
 REPO = Path(__file__).parent.parent
 REFERENCE = json.loads((Path(__file__).parent / "mindspore_programs" / "reference.json").read_text())["results"]
@@ -19,24 +19,6 @@ REFERENCE = json.loads((Path(__file__).parent / "mindspore_programs" / "referenc
 
 def renamed(source):
     return re.sub(r"\bmindspore\b", "graphc", source)
-
-
-def assert_same(got, want, where="result"):
-    """Numbers agree within float32 round-off accumulated over a few training steps; everything else
-    (names, shapes, counts, dtype names, flags) exactly."""
-    if isinstance(want, dict):
-        assert isinstance(got, dict) and sorted(got) == sorted(want), f"{where}: keys {sorted(got)} != {sorted(want)}"
-        for key in want:
-            assert_same(got[key], want[key], f"{where}.{key}")
-    elif isinstance(want, list):
-        assert isinstance(got, list) and len(got) == len(want), f"{where}: {got} != {want}"
-        for i, (g, w) in enumerate(zip(got, want)):
-            assert_same(g, w, f"{where}[{i}]")
-    elif isinstance(want, float) or isinstance(got, float):
-        assert not isinstance(got, (bool, str)) and np.isclose(got, want, rtol=1e-5, atol=1e-5), \
-            f"{where}: graphc {got} != MindSpore {want}"
-    else:
-        assert got == want and type(got) is type(want), f"{where}: graphc {got!r} != MindSpore {want!r}"
 
 
 def test_every_program_has_a_reference():
@@ -50,11 +32,11 @@ def test_program_matches_mindspore(name, tmp_path):
     program = tmp_path / f"{name}.py"
     program.write_text(renamed(source))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    assert_same(program_result(program, env=env), REFERENCE[name], name)
+    assert_same(program_result(program, env=env), REFERENCE[name], name, tolerance=1e-5)
 
 
 def test_assert_same_catches_a_difference():
     with pytest.raises(AssertionError, match="losses"):
-        assert_same({"losses": [0.5, 0.25]}, {"losses": [0.5, 0.2501]})
+        assert_same({"losses": [0.5, 0.25]}, {"losses": [0.5, 0.2501]}, tolerance=1e-5)
     with pytest.raises(AssertionError):
         assert_same({"dtype": "Float32"}, {"dtype": "Float64"})
