@@ -255,12 +255,19 @@ class OutputImage:
         self.kf, self.b, self.conv, self.n, self.g, self.src = kf, kf.builder, conv, n, g, src
         self.epilogue = epilogue
 
-    def store(self, acc, coords: dict, count: int) -> None:
+    def store(self, acc, coords: dict, count: int, crosses_rows: bool = False) -> None:
         """Epilogue, then store the first `count` lanes of a vector whose lanes run along the
-        output width from `coords`."""
+        output width from `coords`, on into the next rows where they pass the row's end (a run of
+        store_transposed over whole rows): the epilogue then sees the lanes along the flattened
+        plane, so that its operands are read at each lane's own row."""
         conv = self.conv
-        view = (("n", conv.batch), ("c", conv.out_channels), ("h", conv.out_h), ("w", conv.out_w))
-        position = LanePosition({"n": self.n, **coords}, "w", count, view)
+        if crosses_rows:
+            view = (("n", conv.batch), ("c", conv.out_channels), ("hw", conv.out_h * conv.out_w))
+            plane = affine(self.b, [(coords["h"], conv.out_w), (coords["w"], 1)])
+            position = LanePosition({"n": self.n, "c": coords["c"], "hw": plane}, "hw", count, view)
+        else:
+            view = (("n", conv.batch), ("c", conv.out_channels), ("h", conv.out_h), ("w", conv.out_w))
+            position = LanePosition({"n": self.n, **coords}, "w", count, view)
         value = self.epilogue.apply(self.b, acc, position, self.kf.args)
         store_vector(self.b, value, self.kf[self.conv.out], self._index(coords["c"], coords["h"], coords["w"]), count)
 
@@ -277,7 +284,7 @@ class OutputImage:
                     row = by_channel[o] if lane == 0 else \
                         shuffle(b, by_channel[o], None, [min(lane + t, LANES - 1) for t in range(LANES)])
                     self.store(row, {"c": affine(b, [(channel0, 1)], o), "h": affine(b, [(oh0, 1)], r),
-                                     "w": affine(b, [(ow0, 1)], q)}, length)
+                                     "w": affine(b, [(ow0, 1)], q)}, length, q + length > self.conv.out_w)
 
     def _index(self, c, h, w):
         conv = self.conv
