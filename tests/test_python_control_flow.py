@@ -434,3 +434,12 @@ def test_grad_converts_the_function_it_differentiates(mode):
     x = Tensor(np.array([0.5, -0.25], np.float32))
     a = x.asnumpy()
     np.testing.assert_allclose(graphc.grad(branchy)(x).asnumpy(), np.cos(a) * a + np.sin(a), rtol=1e-6)
+
+
+def test_only_the_users_code_is_converted():
+    """The standard library's and installed packages' functions run as they are: their source is
+    not the user's to rewrite, and may not even be the code that runs."""
+    import json
+    assert convert(json.dumps) is json.dumps                      # the standard library
+    assert convert(pytest.approx) is pytest.approx                # an installed package
+    assert convert(inspect.getsource) is inspect.getsource
