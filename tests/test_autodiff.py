@@ -256,6 +256,22 @@ def test_expand_gradients_annotates_gradient_nodes():
     assert expand_gradients(graph) is False
 
 
+
+@pytest.mark.parametrize("used", [3, 2], ids=["pieces tile x", "the last piece unused"])
+def test_the_gradient_of_slices_that_tile_a_value_is_their_concat_not_a_sum_of_zero_filled_copies(used):
+    def weighted_pieces(x):                # pieces 1, 2 and 1 rows of x, times 2, 3, 4 (the first `used` of them)
+        pieces = ops.split(x, [1, 2, 1], axis=0)[:used]
+        return ops.reduce_sum(ops.concat([p * float(k + 2) for k, p in enumerate(pieces)], axis=0))
+    x = Tensor(RNG.standard_normal((4, 3)).astype(np.float32))
+    traced = JIT.trace(graphc.grad(weighted_pieces), (x,))
+    expand_gradients(traced.graph)
+    gradient_ops = [node.op for node in traced.graph.order() if "grad_of" in node.meta]
+    assert ("concat" in gradient_ops) == (used == 3)          # a gap leaves the sum of zero-filled copies
+    want = np.repeat(np.array([2, 3, 3, 4], np.float32)[:, None], 3, axis=1)
+    want[1 + used:] = 0
+    graphc.set_context(mode=graphc.GRAPH_MODE)
+    np.testing.assert_array_equal(graphc.grad(weighted_pieces)(x).asnumpy(), want)
+
 # -- bad input ---------------------------------------------------------------------------------------
 def test_weights_must_be_parameters_of_the_network():
     net = Scaled()

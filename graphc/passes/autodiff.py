@@ -4,7 +4,10 @@ While tracing, `graphc.grad` records `grad` placeholder nodes (output, seed, wrt
 replaces them: `vjp` walks the graph in reverse topological order and calls each op's gradient
 rule. The rules are written with ops, so they add ordinary nodes to the same graph (which can be
 differentiated again: grad of grad). Gradients of a value used several times are summed with
-explicit adds. Every node added records the forward node it differentiates (`grad_of`).
+explicit adds, except those of slices that tile it along one axis (split's pieces, an LSTM's
+gates): they are joined with one concat, not summed over zero-filled copies (the memory plan then
+computes each piece in its place). Every node added records the forward node it differentiates
+(`grad_of`).
 Control-flow nodes have rules of their own (control_vjp.py: cond branch-wise, scan as a reverse
 scan, while refused).
 
@@ -20,6 +23,7 @@ from .. import ops
 from ..errors import GraphcError
 from ..ir import Graph, Node
 from ..ir.control import is_control, regions
+from ..ops.indexing import slice_ranges
 from ..tracing import Tensor, Trace, current_trace, symbolic, tracing
 from .control_vjp import CONTROL_VJPS, wanted
 from .manager import PassContext, register_pass
@@ -71,9 +75,9 @@ def vjp(graph: Graph, seeds: list[tuple[Node, Tensor]], wrt: list[Node]) -> list
     for node in reversed(graph.order()):
         if node.id not in needed or node.id not in grads or not node.inputs:
             continue
-        ct = grads[node.id]
         trace.grad_of = node
         try:
+            ct = _total(grads[node.id]) if not is_control(node) else {i: _total(p) for i, p in grads[node.id].items()}
             if node.op == "get":
                 _accumulate(grads, node.inputs[0], ct, node.attrs["index"])
                 continue
@@ -86,13 +90,54 @@ def vjp(graph: Graph, seeds: list[tuple[Node, Tensor]], wrt: list[Node]) -> list
                     trace.grad_of = node
         finally:
             trace.grad_of = None
-    return [grads.get(w.id) if w.id in grads else Tensor(np.zeros(w.type.shape, w.type.dtype.np)) for w in wrt]
+    return [_gradient(trace, w, grads) for w in wrt]
+
+
+def _gradient(trace: Trace, w: Node, grads: dict) -> Tensor:
+    if w.id not in grads:
+        return Tensor(np.zeros(w.type.shape, w.type.dtype.np))
+    trace.grad_of = w
+    try:
+        return _total(grads[w.id])
+    finally:
+        trace.grad_of = None
 
 
 def _accumulate(grads: dict, node: Node, g: Tensor, index: int | None = None) -> None:
-    """Add g to node's gradient (to element `index` of a control-flow node's), summing fan-out."""
+    """Add g to the parts of node's gradient (of element `index` of a control-flow node's)."""
     key, table = (index, grads.setdefault(node.id, {})) if index is not None else (node.id, grads)
-    table[key] = g if key not in table else ops.add(table[key], g)
+    table.setdefault(key, []).append(g)
+
+
+def _total(parts: list[Tensor]) -> Tensor:
+    """A gradient from its parts: the cotangents of slices laid side by side, else their sum in order."""
+    joined = _joined_slices(parts)
+    if joined is not None:
+        return joined
+    total = parts[0]
+    for g in parts[1:]:
+        total = ops.add(total, g)
+    return total
+
+
+def _joined_slices(parts: list[Tensor]) -> Tensor | None:
+    """concat of the slices' cotangents when every part is a strided_slice_grad and their unit-step
+    slices, each cut along one and the same axis, tile that axis."""
+    nodes = [g._node for g in parts]
+    if len(nodes) < 2 or any(n is None or n.op != "strided_slice_grad" for n in nodes):
+        return None
+    shape, pieces = nodes[0].type.shape, []
+    for n in nodes:
+        ranges = slice_ranges(shape, n.attrs["begin"], n.attrs["end"], n.attrs["strides"])
+        cut = [axis for axis, (r, d) in enumerate(zip(ranges, shape)) if r != range(d)]
+        if len(cut) != 1 or ranges[cut[0]].step != 1 or (pieces and cut[0] != pieces[0][0]):
+            return None
+        pieces.append((cut[0], ranges[cut[0]], n.inputs[0]))
+    pieces.sort(key=lambda piece: piece[1].start)
+    axis, ends = pieces[0][0], [r.stop for _, r, _ in pieces]
+    if [r.start for _, r, _ in pieces] != [0] + ends[:-1] or ends[-1] != shape[axis]:
+        return None
+    return ops.concat([symbolic(ct) for _, _, ct in pieces], axis=axis)
 
 
 def _operand_gradients(graph: Graph, node: Node, ct, needed: set[int]) -> list:
