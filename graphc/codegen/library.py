@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 from llvmlite import ir
 
 from ..ops.indexing import pack_offsets
+from ..ops.join import slab_offsets
 from ..types import TensorType, float32
 from .kernels.axis import emit_argmax, emit_softmax
 from .kernels.batch_stats import emit_batch_stats, emit_channel_sums
@@ -106,8 +107,12 @@ class KernelLibrary:
         n, c, s = x.shape[0], x.shape[1], prod(x.shape[2:])
         return KernelSpec(lambda module, name, hook: emit_channel_sums(module, name, n, c, s), ("dy", "x"), "y")
 
-    def concat(self, pieces: Sequence[TensorType], out: TensorType, *, axis: int) -> KernelSpec:
-        """out = the pieces laid end to end along axis (for stack: the operands with a size-1 axis)."""
+    def concat(self, pieces: Sequence[TensorType], out: TensorType, *, axis: int) -> KernelSpec | Pack:
+        """out = the pieces laid end to end along axis (for stack: the operands with a size-1 axis); a pack
+        when each piece is one aligned slab of out."""
+        offsets = slab_offsets(pieces, axis)
+        if offsets is not None:
+            return Pack(offsets, None)
         shapes = [piece.shape for piece in pieces]
         return KernelSpec(lambda module, name, hook: emit_concat(module, name, shapes, out.shape, axis,
                                                                  out.dtype.short),

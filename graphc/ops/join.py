@@ -14,10 +14,10 @@ import numpy as np
 from ..errors import GraphcError
 from ..types import TensorType
 from .core import INJECTIVE, Op, OpError, no_flops, register
-from .indexing import strided_slice
+from .indexing import PACK_ALIGN_BYTES, strided_slice
 from .shaping import reshape
 
-__all__ = ["concat", "split", "stack"]
+__all__ = ["concat", "slab_offsets", "split", "stack"]
 
 
 def _axis(axis: int, result_rank: int, op: str) -> int:
@@ -26,6 +26,16 @@ def _axis(axis: int, result_rank: int, op: str) -> int:
         raise OpError(f"axis {axis} is out of range for a {op} giving a rank-{result_rank} result; use an axis in "
                       f"[{-result_rank}, {result_rank})")
     return axis % result_rank
+
+
+def slab_offsets(tensors, axis: int) -> tuple[int, ...] | None:
+    """The byte offset of each operand in concat(tensors, axis) when each is one contiguous slab of the
+    result starting 64-byte aligned (every axis before `axis` has extent 1), else None. Such a concat is
+    a pack: the memory plan computes its operands straight into their places."""
+    if any(d != 1 for d in tensors[0].shape[:axis]):
+        return None
+    starts = np.cumsum([0] + [t.nbytes for t in tensors[:-1]])
+    return tuple(int(start) for start in starts) if all(start % PACK_ALIGN_BYTES == 0 for start in starts) else None
 
 
 def _check_alike(tensors: tuple[TensorType, ...], same, what: str) -> None:

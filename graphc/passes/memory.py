@@ -13,8 +13,10 @@ computing them copies nothing:
   in-place update could change under the view;
 - an in-place op: an allreduce whose operand is a temporary that nothing else reads;
 - a placed operand: a temporary (or its chain of reshapes) whose only use is one operand of a
-  pack is computed straight into its place in the pack's buffer, which is how the gradients a
-  data-parallel step allreduces come to lie side by side;
+  pack, or of a concat or stack whose operands are whole aligned slabs of the result (slab_offsets),
+  is computed straight into its place in that buffer, which is how the gradients a data-parallel
+  step allreduces come to lie side by side, and how the gradients of an LSTM's four gates form one
+  tensor without a copy;
 - a control-flow result: a control-flow node is planned as a unit, one buffer holding all its
   results one after the other (each 64-byte aligned), and each `get` is a view of its element. The
   values inside its regions are not planned here: native lowering plans each region as a graph of
@@ -34,6 +36,7 @@ import networkx as nx
 
 from ..ir import Graph, Node
 from ..ops.indexing import pack_offsets, slice_ranges
+from ..ops.join import slab_offsets
 from ..types import TensorType, TupleType
 from .manager import PassContext, register_pass
 
@@ -109,8 +112,9 @@ def _aliases(graph: Graph, schedule: list[Node]) -> tuple[dict[int, tuple[int, i
     links: dict[int, tuple[int, int]] = {}           # one step: node -> (node, offset)
     views = set()
     for node in schedule:
-        if node.op == "pack":
-            links.update(_placements(graph, node, outputs, links))
+        offsets = _joined_offsets(node)
+        if offsets is not None:
+            links.update(_placements(graph, node, offsets, outputs, links))
             continue
         viewed = _viewed(graph, node, outputs, links)
         if viewed is not None:
@@ -167,15 +171,25 @@ def _contiguous_slice_offset(node: Node) -> int | None:
     return offset if offset % ALIGNMENT == 0 else None
 
 
-def _placements(graph: Graph, pack: Node, outputs: set[int], links) -> dict[int, tuple[int, int]]:
-    """{root of an operand: (pack, byte offset)} for each operand that can be computed in its place:
-    a temporary (seen through a chain of reshapes) used only there, once, and not a graph output."""
+def _joined_offsets(node: Node) -> tuple[int, ...] | None:
+    """The byte offset of each operand in the result of a pack, or of a concat (or stack) of whole slabs."""
+    types = [x.type for x in node.inputs]
+    if node.op == "pack":
+        return tuple(start * node.type.dtype.itemsize for start in pack_offsets(types))
+    if node.op in ("concat", "stack"):      # the axes before a stack's new one are its operands' first ones
+        return slab_offsets(types, node.attrs["axis"] % node.type.ndim)
+    return None
+
+
+def _placements(graph: Graph, joined: Node, offsets, outputs: set[int], links) -> dict[int, tuple[int, int]]:
+    """{root of an operand: (the joining node, byte offset)} for each operand that can be computed in
+    its place: a temporary (seen through a chain of reshapes) used only there, once, and not a graph
+    output."""
     placed = {}
-    itemsize = pack.type.dtype.itemsize
-    for operand, start in zip(pack.inputs, pack_offsets([x.type for x in pack.inputs])):
-        root = _single_use_chain_root(graph, operand, pack, outputs, links)
-        if root is not None and root.id not in placed and pack.inputs.count(operand) == 1:
-            placed[root.id] = (pack.id, start * itemsize)
+    for operand, offset in zip(joined.inputs, offsets):
+        root = _single_use_chain_root(graph, operand, joined, outputs, links)
+        if root is not None and root.id not in placed and joined.inputs.count(operand) == 1:
+            placed[root.id] = (joined.id, offset)
     return placed
 
 

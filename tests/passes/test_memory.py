@@ -128,3 +128,20 @@ def test_a_reshape_views_its_operand_which_lives_until_the_view_is_last_read():
     assert memory.aliases == {2: (1, 0)}
     assert set(memory.offsets) == {1, 3, 4, 6}
     assert len({memory.offsets[i][0] for i in (1, 3, 4)}) == 3
+
+
+@pytest.mark.parametrize("rows, placed", [((4, 4), True), ((3, 5), False)], ids=["aligned slabs", "unaligned"])
+def test_a_concat_of_whole_aligned_slabs_computes_its_operands_in_place(rows, placed):
+    # [a, 4] f32 slabs start 64-byte aligned when 4·a·4 bytes are a multiple of 64; only then are the
+    # exps computed straight into the concat's buffer (as a pack's operands are)
+    a, b = rows
+    memory = plan(f"""
+        graph @f {{
+          %0: f32[{a},4] = input() {{name='x', index=0}}
+          %1: f32[{b},4] = input() {{name='y', index=1}}
+          %2: f32[{a},4] = exp(%0)
+          %3: f32[{b},4] = exp(%1)
+          %4: f32[{a + b},4] = concat(%2, %3) {{axis=0}}
+          return %4
+        }}""")
+    assert memory.aliases == ({2: (4, 0), 3: (4, a * 16)} if placed else {})
