@@ -61,28 +61,41 @@ STATUS_WORDS = 3
 class Buffer:
     """Bytes a kernel operand points to: `space` arena, regions (values inside loops and branches),
     constants, input or param (or transport: the collective callback, no bytes); `key` the input
-    index or parameter name (None otherwise); offset and size in bytes. Inside a scan, slice t of a
-    stacked value moves with the trip: `steps` adds (loop depth, bytes per trip, trips) terms, the
-    address being offset + the sum of each enclosing loop's trip counter times its bytes."""
+    index or parameter name (None otherwise); offset and size in bytes. Inside a loop the bytes may
+    move with the trip: each of `steps` (loop depth, bytes per trip, trips, period) adds the trip
+    counter of the loop at that depth times its bytes, or with a period of 2 the counter's parity
+    times them (one half of a ping-pong pair)."""
     space: str
     key: object
     offset: int
     nbytes: int
-    steps: tuple[tuple[int, int, int], ...] = ()
+    steps: tuple[tuple[int, int, int, int], ...] = ()
 
-    def span(self) -> tuple[int, int]:
-        """The bytes it can cover over every trip of its loops."""
-        moves = [stride * max(trips - 1, 0) for _, stride, trips in self.steps]
-        return self.offset + sum(min(m, 0) for m in moves), self.offset + self.nbytes + sum(max(m, 0) for m in moves)
+    def span(self, parity: dict | None = None) -> tuple[int, int]:
+        """The bytes it can cover over every trip of its loops; with `parity` (loop depth -> 0 or 1),
+        over the trips of those parities."""
+        start = self.offset + sum(stride * parity[depth] for depth, stride, _, period in self.steps
+                                  if period and parity is not None)
+        moves = [stride * (min(trips, period or trips) - 1) for _, stride, trips, period in self.steps
+                 if trips and not (period and parity is not None)]
+        return start + sum(min(m, 0) for m in moves), start + self.nbytes + sum(max(m, 0) for m in moves)
 
     @property
     def aligned(self) -> bool:
         """Where kernels may read it: 64-byte aligned on every trip."""
-        return self.offset % ALIGNMENT == 0 and all(stride % ALIGNMENT == 0 for _, stride, _ in self.steps)
+        return self.offset % ALIGNMENT == 0 and all(stride % ALIGNMENT == 0 for _, stride, _, _ in self.steps)
 
     def overlaps(self, other: "Buffer") -> bool:
-        (start, end), (other_start, other_end) = self.span(), other.span()
-        return (self.space, self.key) == (other.space, other.key) and start < other_end and other_start < end
+        """Whether they can share a byte on one trip: the halves of a ping-pong pair never do."""
+        if (self.space, self.key) != (other.space, other.key):
+            return False
+        depths = sorted({depth for depth, _, _, period in self.steps + other.steps if period})
+        return any(_intersect(self.span(parity), other.span(parity))
+                   for parity in ({depth: (k >> i) & 1 for i, depth in enumerate(depths)} for k in range(2 ** len(depths))))
+
+
+def _intersect(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
 
 
 TRANSPORT_BUFFER = Buffer("transport", None, 0, 0)
@@ -194,6 +207,7 @@ class _Lowering:
         self.root = outer.root if outer else self
         self.where, self.depth = where, depth
         self.arguments: list[Buffer] = []
+        self.pinned: dict[int, Buffer] = {}   # node id -> the buffer outside the region it is computed in
         self.items: list = []            # the program: call indices, Copies, Loops, Branches
         if outer is None:
             self.module = ir.Module(name=f"graphc.{graph.name}")
@@ -226,6 +240,9 @@ class _Lowering:
     def buffer(self, node: Node) -> Buffer:
         owner_id, offset = self.plan.aliases.get(node.id, (node.id, 0))
         owner, nbytes = self.graph.nodes[owner_id], node.type.nbytes
+        if owner_id in self.pinned:
+            target = self.pinned[owner_id]
+            return replace(target, offset=target.offset + offset, nbytes=nbytes)
         if owner.op == "input" and self.where:
             argument = self.arguments[owner.attrs["index"]]
             return replace(argument, offset=argument.offset + offset, nbytes=nbytes)
@@ -401,8 +418,11 @@ class _Lowering:
 
     # -- loops and branches ----------------------------------------------------------------------------
     def _control(self, node: Node) -> None:
-        """The node's results lie one after the other in its buffer (memory.element_offset); a loop
-        keeps its carried values there, copying each trip's new ones in after its body ran."""
+        """The node's results lie one after the other in its buffer (memory.element_offset). A scan
+        keeps each carried value in a ping-pong pair: trip t reads the half of t's parity and its body
+        computes the new value straight into the other (pinned), and after the loop the final values
+        are copied to the results. A while loop's trip count is known only at run time, so it keeps
+        its carried values in its results, copying each trip's in after its body ran."""
         operands = [self.buffer(i) for i in node.inputs]
         start = self.base + self.plan.offsets[node.id][0]
         results = [Buffer(self.space, None, start + element_offset(node.type, k), t.nbytes)
@@ -413,42 +433,68 @@ class _Lowering:
             self._region(node, "then_branch", operands[1:], results, branch.then, self.depth)
             self._region(node, "else_branch", operands[1:], results, branch.otherwise, self.depth)
             return
-        carried = node.attrs["carried"] if node.op == "scan" else len(node.attrs["body"].outputs)
-        self.items += [Copy(source, target) for source, target in zip(operands, results[:carried])]
-        loop = Loop(node.attrs["length"] if node.op == "scan" else None)
-        self.items.append(loop)
         if node.op == "while":
+            carried = len(node.attrs["body"].outputs)
+            loop = Loop(None)
+            self.items += [Copy(source, target) for source, target in zip(operands, results[:carried])] + [loop]
             arguments = results + operands[carried:]
             [loop.predicate] = self._region(node, "cond", arguments, None, loop.check, self.depth + 1)
             self._region(node, "body", arguments, results, loop.body, self.depth + 1)
             return
-        scanned = node.attrs["scanned"]
+        carried, scanned, length = node.attrs["carried"], node.attrs["scanned"], node.attrs["length"]
+        pairs = [self._ping_pong(r.nbytes) for r in results[:carried]]
+        loop = Loop(length)
+        self.items += [Copy(source, first) for source, (first, _) in zip(operands, pairs)] + [loop]
+        current = [replace(first, steps=((self.depth, second.offset - first.offset, 2, 2),)) for first, second in pairs]
+        new = [replace(second, steps=((self.depth, first.offset - second.offset, 2, 2),)) for first, second in pairs]
         xs = [self._slice(node, b, i.type) for b, i in zip(operands[carried:], node.inputs[carried:carried + scanned])]
         ys = [self._slice(node, b, t) for b, t in zip(results[carried:], node.type.elements[carried:])]
-        self._region(node, "body", results[:carried] + xs + operands[carried + scanned:], results[:carried] + ys,
-                     loop.body, self.depth + 1)
+        self._region(node, "body", current + xs + operands[carried + scanned:], new + ys, loop.body, self.depth + 1)
+        self.items += [Copy(pair[length % 2], result) for pair, result in zip(pairs, results)]
+
+    def _ping_pong(self, nbytes: int) -> tuple[Buffer, Buffer]:
+        """Two aligned halves in the REGIONS block, at a distance that depends on nothing but nbytes (so a
+        scan's IR does not depend on its length)."""
+        root, size = self.root, round_up(max(nbytes, 1), ALIGNMENT)
+        root.region_end += 2 * size
+        return tuple(Buffer("regions", None, root.region_end - 2 * size + k * size, nbytes) for k in (0, 1))
 
     def _slice(self, node: Node, stacked: Buffer, t: TensorType) -> Buffer:
         """Slice t of a scan's stacked operand or result, t the trip (from the last when reverse)."""
         length, stride = node.attrs["length"], TensorType(t.shape[1:], t.dtype).nbytes
         first = (length - 1) * stride if node.attrs["reverse"] else 0
-        step = (self.depth, -stride if node.attrs["reverse"] else stride, length)
+        step = (self.depth, -stride if node.attrs["reverse"] else stride, length, 0)
         return replace(stacked, offset=stacked.offset + first, nbytes=stride, steps=stacked.steps + (step,))
 
     def _region(self, node: Node, name: str, arguments: list[Buffer], targets: list[Buffer] | None,
                 items: list, depth: int) -> list[Buffer]:
-        """Lower region `name` of node into `items` and copy its outputs to `targets` (if any); the
-        buffers of its outputs. An argument kernels cannot read in place (an unaligned slice) is
-        copied first."""
+        """Lower region `name` of node into `items`, its outputs computed straight into `targets`
+        where they can be (pinned), else copied there; the buffers of its outputs. An argument
+        kernels cannot read in place (an unaligned slice) is copied first."""
         region = node.attrs[name]
         sub = _Lowering(region, memory_plan(region), self.profile, self.kernels, self, self.where + (node.id, name), depth)
         sub.items = items
         sub.arguments = [argument if argument.aligned else sub._staged(argument) for argument in arguments]
+        if targets is not None:
+            sub.pin(targets)
         sub.lower_nodes()
         outputs = [sub.buffer(out) for out in region.outputs]
         if targets is not None:
             sub._store([Copy(out, target) for out, target in zip(outputs, targets) if out != target])
         return outputs
+
+    def pin(self, targets: list[Buffer]) -> None:
+        """Have each output computed in its target: an output that is a value of its own (not an
+        argument, a parameter, a constant, a view or another output's), when kernels may write the
+        target (aligned) and the region reads none of its bytes (a while loop's body reads its carried
+        values where it would write the new ones)."""
+        for out, target in zip(self.graph.outputs, targets):
+            if any(target.overlaps(argument) for argument in self.arguments):
+                continue
+            if out.id not in self.pinned and out.id not in self.plan.aliases and target.aligned and \
+                    target.nbytes == out.type.nbytes and out.op not in ("input", "param", "const", "get") and \
+                    not is_control(out) and _written_param(out) is None:
+                self.pinned[out.id] = target
 
     def _store(self, copies: list[Copy]) -> None:
         """The copies in an order where none overwrites bytes a later one reads: first those whose
@@ -645,8 +691,9 @@ def _address(b: ir.IRBuilder, bases: dict, buffer: Buffer, trips: list) -> ir.Va
     base = bases[buffer.space] if buffer.space in ("arena", "constants", "transport", "regions") else \
         bases[(buffer.space, buffer.key)]
     offset = i64(buffer.offset)
-    for depth, stride, _ in buffer.steps:
-        offset = b.add(offset, b.mul(trips[depth], i64(stride)))
+    for depth, stride, _, period in buffer.steps:
+        trip = b.and_(trips[depth], i64(1)) if period == 2 else trips[depth]
+        offset = b.add(offset, b.mul(trip, i64(stride)))
     return elem_ptr(b, base, offset, I8) if buffer.offset or buffer.steps else base
 
 

@@ -153,6 +153,16 @@ def test_a_scans_step_ir_differs_only_in_its_trip_count():
     assert texts[784].replace("784", "28") == texts[28]
 
 
+@pytest.mark.parametrize("length", [5, 6])
+def test_a_scans_carried_values_ping_pong_between_two_buffers_and_are_copied_once_after_the_loop(length):
+    # the body computes the new carried value and the y straight into their places: the only copies
+    # are the initial value into its pair and the final one out of it, whatever the trip count
+    text = str(lower_graph(optimized_scan(length)).module)
+    assert len(re.findall(r"call void @\"?llvm\.memcpy", text)) == 2
+    assert_close(*run_both(lambda params, h, xs, w: scan(lambda c, x: (ops.tanh(ops.matmul(c, w) + x), c * 2.0), h, xs),
+                           arrays((4, 16), (length, 4, 16), (16, 16))))
+
+
 def test_the_step_index_holds_regions_and_the_fingerprint_their_bodies(tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
     graph = optimized_scan(5)
