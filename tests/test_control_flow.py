@@ -329,6 +329,23 @@ def test_scan_stores_residuals_unless_checkpointed_which_stores_only_carries():
     assert {"matmul", "tanh"} <= {n.op for n in backward.attrs["body"].order()}
 
 
+def test_a_scan_stores_a_value_once_not_also_the_slices_its_gradient_reads():
+    def gated(h, xs, w):             # an LSTM-like step: two gates sliced from one product
+        def body(c, x):
+            gates = ops.sigmoid(ops.matmul(c, w) + x)
+            keep, new = gates[:, :3], gates[:, 3:]
+            return keep * c + new, c
+        h, _ = scan(body, h, xs)
+        return (h * h).sum()
+    args = [np.random.default_rng(4).standard_normal(shape) for shape in ((2, 3), (5, 2, 6), (3, 6))]
+    traced = trace(lambda *a: graphc.grad(gated, (0, 1, 2))(*a), tuple(args))
+    expand_gradients(traced.graph)
+    forward = next(n for n in traced.graph.of_op("scan") if not n.attrs["reverse"])
+    # the gates (read by sigmoid's gradient, and sliced again in the reverse step) and the carry
+    assert sorted(str(t) for t in forward.type.elements[2:]) == ["f64[5,2,3]", "f64[5,2,6]"]
+    check_vjp(gated, args, np.random.default_rng(0))
+
+
 def test_cond_differentiates_branch_wise():
     def fn(a, b):
         return cond((a * b).sum() > 0, lambda a, b: ops.tanh(a * b), lambda a, b: a * a - b, a, b)

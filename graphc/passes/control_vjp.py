@@ -149,10 +149,24 @@ def _residuals(step: Graph, body: Graph, carried: int, checkpoint: bool) -> list
         return [i for i in sorted(carry_inputs) if i in step.nodes and step.users(step.nodes[i])]
     forward = _forward_ids(step, body)
     outputs = {out.id for out in step.outputs}
-    return [node.id for node in step.order()
+    read = [node for node in step.order()
             if node.id in forward and (node.op not in ("input", "const") or node.id in carry_inputs)
             and not isinstance(node.type, TupleType)
             and (node.id in outputs or any(user.id not in forward for user in step.users(node)))]
+    return list(dict.fromkeys(_unviewed(node, forward, outputs).id for node in read))
+
+
+def _unviewed(node: Node, forward: set[int], outputs: set[int]) -> Node:
+    """The value to store for a residual: a view (a reshape or a slice, which cost nothing to redo) of
+    another forward value is recomputed in the reverse step from that value, so an LSTM stores its
+    gates once, not also each gate's slice."""
+    while node.op in _VIEWS and node.id not in outputs and node.inputs[0].id in forward and \
+            node.inputs[0].op not in ("input", "const"):
+        node = node.inputs[0]
+    return node
+
+
+_VIEWS = ("reshape", "strided_slice")
 
 
 def _forward_ids(step: Graph, body: Graph) -> set[int]:
