@@ -87,9 +87,9 @@ def test_one_scan_per_layer_and_direction_and_a_graph_independent_of_the_length(
     assert len(short.nodes) == len(long.nodes)
     for node in short.of_op("scan"):
         body = node.attrs["body"]
-        assert len(body.of_op("matmul")) == 1           # h·W_hhᵀ; x·W_ihᵀ of every step is one matmul before it
+        assert len(body.of_op("matmul")) == 1           # W_hh·h; W_ih·x of every step is one conv2d before it
         assert len(body.nodes) < 30
-    assert len(short.of_op("matmul")) == 4              # the four input projections, outside the loops
+    assert len(short.of_op("conv2d")) == 4              # the four input projections, outside the loops
 
 
 def float64_copy(layer):

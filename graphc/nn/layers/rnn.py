@@ -35,37 +35,62 @@ _NONLINEARITY = {"tanh": "RNN_TANH", "relu": "RNN_RELU"}
 
 
 def _step(mode: str, gates_x: Tensor, state, w_hh: Tensor, b_hh: Tensor | None):
-    """One time step from gates_x = x·W_ihᵀ + b_ih: (the new state, the step's output h). The state
-    is h, or (h, c) for an LSTM."""
+    """One time step, feature-major ([features, batch]: a gate is a contiguous block of rows, so
+    splitting the gates copies nothing), from gates_x = W_ih·x + bias: (the new state, the step's
+    output h). The state is h, or (h, c) for an LSTM. b_hh is given for a GRU only: the other modes
+    add it to gates_x once, before the loop."""
     h = state[0] if mode == "LSTM" else state
-    gates_h = ops.get("matmul")(h, w_hh, transpose_b=True)
-    if b_hh is not None:
-        gates_h = gates_h + b_hh
-    hidden = h.shape[-1]
-    if mode == "GRU":               # n = tanh(x_n + r·(h·W_hnᵀ + b_hn)): the reset gate scales h's part only
-        x_r, x_z, x_n = ops.split(gates_x, hidden, axis=-1)
-        h_r, h_z, h_n = ops.split(gates_h, hidden, axis=-1)
-        reset, update = ops.sigmoid(x_r + h_r), ops.sigmoid(x_z + h_z)
+    gates_h = ops.get("matmul")(w_hh, h)
+    hidden = h.shape[0]
+    if mode == "GRU":               # n = tanh(x_n + r·(W_hn·h + b_hn)): the reset gate scales h's part only
+        if b_hh is not None:
+            gates_h = gates_h + ops.reshape(b_hh, shape=(-1, 1))
+        x_rz, x_n = ops.split(gates_x, [2 * hidden, hidden], axis=0)
+        h_rz, h_n = ops.split(gates_h, [2 * hidden, hidden], axis=0)
+        reset, update = ops.split(ops.sigmoid(x_rz + h_rz), hidden, axis=0)
         new = ops.tanh(x_n + reset * h_n)
         h = new + update * (h - new)
         return h, h
     gates = gates_x + gates_h
     if mode == "LSTM":
-        i, f, g, o = ops.split(gates, hidden, axis=-1)
-        c = ops.sigmoid(f) * state[1] + ops.sigmoid(i) * ops.tanh(g)
-        h = ops.sigmoid(o) * ops.tanh(c)
+        i, f, g, o = ops.split(_lstm_activations(gates, hidden), hidden, axis=0)
+        c = f * state[1] + i * g
+        h = o * ops.tanh(c)
         return (h, c), h
     h = ops.tanh(gates) if mode == "RNN_TANH" else ops.relu(gates)
     return h, h
 
 
-def _project(x: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> Tensor:
-    """x [..., in] · W_ihᵀ + b_ih as one matmul over all leading axes: [..., gates·hidden]."""
-    flat = ops.reshape(x, shape=(-1, x.shape[-1]))
-    gates = ops.get("matmul")(flat, w_ih, transpose_b=True)
-    if b_ih is not None:
-        gates = gates + b_ih
-    return ops.reshape(gates, shape=x.shape[:-1] + (w_ih.shape[0],))
+def _lstm_activations(gates: Tensor, hidden: int) -> Tensor:
+    """sigmoid on the i, f and o rows and tanh on the g rows, as one elementwise expression
+    s·sigmoid(s·x) - (s - 1) with s = 2 on the g rows (tanh(x) = 2·sigmoid(2x) - 1) and 1 elsewhere,
+    so that it fuses into the step's matmul as its epilogue."""
+    s = np.repeat(np.array([1, 1, 2, 1], gates.dtype.np), hidden).reshape(-1, 1)
+    return ops.sigmoid(gates * Tensor(s)) * Tensor(s) - Tensor(s - 1)
+
+
+def _project(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
+    """W_ih·x[t] + bias for every step t of x [steps, in, batch]: [steps, gates·hidden, batch]. It is a
+    1x1 convolution with the steps as images ([in, 1, batch] each), so one batched GEMM runs it
+    forward and one filter-gradient kernel gives W_ih's gradient over all steps."""
+    steps, inputs, batch = x.shape
+    rows = w_ih.shape[0]
+    images = ops.reshape(x, shape=(steps, inputs, 1, batch))
+    gates = ops.reshape(ops.get("conv2d")(images, ops.reshape(w_ih, shape=(rows, inputs, 1, 1))),
+                        shape=(steps, rows, batch))
+    return gates if bias is None else gates + ops.reshape(bias, shape=(rows, 1))
+
+
+def _transposed(state, mode: str):
+    """A state ([batch, hidden] <-> [hidden, batch]) with each of its tensors transposed."""
+    flip = lambda t: ops.transpose(t, (1, 0))
+    return tuple(map(flip, state)) if mode == "LSTM" else flip(state)
+
+
+def _input_bias(mode: str, b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:
+    """The bias added to W_ih·x before the loop: b_ih + b_hh, except for a GRU, whose b_hh stays in the
+    step (the reset gate scales the n rows of W_hh·h + b_hh)."""
+    return b_ih if b_ih is None or mode == "GRU" else b_ih + b_hh
 
 
 def _check_sizes(kind: str, input_size, hidden_size, has_bias) -> None:
@@ -132,7 +157,13 @@ class _CellBase(_Weights):
                 raise input_error(self, h, f"hx [{x.shape[0]}, {self.hidden_size}] (batch of x {x.type}, hidden_size)",
                                   "give the state of the same batch as x, with hidden_size features")
         w_ih, w_hh, b_ih, b_hh = self._weights("")
-        return _step(self.mode, _project(x, w_ih, b_ih), hx, w_hh, b_hh)[0]
+        bias = _input_bias(self.mode, b_ih, b_hh)
+        gates_x = ops.get("matmul")(w_ih, x, transpose_b=True)
+        if bias is not None:
+            gates_x = gates_x + ops.reshape(bias, shape=(-1, 1))
+        state = _transposed(hx, self.mode)
+        new = _step(self.mode, gates_x, state, w_hh, b_hh if self.mode == "GRU" else None)[0]
+        return _transposed(new, self.mode)
 
     def extend_repr(self) -> str:
         return f"input_size={self.input_size}, hidden_size={self.hidden_size}, has_bias={self.has_bias}"
@@ -187,38 +218,40 @@ class _RNNBase(_Weights):
 
     def construct(self, x, hx=None, seq_length=None):
         self._check(x, hx, seq_length)
-        if self.batch_first:
-            x = ops.transpose(x, (1, 0, 2))
-        steps, batch = x.shape[:2]
+        # the steps run feature-major: x [steps, features, batch], states [hidden, batch]
+        x = ops.transpose(x, (1, 2, 0) if self.batch_first else (0, 2, 1))
+        steps, batch = x.shape[0], x.shape[2]
         state_shape = (self.num_layers * len(self.directions), batch, self.hidden_size)
         if hx is None:
             hx = ops.zeros(state_shape, x.dtype)
             hx = (hx, hx) if self.mode == "LSTM" else hx
         mask = None
-        if seq_length is not None:      # [steps, batch, 1]: 1 where the step is within the sequence
+        if seq_length is not None:      # [steps, 1, batch]: 1 where the step is within the sequence
             valid = Tensor(np.arange(steps, dtype=np.int64).reshape(steps, 1)) < ops.cast(seq_length, int64)
-            mask = ops.expand_dims(ops.cast(valid, x.dtype), 2)
+            mask = ops.expand_dims(ops.cast(valid, x.dtype), 1)
         finals = []
         for layer in range(self.num_layers):
             outputs = []
             for d, direction in enumerate(self.directions):
                 k = layer * len(self.directions) + d
-                start = (hx[0][k], hx[1][k]) if self.mode == "LSTM" else hx[k]
+                start = _transposed((hx[0][k], hx[1][k]) if self.mode == "LSTM" else hx[k], self.mode)
                 final, y = self._direction(x, start, mask, f"_l{layer}{direction}", reverse=bool(direction))
-                finals.append(final)
+                finals.append(_transposed(final, self.mode))
                 outputs.append(y)
-            x = ops.concat(outputs, axis=2) if len(outputs) > 1 else outputs[0]
+            x = ops.concat(outputs, axis=1) if len(outputs) > 1 else outputs[0]
             if self.dropout_op is not None and layer < self.num_layers - 1:
                 x = self.dropout_op(x)
-        output = ops.transpose(x, (1, 0, 2)) if self.batch_first else x
+        output = ops.transpose(x, (2, 0, 1) if self.batch_first else (0, 2, 1))
         if self.mode == "LSTM":
             return output, (ops.stack([h for h, _ in finals]), ops.stack([c for _, c in finals]))
         return output, ops.stack(finals)
 
     def _direction(self, x: Tensor, start, mask: Tensor | None, suffix: str, reverse: bool):
-        """One layer in one direction: (its final state, its outputs [steps, batch, hidden])."""
+        """One layer in one direction over x [steps, in, batch]: (its final state, its outputs
+        [steps, hidden, batch])."""
         w_ih, w_hh, b_ih, b_hh = self._weights(suffix)
-        gates_x = _project(x, w_ih, b_ih)
+        gates_x = _project(x, w_ih, _input_bias(self.mode, b_ih, b_hh))
+        b_hh = b_hh if self.mode == "GRU" else None
 
         def step(state, xs):
             new, h = _step(self.mode, xs[0], state, w_hh, b_hh)
