@@ -2,10 +2,13 @@
 their cells.
 
 A layer runs one `graphc.control_flow.scan` per layer and direction, so the graph holds each loop
-once whatever the sequence length. Before the loop one matmul projects the input of every time
-step for all gates (x·W_ihᵀ + b_ih); a step is then one matmul of h (h·W_hhᵀ + b_hh) and the
-elementwise gates. Weights are [gates·hidden, in] with the gates stacked in MindSpore's (and
-PyTorch's) order: LSTM i, f, g, o; GRU r, z, n. The default init is U(-1/√hidden, 1/√hidden).
+once whatever the sequence length. The loops run feature-major: a state is [hidden, batch] and a
+step's gates [gates·hidden, batch], so each gate is a contiguous block of rows (splitting them, and
+joining their gradients, copies nothing). Before the loop one 1x1 convolution projects the input of
+every step for all gates (W_ih·x + b_ih + b_hh); a step is then one matmul W_hh·h with the gates'
+activations as its epilogue, and the elementwise state update. Weights are [gates·hidden, in] with
+the gates stacked in MindSpore's (and PyTorch's) order: LSTM i, f, g, o; GRU r, z, n. The default
+init is U(-1/√hidden, 1/√hidden).
 
 `seq_length` ([batch] ints) masks the steps at and after each sequence's length, as PyTorch's
 packed sequences: their outputs are 0 and the state stops changing, so h_n (and c_n) is the state at
