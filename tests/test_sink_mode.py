@@ -170,3 +170,23 @@ def test_a_batch_of_another_shape_mid_sink_is_an_error_naming_it_and_leaves_whol
                                          and rc.request_stop()})()
     plain.train(1, dataset(44, drop_remainder=False), callbacks=[stop])
     assert_same_parameters(parameters(net), parameters(plain_net))
+
+
+def test_a_label_out_of_range_mid_sink_is_an_error_naming_its_batch():
+    x = np.zeros((24, 6), np.float32)
+    labels = np.zeros(24, np.int32)
+    labels[17] = 3                                       # in the third batch of 8; the net has 3 classes
+    model, _ = make_model()
+    with pytest.raises(graphc.GraphcError, match=r"epoch 1, step 3: batch 3 of the 3 of this sink cannot run: .*label "
+                                                 r"3 is out of range for 3 classes.*The 2 step\(s\) before it ran"):
+        model.train(1, NumpySlicesDataset({"x": x, "y": labels}, shuffle=False).batch(8), dataset_sink_mode=True)
+
+
+def test_pynative_mode_feeds_one_batch_per_step_as_mindspore_does_where_it_cannot_sink():
+    graphc.set_context(mode=graphc.PYNATIVE_MODE)
+    try:
+        _, recorder = train(1, dataset_sink_mode=True, sink_size=2)
+    finally:
+        graphc.set_context(mode=graphc.GRAPH_MODE)
+    assert recorder.events[1:4] == ["step_begin 1", "step_end 1", "step_begin 2"]
+    assert recorder.fields[0] == (6, False)
