@@ -125,7 +125,8 @@ def _compile_in_new_process(cache_dir):
 def python_us_per_call(images, labels, calls=2000):
     """Microseconds per step spent in Python around the native step (argument checks, the batch copy,
     the ctypes call, the loss copy): the median over calls of a Cell call's time minus the time of
-    the native run inside it (measured in the same call, so a change of load cannot bias it)."""
+    the native run inside it (measured in the same call, so a change of load cannot bias it); and the
+    median native run in milliseconds (the step without Python)."""
     graphc.set_context(mode=graphc.GRAPH_MODE, backend="llvm", num_threads=None)
     step = make_train_step()
     runner = step.compile(images, labels)._runner
@@ -145,7 +146,7 @@ def python_us_per_call(images, labels, calls=2000):
             overheads.append(time.perf_counter() - begin - native[-1])
     finally:
         del runner.run
-    return statistics.median(overheads[calls // 10:]) * 1e6
+    return statistics.median(overheads[calls // 10:]) * 1e6, statistics.median(native[calls // 10:]) * 1000
 
 
 def tutorial_epoch_seconds(sink):
@@ -187,21 +188,6 @@ def tutorial_epoch_seconds(sink):
     return timer.seconds, sum(native), train.get_dataset_size()
 
 
-def native_step_ms(images, labels, calls=400):
-    """The native run of one step alone (all cores), median over calls: the step time without Python."""
-    graphc.set_context(mode=graphc.GRAPH_MODE, backend="llvm", num_threads=None)
-    step = make_train_step()
-    executable = step.compile(images, labels)
-    executable._stage(0, [images, labels])
-    executable._arm(trips=1, slots=1, filled=1)
-    times = []
-    for _ in range(calls):
-        begin = time.perf_counter()
-        executable._run()
-        times.append(time.perf_counter() - begin)
-    return statistics.median(times[calls // 10:]) * 1000
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
@@ -219,7 +205,8 @@ def main():
     cold, cached = compile_times()
     print(f"compile of the train step in a new process (trace + passes + LLVM): cold {cold:.3f} s, "
           f"from the disk cache {cached:.3f} s")
-    print(f"Python per call of the compiled step: {python_us_per_call(images, labels):.1f} us")
+    python_us, step_ms = python_us_per_call(images, labels)
+    print(f"Python per call of the compiled step: {python_us:.1f} us")
 
     results = {}
     for threads in sorted({1, cores}):
@@ -238,7 +225,6 @@ def main():
         print(f"{name:<28}{ms:>10.3f}{gflops:>10.1f}{gflops / (peak * threads):>8.1%}{ms / best:>10.2f}")
 
     if not args.no_epoch:
-        step_ms = native_step_ms(images, labels)
         print(f"\ntutorial epoch (the second of two; data pipeline and callbacks included), against "
               f"steps x the native step ({step_ms:.3f} ms, {cores} threads):")
         for sink in (False, True):

@@ -19,7 +19,8 @@ Control flow (docs/codegen.md, "Loops and branches"): a `scan` or `while` node i
 function around its regions' kernels, a `cond` a branch on its predicate; every thread runs them,
 reading the trip's predicate after a barrier. The values inside regions live in the REGIONS block,
 each region planned as a graph of its own; carried values, scan slices and branch results are
-copied (`Copy`: a chunk per thread).
+copied (`Copy`: a chunk per thread). The step itself is the outermost loop: one trip per batch staged
+in its inputs' ring (ring.py), one for a plain call, N for a sink.
 """
 from __future__ import annotations
 
@@ -172,7 +173,7 @@ class LoweredGraph:
 def lower_graph(graph: Graph, profile: bool = False, kernels: KernelSet | None = None) -> LoweredGraph:
     """The step of an optimized graph (a graph without a memory plan gets one first). Its kernels
     come from `kernels` (default: emitted or found again, not compiled)."""
-    return _Lowering(graph, memory_plan(graph), profile, kernels or KernelSet(None), depth=1).run()
+    return _Lowering(graph, memory_plan(graph), profile, kernels or KernelSet(None), depth=1).run()  # 0: the trips
 
 
 def memory_plan(graph: Graph) -> MemoryPlan:
