@@ -190,3 +190,14 @@ def test_pynative_mode_feeds_one_batch_per_step_as_mindspore_does_where_it_canno
         graphc.set_context(mode=graphc.GRAPH_MODE)
     assert recorder.events[1:4] == ["step_begin 1", "step_end 1", "step_begin 2"]
     assert recorder.fields[0] == (6, False)
+
+
+def test_a_run_resumed_at_an_epoch_goes_on_with_the_same_stream_of_batches():
+    """sink_size 4 over 6 batches a pass: epoch 3 starts at batch 2 of the second pass."""
+    straight, _ = train(3, dataset_sink_mode=True, sink_size=4)
+    model, net = make_model()
+    model.train(2, dataset(), dataset_sink_mode=True, sink_size=4)
+    recorder = Recorder()
+    model.train(3, dataset(), callbacks=[recorder], dataset_sink_mode=True, sink_size=4, initial_epoch=2)
+    assert recorder.events == ["epoch_begin 3", "step_begin 12", "step_end 12", "epoch_end 3"]
+    assert_same_parameters(parameters(net), straight)
