@@ -3,7 +3,7 @@ inputs from one slot of a ring that a producer thread fills while the native cal
 
 A plain call is a run of one trip over a ring of one slot, staged before the call. A sink
 (`NativeExecutable.sink`, MindSpore's dataset sink mode) is a run of N trips over a ring of up to
-SLOTS slots: the producer (a Python thread) stages batch k into slot k mod R once trip k - R has
+RING_SLOTS slots: the producer (a Python thread) stages batch k into slot k mod R once trip k - R has
 finished, then publishes it; trip t waits until batch t is published. So the step, and the numbers
 it computes, are the same as N calls; only the Python between them is gone (docs/codegen.md, "Trips
 and the ring").
