@@ -172,14 +172,14 @@ class Model:
         pass_steps = distributed.agreed_steps(dataset.get_dataset_size())
         stream = sink.batch_stream(dataset, cb.cur_step_num, pass_steps,
                                    lambda ds: _batches(ds, self._loss_fn is not None, "training", as_arrays=True))
-        compiled = []
+        start = cb.cur_step_num
 
         def run(callbacks, run_context):
             nonlocal stream
-            if not compiled:
-                compiled.append(next(stream))
-                self._compile(self._train_network, compiled[0], "train step")
-                stream = itertools.chain(compiled, stream)
+            if cb.cur_step_num == start:
+                first = next(stream)
+                self._compile(self._train_network, first, "train step")
+                stream = itertools.chain([first], stream)
             first_step = cb.cur_step_num + 1
             cb.cur_step_num += cb.batch_num
             callbacks.step_begin(run_context)

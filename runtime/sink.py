@@ -54,5 +54,5 @@ def run_sink(network, batches, steps: int):
 def sink_failed(error, epoch: int, first_step: int) -> GraphcError:
     """A SinkError as Model.train reports it: the epoch and the step of the batch that could not run."""
     return GraphcError(f"Model.train in dataset sink mode, epoch {epoch}, step {first_step + error.batch}: "
-                       f"{error.detail}. A sink runs batches of one shape: with Dataset.batch(..., "
-                       "drop_remainder=True) the last batch of a pass is full too")
+                       f"{error.detail}. A sink runs batches of one shape: if they differ, Dataset.batch(..., "
+                       "drop_remainder=True) keeps the last batch of a pass full")
