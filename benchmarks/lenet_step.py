@@ -9,7 +9,9 @@ the Python time per call around the native step, cold and cached compile time (t
 new process, as a user sees it), and the same step on the reference interpreter, on a plain NumPy
 im2col implementation and (when torch is installed) in PyTorch eager, as ratios; then the time of
 one full tutorial epoch (1875 steps, data pipeline and callbacks included; MNIST comes from
-GRAPHC_MNIST_MIRRORS or the public mirrors, into the dataset cache folder).
+GRAPHC_MNIST_MIRRORS or the public mirrors, into the dataset cache folder) fed one batch per step
+and in dataset sink mode, against 1875 x the native step time, and the Python per step outside
+the native calls.
 """
 import argparse
 import os
@@ -123,7 +125,8 @@ def _compile_in_new_process(cache_dir):
 def python_us_per_call(images, labels, calls=2000):
     """Microseconds per step spent in Python around the native step (argument checks, the batch copy,
     the ctypes call, the loss copy): the median over calls of a Cell call's time minus the time of
-    the native run inside it (measured in the same call, so a change of load cannot bias it)."""
+    the native run inside it (measured in the same call, so a change of load cannot bias it); and the
+    median native run in milliseconds (the step without Python)."""
     graphc.set_context(mode=graphc.GRAPH_MODE, backend="llvm", num_threads=None)
     step = make_train_step()
     runner = step.compile(images, labels)._runner
@@ -143,20 +146,31 @@ def python_us_per_call(images, labels, calls=2000):
             overheads.append(time.perf_counter() - begin - native[-1])
     finally:
         del runner.run
-    return statistics.median(overheads[calls // 10:]) * 1e6
+    return statistics.median(overheads[calls // 10:]) * 1e6, statistics.median(native[calls // 10:]) * 1000
 
 
-def tutorial_epoch_seconds():
+def tutorial_epoch_seconds(sink):
+    """(seconds, seconds inside native runs) of the second epoch of the tutorial's training (the first
+    compiles), and its steps: fed one batch per step, or in dataset sink mode (one native call)."""
+    from graphc.codegen.parallel import ThreadRunner
     from runtime import Model
     from runtime.callbacks import Callback
     from runtime.dataset import MNIST, Mnist
 
+    native = []
+
     class EpochTimer(Callback):
         def epoch_begin(self, run_context):
+            native.clear()
             self.start = time.perf_counter()
 
         def epoch_end(self, run_context):
             self.seconds = time.perf_counter() - self.start
+
+    def timed_run(runner, *args):
+        begin = time.perf_counter()
+        original(runner, *args)
+        native.append(time.perf_counter() - begin)
 
     graphc.set_context(mode=graphc.GRAPH_MODE, backend="llvm", num_threads=None)
     train = Mnist(path=MNIST.default_root(), split="train", batch_size=BATCH, shuffle=True, resize=32,
@@ -166,8 +180,12 @@ def tutorial_epoch_seconds():
     model = Model(network, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
                   nn.Momentum(network.trainable_params(), learning_rate=0.01, momentum=0.9), metrics={"acc"})
     timer = EpochTimer()
-    model.train(1, train, callbacks=[timer])
-    return timer.seconds, train.get_dataset_size()
+    original, ThreadRunner.run = ThreadRunner.run, timed_run
+    try:
+        model.train(2, train, callbacks=[timer], dataset_sink_mode=sink)
+    finally:
+        ThreadRunner.run = original
+    return timer.seconds, sum(native), train.get_dataset_size()
 
 
 def main():
@@ -187,7 +205,8 @@ def main():
     cold, cached = compile_times()
     print(f"compile of the train step in a new process (trace + passes + LLVM): cold {cold:.3f} s, "
           f"from the disk cache {cached:.3f} s")
-    print(f"Python per call of the compiled step: {python_us_per_call(images, labels):.1f} us")
+    python_us, step_ms = python_us_per_call(images, labels)
+    print(f"Python per call of the compiled step: {python_us:.1f} us")
 
     results = {}
     for threads in sorted({1, cores}):
@@ -206,9 +225,13 @@ def main():
         print(f"{name:<28}{ms:>10.3f}{gflops:>10.1f}{gflops / (peak * threads):>8.1%}{ms / best:>10.2f}")
 
     if not args.no_epoch:
-        seconds, steps = tutorial_epoch_seconds()
-        print(f"\ntutorial epoch ({steps} steps, data pipeline and callbacks included): {seconds:.3f} s "
-              f"({seconds * 1000 / steps:.3f} ms/step)")
+        print(f"\ntutorial epoch (the second of two; data pipeline and callbacks included), against "
+              f"steps x the native step ({step_ms:.3f} ms, {cores} threads):")
+        for sink in (False, True):
+            seconds, native, steps = tutorial_epoch_seconds(sink)
+            print(f"  {'dataset sink mode' if sink else 'one batch per step':<20} {steps} steps: {seconds:.3f} s, "
+                  f"{seconds * 1000 / (steps * step_ms):.3f} x {steps} steps; Python outside the native calls "
+                  f"{(seconds - native) * 1e6 / steps:.1f} us/step")
 
 
 if __name__ == "__main__":

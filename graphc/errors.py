@@ -19,6 +19,17 @@ class ArgumentError(GraphcError, ValueError):
     """A bad argument to a graphc API (a ValueError, as MindSpore raises), located at the user's line."""
 
 
+class SinkError(GraphcError):
+    """Batch `batch` (from 0) of a sink (N steps in one native call, codegen/ring.py) cannot run;
+    the steps before it ran, it and the rest did not."""
+
+    def __init__(self, batch: int, steps: int, error: BaseException):
+        self.batch = batch
+        self.detail = (f"batch {batch + 1} of the {steps} of this sink cannot run: {error}. The {batch} step(s) "
+                       "before it ran, each whole; it and the ones after it did not")
+        super().__init__(self.detail)
+
+
 _LIBRARY_DIRS = [_PACKAGE_DIR]   # frames in these are library code, never "the user's line"
 
 

@@ -4,6 +4,8 @@ It wraps the network as MindSpore does (WithLossCell + TrainOneStepCell for trai
 WithEvalCell for evaluation), compiles each step once before the loop (GRAPH_MODE; the compile
 time is logged apart from step times), then runs one compiled call per batch and drives the
 callbacks in MindSpore's order: begin, (epoch_begin, (step_begin, step_end)*, epoch_end)*, end.
+In dataset sink mode (runtime/sink.py) an epoch is one call of `sink_size` steps, and one step_begin
+and step_end.
 
 Under data parallelism (runtime/distributed.py) every rank takes the same number of steps per epoch
 (the fewest its shard allows), and eval sums each metric over every rank's shard.
@@ -13,18 +15,17 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-import warnings
 from types import SimpleNamespace
 
 import numpy as np
 
 import graphc
 from graphc import nn
-from graphc.errors import ArgumentError
+from graphc.errors import ArgumentError, SinkError
 from graphc.nn.loss_scale import LossScaleManager
 from graphc.tracing import Tensor
 
-from . import distributed
+from . import distributed, sink
 from .callbacks import Callback, RunContext
 from .metrics import Loss, get_metrics
 
@@ -87,19 +88,21 @@ class Model:
 
     # -- training ----------------------------------------------------------------------------------
     def train(self, epoch, train_dataset, callbacks=None, dataset_sink_mode=False, sink_size=-1, initial_epoch=0):
-        _no_sink_mode(dataset_sink_mode, sink_size)
+        sink.check_sink_args("Model.train", dataset_sink_mode, sink_size)
         self._check_train_args(epoch, train_dataset, initial_epoch)
-        cb_params = self._train_cb_params(epoch, train_dataset, callbacks)
+        cb_params = self._train_cb_params(epoch, train_dataset, callbacks, _sinks(dataset_sink_mode), sink_size)
         self._train_loop(cb_params, train_dataset, initial_epoch)
 
     def fit(self, epoch, train_dataset, valid_dataset=None, valid_frequency=1, callbacks=None,
             dataset_sink_mode=False, valid_dataset_sink_mode=False, sink_size=-1, initial_epoch=0):
-        _no_sink_mode(dataset_sink_mode or valid_dataset_sink_mode, sink_size)
+        sink.check_sink_args("Model.fit", dataset_sink_mode, sink_size)
+        sink.check_sink_args("Model.fit", valid_dataset_sink_mode, -1)
         self._check_train_args(epoch, train_dataset, initial_epoch)
         if valid_dataset is not None and (not isinstance(valid_frequency, int) or valid_frequency < 1):
             raise ValueError(f"Model.fit: valid_frequency must be a positive int, got {valid_frequency!r}")
-        cb_params = self._train_cb_params(epoch, train_dataset, callbacks)
-        self._train_loop(cb_params, train_dataset, initial_epoch, valid_dataset, valid_frequency)
+        cb_params = self._train_cb_params(epoch, train_dataset, callbacks, _sinks(dataset_sink_mode), sink_size)
+        self._train_loop(cb_params, train_dataset, initial_epoch, (valid_dataset, valid_dataset_sink_mode),
+                         valid_frequency)
 
     def _check_train_args(self, epoch, dataset, initial_epoch):
         if self._optimizer is None and self._loss_fn is not None:
@@ -113,31 +116,48 @@ class Model:
             raise ValueError("Model.train: the training dataset is empty (0 batches); check its path, "
                              "batch size and drop_remainder")
 
-    def _train_cb_params(self, epoch, dataset, callbacks):
+    def _train_cb_params(self, epoch, dataset, callbacks, sinks, sink_size):
+        """As MindSpore's: in sink mode, batch_num is the steps of a sink (an epoch)."""
         world = distributed.group()
+        batch_num = sink_size if sinks and sink_size > 0 else distributed.agreed_steps(dataset.get_dataset_size())
         return SimpleNamespace(
             train_network=self._train_network, network=self._network, loss_fn=self._loss_fn,
             optimizer=self._optimizer, train_dataset=dataset, epoch_num=epoch,
-            batch_num=distributed.agreed_steps(dataset.get_dataset_size()), cur_epoch_num=0, cur_step_num=0,
-            net_outputs=None, mode="train", dataset_sink_mode=False, list_callback=_callback_list(callbacks),
+            batch_num=batch_num, cur_epoch_num=0, cur_step_num=0,
+            net_outputs=None, mode="train", dataset_sink_mode=sinks, list_callback=_callback_list(callbacks),
             parallel_mode=graphc.get_auto_parallel_context("parallel_mode"),
             device_number=1 if world is None else world.size, eval_results=None)
 
-    def _train_loop(self, cb, dataset, initial_epoch, valid_dataset=None, valid_frequency=1):
+    def _train_loop(self, cb, dataset, initial_epoch, valid=(None, False), valid_frequency=1):
         with cb.list_callback as callbacks:      # MindSpore enters callbacks as context managers
-            self._run_epochs(cb, callbacks, dataset, initial_epoch, valid_dataset, valid_frequency)
+            self._run_epochs(cb, callbacks, dataset, initial_epoch, valid, valid_frequency)
 
-    def _run_epochs(self, cb, callbacks, dataset, initial_epoch, valid_dataset, valid_frequency):
+    def _run_epochs(self, cb, callbacks, dataset, initial_epoch, valid, valid_frequency):
         run_context = RunContext(cb)
         self._network.set_train(True)
         cb.cur_step_num = initial_epoch * cb.batch_num
+        run_epoch = self._sink_epoch(cb, dataset) if cb.dataset_sink_mode else self._step_epoch(cb, dataset)
         callbacks.begin(run_context)
         for epoch in range(initial_epoch, cb.epoch_num):
             cb.cur_epoch_num = epoch + 1
             callbacks.epoch_begin(run_context)
-            dataset.set_epoch(epoch)
+            run_epoch(callbacks, run_context)
+            if valid[0] is not None and cb.cur_epoch_num % valid_frequency == 0:
+                cb.eval_results = self._eval_loop(valid[0], callbacks, valid[1])
+                self._network.set_train(True)
+            callbacks.epoch_end(run_context)
+            if run_context.get_stop_requested():
+                break
+        callbacks.end(run_context)
+
+    def _step_epoch(self, cb, dataset):
+        """An epoch as one call per batch: step_begin, the step, step_end, for each batch."""
+        first_step = cb.cur_step_num
+
+        def run(callbacks, run_context):
+            dataset.set_epoch(cb.cur_epoch_num - 1)
             for batch in itertools.islice(_batches(dataset, self._loss_fn is not None, "training"), cb.batch_num):
-                if cb.cur_step_num == initial_epoch * cb.batch_num:
+                if cb.cur_step_num == first_step:
                     self._compile(self._train_network, batch, "train step")
                 cb.cur_step_num += 1
                 callbacks.step_begin(run_context)
@@ -145,13 +165,30 @@ class Model:
                 callbacks.step_end(run_context)
                 if run_context.get_stop_requested():
                     break
-            if valid_dataset is not None and cb.cur_epoch_num % valid_frequency == 0:
-                cb.eval_results = self._eval_loop(valid_dataset, callbacks)
-                self._network.set_train(True)
-            callbacks.epoch_end(run_context)
-            if run_context.get_stop_requested():
-                break
-        callbacks.end(run_context)
+        return run
+
+    def _sink_epoch(self, cb, dataset):
+        """An epoch as one sink of cb.batch_num steps (runtime/sink.py), over one stream of batches."""
+        pass_steps = distributed.agreed_steps(dataset.get_dataset_size())
+        stream = sink.batch_stream(dataset, cb.cur_step_num, pass_steps,
+                                   lambda ds: _batches(ds, self._loss_fn is not None, "training", as_arrays=True))
+        start = cb.cur_step_num
+
+        def run(callbacks, run_context):
+            nonlocal stream
+            if cb.cur_step_num == start:
+                first = next(stream)
+                self._compile(self._train_network, first, "train step")
+                stream = itertools.chain([first], stream)
+            first_step = cb.cur_step_num + 1
+            cb.cur_step_num += cb.batch_num
+            callbacks.step_begin(run_context)
+            try:
+                cb.net_outputs = sink.run_sink(self._train_network, stream, cb.batch_num)
+            except SinkError as error:
+                raise sink.sink_failed(error, cb.cur_epoch_num, first_step) from error
+            callbacks.step_end(run_context)
+        return run
 
     @staticmethod
     def _compile(network, batch, what):
@@ -164,18 +201,20 @@ class Model:
 
     # -- evaluation and prediction -------------------------------------------------------------------
     def eval(self, valid_dataset, callbacks=None, dataset_sink_mode=False):
-        """The metrics over valid_dataset, running the callbacks' on_eval_* hooks (as context managers)."""
-        _no_sink_mode(dataset_sink_mode)
+        """The metrics over valid_dataset, running the callbacks' on_eval_* hooks (as context managers).
+        In sink mode too, MindSpore's evaluation runs one batch per step (each updates the metrics)."""
+        sink.check_sink_args("Model.eval", dataset_sink_mode, -1)
         with _callback_list(callbacks) as entered:
-            return self._eval_loop(valid_dataset, entered)
+            return self._eval_loop(valid_dataset, entered, dataset_sink_mode)
 
-    def _eval_loop(self, valid_dataset, callbacks):
+    def _eval_loop(self, valid_dataset, callbacks, dataset_sink_mode):
         if self._eval_network is None:
             raise ValueError("Model.eval needs metrics and a loss_fn (or an eval_network): "
                              "Model(network, loss_fn, optimizer, metrics={'acc'})")
         cb = SimpleNamespace(eval_network=self._eval_network, network=self._network, valid_dataset=valid_dataset,
                              batch_num=valid_dataset.get_dataset_size(), cur_step_num=0, net_outputs=None,
-                             mode="eval", dataset_sink_mode=False, list_callback=callbacks, metrics=None)
+                             mode="eval", dataset_sink_mode=_sinks(dataset_sink_mode), list_callback=callbacks,
+                             metrics=None)
         run_context = RunContext(cb)
         self._eval_network.set_train(False)
         for metric in self._metrics.values():
@@ -252,13 +291,14 @@ def _loss_scale_manager(manager, optimizer):
     return manager
 
 
-def _no_sink_mode(dataset_sink_mode, sink_size=-1) -> None:
-    """Sink mode (the device pulling batches by itself) does not exist on the CPU: MindSpore's CPU
-    backend falls back to feeding one batch per step, and so does graphc, saying so once."""
-    if dataset_sink_mode or sink_size != -1:
-        warnings.warn("dataset sink mode is not supported on the CPU; as MindSpore's CPU backend does, graphc "
-                      "feeds the dataset one batch per step (dataset_sink_mode and sink_size have no effect)",
-                      UserWarning, stacklevel=3)
+def _sinks(dataset_sink_mode: bool) -> bool:
+    """Sink mode runs in GRAPH_MODE; in PYNATIVE_MODE there is no compiled step to loop, and the
+    loop feeds one batch per step, as MindSpore's does where it cannot sink."""
+    if dataset_sink_mode and graphc.get_context("mode") != graphc.GRAPH_MODE:
+        log.info("dataset sink mode runs compiled steps (GRAPH_MODE); in PYNATIVE_MODE the dataset is fed one "
+                 "batch per step")
+        return False
+    return dataset_sink_mode
 
 
 def _callback_list(callbacks):
@@ -270,8 +310,8 @@ def _callback_list(callbacks):
     return CallbackList(callbacks)
 
 
-def _batches(dataset, expect_pairs, what):
-    """The dataset's batches as Tensors, checking the column count once."""
+def _batches(dataset, expect_pairs, what, as_arrays=False):
+    """The dataset's batches as Tensors (or NumPy arrays), checking the column count once."""
     columns = None
     for row in dataset.create_tuple_iterator(output_numpy=True):
         if columns is None:
@@ -280,7 +320,7 @@ def _batches(dataset, expect_pairs, what):
                 raise ValueError(f"Model: the {what} dataset yields {columns} column(s) per batch; with a loss_fn "
                                  "it must yield exactly 2 (data, label)")
             _check_dtypes(dataset, row, what)
-        yield tuple(Tensor(np.asarray(col)) for col in row)
+        yield tuple(np.asarray(col) for col in row) if as_arrays else tuple(Tensor(np.asarray(col)) for col in row)
 
 
 def _check_dtypes(dataset, row, what):

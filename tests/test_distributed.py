@@ -64,6 +64,13 @@ def test_model_shards_logs_checkpoints_and_evaluates_every_row_once(tmp_path):
 
 
 @needs_mpi
+def test_a_data_parallel_sink_equals_one_batch_per_step():
+    out = succeeded(run_job(str(JOBS / "sink_equals_steps.py")))
+    for rank in (0, 1):
+        assert f"rank {rank}: sink mode equal to one batch per step" in out
+
+
+@needs_mpi
 def test_an_exception_on_one_rank_ends_the_job_with_its_error():
     job = run_job(str(JOBS / "one_rank_fails.py"), timeout=120)      # a hang would time out
     assert job.returncode != 0

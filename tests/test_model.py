@@ -129,24 +129,6 @@ def test_fit_evaluates_every_valid_frequency_epochs():
     assert set(results[1]) == {"acc", "loss"} and results[3]["acc"] >= 0
 
 
-@pytest.mark.parametrize("sink", [
-    dict(dataset_sink_mode=True), dict(sink_size=2), dict(valid_dataset_sink_mode=True), dict(eval_sink=True)])
-def test_sink_mode_is_accepted_with_a_warning_and_results_are_unchanged(sink):
-    def run(model, sink):
-        if "valid_dataset_sink_mode" in sink:
-            model.fit(1, dataset(), dataset(seed=1), **sink)
-        elif sink:
-            model.train(1, dataset(), **{k: v for k, v in sink.items() if k != "eval_sink"})
-        else:
-            model.train(1, dataset())
-        return model.eval(dataset(), dataset_sink_mode=sink.get("eval_sink", False))
-
-    with pytest.warns(UserWarning, match="dataset sink mode is not supported on the CPU; as MindSpore's CPU backend "
-                                         "does, graphc feeds the dataset one batch per step"):
-        sunk = run(make_model()[0], sink)
-    assert sunk == run(make_model()[0], {})
-
-
 def test_resuming_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path):
     straight, straight_net = make_model(seed=0)
     straight.train(3, dataset(seed=4))

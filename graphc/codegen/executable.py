@@ -1,9 +1,10 @@
 """The native executable: a step module linked with its kernels' objects, plus the memory it runs on.
 
-Per call: copy the inputs into their aligned slots, copy out graph outputs that are parameters'
-pre-step values, run `graphc_step` on every thread through one native call (the runner releases
-the GIL and returns when all threads are done), raise if the step stopped on an index out of
-range, copy the other outputs out of the arena. A step with collectives calls back into the
+Per call: copy the inputs into their aligned slots (slot 0 of each input's ring, ring.py), run
+`graphc_step` for one trip on every thread through one native call (the runner releases the GIL
+and returns when all threads are done), raise if the step stopped on an index out of range, copy
+the outputs out of the arena. `sink` runs N steps in one native call, a producer thread staging
+their batches into the ring meanwhile. A step with collectives calls back into the
 process group's transport from thread 0 (`_transport_callback`). The
 argument block (ctx) is built once; only the thread count and parameter addresses are re-checked
 per call, and a parameter whose storage was replaced (never done by Parameter, whose set_data
@@ -16,12 +17,12 @@ import functools
 import logging
 import time
 import traceback
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .. import context
-from ..errors import GraphcError
+from ..errors import GraphcError, SinkError
 from ..ops import collective
 from ..ir import Graph, Node
 from ..nn.parameter import ParameterSet
@@ -32,7 +33,8 @@ from .kernels.contract import ALIGN
 from .kernels.launch import aligned_empty
 from .compile_pool import CompileBatch
 from .kernel_cache import DRIVER, KernelCounts, KernelSet
-from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, REGIONS, SCRATCH, STATUS, \
+from . import ring
+from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, REGIONS, RING, SCRATCH, STATUS, \
     STATUS_WORDS, STEP, TRANSPORT, TRANSPORT_BUFFER, Buffer, LoweredGraph, lower_graph, memory_plan
 from .machine import CodegenError, CompileStats, Library, cache_key, cached_object, link, with_host_target
 from .report import CompileReport
@@ -53,13 +55,15 @@ class NativeExecutable:
         self._arena = self._fresh(lowered.arena_bytes)
         self._regions = self._fresh(lowered.region_bytes)
         self._constants = _constant_block(lowered)
-        self._slots = [aligned_empty(t.shape, t.dtype.np) for t in lowered.inputs]
+        self._words = aligned_empty((ring.WORDS,), np.int64)
+        self._words[:] = 0
         self.counters = np.zeros(max(1, COUNTER_SLOTS * len(lowered.calls)), np.int64)   # a profile build's
         self._status = np.zeros(STATUS_WORDS, np.int64)
         self._label_checks = _label_checks(graph)
         self._transport = _transport_callback(lowered)
         self._ctx = self._argument_block()
         self._ctx_address = self._ctx.ctypes.data
+        self._allocate_ring(1)
         self._bind_params()
         self._nthreads = 0
         self._set_threads(context.num_threads())
@@ -71,28 +75,69 @@ class NativeExecutable:
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         with self._parameter_set.locked():
-            if context.num_threads() != self._nthreads:
-                self._set_threads(context.num_threads())
-            if any(p._data is not bound for p, bound in zip(self._params, self._bound)):
-                self._bind_params()
-            self._copy_inputs(inputs)
-            self._check_labels()
-            early = [view.copy() if before else None for before, view in self._outputs]
-            self._runner.run(self._step, self._ctx_address)
-            if self._status[0]:
-                self._raise_status()
-            return [value if before else view.copy() for value, (before, view) in zip(early, self._outputs)]
+            self._prepare()
+            self._stage(0, inputs)
+            self._arm(trips=1, slots=1, filled=1)
+            self._run()
+            return [view.copy() for view in self._outputs]
+
+    def sink(self, batches: Iterator[Sequence[np.ndarray]], steps: int) -> list[np.ndarray]:
+        """`steps` steps in one native call, step k's inputs being the k-th of `batches`, which a
+        producer thread stages into the ring meanwhile (ring.py); the last step's outputs. A batch
+        that cannot be staged (another shape or dtype, a label out of range, the iterator failing or
+        running out) raises SinkError: the steps before it ran, each whole, and it and the rest did not."""
+        with self._parameter_set.locked():
+            self._prepare()
+            slots = min(steps, ring.RING_SLOTS)
+            if len(self._ring) < slots:
+                self._allocate_ring(slots)
+            producer = ring.Producer(self._words, iter(batches), steps, slots, self._stage)
+            self._arm(trips=steps, slots=slots, filled=0)
+            producer.start()
+            try:
+                self._run()
+            finally:
+                producer.finish()
+            if producer.error is not None:
+                raise SinkError(producer.failed, steps, producer.error) from producer.error
+            return [view.copy() for view in self._outputs]
+
+    def _prepare(self) -> None:
+        if context.num_threads() != self._nthreads:
+            self._set_threads(context.num_threads())
+        if any(p._data is not bound for p, bound in zip(self._params, self._bound)):
+            self._bind_params()
+
+    def _arm(self, trips: int, slots: int, filled: int) -> None:
+        """The ring's control words for a run (before its producer starts)."""
+        words = self._words
+        words[ring.TRIPS], words[ring.SLOTS], words[ring.FILLED], words[ring.DONE], words[ring.STOP] = \
+            trips, slots, filled, 0, 0
+
+    def _run(self) -> None:
+        self._runner.run(self._step, self._ctx_address)
+        if self._status[0]:
+            self._raise_status()
 
     def _argument_block(self) -> np.ndarray:
-        """ctx as lower.py lays it out: the barrier state (zeros), then addresses; the thread count
-        and the parameters' addresses are filled in by _set_threads and _bind_params."""
-        ctx = aligned_empty((POINTERS + len(self._slots) + len(self._params),), np.int64)
+        """ctx as lower.py lays it out: the barrier state (zeros), then addresses; the thread count,
+        the inputs' rings and the parameters' addresses are filled in by _set_threads, _allocate_ring
+        and _bind_params."""
+        ctx = aligned_empty((POINTERS + len(self.lowered.inputs) + len(self._params),), np.int64)
         ctx[:] = 0
-        ctx[ARENA], ctx[CONSTANTS], ctx[COUNTERS], ctx[STATUS], ctx[REGIONS] = (
-            a.ctypes.data for a in (self._arena, self._constants, self.counters, self._status, self._regions))
+        ctx[ARENA], ctx[CONSTANTS], ctx[COUNTERS], ctx[STATUS], ctx[REGIONS], ctx[RING] = (
+            a.ctypes.data for a in (self._arena, self._constants, self.counters, self._status, self._regions,
+                                    self._words))
         ctx[TRANSPORT] = ctypes.cast(self._transport, ctypes.c_void_p).value if self._transport else 0
-        ctx[POINTERS:POINTERS + len(self._slots)] = [slot.ctypes.data for slot in self._slots]
         return ctx
+
+    def _allocate_ring(self, slots: int) -> None:
+        """`slots` slots for each input, in one array per input; self._ring[k] views slot k's inputs."""
+        types = self.lowered.inputs
+        storage = [aligned_empty((slots * ring.slot_bytes(t),), np.uint8) for t in types]
+        self._ring = [[block[k * ring.slot_bytes(t):][:t.nbytes].view(t.dtype.np).reshape(t.shape)
+                       for block, t in zip(storage, types)] for k in range(slots)]
+        self._ctx[POINTERS:POINTERS + len(types)] = [block.ctypes.data for block in storage]
 
     def reset_after_fork(self) -> None:
         """In a child forked while another thread ran this step: the barrier state and the status
@@ -100,19 +145,22 @@ class NativeExecutable:
         self._ctx[:NTHREADS] = 0           # the barrier state: ctx's first slots (lower.py)
         self._status[:] = 0
 
-    def _copy_inputs(self, inputs: Sequence[np.ndarray]) -> None:
-        if len(inputs) != len(self._slots):
-            raise ValueError(f"the compiled graph takes {len(self._slots)} inputs, got {len(inputs)}")
-        for slot, value in zip(self._slots, inputs):
-            if value.shape != slot.shape:
+    def _stage(self, slot: int, inputs: Sequence[np.ndarray]) -> None:
+        """Copy a step's inputs into ring slot `slot` and check its labels."""
+        arrays = self._ring[slot]
+        if len(inputs) != len(arrays):
+            raise ValueError(f"the compiled graph takes {len(arrays)} inputs, got {len(inputs)}")
+        for array, value in zip(arrays, inputs):
+            if value.shape != array.shape:
                 raise ValueError(f"input of shape {list(value.shape)} where the compiled graph expects "
-                                 f"{list(slot.shape)}")
-            np.copyto(slot, value, casting="no")
+                                 f"{list(array.shape)}")
+            np.copyto(array, value, casting="no")
+        self._check_labels(arrays)
 
-    def _check_labels(self) -> None:
+    def _check_labels(self, arrays: list[np.ndarray]) -> None:
         """Native cross-entropy cannot raise, so class labels are checked before the step runs."""
         for index, classes, node in self._label_checks:
-            labels = self._slots[index]
+            labels = arrays[index]
             if labels.size and (labels.min() < 0 or labels.max() >= classes):
                 bad = labels[(labels < 0) | (labels >= classes)]
                 raise GraphcError(f"{label_out_of_range(node.op, int(bad[0]), classes)} (input {index}, "
@@ -133,9 +181,9 @@ class NativeExecutable:
         for array, name in zip(self._bound, self.lowered.params):
             if array.ctypes.data % ALIGN or not array.flags.c_contiguous:
                 raise CodegenError(f"parameter {name!r}: its storage is not a 64-byte aligned C-contiguous array")
-        first = POINTERS + len(self._slots)
+        first = POINTERS + len(self.lowered.inputs)
         self._ctx[first:first + len(self._bound)] = [array.ctypes.data for array in self._bound]
-        self._outputs = [(out.before_step, self._view(out.buffer, out.type)) for out in self.lowered.outputs]
+        self._outputs = [self._view(out.buffer, out.type) for out in self.lowered.outputs]
 
     def _set_threads(self, nthreads: int) -> None:
         self._runner = shared_runner(nthreads)
@@ -145,9 +193,7 @@ class NativeExecutable:
 
     def _view(self, buffer: Buffer, t) -> np.ndarray:
         """A NumPy view of a buffer's bytes with the output's type (the storage stays ours)."""
-        if buffer.space == "input":
-            storage = self._slots[buffer.key]
-        elif buffer.space == "param":
+        if buffer.space == "param":
             storage = self._bound[self.lowered.params.index(buffer.key)]
         else:
             storage = {"arena": self._arena, "constants": self._constants}[buffer.space]

@@ -19,7 +19,8 @@ Control flow (docs/codegen.md, "Loops and branches"): a `scan` or `while` node i
 function around its regions' kernels, a `cond` a branch on its predicate; every thread runs them,
 reading the trip's predicate after a barrier. The values inside regions live in the REGIONS block,
 each region planned as a graph of its own; carried values, scan slices and branch results are
-copied (`Copy`: a chunk per thread).
+copied (`Copy`: a chunk per thread). The step itself is the outermost loop: one trip per batch staged
+in its inputs' ring (ring.py), one for a plain call, N for a sink.
 """
 from __future__ import annotations
 
@@ -45,12 +46,13 @@ from .kernels.simd import I1, I8, I64, PTR, VOID, declare, elem_ptr, i64, load_s
 from .library import ALIAS, EPILOGUE, PROLOGUE, InPlace, Pack, KernelLibrary, KernelSpec, Unsupported
 from .machine import CodegenError
 from .parallel import BARRIER_BYTES, emit_barrier
+from . import ring
 from .regions import Region, emit_loop, epilogue, prologue
 
 STEP = "graphc_step"
 NTHREADS = BARRIER_BYTES // 8                 # ctx slots: the barrier state comes first
-ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS, TRANSPORT, REGIONS = (NTHREADS + k for k in range(1, 8))
-POINTERS = NTHREADS + 8                       # then one pointer per graph input, then per parameter
+ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS, TRANSPORT, REGIONS, RING = (NTHREADS + k for k in range(1, 9))
+POINTERS = NTHREADS + 9                       # then one pointer per graph input, then per parameter
 COUNTER_SLOTS = 2                             # per kernel, when profiling: calls, cycles
 # STATUS points to i64 words the step sets when it stops on bad data: the kernel call (index + 1),
 # the offending value and the bound it broke; all zero after a good step.
@@ -156,10 +158,9 @@ class Branch:
 
 @dataclass
 class Output:
-    """Where a graph output's value is after (or, for a parameter's pre-step value, before) the step."""
+    """Where a graph output's value is after the step's last trip."""
     buffer: Buffer
     type: TensorType
-    before_step: bool
 
 
 @dataclass
@@ -185,7 +186,7 @@ class LoweredGraph:
 def lower_graph(graph: Graph, profile: bool = False, kernels: KernelSet | None = None) -> LoweredGraph:
     """The step of an optimized graph (a graph without a memory plan gets one first). Its kernels
     come from `kernels` (default: emitted or found again, not compiled)."""
-    return _Lowering(graph, memory_plan(graph), profile, kernels or KernelSet(None)).run()
+    return _Lowering(graph, memory_plan(graph), profile, kernels or KernelSet(None), depth=1).run()  # 0: the trips
 
 
 def memory_plan(graph: Graph) -> MemoryPlan:
@@ -209,6 +210,7 @@ class _Lowering:
         self.arguments: list[Buffer] = []
         self.pinned: dict[int, Buffer] = {}   # node id -> the buffer outside the region it is computed in
         self.items: list = []            # the program: call indices, Copies, Loops, Branches
+        self.last_trip: list[Copy] = []  # copies of outputs the trips overwrite, made before the last trip
         if outer is None:
             self.module = ir.Module(name=f"graphc.{graph.name}")
             self.library = KernelLibrary()
@@ -224,10 +226,11 @@ class _Lowering:
 
     def run(self) -> LoweredGraph:
         self.lower_nodes()
+        outputs = [self._output(out) for out in self.graph.outputs]
         program = placed(self.items, self.calls)
         barriers = [barrier for item, barrier in walk(program) if isinstance(item, int)]
-        emit_step(self.module, self.calls, program, len(self.graph.inputs), self.params, self.profile)
-        outputs = [self._output(out) for out in self.graph.outputs]      # may add constants
+        emit_step(self.module, self.calls, program, placed(self.last_trip, self.calls), len(self.graph.inputs),
+                  self.params, self.profile)
         return LoweredGraph(self.module, self.calls, barriers, [n.type for n in self.graph.inputs], self.params,
                             self.arena_end, dict(self.constants), self.constant_end, outputs, self.profile,
                             self.region_end, self.kernels)
@@ -246,8 +249,8 @@ class _Lowering:
         if owner.op == "input" and self.where:
             argument = self.arguments[owner.attrs["index"]]
             return replace(argument, offset=argument.offset + offset, nbytes=nbytes)
-        if owner.op == "input":
-            return Buffer("input", owner.attrs["index"], offset, nbytes)
+        if owner.op == "input":           # trip t reads ring slot t mod SLOTS (ring.py)
+            return Buffer("input", owner.attrs["index"], offset, nbytes, ((0, ring.slot_bytes(owner.type), 1),))
         if owner.op == "param":
             return Buffer("param", owner.attrs["name"], offset, nbytes)
         if owner.op == "const":
@@ -275,8 +278,14 @@ class _Lowering:
         return Buffer("arena", None, root.arena_end - size, nbytes)
 
     def _output(self, node: Node) -> Output:
+        """A parameter's value before the step (the step updates it in place) or an input's (its ring
+        slot is refilled) is copied before the last trip: the output of the run's last step."""
         owner = self.plan.aliases.get(node.id, (node.id, 0))[0]
-        return Output(self.buffer(node), node.type, before_step=self.graph.nodes[owner].op == "param")
+        if self.graph.nodes[owner].op not in ("param", "input"):
+            return Output(self.buffer(node), node.type)
+        copy = Copy(self.buffer(node), self.temporary(node.type.nbytes))
+        self.last_trip.append(copy)
+        return Output(copy.target, node.type)
 
     # -- nodes ----------------------------------------------------------------------------------------
     def _lower(self, node: Node) -> None:
@@ -589,8 +598,9 @@ def walk(program: list[tuple[object, bool]]):
 
 
 # -- the step function ----------------------------------------------------------------------------------------
-def emit_step(module: ir.Module, calls: list[KernelCall], program: list, inputs: int, params: list[str],
-              profile: bool) -> None:
+def emit_step(module: ir.Module, calls: list[KernelCall], program: list, last_trip: list, inputs: int,
+              params: list[str], profile: bool) -> None:
+    """graphc_step: the program once per trip of the ring (ring.py), `last_trip` before the last."""
     fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I64]), STEP)
     ctx, tid = fn.args
     ctx.name, tid.name = "ctx", "tid"
@@ -656,7 +666,15 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, inputs:
     def check(loop: Loop, trips: list) -> ir.Value:
         emit(loop.check, trips)
         return predicate(loop.predicate, trips)
-    emit(program, [])
+
+    def run_trip(t: ir.Value, ring_slot: ir.Value) -> None:
+        if last_trip:
+            with b.if_then(ring.is_last(b, words, t)):
+                emit(last_trip, [ring_slot])
+                emit_barrier(b, ctx, nthreads)
+        emit(program, [ring_slot])
+    words = slot(RING)
+    ring.emit_trips(b, words, tid, run_trip, lambda: emit_barrier(b, ctx, nthreads))
     b.ret_void()
 
 

@@ -96,12 +96,12 @@ def _barrier_function(module: ir.Module) -> ir.Function:
     b.store_atomic(b.xor(old_sense, ir.Constant(I32, 1)), sense, "release", 4)
     b.ret_void()
     b.position_at_end(wait)
-    _spin_until(b, lambda b: b.icmp_signed("!=", b.load_atomic(sense, "acquire", 4, typ=I32), old_sense))
+    spin_until(b, lambda b: b.icmp_signed("!=", b.load_atomic(sense, "acquire", 4, typ=I32), old_sense))
     b.ret_void()
     return fn
 
 
-def _spin_until(b: ir.IRBuilder, condition: Callable[[ir.IRBuilder], ir.Value]) -> None:
+def spin_until(b: ir.IRBuilder, condition: Callable[[ir.IRBuilder], ir.Value]) -> None:
     """Spin with the spin-wait hint until condition(b) (emitted in the loop) holds; sched_yield()
     every _YIELD_EVERY spins so a descheduled peer on a shared core can run."""
     sched_yield = declare(b.module, "sched_yield", I32, [])
@@ -240,7 +240,7 @@ def _publish_generation(b: ir.IRBuilder, pool: ir.Value) -> None:
 
 def _wait_for_workers(b: ir.IRBuilder, pool: ir.Value, nworkers: ir.Value) -> None:
     done_word = _slot(b, pool, _DONE)
-    _spin_until(b, lambda b: b.icmp_signed(">=", b.sext(b.load_atomic(done_word, "acquire", 4, typ=I32), I64),
+    spin_until(b, lambda b: b.icmp_signed(">=", b.sext(b.load_atomic(done_word, "acquire", 4, typ=I32), I64),
                                            nworkers))
 
 

@@ -33,7 +33,7 @@ def store(key: str, object_key: str, lowered: LoweredGraph) -> None:
         "constants": [[offset, list(path)] for path, (offset, _) in lowered.constants.items()],
         "constant_bytes": lowered.constant_bytes,
         "region_bytes": lowered.region_bytes,
-        "outputs": [[_encode_buffer(out.buffer), out.before_step] for out in lowered.outputs],
+        "outputs": [_encode_buffer(out.buffer) for out in lowered.outputs],
     }
     disk_cache.write_entry(key, json.dumps(record).encode(), disk_cache.STEP_INDEX)
 
@@ -75,8 +75,7 @@ def _decode(record: dict, graph: Graph, profile: bool) -> LoweredGraph:
     calls = [KernelCall(KernelRef.decode(c["kernel"]), tuple(map(_buffer, c["buffers"])), _node(graph, c["node"]),
                         c["name"], c["label"], c["flops"], tuple(c["node"])) for c in record["calls"]]
     constants = {tuple(path): (offset, _node(graph, path).attrs["value"]) for offset, path in record["constants"]}
-    outputs = [Output(_buffer(buffer), node.type, before) for (buffer, before), node
-               in zip(record["outputs"], graph.outputs, strict=True)]
+    outputs = [Output(_buffer(buffer), node.type) for buffer, node in zip(record["outputs"], graph.outputs, strict=True)]
     return LoweredGraph(None, calls, record["barriers"], [n.type for n in graph.inputs],
                         [n.attrs["name"] for n in graph.params], record["arena_bytes"], constants,
                         record["constant_bytes"], outputs, profile, record["region_bytes"])
