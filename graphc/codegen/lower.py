@@ -250,7 +250,7 @@ class _Lowering:
             argument = self.arguments[owner.attrs["index"]]
             return replace(argument, offset=argument.offset + offset, nbytes=nbytes)
         if owner.op == "input":           # trip t reads ring slot t mod SLOTS (ring.py)
-            return Buffer("input", owner.attrs["index"], offset, nbytes, ((0, ring.slot_bytes(owner.type), 1),))
+            return Buffer("input", owner.attrs["index"], offset, nbytes, ((0, ring.slot_bytes(owner.type), 1, 0),))
         if owner.op == "param":
             return Buffer("param", owner.attrs["name"], offset, nbytes)
         if owner.op == "const":
