@@ -52,7 +52,7 @@ class NativeExecutable:
         self._parameter_set = ParameterSet.of(self._params)   # also keeps two calls off one arena
         self._arena = self._fresh(lowered.arena_bytes)
         self._regions = self._fresh(lowered.region_bytes)
-        self._constants = _constant_block(lowered)
+        self._constants = constant_block(lowered)
         self._slots = [aligned_empty(t.shape, t.dtype.np) for t in lowered.inputs]
         self.counters = np.zeros(max(1, COUNTER_SLOTS * len(lowered.calls)), np.int64)   # a profile build's
         self._status = np.zeros(STATUS_WORDS, np.int64)
@@ -216,7 +216,7 @@ def _float_array(count: int):
     return ctypes.c_float * count
 
 
-def _constant_block(lowered: LoweredGraph) -> np.ndarray:
+def constant_block(lowered: LoweredGraph) -> np.ndarray:
     block = aligned_empty((max(lowered.constant_bytes, ALIGN),), np.uint8)
     for offset, value in lowered.constants.values():
         block[offset:offset + value.nbytes] = np.ascontiguousarray(value).reshape(-1).view(np.uint8)
