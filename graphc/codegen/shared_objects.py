@@ -80,9 +80,12 @@ def relocatable_objects(lowered: LoweredGraph, kernels: KernelSet, target: Targe
     refs = list(kernels.refs.values())
     if len(refs) != len(kernels.texts):
         raise RuntimeError("the kernel set did not keep every kernel's IR: lower with KernelSet(None, share=False)")
+    seen = set()
     for text, ref in zip(kernels.texts, refs):     # texts are appended as their kernels are first emitted
         assert machine.cache_key(text, ref.level) == ref.object_key, "kernel IR and reference out of step"
-        modules.append((text, ref.level))
+        if text not in seen:       # two fingerprints may emit the same IR, hence the same symbols: link it once
+            seen.add(text)
+            modules.append((text, ref.level))
     return [_object(text, level, target) for text, level in modules]
 
 
