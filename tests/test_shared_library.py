@@ -5,6 +5,7 @@ import errno
 import importlib.util
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -203,3 +204,36 @@ def test_the_deploy_example_runs_lenet_in_c_with_graphcs_predictions(mnist_dir, 
     accuracy = (expected == labels).mean()
     assert done.stdout.strip() == f"accuracy {accuracy:.4f} ({(expected == labels).sum()} of 10000 test images)"
     assert accuracy > 0.9
+
+
+class WinogradNet(nn.Cell):
+    """A stride-1 3x3 convolution on 32 channels (Winograd's kernel) after a 1->32 one (channel lanes)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, pad_mode="same")
+        self.conv2 = nn.Conv2d(32, 32, 3, pad_mode="same")
+
+    def construct(self, x):
+        return self.conv2(nn.ReLU()(self.conv1(x)))
+
+
+def test_weight_relayouts_run_once_in_prepare_and_the_library_still_matches_predict(tmp_path):
+    """Kernel.prepare: the weights' relayout (channel lanes) and Winograd transform move out of the
+    step into graphc_prepare, which the library runs at create; later calls reuse them."""
+    from graphc.codegen.kernel_cache import KernelSet
+    from graphc.codegen.lower import lower_graph
+    from graphc.export.shared_library import _inference_graph
+
+    net = WinogradNet()
+    x = images((2, 1, 8, 8), seed=4)
+    graph, _ = _inference_graph(net, [x])
+    module = str(lower_graph(graph, False, KernelSet(None, share=False), prepared=True).module)
+    step, prepare = (module.index(f'define void @"{name}"') for name in ("graphc_step", "graphc_prepare"))
+    assert step < prepare
+    calls = re.compile(r'call void @"k\w+\.weights"')
+    assert len(calls.findall(module[prepare:])) == 2 and not calls.findall(module[step:prepare])
+    library = SharedLibrary(export_shared_library(net, [x], tmp_path / "winograd"), 2)
+    expected = Model(net).predict(Tensor(x)).asnumpy()
+    for _ in range(2):
+        np.testing.assert_array_equal(library(x)[0], expected)

@@ -118,6 +118,7 @@ def runner(layout: Layout, weights_path: str) -> str:
 
 /* graphc's native code, in the objects linked with this file (hidden by the version script) */
 void graphc_step(void *ctx, int64_t tid);
+void graphc_prepare(void *ctx, int64_t tid);
 void graphc_worker_loop(void *pool, int64_t tid);
 void graphc_run(void *pool, void (*step)(void *, int64_t), void *ctx, int64_t workers);
 void graphc_shutdown(void *pool);
@@ -258,6 +259,7 @@ void {name}_destroy({name}_handle *h)
         }}
         h->started++;
     }}
+    graphc_run(h->pool, graphc_prepare, h->ctx, num_threads - 1);   /* the weights' relayouts, once */
     return h;
 }}
 

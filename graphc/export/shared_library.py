@@ -61,7 +61,7 @@ def export_shared_library(net, inputs: Sequence, file_name: str, target: str | N
     chosen = parse_target(target)
     graph, params = _inference_graph(net, inputs)
     kernels = KernelSet(None, share=False)           # keeps every kernel's IR, to compile it for the library
-    lowered = lower_graph(graph, False, kernels)
+    lowered = lower_graph(graph, False, kernels, prepared=True)    # the weights are constants
     _check_lowered(lowered, graph)
     objects = relocatable_objects(lowered, kernels, chosen)
     blob, param_offsets = _weights(lowered, params)
