@@ -36,7 +36,8 @@ ALLOWED = {"linux-vdso.so.1", "libc.so.6", "libm.so.6", "libpthread.so.0", "ld-l
 def exported_lenet(tmp_path_factory):
     graphc.set_seed(3)
     net = lenet()
-    return net, export_shared_library(net, [np.zeros((4, 1, 32, 32), np.float32)], tmp_path_factory.mktemp("so") / "lenet")
+    # 16 images: 13.5 MFLOP, enough for two threads (c_source.FLOPS_PER_THREAD)
+    return net, export_shared_library(net, [np.zeros((16, 1, 32, 32), np.float32)], tmp_path_factory.mktemp("so") / "lenet")
 
 
 def images(shape, seed=0):
@@ -45,14 +46,32 @@ def images(shape, seed=0):
 
 def test_the_library_gives_model_predicts_outputs_on_one_and_two_threads(exported_lenet):
     net, exported = exported_lenet
-    x = images((4, 1, 32, 32))
+    x = images((16, 1, 32, 32))
     expected = Model(net).predict(Tensor(x)).asnumpy()
-    assert exported.inputs == [(4, 1, 32, 32)] and exported.outputs == [(4, 10)]
+    assert exported.inputs == [(16, 1, 32, 32)] and exported.outputs == [(16, 10)]
     for threads in (1, 2):
         library = SharedLibrary(exported, threads)
         np.testing.assert_array_equal(library(x)[0], expected)      # the same kernels: bitwise
         np.testing.assert_array_equal(library(x[::-1].copy())[0], expected[::-1])
         library.close()
+
+
+def threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts this process's threads in /proc")
+def test_a_handle_starts_its_workers_unless_the_network_is_too_small_for_them(exported_lenet, tmp_path):
+    _, exported = exported_lenet
+    small = export_shared_library(lenet(), [np.zeros((1, 1, 32, 32), np.float32)], tmp_path / "small")  # 0.85 MFLOP
+    before = threads()
+    library = SharedLibrary(exported, 2)
+    assert threads() == before + 1
+    one = SharedLibrary(small, 2)
+    assert threads() == before + 1            # runs on the caller's thread alone
+    one.close()
+    library.close()
+    assert threads() == before                # destroy joined the worker
 
 
 def dynamic_libraries(path) -> set[str]:
@@ -107,11 +126,11 @@ def test_the_c_api_refuses_bad_arguments_and_writes_nothing_out_of_bounds(export
     _, exported = exported_lenet
     library = SharedLibrary(exported, 2)
     run = library.run_checked
-    x = images((4, 1, 32, 32))
-    out = np.full(40 + 8, 7.0, np.float32)       # the 40 outputs, then 8 guard elements
+    x = images((16, 1, 32, 32))
+    out = np.full(160 + 8, 7.0, np.float32)      # the 160 outputs, then 8 guard elements
     inputs = c_array([x.ctypes.data], ctypes.c_void_p)
     outputs = c_array([out.ctypes.data], ctypes.c_void_p)
-    sizes_in, sizes_out = c_array([x.size], ctypes.c_size_t), c_array([40], ctypes.c_size_t)
+    sizes_in, sizes_out = c_array([x.size], ctypes.c_size_t), c_array([160], ctypes.c_size_t)
     null = c_array([None], ctypes.c_void_p)
     cases = {
         "NULL_POINTER": [(None, inputs, sizes_in, 1, outputs, sizes_out, 1),
@@ -123,15 +142,15 @@ def test_the_c_api_refuses_bad_arguments_and_writes_nothing_out_of_bounds(export
         "BUFFER_COUNT": [(library.handle, inputs, sizes_in, 2, outputs, sizes_out, 1),
                          (library.handle, inputs, sizes_in, 1, outputs, sizes_out, 0)],
         "BUFFER_SIZE": [(library.handle, inputs, c_array([x.size - 1], ctypes.c_size_t), 1, outputs, sizes_out, 1),
-                        (library.handle, inputs, sizes_in, 1, outputs, c_array([48], ctypes.c_size_t), 1)],
+                        (library.handle, inputs, sizes_in, 1, outputs, c_array([168], ctypes.c_size_t), 1)],
     }
     for error, calls in cases.items():
         for args in calls:
             assert run(*args) == CODES[error], (error, args)
             assert (out == 7.0).all()
     assert run(library.handle, inputs, sizes_in, 1, outputs, sizes_out, 1) == CODES["OK"]
-    np.testing.assert_array_equal(out[:40], library(x)[0].reshape(-1))
-    assert (out[40:] == 7.0).all()
+    np.testing.assert_array_equal(out[:160], library(x)[0].reshape(-1))
+    assert (out[160:] == 7.0).all()
     library.close()
 
 
@@ -166,12 +185,12 @@ def test_export_refuses_what_a_library_cannot_take(tmp_path):
                     reason="names an x86-64 CPU and reads the code with objdump")
 def test_a_named_target_cpu_gets_code_for_that_cpu(exported_lenet, tmp_path):
     net, host = exported_lenet
-    exported = export_shared_library(net, [np.zeros((4, 1, 32, 32), np.float32)], tmp_path / "lenet",
+    exported = export_shared_library(net, [np.zeros((16, 1, 32, 32), np.float32)], tmp_path / "lenet",
                                      target=f"{llvm.get_process_triple()}:x86-64")
     code = subprocess.run(["objdump", "-d", str(exported.library)], capture_output=True, text=True).stdout
     assert "ymm" not in code and "zmm" not in code          # the baseline x86-64 has SSE2 only
     assert dynamic_libraries(exported.library) <= ALLOWED
-    x = images((4, 1, 32, 32), seed=2)
+    x = images((16, 1, 32, 32), seed=2)
     expected = SharedLibrary(host, 1)(x)[0]
     np.testing.assert_allclose(SharedLibrary(exported, 2)(x)[0], expected, rtol=1e-5,
                                atol=1e-5 * np.abs(expected).max())
@@ -226,7 +245,7 @@ def test_weight_relayouts_run_once_in_prepare_and_the_library_still_matches_pred
     from graphc.export.shared_library import _inference_graph
 
     net = WinogradNet()
-    x = images((2, 1, 8, 8), seed=4)
+    x = images((8, 1, 8, 8), seed=4)           # 10 MFLOP: two threads
     graph, _ = _inference_graph(net, [x])
     module = str(lower_graph(graph, False, KernelSet(None, share=False), prepared=True).module)
     step, prepare = (module.index(f'define void @"{name}"') for name in ("graphc_step", "graphc_prepare"))

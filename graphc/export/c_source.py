@@ -18,6 +18,10 @@ from ..codegen import parallel
 from ..codegen.lower import ARENA, CONSTANTS, COUNTERS, NTHREADS, POINTERS, REGIONS, SCRATCH, STATUS, STATUS_WORDS
 
 MAX_THREADS = 256
+# A run uses at most one thread per this many FLOPs of its step: below it, waking a worker and the
+# barriers cost more than the thread saves. Measured on LeNet at batch 1 (0.85 MFLOP), with the 2-core
+# machine shared with other work: 21-35 us a run on one thread, 226-254 us on two.
+FLOPS_PER_THREAD = 4_000_000
 SPIN_MICROSECONDS = 50          # as the JIT's runner (parallel.ThreadRunner)
 ERRORS = ("OK", "NULL_POINTER", "BUFFER_COUNT", "BUFFER_SIZE", "INDEX_OUT_OF_RANGE")
 ERROR_TEXT = ("success", "a null handle or buffer pointer", "a wrong number of input or output buffers",
@@ -36,6 +40,7 @@ class Layout:
     region_bytes: int
     scratch_shared: int
     scratch_per_thread: int
+    flops: int                                    # of one run, by the ops' flops rules
 
 
 def header(layout: Layout, network: str) -> str:
@@ -50,8 +55,9 @@ def header(layout: Layout, network: str) -> str:
     errors = ",\n".join(f"    {upper}_{error} = {code}" for code, error in enumerate(ERRORS))
     return f"""/* {name}.h: {network} exported by graphc (file_format='SO'); see graphc's docs/export.md.
 
-   {name}_create(num_threads) starts num_threads - 1 worker threads (1 <= num_threads <= {upper}_MAX_THREADS) and
-   returns a handle, or NULL with errno set (EINVAL: a bad thread count; ENOMEM; EAGAIN: no thread).
+   {name}_create(num_threads) returns a handle whose runs use up to num_threads threads (1 <= num_threads <=
+   {upper}_MAX_THREADS; fewer, down to 1, for a network of under {FLOPS_PER_THREAD // 1_000_000} MFLOP per thread), or NULL with
+   errno set (EINVAL: a bad thread count; ENOMEM; EAGAIN: no thread could start). Its workers wait between runs.
    {name}_run(handle, inputs..., outputs...) reads {upper}_INPUTk_SIZE floats from each input and writes
    {upper}_OUTPUTk_SIZE floats to each output (row-major), and returns {upper}_OK or an error code;
    {name}_run_checked takes arrays of buffers with their element counts and checks them first.
@@ -134,6 +140,7 @@ enum {{ NTHREADS = {NTHREADS}, ARENA = {ARENA}, CONSTANTS = {CONSTANTS}, SCRATCH
        STATUS = {STATUS}, REGIONS = {REGIONS}, POINTERS = {POINTERS}, CTX_SLOTS = {POINTERS} + NUM_INPUTS + NUM_PARAMS }};
 enum {{ POOL_BYTES = {parallel._POOL_BYTES}, POOL_SPIN_SLOT = {pool_spin_slot}, STATUS_WORDS = {STATUS_WORDS} }};
 static const size_t ARENA_BYTES = {layout.arena_bytes}, REGION_BYTES = {layout.region_bytes};
+static const int64_t THREADS_WORTH_IT = {max(1, layout.flops // FLOPS_PER_THREAD)};
 static const size_t SCRATCH_SHARED = {layout.scratch_shared}, SCRATCH_PER_THREAD = {layout.scratch_per_thread};
 {_array("size_t", "input_sizes", [int(np.prod(s)) for s in layout.inputs])}
 {_array("size_t", "output_sizes", [int(np.prod(s)) for s in layout.outputs])}
@@ -218,6 +225,8 @@ void {name}_destroy({name}_handle *h)
         errno = ENOMEM;
         return NULL;
     }}
+    if ((int64_t)num_threads > THREADS_WORTH_IT)
+        num_threads = (int)THREADS_WORTH_IT;
     h->nthreads = num_threads;
     h->ctx = zeroed(CTX_SLOTS * sizeof(int64_t));
     h->arena = zeroed(ARENA_BYTES);

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..compiler import compile_graph
 from ..errors import ArgumentError, GraphcError
+from ..inspect import graph_stats
 from ..jit import trace
 from ..passes.memory import ALIGNMENT
 from ..types import float32
@@ -70,7 +71,7 @@ def export_shared_library(net, inputs: Sequence, file_name: str, target: str | N
         [_place(out.buffer, lowered, param_offsets) for out in lowered.outputs], param_offsets,
         lowered.arena_bytes, lowered.region_bytes,
         sum(round_up(call.kernel.scratch.shared) for call in lowered.calls),
-        sum(round_up(call.kernel.scratch.per_thread) for call in lowered.calls))
+        sum(round_up(call.kernel.scratch.per_thread) for call in lowered.calls), graph_stats(graph).total_flops)
     header = c_source.header(layout, f"{type(net).__name__} on {chosen.describe()}")
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".graphc-so-", dir=path.parent) as work:
