@@ -12,16 +12,15 @@ against predict's. A runner that is not available says why in its column: ONNX R
 `onnxruntime` package and graphc.export(..., file_format='ONNX'); PyTorch needs `torch`.
 """
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 import types
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lenet_step import ms_per_step  # noqa: E402
 
 import graphc  # noqa: E402
 from graphc import Tensor  # noqa: E402
@@ -35,18 +34,6 @@ MODELS = {
     "resnet18": (lambda: resnet18(num_classes=10, small_input=True), (3, 32, 32), (1, 32)),
     "mobilenet_v2": (lambda: mobilenet_v2(num_classes=10), (3, 32, 32), (1, 32)),
 }
-
-
-def ms_per_call(call, rounds, calls, warmup=5):
-    for _ in range(warmup):
-        call()
-    means = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
-            call()
-        means.append((time.perf_counter() - start) * 1000 / calls)
-    return statistics.median(means)
 
 
 def check(name, got, expected):
@@ -130,7 +117,7 @@ def main():
                         times[column] = runner
                         continue
                     check(column, runner(), expected)
-                    times[column] = ms_per_call(runner, args.rounds, args.calls)
+                    times[column] = ms_per_step(runner, args.rounds, args.calls)
                 library.close()
             cells = "".join(f"{t:>16.3f}" if isinstance(t, float) else f"{t[:15]:>16}" for t in times.values())
             ratio = times["so"] / times["onnxruntime"] if isinstance(times["onnxruntime"], float) else float("nan")
