@@ -170,6 +170,8 @@ def test_create_refuses_a_bad_thread_count_with_einval(exported_lenet):
 
 def test_export_refuses_what_a_library_cannot_take(tmp_path):
     net = lenet()
+    with pytest.raises(ArgumentError, match=r"inputs must be a list or tuple.*got ndarray"):
+        export_shared_library(net, np.zeros((1, 1, 32, 32), np.float32), tmp_path / "lenet")
     with pytest.raises(ArgumentError, match=r"input 0 is int32\[1, 1, 32, 32\].*float32"):
         export_shared_library(net, [np.zeros((1, 1, 32, 32), np.int32)], tmp_path / "lenet")
     with pytest.raises(ArgumentError, match=r"my-net'.*C identifier"):
@@ -256,3 +258,22 @@ def test_weight_relayouts_run_once_in_prepare_and_the_library_still_matches_pred
     expected = Model(net).predict(Tensor(x)).asnumpy()
     for _ in range(2):
         np.testing.assert_array_equal(library(x)[0], expected)
+
+
+class LastStepLSTM(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 16, batch_first=True)
+        self.dense = nn.Dense(16, 3)
+
+    def construct(self, x):
+        out, _ = self.lstm(x)
+        return self.dense(out[:, -1])
+
+
+def test_a_recurrent_network_runs_its_loop_in_the_library(tmp_path):
+    """A scan is a loop of the step whose values live in the REGIONS block, which the runner allocates."""
+    net = LastStepLSTM()
+    x = images((4, 5, 8), seed=5)
+    exported = export_shared_library(net, [x], tmp_path / "lstm")
+    np.testing.assert_array_equal(SharedLibrary(exported, 1)(x)[0], Model(net).predict(Tensor(x)).asnumpy())

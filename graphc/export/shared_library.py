@@ -92,6 +92,9 @@ def _c_name(path: Path) -> str:
 
 def _inference_graph(net, inputs: Sequence):
     """The optimized inference graph and its parameters, as Model.predict compiles it."""
+    if not isinstance(inputs, (list, tuple)):
+        raise ArgumentError(f"inputs must be a list or tuple of sample inputs (one per construct argument), got "
+                            f"{type(inputs).__name__}; e.g. [np.zeros((1, 1, 32, 32), np.float32)]")
     arrays = [np.asarray(x.asnumpy() if hasattr(x, "asnumpy") else x) for x in inputs]
     for k, array in enumerate(arrays):
         if array.dtype != np.float32:
