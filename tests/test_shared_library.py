@@ -277,3 +277,21 @@ def test_a_recurrent_network_runs_its_loop_in_the_library(tmp_path):
     x = images((4, 5, 8), seed=5)
     exported = export_shared_library(net, [x], tmp_path / "lstm")
     np.testing.assert_array_equal(SharedLibrary(exported, 1)(x)[0], Model(net).predict(Tensor(x)).asnumpy())
+
+
+class PassThrough(nn.Cell):
+    """Outputs that are the input itself, a parameter, and a computed value."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = graphc.Parameter(Tensor(np.arange(6, dtype=np.float32).reshape(2, 3)), name="w")
+
+    def construct(self, x):
+        return x, self.w, x * 2.0
+
+
+def test_outputs_read_from_the_input_slot_the_weights_and_the_arena(tmp_path):
+    x = images((2, 3), seed=6)
+    got = SharedLibrary(export_shared_library(PassThrough(), [x], tmp_path / "pass"), 1)(x)
+    for value, expected in zip(got, (x, np.arange(6, dtype=np.float32).reshape(2, 3), x * 2)):
+        np.testing.assert_array_equal(value, expected)

@@ -1,4 +1,4 @@
-"""file_format='SO': the inference graph as a shared library and a C header (docs/export.md).
+"""file_format='SO': the inference graph as a shared library and a C header (docs/deploy.md).
 
 `export_shared_library(net, inputs, file_name, target=None)` traces `net` in inference mode (as
 Model.predict runs it: batch norm on its moving statistics, dropout off), optimizes it with the
@@ -141,15 +141,16 @@ def _weights(lowered, params) -> tuple[bytes, list[int]]:
     return b"".join(parts), offsets
 
 
-def _place(buffer, lowered, param_offsets: list[int]) -> tuple[str, int, int]:
+def _place(buffer, lowered, param_offsets: list[int]) -> tuple[str, int]:
+    """Where an output's bytes are in the library: (arena | weights | input<k>, byte offset)."""
     if buffer.space == "arena":
-        return "arena", buffer.offset, buffer.nbytes
+        return "arena", buffer.offset
     if buffer.space == "constants":
-        return "weights", buffer.offset, buffer.nbytes
+        return "weights", buffer.offset
     if buffer.space == "param":
-        return "weights", param_offsets[lowered.params.index(buffer.key)] + buffer.offset, buffer.nbytes
+        return "weights", param_offsets[lowered.params.index(buffer.key)] + buffer.offset
     if buffer.space == "input":
-        return f"input{buffer.key}", buffer.offset, buffer.nbytes
+        return f"input{buffer.key}", buffer.offset
     raise GraphcError(f"an output in the {buffer.space} block cannot be exported")
 
 
