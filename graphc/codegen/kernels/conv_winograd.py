@@ -197,9 +197,10 @@ class WinogradConv:
         staged, v, m = (self.plan.private_region(kf, name) for name in ("staged", "V", "M"))
         u = self.plan.shared_region(kf, "U")
         lo, hi, inside = emit_image_split(b, kf.tid, kf.nthreads, kf.batch)
-        panels = -(-conv_vectors(self.conv) // self.vectors)
+        out_vectors = self.conv.out_g // LANES                      # Winograd takes channels in 16s
+        panels = -(-out_vectors // self.vectors)
         first, end = (b.mul(bound, i64(self.vectors)) for bound in emit_split_range(b, *inside, panels))
-        channels = (first, minimum(b, end, i64(conv_vectors(self.conv))))   # this thread's output vectors
+        channels = (first, minimum(b, end, i64(out_vectors)))         # this thread's output vectors
         with counted_loop(b, lo, hi, self.images, name="n") as n0:
             count = minimum(b, b.sub(hi, n0), i64(self.images))
             last = b.sub(hi, i64(1))
@@ -311,11 +312,6 @@ class WinogradConv:
                 pix = sorted(outputs)
                 image.store_transposed([outputs[p] for p in pix], pix, channel0,
                                        affine(b, [(r0, size), (r, size), (y, 1)]), affine(b, [(c0, size)]), LANES)
-
-
-def conv_vectors(conv: DirectConv) -> int:
-    """Output-channel vectors of a group (Winograd takes channels in 16s)."""
-    return conv.out_g // LANES
 
 
 def output_tile(out_h: int, out_w: int) -> int:
