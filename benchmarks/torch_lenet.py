@@ -14,15 +14,19 @@ def train_step_fn(params: dict[str, np.ndarray], lr=0.01, momentum=0.9, threads=
     optimizer = torch.optim.SGD(p.values(), lr=lr, momentum=momentum)
 
     def step(images: np.ndarray, labels: np.ndarray) -> float:
-        x, y = torch.from_numpy(images), torch.from_numpy(labels).long()
-        h = F.max_pool2d(F.relu(F.conv2d(x, p["conv1.weight"])), 2)
-        h = F.max_pool2d(F.relu(F.conv2d(h, p["conv2.weight"])), 2).flatten(1)
-        h = F.relu(F.linear(h, p["fc1.weight"], p["fc1.bias"]))
-        h = F.relu(F.linear(h, p["fc2.weight"], p["fc2.bias"]))
-        loss = F.cross_entropy(F.linear(h, p["fc3.weight"], p["fc3.bias"]), y)
+        loss = F.cross_entropy(logits(p, torch.from_numpy(images)), torch.from_numpy(labels).long())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         return float(loss.detach())
 
     return step
+
+
+def logits(p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """LeNet-5's forward pass; p: the parameters by graphc's names without the `backbone.` prefix."""
+    h = F.max_pool2d(F.relu(F.conv2d(x, p["conv1.weight"])), 2)
+    h = F.max_pool2d(F.relu(F.conv2d(h, p["conv2.weight"])), 2).flatten(1)
+    h = F.relu(F.linear(h, p["fc1.weight"], p["fc1.bias"]))
+    h = F.relu(F.linear(h, p["fc2.weight"], p["fc2.bias"]))
+    return F.linear(h, p["fc3.weight"], p["fc3.bias"])

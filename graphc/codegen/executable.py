@@ -54,7 +54,7 @@ class NativeExecutable:
         self._parameter_set = ParameterSet.of(self._params)   # also keeps two calls off one arena
         self._arena = self._fresh(lowered.arena_bytes)
         self._regions = self._fresh(lowered.region_bytes)
-        self._constants = _constant_block(lowered)
+        self._constants = constant_block(lowered)
         self._words = aligned_empty((ring.WORDS,), np.int64)
         self._words[:] = 0
         self.counters = np.zeros(max(1, COUNTER_SLOTS * len(lowered.calls)), np.int64)   # a profile build's
@@ -262,7 +262,7 @@ def _float_array(count: int):
     return ctypes.c_float * count
 
 
-def _constant_block(lowered: LoweredGraph) -> np.ndarray:
+def constant_block(lowered: LoweredGraph) -> np.ndarray:
     block = aligned_empty((max(lowered.constant_bytes, ALIGN),), np.uint8)
     for offset, value in lowered.constants.values():
         block[offset:offset + value.nbytes] = np.ascontiguousarray(value).reshape(-1).view(np.uint8)

@@ -51,13 +51,15 @@ class KernelRef:
     level: int = KERNEL
     index_bounds: tuple[tuple[str, int], ...] = ()   # Kernel.index_bounds: the step checks them first
     batch: int = 0                   # Kernel.batch: the `batch` argument of its calls
+    prepare: int = 0                 # Kernel.prepare: its leading phases that only read the weights
 
     def encode(self) -> dict:
         return {"fingerprint": self.fingerprint, "phases": list(self.phases),
                 "operands": [[o.name, list(o.shape), o.role, o.dtype] for o in self.operands],
                 "scratch": [self.scratch.shared, self.scratch.per_thread], "flops": self.flops,
                 "object": self.object_key, "level": self.level,
-                "index_bounds": [list(bound) for bound in self.index_bounds], "batch": self.batch}
+                "index_bounds": [list(bound) for bound in self.index_bounds], "batch": self.batch,
+                "prepare": self.prepare}
 
     @staticmethod
     def decode(record: dict) -> "KernelRef":
@@ -65,7 +67,7 @@ class KernelRef:
                          tuple(Operand(n, tuple(shape), role, dtype) for n, shape, role, dtype in record["operands"]),
                          Scratch(*record["scratch"]), record["flops"], disk_cache.check_key(record["object"]),
                          record["level"], tuple((name, size) for name, size in record["index_bounds"]),
-                         record["batch"])
+                         record["batch"], record["prepare"])
 
 
 @dataclass
@@ -136,7 +138,7 @@ class KernelSet:
             self.texts.append(text)
         ref = KernelRef(fingerprint, tuple(fn.name.replace(_UNNAMED, name) for fn in kernel.phases), kernel.operands,
                         kernel.scratch, kernel.flops, machine.cache_key(text, level), level, kernel.index_bounds,
-                        kernel.batch)
+                        kernel.batch, kernel.prepare)
         if self.batch is not None:
             source = self.submit(ref.object_key, text, ref.level, ref)
             setattr(self.counts, source, getattr(self.counts, source) + 1)

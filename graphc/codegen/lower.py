@@ -50,6 +50,7 @@ from . import ring
 from .regions import Region, emit_loop, epilogue, prologue
 
 STEP = "graphc_step"
+PREPARE = "graphc_prepare"           # with lower_graph(prepared=True): emit_step
 NTHREADS = BARRIER_BYTES // 8                 # ctx slots: the barrier state comes first
 ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS, TRANSPORT, REGIONS, RING = (NTHREADS + k for k in range(1, 9))
 POINTERS = NTHREADS + 9                       # then one pointer per graph input, then per parameter
@@ -183,10 +184,13 @@ class LoweredGraph:
         return sum(call.kernel.scratch.nbytes(nthreads) for call in self.calls)
 
 
-def lower_graph(graph: Graph, profile: bool = False, kernels: KernelSet | None = None) -> LoweredGraph:
+def lower_graph(graph: Graph, profile: bool = False, kernels: KernelSet | None = None,
+                prepared: bool = False) -> LoweredGraph:
     """The step of an optimized graph (a graph without a memory plan gets one first). Its kernels
-    come from `kernels` (default: emitted or found again, not compiled)."""
-    return _Lowering(graph, memory_plan(graph), profile, kernels or KernelSet(None), depth=1).run()  # 0: the trips
+    come from `kernels` (default: emitted or found again, not compiled). `prepared`: the weights never
+    change, so the kernels' weight phases move to `graphc_prepare` (emit_step)."""
+    return _Lowering(graph, memory_plan(graph), profile, kernels or KernelSet(None), depth=1,  # 0: the trips
+                     prepared=prepared).run()
 
 
 def memory_plan(graph: Graph) -> MemoryPlan:
@@ -203,8 +207,8 @@ class _Lowering:
     step, its inputs bound to `arguments`, its values in the REGIONS block."""
 
     def __init__(self, graph: Graph, plan: MemoryPlan, profile: bool, kernels: KernelSet,
-                 outer: "_Lowering | None" = None, where: tuple = (), depth: int = 0):
-        self.graph, self.plan, self.profile, self.kernels = graph, plan, profile, kernels
+                 outer: "_Lowering | None" = None, where: tuple = (), depth: int = 0, prepared: bool = False):
+        self.graph, self.plan, self.profile, self.kernels, self.prepared = graph, plan, profile, kernels, prepared
         self.root = outer.root if outer else self
         self.where, self.depth = where, depth
         self.arguments: list[Buffer] = []
@@ -230,7 +234,7 @@ class _Lowering:
         program = placed(self.items, self.calls)
         barriers = [barrier for item, barrier in walk(program) if isinstance(item, int)]
         emit_step(self.module, self.calls, program, placed(self.last_trip, self.calls), len(self.graph.inputs),
-                  self.params, self.profile)
+                  self.params, self.profile, self.prepared)
         return LoweredGraph(self.module, self.calls, barriers, [n.type for n in self.graph.inputs], self.params,
                             self.arena_end, dict(self.constants), self.constant_end, outputs, self.profile,
                             self.region_end, self.kernels)
@@ -599,39 +603,30 @@ def walk(program: list[tuple[object, bool]]):
 
 # -- the step function ----------------------------------------------------------------------------------------
 def emit_step(module: ir.Module, calls: list[KernelCall], program: list, last_trip: list, inputs: int,
-              params: list[str], profile: bool) -> None:
-    """graphc_step: the program once per trip of the ring (ring.py), `last_trip` before the last."""
-    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I64]), STEP)
-    ctx, tid = fn.args
-    ctx.name, tid.name = "ctx", "tid"
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    slot = lambda index, ty=PTR: b.load(elem_ptr(b, ctx, index, I64), typ=ty)
-    nthreads = slot(NTHREADS, I64)
-    bases = {"arena": slot(ARENA), "constants": slot(CONSTANTS), "transport": slot(TRANSPORT),
-             "regions": slot(REGIONS)}
-    bases.update({("input", i): slot(POINTERS + i) for i in range(inputs)})
-    bases.update({("param", name): slot(POINTERS + inputs + j) for j, name in enumerate(params)})
-    scratch, counters, status = slot(SCRATCH), slot(COUNTERS) if profile else None, slot(STATUS)
+              params: list[str], profile: bool, prepared: bool = False) -> None:
+    """`graphc_step`: the program once per trip of the ring (ring.py), `last_trip` before the last; with
+    `prepared`, also `graphc_prepare(ctx, tid)`, which runs once the kernels' weight phases
+    (Kernel.prepare) on weights that never change (param or constant buffers: an exported library's),
+    and which the step then leaves out."""
+    _, b, ctx, tid, nthreads, bases, scratch = _step_entry(module, STEP, inputs, params)
+    counters, status = _slot(b, ctx, COUNTERS) if profile else None, _slot(b, ctx, STATUS)
     scratch_at, shared, private = [], 0, 0        # each call's scratch, in call order
     for call in calls:
         scratch_at.append((shared, private))
         shared += round_up(call.kernel.scratch.shared)
         private += round_up(call.kernel.scratch.per_thread)
     memcpy = declare(module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, I64, I1])
+    skipped = [_prepared_phases(call) if prepared else 0 for call in calls]
+    if prepared:
+        _emit_prepare(module, calls, skipped, scratch_at, inputs, params)
 
     def call_kernel(index: int, trips: list) -> None:
         call = calls[index]
-        args = [_address(b, bases, buffer, trips) for buffer in call.buffers]
-        if call.kernel.scratch:
-            args.append(_scratch_address(b, scratch, nthreads, *scratch_at[index]))
+        args = _call_arguments(b, call, bases, trips, scratch, nthreads, scratch_at[index])
         start = emit_clock(b) if profile else None
         if call.kernel.index_bounds:
             _emit_index_checks(b, ctx, tid, nthreads, status, index, call.kernel, args)
-        signature = [PTR] * len(args) + [I64, I64, I64]
-        for k, phase in enumerate(call.kernel.phases):
-            if k:
-                emit_barrier(b, ctx, nthreads)
-            b.call(declare(module, phase, VOID, signature), args + [i64(call.kernel.batch), tid, nthreads])
+        _call_phases(b, call.kernel, call.kernel.phases[skipped[index]:], args, ctx, tid, nthreads)
         if profile:
             _count(b, counters, index, tid, start)
 
@@ -673,8 +668,61 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, last_tr
                 emit(last_trip, [ring_slot])
                 emit_barrier(b, ctx, nthreads)
         emit(program, [ring_slot])
-    words = slot(RING)
+    words = _slot(b, ctx, RING)
     ring.emit_trips(b, words, tid, run_trip, lambda: emit_barrier(b, ctx, nthreads))
+    b.ret_void()
+
+
+def _step_entry(module: ir.Module, name: str, inputs: int, params: list[str]):
+    """A `void name(ptr ctx, i64 tid)` function and, in its entry block, the buffer bases it reads from ctx."""
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I64]), name)
+    ctx, tid = fn.args
+    ctx.name, tid.name = "ctx", "tid"
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    bases = {space: _slot(b, ctx, index) for space, index in
+             (("arena", ARENA), ("constants", CONSTANTS), ("transport", TRANSPORT), ("regions", REGIONS))}
+    bases.update({("input", i): _slot(b, ctx, POINTERS + i) for i in range(inputs)})
+    bases.update({("param", name): _slot(b, ctx, POINTERS + inputs + j) for j, name in enumerate(params)})
+    return fn, b, ctx, tid, _slot(b, ctx, NTHREADS, I64), bases, _slot(b, ctx, SCRATCH)
+
+
+def _slot(b: ir.IRBuilder, ctx: ir.Value, index: int, ty=PTR) -> ir.Value:
+    return b.load(elem_ptr(b, ctx, index, I64), typ=ty)
+
+
+def _call_arguments(b: ir.IRBuilder, call: KernelCall, bases: dict, trips: list, scratch: ir.Value,
+                    nthreads: ir.Value, scratch_at: tuple[int, int]) -> list[ir.Value]:
+    args = [_address(b, bases, buffer, trips) for buffer in call.buffers]
+    if call.kernel.scratch:
+        args.append(_scratch_address(b, scratch, nthreads, *scratch_at))
+    return args
+
+
+def _call_phases(b: ir.IRBuilder, kernel: KernelRef, phases, args: list, ctx, tid, nthreads) -> None:
+    signature = [PTR] * len(args) + [I64, I64, I64]
+    for k, phase in enumerate(phases):
+        if k:
+            emit_barrier(b, ctx, nthreads)
+        b.call(declare(b.module, phase, VOID, signature), args + [i64(kernel.batch), tid, nthreads])
+
+
+def _prepared_phases(call: KernelCall) -> int:
+    """How many leading phases graphc_prepare runs for the call: its weight phases, when the weights
+    are a parameter's or a constant's (a computed operand `w` may change from step to step)."""
+    weights = [buffer for buffer, operand in zip(call.buffers, call.kernel.operands) if operand.name == "w"]
+    return call.kernel.prepare if weights and weights[0].space in ("param", "constants") else 0
+
+
+def _emit_prepare(module: ir.Module, calls: list[KernelCall], skipped: list[int], scratch_at: list, inputs: int,
+                  params: list[str]) -> None:
+    """`graphc_prepare(ctx, tid)`: each call's prepared phases (every thread), then a barrier."""
+    _, b, ctx, tid, nthreads, bases, scratch = _step_entry(module, PREPARE, inputs, params)
+    for call, count, at in zip(calls, skipped, scratch_at):     # each writes its own scratch: no barrier between
+        if count:    # the weight phases read no operand that moves with a trip: address each at trip 0
+            trips = [i64(0)] * (1 + max((step[0] for buffer in call.buffers for step in buffer.steps), default=0))
+            args = _call_arguments(b, call, bases, trips, scratch, nthreads, at)
+            _call_phases(b, call.kernel, call.kernel.phases[:count], args, ctx, tid, nthreads)
+    emit_barrier(b, ctx, nthreads)
     b.ret_void()
 
 

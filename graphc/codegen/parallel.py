@@ -5,6 +5,7 @@ caller; threads 1..N-1 are persistent daemon workers parked in native code. Insi
 kernels split their work by `split_range` and are separated by `emit_barrier` calls.
 
 * `split_range` / `emit_split_range`: the static contiguous share [lo, hi) of n items.
+* `emit_image_split`: a batch split by image, or, with fewer images than threads, inside each image.
 * `emit_barrier(builder, state, nthreads)`: a sense-reversing barrier in IR. `state` points to
   BARRIER_BYTES zeroed, 64-byte-aligned bytes shared by all threads of the step.
 * `ThreadRunner(nthreads)`: runs `step(ctx, tid)` on all threads and returns when every thread
@@ -54,6 +55,19 @@ def emit_split_range(builder: ir.IRBuilder, tid: ir.Value, nthreads: ir.Value, n
     lo = builder.udiv(builder.mul(n, tid), nthreads)
     hi = builder.udiv(builder.mul(n, builder.add(tid, i64(1))), nthreads)
     return lo, hi
+
+
+def emit_image_split(builder: ir.IRBuilder, tid: ir.Value, nthreads: ir.Value, batch: ir.Value
+                     ) -> tuple[ir.Value, ir.Value, tuple[ir.Value, ir.Value]]:
+    """How a kernel whose work items are images shares a batch: (first image, end, (tid, nthreads)
+    of the work inside each image). With at least as many images as threads, the thread's images
+    and each image whole ((0, 1)); with fewer (inference at batch 1), every image, each split
+    between all threads, so the other threads are not idle. Either way each output is computed by
+    one thread in one order: the results do not depend on the split."""
+    lo, hi = emit_split_range(builder, tid, nthreads, batch)
+    whole = builder.icmp_unsigned(">=", batch, nthreads)
+    return (builder.select(whole, lo, i64(0)), builder.select(whole, hi, batch),
+            (builder.select(whole, i64(0), tid), builder.select(whole, i64(1), nthreads)))
 
 
 # --- barrier ----------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 """conv2d forward, input gradient and filter gradient against float64 NumPy, on LeNet's shapes
 and on awkward ones (odd sizes, batch 1, stride, padding, dilation, groups); each case runs on 1
 and 2 threads and must agree bitwise. Both lane layouts of each kernel are exercised."""
+import ctypes
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
 import pytest
+from llvmlite import ir
 
 from graphc.codegen.kernels import epilogue as ep
 from graphc.codegen.kernels.conv import ConvGeometry, problem_emitter, emit_conv2d, emit_conv2d_grad_input, \
@@ -13,6 +16,7 @@ from graphc.codegen.kernels.conv_direct import DirectConvEmitter
 from graphc.codegen.kernels.conv_winograd import WinogradConv, transforms
 from graphc.codegen.kernels.conv_winograd_filter import WinogradFilterGradient
 from graphc.codegen.kernels.conv_filter import PARTIAL_CHUNKS, emit_conv2d_grad_filter
+from graphc.codegen.kernels.launch import Launcher, aligned, aligned_empty
 
 from .support import assert_dot_close, conv_grad_filter_ref, conv_grad_input_ref, conv_ref, random, run_threads
 
@@ -178,3 +182,49 @@ def test_invalid_geometry_is_rejected():
         ConvGeometry(1, 3, 8, 8, 4, 3, 3, group=2)
     with pytest.raises(ValueError, match="empty output"):
         ConvGeometry(1, 1, 2, 2, 1, 3, 3)
+
+
+# Fewer images than threads (inference at batch 1): each image's tiles, or Winograd's output-channel
+# panels, are split between the threads (parallel.emit_image_split) instead of the images.
+FEW_IMAGES = [
+    ConvGeometry(1, 3, 7, 9, 5, 3, 3),                                 # width lanes
+    ConvGeometry(2, 24, 4, 4, 100, 3, 3, pad=(1, 1, 1, 1)),            # channel lanes, a tail vector
+    ConvGeometry(1, 17, 3, 3, 257, 1, 1),                              # channel lanes, 1x1
+    ConvGeometry(1, 64, 8, 8, 96, 3, 3, pad=(1, 1, 1, 1)),             # Winograd F(4x4), uneven panels
+    ConvGeometry(2, 64, 4, 4, 64, 3, 3, pad=(1, 1, 1, 1)),             # Winograd F(2x2)
+]
+
+
+@pytest.mark.parametrize("geo", FEW_IMAGES, ids=_ids(FEW_IMAGES))
+def test_fewer_images_than_threads_split_inside_the_images(geo):
+    x, w = random(geo.x_shape, seed_offset=11), random(geo.w_shape, seed_offset=12)
+    y = run_threads(lambda mod: emit_conv2d(mod, "conv", geo), {"x": x, "w": w}, ["y"], threads=(1, 3))["y"]
+    assert_dot_close(y, conv_ref(x, w, geo), conv_ref(np.abs(x), np.abs(w), geo), _taps(geo),
+                     "conv2d, fewer images than threads")
+
+
+@pytest.mark.parametrize("geo", FEW_IMAGES[1:], ids=_ids(FEW_IMAGES[1:]))
+def test_with_one_image_the_second_thread_computes_part_of_it(geo):
+    """Thread 1 of 2 alone, on a batch of one image: it writes some outputs but not all (before the
+    split it had no image, so wrote nothing); thread 0 then writes the rest, and the two parts are
+    the one-thread result, bitwise."""
+    geo = replace(geo, batch=1)
+    module = ir.Module()
+    kernel = emit_conv2d(module, "conv", geo)
+    launcher = Launcher(kernel, module)
+    x, w = aligned(random(geo.x_shape, seed_offset=13)), aligned(random(geo.w_shape, seed_offset=14))
+    whole = aligned_empty(geo.y_shape)
+    launcher({"x": x, "w": w, "y": whole}, nthreads=1)
+    y = aligned_empty(geo.y_shape)
+    y[...] = np.nan
+    scratch = aligned_empty((kernel.scratch.nbytes(2),), np.uint8)
+    pointers = [x.ctypes.data, w.ctypes.data, y.ctypes.data] + ([scratch.ctypes.data] if kernel.scratch else [])
+    phases = [ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * len(pointers), ctypes.c_int64, ctypes.c_int64,
+                               ctypes.c_int64)(launcher.library.address(phase.name)) for phase in kernel.phases]
+    for phase in phases[:-1]:                   # the weights' layout: one thread does all of it
+        phase(*pointers, 1, 0, 1)
+    phases[-1](*pointers, 1, 1, 2)
+    written = ~np.isnan(y)
+    assert written.any() and not written.all()
+    phases[-1](*pointers, 1, 0, 2)
+    np.testing.assert_array_equal(y, whole)

@@ -119,6 +119,10 @@ class Kernel:
     # checks them before the kernel runs and stops with a status the executable raises from; the
     # kernel itself may then assume them in range.
     index_bounds: tuple[tuple[str, int], ...] = ()
+    # The number of leading phases that read only the weights (operand `w`) and write only shared
+    # scratch, such as a relayout or a Winograd transform of the filters. Where the weights never
+    # change (an exported library), they run once instead of every step (lower.emit_step).
+    prepare: int = 0
 
 
 class KernelFunction:

@@ -146,9 +146,10 @@ def problem_emitter(problem: DirectConv) -> WinogradConv | DirectConvEmitter:
 
 def _emit(module, name, emitter: ColumnsGradInput | WinogradConv | DirectConvEmitter, operands, epilogue: Epilogue,
           flops: int, batch: int) -> Kernel:
-    phases = []
+    phases, weight_phases = [], 0
     for suffix, emit in emitter.phases(epilogue):
         kf = KernelFunction(module, f"{name}{suffix}", operands, emitter.plan.scratch)
         emit(kf)
         phases.append(kf.finish())
-    return Kernel(name, tuple(phases), operands, emitter.plan.scratch, flops, batch)
+        weight_phases += suffix == ".weights"      # the relayout or transform of `w` into shared scratch, first
+    return Kernel(name, tuple(phases), operands, emitter.plan.scratch, flops, batch, prepare=weight_phases)

@@ -17,8 +17,8 @@ Two register-blocked algorithms; the one whose 16 lanes are better filled is cho
   vectors; per (c, kh, kw), one weight vector load and one input broadcast per pixel. The
   accumulators are transposed in registers (16x16 shuffles) to store NCHW rows. A thread's images
   go in passes of at least PASS_PIXELS output pixels, each tile over every image of the pass.
-Threads split the batch by image; its size is read at run time (the IR is the same for every
-batch size).
+Threads split the batch by image, or with fewer images than threads each image's tiles
+(parallel.emit_image_split); its size is read at run time (the IR is the same for every batch size).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from typing import Callable
 
 from llvmlite import ir
 
-from ..parallel import emit_split_range
+from ..parallel import emit_image_split, emit_split_range
 from .contract import KernelFunction, ScratchPlan
 from .epilogue import Epilogue, LanePosition
 from .loops import affine, as_value, at_least_zero, counted_loop, minimum
@@ -139,7 +139,7 @@ class DirectConvEmitter:
 
     def emit(self, kf: KernelFunction, epilogue: Epilogue) -> None:
         conv, b = self.conv, kf.builder
-        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, kf.batch)
+        lo, hi, inside = emit_image_split(b, kf.tid, kf.nthreads, kf.batch)
         weights = None if self.width_lanes else self.plan.shared_region(kf, "weights")
         with counted_loop(b, lo, hi, self.images, name="n") as n0:
             count = minimum(b, b.sub(hi, n0), i64(self.images)) if self.images > 1 else 1
@@ -147,13 +147,13 @@ class DirectConvEmitter:
                                      lambda: self.plan.private_region(kf, "staged"))
             with counted_loop(b, 0, conv.groups, name="g") as g:
                 if self.width_lanes:
-                    self._width_lanes(OutputImage(kf, conv, n0, g, src, epilogue))
+                    self._width_lanes(OutputImage(kf, conv, n0, g, src, epilogue), inside)
                 else:
-                    self._channel_lanes(kf, n0, count, g, src, weights, epilogue)
+                    self._channel_lanes(kf, n0, count, g, src, weights, epilogue, inside)
 
     # --- width lanes ---------------------------------------------------------------------------
 
-    def _width_lanes(self, image: "OutputImage") -> None:
+    def _width_lanes(self, image: "OutputImage", inside: tuple) -> None:
         conv, b = self.conv, image.b
         vectors = min(-(-conv.out_w // LANES), 4)
         channels = min(conv.out_g, 6, max(1, CONV_ACCUMULATORS // vectors))
@@ -179,7 +179,8 @@ class DirectConvEmitter:
                               "w": affine(b, [(v0, LANES)], v * LANES)}
                     image.store(acc[i][j], coords, vb.lanes(v))
 
-        emit_grid(b, [blocks(conv.out_g, channels), blocks(conv.out_h, rows), vector_blocks(conv.out_w, vectors)], tile)
+        emit_grid(b, [blocks(conv.out_g, channels), blocks(conv.out_h, rows), vector_blocks(conv.out_w, vectors)], tile,
+                  inside)
 
     # --- channel lanes -------------------------------------------------------------------------
 
@@ -211,7 +212,7 @@ class DirectConvEmitter:
                           (c, kh_n * kw_n * width), (kh, kw_n * width), (kw, width), (lane, 1)])
 
     def _channel_lanes(self, kf: KernelFunction, n0, count, g, src: ir.Value, weights: ir.Value,
-                       epilogue: Epilogue) -> None:
+                       epilogue: Epilogue, inside: tuple) -> None:
         """Tiles of the pass's `count` images from n0; the grid's outer axis is the channel vectors."""
         conv, b = self.conv, kf.builder
         kh_n, kw_n = conv.kernel
@@ -245,7 +246,8 @@ class DirectConvEmitter:
                 channel0 = affine(b, [(image.g, conv.out_g), (v0, LANES)], j * LANES)
                 image.store_transposed([acc[i][j] for i in range(len(pix))], pix, channel0, oh0, ow0, vb.lanes(j))
 
-        emit_grid(b, [vector_blocks(conv.out_g, vectors), blocks(conv.out_h, rows), blocks(conv.out_w, cols)], tile)
+        emit_grid(b, [vector_blocks(conv.out_g, vectors), blocks(conv.out_h, rows), blocks(conv.out_w, cols)], tile,
+                  inside)
 
 
 class OutputImage:

@@ -9,7 +9,9 @@ The output tile m is 4 where it divides an output map of 8x8 or more, else 2; fr
 Phases:
 * `.weights`: U[xi][c][o] = (G g G^T)[xi] of filter (o, c), in shared scratch. Sixteen filters'
   taps are loaded as rows and transposed, so the lanes run along o and every store is a vector.
-* `.conv`: threads split the batch by image; a thread takes its images in passes of tiles:
+* `.conv`: threads split the batch by image (with fewer images than threads, every thread takes
+  every image and its share of the output-channel panels: parallel.emit_image_split); a thread
+  takes its images in passes of tiles:
   1. stage the pass's source images as [image][c // 16][h][w][c % 16] with their zero padding
      (16 channel rows transposed in registers, so a pixel's 16 channels are one vector);
   2. V[xi][c // 16][t][c % 16] = (B^T d B)[xi] of each tile t;
@@ -28,11 +30,11 @@ from typing import Callable, Sequence
 
 from llvmlite import ir
 
-from ..parallel import emit_split_range
+from ..parallel import emit_image_split, emit_split_range
 from .contract import KernelFunction, ScratchPlan
 from .conv_direct import DirectConv, OutputImage
 from .epilogue import Epilogue
-from .loops import affine, counted_loop, entry_alloca, minimum
+from .loops import affine, as_value, counted_loop, entry_alloca, minimum
 from .simd import LANES, V16F32, broadcast, elem_ptr, fma, i64, load_scalar, load_vector, store_vector, transpose
 from .staging import Placement, emit_zero
 from .tile import blocks, emit_fma_tile, emit_grid, vector_blocks
@@ -194,7 +196,11 @@ class WinogradConv:
         b = kf.builder
         staged, v, m = (self.plan.private_region(kf, name) for name in ("staged", "V", "M"))
         u = self.plan.shared_region(kf, "U")
-        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, kf.batch)
+        lo, hi, inside = emit_image_split(b, kf.tid, kf.nthreads, kf.batch)
+        out_vectors = self.conv.out_g // LANES                      # Winograd takes channels in 16s
+        panels = -(-out_vectors // self.vectors)
+        first, end = (b.mul(bound, i64(self.vectors)) for bound in emit_split_range(b, *inside, panels))
+        channels = (first, minimum(b, end, i64(out_vectors)))         # this thread's output vectors
         with counted_loop(b, lo, hi, self.images, name="n") as n0:
             count = minimum(b, b.sub(hi, n0), i64(self.images))
             last = b.sub(hi, i64(1))
@@ -203,8 +209,8 @@ class WinogradConv:
                 self._stage(kf, minimum(b, b.add(n0, i), last), image)
             with counted_loop(b, 0, self.rows, self.pass_rows, name="r0") as r0:
                 self._transform_input(b, staged, r0, v)
-                self._multiply(b, v, u, m)
-                self._transform_output(kf, m, n0, count, r0, epilogue)
+                self._multiply(b, v, u, m, channels)
+                self._transform_output(kf, m, n0, count, r0, epilogue, channels)
 
     def _stage(self, kf: KernelFunction, n, dst: ir.Value) -> None:
         """dst[c // 16][h][w][c % 16] = image n of the source, placed with its zero padding."""
@@ -223,9 +229,10 @@ class WinogradConv:
             transform_window(b, staged, corner, row, transforms(m, 3)["BT"], lambda xi, value: store_vector(
                 b, value, v, affine(b, [(xi, self.v_plane), (cb, self.tiles * LANES), (t, LANES)]), align=64))
 
-    def _multiply(self, b: ir.IRBuilder, v: ir.Value, u: ir.Value, m: ir.Value) -> None:
+    def _multiply(self, b: ir.IRBuilder, v: ir.Value, u: ir.Value, m: ir.Value, channels: tuple) -> None:
         """M[xi][t][o] = sum over c of V[xi][t][c] U[xi][c][o], c ascending in blocks of
-        REDUCTION_BLOCK channels; output-channel panels outermost, so each stays in cache."""
+        REDUCTION_BLOCK channels; output-channel panels outermost, so each stays in cache. Only the
+        panels whose output vectors are in `channels` [first, end)."""
         conv = self.conv
         # tiles per register tile: the most that divide the pass, so one tile shape is emitted
         rows = max(r for r in range(1, GEMM_ACCUMULATORS // self.vectors + 1) if self.tiles % r == 0)
@@ -234,6 +241,11 @@ class WinogradConv:
         with counted_loop(b, 0, self.xi, name="xi") as xi, \
                 counted_loop(b, 0, self.in_blocks, per_block, name="kc") as cb0:
             def tile(starts, kinds):
+                o0 = as_value(starts[0])
+                with b.if_then(b.and_(b.icmp_signed(">=", o0, channels[0]), b.icmp_signed("<", o0, channels[1]))):
+                    panel(starts, kinds)
+
+            def panel(starts, kinds):
                 (o0, t0), (ob, tb) = starts, kinds
                 width = ob.size * LANES                            # of this U panel
 
@@ -264,13 +276,15 @@ class WinogradConv:
 
             emit_grid(b, [vector_blocks(conv.out_g, self.vectors), blocks(self.tiles, rows)], tile)
 
-    def _transform_output(self, kf: KernelFunction, m: ir.Value, n0, count, r0, epilogue: Epilogue) -> None:
-        """Outputs of the pass's `count` images from n0, tile rows r0 .. r0 + pass_rows - 1."""
+    def _transform_output(self, kf: KernelFunction, m: ir.Value, n0, count, r0, epilogue: Epilogue,
+                          channels: tuple) -> None:
+        """Outputs of the pass's `count` images from n0, tile rows r0 .. r0 + pass_rows - 1, output
+        vectors in `channels`."""
         conv, b, size = self.conv, kf.builder, self.m
         wide = max(w for w in range(1, min(self.cols, max(1, GROUP_PIXELS // size)) + 1) if self.cols % w == 0)
         with counted_loop(b, 0, count, name="oi") as i, \
                 counted_loop(b, 0, self.pass_rows, self.group_rows, name="or") as r, \
-                counted_loop(b, 0, conv.out_g // LANES, name="ov") as ov, \
+                counted_loop(b, *channels, name="ov") as ov, \
                 counted_loop(b, 0, self.cols, wide, name="oc") as c0:
             image = OutputImage(kf, conv, b.add(n0, i), 0, None, epilogue)
             channel0 = affine(b, [(ov, LANES)])
