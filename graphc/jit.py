@@ -20,7 +20,9 @@ from .autograph import convert
 from .compiler import check_pipeline, compile_graph
 from .errors import ArgumentError, GraphcError
 from .ir import Graph
+from .ir.control import is_control, regions
 from .lru import LRU
+from .ops import summary  # the module: graphc.ops exports no op of that name
 from .pytree import flatten, unflatten
 from .tracing import Tensor, Trace, current_trace, set_graph_function, symbolic, tracing, wrap_array
 from .types import TensorType, type_of
@@ -57,6 +59,27 @@ def trace_flat(fn, treedef, types: list[TensorType], name: str) -> Traced:
         outputs, out_treedef = flatten(result, lambda x: isinstance(x, Tensor))
         t.graph.outputs = [t.node_of(out) for out in outputs]
     return Traced(t.graph, t.params, out_treedef)
+
+
+def summaries_as_outputs(graph: Graph) -> list[tuple[str, str]]:
+    """Make the summary nodes the graph's last outputs (so the step leaves their values where the
+    caller reads outputs); their (kind, name)s."""
+    _refuse_summaries_in_regions(graph)
+    summaries = [node for node in graph.order() if node.op == "summary"]
+    graph.outputs = graph.outputs + summaries
+    return [(node.attrs["kind"], node.attrs["name"]) for node in summaries]
+
+
+def _refuse_summaries_in_regions(graph: Graph) -> None:
+    """A loop or branch body's values never leave it, so a summary there could not be recorded."""
+    for node in graph.order():
+        for region in regions(node) if is_control(node) else ():
+            inner = next((n for n in region.order() if n.op == "summary"), None)
+            if inner is not None:
+                raise GraphcError(f"summary {inner.attrs['name']!r} is inside a loop or branch on a tensor "
+                                  f"({node.op}), whose values stay inside it; record the value after the "
+                                  "loop or branch, carried out as one of its results", loc=inner.loc)
+            _refuse_summaries_in_regions(region)
 
 
 def _type(x) -> TensorType:
@@ -167,6 +190,9 @@ class JitFunction:
             if key is not None:
                 self._by_arrays[(key, modes)] = number
         outputs = entry[0](arrays)
+        if entry[2]:                              # the summaries' values come last
+            summary.deliver(entry[2], outputs[-len(entry[2]):])
+            outputs = outputs[:-len(entry[2])]
         return unflatten(entry[1], [wrap_array(out) for out in outputs])
 
     def compile(self, *args, **kwargs):
@@ -204,8 +230,9 @@ class JitFunction:
             log.info("recompiling %s: %s", self.name, _describe_change(self._last_key, key))
         start = time.perf_counter()
         traced = trace_flat(self.fn, treedef, list(key[1]), self.name)
+        tags = summaries_as_outputs(traced.graph)
         entry = (compile_graph(traced.graph, traced.params, self.backend, self.pipeline,
-                               trace_seconds=time.perf_counter() - start), traced.out_treedef)
+                               trace_seconds=time.perf_counter() - start), traced.out_treedef, tags)
         limit = context.get_context("executable_cache_size")
         if len(self._cache) >= limit:
             log.info("%s keeps the executables of its %d most recently used input signatures "

@@ -1,0 +1,151 @@
+"""MindSpore's SummaryRecord, written in TensorBoard's event format (through tensorboardX, the
+`graphc[tensorboard]` extra), so TensorBoard shows what MindSpore users open in MindInsight.
+
+`add_value(kind, name, value)` keeps a value until `record(step)` writes every kept value at that
+step. Kinds: scalar (one number), tensor (the whole array, as a TensorProto), histogram, image
+(a batch [N, C, H, W]) and graph (an optimized graphc Graph: summary_graph.py). A name keeps its
+kind. A summary that cannot be written never stops training: the first failure (a directory that
+cannot be created, a disk that refuses a write, `max_file_size` reached) is one warning naming
+the directory and the reason, and the record writes nothing more.
+"""
+from __future__ import annotations
+
+import os
+import time
+import warnings
+
+import numpy as np
+
+from graphc.errors import ArgumentError, GraphcError
+from graphc.ops.summary import KINDS
+
+from .summary_graph import graph_def
+
+_EXTRA = "pip install 'graphc[tensorboard]' (or: pip install tensorboardX)"
+
+
+class SummaryRecord:
+    """SummaryRecord(log_dir, file_prefix='events', file_suffix='_MS', max_file_size=None), also a
+    context manager (closing on exit)."""
+
+    def __init__(self, log_dir, file_prefix="events", file_suffix="_MS", network=None, max_file_size=None,
+                 raise_exception=False):
+        if not isinstance(log_dir, (str, os.PathLike)) or not str(log_dir):
+            raise ArgumentError(f"SummaryRecord: log_dir must be a directory path, got {log_dir!r}")
+        if max_file_size is not None and (not isinstance(max_file_size, int) or max_file_size <= 0):
+            raise ArgumentError(f"SummaryRecord: max_file_size must be a positive int (bytes) or None, "
+                                f"got {max_file_size!r}")
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError:
+            raise GraphcError(f"SummaryRecord writes TensorBoard event files through tensorboardX, which is not "
+                              f"installed; {_EXTRA}") from None
+        self.log_dir, self.max_file_size, self.raise_exception = str(log_dir), max_file_size, raise_exception
+        self._kinds: dict[str, str] = {}
+        self._pending: dict[str, tuple[str, object]] = {}
+        self._writer = None
+        self._suffix = f".{file_prefix}{file_suffix}"
+        self._attempt(lambda: setattr(self, "_writer", SummaryWriter(self.log_dir, filename_suffix=self._suffix,
+                                                                     flush_secs=30)))
+        self._network = network
+
+    @property
+    def writing(self) -> bool:
+        """False once a write failed (or before the writer could be opened)."""
+        return self._writer is not None
+
+    def add_value(self, kind: str, name: str, value) -> None:
+        if kind not in KINDS + ("graph",):
+            raise ArgumentError(f"SummaryRecord.add_value: kind {kind!r} is not one of "
+                                f"{', '.join(KINDS + ('graph',))}")
+        if not isinstance(name, str) or not name:
+            raise ArgumentError(f"SummaryRecord.add_value: the name must be a non-empty str, got {name!r}")
+        if self._kinds.setdefault(name, kind) != kind:
+            raise ArgumentError(f"SummaryRecord.add_value: {name!r} is already a {self._kinds[name]} summary and "
+                                f"cannot also be a {kind} one; give it another name")
+        if kind != "graph":
+            value = np.asarray(value.asnumpy() if hasattr(value, "asnumpy") else value)
+            if kind == "scalar" and value.size != 1:
+                raise ArgumentError(f"SummaryRecord.add_value: scalar {name!r} must be one number, got an array of "
+                                    f"shape {list(value.shape)}; record it as a 'tensor' or 'histogram'")
+        self._pending[name] = (kind, value)
+
+    def record(self, step: int, train_network=None, plugin_filter=None) -> bool:
+        """Write the values added since the last record at `step`; False if nothing could be written."""
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+            raise ArgumentError(f"SummaryRecord.record: step must be a non-negative int, got {step!r}")
+        pending, self._pending = self._pending, {}
+        if not self.writing:
+            return False
+        if self.max_file_size is not None and self._file_bytes() >= self.max_file_size:
+            self._give_up(f"its event file reached max_file_size={self.max_file_size} bytes")
+            return False
+        return self._attempt(lambda: self._write(pending, step))
+
+    def _write(self, pending: dict, step: int) -> None:
+        for name, (kind, value) in pending.items():
+            if kind == "scalar":
+                self._writer.add_scalar(name, float(value.reshape(())), step)
+            elif kind == "histogram":
+                self._writer.add_histogram(name, value.astype(np.float64).reshape(-1), step)
+            elif kind == "image":
+                self._writer.add_images(name, value, step, dataformats="NCHW")
+            elif kind == "tensor":
+                self._write_tensor(name, value, step)
+            else:
+                self._writer.file_writer.add_event(_graph_event(value, step))
+
+    def _write_tensor(self, name: str, value: np.ndarray, step: int) -> None:
+        from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
+        from tensorboardX.proto.tensor_pb2 import TensorProto
+        from tensorboardX.proto.tensor_shape_pb2 import TensorShapeProto
+        tensor = TensorProto(dtype=1, tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=n)
+                                                                         for n in value.shape]),
+                             float_val=value.astype(np.float32).reshape(-1).tolist())   # dtype 1: DT_FLOAT
+        metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="tensor"))
+        self._writer.file_writer.add_summary(Summary(value=[Summary.Value(tag=name, tensor=tensor,
+                                                                          metadata=metadata)]), step)
+
+    def flush(self) -> None:
+        if self.writing:
+            self._attempt(self._writer.flush)
+
+    def close(self) -> None:
+        if self.writing:
+            self._attempt(self._writer.close)
+            self._writer = None
+
+    def __enter__(self) -> "SummaryRecord":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _file_bytes(self) -> int:
+        self._writer.flush()
+        return sum(entry.stat().st_size for entry in os.scandir(self.log_dir) if entry.name.endswith(self._suffix))
+
+    def _attempt(self, action) -> bool:
+        try:
+            action()
+            return True
+        except OSError as error:
+            if self.raise_exception:
+                raise
+            self._give_up(f"{error.strerror or error} ({type(error).__name__})")
+            return False
+
+    def _give_up(self, reason: str) -> None:
+        warnings.warn(f"summaries are not recorded into {self.log_dir!r}: {reason}; training goes on without "
+                      "them (choose a writable summary_dir)", RuntimeWarning, stacklevel=4)
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.close()
+            except OSError:
+                pass
+
+
+def _graph_event(graph, step: int):
+    from tensorboardX.proto.event_pb2 import Event
+    return Event(wall_time=time.time(), step=step, graph_def=graph_def(graph).SerializeToString())
