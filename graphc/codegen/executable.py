@@ -33,10 +33,12 @@ from .kernels.launch import aligned_empty
 from .compile_pool import CompileBatch
 from .kernel_cache import DRIVER, KernelCounts, KernelSet
 from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, REGIONS, SCRATCH, STATUS, \
-    STATUS_WORDS, STEP, TRANSPORT, TRANSPORT_BUFFER, Buffer, LoweredGraph, lower_graph, memory_plan
+    STATUS_WORDS, STEP, TRACE, TRACE_SPAN_WORDS, TRANSPORT, TRANSPORT_BUFFER, Buffer, LoweredGraph, lower_graph, \
+    memory_plan
 from .machine import CodegenError, CompileStats, Library, cache_key, cached_object, link, with_host_target
 from .report import CompileReport
-from .parallel import reset_in_forked_children, shared_runner
+from .parallel import cycles, reset_in_forked_children, shared_runner
+from . import trace
 
 log = logging.getLogger("graphc.codegen")
 
@@ -55,6 +57,7 @@ class NativeExecutable:
         self._constants = _constant_block(lowered)
         self._slots = [aligned_empty(t.shape, t.dtype.np) for t in lowered.inputs]
         self.counters = np.zeros(max(1, COUNTER_SLOTS * len(lowered.calls)), np.int64)   # a profile build's
+        self._trace = None                                                                 # also (_set_threads)
         self._status = np.zeros(STATUS_WORDS, np.int64)
         self._label_checks = _label_checks(graph)
         self._transport = _transport_callback(lowered)
@@ -78,7 +81,10 @@ class NativeExecutable:
             self._copy_inputs(inputs)
             self._check_labels()
             early = [view.copy() if before else None for before, view in self._outputs]
+            start = cycles() if self._trace is not None else 0
             self._runner.run(self._step, self._ctx_address)
+            if self._trace is not None:
+                self._hand_over_spans(start, cycles())
             if self._status[0]:
                 self._raise_status()
             return [value if before else view.copy() for value, (before, view) in zip(early, self._outputs)]
@@ -142,6 +148,24 @@ class NativeExecutable:
         self._scratch = self._fresh(self.lowered.scratch_bytes(nthreads))
         self._ctx[SCRATCH], self._ctx[NTHREADS] = self._scratch.ctypes.data, nthreads
         self._nthreads = nthreads
+        if self.lowered.profile:     # room for a kernel and a barrier span per call, and for loops' repeats
+            words = 1 + TRACE_SPAN_WORDS * (8 * len(self.lowered.calls) + 64)
+            self._trace = np.zeros(1 + nthreads * words, np.int64)
+            self._trace[0] = words
+            self._ctx[TRACE] = self._trace.ctypes.data
+
+    def _hand_over_spans(self, start: int, end: int) -> None:
+        """Give the recorder this step's spans per thread (see lower.TRACE), and empty them."""
+        words, record = int(self._trace[0]), trace.recorder()
+        areas = self._trace[1:].reshape(self._nthreads, words)
+        if record is not None:
+            threads = []
+            for area in areas:
+                kept = min(int(area[0]), (words - 1) // TRACE_SPAN_WORDS)
+                threads.append((area[1:1 + TRACE_SPAN_WORDS * kept].reshape(kept, TRACE_SPAN_WORDS).copy(),
+                                int(area[0]) - kept))
+            record(self, start, end, threads)
+        areas[:, 0] = 0
 
     def _view(self, buffer: Buffer, t) -> np.ndarray:
         """A NumPy view of a buffer's bytes with the output's type (the storage stays ours)."""

@@ -49,9 +49,16 @@ from .regions import Region, emit_loop, epilogue, prologue
 
 STEP = "graphc_step"
 NTHREADS = BARRIER_BYTES // 8                 # ctx slots: the barrier state comes first
-ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS, TRANSPORT, REGIONS = (NTHREADS + k for k in range(1, 8))
-POINTERS = NTHREADS + 8                       # then one pointer per graph input, then per parameter
+ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS, TRANSPORT, REGIONS, TRACE = (NTHREADS + k for k in range(1, 9))
+POINTERS = NTHREADS + 9                       # then one pointer per graph input, then per parameter
 COUNTER_SLOTS = 2                             # per kernel, when profiling: calls, cycles
+# TRACE (a profile build's) points to i64 words: [words per thread W], then W words per thread:
+# [spans recorded this step, then (what, start, end) per span]; `what` is the kernel call's index,
+# or -1 - index for the barrier wait after it; start and end are clock ticks. A thread counts the
+# spans that did not fit too, so the reader knows how many were lost. The last span a thread records
+# is the whole step as that thread ran it, `what` being IN_STEP.
+TRACE_SPAN_WORDS = 3
+IN_STEP = 1 << 62
 # STATUS points to i64 words the step sets when it stops on bad data: the kernel call (index + 1),
 # the offending value and the bound it broke; all zero after a good step.
 STATUS_WORDS = 3
@@ -556,6 +563,8 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, inputs:
     bases.update({("input", i): slot(POINTERS + i) for i in range(inputs)})
     bases.update({("param", name): slot(POINTERS + inputs + j) for j, name in enumerate(params)})
     scratch, counters, status = slot(SCRATCH), slot(COUNTERS) if profile else None, slot(STATUS)
+    trace = slot(TRACE) if profile else None
+    entered = emit_clock(b) if profile else None
     scratch_at, shared, private = [], 0, 0        # each call's scratch, in call order
     for call in calls:
         scratch_at.append((shared, private))
@@ -577,7 +586,10 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, inputs:
                 emit_barrier(b, ctx, nthreads)
             b.call(declare(module, phase, VOID, signature), args + [i64(call.kernel.batch), tid, nthreads])
         if profile:
-            _count(b, counters, index, tid, start)
+            end = emit_clock(b)
+            _count(b, counters, index, tid, b.sub(end, start))
+            _emit_span(b, trace, tid, i64(index), start, end)
+            return end
 
     def predicate(buffer: Buffer, trips: list) -> ir.Value:
         emit_barrier(b, ctx, nthreads)
@@ -587,7 +599,7 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, inputs:
         """`trips`: the trip counter of each enclosing loop (None for a while loop's)."""
         for item, barrier in items:
             if isinstance(item, int):
-                call_kernel(item, trips)
+                kernel_end = call_kernel(item, trips)
             elif isinstance(item, Copy):
                 _emit_copy(b, memcpy, _address(b, bases, item.source, trips), _address(b, bases, item.target, trips),
                            item.target.nbytes, tid, nthreads)
@@ -603,6 +615,9 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, inputs:
                            lambda inner, loop=item: check(loop, inner))
             if barrier:
                 emit_barrier(b, ctx, nthreads)
+                if profile and isinstance(item, int):
+                    _emit_span(b, trace, tid, i64(-1 - item), kernel_end, emit_clock(b))
+
     def trip(loop: Loop, trips: list) -> None:
         emit(loop.body, trips)
         emit_barrier(b, ctx, nthreads)
@@ -611,6 +626,8 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, inputs:
         emit(loop.check, trips)
         return predicate(loop.predicate, trips)
     emit(program, [])
+    if profile:
+        _emit_span(b, trace, tid, i64(IN_STEP), entered, emit_clock(b))
     b.ret_void()
 
 
@@ -678,10 +695,34 @@ def _scratch_address(b: ir.IRBuilder, base: ir.Value, nthreads: ir.Value, shared
     return elem_ptr(b, base, b.add(i64(shared), b.mul(nthreads, i64(private))), I8)
 
 
-def _count(b: ir.IRBuilder, counters: ir.Value, index: int, tid: ir.Value, start: ir.Value) -> None:
-    """Thread 0 adds one call and the cycles since `start` to kernel `index`'s counters."""
-    elapsed = b.sub(emit_clock(b), start)
+def _count(b: ir.IRBuilder, counters: ir.Value, index: int, tid: ir.Value, elapsed: ir.Value) -> None:
+    """Thread 0 adds one call and `elapsed` cycles to kernel `index`'s counters."""
     with b.if_then(b.icmp_signed("==", tid, i64(0))):
         for offset, value in ((0, i64(1)), (1, elapsed)):
             slot = elem_ptr(b, counters, COUNTER_SLOTS * index + offset, I64)
             b.store(b.add(b.load(slot, typ=I64), value), slot)
+
+
+def _emit_span(b: ir.IRBuilder, trace: ir.Value, tid: ir.Value, what: ir.Value, start: ir.Value, end: ir.Value) -> None:
+    """This thread's next span in the TRACE block (see TRACE_SPAN_WORDS)."""
+    b.call(_span_function(b.module), [trace, tid, what, start, end])
+
+
+def _span_function(module: ir.Module) -> ir.Function:
+    existing = module.globals.get("graphc.span")
+    if existing is not None:
+        return existing
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I64, I64, I64, I64]), "graphc.span")
+    fn.linkage = "internal"
+    trace, tid, what, start, end = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    words = load_scalar(b, trace, 0, I64)
+    area = b.add(i64(1), b.mul(tid, words))            # this thread's first word
+    count = load_scalar(b, trace, area, I64)
+    first = b.add(area, b.add(i64(1), b.mul(count, i64(TRACE_SPAN_WORDS))))
+    with b.if_then(b.icmp_signed("<=", b.add(first, i64(TRACE_SPAN_WORDS)), b.add(area, words))):
+        for k, value in enumerate((what, start, end)):
+            store_scalar(b, value, trace, b.add(first, i64(k)))
+    store_scalar(b, b.add(count, i64(1)), trace, area)
+    b.ret_void()
+    return fn
