@@ -41,6 +41,14 @@ class Traced:
     out_treedef: object
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """What a compiled graph's outputs are: the function's results (their structure), then the
+    values of its summaries, (kind, name) each."""
+    treedef: object
+    summaries: list
+
+
 def trace(fn, args: tuple, kwargs: dict | None = None, name: str = "main") -> Traced:
     """Trace fn on the tensors in (args, kwargs); each one becomes an `input` node."""
     leaves, treedef = flatten((tuple(args), dict(kwargs or {})), _is_array)
@@ -158,7 +166,7 @@ class JitFunction:
         self.backend = backend
         self.pipeline = pipeline      # None: the context's choice (compiler.chosen_pipeline)
         # Executables by signature number (a number, not the key, since it is looked up on every call
-        # and a key's TensorTypes hash in Python): number -> (executable, output treedef).
+        # and a key's TensorTypes hash in Python): number -> (executable, Outputs).
         self._cache = LRU(lambda: context.get_context("executable_cache_size"))
         self._numbers: dict = {}      # key -> number
         self._by_arrays: dict = {}    # the common case, positional arrays only: ((shape, dtype)s, modes) -> number
@@ -189,11 +197,11 @@ class JitFunction:
             number, entry, arrays = self._entry(args, kwargs)
             if key is not None:
                 self._by_arrays[(key, modes)] = number
-        outputs = entry[0](arrays)
-        if entry[2]:                              # the summaries' values come last
-            summary.deliver(entry[2], outputs[-len(entry[2]):])
-            outputs = outputs[:-len(entry[2])]
-        return unflatten(entry[1], [wrap_array(out) for out in outputs])
+        outputs, shape = entry[0](arrays), entry[1]
+        if shape.summaries:                       # the summaries' values come last
+            summary.deliver(shape.summaries, outputs[-len(shape.summaries):])
+            outputs = outputs[:-len(shape.summaries)]
+        return unflatten(shape.treedef, [wrap_array(out) for out in outputs])
 
     def compile(self, *args, **kwargs):
         """Trace and compile for these arguments without running (MindSpore's Cell.compile); return
@@ -230,9 +238,9 @@ class JitFunction:
             log.info("recompiling %s: %s", self.name, _describe_change(self._last_key, key))
         start = time.perf_counter()
         traced = trace_flat(self.fn, treedef, list(key[1]), self.name)
-        tags = summaries_as_outputs(traced.graph)
+        shape = Outputs(traced.out_treedef, summaries_as_outputs(traced.graph))
         entry = (compile_graph(traced.graph, traced.params, self.backend, self.pipeline,
-                               trace_seconds=time.perf_counter() - start), traced.out_treedef, tags)
+                               trace_seconds=time.perf_counter() - start), shape)
         limit = context.get_context("executable_cache_size")
         if len(self._cache) >= limit:
             log.info("%s keeps the executables of its %d most recently used input signatures "
