@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from graphc.errors import ArgumentError, GraphcError
+from graphc.errors import ArgumentError, GraphcError, user_location
 from graphc.ops.summary import KINDS
 
 from .summary_graph import graph_def
@@ -136,8 +136,8 @@ class SummaryRecord:
             return False
 
     def _give_up(self, reason: str) -> None:
-        warnings.warn(f"summaries are not recorded into {self.log_dir!r}: {reason}; training goes on without "
-                      "them (choose a writable summary_dir)", RuntimeWarning, stacklevel=4)
+        warnings.warn(f"{user_location()}: summaries are not recorded into {self.log_dir!r}: {reason}; training "
+                      "goes on without them (choose a writable summary_dir)", RuntimeWarning, stacklevel=2)
         writer, self._writer = self._writer, None
         if writer is not None:
             try:
