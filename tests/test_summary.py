@@ -1,6 +1,13 @@
 """Summaries: the summary ops inside a compiled or eager step, SummaryRecord and SummaryCollector
 writing TensorBoard event files (read back with TensorBoard's own reader), the graph as a GraphDef,
 and the bad input of each."""
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
 import warnings
 from pathlib import Path
 
@@ -86,14 +93,14 @@ def recorded(tmp_path_factory):
     for mode, name in ((graphc.GRAPH_MODE, "graph"), (graphc.PYNATIVE_MODE, "pynative")):
         directory = tmp_path_factory.mktemp(name)
         losses = train(mode, directory)
-        runs[name] = (events(directory), losses)
+        runs[name] = (events(directory), losses, directory)
     graphc.set_context(mode=graphc.GRAPH_MODE)
     return runs
 
 
 @pytest.mark.parametrize("mode", ["graph", "pynative"])
 def test_the_collector_records_the_loss_learning_rate_and_summary_ops_of_every_step(recorded, mode):
-    reader, losses = recorded[mode]
+    reader, losses, _ = recorded[mode]
     x, _ = blobs()
     steps = list(range(1, len(losses) + 1))
     batches = [x[i:i + BATCH] for i in range(0, len(x), BATCH)] * 2
@@ -113,7 +120,7 @@ def test_the_collector_records_the_loss_learning_rate_and_summary_ops_of_every_s
 
 
 def test_both_modes_record_the_same_values(recorded):
-    (graph, graph_losses), (eager, eager_losses) = recorded["graph"], recorded["pynative"]
+    (graph, graph_losses, _), (eager, eager_losses, _) = recorded["graph"], recorded["pynative"]
     np.testing.assert_allclose(graph_losses, eager_losses, rtol=1e-4)
     for tag in ("loss/auto", "watched/input_mean"):
         np.testing.assert_allclose(scalars(graph, tag), scalars(eager, tag), rtol=1e-4)
@@ -132,6 +139,34 @@ def test_the_graph_tab_shows_the_optimized_step_with_layers_as_name_scopes(recor
     assert node.attr["dtype"].s == b"float32" and node.attr["shape"].s.startswith(b"[")
     assert all(inp in names for n in graph.node for inp in n.input)   # every edge ends at a node
     assert recorded["pynative"][0].Tags()["graph"] is False           # no graph without GRAPH_MODE
+
+
+def test_tensorboard_serves_the_loss_curve_training_returned(recorded):
+    """The real viewer: TensorBoard on 127.0.0.1 over the log directory, read through its HTTP API."""
+    _, losses, directory = recorded["graph"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(directory), "--host",
+                               "127.0.0.1", "--port", str(port), "--load_fast", "false"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    query = urllib.parse.urlencode({"run": ".", "tag": "loss/auto"})
+    try:
+        curve, deadline = [], time.monotonic() + 60
+        while len(curve) < len(losses) and time.monotonic() < deadline and server.poll() is None:
+            time.sleep(0.5)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?{query}",
+                                            timeout=5) as response:
+                    curve = json.load(response)
+            except OSError:       # not listening yet, or the run not loaded yet (HTTP 400)
+                pass
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert len(curve) == len(losses), output
+    assert [step for _, step, _ in curve] == list(range(1, len(losses) + 1))
+    assert [value for _, _, value in curve] == pytest.approx(losses, rel=1e-6)
 
 
 def test_a_summary_of_an_unused_value_survives_the_passes_and_the_step_returns_only_its_results():
@@ -201,7 +236,7 @@ def test_summary_record_refuses_a_name_with_a_second_kind(tmp_path):
 
 
 @pytest.mark.parametrize("mode", [graphc.GRAPH_MODE, graphc.PYNATIVE_MODE], ids=["graph", "pynative"])
-def test_a_non_scalar_given_to_scalar_summary_names_the_line_the_shape_and_the_fix(mode):
+def test_a_non_scalar_given_to_scalar_summary_names_the_line_the_shape_and_the_fix(mode, tmp_path):
     graphc.set_context(mode=mode)
 
     class NotScalar(nn.Cell):
@@ -215,7 +250,7 @@ def test_a_non_scalar_given_to_scalar_summary_names_the_line_the_shape_and_the_f
     assert_at_this_line(message, "not a scalar")
     assert "ScalarSummary 'nonscalar/x' records one number, got f32[2,3]" in message
     assert "ops.HistogramSummary" in message
-    with SummaryRecord(Path(__file__).parent) as record, pytest.raises(GraphcError, match=r"shape \[2, 3\]"):
+    with SummaryRecord(tmp_path) as record, pytest.raises(GraphcError, match=r"shape \[2, 3\]"):
         record.add_value("scalar", "rec/not_scalar", np.ones((2, 3)))
 
 
