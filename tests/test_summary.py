@@ -59,6 +59,14 @@ class Losses(Callback):
         self.losses.append(loss_value(run_context.original_args().net_outputs))
 
 
+class Evaluations(Callback):
+    def __init__(self):
+        self.metrics = []
+
+    def on_eval_end(self, run_context):
+        self.metrics.append(run_context.original_args().metrics)
+
+
 def train(mode, summary_dir, epochs=2, callbacks=(), **collector):
     """Train WatchedNet on the blobs in order under a SummaryCollector; the step losses."""
     graphc.set_context(mode=mode)
@@ -139,6 +147,22 @@ def test_the_graph_tab_shows_the_optimized_step_with_layers_as_name_scopes(recor
     assert node.attr["dtype"].s == b"float32" and node.attr["shape"].s.startswith(b"[")
     assert all(inp in names for n in graph.node for inp in n.input)   # every edge ends at a node
     assert recorded["pynative"][0].Tags()["graph"] is False           # no graph without GRAPH_MODE
+
+
+def test_model_fit_records_the_metrics_of_each_evaluation_at_its_training_step(tmp_path):
+    graphc.set_seed(0)
+    net = WatchedNet()
+    model = Model(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
+                  nn.Momentum(net.trainable_params(), learning_rate=0.1, momentum=0.9), metrics={"acc", "loss"})
+    x, y = blobs()
+    data = NumpySlicesDataset({"x": x, "y": y}, shuffle=False).batch(BATCH)
+    evaluations = Evaluations()
+    model.fit(2, data, data, callbacks=[SummaryCollector(tmp_path, collect_freq=3), evaluations])
+    reader = events(tmp_path)
+    for name in ("acc", "loss"):
+        steps, values = scalars(reader, f"eval/{name}/auto")
+        assert steps == [6, 12] and values == pytest.approx([m[name] for m in evaluations.metrics], rel=1e-6)
+    assert scalars(reader, "loss/auto")[0] == [3, 6, 9, 12]           # the training loss, every collect_freq steps
 
 
 def test_tensorboard_serves_the_loss_curve_training_returned(recorded):

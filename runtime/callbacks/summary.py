@@ -3,8 +3,9 @@
 Every `collect_freq` steps: the loss (`loss/auto`), the learning rate (`learning_rate/auto`) and
 the values of the summary ops the network ran (`ops.ScalarSummary()('acc', x)` in construct: its
 name is the tag). Every `collect_tensor_freq` steps (default: collect_freq): a histogram of each
-trainable parameter whose name matches `histogram_regular` (`<name>/auto`). After an evaluation:
-its metrics (`<metric>/auto`). Once, at the first step in GRAPH_MODE: the optimized train graph.
+trainable parameter whose name matches `histogram_regular` (`<name>/auto`). After an evaluation
+(Model.fit's, or Model.eval's given the collector): its metrics (`eval/<metric>/auto`, apart from
+the training loss), at the last training step. Once, at the first step in GRAPH_MODE: the optimized train graph.
 """
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ class SummaryCollector(Callback):
         if self.collect["collect_metric"] and metrics:
             record = self._open()
             for name, value in metrics.items():
-                record.add_value("scalar", f"{name}/auto", value)
+                record.add_value("scalar", f"eval/{name}/auto", value)
             record.record(self._step)
 
     def end(self, run_context: RunContext) -> None:
