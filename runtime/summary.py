@@ -4,9 +4,13 @@
 `add_value(kind, name, value)` keeps a value until `record(step)` writes every kept value at that
 step. Kinds: scalar (one number), tensor (the whole array, as a TensorProto), histogram, image
 (a batch [N, C, H, W]) and graph (an optimized graphc Graph: summary_graph.py). A name keeps its
-kind. A summary that cannot be written never stops training: the first failure (a directory that
-cannot be created, a disk that refuses a write, `max_file_size` reached) is one warning naming
-the directory and the reason, and the record writes nothing more.
+kind. Events are written in the caller's thread with tensorboardX's event-file writer and
+flushed every FLUSH_SECONDS, at `flush()` and at `close()`. A summary that cannot be written never
+stops training: the first failure (a directory that cannot be created, a disk that refuses a
+write, `max_file_size` about to be passed) is one warning naming the user's line, the directory and
+the reason, and the record writes nothing more. `network`, `train_network` and `plugin_filter`
+(MindSpore's ways to choose the graph and what to write) are accepted and not used: the graph is a
+value of its own (`add_value("graph", ...)`, which SummaryCollector does).
 """
 from __future__ import annotations
 
@@ -21,6 +25,12 @@ from graphc.ops.summary import KINDS
 
 from .summary_graph import graph_def
 
+FLUSH_SECONDS = 5           # TensorBoard rereads a log directory every 5 s
+HISTOGRAM_BINS = 256        # at most; numpy chooses ("auto"), and TensorBoard draws 30 from them
+_RECORD_FRAME = 16          # bytes around each event in the file: its length and two CRCs
+# the event a file starts with: wall_time (a tag and a double) and file_version "brain.Event:2" (a tag,
+# its length and 13 bytes)
+_FIRST_EVENT_BYTES = 9 + 15 + _RECORD_FRAME
 _EXTRA = "pip install 'graphc[tensorboard]' (or: pip install tensorboardX)"
 
 
@@ -36,7 +46,7 @@ class SummaryRecord:
             raise ArgumentError(f"SummaryRecord: max_file_size must be a positive int (bytes) or None, "
                                 f"got {max_file_size!r}")
         try:
-            from tensorboardX import SummaryWriter
+            from tensorboardX.event_file_writer import EventsWriter
         except ImportError:
             raise GraphcError(f"SummaryRecord writes TensorBoard event files through tensorboardX, which is not "
                               f"installed; {_EXTRA}") from None
@@ -44,10 +54,13 @@ class SummaryRecord:
         self._kinds: dict[str, str] = {}
         self._pending: dict[str, tuple[str, object]] = {}
         self._writer = None
-        self._suffix = f".{file_prefix}{file_suffix}"
-        self._attempt(lambda: setattr(self, "_writer", SummaryWriter(self.log_dir, filename_suffix=self._suffix,
-                                                                     flush_secs=30)))
-        self._network = network
+        self._bytes, self._flushed = 0, time.monotonic()
+
+        def open_writer():
+            os.makedirs(self.log_dir, exist_ok=True)
+            self._writer = EventsWriter(os.path.join(self.log_dir, file_prefix), f".{file_prefix}{file_suffix}")
+            self._bytes = _FIRST_EVENT_BYTES
+        self._attempt(open_writer)
 
     @property
     def writing(self) -> bool:
@@ -77,37 +90,25 @@ class SummaryRecord:
         pending, self._pending = self._pending, {}
         if not self.writing:
             return False
-        if self.max_file_size is not None and self._file_bytes() >= self.max_file_size:
-            self._give_up(f"its event file reached max_file_size={self.max_file_size} bytes")
+        events = [_event(kind, name, value, step) for name, (kind, value) in pending.items()]
+        size = sum(event.ByteSize() + _RECORD_FRAME for event in events)
+        if self.max_file_size is not None and self._bytes + size > self.max_file_size:
+            self._give_up(f"its event file would pass max_file_size={self.max_file_size} bytes")
             return False
-        return self._attempt(lambda: self._write(pending, step))
+        self._bytes += size
+        return self._attempt(lambda: self._write(events))
 
-    def _write(self, pending: dict, step: int) -> None:
-        for name, (kind, value) in pending.items():
-            if kind == "scalar":
-                self._writer.add_scalar(name, float(value.reshape(())), step)
-            elif kind == "histogram":
-                self._writer.add_histogram(name, value.astype(np.float64).reshape(-1), step)
-            elif kind == "image":
-                self._writer.add_images(name, value, step, dataformats="NCHW")
-            elif kind == "tensor":
-                self._write_tensor(name, value, step)
-            else:
-                self._writer.file_writer.add_event(_graph_event(value, step))
-
-    def _write_tensor(self, name: str, value: np.ndarray, step: int) -> None:
-        from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
-        from tensorboardX.proto.tensor_pb2 import TensorProto
-        from tensorboardX.proto.tensor_shape_pb2 import TensorShapeProto
-        tensor = TensorProto(dtype=1, tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=n)
-                                                                         for n in value.shape]),
-                             float_val=value.astype(np.float32).reshape(-1).tolist())   # dtype 1: DT_FLOAT
-        metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="tensor"))
-        self._writer.file_writer.add_summary(Summary(value=[Summary.Value(tag=name, tensor=tensor,
-                                                                          metadata=metadata)]), step)
+    def _write(self, events: list) -> None:
+        """In the caller's thread (tensorboardX's SummaryWriter writes in a thread of its own, which a
+        full disk stops, and then its queue blocks the training), flushed to disk every FLUSH_SECONDS."""
+        for event in events:
+            self._writer.write_event(event)
+        if time.monotonic() - self._flushed >= FLUSH_SECONDS:
+            self.flush()
 
     def flush(self) -> None:
         if self.writing:
+            self._flushed = time.monotonic()
             self._attempt(self._writer.flush)
 
     def close(self) -> None:
@@ -120,10 +121,6 @@ class SummaryRecord:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
-
-    def _file_bytes(self) -> int:
-        self._writer.flush()
-        return sum(entry.stat().st_size for entry in os.scandir(self.log_dir) if entry.name.endswith(self._suffix))
 
     def _attempt(self, action) -> bool:
         try:
@@ -146,6 +143,27 @@ class SummaryRecord:
                 pass
 
 
-def _graph_event(graph, step: int):
+def _event(kind: str, name: str, value, step: int):
+    from tensorboardX import summary
     from tensorboardX.proto.event_pb2 import Event
-    return Event(wall_time=time.time(), step=step, graph_def=graph_def(graph).SerializeToString())
+    if kind == "graph":
+        return Event(wall_time=time.time(), step=step, graph_def=graph_def(value).SerializeToString())
+    if kind == "scalar":
+        proto = summary.scalar(name, float(value.reshape(())))
+    elif kind == "histogram":
+        proto = summary.histogram(name, value.astype(np.float64).reshape(-1), "auto", max_bins=HISTOGRAM_BINS)
+    elif kind == "image":
+        proto = summary.image(name, value, dataformats="NCHW")
+    else:
+        proto = _tensor_summary(name, value)
+    return Event(wall_time=time.time(), step=step, summary=proto)
+
+
+def _tensor_summary(name: str, value: np.ndarray):
+    from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboardX.proto.tensor_pb2 import TensorProto
+    from tensorboardX.proto.tensor_shape_pb2 import TensorShapeProto
+    tensor = TensorProto(dtype=1, tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=n) for n in value.shape]),
+                         float_val=value.astype(np.float32).reshape(-1).tolist())   # dtype 1: DT_FLOAT
+    metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="tensor"))
+    return Summary(value=[Summary.Value(tag=name, tensor=tensor, metadata=metadata)])

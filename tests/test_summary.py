@@ -21,6 +21,7 @@ from runtime import CheckpointConfig, Model, ModelCheckpoint, SummaryRecord
 from runtime.callbacks import Callback, SummaryCollector, loss_value
 from runtime.dataset import NumpySlicesDataset
 
+from full_disk import fill, small_disk, tmpfs  # noqa: F401  (fixtures)
 from test_model import blobs
 
 pytest.importorskip("tensorboardX", reason="the summaries are written through tensorboardX: "
@@ -302,3 +303,30 @@ def test_collect_freq_must_be_a_positive_int(tmp_path, argument):
     name, value = next(iter(argument.items()))
     assert_at_this_line(str(error.value), "bad frequency")
     assert f"{name} must be a positive int (record every N steps), got {value!r}" in str(error.value)
+
+
+def test_a_disk_that_fills_up_during_training_stops_the_summaries_not_the_training(small_disk, tmp_path):
+    summary_dir = small_disk / "summaries"
+    summary_dir.mkdir()
+    fill(small_disk)
+    checkpoint = ModelCheckpoint("watched", tmp_path, CheckpointConfig(save_checkpoint_steps=6))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        losses = train(graphc.GRAPH_MODE, summary_dir, callbacks=[checkpoint])
+    [message] = [str(w.message) for w in caught if "summaries are not recorded" in str(w.message)]
+    assert f"{str(summary_dir)!r}: No space left on device (OSError)" in message
+    assert len(losses) == 12 and Path(checkpoint.latest_ckpt_file_name).name == "watched-2_6.ckpt"
+
+
+def test_max_file_size_ends_the_record_with_a_warning_before_the_file_passes_it(tmp_path):
+    with SummaryRecord(tmp_path, max_file_size=600) as record, pytest.warns(RuntimeWarning) as caught:
+        written = []
+        for step in range(1, 30):
+            record.add_value("scalar", "capped/loss", 1.0 / step)
+            written.append(record.record(step))
+    assert "would pass max_file_size=600 bytes" in str(caught[0].message) and len(caught) == 1
+    kept = written.index(False)
+    assert 1 < kept and not any(written[kept:])
+    [events_file] = tmp_path.iterdir()
+    assert events_file.stat().st_size <= 600
+    assert scalars(events(tmp_path), "capped/loss")[0] == list(range(1, kept + 1))
