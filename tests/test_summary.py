@@ -330,3 +330,18 @@ def test_max_file_size_ends_the_record_with_a_warning_before_the_file_passes_it(
     [events_file] = tmp_path.iterdir()
     assert events_file.stat().st_size <= 600
     assert scalars(events(tmp_path), "capped/loss")[0] == list(range(1, kept + 1))
+
+
+def test_mindinsight_lineage_is_refused_when_asked_for_and_unknown_keys_are_named(tmp_path):
+    SummaryCollector(tmp_path, collect_specified_data={"collect_train_lineage": False})
+    with pytest.raises(GraphcError, match=r"graphc does not collect collect_train_lineage \(MindInsight's lineage"):
+        SummaryCollector(tmp_path, collect_specified_data={"collect_train_lineage": True})
+    with pytest.raises(GraphcError, match=r"unknown key\(s\) \['collect_metrics'\]"):
+        SummaryCollector(tmp_path, collect_specified_data={"collect_metrics": True})
+
+
+def test_mindspores_paths_reach_the_summary_classes():
+    import runtime
+    from graphc.train import callback, summary
+    assert graphc.SummaryCollector is callback.SummaryCollector is SummaryCollector
+    assert graphc.SummaryRecord is summary.SummaryRecord is runtime.SummaryRecord
