@@ -2,7 +2,8 @@
 `graphc[tensorboard]` extra), so TensorBoard shows what MindSpore users open in MindInsight.
 
 `add_value(kind, name, value)` keeps a value until `record(step)` writes every kept value at that
-step. Kinds: scalar (one number), tensor (the whole array, as a TensorProto), histogram, image
+step, with the latest values of the summary ops (`ops.ScalarSummary()('loss', x)` in construct: its
+name is the tag) that ran since the last record, as MindSpore's does. Kinds: scalar (one number), tensor (the whole array, as a TensorProto), histogram, image
 (a batch [N, C, H, W]) and graph (an optimized graphc Graph: summary_graph.py). A name keeps its
 kind. Events are written in the caller's thread with tensorboardX's event-file writer and
 flushed every FLUSH_SECONDS, at `flush()` and at `close()`. A summary that cannot be written never
@@ -21,6 +22,7 @@ import warnings
 import numpy as np
 
 from graphc.errors import ArgumentError, GraphcError, user_location
+from graphc.ops import summary as summary_ops
 from graphc.ops.summary import KINDS
 
 from .summary_graph import graph_def
@@ -61,6 +63,8 @@ class SummaryRecord:
             self._writer = EventsWriter(os.path.join(self.log_dir, file_prefix), f".{file_prefix}{file_suffix}")
             self._bytes = _FIRST_EVENT_BYTES
         self._attempt(open_writer)
+        self._listening = True
+        summary_ops.listen(True)
 
     @property
     def writing(self) -> bool:
@@ -87,6 +91,8 @@ class SummaryRecord:
         """Write the values added since the last record at `step`; False if nothing could be written."""
         if not isinstance(step, int) or isinstance(step, bool) or step < 0:
             raise ArgumentError(f"SummaryRecord.record: step must be a non-negative int, got {step!r}")
+        for name, (kind, value) in summary_ops.take().items():
+            self.add_value(kind, name, value)
         pending, self._pending = self._pending, {}
         if not self.writing:
             return False
@@ -112,6 +118,9 @@ class SummaryRecord:
             self._attempt(self._writer.flush)
 
     def close(self) -> None:
+        if self._listening:
+            self._listening = False
+            summary_ops.listen(False)
         if self.writing:
             self._attempt(self._writer.close)
             self._writer = None

@@ -202,9 +202,12 @@ def test_a_summary_of_an_unused_value_survives_the_passes_and_the_step_returns_o
     compiled = JitFunction(step, "step")
     executable = compiled.compile(np.ones((2, 3), np.float32))
     assert len(executable.graph.outputs) == 2                        # the result, then the summary's value
-    with ops.summary.listen():
+    ops.summary.listen(True)
+    try:
         out = compiled(np.arange(6, dtype=np.float32).reshape(2, 3))
         taken = ops.summary.take()
+    finally:
+        ops.summary.listen(False)
     np.testing.assert_array_equal(out.asnumpy(), np.arange(1, 7).reshape(2, 3))
     kind, value = taken["unused/doubled_sum"]
     assert kind == "scalar" and float(value) == 30.0
@@ -228,6 +231,17 @@ def test_summary_record_writes_each_kind_and_closes_as_a_context_manager(tmp_pat
     assert [e.histogram_value.max for e in reader.Histograms("rec/weights")] == [9.0, 18.0]
     assert list(reader.Tensors("rec/tensor")[1].tensor_proto.float_val) == [2.0] * 4
     assert [(e.width, e.height) for e in reader.Images("rec/image")] == [(5, 4)] * 2
+
+
+def test_summary_record_writes_the_summary_ops_of_a_custom_loop_as_mindspores_does(tmp_path):
+    net, x = WatchedNet(), graphc.Tensor(blobs()[0][:BATCH])
+    net(x)                                                           # before any record: not kept
+    with SummaryRecord(tmp_path) as record:
+        for step in (1, 2):
+            net(x * step)
+            record.record(step)
+    assert scalars(events(tmp_path), "watched/input_mean") == ([1, 2], pytest.approx([x.asnumpy().mean() * s
+                                                                                      for s in (1, 2)], rel=1e-6))
 
 
 # -- bad input -------------------------------------------------------------------------------------------

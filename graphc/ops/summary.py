@@ -4,14 +4,13 @@
 every summary node an extra output of the graph (graphc/jit.py), so no pass removes it (DCE keeps
 what reaches an output) and the native step leaves its value where outputs are, with no Python
 call inside the step; the driver then hands the values to `deliver`. It is not `impure`: graphc's
-one impure op writes a Parameter, and the binder and the verifier read `impure` as that. Eagerly, the primitive hands its value over at once.
-`deliver` keeps the latest value per name only while some recorder listens (`listen`), which is
-what the runtime's SummaryCollector does; with none, the values are dropped. A name keeps its kind
-for the whole process: TensorBoard shows one tag with one kind.
+one impure op writes a Parameter, and the binder and the verifier read `impure` as that. Eagerly,
+the primitive hands its value over at once. `deliver` keeps the latest value per name only while
+some recorder listens (`listen`: an open SummaryRecord, which takes them at its next record()); with
+none, the values are dropped. A name keeps its kind for the whole process: TensorBoard shows one tag
+with one kind.
 """
 from __future__ import annotations
-
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -105,14 +104,9 @@ def take() -> dict[str, tuple[str, np.ndarray]]:
     return values
 
 
-@contextmanager
-def listen():
-    """Keep delivered values while inside (recorders nest)."""
+def listen(on: bool) -> None:
+    """A recorder starts (True) or stops (False) keeping delivered values; recorders nest."""
     global _listeners
-    _listeners += 1
-    try:
-        yield
-    finally:
-        _listeners -= 1
-        if not _listeners:
-            _latest.clear()
+    _listeners += 1 if on else -1
+    if not _listeners:
+        _latest.clear()

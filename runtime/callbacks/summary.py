@@ -1,11 +1,12 @@
 """MindSpore's SummaryCollector: what training records for TensorBoard (runtime/summary.py writes it).
 
-Every `collect_freq` steps: the loss (`loss/auto`), the learning rate (`learning_rate/auto`) and
-the values of the summary ops the network ran (`ops.ScalarSummary()('acc', x)` in construct: its
-name is the tag). Every `collect_tensor_freq` steps (default: collect_freq): a histogram of each
-trainable parameter whose name matches `histogram_regular` (`<name>/auto`). After an evaluation
-(Model.fit's, or Model.eval's given the collector): its metrics (`eval/<metric>/auto`, apart from
-the training loss), at the last training step. Once, at the first step in GRAPH_MODE: the optimized train graph.
+Every `collect_freq` steps: the loss (`loss/auto`) and the learning rate (`learning_rate/auto`).
+Every `collect_tensor_freq` steps (default: collect_freq): a histogram of each trainable parameter
+whose name matches `histogram_regular` (`<name>/auto`). Once, at the first step in GRAPH_MODE: the
+optimized train graph. At each of those steps, the values the network's summary ops gave
+(`ops.ScalarSummary()('acc', x)` in construct: its name is the tag; SummaryRecord takes them).
+After an evaluation (Model.fit's, or Model.eval's given the collector): its metrics
+(`eval/<metric>/auto`, apart from the training loss), at the last training step.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import re
 
 import graphc
 from graphc.errors import ArgumentError
-from graphc.ops import summary as summary_ops
 
 from ..summary import SummaryRecord
 from .base import Callback, RunContext, loss_value
@@ -37,7 +37,6 @@ class SummaryCollector(Callback):
         regular = self.collect["histogram_regular"]
         self._histograms = None if regular is None else re.compile(regular)
         self._record: SummaryRecord | None = None
-        self._listening = None
         self._step = 0
 
     def begin(self, run_context: RunContext) -> None:
@@ -48,21 +47,21 @@ class SummaryCollector(Callback):
         cb = run_context.original_args()
         self._step = cb.cur_step_num
         record = self._open()
-        values = summary_ops.take()
-        if self._graph_pending and graphc.get_context("mode") == graphc.GRAPH_MODE:
+        graph = self._graph_pending and graphc.get_context("mode") == graphc.GRAPH_MODE
+        if graph:
             record.add_value("graph", "train_network", cb.train_network.compile(*cb.train_dataset_element).graph)
             self._graph_pending = False
-        if self._step % self.collect_freq == 0:
-            for name, (kind, value) in values.items():
-                record.add_value(kind, name, value)
-            if self.collect["collect_metric"]:
-                record.add_value("scalar", "loss/auto", loss_value(cb.net_outputs))
-                self._add_learning_rate(record, cb.optimizer)
-        if self._histograms is not None and self._step % self.collect_tensor_freq == 0:
+        collect = self._step % self.collect_freq == 0
+        if collect and self.collect["collect_metric"]:
+            record.add_value("scalar", "loss/auto", loss_value(cb.net_outputs))
+            self._add_learning_rate(record, cb.optimizer)
+        histograms = self._histograms is not None and self._step % self.collect_tensor_freq == 0
+        if histograms:
             for param in cb.train_network.trainable_params():
                 if self._histograms.search(param.name):
                     record.add_value("histogram", f"{param.name}/auto", param.asnumpy())
-        record.record(self._step)
+        if graph or collect or histograms:
+            record.record(self._step)     # with the values the summary ops gave at this step
 
     def on_eval_end(self, run_context: RunContext) -> None:
         metrics = run_context.original_args().metrics or {}
@@ -87,15 +86,12 @@ class SummaryCollector(Callback):
     def _open(self) -> SummaryRecord:
         if self._record is None:
             self._record = SummaryRecord(self.summary_dir, max_file_size=self.max_file_size)
-            self._listening = summary_ops.listen()
-            self._listening.__enter__()
         return self._record
 
     def _close(self) -> None:
         if self._record is not None:
             self._record.close()
-            self._listening.__exit__(None, None, None)
-            self._record = self._listening = None
+            self._record = None
 
 
 def _positive_int(name: str, value) -> int:
