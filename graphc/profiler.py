@@ -3,16 +3,16 @@
 `Profiler(output_path)` starts at once (start_profile=True, as MindSpore's): it turns on profile
 builds (set_context(profile=True), so each compiled function is rebuilt at its next call) and
 collects, for every step run until `stop()`, each native thread's spans: one per kernel call and
-one per barrier wait after it (codegen/lower.py, TRACE), and the time from the caller's call until
+one per barrier wait after it (codegen/lower.py, TRACE), and the time from the native call until
 the thread entered the step (`launch`: waking the threads) and from its leaving the step until the
-call returned (`join`: waiting for the other threads). `analyse()` stops it and writes into
-output_path:
+native call returned (`join`: waiting for the other threads). The caller's thread (thread 0) also
+has the executable's work before and after the native call (`inputs`: copying them in and checking
+labels; `outputs`: copying them out). `analyse()` stops it and writes into output_path:
 
 * `trace.json`, in the Trace Event Format that Perfetto and chrome://tracing open: one track per
   native thread (pid 1), a span per kernel call per step named after the kernel, with its scope,
   the ops it computes, its FLOPs and the bytes its operands move; barrier waits are spans named
-  `barrier`; a second process (pid 2) has one span per step as the caller measured it (from
-  before the native call to after it: the inputs' and outputs' copies are outside).
+  `barrier`; a second process (pid 2) has one span per step, the executable's whole call.
 * `kernels.csv`: the per-kernel table GRAPHC_PROFILE prints (codegen/profile.py), per graph.
 
 One Profiler records at a time.
@@ -65,8 +65,8 @@ class Profiler:
         context.set_context(profile=self._previous)
         Profiler._running = None
 
-    def _record(self, executable, start: int, end: int, threads: list) -> None:
-        self._steps.append((executable, start, end, threads))
+    def _record(self, executable, call: tuple, threads: list) -> None:
+        self._steps.append((executable, call, threads))
 
     def analyse(self) -> tuple[str, str]:
         """Stop, then write trace.json and kernels.csv into output_path; their paths."""
@@ -83,36 +83,15 @@ class Profiler:
     def trace_events(self) -> dict:
         """The recorded steps in the Trace Event Format (times in µs from the Profiler's start)."""
         from .codegen.parallel import cycles_per_microsecond
-        from .codegen.lower import IN_STEP
         from .codegen.profile import kernel_rows
         ticks = cycles_per_microsecond()
         at = lambda tick: (int(tick) - self._origin) / ticks
         events, threads, rows = [], 0, {}
-        for number, (executable, start, end, spans) in enumerate(self._steps, 1):
+        for number, (executable, call, spans) in enumerate(self._steps, 1):
             if id(executable) not in rows:
                 rows[id(executable)] = kernel_rows(executable.lowered.calls)
-            kernels = rows[id(executable)]
-            events.append(_span(f"step {number}", "step", at(start), at(end), _STEPS, 0,
-                                {"graph": executable.graph.name, "step": number}))
             threads = max(threads, len(spans))
-            for tid, (records, lost) in enumerate(spans):
-                for what, begin, finish in records.tolist():
-                    if what == IN_STEP:         # the gaps around it: waking the threads, and joining them
-                        events.append(_span("launch", "launch", at(start), at(begin), _KERNELS, tid, {"step": number}))
-                        events.append(_span("join", "launch", at(finish), at(end), _KERNELS, tid, {"step": number}))
-                        continue
-                    row = kernels[what if what >= 0 else -1 - what]
-                    if what >= 0:
-                        node, _, scope = row.node.partition(" ")
-                        args = {"node": node, "scope": scope, "ops": row.ops, "flops": row.flops, "bytes": row.bytes}
-                        events.append(_span(row.name, "kernel", at(begin), at(finish), _KERNELS, tid,
-                                            {**args, "step": number}))
-                    else:
-                        events.append(_span("barrier", "barrier", at(begin), at(finish), _KERNELS, tid,
-                                            {"after": row.name, "step": number}))
-                if lost:
-                    events.append({"name": f"{lost} spans not recorded", "ph": "i", "s": "t", "pid": _KERNELS,
-                                   "tid": tid, "ts": round(at(end), 3)})
+            events += _step_events(number, executable.graph.name, rows[id(executable)], [at(t) for t in call], spans, at)
         names = [_name(_KERNELS, None, "graphc native step"), _name(_STEPS, None, "graphc steps (caller)"),
                  _name(_STEPS, 0, "step")]
         names += [_name(_KERNELS, tid, f"thread {tid}" + (" (caller)" if tid == 0 else "")) for tid in range(threads)]
@@ -135,6 +114,34 @@ class Profiler:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def _step_events(number: int, graph: str, kernels: list, call: list, spans: list, at) -> list[dict]:
+    """One call's events: `call` holds its times (entered, native step started, ended, returned)."""
+    from .codegen.lower import IN_STEP
+    entered, start, end, returned = call
+    step = {"step": number}
+    events = [_span(f"step {number}", "step", entered, returned, _STEPS, 0, {"graph": graph, **step}),
+              _span("inputs", "call", entered, start, _KERNELS, 0, step),      # the caller's thread copies them
+              _span("outputs", "call", end, returned, _KERNELS, 0, step)]
+    for tid, (records, lost) in enumerate(spans):
+        for what, begin, finish in records.tolist():
+            if what == IN_STEP:         # the gaps around it: waking the threads, and joining them
+                events += [_span("launch", "launch", start, at(begin), _KERNELS, tid, step),
+                           _span("join", "launch", at(finish), end, _KERNELS, tid, step)]
+            elif what >= 0:
+                row = kernels[what]
+                node, _, scope = row.node.partition(" ")
+                events.append(_span(row.name, "kernel", at(begin), at(finish), _KERNELS, tid,
+                                    {"node": node, "scope": scope, "ops": row.ops, "flops": row.flops,
+                                     "bytes": row.bytes, **step}))
+            else:
+                events.append(_span("barrier", "barrier", at(begin), at(finish), _KERNELS, tid,
+                                    {"after": kernels[-1 - what].name, **step}))
+        if lost:
+            events.append({"name": f"{lost} spans not recorded", "ph": "i", "s": "t", "pid": _KERNELS, "tid": tid,
+                           "ts": round(end, 3)})
+    return events
 
 
 def _span(name: str, category: str, start: float, end: float, pid: int, tid: int, args: dict) -> dict:

@@ -2,6 +2,7 @@
 a span per kernel call and per barrier wait), the per-kernel CSV, `graphc profile`, and misuse."""
 import csv
 import json
+import statistics
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -17,7 +18,7 @@ from graphc.models import lenet
 from test_cli import succeeds
 
 SOURCE = Path(__file__).read_text().splitlines()
-STEPS = 6
+STEPS = 8
 
 
 def lenet_step():
@@ -73,18 +74,25 @@ def test_each_native_thread_has_a_track_with_a_span_per_kernel_call_and_barrier_
 
 
 def test_spans_per_thread_do_not_overlap_and_add_up_to_the_measured_step_time(profiled):
-    """Compared over the steps after the first, whose call also binds the parameters and allocates the
-    threads' scratch, outside the native step."""
+    """The caller's thread (0) runs the whole call: its spans of a step against the step's time as the
+    caller measured it around the call are never more, and for the typical step (the median: a step
+    whose caller was descheduled outside the executable on this shared machine is longer than
+    anything inside it) within 10%. The first step is left out: its call also binds the parameters
+    and allocates the threads' scratch. A worker thread takes part in the native step only, so its
+    spans add up to the native call (the caller's span minus its inputs and outputs)."""
     trace, _, seconds, _ = profiled
-    totals = defaultdict(float)
-    for (tid, step), events in spans(trace).items():
+    tracks = spans(trace)
+    for events in tracks.values():
         for before, after in zip(events, events[1:]):
             assert before["ts"] + before["dur"] <= after["ts"] + 1e-3, (before, after)
-        if step > 1:
-            totals[tid] += sum(e["dur"] for e in events)
-    measured_us = sum(seconds[1:]) * 1e6
-    for tid, total in totals.items():
-        assert total == pytest.approx(measured_us, rel=0.10), (tid, total, measured_us)
+    total = {key: sum(e["dur"] for e in events) for key, events in tracks.items()}
+    caller = [total[0, step] / (seconds[step - 1] * 1e6) for step in range(2, STEPS + 1)]
+    native_call = {step: total[0, step] - sum(e["dur"] for e in tracks[0, step] if e["cat"] == "call")
+                   for step in range(1, STEPS + 1)}
+    native = {tid: [total[tid, step] / native_call[step] for step in range(1, STEPS + 1)]
+              for tid, _ in tracks if tid}
+    assert max(caller) <= 1.001 and statistics.median(caller) >= 0.9, caller
+    assert list(native) == [1] and all(0.9 <= ratio <= 1.001 for ratio in native[1]), native   # ns rounding
 
 
 def test_analyse_writes_the_per_kernel_table_as_csv(profiled):

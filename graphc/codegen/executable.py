@@ -74,6 +74,9 @@ class NativeExecutable:
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         with self._parameter_set.locked():
+            record = trace.recorder() if self.lowered.profile else None
+            traced = record is not None
+            entered = cycles() if traced else 0
             if context.num_threads() != self._nthreads:
                 self._set_threads(context.num_threads())
             if any(p._data is not bound for p, bound in zip(self._params, self._bound)):
@@ -81,13 +84,16 @@ class NativeExecutable:
             self._copy_inputs(inputs)
             self._check_labels()
             early = [view.copy() if before else None for before, view in self._outputs]
-            start = cycles() if self._trace is not None else 0
+            start = cycles() if traced else 0
             self._runner.run(self._step, self._ctx_address)
-            if self._trace is not None:
-                self._hand_over_spans(start, cycles())
+            end = cycles() if traced else 0
+            spans = self._take_spans() if self._trace is not None else None
             if self._status[0]:
                 self._raise_status()
-            return [value if before else view.copy() for value, (before, view) in zip(early, self._outputs)]
+            outputs = [value if before else view.copy() for value, (before, view) in zip(early, self._outputs)]
+            if traced:
+                record(self, (entered, start, end, cycles()), spans)
+            return outputs
 
     def _argument_block(self) -> np.ndarray:
         """ctx as lower.py lays it out: the barrier state (zeros), then addresses; the thread count
@@ -154,18 +160,18 @@ class NativeExecutable:
             self._trace[0] = words
             self._ctx[TRACE] = self._trace.ctypes.data
 
-    def _hand_over_spans(self, start: int, end: int) -> None:
-        """Give the recorder this step's spans per thread (see lower.TRACE), and empty them."""
-        words, record = int(self._trace[0]), trace.recorder()
+    def _take_spans(self) -> list[tuple[np.ndarray, int]]:
+        """This step's spans per thread (see lower.TRACE), as (what, start, end) rows and how many did
+        not fit; the areas are emptied for the next step."""
+        words = int(self._trace[0])
         areas = self._trace[1:].reshape(self._nthreads, words)
-        if record is not None:
-            threads = []
-            for area in areas:
-                kept = min(int(area[0]), (words - 1) // TRACE_SPAN_WORDS)
-                threads.append((area[1:1 + TRACE_SPAN_WORDS * kept].reshape(kept, TRACE_SPAN_WORDS).copy(),
-                                int(area[0]) - kept))
-            record(self, start, end, threads)
+        threads = []
+        for area in areas:
+            kept = min(int(area[0]), (words - 1) // TRACE_SPAN_WORDS)
+            threads.append((area[1:1 + TRACE_SPAN_WORDS * kept].reshape(kept, TRACE_SPAN_WORDS).copy(),
+                            int(area[0]) - kept))
         areas[:, 0] = 0
+        return threads
 
     def _view(self, buffer: Buffer, t) -> np.ndarray:
         """A NumPy view of a buffer's bytes with the output's type (the storage stays ours)."""

@@ -1,8 +1,9 @@
 """Where a profile build's step hands its timeline: the recorder a Profiler installs.
 
-After each step, a profile build's executable passes the recorder (itself, the clock ticks before
-and after the step, and per thread the spans the step recorded: (what, start, end) rows, see
-lower.TRACE, and how many did not fit). With no recorder, the spans are dropped.
+After each call, a profile build's executable passes the recorder itself, four clock ticks (the
+call entered; the native step started; it ended; the call returned, its outputs copied) and per
+thread the spans the step recorded ((what, start, end) rows, see lower.TRACE, and how many did not
+fit). With no recorder, the spans are dropped.
 """
 from __future__ import annotations
 
