@@ -5,14 +5,14 @@
 Perfetto's UI is a web app served from the internet and chrome://tracing loads files only by hand,
 so docs/observability.md's timeline picture is this page, opened in headless Chromium: one row per
 track (the caller's steps, then each native thread), a box per complete event ("ph": "X") of the
-chosen steps, coloured by category (kernel, barrier, launch, step), named where it is wide enough.
+chosen steps, coloured by category (kernel, barrier, launch, call, step), named where it is wide enough.
 """
 import argparse
 import html
 import json
 
 WIDTH, ROW, LABEL, TOP = 1360, 46, 150, 40
-COLOURS = {"kernel": "#4e79a7", "barrier": "#e15759", "launch": "#bab0ac", "step": "#59a14f"}
+COLOURS = {"kernel": "#4e79a7", "barrier": "#e15759", "launch": "#bab0ac", "call": "#f28e2b", "step": "#59a14f"}
 
 
 def page(trace: dict, steps: range) -> str:
