@@ -15,7 +15,7 @@ from graphc import GraphcError, nn
 from graphc.jit import JitFunction
 from graphc.models import lenet
 
-from test_cli import succeeds
+from test_cli import fails, succeeds
 
 SOURCE = Path(__file__).read_text().splitlines()
 STEPS = 8
@@ -116,6 +116,14 @@ def test_graphc_profile_writes_the_timeline_and_the_table(tmp_path):
     assert [e["args"]["step"] for e in events if e.get("cat") == "step"] == [1, 2, 3]
     assert any(e.get("cat") == "kernel" for e in events)
     assert (tmp_path / "trace.csv").read_text().startswith("graph,kernel,node,ops,calls,")
+
+
+def test_graphc_profile_refuses_no_steps_and_a_target_that_is_not_python(tmp_path):
+    lenet_inputs = ("--input", "images:f32[32,1,32,32]", "--input", "labels:i32[32]")
+    assert "--steps must be at least 1, got 0" in fails("profile", "examples/lenet.py:train_step", *lenet_inputs,
+                                                         "--steps", "0", "-o", str(tmp_path / "t.json"))
+    assert "graphc profile runs a Python target, file.py:object" in fails("profile", "saved.ir", "--steps", "1")
+    assert not any(tmp_path.iterdir())
 
 
 def test_a_profiler_started_twice_names_where_the_first_started(tmp_path):

@@ -352,6 +352,10 @@ def test_mindinsight_lineage_is_refused_when_asked_for_and_unknown_keys_are_name
         SummaryCollector(tmp_path, collect_specified_data={"collect_train_lineage": True})
     with pytest.raises(GraphcError, match=r"unknown key\(s\) \['collect_metrics'\]"):
         SummaryCollector(tmp_path, collect_specified_data={"collect_metrics": True})
+    with pytest.raises(GraphcError, match="graphc does not write custom_lineage_data"):
+        SummaryCollector(tmp_path, custom_lineage_data={"team": "a"})
+    with pytest.raises(GraphcError, match="summary_dir must be a directory path, got None"):
+        SummaryCollector(None)
 
 
 def test_mindspores_paths_reach_the_summary_classes():

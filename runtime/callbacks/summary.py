@@ -10,6 +10,7 @@ After an evaluation (Model.fit's, or Model.eval's given the collector): its metr
 """
 from __future__ import annotations
 
+import os
 import re
 
 import graphc
@@ -27,6 +28,12 @@ _NOT_COLLECTED = ("collect_train_lineage", "collect_eval_lineage", "collect_inpu
 class SummaryCollector(Callback):
     def __init__(self, summary_dir, collect_freq=10, collect_specified_data=None, keep_default_action=True,
                  custom_lineage_data=None, collect_tensor_freq=None, max_file_size=None, export_options=None):
+        if not isinstance(summary_dir, (str, os.PathLike)) or not str(summary_dir):
+            raise ArgumentError(f"SummaryCollector: summary_dir must be a directory path, got {summary_dir!r}")
+        for name, value in (("custom_lineage_data", custom_lineage_data), ("export_options", export_options)):
+            if value is not None:
+                raise ArgumentError(f"SummaryCollector: graphc does not write {name} (MindInsight's lineage and "
+                                    f"tensor export); leave it None")
         self.collect_freq = _positive_int("collect_freq", collect_freq)
         self.collect_tensor_freq = collect_freq if collect_tensor_freq is None else \
             _positive_int("collect_tensor_freq", collect_tensor_freq)
