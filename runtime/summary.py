@@ -162,6 +162,8 @@ def _event(kind: str, name: str, value, step: int):
     elif kind == "histogram":
         proto = summary.histogram(name, value.astype(np.float64).reshape(-1), "auto", max_bins=HISTOGRAM_BINS)
     elif kind == "image":
+        if value.dtype != np.uint8:     # [0, 1] intensities, which tensorboardX scales by 255 without clipping
+            value = np.clip(value, 0.0, 1.0).astype(np.float32)
         proto = summary.image(name, value, dataformats="NCHW")
     else:
         proto = _tensor_summary(name, value)

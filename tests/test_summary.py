@@ -1,6 +1,7 @@
 """Summaries: the summary ops inside a compiled or eager step, SummaryRecord and SummaryCollector
 writing TensorBoard event files (read back with TensorBoard's own reader), the graph as a GraphDef,
 and the bad input of each."""
+import io
 import json
 import socket
 import subprocess
@@ -244,6 +245,16 @@ def test_summary_record_writes_the_summary_ops_of_a_custom_loop_as_mindspores_do
                                                                                       for s in (1, 2)], rel=1e-6))
 
 
+def test_image_intensities_outside_0_1_are_clipped_not_wrapped(tmp_path):
+    image = pytest.importorskip("PIL.Image")
+    with SummaryRecord(tmp_path) as record:
+        record.add_value("image", "rec/clipped", np.array([-0.5, 0.5, 1.0, 2.0], np.float32).reshape(1, 1, 1, 4))
+        record.record(1)
+    [event] = events(tmp_path).Images("rec/clipped")
+    pixels = np.asarray(image.open(io.BytesIO(event.encoded_image_string)).convert("L"))
+    assert pixels.tolist() == [[0, 127, 255, 255]]
+
+
 # -- bad input -------------------------------------------------------------------------------------------
 def assert_at_this_line(message: str, marker: str) -> None:
     [line] = [i + 1 for i, text in enumerate(SOURCE) if text.rstrip().endswith(f"# {marker}")]
@@ -307,6 +318,21 @@ def test_an_unwritable_summary_dir_warns_naming_it_and_training_goes_on_with_its
     assert len(losses) == 12 and checkpoint.latest_ckpt_file_name.endswith("watched-2_6.ckpt")
     assert Path(checkpoint.latest_ckpt_file_name).is_file()
     assert losses == pytest.approx(train(graphc.GRAPH_MODE, tmp_path / "written"), rel=1e-6)
+
+
+def test_a_summary_inside_a_tensor_loop_is_refused_at_its_line():
+    class InLoop(nn.Cell):
+        def construct(self, x):
+            i = ops.zeros((), graphc.int32)
+            while i < 3:
+                ops.ScalarSummary()("loop/sum", x.sum())  # in the loop
+                i = i + 1
+            return x
+
+    with pytest.raises(GraphcError) as error:
+        InLoop()(graphc.Tensor(np.ones(3, np.float32)))
+    assert_at_this_line(str(error.value), "in the loop")
+    assert "summary 'loop/sum' is inside a loop or branch on a tensor (while)" in str(error.value)
 
 
 @pytest.mark.parametrize("argument", [{"collect_freq": 0}, {"collect_freq": -1}, {"collect_freq": 1.5},
