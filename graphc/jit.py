@@ -197,11 +197,11 @@ class JitFunction:
             number, entry, arrays = self._entry(args, kwargs)
             if key is not None:
                 self._by_arrays[(key, modes)] = number
-        outputs, shape = entry[0](arrays), entry[1]
-        if shape.summaries:                       # the summaries' values come last
-            summary.deliver(shape.summaries, outputs[-len(shape.summaries):])
-            outputs = outputs[:-len(shape.summaries)]
-        return unflatten(shape.treedef, [wrap_array(out) for out in outputs])
+        outputs, named = entry[0](arrays), entry[1]
+        if named.summaries:                       # the summaries' values come last
+            summary.deliver(named.summaries, outputs[-len(named.summaries):])
+            outputs = outputs[:-len(named.summaries)]
+        return unflatten(named.treedef, [wrap_array(out) for out in outputs])
 
     def compile(self, *args, **kwargs):
         """Trace and compile for these arguments without running (MindSpore's Cell.compile); return
@@ -238,9 +238,9 @@ class JitFunction:
             log.info("recompiling %s: %s", self.name, _describe_change(self._last_key, key))
         start = time.perf_counter()
         traced = trace_flat(self.fn, treedef, list(key[1]), self.name)
-        shape = Outputs(traced.out_treedef, summaries_as_outputs(traced.graph))
+        named = Outputs(traced.out_treedef, summaries_as_outputs(traced.graph))
         entry = (compile_graph(traced.graph, traced.params, self.backend, self.pipeline,
-                               trace_seconds=time.perf_counter() - start), shape)
+                               trace_seconds=time.perf_counter() - start), named)
         limit = context.get_context("executable_cache_size")
         if len(self._cache) >= limit:
             log.info("%s keeps the executables of its %d most recently used input signatures "
