@@ -2,7 +2,7 @@
 
     python examples/train_lenet_mnist.py                # the tutorial's settings
     python examples/train_lenet_mnist.py --epochs 1 --data ./mnist --mode pynative
-    python examples/train_lenet_mnist.py --epochs 1 --summary-dir ./summary_dir   # then: tensorboard --logdir ./summary_dir
+    python examples/train_lenet_mnist.py --epochs 1 --summary-dir ./summary_dir   # tensorboard --logdir ./summary_dir
     mpiexec -n 2 python examples/train_lenet_mnist.py --distributed --batch-size 64   # data-parallel
 
 MNIST is downloaded into --data from the public mirrors (or from GRAPHC_MNIST_MIRRORS, which may

@@ -91,7 +91,8 @@ class Profiler:
             if id(executable) not in rows:
                 rows[id(executable)] = kernel_rows(executable.lowered.calls)
             threads = max(threads, len(spans))
-            events += _step_events(number, executable.graph.name, rows[id(executable)], [at(t) for t in call], spans, at)
+            events += _step_events(number, executable.graph.name, rows[id(executable)], [at(t) for t in call],
+                                   spans, at)
         names = [_name(_KERNELS, None, "graphc native step"), _name(_STEPS, None, "graphc steps (caller)"),
                  _name(_STEPS, 0, "step")]
         names += [_name(_KERNELS, tid, f"thread {tid}" + (" (caller)" if tid == 0 else "")) for tid in range(threads)]

@@ -3,7 +3,8 @@
 
 `add_value(kind, name, value)` keeps a value until `record(step)` writes every kept value at that
 step, with the latest values of the summary ops (`ops.ScalarSummary()('loss', x)` in construct: its
-name is the tag) that ran since the last record, as MindSpore's does. Kinds: scalar (one number), tensor (the whole array, as a TensorProto), histogram, image
+name is the tag) that ran since the last record, as MindSpore's does. Kinds: scalar (one number),
+tensor (the whole array, as a TensorProto), histogram, image
 (a batch [N, C, H, W]) and graph (an optimized graphc Graph: summary_graph.py). A name keeps its
 kind. Events are written in the caller's thread with tensorboardX's event-file writer and
 flushed every FLUSH_SECONDS, at `flush()` and at `close()`. A summary that cannot be written never
@@ -174,7 +175,8 @@ def _tensor_summary(name: str, value: np.ndarray):
     from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
     from tensorboardX.proto.tensor_pb2 import TensorProto
     from tensorboardX.proto.tensor_shape_pb2 import TensorShapeProto
-    tensor = TensorProto(dtype=1, tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=n) for n in value.shape]),
+    shape = TensorShapeProto(dim=[TensorShapeProto.Dim(size=n) for n in value.shape])
+    tensor = TensorProto(dtype=1, tensor_shape=shape,
                          float_val=value.astype(np.float32).reshape(-1).tolist())   # dtype 1: DT_FLOAT
     metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="tensor"))
     return Summary(value=[Summary.Value(tag=name, tensor=tensor, metadata=metadata)])
