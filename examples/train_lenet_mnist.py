@@ -2,6 +2,7 @@
 
     python examples/train_lenet_mnist.py                # the tutorial's settings
     python examples/train_lenet_mnist.py --epochs 1 --data ./mnist --mode pynative
+    python examples/train_lenet_mnist.py --epochs 1 --summary-dir ./summary_dir   # tensorboard --logdir ./summary_dir
     mpiexec -n 2 python examples/train_lenet_mnist.py --distributed --batch-size 64   # data-parallel
 
 MNIST is downloaded into --data from the public mirrors (or from GRAPHC_MNIST_MIRRORS, which may
@@ -17,7 +18,7 @@ import graphc.nn as nn
 from graphc import communication
 from graphc.models import lenet
 from runtime import Model
-from runtime.callbacks import LossMonitor
+from runtime.callbacks import LossMonitor, SummaryCollector
 from runtime.dataset import Mnist
 
 
@@ -33,6 +34,8 @@ def main():
     parser.add_argument("--backend", choices=("llvm", "interp"), default="llvm")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--distributed", action="store_true", help="data-parallel over the ranks of an MPI job")
+    parser.add_argument("--summary-dir", help="record the loss, learning rate, weight histograms and graph there "
+                        "every 10 steps, for TensorBoard (needs graphc[tensorboard]; docs/observability.md)")
     args = parser.parse_args()
 
     graphc.set_context(mode=graphc.GRAPH_MODE if args.mode == "graph" else graphc.PYNATIVE_MODE,
@@ -56,7 +59,10 @@ def main():
     net_opt = nn.Momentum(network.trainable_params(), learning_rate=args.lr, momentum=args.momentum)
     model = Model(network, loss_fn=net_loss, optimizer=net_opt, metrics={"acc"})
     steps = dataset_train.get_dataset_size()
-    model.train(args.epochs, dataset_train, callbacks=[LossMonitor(args.lr, steps)])
+    callbacks = [LossMonitor(args.lr, steps)]
+    if args.summary_dir and main_rank:
+        callbacks.append(SummaryCollector(args.summary_dir, collect_freq=10, collect_tensor_freq=100))
+    model.train(args.epochs, dataset_train, callbacks=callbacks)
 
     dataset_test = Mnist(path=args.data, split="test", batch_size=batch_size, resize=32, download=True).run()
     metrics = model.eval(dataset_test)

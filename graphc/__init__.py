@@ -9,6 +9,7 @@ from .sparse import COOTensor, CSRTensor, RowTensor
 from .types import bool_, float32, float64, int32, int64
 from .nn.parameter import Parameter, ParameterTuple
 from .jit import jit
+from .profiler import Profiler
 from . import nn
 from .autodiff import grad, value_and_grad
 from . import communication, loop_ops, models

@@ -38,6 +38,7 @@ EXAMPLES = """examples:
   graphc dump saved.ir --print-after all
   graphc dump lenet.py:lenet --input x:f32[32,1,32,32] --emit asm
   graphc inspect lenet.py:lenet --input x:f32[32,1,32,32]
+  graphc profile lenet.py:train_step --input x:f32[32,1,32,32] --input labels:i32[32] --steps 10 -o trace.json
 """
 EXAMPLE_TYPE = "f32[32,1,32,32]"
 RENDERERS = {"text": print_graph, "dot": to_dot, "json": to_json}
@@ -81,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_target_arguments(inspecting)
     inspecting.add_argument("--stage", default="optimized", help="the stage to inspect (default: optimized)")
     inspecting.set_defaults(run=_inspect)
+
+    profiling = commands.add_parser("profile", help="run TARGET's native step and write its timeline (Trace Event "
+                                    "Format, for Perfetto or chrome://tracing) and its per-kernel table (CSV)")
+    _add_target_arguments(profiling)
+    profiling.add_argument("--steps", type=int, default=10, help="steps to run and record (default 10)")
+    profiling.add_argument("-o", "--output", metavar="FILE", default="trace.json",
+                           help="the trace file (default trace.json); the table goes beside it as FILE.csv")
+    profiling.set_defaults(run=_profile)
 
     caching = commands.add_parser("cache", help="show or clear the on-disk cache of compiled code")
     caching.add_argument("action", choices=("info", "clear"))
@@ -170,6 +179,37 @@ def _native_kernels(graph: Graph, seconds: dict[str, float]) -> str:
     except CodegenError as error:
         return f"native kernels: none ({error})"
     return f"native kernels\n{format_kernel_list(kernel_rows(lowered.calls))}\n\ncompile\n{report.line()}"
+
+
+def _profile(args) -> None:
+    """Run TARGET on seeded inputs (normal floats; integers 0, a valid class label) under a Profiler:
+    compiled first, then --steps recorded steps."""
+    from . import context
+    from .profiler import Profiler
+    if args.steps < 1:
+        raise CliError(f"--steps must be at least 1, got {args.steps}")
+    path, _, name = args.target.rpartition(":")
+    if not path.endswith(".py") or not name:
+        raise CliError(f"graphc profile runs a Python target, file.py:object; got {args.target!r}")
+    fn, graph_name = _traceable(_load_object(path, name), args.target)
+    inputs = [_parse_input(spec) for spec in args.input]
+    _check_inputs(args.target, fn, [input_name for input_name, _ in inputs])
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(t.shape).astype(t.dtype.np) if t.dtype.is_float else np.zeros(t.shape, t.dtype.np)
+              for _, t in inputs]
+    context.set_context(mode=context.GRAPH_MODE)
+    step = fn if isinstance(fn, Cell) else JitFunction(fn, graph_name, pipeline=_pipeline(args.pipeline))
+    profiler = Profiler(os.path.dirname(os.path.abspath(args.output)))
+    try:
+        step.compile(*arrays)
+        for _ in range(args.steps):
+            step(*arrays)
+    finally:
+        profiler.stop()
+    table = os.path.splitext(args.output)[0] + ".csv"
+    profiler.write_trace(args.output)
+    profiler.write_kernels(table)
+    print(f"{args.steps} steps of {graph_name}: timeline {args.output}, kernels {table}")
 
 
 def _cache(args) -> None:

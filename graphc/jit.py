@@ -20,7 +20,9 @@ from .autograph import convert
 from .compiler import check_pipeline, compile_graph
 from .errors import ArgumentError, GraphcError
 from .ir import Graph
+from .ir.control import is_control, regions
 from .lru import LRU
+from .ops import summary  # the module: graphc.ops exports no op of that name
 from .pytree import flatten, unflatten
 from .tracing import Tensor, Trace, current_trace, set_graph_function, symbolic, tracing, wrap_array
 from .types import TensorType, type_of
@@ -37,6 +39,14 @@ class Traced:
     graph: Graph
     params: dict          # param name -> Parameter
     out_treedef: object
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What a compiled graph's outputs are: the function's results (their structure), then the
+    values of its summaries, (kind, name) each."""
+    treedef: object
+    summaries: list
 
 
 def trace(fn, args: tuple, kwargs: dict | None = None, name: str = "main") -> Traced:
@@ -57,6 +67,27 @@ def trace_flat(fn, treedef, types: list[TensorType], name: str) -> Traced:
         outputs, out_treedef = flatten(result, lambda x: isinstance(x, Tensor))
         t.graph.outputs = [t.node_of(out) for out in outputs]
     return Traced(t.graph, t.params, out_treedef)
+
+
+def summaries_as_outputs(graph: Graph) -> list[tuple[str, str]]:
+    """Make the summary nodes the graph's last outputs (so the step leaves their values where the
+    caller reads outputs); their (kind, name)s."""
+    _refuse_summaries_in_regions(graph)
+    summaries = [node for node in graph.order() if node.op == "summary"]
+    graph.outputs = graph.outputs + summaries
+    return [(node.attrs["kind"], node.attrs["name"]) for node in summaries]
+
+
+def _refuse_summaries_in_regions(graph: Graph) -> None:
+    """A loop or branch body's values never leave it, so a summary there could not be recorded."""
+    for node in graph.order():
+        for region in regions(node) if is_control(node) else ():
+            inner = next((n for n in region.order() if n.op == "summary"), None)
+            if inner is not None:
+                raise GraphcError(f"summary {inner.attrs['name']!r} is inside a loop or branch on a tensor "
+                                  f"({node.op}), whose values stay inside it; record the value after the "
+                                  "loop or branch, carried out as one of its results", loc=inner.loc)
+            _refuse_summaries_in_regions(region)
 
 
 def _type(x) -> TensorType:
@@ -135,7 +166,7 @@ class JitFunction:
         self.backend = backend
         self.pipeline = pipeline      # None: the context's choice (compiler.chosen_pipeline)
         # Executables by signature number (a number, not the key, since it is looked up on every call
-        # and a key's TensorTypes hash in Python): number -> (executable, output treedef).
+        # and a key's TensorTypes hash in Python): number -> (executable, Outputs).
         self._cache = LRU(lambda: context.get_context("executable_cache_size"))
         self._numbers: dict = {}      # key -> number
         self._by_arrays: dict = {}    # the common case, positional arrays only: ((shape, dtype)s, modes) -> number
@@ -166,8 +197,11 @@ class JitFunction:
             number, entry, arrays = self._entry(args, kwargs)
             if key is not None:
                 self._by_arrays[(key, modes)] = number
-        outputs = entry[0](arrays)
-        return unflatten(entry[1], [wrap_array(out) for out in outputs])
+        outputs, named = entry[0](arrays), entry[1]
+        if named.summaries:                       # the summaries' values come last
+            summary.deliver(named.summaries, outputs[-len(named.summaries):])
+            outputs = outputs[:-len(named.summaries)]
+        return unflatten(named.treedef, [wrap_array(out) for out in outputs])
 
     def compile(self, *args, **kwargs):
         """Trace and compile for these arguments without running (MindSpore's Cell.compile); return
@@ -204,8 +238,9 @@ class JitFunction:
             log.info("recompiling %s: %s", self.name, _describe_change(self._last_key, key))
         start = time.perf_counter()
         traced = trace_flat(self.fn, treedef, list(key[1]), self.name)
+        named = Outputs(traced.out_treedef, summaries_as_outputs(traced.graph))
         entry = (compile_graph(traced.graph, traced.params, self.backend, self.pipeline,
-                               trace_seconds=time.perf_counter() - start), traced.out_treedef)
+                               trace_seconds=time.perf_counter() - start), named)
         limit = context.get_context("executable_cache_size")
         if len(self._cache) >= limit:
             log.info("%s keeps the executables of its %d most recently used input signatures "

@@ -13,6 +13,7 @@ from . import callbacks, dataset, metrics  # noqa: E402
 from .model import Model  # noqa: E402
 from .callbacks import CheckpointConfig, ModelCheckpoint  # noqa: E402
 from .checkpoint import load_checkpoint, load_param_into_net, save_checkpoint  # noqa: E402
+from .summary import SummaryRecord  # noqa: E402
 
 __all__ = ["CheckpointConfig", "Model", "ModelCheckpoint", "callbacks", "dataset", "load_checkpoint",
-           "load_param_into_net", "metrics", "save_checkpoint"]
+           "load_param_into_net", "metrics", "save_checkpoint", "SummaryRecord"]

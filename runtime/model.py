@@ -160,6 +160,7 @@ class Model:
                 if cb.cur_step_num == first_step:
                     self._compile(self._train_network, batch, "train step")
                 cb.cur_step_num += 1
+                cb.train_dataset_element = batch
                 callbacks.step_begin(run_context)
                 cb.net_outputs = self._train_network(*batch)
                 callbacks.step_end(run_context)

@@ -114,7 +114,7 @@ MISSING = [   # (a renamed path to an API graphc lacks, written here so that the
     (lambda: graphc.export_graph_to_onnx, "MindSpore's mindspore.export_graph_to_onnx"),
     (lambda: graphc.amp.auto_mixed_precision, "MindSpore's mindspore.amp.auto_mixed_precision"),
     (lambda: graphc.dataset.vision.RandomColorAdjust, "MindSpore's mindspore.dataset.vision.RandomColorAdjust"),
-    (lambda: graphc.train.callback.SummaryCollector, "MindSpore's mindspore.train.callback.SummaryCollector"),
+    (lambda: graphc.train.callback.SummaryLandscape, "MindSpore's mindspore.train.callback.SummaryLandscape"),
     (lambda: graphc.context.set_ps_context, "MindSpore's mindspore.context.set_ps_context"),
     (lambda: graphc.mindvision.engine.callback.ValAccMonitor, "mindvision's mindvision.engine.callback.ValAccMonitor"),
 ]

@@ -35,10 +35,12 @@ from .compile_pool import CompileBatch
 from .kernel_cache import DRIVER, KernelCounts, KernelSet
 from . import ring
 from .lower import ARENA, CONSTANTS, COUNTER_SLOTS, COUNTERS, NTHREADS, POINTERS, REGIONS, RING, SCRATCH, STATUS, \
-    STATUS_WORDS, STEP, TRANSPORT, TRANSPORT_BUFFER, Buffer, LoweredGraph, lower_graph, memory_plan
+    STATUS_WORDS, STEP, TRACE, TRACE_SPAN_WORDS, TRANSPORT, TRANSPORT_BUFFER, Buffer, LoweredGraph, lower_graph, \
+    memory_plan
 from .machine import CodegenError, CompileStats, Library, cache_key, cached_object, link, with_host_target
 from .report import CompileReport
-from .parallel import reset_in_forked_children, shared_runner
+from .parallel import cycles, reset_in_forked_children, shared_runner
+from . import trace
 
 log = logging.getLogger("graphc.codegen")
 
@@ -58,6 +60,7 @@ class NativeExecutable:
         self._words = aligned_empty((ring.WORDS,), np.int64)
         self._words[:] = 0
         self.counters = np.zeros(max(1, COUNTER_SLOTS * len(lowered.calls)), np.int64)   # a profile build's
+        self._trace = None                                                                 # also (_set_threads)
         self._status = np.zeros(STATUS_WORDS, np.int64)
         self._label_checks = _label_checks(graph)
         self._transport = _transport_callback(lowered)
@@ -75,11 +78,17 @@ class NativeExecutable:
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         with self._parameter_set.locked():
+            record = trace.recorder() if self.lowered.profile else None
+            entered = cycles() if record else 0
             self._prepare()
             self._stage(0, inputs)
             self._arm(trips=1, slots=1, filled=1)
-            self._run()
-            return [view.copy() for view in self._outputs]
+            start = cycles() if record else 0
+            end, spans = self._run()
+            outputs = [view.copy() for view in self._outputs]
+            if record:
+                record(self, (entered, start, end, cycles()), spans)
+            return outputs
 
     def sink(self, batches: Iterator[Sequence[np.ndarray]], steps: int) -> list[np.ndarray]:
         """`steps` steps in one native call, step k's inputs being the k-th of `batches`, which a
@@ -114,10 +123,15 @@ class NativeExecutable:
         words[ring.TRIPS], words[ring.SLOTS], words[ring.FILLED], words[ring.DONE], words[ring.STOP] = \
             trips, slots, filled, 0, 0
 
-    def _run(self) -> None:
+    def _run(self) -> tuple[int, list | None]:
+        """Run the step on every thread; for a profile build, the cycle counter when it returned and
+        the spans (taken before a status is raised)."""
         self._runner.run(self._step, self._ctx_address)
+        end = cycles() if self._trace is not None else 0
+        spans = self._take_spans() if self._trace is not None else None
         if self._status[0]:
             self._raise_status()
+        return end, spans
 
     def _argument_block(self) -> np.ndarray:
         """ctx as lower.py lays it out: the barrier state (zeros), then addresses; the thread count,
@@ -190,6 +204,24 @@ class NativeExecutable:
         self._scratch = self._fresh(self.lowered.scratch_bytes(nthreads))
         self._ctx[SCRATCH], self._ctx[NTHREADS] = self._scratch.ctypes.data, nthreads
         self._nthreads = nthreads
+        if self.lowered.profile:     # room for a kernel and a barrier span per call, and for loops' repeats
+            words = 1 + TRACE_SPAN_WORDS * (8 * len(self.lowered.calls) + 64)
+            self._trace = np.zeros(1 + nthreads * words, np.int64)
+            self._trace[0] = words
+            self._ctx[TRACE] = self._trace.ctypes.data
+
+    def _take_spans(self) -> list[tuple[np.ndarray, int]]:
+        """This step's spans per thread (see lower.TRACE), as (what, start, end) rows and how many did
+        not fit; the areas are emptied for the next step."""
+        words = int(self._trace[0])
+        areas = self._trace[1:].reshape(self._nthreads, words)
+        threads = []
+        for area in areas:
+            kept = min(int(area[0]), (words - 1) // TRACE_SPAN_WORDS)
+            threads.append((area[1:1 + TRACE_SPAN_WORDS * kept].reshape(kept, TRACE_SPAN_WORDS).copy(),
+                            int(area[0]) - kept))
+        areas[:, 0] = 0
+        return threads
 
     def _view(self, buffer: Buffer, t) -> np.ndarray:
         """A NumPy view of a buffer's bytes with the output's type (the storage stays ours)."""

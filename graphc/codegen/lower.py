@@ -52,9 +52,16 @@ from .regions import Region, emit_loop, epilogue, prologue
 STEP = "graphc_step"
 PREPARE = "graphc_prepare"           # with lower_graph(prepared=True): emit_step
 NTHREADS = BARRIER_BYTES // 8                 # ctx slots: the barrier state comes first
-ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS, TRANSPORT, REGIONS, RING = (NTHREADS + k for k in range(1, 9))
-POINTERS = NTHREADS + 9                       # then one pointer per graph input, then per parameter
+ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS, TRANSPORT, REGIONS, RING, TRACE = (NTHREADS + k for k in range(1, 10))
+POINTERS = NTHREADS + 10                      # then one pointer per graph input, then per parameter
 COUNTER_SLOTS = 2                             # per kernel, when profiling: calls, cycles
+# TRACE (a profile build's) points to i64 words: [words per thread W], then W words per thread:
+# [spans recorded this step, then (what, start, end) per span]; `what` is the kernel call's index,
+# or -1 - index for the barrier wait after it; start and end are clock ticks. A thread counts the
+# spans that did not fit too, so the reader knows how many were lost. The last span a thread records
+# is the whole step as that thread ran it, `what` being IN_STEP.
+TRACE_SPAN_WORDS = 3
+IN_STEP = 1 << 62
 # STATUS points to i64 words the step sets when it stops on bad data: the kernel call (index + 1),
 # the offending value and the bound it broke; all zero after a good step.
 STATUS_WORDS = 3
@@ -607,9 +614,11 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, last_tr
     """`graphc_step`: the program once per trip of the ring (ring.py), `last_trip` before the last; with
     `prepared`, also `graphc_prepare(ctx, tid)`, which runs once the kernels' weight phases
     (Kernel.prepare) on weights that never change (param or constant buffers: an exported library's),
-    and which the step then leaves out."""
+    and which the step then leaves out. A profile build records spans in the TRACE block."""
     _, b, ctx, tid, nthreads, bases, scratch = _step_entry(module, STEP, inputs, params)
     counters, status = _slot(b, ctx, COUNTERS) if profile else None, _slot(b, ctx, STATUS)
+    trace = _slot(b, ctx, TRACE) if profile else None
+    entered = emit_clock(b) if profile else None
     scratch_at, shared, private = [], 0, 0        # each call's scratch, in call order
     for call in calls:
         scratch_at.append((shared, private))
@@ -628,7 +637,10 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, last_tr
             _emit_index_checks(b, ctx, tid, nthreads, status, index, call.kernel, args)
         _call_phases(b, call.kernel, call.kernel.phases[skipped[index]:], args, ctx, tid, nthreads)
         if profile:
-            _count(b, counters, index, tid, start)
+            end = emit_clock(b)
+            _count(b, counters, index, tid, b.sub(end, start))
+            _emit_span(b, trace, tid, i64(index), start, end)
+            return end
 
     def predicate(buffer: Buffer, trips: list) -> ir.Value:
         emit_barrier(b, ctx, nthreads)
@@ -638,7 +650,7 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, last_tr
         """`trips`: the trip counter of each enclosing loop (None for a while loop's)."""
         for item, barrier in items:
             if isinstance(item, int):
-                call_kernel(item, trips)
+                kernel_end = call_kernel(item, trips)
             elif isinstance(item, Copy):
                 _emit_copy(b, memcpy, _address(b, bases, item.source, trips), _address(b, bases, item.target, trips),
                            item.target.nbytes, tid, nthreads)
@@ -654,6 +666,9 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, last_tr
                            lambda inner, loop=item: check(loop, inner))
             if barrier:
                 emit_barrier(b, ctx, nthreads)
+                if profile and isinstance(item, int):
+                    _emit_span(b, trace, tid, i64(-1 - item), kernel_end, emit_clock(b))
+
     def trip(loop: Loop, trips: list) -> None:
         emit(loop.body, trips)
         emit_barrier(b, ctx, nthreads)
@@ -670,6 +685,8 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, last_tr
         emit(program, [ring_slot])
     words = _slot(b, ctx, RING)
     ring.emit_trips(b, words, tid, run_trip, lambda: emit_barrier(b, ctx, nthreads))
+    if profile:
+        _emit_span(b, trace, tid, i64(IN_STEP), entered, emit_clock(b))
     b.ret_void()
 
 
@@ -791,10 +808,34 @@ def _scratch_address(b: ir.IRBuilder, base: ir.Value, nthreads: ir.Value, shared
     return elem_ptr(b, base, b.add(i64(shared), b.mul(nthreads, i64(private))), I8)
 
 
-def _count(b: ir.IRBuilder, counters: ir.Value, index: int, tid: ir.Value, start: ir.Value) -> None:
-    """Thread 0 adds one call and the cycles since `start` to kernel `index`'s counters."""
-    elapsed = b.sub(emit_clock(b), start)
+def _count(b: ir.IRBuilder, counters: ir.Value, index: int, tid: ir.Value, elapsed: ir.Value) -> None:
+    """Thread 0 adds one call and `elapsed` cycles to kernel `index`'s counters."""
     with b.if_then(b.icmp_signed("==", tid, i64(0))):
         for offset, value in ((0, i64(1)), (1, elapsed)):
             slot = elem_ptr(b, counters, COUNTER_SLOTS * index + offset, I64)
             b.store(b.add(b.load(slot, typ=I64), value), slot)
+
+
+def _emit_span(b: ir.IRBuilder, trace: ir.Value, tid: ir.Value, what: ir.Value, start: ir.Value, end: ir.Value) -> None:
+    """This thread's next span in the TRACE block (see TRACE_SPAN_WORDS)."""
+    b.call(_span_function(b.module), [trace, tid, what, start, end])
+
+
+def _span_function(module: ir.Module) -> ir.Function:
+    existing = module.globals.get("graphc.span")
+    if existing is not None:
+        return existing
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I64, I64, I64, I64]), "graphc.span")
+    fn.linkage = "internal"
+    trace, tid, what, start, end = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    words = load_scalar(b, trace, 0, I64)
+    area = b.add(i64(1), b.mul(tid, words))            # this thread's first word
+    count = load_scalar(b, trace, area, I64)
+    first = b.add(area, b.add(i64(1), b.mul(count, i64(TRACE_SPAN_WORDS))))
+    with b.if_then(b.icmp_signed("<=", b.add(first, i64(TRACE_SPAN_WORDS)), b.add(area, words))):
+        for k, value in enumerate((what, start, end)):
+            store_scalar(b, value, trace, b.add(first, i64(k)))
+    store_scalar(b, b.add(count, i64(1)), trace, area)
+    b.ret_void()
+    return fn

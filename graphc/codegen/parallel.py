@@ -274,10 +274,14 @@ def _emit_cycle_counter(module: ir.Module) -> None:
     b.ret(emit_clock(b))
 
 
+def cycles() -> int:
+    """The time counter native code reads (emit_clock), read from Python."""
+    return _runtime()[1]["cycles"]()
+
+
 @functools.lru_cache(maxsize=None)
 def cycles_per_microsecond() -> float:
     """Time-counter ticks (the TSC on x86-64) per microsecond, measured over 20 ms."""
-    cycles = _runtime()[1]["cycles"]
     t0, c0 = time.perf_counter(), cycles()
     while time.perf_counter() - t0 < 0.02:
         pass

@@ -18,6 +18,7 @@ from .indexing import *  # noqa: F401,F403  (strided_slice, pack, gather, their 
 from .join import concat, split, stack
 from .collective import allreduce
 from .primitives import *  # noqa: F401,F403  (MindSpore's primitive classes: Abs, ReduceMean, MatMul, ...)
+from .summary import HistogramSummary, ImageSummary, ScalarSummary, TensorSummary  # noqa: F401
 # MindSpore's functions come last: where one shares its name with an op (reshape, argmax, gather, ...),
 # `ops.<name>` is the function, with MindSpore's signature, and the op stays `ops.get(name)`
 from .function import *  # noqa: F401,F403  (ops.mean, ops.sum, ops.max, ops.zeros, ops.interpolate, ...)

@@ -6,7 +6,8 @@ from .base import HOOKS, Callback, CallbackList, CallbackParams, RunContext, los
 from .checkpoint import CheckpointConfig, ModelCheckpoint
 from .control import EarlyStopping, LambdaCallback, LearningRateScheduler, ReduceLROnPlateau
 from .monitors import History, LossMonitor, TimeMonitor
+from .summary import SummaryCollector
 
 __all__ = ["Callback", "CallbackList", "CallbackParams", "CheckpointConfig", "EarlyStopping", "HOOKS", "History",
            "LambdaCallback", "LearningRateScheduler", "LossMonitor", "ModelCheckpoint", "ReduceLROnPlateau",
-           "RunContext", "TimeMonitor", "loss_value"]
+           "RunContext", "SummaryCollector", "TimeMonitor", "loss_value"]
