@@ -3,7 +3,10 @@
 An op's lowering is a scalar expression, e.g. relu is `lambda e, x: e.max(x, e.const(0.0))`;
 `VectorEmitter` evaluates it on `<16 x T>` values, so any chain of elementwise ops composes into
 one loop body. Values are LLVM vectors whose element type tells the graphc dtype: float (f32),
-double (f64), i32, i64, i1 (bool). `const(c)` is weakly typed, as Python scalars are in graphc:
+double (f64), i32, i64, i1 (bool), half (f16) and i16 (bf16, its bits). Half values are only
+stored, loaded and cast: the widen-half pass leaves every computation on them in float32, and
+casts convert in registers (F16C's vcvtph2ps/vcvtps2ph for float16, shifts and round to nearest
+even for bfloat16). `const(c)` is weakly typed, as Python scalars are in graphc:
 it takes the type of the other operand (or the dtype of the node being lowered).
 
 Semantics follow the ops' NumPy references: IEEE add/sub/mul/div/sqrt round exactly as NumPy does
@@ -17,11 +20,11 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from ..types import DType, bool_, float32, float64, int32, int64
+from ..types import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from . import philox, vecmath
-from .kernels.simd import F32, F64, I1, I8, I32, I64, LANES, call_intrinsic
+from .kernels.simd import F16, F32, F64, I1, I8, I16, I32, I64, LANES, call_intrinsic
 
-_ELEMENTS = {float32: F32, float64: F64, int32: I32, int64: I64, bool_: I1}
+_ELEMENTS = {float32: F32, float64: F64, int32: I32, int64: I64, bool_: I1, float16: F16, bfloat16: I16}
 _DTYPES = {str(ty): dtype for dtype, ty in _ELEMENTS.items()}
 _FLOAT_PREDICATES = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
@@ -252,10 +255,14 @@ def _is_float(value: ir.Value) -> bool:
 
 
 def _convert(b: ir.IRBuilder, x: ir.Value, source: DType, target: DType) -> ir.Value:
-    """NumPy's astype between graphc dtypes, lane by lane."""
+    """NumPy's astype between graphc dtypes, lane by lane; half types through float32."""
     ty = vector_type(target)
     if source == target:
         return x
+    if source.is_half:
+        return _convert(b, half_to_f32(b, x, source), float32, target)
+    if target.is_half:
+        return f32_to_half(b, _convert(b, x, source, float32), target)
     if target == bool_:
         zero = ir.Constant(x.type, 0.0 if source.is_float else 0)
         return b.fcmp_unordered("!=", x, zero) if source.is_float else b.icmp_unsigned("!=", x, zero)
@@ -270,3 +277,28 @@ def _convert(b: ir.IRBuilder, x: ir.Value, source: DType, target: DType) -> ir.V
         # x86 (LLVM calls those lanes poison, which only matters when it can fold a constant).
         return b.fptosi(x, ty)
     return b.sext(x, ty) if ty.element.width > x.type.element.width else b.trunc(x, ty)
+
+
+def half_to_f32(b: ir.IRBuilder, x: ir.Value, source: DType) -> ir.Value:
+    """Exact: a bfloat16 is the high half of a float32's bits."""
+    ty = ir.VectorType(F32, x.type.count)
+    if source == float16:
+        return b.fpext(x, ty)
+    wide = b.zext(x, ir.VectorType(I32, x.type.count))
+    return b.bitcast(b.shl(wide, ir.Constant(wide.type, 16)), ty)
+
+
+def f32_to_half(b: ir.IRBuilder, x: ir.Value, target: DType) -> ir.Value:
+    """Rounded to nearest even, as NumPy's float16 and ml_dtypes' bfloat16 round; a NaN stays a NaN
+    (its bfloat16 is the quiet NaN with x's sign)."""
+    count = x.type.count
+    if target == float16:
+        return b.fptrunc(x, ir.VectorType(F16, count))
+    i32 = ir.VectorType(I32, count)
+    bits = b.bitcast(x, i32)
+    const = lambda c: ir.Constant(i32, c)
+    odd = b.and_(b.lshr(bits, const(16)), const(1))
+    rounded = b.lshr(b.add(bits, b.add(const(0x7FFF), odd)), const(16))
+    quiet = b.or_(b.lshr(bits, const(16)), const(0x0040))
+    nan = b.fcmp_unordered("uno", x, x)
+    return b.trunc(b.select(nan, quiet, rounded), ir.VectorType(I16, count))

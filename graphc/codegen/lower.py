@@ -380,7 +380,9 @@ class _Lowering:
         staged = self.temporary(anchor.type.nbytes)              # the anchor alone, then the rest as a loop
         self._call(self._kernel(node, "anchor", spec, None), {**anchor_buffers, spec.output: staged},
                    node, [anchor], ".anchor")
-        split = Region(region.domain, region.sources + [anchor], region.members, region.result)
+        used = {i.id for member in region.members for i in member.inputs}
+        split = Region(region.domain, [n for n in region.sources if n.id in used] + [anchor], region.members,
+                       region.result)
         self._loop(node, split, {**buffers, anchor.id: staged}, suffix=".epilogue")
 
     def _with_prologue(self, node: Node, anchor: Node, region: Region, buffers: dict[int, Buffer]) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..ir.opset import BROADCAST, ELEMENTWISE, INJECTIVE, OPAQUE, OUT_FUSABLE, REDUCE, REGISTRY, get, register
-from ..types import TensorType
+from ..types import TensorType, dtype_of
 
 __all__ = ["BROADCAST", "ELEMENTWISE", "INJECTIVE", "OPAQUE", "OUT_FUSABLE", "REDUCE", "REGISTRY", "REQUIRED", "Op",
            "OpError", "get", "later", "no_flops", "register", "set_binder", "tracing"]
@@ -57,6 +57,7 @@ class Op:
     samples: Callable[[np.random.Generator], list] | None = None   # [(arrays, attrs), ...]
     doc: str = ""
     variadic: bool = False    # one operand name standing for one or more operands (concat's tensors)
+    half: bool = True         # takes float16/bfloat16 operands (computed in float32); False: refused
 
     def __call__(self, *operands, **attrs):
         return _binder(self, operands, attrs)
@@ -82,10 +83,16 @@ class Op:
                 raise OpError(f"takes one or more operands ({self.operands[0]}), got none")
         elif len(types) != len(self.operands):
             raise OpError(f"takes {len(self.operands)} operand(s) ({', '.join(self.operands)}), got {len(types)}")
+        if not self.half and any(isinstance(t, TensorType) and t.dtype.is_half for t in types):
+            raise OpError(f"has no float16/bfloat16 form: cast its operands to float32 (ops.cast), or keep the "
+                          f"cell that calls it in float32 (amp's lists, Cell.to_float(float32))")
         return self.infer(*types, **attrs)
 
     def run(self, arrays: list[np.ndarray], attrs: dict, out_type: TensorType) -> np.ndarray:
-        """The reference, with its result coerced to the inferred type (NumPy may widen)."""
+        """The reference, with its result coerced to the inferred type (NumPy may widen). Half
+        operands are computed on in float32 and the result rounded to its type, as graphc's
+        kernels do (passes/widen_half.py)."""
+        arrays = [a.astype(np.float32) if dtype_of(a.dtype).is_half else a for a in map(np.asarray, arrays)]
         result = np.asarray(self.ref(*arrays, **attrs))
         return result.astype(out_type.dtype.np, copy=False).reshape(out_type.shape)
 

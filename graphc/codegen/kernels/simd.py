@@ -14,6 +14,8 @@ F32 = ir.FloatType()
 F64 = ir.DoubleType()
 I1 = ir.IntType(1)
 I8 = ir.IntType(8)
+I16 = ir.IntType(16)
+F16 = ir.HalfType()
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
 PTR = ir.PointerType()
@@ -48,7 +50,7 @@ def declare(module: ir.Module, name: str, ret: ir.Type, args: list[ir.Type], var
 def _type_suffix(ty: ir.Type) -> str:
     if isinstance(ty, ir.VectorType):
         return f"v{ty.count}{_type_suffix(ty.element)}"
-    return {F32: "f32", F64: "f64", I32: "i32", I64: "i64", I8: "i8", I1: "i1"}[ty]
+    return {F32: "f32", F64: "f64", F16: "f16", I32: "i32", I64: "i64", I16: "i16", I8: "i8", I1: "i1"}[ty]
 
 
 def call_intrinsic(builder: ir.IRBuilder, base: str, args: list[ir.Value], ret: ir.Type | None = None):

@@ -1,0 +1,93 @@
+"""float16 and bfloat16 (issue 23): types, IR text, casts, and native code against the references, which
+compute on half operands in float32 and round the result (graphc.ops.core.Op.run)."""
+import ml_dtypes
+import numpy as np
+import pytest
+
+import graphc as ms
+from graphc import nn, ops
+from graphc.errors import GraphcError
+from graphc.ir.text import parse_graph, print_graph
+from graphc.jit import trace
+from graphc.types import TensorType, bfloat16, float16, float32, promote_types
+
+HALVES = [float16, bfloat16]
+
+
+def half(array, dtype):
+    return ops.cast(ms.Tensor(np.asarray(array, np.float32)), dtype)
+
+
+def test_names_types_and_numpy():
+    assert (str(ms.float16), str(ms.bfloat16)) == ("Float16", "BFloat16")       # MindSpore's spelling
+    assert ms.bfloat16.np is ml_dtypes.bfloat16 and ms.bfloat16.is_half and ms.bfloat16.is_float
+    assert str(TensorType((2, 3), bfloat16)) == "bf16[2,3]" and TensorType.parse("f16[4]").dtype is float16
+    assert promote_types([float16, float32]) is float32 and promote_types([bfloat16, float16]) is float32
+    assert promote_types([bfloat16], [2]) is bfloat16                           # a Python float never widens
+    t = half([1.0, 2.5], bfloat16)
+    assert t.dtype is ms.bfloat16 and t.asnumpy().view(np.uint16).tolist() == [0x3F80, 0x4020]
+
+
+def test_ir_text_round_trip():
+    traced = trace(lambda x: ops.cast(ops.relu(x) * 2.0, dtype=float32), [half(np.ones((2, 3)), bfloat16)])
+    text = print_graph(traced.graph)
+    assert "bf16[2,3]" in text
+    assert print_graph(parse_graph(text)) == text
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=str)
+def test_native_casts_round_as_numpy(dtype):
+    """Ties to even, overflow to inf, NaN kept, subnormals: the conversions in registers give NumPy's
+    (float16) and ml_dtypes' (bfloat16) bits."""
+    values = np.array([0.0, -0.0, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 65520.0, 3.4e38,
+                       np.inf, -np.inf, np.nan, 1e-6, 1e-40, -2.75, 1234.567], np.float32)
+    native = ms.jit(lambda x: ops.cast(x, dtype=dtype))(ms.Tensor(values)).asnumpy()
+    with np.errstate(over="ignore"):
+        expected = values.astype(dtype.np)
+    assert native.view(np.uint16).tolist() == expected.view(np.uint16).tolist()
+    back = ms.jit(lambda x: ops.cast(x, dtype=float32))(ms.Tensor(expected)).asnumpy()
+    np.testing.assert_array_equal(back, expected.astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=str)
+def test_native_elementwise_rounds_each_op(dtype):
+    rng = np.random.default_rng(0)
+    x, y = (half(rng.standard_normal((4, 37)), dtype) for _ in range(2))
+    f = lambda x, y: ops.relu(x * y + 1.5) - ops.exp(x)        # noqa: E731
+    native = ms.jit(f)(x, y)
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    expected = f(x, y)
+    assert native.dtype is dtype and expected.dtype is dtype
+    np.testing.assert_array_equal(native.asnumpy().view(np.uint16), expected.asnumpy().view(np.uint16))
+
+
+class _HalfNet(nn.Cell):
+    """conv -> relu -> matmul in bfloat16 on bfloat16 copies of float32 parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(3, 8, 3), nn.Dense(8 * 6 * 6, 5)
+
+    def construct(self, x):
+        y = ops.relu(ops.conv2d(ops.cast(x, bfloat16), ops.cast(self.conv.weight, bfloat16), pad_mode="same"))
+        y = ops.matmul(ops.reshape(y, (y.shape[0], -1)), ops.cast(ops.transpose(self.fc.weight, (1, 0)), bfloat16))
+        return ops.cast(y, float32)
+
+
+def test_native_conv_matmul_and_gradients_match_the_references():
+    ms.set_seed(0)
+    net = _HalfNet()
+    x = ms.Tensor(np.random.default_rng(1).standard_normal((2, 3, 6, 6)).astype(np.float32))
+    step = ms.value_and_grad(lambda x: net(x).sum(), None, net.trainable_params())
+    native_loss, native_grads = ms.jit(step)(x)
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    loss, grads = step(x)
+    np.testing.assert_allclose(native_loss.asnumpy(), loss.asnumpy(), rtol=1e-6)
+    for native, expected in zip(native_grads, grads):
+        assert native.dtype is float32        # the gradient of a float32 parameter through its cast
+        np.testing.assert_allclose(native.asnumpy(), expected.asnumpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_an_op_without_a_half_form_names_itself():
+    with pytest.raises(GraphcError, match=r"allreduce: has no float16/bfloat16 form.*ops\.cast.*bf16\[3\]"):
+        ops.get("allreduce")(half([1, 2, 3], bfloat16))
