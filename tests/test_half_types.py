@@ -9,6 +9,7 @@ from graphc import nn, ops
 from graphc.errors import GraphcError
 from graphc.ir.text import parse_graph, print_graph
 from graphc.jit import trace
+from graphc.passes import run_pipeline
 from graphc.types import TensorType, bfloat16, float16, float32, promote_types
 
 HALVES = [float16, bfloat16]
@@ -86,6 +87,21 @@ def test_native_conv_matmul_and_gradients_match_the_references():
     for native, expected in zip(native_grads, grads):
         assert native.dtype is float32        # the gradient of a float32 parameter through its cast
         np.testing.assert_allclose(native.asnumpy(), expected.asnumpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_native_bfloat16_dense_layer_with_its_epilogue():
+    """matmul keeps its bfloat16 operands and result (its kernel converts in registers); the bias and
+    relu fused after it start from the product rounded to bfloat16, as the reference does."""
+    rng = np.random.default_rng(2)
+    x, w, b = (half(rng.standard_normal(shape), bfloat16) for shape in ((9, 40), (37, 40), (37,)))
+    f = lambda x, w, b: ops.relu(ops.get("matmul")(x, w, transpose_b=True) + b)        # noqa: E731
+    graph = trace(f, [x, w, b]).graph
+    run_pipeline(graph, "widen-half")
+    native = ms.jit(f)(x, w, b)
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    expected = f(x, w, b).asnumpy().astype(np.float32)
+    assert native.dtype is bfloat16 and [n.type.dtype for n in graph.of_op("matmul")] == [bfloat16]
+    np.testing.assert_allclose(native.asnumpy().astype(np.float32), expected, rtol=2 ** -8, atol=1e-6)
 
 
 def test_an_op_without_a_half_form_names_itself():

@@ -22,7 +22,7 @@ from llvmlite import ir
 
 from ..types import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from . import philox, vecmath
-from .kernels.simd import F16, F32, F64, I1, I8, I16, I32, I64, LANES, call_intrinsic
+from .kernels.simd import F16, F32, F64, I1, I8, I16, I32, I64, LANES, call_intrinsic, f32_to_half, half_to_f32
 
 _ELEMENTS = {float32: F32, float64: F64, int32: I32, int64: I64, bool_: I1, float16: F16, bfloat16: I16}
 _DTYPES = {str(ty): dtype for dtype, ty in _ELEMENTS.items()}
@@ -260,9 +260,9 @@ def _convert(b: ir.IRBuilder, x: ir.Value, source: DType, target: DType) -> ir.V
     if source == target:
         return x
     if source.is_half:
-        return _convert(b, half_to_f32(b, x, source), float32, target)
+        return _convert(b, half_to_f32(b, x), float32, target)
     if target.is_half:
-        return f32_to_half(b, _convert(b, x, source, float32), target)
+        return f32_to_half(b, _convert(b, x, source, float32), target.short)
     if target == bool_:
         zero = ir.Constant(x.type, 0.0 if source.is_float else 0)
         return b.fcmp_unordered("!=", x, zero) if source.is_float else b.icmp_unsigned("!=", x, zero)
@@ -278,27 +278,3 @@ def _convert(b: ir.IRBuilder, x: ir.Value, source: DType, target: DType) -> ir.V
         return b.fptosi(x, ty)
     return b.sext(x, ty) if ty.element.width > x.type.element.width else b.trunc(x, ty)
 
-
-def half_to_f32(b: ir.IRBuilder, x: ir.Value, source: DType) -> ir.Value:
-    """Exact: a bfloat16 is the high half of a float32's bits."""
-    ty = ir.VectorType(F32, x.type.count)
-    if source == float16:
-        return b.fpext(x, ty)
-    wide = b.zext(x, ir.VectorType(I32, x.type.count))
-    return b.bitcast(b.shl(wide, ir.Constant(wide.type, 16)), ty)
-
-
-def f32_to_half(b: ir.IRBuilder, x: ir.Value, target: DType) -> ir.Value:
-    """Rounded to nearest even, as NumPy's float16 and ml_dtypes' bfloat16 round; a NaN stays a NaN
-    (its bfloat16 is the quiet NaN with x's sign)."""
-    count = x.type.count
-    if target == float16:
-        return b.fptrunc(x, ir.VectorType(F16, count))
-    i32 = ir.VectorType(I32, count)
-    bits = b.bitcast(x, i32)
-    const = lambda c: ir.Constant(i32, c)
-    odd = b.and_(b.lshr(bits, const(16)), const(1))
-    rounded = b.lshr(b.add(bits, b.add(const(0x7FFF), odd)), const(16))
-    quiet = b.or_(b.lshr(bits, const(16)), const(0x0040))
-    nan = b.fcmp_unordered("uno", x, x)
-    return b.trunc(b.select(nan, quiet, rounded), ir.VectorType(I16, count))

@@ -189,11 +189,13 @@ class KernelLibrary:
     # -- dense ------------------------------------------------------------------------------------------
     def matmul(self, a: TensorType, b: TensorType, out: TensorType, *, transpose_a: bool,
                transpose_b: bool) -> KernelSpec:
-        _float32("matmul", a, b)
+        if not (a.dtype == b.dtype == out.dtype and a.dtype.is_half):
+            _float32("matmul", a, b)
         m, n = out.shape
         k = a.shape[0] if transpose_a else a.shape[1]
         return KernelSpec(lambda module, name, hook: emit_matmul(module, name, m, k, n, transpose_a, transpose_b,
-                                                                 hook or IDENTITY), ("a", "b"), "y", EPILOGUE)
+                                                                 hook or IDENTITY, dtype=out.dtype.short),
+                          ("a", "b"), "y", EPILOGUE)
 
     # -- pooling ----------------------------------------------------------------------------------------
     def max_pool2d(self, x: TensorType, out: TensorType, *, kernel, stride, pad) -> KernelSpec:

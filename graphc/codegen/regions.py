@@ -98,7 +98,7 @@ def epilogue(region: Region, anchor: Node, output: str) -> Epilogue:
                              n.type.dtype.short) for n in loaded if n is not written)
 
     def apply(b: ir.IRBuilder, acc: ir.Value, position: LanePosition, args: dict) -> ir.Value:
-        values = {anchor.id: acc}
+        values = {anchor.id: VectorEmitter(b).cast(acc, anchor.type.dtype)}     # rounded if a half type
         for n in loaded:
             element = storage_element(n.type.dtype)
             vector = load_at(b, args[names[n.id]], n.type.shape, region.domain, position, element)

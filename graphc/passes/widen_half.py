@@ -10,7 +10,8 @@ are in the same loop, so a chain of them reads and writes half values and conver
 a conv or a matmul reads its operands through a conversion loop (docs/codegen.md, "Half types").
 
 Ops that only move values (reshape, transpose, slices, concat, pad), casts, assigns and control-flow
-nodes keep their half operands. `simplify` removes the float32 -> half -> float32 round trips
+nodes keep their half operands, and so do ops whose kernels take one half type throughout
+(`Op.half_kernel`: matmul), converting in registers. `simplify` removes the float32 -> half -> float32 round trips
 that are exact (half -> float32 -> half).
 """
 from __future__ import annotations
@@ -49,7 +50,9 @@ def _computes_on_half(node: Node) -> bool:
     if node.op in _KEEPS_HALF or is_control(node) or ops.get(node.op).kind == INJECTIVE:
         return False
     types = [node.type] + [i.type for i in node.inputs]
-    return any(isinstance(t, TensorType) and t.dtype.is_half for t in types)
+    halves = {t.dtype for t in types if isinstance(t, TensorType) and t.dtype.is_half}
+    one_half_type = len(halves) == 1 and all(t.dtype in halves for t in types)
+    return bool(halves) and not (ops.get(node.op).half_kernel and one_half_type)
 
 
 def _widen(graph: Graph, node: Node) -> None:

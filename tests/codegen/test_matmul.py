@@ -6,6 +6,8 @@ import pytest
 from graphc.codegen.kernels import epilogue as ep
 from graphc.codegen.kernels.matmul import emit_matmul
 
+from graphc.types import dtype_of
+
 from .support import assert_dot_close, random, run_threads
 
 LENET = [  # (m, k, n, transpose_a, transpose_b): forward x@w.T, input grad dy@w, weight grad dy.T@x
@@ -63,4 +65,27 @@ def test_batched_gemm_is_a_pointwise_convolution(batch, m, k, n, transpose_a):
     want = np.maximum(np.einsum("mk,ikn->imn", weights.astype(np.float64), b) + bias[None, :, None], 0)
     magnitude = np.einsum("mk,ikn->imn", np.abs(weights).astype(np.float64), np.abs(b)) + np.abs(bias)[None, :, None]
     assert_dot_close(y, want, magnitude, k, "batched matmul")
+
+
+
+# -- half operands (issue 23): converted to float32 in registers, accumulated in float32 ---------------------
+@pytest.mark.parametrize("dtype", ["bf16", "f16"])
+@pytest.mark.parametrize("m,k,n,ta,tb", LENET[::3] + [(13, 31, 17, False, False), (7, 5, 3, True, True),
+                                                       (19, 3, 97, False, True)])
+def test_half_operands_give_the_float32_kernel_rounded(dtype, m, k, n, ta, tb):
+    """The same FMA chains as float32 on the half values (the conversion is exact), so the result is
+    the float32 kernel's, rounded once; and that is within a half ulp (plus float32's dot bound) of
+    float64 NumPy."""
+    half = dtype_of(dtype).np
+    a = random((k, m) if ta else (m, k), seed_offset=1).astype(half)
+    b = random((n, k) if tb else (k, n), seed_offset=2).astype(half)
+    out = run_threads(lambda mod: emit_matmul(mod, "mm", m, k, n, ta, tb, dtype=dtype), {"a": a, "b": b}, ["y"])["y"]
+    wide = run_threads(lambda mod: emit_matmul(mod, "mm32", m, k, n, ta, tb),
+                       {"a": a.astype(np.float32), "b": b.astype(np.float32)}, ["y"])["y"]
+    assert out.dtype == half
+    np.testing.assert_array_equal(out.view(np.uint16), wide.astype(half).view(np.uint16))
+    op_a, op_b = (a.T if ta else a).astype(np.float64), (b.T if tb else b).astype(np.float64)
+    ulp = float(np.finfo(half).eps)
+    assert_dot_close(wide, op_a @ op_b, np.abs(op_a) @ np.abs(op_b), k, "matmul on half values")
+    assert np.all(np.abs(out.astype(np.float64) - wide) <= ulp / 2 * np.abs(wide) + 1e-30)
 

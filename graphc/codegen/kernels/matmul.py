@@ -12,6 +12,8 @@ Algorithms (each output element is one FMA chain over k = 0..K-1, so threads nev
 * dot form (transpose_b True, the `x @ w.T` of a dense layer): lanes run along k over contiguous
   rows of a and b; a 6x4 tile keeps 24 partial-sum vectors, summed horizontally at the end.
   With transpose_a too, each thread first copies a.T into its scratch.
+Half operands (dtype "bf16" or "f16": a, b and y) are converted to float32 in registers where they
+are loaded, and y rounded where it is stored; the accumulation is float32, as for "f32".
 Work items are tiles, split contiguously over threads. The kernel's `batch`, read at run time, is
 the number of matrices when batch > 1 (the images of a 1x1 convolution), else the leading extent
 of `a` (M, or K with transpose_a; with both flags, none): a dense layer's forward, input gradient
@@ -21,11 +23,11 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from .contract import Kernel, KernelFunction, Operand, Scratch, kernel_operands
+from .contract import IR_TYPES, Kernel, KernelFunction, Operand, Scratch, kernel_operands
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop
-from .simd import LANES, broadcast, elem_ptr, horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, \
-    store_vector
+from .simd import F32, LANES, broadcast, elem_ptr, f32_to_half, half_to_f32, horizontal_sums, load_scalar, \
+    load_vector, shuffle, store_scalar, store_vector
 from .tile import Block, blocks, emit_fma_tile, emit_grid, runtime_blocks, vector_blocks
 
 GEMM_ROWS, GEMM_VECTORS = 6, 4
@@ -33,16 +35,16 @@ DOT_ROWS, DOT_COLS = 6, 4
 
 
 def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_a: bool = False,
-                transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int = 1) -> Kernel:
+                transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int = 1, dtype: str = "f32") -> Kernel:
     if batch > 1 and transpose_b:
         raise ValueError("a batched matmul has the GEMM form only (transpose_b=False)")
     a_shape = (k, m) if transpose_a else (m, k)
     b_shape = (n, k) if transpose_b else (k, n)
     batched = (batch,) if batch > 1 else ()
-    operands = kernel_operands([Operand("a", a_shape), Operand("b", batched + b_shape),
-                                Operand("y", batched + (m, n), "out")], epilogue.operands)
+    operands = kernel_operands([Operand("a", a_shape, dtype=dtype), Operand("b", batched + b_shape, dtype=dtype),
+                                Operand("y", batched + (m, n), "out", dtype)], epilogue.operands)
     relayout_a = transpose_a and transpose_b
-    scratch = Scratch(per_thread=4 * m * k) if relayout_a else Scratch()
+    scratch = Scratch(per_thread=operands[0].nbytes) if relayout_a else Scratch()
     kf = KernelFunction(module, name, operands, scratch)
     shape = (m, k, n)
     if transpose_b:
@@ -62,6 +64,8 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
     m, k, n = shape
     b = kf.builder
     a = kf["a"]
+    dtype = kf.operand("a").dtype
+    element, vector = IR_TYPES[dtype], ir.VectorType(IR_TYPES[dtype], LANES)
     view = ((("i", batch),) if batch > 1 else ()) + (("m", m), ("n", n))
     # several matrices: their number is read at run time; one: a's leading extent (rows, or the
     # reduction with transpose_a)
@@ -76,17 +80,17 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
 
         def a_operand(i, kk):
             index = affine(b, [(kk[0], m), (row0, 1)], i) if transpose_a else affine(b, [(row0, k), (kk[0], 1)], i * k)
-            return broadcast(b, load_scalar(b, a, index))
+            return to_f32(b, broadcast(b, load_scalar(b, a, index, element)))
 
         def b_operand(j, kk):
-            return load_vector(b, bmat, affine(b, [(kk[0], n), (col0, 1)], j * LANES), lanes[j])
+            return to_f32(b, load_vector(b, bmat, affine(b, [(kk[0], n), (col0, 1)], j * LANES), lanes[j], vty=vector))
 
         acc = emit_fma_tile(b, rb.size, cb.size, [(reduction, False)], a_operand, b_operand)
         for i in range(rb.size):
             for j in range(cb.size):
                 row, col = affine(b, [(row0, 1)], i), affine(b, [(col0, 1)], j * LANES)
                 position = LanePosition({"i": item, "m": row, "n": col}, "n", lanes[j], view)
-                value = epilogue.apply(b, acc[i][j], position, kf.args)
+                value = stored(b, epilogue.apply(b, acc[i][j], position, kf.args), dtype)
                 store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n + j * LANES), lanes[j])
 
     if batch > 1:
@@ -101,12 +105,15 @@ def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilog
     m, k, n = shape
     b = kf.builder
     bmat, y = kf["b"], kf["y"]
+    dtype = kf.operand("a").dtype
+    vector = ir.VectorType(IR_TYPES[dtype], LANES)
     full_steps, tail = divmod(k, LANES)
 
     def tile(row0, col0, rb: Block, cb: Block):
         def operand(base, first):
             def load(index, kk, lanes=LANES):
-                return load_vector(b, base, affine(b, [(first, k), (kk[0], LANES)], index * k), lanes)
+                return to_f32(b, load_vector(b, base, affine(b, [(first, k), (kk[0], LANES)], index * k), lanes,
+                                             vty=vector))
             return load
 
         a_load, b_load = operand(a_rows, row0), operand(bmat, col0)
@@ -127,7 +134,7 @@ def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilog
                 row_values = shuffle(b, sums, None, [lane + j if j < cb.size else 0 for j in range(LANES)])
                 row = affine(b, [(row0, 1)], i)
                 position = LanePosition({"m": row, "n": col0}, "n", cb.size, (("m", m), ("n", n)))
-                value = epilogue.apply(b, row_values, position, kf.args)
+                value = stored(b, epilogue.apply(b, row_values, position, kf.args), dtype)
                 store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n), cb.size)
 
     rows = runtime_blocks(b, kf.batch, DOT_ROWS) if runtime_rows else blocks(m, DOT_ROWS)
@@ -138,8 +145,20 @@ def _transposed_copy(kf: KernelFunction, src: ir.Value, rows: int, cols: int) ->
     """Copy src[rows, cols] transposed into this thread's scratch; returns the copy ([cols, rows])."""
     b = kf.builder
     dst = kf.thread_scratch()
+    element = IR_TYPES[kf.operand("a").dtype]
     with counted_loop(b, 0, rows, name="r") as r:
         with counted_loop(b, 0, cols, name="c") as c:
-            value = load_scalar(b, src, affine(b, [(r, cols), (c, 1)]))
+            value = load_scalar(b, src, affine(b, [(r, cols), (c, 1)]), element)
             store_scalar(b, value, dst, affine(b, [(c, rows), (r, 1)]))
     return dst
+
+
+def to_f32(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """A loaded vector as float32 (converted in registers when it is a half type)."""
+    return value if value.type.element == F32 else half_to_f32(b, value)
+
+
+def stored(b: ir.IRBuilder, value: ir.Value, dtype: str) -> ir.Value:
+    """The vector to store into y: a float32 result rounded when y is a half type (an epilogue whose
+    result is y's half type returns it as such already)."""
+    return f32_to_half(b, value, dtype) if dtype != "f32" and value.type.element == F32 else value
