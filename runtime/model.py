@@ -21,8 +21,8 @@ import numpy as np
 import graphc
 from graphc import nn
 from graphc.errors import ArgumentError
-from graphc.nn.amp import auto_mixed_precision, check_level
-from graphc.nn.loss_scale import DynamicLossScaleManager, LossScaleManager
+from graphc.nn.amp import auto_mixed_precision, check_level, level_loss_scale_manager
+from graphc.nn.loss_scale import LossScaleManager
 from graphc.tracing import Tensor
 
 from . import distributed
@@ -246,7 +246,7 @@ def _mixed_precision(network, optimizer, amp_level: str, kwargs: dict):
     keep_bn = kwargs.get("keep_batchnorm_fp32")
     if amp_level in ("O2", "O3") and keep_bn is not None:
         amp_level = "O2" if keep_bn else "O3"
-    manager = kwargs.get("loss_scale_manager", DynamicLossScaleManager() if amp_level == "O2" else None)
+    manager = kwargs["loss_scale_manager"] if "loss_scale_manager" in kwargs else level_loss_scale_manager(amp_level)
     return auto_mixed_precision(network, amp_level), manager
 
 

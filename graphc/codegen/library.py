@@ -28,6 +28,7 @@ from .kernels.conv_depthwise import emit_depthwise_conv2d, emit_depthwise_grad_f
 from .kernels.conv_filter import emit_conv2d_grad_filter
 from .kernels.epilogue import IDENTITY
 from .kernels.matmul import emit_matmul
+from .machine import has_dpbf16
 from .kernels.movement import Strided, emit_concat, emit_gather, emit_gather_grad, emit_one_hot, emit_strided_copy, \
     emit_zero_ranges, row_major_strides
 from .kernels.pool import PoolGeometry, emit_avg_pool2d, emit_avg_pool2d_grad, emit_max_pool2d, \
@@ -194,8 +195,8 @@ class KernelLibrary:
         m, n = out.shape
         k = a.shape[0] if transpose_a else a.shape[1]
         return KernelSpec(lambda module, name, hook: emit_matmul(module, name, m, k, n, transpose_a, transpose_b,
-                                                                 hook or IDENTITY, dtype=out.dtype.short),
-                          ("a", "b"), "y", EPILOGUE)
+                                                                 hook or IDENTITY, dtype=out.dtype.short,
+                                                                 dpbf16=has_dpbf16()), ("a", "b"), "y", EPILOGUE)
 
     # -- pooling ----------------------------------------------------------------------------------------
     def max_pool2d(self, x: TensorType, out: TensorType, *, kernel, stride, pad) -> KernelSpec:

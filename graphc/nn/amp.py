@@ -23,7 +23,7 @@ from ..types import bfloat16, float16, float32
 from .cell import Cell
 from .layers import BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Conv2dTranspose, Dense, GRUCell, LayerNorm, LSTMCell, \
     RNNCell
-from .loss_scale import LossScaleManager, TrainOneStepWithLossScaleCell
+from .loss_scale import DynamicLossScaleManager, LossScaleManager, TrainOneStepWithLossScaleCell
 from .wrap import TrainOneStepCell, WithLossCell
 
 __all__ = ["auto_mixed_precision", "build_train_network", "get_black_list", "get_white_list"]
@@ -104,12 +104,20 @@ def auto_mixed_precision(network: Cell, amp_level: str = "O0", dtype=bfloat16) -
     return _OutputTo32(network)
 
 
+_BY_LEVEL = object()     # the level's loss-scale manager
+
+
+def level_loss_scale_manager(level: str):
+    """MindSpore's default for a level: O2 scales the loss dynamically, the others do not."""
+    return DynamicLossScaleManager() if level == "O2" else None
+
+
 def build_train_network(network: Cell, optimizer, loss_fn=None, level: str = "O0", boost_level: str = "O0",
-                        cast_model_type=None, keep_batchnorm_fp32=None, loss_scale_manager=None) -> Cell:
+                        cast_model_type=None, keep_batchnorm_fp32=None, loss_scale_manager=_BY_LEVEL) -> Cell:
     """MindSpore's amp.build_train_network: the network at `level` (cast_model_type and
     keep_batchnorm_fp32 override the level's O2/O3 choice, as MindSpore's keywords do), with the loss
     computed in float32, then TrainOneStepCell, or TrainOneStepWithLossScaleCell when the loss-scale
-    manager checks overflows."""
+    manager (by default the level's: level_loss_scale_manager) checks overflows."""
     check_level(level, "build_train_network")
     if boost_level != "O0":
         raise ArgumentError(f"build_train_network: boost_level={boost_level!r} is not supported; use 'O0'")
@@ -123,6 +131,8 @@ def build_train_network(network: Cell, optimizer, loss_fn=None, level: str = "O0
         network = auto_mixed_precision(network, level)
     if loss_fn is not None:
         network = WithLossCell(network, loss_fn)
+    if loss_scale_manager is _BY_LEVEL:
+        loss_scale_manager = level_loss_scale_manager(level)
     if loss_scale_manager is not None and not isinstance(loss_scale_manager, LossScaleManager):
         raise ArgumentError(f"build_train_network: loss_scale_manager must be a FixedLossScaleManager or "
                             f"DynamicLossScaleManager, got {type(loss_scale_manager).__name__}")

@@ -6,9 +6,10 @@ import pytest
 from graphc.codegen.kernels import epilogue as ep
 from graphc.codegen.kernels.matmul import emit_matmul
 
+from graphc.codegen.machine import has_dpbf16
 from graphc.types import dtype_of
 
-from .support import assert_dot_close, random, run_threads
+from .support import EPS32, assert_dot_close, random, run_threads
 
 LENET = [  # (m, k, n, transpose_a, transpose_b): forward x@w.T, input grad dy@w, weight grad dy.T@x
     (32, 400, 120, False, True), (32, 120, 84, False, True), (32, 84, 10, False, True),
@@ -69,23 +70,50 @@ def test_batched_gemm_is_a_pointwise_convolution(batch, m, k, n, transpose_a):
 
 
 # -- half operands (issue 23): converted to float32 in registers, accumulated in float32 ---------------------
+HALF_SHAPES = LENET[::3] + [(13, 31, 17, False, False), (7, 5, 3, True, True), (19, 3, 97, False, True),
+                            (5, 70, 9, False, True)]
+
+
+def _half_inputs(dtype, m, k, n, ta, tb):
+    half = dtype_of(dtype).np
+    return (random((k, m) if ta else (m, k), seed_offset=1).astype(half),
+            random((n, k) if tb else (k, n), seed_offset=2).astype(half))
+
+
+def _assert_rounded_dot(out, a, b, ta, tb, k):
+    """Within a half ulp of a float32 dot product (and its bound) of float64 NumPy."""
+    op_a, op_b = (a.T if ta else a).astype(np.float64), (b.T if tb else b).astype(np.float64)
+    ref, magnitude = op_a @ op_b, np.abs(op_a) @ np.abs(op_b)
+    half_ulp = float(np.finfo(out.dtype).eps) / 2 * np.abs(ref)
+    assert_dot_close(out.astype(np.float64), ref, magnitude + half_ulp / (4 * EPS32 * np.sqrt(k)), k, "half matmul")
+
+
 @pytest.mark.parametrize("dtype", ["bf16", "f16"])
-@pytest.mark.parametrize("m,k,n,ta,tb", LENET[::3] + [(13, 31, 17, False, False), (7, 5, 3, True, True),
-                                                       (19, 3, 97, False, True)])
+@pytest.mark.parametrize("m,k,n,ta,tb", HALF_SHAPES)
 def test_half_operands_give_the_float32_kernel_rounded(dtype, m, k, n, ta, tb):
     """The same FMA chains as float32 on the half values (the conversion is exact), so the result is
-    the float32 kernel's, rounded once; and that is within a half ulp (plus float32's dot bound) of
-    float64 NumPy."""
-    half = dtype_of(dtype).np
-    a = random((k, m) if ta else (m, k), seed_offset=1).astype(half)
-    b = random((n, k) if tb else (k, n), seed_offset=2).astype(half)
+    the float32 kernel's rounded once (bfloat16's dot form pairs its products instead: below)."""
+    if dtype == "bf16" and tb:
+        pytest.skip("bfloat16's dot form adds products in pairs: test_bfloat16_dot_form_*")
+    a, b = _half_inputs(dtype, m, k, n, ta, tb)
     out = run_threads(lambda mod: emit_matmul(mod, "mm", m, k, n, ta, tb, dtype=dtype), {"a": a, "b": b}, ["y"])["y"]
     wide = run_threads(lambda mod: emit_matmul(mod, "mm32", m, k, n, ta, tb),
                        {"a": a.astype(np.float32), "b": b.astype(np.float32)}, ["y"])["y"]
-    assert out.dtype == half
-    np.testing.assert_array_equal(out.view(np.uint16), wide.astype(half).view(np.uint16))
-    op_a, op_b = (a.T if ta else a).astype(np.float64), (b.T if tb else b).astype(np.float64)
-    ulp = float(np.finfo(half).eps)
-    assert_dot_close(wide, op_a @ op_b, np.abs(op_a) @ np.abs(op_b), k, "matmul on half values")
-    assert np.all(np.abs(out.astype(np.float64) - wide) <= ulp / 2 * np.abs(wide) + 1e-30)
+    assert out.dtype == a.dtype
+    np.testing.assert_array_equal(out.view(np.uint16), wide.astype(a.dtype).view(np.uint16))
+    _assert_rounded_dot(out, a, b, ta, tb, k)
 
+
+@pytest.mark.parametrize("m,k,n,ta,tb", [s for s in HALF_SHAPES if s[4]])
+def test_bfloat16_dot_form_vdpbf16ps_equals_its_widened_twin(m, k, n, ta, tb):
+    """vdpbf16ps and the two FMAs on widened halves (CPUs without AVX512-BF16) give the same bits
+    (no subnormals here: vdpbf16ps flushes them), within rounding of float64 NumPy."""
+    a, b = _half_inputs("bf16", m, k, n, ta, tb)
+    widened = run_threads(lambda mod: emit_matmul(mod, "mm", m, k, n, ta, tb, dtype="bf16"), {"a": a, "b": b},
+                          ["y"])["y"]
+    _assert_rounded_dot(widened, a, b, ta, tb, k)
+    if not has_dpbf16():
+        pytest.skip("this CPU has no AVX512-BF16: only the widened path ran")
+    native = run_threads(lambda mod: emit_matmul(mod, "mm", m, k, n, ta, tb, dtype="bf16", dpbf16=True),
+                         {"a": a, "b": b}, ["y"])["y"]
+    np.testing.assert_array_equal(native.view(np.uint16), widened.view(np.uint16))

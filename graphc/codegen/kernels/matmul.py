@@ -13,7 +13,10 @@ Algorithms (each output element is one FMA chain over k = 0..K-1, so threads nev
   rows of a and b; a 6x4 tile keeps 24 partial-sum vectors, summed horizontally at the end.
   With transpose_a too, each thread first copies a.T into its scratch.
 Half operands (dtype "bf16" or "f16": a, b and y) are converted to float32 in registers where they
-are loaded, and y rounded where it is stored; the accumulation is float32, as for "f32".
+are loaded, and y rounded where it is stored; the accumulation is float32, as for "f32". In the dot
+form, bfloat16 goes 32 elements a step, each float32 lane adding a pair of products (the odd one,
+then the even one): one vdpbf16ps with `dpbf16` (a CPU with AVX512-BF16), else two FMAs on the
+halves widened in registers, the same arithmetic (simd.dot_bf16).
 Work items are tiles, split contiguously over threads. The kernel's `batch`, read at run time, is
 the number of matrices when batch > 1 (the images of a 1x1 convolution), else the leading extent
 of `a` (M, or K with transpose_a; with both flags, none): a dense layer's forward, input gradient
@@ -26,8 +29,8 @@ from llvmlite import ir
 from .contract import IR_TYPES, Kernel, KernelFunction, Operand, Scratch, kernel_operands
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop
-from .simd import F32, LANES, broadcast, elem_ptr, f32_to_half, half_to_f32, horizontal_sums, load_scalar, \
-    load_vector, shuffle, store_scalar, store_vector
+from .simd import F32, LANES, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, horizontal_sums, \
+    load_scalar, load_vector, shuffle, store_scalar, store_vector
 from .tile import Block, blocks, emit_fma_tile, emit_grid, runtime_blocks, vector_blocks
 
 GEMM_ROWS, GEMM_VECTORS = 6, 4
@@ -35,7 +38,8 @@ DOT_ROWS, DOT_COLS = 6, 4
 
 
 def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_a: bool = False,
-                transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int = 1, dtype: str = "f32") -> Kernel:
+                transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int = 1, dtype: str = "f32",
+                dpbf16: bool = False) -> Kernel:
     if batch > 1 and transpose_b:
         raise ValueError("a batched matmul has the GEMM form only (transpose_b=False)")
     a_shape = (k, m) if transpose_a else (m, k)
@@ -49,7 +53,7 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
     shape = (m, k, n)
     if transpose_b:
         a_rows = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
-        _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a)
+        _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a, dpbf16=dpbf16)
     else:
         _emit_gemm_form(kf, shape, transpose_a, epilogue, batch)
     lead = batch if batch > 1 else 0 if relayout_a else a_shape[0]
@@ -100,31 +104,36 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
                      lambda row0, vec0, rb, cb: tile(0, row0, vec0, None, rb, cb))
 
 
-def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue, runtime_rows: bool) -> None:
-    """y[i, j] = dot(a_rows[i, :], b[j, :]), lanes along k; M read at run time if `runtime_rows`."""
+def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue, runtime_rows: bool,
+                   dpbf16: bool) -> None:
+    """y[i, j] = dot(a_rows[i, :], b[j, :]), lanes along k; M read at run time if `runtime_rows`.
+    bfloat16 operands are multiplied in pairs (simd.dot_bf16; vdpbf16ps when `dpbf16`)."""
     m, k, n = shape
     b = kf.builder
     bmat, y = kf["b"], kf["y"]
     dtype = kf.operand("a").dtype
-    vector = ir.VectorType(IR_TYPES[dtype], LANES)
-    full_steps, tail = divmod(k, LANES)
+    pairs = dtype == "bf16"                  # 32 bfloat16s a step, added pairwise per float32 lane
+    step = 2 * LANES if pairs else LANES
+    vector = ir.VectorType(IR_TYPES[dtype], step)
+    full_steps, tail = divmod(k, step)
+    accumulate = (lambda builder, x, w, acc: dot_bf16(builder, x, w, acc, dpbf16)) if pairs else fma
 
     def tile(row0, col0, rb: Block, cb: Block):
         def operand(base, first):
-            def load(index, kk, lanes=LANES):
-                return to_f32(b, load_vector(b, base, affine(b, [(first, k), (kk[0], LANES)], index * k), lanes,
-                                             vty=vector))
+            def load(index, kk, lanes=step):
+                value = load_vector(b, base, affine(b, [(first, k), (kk[0], step)], index * k), lanes, vty=vector)
+                return value if pairs else to_f32(b, value)
             return load
 
         a_load, b_load = operand(a_rows, row0), operand(bmat, col0)
         acc = None
         if full_steps:
-            acc = emit_fma_tile(b, rb.size, cb.size, [(full_steps, False)], a_load, b_load)
+            acc = emit_fma_tile(b, rb.size, cb.size, [(full_steps, False)], a_load, b_load, accumulate=accumulate)
         if tail:
             last = (full_steps,)
             acc = emit_fma_tile(b, rb.size, cb.size, [(1, True)],
                                 lambda i, _: a_load(i, last, tail), lambda j, _: b_load(j, last, tail),
-                                init=(lambda i, j: acc[i][j]) if acc else None)
+                                init=(lambda i, j: acc[i][j]) if acc else None, accumulate=accumulate)
         rows_per_sum = LANES // cb.size   # whole rows per horizontal sum: lane = row * cols + col
         for first in range(0, rb.size, rows_per_sum):
             group = range(first, min(first + rows_per_sum, rb.size))

@@ -257,3 +257,36 @@ def f32_to_half(builder: ir.IRBuilder, x: ir.Value, dtype: str) -> ir.Value:
     quiet = builder.or_(builder.lshr(bits, const(16)), const(0x0040))
     nan = builder.fcmp_unordered("uno", x, x)
     return builder.trunc(builder.select(nan, quiet, rounded), ir.VectorType(I16, count))
+
+
+class BFloat(ir.types.Type):
+    """LLVM's bfloat, which llvmlite lacks: the element type of the AVX512-BF16 intrinsics' operands."""
+
+    def _to_string(self) -> str:
+        return "bfloat"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, BFloat)
+
+    def __hash__(self) -> int:
+        return hash("bfloat")
+
+
+def dot_bf16(builder: ir.IRBuilder, a: ir.Value, b: ir.Value, acc: ir.Value, native: bool) -> ir.Value:
+    """acc + the products of 32 bfloat16 pairs (`a`, `b`: <32 x i16>, the bits): lane l adds
+    a[2l+1]·b[2l+1], then a[2l]·b[2l], each product exact in float32. `native`: one vdpbf16ps
+    (AVX512-BF16, which also flushes subnormal inputs and results to zero); else the same two steps as
+    FMAs on the halves widened in registers (a bfloat16 is the high half of a float32)."""
+    if native:
+        pairs = ir.VectorType(BFloat(), 2 * LANES)
+        fn = declare(builder.module, "llvm.x86.avx512bf16.dpbf16ps.512", V16F32, [V16F32, pairs, pairs])
+        return builder.call(fn, [acc, builder.bitcast(a, pairs), builder.bitcast(b, pairs)])
+    words = ir.VectorType(I32, LANES)
+    high = ir.Constant(words, -0x10000)            # 0xFFFF0000: the odd element of each pair, in place
+
+    def halves(x):
+        bits = builder.bitcast(x, words)
+        return (builder.bitcast(builder.shl(bits, ir.Constant(words, 16)), V16F32),
+                builder.bitcast(builder.and_(bits, high), V16F32))
+    (a_even, a_odd), (b_even, b_odd) = halves(a), halves(b)
+    return fma(builder, a_even, b_even, fma(builder, a_odd, b_odd, acc))
