@@ -104,6 +104,30 @@ def test_native_bfloat16_dense_layer_with_its_epilogue():
     np.testing.assert_allclose(native.asnumpy().astype(np.float32), expected, rtol=2 ** -8, atol=1e-6)
 
 
+def test_native_pointwise_convolution_and_its_input_gradient_stay_bfloat16():
+    """A 1x1 convolution is a batched matmul, so it and its input gradient keep their bfloat16 operands;
+    a 3x3 one computes in float32 between casts. Both match the references."""
+    rng = np.random.default_rng(3)
+    x, w1, w3 = (half(rng.standard_normal(shape), bfloat16) for shape in ((3, 8, 5, 5), (6, 8, 1, 1), (6, 8, 3, 3)))
+
+    def f(x, w1, w3):
+        pointwise = ops.conv2d(x, w1)
+        return ops.cast(ops.reduce_sum(ops.relu(pointwise) * ops.conv2d(x, w3, pad_mode="same")), float32)
+    step = ms.value_and_grad(f, 0)
+    graph = trace(step, [x, w1, w3]).graph
+    run_pipeline(graph, "autodiff,widen-half")
+    kinds = {(n.op, n.inputs[1].type.shape[2:]): n.type.dtype for n in graph.order()
+             if n.op in ("conv2d", "conv2d_grad_input")}
+    assert kinds == {("conv2d", (1, 1)): bfloat16, ("conv2d", (3, 3)): float32,
+                     ("conv2d_grad_input", (1, 1)): bfloat16, ("conv2d_grad_input", (3, 3)): float32}
+    native_value, native_grad = ms.jit(step)(x, w1, w3)
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    value, grad = step(x, w1, w3)
+    np.testing.assert_allclose(native_value.asnumpy(), value.asnumpy(), rtol=2 ** -7)
+    np.testing.assert_allclose(native_grad.asnumpy().astype(np.float32), grad.asnumpy().astype(np.float32),
+                               rtol=2 ** -7, atol=2 ** -7 * np.abs(grad.asnumpy().astype(np.float32)).max())
+
+
 def test_an_op_without_a_half_form_names_itself():
     with pytest.raises(GraphcError, match=r"allreduce: has no float16/bfloat16 form.*ops\.cast.*bf16\[3\]"):
         ops.get("allreduce")(half([1, 2, 3], bfloat16))

@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 from llvmlite import ir
 
 from ..ops.indexing import pack_offsets
+from ..ops.nn import is_pointwise
 from ..types import TensorType, float32
 from .kernels.axis import emit_argmax, emit_softmax
 from .kernels.batch_stats import emit_batch_stats, emit_channel_sums
@@ -160,22 +161,22 @@ class KernelLibrary:
 
     # -- convolution ----------------------------------------------------------------------------------
     def conv2d(self, x: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation, group) -> KernelSpec:
-        geo = _conv_geometry("conv2d", x, w.shape, stride, pad, dilation, group)
+        geo = _conv_geometry("conv2d", x, w.shape, stride, pad, dilation, group, half=True)
         if _pointwise(geo):           # y[n] = w [O, C] @ x[n] [C, H·W]
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.out_channels, geo.in_channels, geo.height * geo.width, epilogue=hook or IDENTITY,
-                batch=geo.batch), ("b", "a"), "y", EPILOGUE)
+                batch=geo.batch, dtype=out.dtype.short), ("b", "a"), "y", EPILOGUE)
         emit = emit_depthwise_conv2d if is_depthwise(geo) else emit_conv2d
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("x", "w"), "y", EPILOGUE)
 
     def conv2d_grad_input(self, dy: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation,
                           group) -> KernelSpec:
-        geo = _conv_geometry("conv2d_grad_input", out, w.shape, stride, pad, dilation, group, dy)
+        geo = _conv_geometry("conv2d_grad_input", out, w.shape, stride, pad, dilation, group, dy, half=True)
         if _pointwise(geo):           # dx[n] = w.T [C, O] @ dy[n] [O, H·W]
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.in_channels, geo.out_channels, geo.height * geo.width, transpose_a=True,
-                epilogue=hook or IDENTITY, batch=geo.batch), ("b", "a"), "y", EPILOGUE)
+                epilogue=hook or IDENTITY, batch=geo.batch, dtype=out.dtype.short), ("b", "a"), "y", EPILOGUE)
         emit = emit_depthwise_grad_input if is_depthwise(geo) else emit_conv2d_grad_input
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "w"), "dx", EPILOGUE)
@@ -259,17 +260,18 @@ def _float32(op: str, *types: TensorType) -> None:
             raise Unsupported(f"{op} has float32 kernels only, got {t}; cast the operands to float32")
 
 
-def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group, *others) -> ConvGeometry:
-    _float32(op, x, *others)
+def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group, *others,
+                   half: bool = False) -> ConvGeometry:
+    """`half`: a pointwise convolution may take one half type (its kernel is matmul's)."""
     out_channels, _, kernel_h, kernel_w = w_shape
-    return ConvGeometry(*x.shape, out_channels, kernel_h, kernel_w, tuple(stride), tuple(pad), tuple(dilation), group)
+    geo = ConvGeometry(*x.shape, out_channels, kernel_h, kernel_w, tuple(stride), tuple(pad), tuple(dilation), group)
+    if not (half and _pointwise(geo) and x.dtype.is_half and all(t.dtype == x.dtype for t in others)):
+        _float32(op, x, *others)
+    return geo
 
 
 def _pointwise(geo: ConvGeometry) -> bool:
-    """A 1x1 convolution without stride, padding or groups over more than one image: per image a
-    GEMM, which the batched matmul runs with its register tiles."""
-    return (geo.kernel_h, geo.kernel_w, geo.stride, geo.pad, geo.group) == (1, 1, (1, 1), (0, 0, 0, 0), 1) and \
-        geo.batch > 1
+    return is_pointwise((geo.kernel_h, geo.kernel_w), geo.stride, geo.pad, geo.group, geo.batch)
 
 
 def _pool_geometry(op: str, x: TensorType, kernel, stride, pad) -> PoolGeometry:

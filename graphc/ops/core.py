@@ -58,9 +58,9 @@ class Op:
     doc: str = ""
     variadic: bool = False    # one operand name standing for one or more operands (concat's tensors)
     half: bool = True         # takes float16/bfloat16 operands (computed in float32); False: refused
-    # its lowering takes operands and result of one half type (converting in registers), so the
-    # widen-half pass leaves it alone
-    half_kernel: bool = False
+    # half_kernel(*operand types, out, **attrs): whether its lowering takes operands and result of one
+    # half type (converting in registers) there, so that the widen-half pass leaves it alone
+    half_kernel: Callable[..., bool] | None = None
 
     def __call__(self, *operands, **attrs):
         return _binder(self, operands, attrs)

@@ -11,7 +11,7 @@ a conv or a matmul reads its operands through a conversion loop (docs/codegen.md
 
 Ops that only move values (reshape, transpose, slices, concat, pad), casts, assigns and control-flow
 nodes keep their half operands, and so do ops whose kernels take one half type throughout
-(`Op.half_kernel`: matmul), converting in registers. `simplify` removes the float32 -> half -> float32 round trips
+(`Op.half_kernel`: matmul, and pointwise convolutions, which run as matmuls), converting in registers. `simplify` removes the float32 -> half -> float32 round trips
 that are exact (half -> float32 -> half).
 """
 from __future__ import annotations
@@ -52,7 +52,9 @@ def _computes_on_half(node: Node) -> bool:
     types = [node.type] + [i.type for i in node.inputs]
     halves = {t.dtype for t in types if isinstance(t, TensorType) and t.dtype.is_half}
     one_half_type = len(halves) == 1 and all(t.dtype in halves for t in types)
-    return bool(halves) and not (ops.get(node.op).half_kernel and one_half_type)
+    native = ops.get(node.op).half_kernel
+    return bool(halves) and not (one_half_type and native is not None and
+                                 native(*(i.type for i in node.inputs), node.type, **node.attrs))
 
 
 def _widen(graph: Graph, node: Node) -> None:

@@ -117,3 +117,18 @@ def test_bfloat16_dot_form_vdpbf16ps_equals_its_widened_twin(m, k, n, ta, tb):
     native = run_threads(lambda mod: emit_matmul(mod, "mm", m, k, n, ta, tb, dtype="bf16", dpbf16=True),
                          {"a": a, "b": b}, ["y"])["y"]
     np.testing.assert_array_equal(native.view(np.uint16), widened.view(np.uint16))
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "f16"])
+@pytest.mark.parametrize("transpose_a", [False, True])
+def test_batched_half_gemm_is_the_float32_one_rounded(dtype, transpose_a):
+    """The pointwise convolution's kernel on half images: each image at its own (2-byte) offset."""
+    batch, m, k, n = 3, 7, 5, 37
+    half = dtype_of(dtype).np
+    a = random((k, m) if transpose_a else (m, k), seed_offset=1).astype(half)
+    b = random((batch, k, n), seed_offset=2).astype(half)
+    out = run_threads(lambda mod: emit_matmul(mod, "bmm", m, k, n, transpose_a, batch=batch, dtype=dtype),
+                      {"a": a, "b": b}, ["y"])["y"]
+    wide = run_threads(lambda mod: emit_matmul(mod, "bmm32", m, k, n, transpose_a, batch=batch),
+                       {"a": a.astype(np.float32), "b": b.astype(np.float32)}, ["y"])["y"]
+    np.testing.assert_array_equal(out.view(np.uint16), wide.astype(half).view(np.uint16))

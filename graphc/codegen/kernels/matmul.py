@@ -78,7 +78,7 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
 
     def tile(item, row0, vec0, _, rb: Block, cb: Block):
         col0 = affine(b, [(vec0, LANES)])
-        bmat, y = (elem_ptr(b, kf[operand], affine(b, [(item, size)]))
+        bmat, y = (elem_ptr(b, kf[operand], affine(b, [(item, size)]), element)
                    for operand, size in (("b", k * n), ("y", m * n)))
         lanes = [cb.lanes(j) for j in range(cb.size)]
 
