@@ -128,6 +128,37 @@ def test_native_pointwise_convolution_and_its_input_gradient_stay_bfloat16():
                                rtol=2 ** -7, atol=2 ** -7 * np.abs(grad.asnumpy().astype(np.float32)).max())
 
 
+def test_native_half_gradients_agree_with_finite_differences():
+    """Gradients through the bfloat16 dense (vdpbf16ps where the CPU has it) and pointwise-convolution
+    kernels, of float32 master weights, against central differences in float64 of the same function on
+    the bfloat16-rounded values (its gradient is what float32 compute on half values approximates), in
+    a random direction."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((4, 8, 3, 3)).astype(ml_dtypes.bfloat16).astype(np.float64)
+    w1 = rng.standard_normal((6, 8, 1, 1)).astype(ml_dtypes.bfloat16).astype(np.float64)
+    w2 = rng.standard_normal((5, 54)).astype(ml_dtypes.bfloat16).astype(np.float64)
+
+    def reference(w1, w2):
+        y = np.tanh(np.einsum("nchw,oc->nohw", x, w1[:, :, 0, 0])).reshape(4, -1)
+        return np.sum(np.tanh(y @ w2.T) ** 2)
+
+    def f(x, w1, w2):
+        y = ops.tanh(ops.conv2d(ops.cast(x, bfloat16), ops.cast(w1, bfloat16)))
+        z = ops.get("matmul")(ops.reshape(y, (4, -1)), ops.cast(w2, bfloat16), transpose_b=True)
+        return ops.reduce_sum(ops.cast(ops.tanh(z), float32) ** 2)
+    args = [ms.Tensor(a.astype(np.float32)) for a in (x, w1, w2)]
+    grads = ms.jit(ms.grad(f, (1, 2)))(*args)
+    for k, (grad, w) in enumerate(zip(grads, (w1, w2))):
+        direction = rng.standard_normal(w.shape)
+        step = 1e-4
+        shifted = [[w1, w2] for _ in range(2)]
+        shifted[0][k], shifted[1][k] = w + step * direction, w - step * direction
+        numeric = (reference(*shifted[0]) - reference(*shifted[1])) / (2 * step)
+        terms = grad.asnumpy().astype(np.float64) * direction
+        # bfloat16 keeps 8 bits: a few roundings of each term, relative to the terms, not their sum
+        assert abs(terms.sum() - numeric) <= 2 ** -6 * np.abs(terms).sum(), f"gradient {k}"
+
+
 def test_an_op_without_a_half_form_names_itself():
     with pytest.raises(GraphcError, match=r"allreduce: has no float16/bfloat16 form.*ops\.cast.*bf16\[3\]"):
         ops.get("allreduce")(half([1, 2, 3], bfloat16))
