@@ -3,9 +3,13 @@ compute on half operands in float32 and round the result (graphc.ops.core.Op.run
 import ml_dtypes
 import numpy as np
 import pytest
+from llvmlite import ir
 
 import graphc as ms
 from graphc import nn, ops
+from graphc.codegen.emitter import VectorEmitter
+from graphc.codegen.lower import lower_graph
+from graphc.codegen.machine import CodegenError
 from graphc.errors import GraphcError
 from graphc.ir.text import parse_graph, print_graph
 from graphc.jit import trace
@@ -157,6 +161,14 @@ def test_native_half_gradients_agree_with_finite_differences():
         terms = grad.asnumpy().astype(np.float64) * direction
         # bfloat16 keeps 8 bits: a few roundings of each term, relative to the terms, not their sum
         assert abs(terms.sum() - numeric) <= 2 ** -6 * np.abs(terms).sum(), f"gradient {k}"
+
+
+def test_native_code_refuses_arithmetic_on_half_values_and_holds_bfloat16_constants_as_bits():
+    """Without widen-half, an op on half values would compute on the bits: lowering refuses it."""
+    graph = trace(lambda x: ops.relu(x), [half([1.0, -2.0], bfloat16)]).graph
+    with pytest.raises(CodegenError, match=r"relu computes on half values \(bf16\[2\]\); the widen-half pass"):
+        lower_graph(graph)
+    assert str(VectorEmitter(ir.IRBuilder()).constant(2.5, bfloat16)).endswith("i16 16416>")     # 0x4020
 
 
 def test_an_op_without_a_half_form_names_itself():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from llvmlite import ir
 
 from ..types import DType, bfloat16, bool_, float16, float32, float64, int32, int64
@@ -84,6 +85,8 @@ class VectorEmitter:
 
     def constant(self, value, dtype: DType) -> ir.Value:
         ty = vector_type(dtype)
+        if dtype == bfloat16:                       # held as its bits
+            return ir.Constant(ty, int(np.array(value, bfloat16.np).view(np.uint16)))
         return ir.Constant(ty, bool(value) if dtype == bool_ else value if dtype.is_float else int(value))
 
     def typed(self, *values) -> list[ir.Value]:
@@ -219,7 +222,8 @@ class VectorEmitter:
         return self.b.select(cond, x, y)
 
     def cast(self, x, dtype: DType):
-        (x,) = self.typed(x)
+        if isinstance(x, Weak):
+            x = self.constant(x.value, self.dtype if not self.dtype.is_half else float32)
         return _convert(self.b, x, dtype_of(x), dtype)
 
     # -- helpers --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from llvmlite import ir
 
 from .. import ops
 from ..ir import Node
-from .emitter import VectorEmitter, from_storage, storage_element, to_storage
+from .emitter import VectorEmitter, Weak, dtype_of, from_storage, storage_element, to_storage
 from .kernels.contract import Kernel, Operand
 from .kernels.elementwise import Tensor, emit_elementwise
 from .kernels.epilogue import Epilogue, LanePosition, load_at, store_at
@@ -58,6 +58,9 @@ def _lowered(e: VectorEmitter, node: Node, operands: list) -> ir.Value:
     if op.lower is None:
         raise CodegenError(f"op '{node.op}' has no lowering (node %{node.id}: {node.type} from "
                            f"{', '.join(str(i.type) for i in node.inputs) or 'no operands'})")
+    if node.op != "cast" and any(not isinstance(v, Weak) and dtype_of(v).is_half for v in operands):
+        raise CodegenError(f"%{node.id} = {node.op} computes on half values ({node.type}); the widen-half pass, "
+                           "which the driver runs on graphs with half types, puts it in float32 between casts")
     e.dtype = node.type.dtype
     (value,) = e.typed(op.lower(e, *operands, **node.attrs))
     return value

@@ -13,12 +13,13 @@ from typing import Any, Callable
 import numpy as np
 
 from ..ir.opset import BROADCAST, ELEMENTWISE, INJECTIVE, OPAQUE, OUT_FUSABLE, REDUCE, REGISTRY, get, register
-from ..types import TensorType, dtype_of
+from ..types import TensorType, bfloat16, float16
 
 __all__ = ["BROADCAST", "ELEMENTWISE", "INJECTIVE", "OPAQUE", "OUT_FUSABLE", "REDUCE", "REGISTRY", "REQUIRED", "Op",
            "OpError", "get", "later", "no_flops", "register", "set_binder", "tracing"]
 
 REQUIRED = object()   # attribute default meaning "the caller must give it"
+_HALF_ARRAYS = {np.dtype(float16.np), np.dtype(bfloat16.np)}
 
 
 def no_flops(out_type, *operand_types, **attrs) -> int:
@@ -95,7 +96,7 @@ class Op:
         """The reference, with its result coerced to the inferred type (NumPy may widen). Half
         operands are computed on in float32 and the result rounded to its type, as graphc's
         kernels do (passes/widen_half.py)."""
-        arrays = [a.astype(np.float32) if dtype_of(a.dtype).is_half else a for a in map(np.asarray, arrays)]
+        arrays = [a.astype(np.float32) if a.dtype in _HALF_ARRAYS else a for a in map(np.asarray, arrays)]
         result = np.asarray(self.ref(*arrays, **attrs))
         return result.astype(out_type.dtype.np, copy=False).reshape(out_type.shape)
 
