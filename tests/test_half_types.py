@@ -132,6 +132,34 @@ def test_native_pointwise_convolution_and_its_input_gradient_stay_bfloat16():
                                rtol=2 ** -7, atol=2 ** -7 * np.abs(grad.asnumpy().astype(np.float32)).max())
 
 
+CONV_FAMILIES = {   # name: (x shape, w shape, conv attrs), each picking one kernel family
+    "direct": ((2, 3, 7, 6), (5, 3, 3, 3), {"pad_mode": "pad", "padding": 1}),
+    "winograd": ((2, 32, 8, 8), (32, 32, 3, 3), {"pad_mode": "same"}),
+    "depthwise": ((2, 16, 6, 6), (16, 1, 3, 3), {"pad_mode": "same", "groups": 16}),
+    "strided (columns input gradient)": ((2, 4, 9, 9), (6, 4, 3, 3), {"stride": 2, "pad_mode": "valid"}),
+}
+
+
+@pytest.mark.parametrize("family", CONV_FAMILIES)
+def test_native_convolutions_write_half_results_from_their_epilogues(family):
+    """A float32 convolution between widen-half's casts stores bfloat16 from its epilogue (no float32
+    temporary and second loop), forward and input gradient; the numbers are the references'."""
+    x_shape, w_shape, attrs = CONV_FAMILIES[family]
+    rng = np.random.default_rng(5)
+    x, w = half(rng.standard_normal(x_shape), bfloat16), half(rng.standard_normal(w_shape) * 0.3, bfloat16)
+    step = ms.value_and_grad(lambda x, w: ops.reduce_sum(ops.cast(ops.relu(ops.conv2d(x, w, **attrs)), float32)), 0)
+    native = ms.jit(step)
+    native_value, native_grad = native(x, w)
+    labels = [call.label for call in native.compile(x, w).lowered.calls]
+    conv_calls = [label for label in labels if label.startswith("conv2d")]
+    assert conv_calls and all(label.endswith("cast") for label in conv_calls), labels
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    value, grad = step(x, w)
+    np.testing.assert_allclose(native_value.asnumpy(), value.asnumpy(), rtol=2 ** -7)
+    np.testing.assert_allclose(native_grad.asnumpy().astype(np.float32), grad.asnumpy().astype(np.float32),
+                               rtol=2 ** -7, atol=2 ** -8 * np.abs(grad.asnumpy().astype(np.float32)).max())
+
+
 def test_native_half_gradients_agree_with_finite_differences():
     """Gradients through the bfloat16 dense (vdpbf16ps where the CPU has it) and pointwise-convolution
     kernels, of float32 master weights, against central differences in float64 of the same function on

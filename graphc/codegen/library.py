@@ -48,11 +48,14 @@ class Unsupported(Exception):
 class KernelSpec:
     """`emit(module, name, hook)` adds the kernel (hook: an Epilogue, a regions.Prologue or None).
     `inputs[i]` is the kernel operand op operand i binds to (None: not read); `output` receives
-    the result; `hook` is the fusion the kernel takes (EPILOGUE, PROLOGUE or None)."""
+    the result; `hook` is the fusion the kernel takes (EPILOGUE, PROLOGUE or None). `half_epilogue`:
+    the kernel stores whatever vector its epilogue returns, so an epilogue ending in a half type
+    (a float32 conv followed by the cast widen-half puts after it) writes halves directly."""
     emit: Callable[[ir.Module, str, object], Kernel]
     inputs: tuple[str | None, ...]
     output: str
     hook: str | None = None
+    half_epilogue: bool = False
 
 
 ALIAS = KernelSpec(lambda module, name, hook: None, ("x",), "x")   # the result shares its operand's buffer
@@ -165,10 +168,10 @@ class KernelLibrary:
         if _pointwise(geo):           # y[n] = w [O, C] @ x[n] [C, H·W]
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.out_channels, geo.in_channels, geo.height * geo.width, epilogue=hook or IDENTITY,
-                batch=geo.batch, dtype=out.dtype.short), ("b", "a"), "y", EPILOGUE)
+                batch=geo.batch, dtype=out.dtype.short), ("b", "a"), "y", EPILOGUE, half_epilogue=True)
         emit = emit_depthwise_conv2d if is_depthwise(geo) else emit_conv2d
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
-                          ("x", "w"), "y", EPILOGUE)
+                          ("x", "w"), "y", EPILOGUE, half_epilogue=True)
 
     def conv2d_grad_input(self, dy: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation,
                           group) -> KernelSpec:
@@ -176,10 +179,11 @@ class KernelLibrary:
         if _pointwise(geo):           # dx[n] = w.T [C, O] @ dy[n] [O, H·W]
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.in_channels, geo.out_channels, geo.height * geo.width, transpose_a=True,
-                epilogue=hook or IDENTITY, batch=geo.batch, dtype=out.dtype.short), ("b", "a"), "y", EPILOGUE)
+                epilogue=hook or IDENTITY, batch=geo.batch, dtype=out.dtype.short), ("b", "a"), "y", EPILOGUE,
+                half_epilogue=True)
         emit = emit_depthwise_grad_input if is_depthwise(geo) else emit_conv2d_grad_input
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
-                          ("dy", "w"), "dx", EPILOGUE)
+                          ("dy", "w"), "dx", EPILOGUE, half_epilogue=True)
 
     def conv2d_grad_filter(self, dy: TensorType, x: TensorType, out: TensorType, *, stride, pad, dilation,
                            group) -> KernelSpec:
@@ -197,7 +201,8 @@ class KernelLibrary:
         k = a.shape[0] if transpose_a else a.shape[1]
         return KernelSpec(lambda module, name, hook: emit_matmul(module, name, m, k, n, transpose_a, transpose_b,
                                                                  hook or IDENTITY, dtype=out.dtype.short,
-                                                                 dpbf16=has_dpbf16()), ("a", "b"), "y", EPILOGUE)
+                                                                 dpbf16=has_dpbf16()), ("a", "b"), "y", EPILOGUE,
+                          half_epilogue=True)
 
     # -- pooling ----------------------------------------------------------------------------------------
     def max_pool2d(self, x: TensorType, out: TensorType, *, kernel, stride, pad) -> KernelSpec:

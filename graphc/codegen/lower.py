@@ -371,7 +371,8 @@ class _Lowering:
     def _with_epilogue(self, node: Node, anchor: Node, region: Region, buffers: dict[int, Buffer]) -> None:
         spec = self._spec(anchor)
         anchor_buffers = {name: buffers[i.id] for name, i in zip(spec.inputs, anchor.inputs) if name}
-        if spec.hook == EPILOGUE and region.result.type.dtype == anchor.type.dtype:   # stored as the anchor's
+        result = region.result.type.dtype
+        if spec.hook == EPILOGUE and (result == anchor.type.dtype or spec.half_epilogue and result.is_half):
             kernel = self._kernel(node, "epilogue", spec, epilogue(region, anchor, spec.output))
             sources = {region.source_name(n): buffers[n.id] for n in region.sources}
             self._call(kernel, {**anchor_buffers, **sources, spec.output: self.buffer(node)}, node,
