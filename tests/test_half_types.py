@@ -132,6 +132,23 @@ def test_native_pointwise_convolution_and_its_input_gradient_stay_bfloat16():
                                rtol=2 ** -7, atol=2 ** -7 * np.abs(grad.asnumpy().astype(np.float32)).max())
 
 
+@pytest.mark.parametrize("dtype", HALVES, ids=str)
+def test_native_reductions_read_half_values_in_their_prologue(dtype):
+    rng = np.random.default_rng(6)
+    x, y, z = (half(rng.standard_normal((4, 6, 37)), dtype) for _ in range(3))
+    f = lambda x, y, z: (ops.reduce_sum(x * y, axis=(0, 2)), ops.reduce_max(ops.exp(z), axis=1))   # noqa: E731
+    native = ms.jit(f)
+    got = native(x, y, z)
+    labels = [call.label for call in native.compile(x, y, z).lowered.calls]
+    # each reduction reads the halves in its prologue; its float32 result is rounded by a loop of its own
+    assert labels == ["cast+cast+mul+cast+cast+reduce_sum", "cast", "cast+exp+cast+cast+reduce_max", "cast"], labels
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    for native_value, expected in zip(got, f(x, y, z)):
+        assert native_value.dtype is dtype
+        np.testing.assert_allclose(native_value.asnumpy().astype(np.float32), expected.asnumpy().astype(np.float32),
+                                   rtol=float(np.finfo(dtype.np).eps))
+
+
 CONV_FAMILIES = {   # name: (x shape, w shape, conv attrs), each picking one kernel family
     "direct": ((2, 3, 7, 6), (5, 3, 3, 3), {"pad_mode": "pad", "padding": 1}),
     "winograd": ((2, 32, 8, 8), (32, 32, 3, 3), {"pad_mode": "same"}),

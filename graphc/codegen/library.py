@@ -240,8 +240,8 @@ class KernelLibrary:
             raise Unsupported(str(error)) from None
 
         def emit(module, name, hook):
-            inputs, prologue = (hook.inputs, hook.apply) if hook else (("x",), None)
-            return emit_reduce(module, name, x.shape, axes, kind, inputs, prologue, x.dtype.short)
+            inputs, prologue, dtypes = (hook.inputs, hook.apply, hook.dtypes) if hook else (("x",), None, ())
+            return emit_reduce(module, name, x.shape, axes, kind, inputs, prologue, x.dtype.short, dtypes)
         return KernelSpec(emit, ("x",), "y", PROLOGUE)
 
     def sparse_softmax_cross_entropy(self, logits: TensorType, labels: TensorType, out: TensorType) -> KernelSpec:

@@ -389,7 +389,8 @@ class _Lowering:
     def _with_prologue(self, node: Node, anchor: Node, region: Region, buffers: dict[int, Buffer]) -> None:
         spec = self._spec(anchor)
         reduced = anchor.inputs[0]
-        fusable = all(n.type.shape == region.domain and n.type.dtype == anchor.type.dtype for n in region.sources)
+        fusable = all(n.type.shape == region.domain and (n.type.dtype == anchor.type.dtype or n.type.dtype.is_half)
+                      for n in region.sources)
         if spec.hook == PROLOGUE and fusable:
             kernel = self._kernel(node, "prologue", spec, prologue(region, reduced))
             sources = {region.source_name(n): buffers[n.id] for n in region.sources}

@@ -125,6 +125,7 @@ def _assigned(region: Region, node: Node) -> bool:
 class Prologue:
     inputs: tuple[str, ...]                                   # operand names, one per source
     apply: Callable[[ir.IRBuilder, list], ir.Value]
+    dtypes: tuple[str, ...] = ()                              # their dtypes (a half source is read as such)
 
 
 def prologue(region: Region, reduced: Node) -> Prologue:
@@ -134,4 +135,5 @@ def prologue(region: Region, reduced: Node) -> Prologue:
         evaluate(VectorEmitter(b), region.members, values)
         return values[reduced.id]
 
-    return Prologue(tuple(region.source_name(n) for n in region.sources), apply)
+    return Prologue(tuple(region.source_name(n) for n in region.sources), apply,
+                    tuple(n.type.dtype.short for n in region.sources))
