@@ -449,8 +449,8 @@ class Precision:
     """What a Cell computes in under mixed precision (graphc.nn.amp): each op called inside it takes
     its float operands cast to `dtype` (Parameters stay float32: their casts are in the graph, so
     their gradients come back float32); with `ops` (amp's O1 white list of op names), only those
-    ops do, and their results are cast back to float32. Half outputs are cast: a float64 or an int
-    output stays."""
+    ops do, and their results are cast back to float32. Only float32 and half values are cast: a
+    float64 or an int one stays."""
     dtype: DType
     ops: frozenset | None = None
     float32_output: bool = False       # the Cell's output is cast to float32 (amp's O1 white-list cells)
@@ -459,8 +459,8 @@ class Precision:
         return not op.impure and op.name not in ("cast", "grad") and (self.ops is None or op.name in self.ops)
 
     def cast(self, operand):
-        is_float = isinstance(operand, Tensor) and operand.dtype.is_float
-        return ops.cast(operand, dtype=self.dtype) if is_float and operand.dtype != self.dtype else operand
+        castable = isinstance(operand, Tensor) and (operand.dtype.is_half or operand.dtype == float32)
+        return ops.cast(operand, dtype=self.dtype) if castable and operand.dtype != self.dtype else operand
 
 
 def float32_outputs(out):

@@ -122,10 +122,9 @@ def build_train_network(network: Cell, optimizer, loss_fn=None, level: str = "O0
     if boost_level != "O0":
         raise ArgumentError(f"build_train_network: boost_level={boost_level!r} is not supported; use 'O0'")
     if level in ("O2", "O3") or cast_model_type is not None:
-        dtype = _check_dtype(cast_model_type or bfloat16, "build_train_network: cast_model_type") \
-            if cast_model_type != float32 else None
         keep_bn = (level == "O2") if keep_batchnorm_fp32 is None else keep_batchnorm_fp32
-        if dtype is not None:
+        if cast_model_type != float32:          # float32: MindSpore leaves the network as it is
+            dtype = _check_dtype(cast_model_type or bfloat16, "build_train_network: cast_model_type")
             network = auto_mixed_precision(network, "O2" if keep_bn else "O3", dtype)
     else:
         network = auto_mixed_precision(network, level)

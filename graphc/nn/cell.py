@@ -13,7 +13,7 @@ from typing import Iterator
 from .. import context
 from ..autograph import convert
 from ..errors import ArgumentError
-from ..tracing import Precision, computed_in, current_scope, float32_outputs, current_trace, graph_function, scope
+from ..tracing import Precision, computed_in, current_scope, current_trace, float32_outputs, graph_function, scope
 from ..types import DType, bfloat16, float16, float32
 from . import hooks
 from .parameter import Parameter
