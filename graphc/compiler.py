@@ -50,7 +50,8 @@ class InterpExecutable:
 def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | None = None,
                   pipeline: str | None = None, trace_seconds: float = 0.0):
     """Optimise `graph` with `pipeline` (default: chosen_pipeline(); autodiff always runs, first
-    unless the text places it, and widen-half after it on a graph with half types) and build an executable for it on `backend` (default: the context's).
+    unless the text places it, and widen-half after it on a graph with half types) and build an
+    executable for it on `backend` (default: the context's).
     GRAPHC_PRINT_AFTER=pass,... (or all) prints the IR after those passes to stderr. `trace_seconds`:
     how long tracing took, for the compile report."""
     backend = backend or context.get_context("backend")
@@ -61,8 +62,8 @@ def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | Non
     # pass took 60-180 ms of ResNet-20's 0.2-0.3 s of passes.
     each = env.get("GRAPHC_VERIFY_EACH")
     print_after = env.get("GRAPHC_PRINT_AFTER")
-    run_pipeline(graph, with_required_passes(chosen_pipeline() if pipeline is None else pipeline, graph), verify=each,
-                 print_after=PASSES if "all" in print_after else print_after,
+    run_pipeline(graph, with_required_passes(chosen_pipeline() if pipeline is None else pipeline, graph),
+                 verify=each, print_after=PASSES if "all" in print_after else print_after,
                  on_stage=StageWriter(save_root, graph) if save_root else None)
     if not each:
         verify_graph(graph)
