@@ -168,7 +168,8 @@ class KernelLibrary:
         if _pointwise(geo):           # y[n] = w [O, C] @ x[n] [C, H·W]
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.out_channels, geo.in_channels, geo.height * geo.width, epilogue=hook or IDENTITY,
-                batch=geo.batch, dtype=out.dtype.short), ("b", "a"), "y", EPILOGUE, half_epilogue=True)
+                batch=geo.batch, dtype=out.dtype.short, dpbf16=has_dpbf16()), ("b", "a"), "y", EPILOGUE,
+                half_epilogue=True)
         emit = emit_depthwise_conv2d if is_depthwise(geo) else emit_conv2d
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("x", "w"), "y", EPILOGUE, half_epilogue=True)
@@ -179,8 +180,8 @@ class KernelLibrary:
         if _pointwise(geo):           # dx[n] = w.T [C, O] @ dy[n] [O, H·W]
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.in_channels, geo.out_channels, geo.height * geo.width, transpose_a=True,
-                epilogue=hook or IDENTITY, batch=geo.batch, dtype=out.dtype.short), ("b", "a"), "y", EPILOGUE,
-                half_epilogue=True)
+                epilogue=hook or IDENTITY, batch=geo.batch, dtype=out.dtype.short, dpbf16=has_dpbf16()),
+                ("b", "a"), "y", EPILOGUE, half_epilogue=True)
         emit = emit_depthwise_grad_input if is_depthwise(geo) else emit_conv2d_grad_input
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "w"), "dx", EPILOGUE, half_epilogue=True)

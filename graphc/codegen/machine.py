@@ -56,9 +56,9 @@ def has_dpbf16() -> bool:
 
 def half_path() -> str:
     """What graphc's kernels run on half types on this CPU (benchmarks print it)."""
-    dense = "vdpbf16ps (AVX512-BF16)" if has_dpbf16() else "bfloat16 widened to float32 in registers, 2 FMAs a pair"
-    return (f"matmul x @ w.T: {dense}; other matmuls: widened in registers; convolutions and the rest: "
-            "float32 kernels behind cast loops; float16: F16C conversions")
+    pairs = "vdpbf16ps (AVX512-BF16)" if has_dpbf16() else "bfloat16 widened in registers, 2 FMAs a pair"
+    return (f"matmul and 1x1 convolutions: {pairs}; other convolutions and the rest: float32 kernels "
+            "behind cast loops, half results stored from their epilogues; float16: F16C conversions")
 
 
 def optimize(module_ref: llvm.ModuleRef, level: int = 3, tm: llvm.TargetMachine | None = None) -> None:

@@ -92,9 +92,10 @@ def _assert_rounded_dot(out, a, b, ta, tb, k):
 @pytest.mark.parametrize("m,k,n,ta,tb", HALF_SHAPES)
 def test_half_operands_give_the_float32_kernel_rounded(dtype, m, k, n, ta, tb):
     """The same FMA chains as float32 on the half values (the conversion is exact), so the result is
-    the float32 kernel's rounded once (bfloat16's dot form pairs its products instead: below)."""
-    if dtype == "bf16" and tb:
-        pytest.skip("bfloat16's dot form adds products in pairs: test_bfloat16_dot_form_*")
+    the float32 kernel's rounded once (bfloat16 adds its products in pairs instead, except in a weight
+    gradient's GEMM, whose k is the run-time batch: below)."""
+    if dtype == "bf16" and (tb or not ta):
+        pytest.skip("bfloat16 adds products in pairs here: test_bfloat16_pairs_*")
     a, b = _half_inputs(dtype, m, k, n, ta, tb)
     out = run_threads(lambda mod: emit_matmul(mod, "mm", m, k, n, ta, tb, dtype=dtype), {"a": a, "b": b}, ["y"])["y"]
     wide = run_threads(lambda mod: emit_matmul(mod, "mm32", m, k, n, ta, tb),
@@ -104,10 +105,10 @@ def test_half_operands_give_the_float32_kernel_rounded(dtype, m, k, n, ta, tb):
     _assert_rounded_dot(out, a, b, ta, tb, k)
 
 
-@pytest.mark.parametrize("m,k,n,ta,tb", [s for s in HALF_SHAPES if s[4]])
-def test_bfloat16_dot_form_vdpbf16ps_equals_its_widened_twin(m, k, n, ta, tb):
-    """vdpbf16ps and the two FMAs on widened halves (CPUs without AVX512-BF16) give the same bits
-    (no subnormals here: vdpbf16ps flushes them), within rounding of float64 NumPy."""
+@pytest.mark.parametrize("m,k,n,ta,tb", [s for s in HALF_SHAPES if s[4] or not s[3]])
+def test_bfloat16_pairs_vdpbf16ps_equals_its_widened_twin(m, k, n, ta, tb):
+    """Dot and GEMM forms: vdpbf16ps and the two FMAs on widened halves (CPUs without AVX512-BF16) give
+    the same bits (no subnormals here: vdpbf16ps flushes them), within rounding of float64 NumPy."""
     a, b = _half_inputs("bf16", m, k, n, ta, tb)
     widened = run_threads(lambda mod: emit_matmul(mod, "mm", m, k, n, ta, tb, dtype="bf16"), {"a": a, "b": b},
                           ["y"])["y"]
@@ -121,14 +122,22 @@ def test_bfloat16_dot_form_vdpbf16ps_equals_its_widened_twin(m, k, n, ta, tb):
 
 @pytest.mark.parametrize("dtype", ["bf16", "f16"])
 @pytest.mark.parametrize("transpose_a", [False, True])
-def test_batched_half_gemm_is_the_float32_one_rounded(dtype, transpose_a):
-    """The pointwise convolution's kernel on half images: each image at its own (2-byte) offset."""
+def test_batched_half_gemm_is_the_pointwise_convolution(dtype, transpose_a):
+    """The pointwise convolution's kernel on half images, each at its own (2-byte) offset: float16 is
+    the float32 kernel rounded; bfloat16's k-pairs give vdpbf16ps's bits on both paths."""
     batch, m, k, n = 3, 7, 5, 37
     half = dtype_of(dtype).np
     a = random((k, m) if transpose_a else (m, k), seed_offset=1).astype(half)
     b = random((batch, k, n), seed_offset=2).astype(half)
-    out = run_threads(lambda mod: emit_matmul(mod, "bmm", m, k, n, transpose_a, batch=batch, dtype=dtype),
-                      {"a": a, "b": b}, ["y"])["y"]
-    wide = run_threads(lambda mod: emit_matmul(mod, "bmm32", m, k, n, transpose_a, batch=batch),
-                       {"a": a.astype(np.float32), "b": b.astype(np.float32)}, ["y"])["y"]
-    np.testing.assert_array_equal(out.view(np.uint16), wide.astype(half).view(np.uint16))
+    paths = [False, True] if dtype == "bf16" and has_dpbf16() else [False]
+    outs = [run_threads(lambda mod: emit_matmul(mod, "bmm", m, k, n, transpose_a, batch=batch, dtype=dtype,
+                                                dpbf16=native), {"a": a, "b": b}, ["y"])["y"] for native in paths]
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out.view(np.uint16), outs[0].view(np.uint16))
+    op_a = (a.T if transpose_a else a).astype(np.float64)
+    for image in range(batch):
+        _assert_rounded_dot(outs[0][image], op_a, b[image].astype(np.float64), False, False, k)
+    if dtype == "f16":
+        wide = run_threads(lambda mod: emit_matmul(mod, "bmm32", m, k, n, transpose_a, batch=batch),
+                           {"a": a.astype(np.float32), "b": b.astype(np.float32)}, ["y"])["y"]
+        np.testing.assert_array_equal(outs[0].view(np.uint16), wide.astype(half).view(np.uint16))

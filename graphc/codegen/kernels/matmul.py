@@ -13,10 +13,12 @@ Algorithms (each output element is one FMA chain over k = 0..K-1, so threads nev
   rows of a and b; a 6x4 tile keeps 24 partial-sum vectors, summed horizontally at the end.
   With transpose_a too, each thread first copies a.T into its scratch.
 Half operands (dtype "bf16" or "f16": a, b and y) are converted to float32 in registers where they
-are loaded, and y rounded where it is stored; the accumulation is float32, as for "f32". In the dot
-form, bfloat16 goes 32 elements a step, each float32 lane adding a pair of products (the odd one,
-then the even one): one vdpbf16ps with `dpbf16` (a CPU with AVX512-BF16), else two FMAs on the
-halves widened in registers, the same arithmetic (simd.dot_bf16).
+are loaded, and y rounded where it is stored; the accumulation is float32, as for "f32". bfloat16
+goes by pairs of k, each float32 lane adding a pair of products (the odd one, then the even one):
+one vdpbf16ps with `dpbf16` (a CPU with AVX512-BF16), else two FMAs on the halves widened in
+registers, the same arithmetic (simd.dot_bf16). The dot form takes 32 elements of a row a step;
+the GEMM form broadcasts a's pair and interleaves two rows of b (not when k is the run-time batch of
+a weight gradient, which runs the float32 chain on widened values).
 Work items are tiles, split contiguously over threads. The kernel's `batch`, read at run time, is
 the number of matrices when batch > 1 (the images of a 1x1 convolution), else the leading extent
 of `a` (M, or K with transpose_a; with both flags, none): a dense layer's forward, input gradient
@@ -29,7 +31,7 @@ from llvmlite import ir
 from .contract import IR_TYPES, Kernel, KernelFunction, Operand, Scratch, kernel_operands
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop
-from .simd import F32, LANES, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, horizontal_sums, \
+from .simd import F32, I16, I32, LANES, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, horizontal_sums, \
     load_scalar, load_vector, shuffle, store_scalar, store_vector
 from .tile import Block, blocks, emit_fma_tile, emit_grid, runtime_blocks, vector_blocks
 
@@ -55,7 +57,7 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
         a_rows = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
         _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a, dpbf16=dpbf16)
     else:
-        _emit_gemm_form(kf, shape, transpose_a, epilogue, batch)
+        _emit_gemm_form(kf, shape, transpose_a, epilogue, batch, dpbf16)
     lead = batch if batch > 1 else 0 if relayout_a else a_shape[0]
     return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * batch, batch=lead)
 
@@ -64,12 +66,15 @@ def _split_tiles(kf: KernelFunction, axes, tile) -> None:
     emit_grid(kf.builder, axes, lambda starts, kinds: tile(*starts, *kinds), threads=(kf.tid, kf.nthreads))
 
 
-def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epilogue, batch: int) -> None:
+def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epilogue, batch: int,
+                    dpbf16: bool) -> None:
     m, k, n = shape
     b = kf.builder
     a = kf["a"]
     dtype = kf.operand("a").dtype
     element, vector = IR_TYPES[dtype], ir.VectorType(IR_TYPES[dtype], LANES)
+    # bfloat16 k-pairs (simd.dot_bf16) when k is known here (not the run-time batch of a weight gradient)
+    pairs = dtype == "bf16" and not (batch == 1 and transpose_a)
     view = ((("i", batch),) if batch > 1 else ()) + (("m", m), ("n", n))
     # several matrices: their number is read at run time; one: a's leading extent (rows, or the
     # reduction with transpose_a)
@@ -82,14 +87,23 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
                    for operand, size in (("b", k * n), ("y", m * n)))
         lanes = [cb.lanes(j) for j in range(cb.size)]
 
-        def a_operand(i, kk):
-            index = affine(b, [(kk[0], m), (row0, 1)], i) if transpose_a else affine(b, [(row0, k), (kk[0], 1)], i * k)
-            return to_f32(b, broadcast(b, load_scalar(b, a, index, element)))
+        def a_scalar(i, kk):
+            index = affine(b, [(kk, m), (row0, 1)], i) if transpose_a else affine(b, [(row0, k), (kk, 1)], i * k)
+            return load_scalar(b, a, index, element)
 
-        def b_operand(j, kk):
-            return to_f32(b, load_vector(b, bmat, affine(b, [(kk[0], n), (col0, 1)], j * LANES), lanes[j], vty=vector))
+        def b_row(j, kk):
+            return load_vector(b, bmat, affine(b, [(kk, n), (col0, 1)], j * LANES), lanes[j], vty=vector)
 
-        acc = emit_fma_tile(b, rb.size, cb.size, [(reduction, False)], a_operand, b_operand)
+        def a_pair(i, kk):
+            return b.load(elem_ptr(b, a, affine(b, [(row0, k), (kk, 1)], i * k), element), typ=I32, align=2)
+
+        if pairs:
+            acc = _bf16_pairs_tile(b, rb.size, cb.size, k, a_scalar, None if transpose_a else a_pair, b_row,
+                                   lambda builder, x, w, acc: dot_bf16(builder, x, w, acc, dpbf16))
+        else:
+            acc = emit_fma_tile(b, rb.size, cb.size, [(reduction, False)],
+                                lambda i, kk: to_f32(b, broadcast(b, a_scalar(i, kk[0]))),
+                                lambda j, kk: to_f32(b, b_row(j, kk[0])))
         for i in range(rb.size):
             for j in range(cb.size):
                 row, col = affine(b, [(row0, 1)], i), affine(b, [(col0, 1)], j * LANES)
@@ -102,6 +116,38 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
     else:   # the runtime axis must come first
         _split_tiles(kf, [rows, vector_blocks(n, GEMM_VECTORS)],
                      lambda row0, vec0, rb, cb: tile(0, row0, vec0, None, rb, cb))
+
+
+def _bf16_pairs_tile(b: ir.IRBuilder, rows: int, cols: int, k: int, a_scalar, a_pair, b_row, accumulate):
+    """The GEMM tile on bfloat16 k-pairs: per pair p, a[i, 2p..2p+1] broadcast as one 32-bit pair and
+    rows 2p and 2p+1 of b interleaved, so each float32 lane adds its column's two products (an odd k
+    is paired with a zero). `a_pair(i, 2p)`: the pair as one i32 where a's rows are contiguous, or None."""
+    zero = ir.Constant(I16, 0)
+
+    def pair_of(i, p):
+        whole = not isinstance(p, int) or 2 * p + 1 < k
+        if whole and a_pair is not None:          # a's two elements are adjacent: one 32-bit load
+            pair = a_pair(i, affine(b, [(p, 2)]))
+        else:
+            first = a_scalar(i, affine(b, [(p, 2)]))
+            second = a_scalar(i, affine(b, [(p, 2)], 1)) if whole else zero
+            pair = b.bitcast(b.insert_element(b.insert_element(ir.Constant(ir.VectorType(I16, 2), None), first,
+                                                               ir.Constant(I32, 0)), second, ir.Constant(I32, 1)), I32)
+        return b.bitcast(broadcast(b, pair), ir.VectorType(I16, 2 * LANES))
+
+    def rows_of(j, p):
+        even = b_row(j, affine(b, [(p, 2)]))
+        odd = b_row(j, affine(b, [(p, 2)], 1)) if not isinstance(p, int) or 2 * p + 1 < k else \
+            ir.Constant(even.type, None)
+        return shuffle(b, even, odd, [lane // 2 + (lane % 2) * LANES for lane in range(2 * LANES)])
+
+    full, odd = divmod(k, 2)
+    acc = emit_fma_tile(b, rows, cols, [(full, False)], lambda i, kk: pair_of(i, kk[0]),
+                        lambda j, kk: rows_of(j, kk[0]), accumulate=accumulate) if full else None
+    if odd:
+        acc = emit_fma_tile(b, rows, cols, [(1, True)], lambda i, _: pair_of(i, full), lambda j, _: rows_of(j, full),
+                            init=(lambda i, j: acc[i][j]) if acc else None, accumulate=accumulate)
+    return acc
 
 
 def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue, runtime_rows: bool,
