@@ -31,6 +31,7 @@ def test_names_types_and_numpy():
     assert promote_types([bfloat16], [2]) is bfloat16                           # a Python float never widens
     t = half([1.0, 2.5], bfloat16)
     assert t.dtype is ms.bfloat16 and t.asnumpy().view(np.uint16).tolist() == [0x3F80, 0x4020]
+    assert (t.half().dtype, t.half().bfloat16().dtype, t.float().dtype) == (float16, bfloat16, float32)
 
 
 def test_ir_text_round_trip():
