@@ -15,7 +15,11 @@ by each op's flops rule), cold and cached compile time (each in a new process, t
 an empty disk cache), ms/step of the native step on 1 thread and on all threads (median of timed
 rounds after warm-up), its GFLOP/s and share of the FP32 FMA peak measured now (one core's peak
 times the threads used), and PyTorch eager's ms/step on the same network with the same weights
-when torch is installed (its eval logits are first checked against graphc's). The FLOPs count a
+when torch is installed (its eval logits are first checked against graphc's). Then, for the CNNs
+(unless --no-amp), the amp table: the step at amp level O2 in bfloat16 (graphc.amp.build_train_network,
+batch norm and the loss in float32, no loss scale) on all threads, against graphc's float32 step and
+PyTorch eager under autocast(bfloat16) in the same run, with the instruction path graphc's half-type
+kernels take on this CPU. The FLOPs count a
 convolution as the direct algorithm does (2 per tap), also where graphc runs Winograd's, which
 multiplies less: there GFLOP/s and % of peak are effective rates, the work the step stands for.
 """
@@ -34,6 +38,8 @@ from peak import fma_peak_gflops  # noqa: E402
 
 import graphc  # noqa: E402
 from graphc import Tensor, nn  # noqa: E402
+from graphc.amp import build_train_network  # noqa: E402
+from graphc.codegen.machine import half_path  # noqa: E402
 from graphc.inspect import graph_stats  # noqa: E402
 from graphc.jit import trace  # noqa: E402
 from graphc.models import mobilenet_v2, resnet18, resnet20  # noqa: E402
@@ -59,10 +65,13 @@ def make_network(name, seed=0):
     return MODELS[name][0]()
 
 
-def make_train_step(network):
+AMP_MODELS = ("resnet20", "resnet18", "mobilenet_v2")
+
+
+def make_train_step(network, amp_level="O0"):
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     optimizer = nn.Momentum(network.trainable_params(), learning_rate=0.01, momentum=0.9)
-    return nn.TrainOneStepCell(nn.WithLossCell(network, loss), optimizer).set_train(True)
+    return build_train_network(network, optimizer, loss, level=amp_level, loss_scale_manager=None).set_train(True)
 
 
 def batch(name, seed=1):
@@ -95,15 +104,15 @@ def _compile_in_new_process(name, cache_dir):
     return float(run.stdout.split()[-1])
 
 
-def graphc_ms(name, threads, rounds, steps):
+def graphc_ms(name, threads, rounds, steps, amp_level="O0"):
     graphc.set_context(mode=graphc.GRAPH_MODE, backend="llvm", num_threads=threads)
     images, labels = (Tensor(a) for a in batch(name))
-    step = make_train_step(make_network(name))
+    step = make_train_step(make_network(name), amp_level)
     step.compile(images, labels)
     return ms_per_step(lambda: step(images, labels), rounds, steps, warmup=3)
 
 
-def torch_ms(name, rounds, steps):
+def torch_ms(name, rounds, steps, thread_counts=None, autocast=False):
     """PyTorch eager on 1 thread and on all cores, when torch is installed ({} otherwise)."""
     try:
         import torch_models
@@ -117,8 +126,8 @@ def torch_ms(name, rounds, steps):
     got = torch_models.eval_logits(network, images[:4])
     assert np.allclose(got, expected, rtol=1e-3, atol=1e-4 * np.abs(expected).max()), "torch twin differs"
     rows = {}
-    for threads in sorted({1, os.cpu_count()}):
-        step = torch_models.train_step_fn(make_network(name), threads=threads)
+    for threads in thread_counts or sorted({1, os.cpu_count()}):
+        step = torch_models.train_step_fn(make_network(name), threads=threads, autocast=autocast)
         rows[threads] = ms_per_step(lambda: step(images, labels), rounds, steps, warmup=3)
     return rows
 
@@ -128,6 +137,7 @@ def main():
     parser.add_argument("--models", nargs="+", choices=tuple(MODELS), default=list(MODELS))
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=5, help="steps per timed round")
+    parser.add_argument("--no-amp", action="store_true", help="skip the mixed-precision table")
     args = parser.parse_args()
 
     cores = os.cpu_count()
@@ -148,6 +158,21 @@ def main():
             print(f"{name:<14}{'x'.join(map(str, MODELS[name][1])):>12}{flops / 1e9:>11.2f}"
                   f"{f'{cold:.1f} / {cached:.2f}':>23}{threads:>8}{ms:>10.1f}{gflops:>9.1f}"
                   f"{gflops / (peak * threads):>8.1%}{torch_cell}", flush=True)
+    amp_models = [name for name in args.models if name in AMP_MODELS]
+    if amp_models and not args.no_amp:
+        amp_table(amp_models, cores, args.rounds, args.steps)
+
+
+def amp_table(names, threads, rounds, steps):
+    """ms/step at O2 bfloat16 against float32 and PyTorch autocast(bfloat16), all on `threads` threads."""
+    print(f"\nmixed precision, {threads} threads; graphc's half-type kernels here: {half_path()}")
+    print(f"{'model':<14}{'fp32 ms':>9}{'O2 bf16 ms':>12}{'fp32/O2':>9}{'torch bf16 ms':>15}{'torch/O2':>10}")
+    for name in names:
+        fp32 = graphc_ms(name, threads, rounds, steps)
+        amp = graphc_ms(name, threads, rounds, steps, amp_level="O2")
+        torch_amp = torch_ms(name, rounds, steps, [threads], autocast=True).get(threads)
+        torch_cells = f"{torch_amp:>15.1f}{torch_amp / amp:>10.2f}" if torch_amp else f"{'-':>15}{'-':>10}"
+        print(f"{name:<14}{fp32:>9.1f}{amp:>12.1f}{fp32 / amp:>9.2f}{torch_cells}", flush=True)
 
 
 if __name__ == "__main__":

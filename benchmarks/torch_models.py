@@ -129,8 +129,10 @@ def torch_model(net) -> nn.Module:
     return model
 
 
-def train_step_fn(net, lr=0.01, momentum=0.9, threads=None):
-    """A closure running one Momentum step of the twin of `net` on (images, labels); returns the loss."""
+def train_step_fn(net, lr=0.01, momentum=0.9, threads=None, autocast=False):
+    """A closure running one Momentum step of the twin of `net` on (images, labels); returns the loss.
+    autocast: the forward under torch.autocast('cpu', dtype=torch.bfloat16), as PyTorch users ask for
+    mixed precision."""
     if threads:
         torch.set_num_threads(threads)
     model = torch_model(net).train()
@@ -138,7 +140,8 @@ def train_step_fn(net, lr=0.01, momentum=0.9, threads=None):
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
 
     def step(images: np.ndarray, labels: np.ndarray) -> float:
-        loss = F.cross_entropy(model(torch.from_numpy(images)), torch.from_numpy(labels).long())
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = F.cross_entropy(model(torch.from_numpy(images)), torch.from_numpy(labels).long())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

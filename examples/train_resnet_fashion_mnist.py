@@ -3,10 +3,13 @@
     python examples/train_resnet_fashion_mnist.py                      # 10 epochs, batch 128
     python examples/train_resnet_fashion_mnist.py --epochs 1 --data ./fashion-mnist
     python examples/train_resnet_fashion_mnist.py --network lenet      # LeNet-5, for comparison
+    python examples/train_resnet_fashion_mnist.py --amp-level O2       # bfloat16, batch norm in float32
 
 Training images are augmented (random 28x28 crops of the image padded by 2, random horizontal flips)
 and normalised with Fashion-MNIST's mean and std; the learning rate follows a cosine from --lr down
 to 0 over the run (Momentum 0.9, weight decay 5e-4). LeNet-5 takes the images resized to 32x32.
+--amp-level is MindSpore's Model(amp_level=...): O1, O2 and O3 compute in bfloat16 (docs/mindspore.md,
+"Mixed precision"), O2 with batch norm and the loss in float32 and a dynamic loss scale.
 Fashion-MNIST is downloaded into --data from the public mirrors (or GRAPHC_FASHION_MNIST_MIRRORS,
 which may name file:// folders) unless it is already there.
 """
@@ -40,6 +43,8 @@ def main():
     parser.add_argument("--no-augment", action="store_true", help="train on the images as they are")
     parser.add_argument("--ckpt", default=None, help="checkpoint file (default: <network>_fashion_mnist.ckpt)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--amp-level", choices=("O0", "O1", "O2", "O3"), default="O0",
+                        help="mixed precision, as MindSpore's Model(amp_level=...)")
     args = parser.parse_args()
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -56,13 +61,14 @@ def main():
     optimizer = nn.Momentum(network.trainable_params(), learning_rate=learning_rates, momentum=0.9,
                             weight_decay=args.weight_decay)
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
-    model = Model(network, loss_fn=loss, optimizer=optimizer, metrics={"acc"})
+    model = Model(network, loss_fn=loss, optimizer=optimizer, metrics={"acc"}, amp_level=args.amp_level)
 
     start = time.perf_counter()
     model.train(args.epochs, train, callbacks=[LossMonitor(learning_rates, steps)])
     minutes = (time.perf_counter() - start) / 60
     accuracy = model.eval(test)["acc"]
-    print(f"{args.network}: test accuracy {accuracy:.4f} after {args.epochs} epochs ({minutes:.1f} min of training)")
+    print(f"{args.network} at {args.amp_level}: test accuracy {accuracy:.4f} after {args.epochs} epochs "
+          f"({minutes:.1f} min of training)")
     checkpoint = args.ckpt or f"{args.network}_fashion_mnist.ckpt"
     save_checkpoint(network, checkpoint)
     print(f"saved {checkpoint}")

@@ -6,7 +6,7 @@ from .errors import GraphcError
 from .faces import lookup as _lookup
 from .tracing import Tensor, tensor
 from .sparse import COOTensor, CSRTensor, RowTensor
-from .types import bool_, float32, float64, int32, int64
+from .types import bfloat16, bool_, float16, float32, float64, int32, int64
 from .nn.parameter import Parameter, ParameterTuple
 from .jit import jit
 from .profiler import Profiler
@@ -32,7 +32,7 @@ __getattr__ = _lookup(__name__, "graphc.common", "graphc.train")
 
 __all__ = ["COOTensor", "CSRTensor", "GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter",
            "ParameterTuple", "RowTensor", "Tensor",
-           "bool_", "communication", "float32", "float64", "get_auto_parallel_context", "get_context", "get_seed",
+           "bfloat16", "bool_", "communication", "float16", "float32", "float64", "get_auto_parallel_context", "get_context", "get_seed",
            "grad", "int32", "int64", "jit", "models", "nn", "ops", "reset_auto_parallel_context",
            "set_auto_parallel_context", "set_context", "set_seed", "tensor", "value_and_grad"]
 __version__ = "0.1.0"

@@ -26,7 +26,7 @@ from .ir.text import ParseError, parse_graph, print_graph
 from .ir.verify import VerifyError, verify
 from .jit import JitFunction, trace
 from .nn.cell import Cell
-from .compiler import chosen_pipeline, with_autodiff
+from .compiler import chosen_pipeline, with_required_passes
 from .passes import parse_pipeline, run_pipeline
 from .types import DTYPES, TensorType
 
@@ -262,7 +262,7 @@ def _stage_graphs(graph: Graph, wanted: set[str] | None, pipeline: str):
 
     visit("traced", graph)
     if wanted is None or wanted - {"traced"}:
-        report = run_pipeline(graph, with_autodiff(pipeline), on_stage=visit)
+        report = run_pipeline(graph, with_required_passes(pipeline, graph), on_stage=visit)
         visit("optimized", graph)
     unknown = sorted((wanted or set()) - set(stages))
     if unknown:

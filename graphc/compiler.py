@@ -24,6 +24,7 @@ from .ir.verify import verify as verify_graph
 from .ops import collective
 from .passes import DEFAULT_PIPELINE, PASSES, parse_pipeline, run_pipeline
 from .passes.save import StageWriter
+from .passes.widen_half import uses_half
 
 log = logging.getLogger("graphc.compiler")
 
@@ -49,7 +50,8 @@ class InterpExecutable:
 def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | None = None,
                   pipeline: str | None = None, trace_seconds: float = 0.0):
     """Optimise `graph` with `pipeline` (default: chosen_pipeline(); autodiff always runs, first
-    unless the text places it) and build an executable for it on `backend` (default: the context's).
+    unless the text places it, and widen-half after it on a graph with half types) and build an
+    executable for it on `backend` (default: the context's).
     GRAPHC_PRINT_AFTER=pass,... (or all) prints the IR after those passes to stderr. `trace_seconds`:
     how long tracing took, for the compile report."""
     backend = backend or context.get_context("backend")
@@ -60,8 +62,8 @@ def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | Non
     # pass took 60-180 ms of ResNet-20's 0.2-0.3 s of passes.
     each = env.get("GRAPHC_VERIFY_EACH")
     print_after = env.get("GRAPHC_PRINT_AFTER")
-    run_pipeline(graph, with_autodiff(chosen_pipeline() if pipeline is None else pipeline), verify=each,
-                 print_after=PASSES if "all" in print_after else print_after,
+    run_pipeline(graph, with_required_passes(chosen_pipeline() if pipeline is None else pipeline, graph),
+                 verify=each, print_after=PASSES if "all" in print_after else print_after,
                  on_stage=StageWriter(save_root, graph) if save_root else None)
     if not each:
         verify_graph(graph)
@@ -128,11 +130,19 @@ env.add_check("GRAPHC_PIPELINE", parse_pipeline)
 env.add_check("GRAPHC_PRINT_AFTER", _check_print_after)
 
 
-def with_autodiff(pipeline: str) -> str:
-    """Graphs with grad placeholders cannot run: a pipeline without autodiff gets it first."""
-    if re.search(r"(^|[(,\s])autodiff($|[),\s])", pipeline):
-        return pipeline
-    return ",".join(filter(None, ["autodiff", pipeline.strip()]))
+def with_required_passes(pipeline: str, graph: Graph | None = None) -> str:
+    """Graphs with grad placeholders cannot run, nor can kernels compute on half types: a pipeline
+    without autodiff gets it first, and one without widen-half gets it right after autodiff when
+    `graph` holds a float16 or bfloat16 value."""
+    if not _names("autodiff", pipeline):
+        pipeline = ",".join(filter(None, ["autodiff", pipeline.strip()]))
+    if graph is not None and uses_half(graph) and not _names("widen-half", pipeline):
+        pipeline = re.sub(r"(^|[(,\s])autodiff(?=$|[),\s])", r"\1autodiff,widen-half", pipeline, count=1)
+    return pipeline
+
+
+def _names(name: str, pipeline: str) -> bool:
+    return re.search(rf"(^|[(,\s]){name}($|[),\s])", pipeline) is not None
 
 
 def _save_graphs_root() -> str | None:

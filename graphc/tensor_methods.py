@@ -11,7 +11,7 @@ import math
 from . import ops
 from .ops.reduction import normalize_axes
 from .errors import GraphcError
-from .types import DType, bool_, float32, float64, int32, int64
+from .types import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 
 
 class TensorMethods:
@@ -140,6 +140,12 @@ class TensorMethods:
 
     def float(self):
         return ops.cast(self, dtype=float32)
+
+    def half(self):
+        return ops.cast(self, dtype=float16)
+
+    def bfloat16(self):
+        return ops.cast(self, dtype=bfloat16)
 
     def double(self):
         return ops.cast(self, dtype=float64)

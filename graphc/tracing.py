@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -443,6 +444,45 @@ def assigns_only_if(condition: "Tensor"):
         _assign_condition.reset(token)
 
 
+@dataclass(frozen=True)
+class Precision:
+    """What a Cell computes in under mixed precision (graphc.nn.amp): each op called inside it takes
+    its float operands cast to `dtype` (Parameters stay float32: their casts are in the graph, so
+    their gradients come back float32); with `ops` (amp's O1 white list of op names), only those
+    ops do, and their results are cast back to float32. Only float32 and half values are cast: a
+    float64 or an int one stays."""
+    dtype: DType
+    ops: frozenset | None = None
+    float32_output: bool = False       # the Cell's output is cast to float32 (amp's O1 white-list cells)
+
+    def applies_to(self, op) -> bool:
+        return not op.impure and op.name not in ("cast", "grad") and (self.ops is None or op.name in self.ops)
+
+    def cast(self, operand):
+        castable = isinstance(operand, Tensor) and (operand.dtype.is_half or operand.dtype == float32)
+        return ops.cast(operand, dtype=self.dtype) if castable and operand.dtype != self.dtype else operand
+
+
+def float32_outputs(out):
+    """A Cell's output (a Tensor or a tuple of them) with its half values cast to float32."""
+    if isinstance(out, tuple):
+        return tuple(float32_outputs(o) for o in out)
+    return ops.cast(out, dtype=float32) if isinstance(out, Tensor) and out.dtype.is_half else out
+
+
+_precision: ContextVar["Precision | None"] = ContextVar("graphc_precision", default=None)
+
+
+@contextmanager
+def computed_in(precision: "Precision | None"):
+    """Ops called inside compute as `precision` says (None: as the enclosing one says)."""
+    token = _precision.set(precision or _precision.get())
+    try:
+        yield
+    finally:
+        _precision.reset(token)
+
+
 def _promoted(op, operands) -> list:
     """The operands with those of `op.promote` brought to one dtype, as MindSpore's implicit type
     promotion does: tensors of another dtype are cast (a node while tracing), Python scalars are
@@ -464,6 +504,14 @@ def _promoted(op, operands) -> list:
 
 
 def bind(op, operands, attrs):
+    precision = _precision.get()
+    if precision is None or not precision.applies_to(op):
+        return _bind(op, operands, attrs)
+    result = _bind(op, [precision.cast(o) for o in operands], attrs)
+    return float32_outputs(result) if precision.ops is not None else result
+
+
+def _bind(op, operands, attrs):
     if op.impure and _assign_condition.get() is not None:
         target, value = operands
         operands = (target, ops.select(_assign_condition.get(), value, target))

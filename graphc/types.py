@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import ml_dtypes
 import numpy as np
 
 
@@ -19,11 +20,16 @@ class DType:
 
     def __str__(self) -> str:
         """MindSpore's spelling, which programs print: Float32, Int64, Bool."""
-        return self.name.capitalize().rstrip("_")
+        return self.name.capitalize().rstrip("_").replace("Bf", "BF")
 
     @property
     def is_float(self) -> bool:
-        return np.issubdtype(self.np, np.floating)
+        return self.is_half or np.issubdtype(self.np, np.floating)
+
+    @property
+    def is_half(self) -> bool:
+        """float16 or bfloat16: storage types whose arithmetic is done in float32 (docs/ir.md)."""
+        return self.short in ("f16", "bf16")
 
     @property
     def itemsize(self) -> int:
@@ -35,8 +41,12 @@ float64 = DType("float64", "f64", np.float64)
 int32 = DType("int32", "i32", np.int32)
 int64 = DType("int64", "i64", np.int64)
 bool_ = DType("bool_", "bool", np.bool_)
+# NumPy has no bfloat16: arrays of it are ml_dtypes.bfloat16 (a NumPy dtype whose ufuncs compute in
+# float32 and round); `array.view(np.uint16)` shows the bits MindSpore's checkpoints store.
+float16 = DType("float16", "f16", np.float16)
+bfloat16 = DType("bfloat16", "bf16", ml_dtypes.bfloat16)
 
-DTYPES = (float32, float64, int32, int64, bool_)
+DTYPES = (float32, float64, int32, int64, bool_, float16, bfloat16)
 _BY_SHORT = {d.short: d for d in DTYPES}
 _BY_NUMPY = {np.dtype(d.np): d for d in DTYPES}
 
@@ -110,7 +120,7 @@ def parse_type(text: str) -> TensorType | TupleType:
 
 
 # -- implicit type promotion (MindSpore 2.x, measured on 2.10) ----------------------------------------
-_KIND = {bool_: 0, int32: 1, int64: 1, float32: 2, float64: 2}     # bool < int < float
+_KIND = {bool_: 0, int32: 1, int64: 1, float16: 2, bfloat16: 2, float32: 2, float64: 2}    # bool < int < float
 _DEFAULT_OF_KIND = {0: bool_, 1: int64, 2: float32}                # a Python bool, int, float alone
 
 
@@ -127,6 +137,8 @@ def promote_types(dtypes, scalar_kinds=()) -> DType:
     float32, bool tensor + 1 is int64) and never widens (float32 tensor * 2.5 stays float32)."""
     dtypes = list(dtypes)
     common = max(dtypes, key=lambda d: (_KIND[d], d.itemsize)) if dtypes else None
+    if {float16, bfloat16} <= set(dtypes) and common.is_half:      # neither holds the other: float32
+        common = float32
     kind = max(scalar_kinds, default=-1)
     if common is None or kind > _KIND[common]:
         return _DEFAULT_OF_KIND[max(kind, 0)]

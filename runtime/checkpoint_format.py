@@ -27,6 +27,7 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
+import ml_dtypes
 import numpy as np
 
 from .atomic_file import atomic_write_bytes
@@ -37,6 +38,7 @@ TENSOR_TYPES = {
     "Int8": np.int8, "Int16": np.int16, "Int32": np.int32, "Int64": np.int64,
     "UInt8": np.uint8, "UInt16": np.uint16, "UInt32": np.uint32, "UInt64": np.uint64,
     "Float16": np.float16, "Float32": np.float32, "Float64": np.float64,
+    "BFloat16": ml_dtypes.bfloat16,          # raw little-endian bits, as MindSpore 2.10 stores them
 }
 _TYPE_NAMES = {np.dtype(t): name for name, t in TENSOR_TYPES.items()}
 

@@ -22,6 +22,7 @@ import numpy as np
 import graphc
 from graphc import nn
 from graphc.errors import ArgumentError, SinkError
+from graphc.nn.amp import auto_mixed_precision, check_level, level_loss_scale_manager
 from graphc.nn.loss_scale import LossScaleManager
 from graphc.tracing import Tensor
 
@@ -41,7 +42,10 @@ class Model:
                  eval_indexes=None, amp_level="O0", boost_level="O0", **kwargs):
         _check_options(kwargs)
         _check_levels(amp_level, kwargs.get("acc_level", boost_level))        # acc_level: boost_level's old name
-        self._loss_scale_manager = _loss_scale_manager(kwargs.get("loss_scale_manager"), optimizer)
+        manager = kwargs.get("loss_scale_manager")
+        if amp_level != "O0":
+            network, manager = _mixed_precision(network, optimizer, amp_level, kwargs)
+        self._loss_scale_manager = _loss_scale_manager(manager, optimizer)
         self._network, self._loss_fn, self._optimizer = network, loss_fn, optimizer
         self._metrics = get_metrics(metrics) if metrics else {}
         self._train_network = self._build_train_network()
@@ -251,21 +255,18 @@ class Model:
         return self._network(*(x if isinstance(x, Tensor) else Tensor(x) for x in predict_data))
 
 
-_AMP_LEVELS = ("O0", "O1", "O2", "O3", "auto")
 _BOOST_LEVELS = ("O0", "O1", "O2")
-# keep_batchnorm_fp32 and boost_config_dict tune float16 casts and boost mode: at O0, where graphc
-# runs, MindSpore applies neither, so they are accepted and change nothing, as there.
+# keep_batchnorm_fp32 chooses between O2 and O3 (at O0 and O1 MindSpore ignores it, as graphc does);
+# boost_config_dict tunes boost mode, which graphc refuses unless O0, where it changes nothing.
 _MODEL_OPTIONS = ("loss_scale_manager", "keep_batchnorm_fp32", "boost_config_dict", "acc_level")
 
 
 def _check_levels(amp_level, boost_level) -> None:
-    """O0 (float32, no boost) is what graphc runs; the other levels are refused with the reason."""
-    if amp_level not in _AMP_LEVELS:
-        raise ArgumentError(f"Model: The amp level {amp_level} is not supported; amp_level must be one of "
-                            f"{', '.join(_AMP_LEVELS)}")
-    if amp_level != "O0":
-        raise ArgumentError(f"Model: amp_level={amp_level!r} asks for mixed precision (float16 compute), which graphc "
-                            "does not support yet (issue 23); use amp_level='O0' to train in float32")
+    """amp O0 to O3 run (graphc.nn.amp); boost levels other than O0 are refused with the reason."""
+    if amp_level == "auto":
+        raise ArgumentError("Model: amp_level='auto' (MindSpore's per-primitive lists, applied when its graph is "
+                            "compiled) is not supported; use 'O1', 'O2' or 'O3'")
+    check_level(amp_level, "Model")
     if boost_level not in _BOOST_LEVELS:
         raise ArgumentError(f"Model: boost_level={boost_level!r} is not valid; it must be one of "
                             f"{', '.join(_BOOST_LEVELS)}")
@@ -273,6 +274,20 @@ def _check_levels(amp_level, boost_level) -> None:
         raise ArgumentError(f"Model: boost_level={boost_level!r} is not supported: MindSpore's boost mode changes the "
                             "training (gradient freezing, fewer batch norms, other optimizers) to run faster on "
                             "Ascend, and graphc has none of it; use boost_level='O0'")
+
+
+def _mixed_precision(network, optimizer, amp_level: str, kwargs: dict):
+    """(the network at amp_level in bfloat16, graphc's half type on the CPU; the loss-scale manager),
+    the level as MindSpore's Model takes it: keep_batchnorm_fp32 turns O2 into O3 and back, and O2
+    scales the loss with a DynamicLossScaleManager unless loss_scale_manager is given (None included)."""
+    if optimizer is None:
+        raise ArgumentError(f"Model: amp_level={amp_level!r} needs an optimizer: mixed precision applies to the "
+                            "training network Model builds; pass amp_level='O0' or an optimizer")
+    keep_bn = kwargs.get("keep_batchnorm_fp32")
+    if amp_level in ("O2", "O3") and keep_bn is not None:
+        amp_level = "O2" if keep_bn else "O3"
+    manager = kwargs["loss_scale_manager"] if "loss_scale_manager" in kwargs else level_loss_scale_manager(amp_level)
+    return auto_mixed_precision(network, amp_level), manager
 
 
 def _check_options(kwargs: dict) -> None:

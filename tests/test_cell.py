@@ -198,13 +198,13 @@ def test_add_flags_sets_attributes_and_records_them():
     assert all(cell.fp32 is True for _, cell in net.cells_and_names())
 
 
-def test_to_float32_returns_the_cell_and_half_types_are_refused():
+def test_to_float_returns_the_cell_with_mindspores_flags_and_refuses_other_types():
     dense = nn.Dense(2, 2)
     assert dense.to_float(graphc.float32) is dense and dense.get_flags()["fp32"] is True
-    with pytest.raises(ArgumentError, match="has no half-precision types yet .* mixed-precision"):
-        dense.to_float(np.float16)
-    with pytest.raises(ArgumentError, match="dst_type must be float32, float16 or bfloat16"):
-        dense.to_float(graphc.float64)
+    assert dense.to_float(graphc.float16).get_flags() == {"fp32": False, "fp16": True, "bf16": False}
+    for wrong in (np.float16, graphc.float64):
+        with pytest.raises(ArgumentError, match="dst_type must be float32, float16 or bfloat16"):
+            dense.to_float(wrong)
 
 
 def test_init_parameters_data_maps_each_parameter_to_itself_filled():

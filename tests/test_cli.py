@@ -229,7 +229,7 @@ def test_inspect_names_an_op_without_a_flops_rule():
 @pytest.mark.parametrize("args, expected", [
     ([f"{MLP}:net"], r"takes inputs \(x\) but 0 --input flag\(s\) were given.*e\.g\. --input x:f32\["),
     ([f"{MLP}:step", "--input", X], r"takes inputs \(x, target\).*--input target:"),
-    ([f"{MLP}:net", "--input", "x:f16[2,8]"], r"bad --input 'x:f16\[2,8\]'.*f32 f64 i32 i64 bool"),
+    ([f"{MLP}:net", "--input", "x:f8[2,8]"], r"bad --input 'x:f8\[2,8\]'.*f32 f64 i32 i64 bool f16 bf16"),
     ([f"{MLP}:net", "--input", "x:float32[2,8]"], r"bad --input"),
     ([f"{MLP}:net", "--input", "x:f32[2,,8]"], r"bad --input"),
     ([f"{MLP}:net", "--input", "x=f32[2,8]"], r"bad --input"),

@@ -112,7 +112,7 @@ MISSING = [   # (a renamed path to an API graphc lacks, written here so that the
     (lambda: graphc.nn.Transformer, "MindSpore's mindspore.nn.Transformer"),
     (lambda: graphc.ops.fft, "MindSpore's mindspore.ops.fft"),
     (lambda: graphc.export_graph_to_onnx, "MindSpore's mindspore.export_graph_to_onnx"),
-    (lambda: graphc.amp.auto_mixed_precision, "MindSpore's mindspore.amp.auto_mixed_precision"),
+    (lambda: graphc.amp.custom_mixed_precision, "MindSpore's mindspore.amp.custom_mixed_precision"),
     (lambda: graphc.dataset.vision.RandomColorAdjust, "MindSpore's mindspore.dataset.vision.RandomColorAdjust"),
     (lambda: graphc.train.callback.SummaryLandscape, "MindSpore's mindspore.train.callback.SummaryLandscape"),
     (lambda: graphc.context.set_ps_context, "MindSpore's mindspore.context.set_ps_context"),

@@ -107,13 +107,13 @@ def test_a_loss_without_an_optimizer_is_refused_at_train():
 
 
 # -- amp_level, boost_level and Model's keywords ---------------------------------------------------------------
-def test_amp_level_o0_trains_in_float32_and_the_others_are_refused():
+def test_amp_level_o0_trains_in_float32_and_o4_and_auto_are_refused():
+    """O1 to O3: tests/test_amp.py."""
     np.testing.assert_allclose(trained(amp_level="O0", boost_level="O0", keep_batchnorm_fp32=False),
                                sgd_reference(), rtol=1e-5)
-    for level in ("O1", "O2", "O3", "auto"):
-        with pytest.raises(GraphcError, match=rf"test_model_forms.py:\d+: Model: amp_level='{level}' asks for mixed "
-                                              r"precision.*not support yet \(issue 23\); use amp_level='O0'"):
-            trained(amp_level=level)
+    with pytest.raises(GraphcError, match=r"test_model_forms.py:\d+: Model: amp_level='auto' .* is not supported; "
+                                          r"use 'O1', 'O2' or 'O3'"):
+        trained(amp_level="auto")
     with pytest.raises(GraphcError, match="The amp level O4 is not supported; amp_level must be one of O0, O1"):
         trained(amp_level="O4")
 

@@ -3,7 +3,10 @@
 An op's lowering is a scalar expression, e.g. relu is `lambda e, x: e.max(x, e.const(0.0))`;
 `VectorEmitter` evaluates it on `<16 x T>` values, so any chain of elementwise ops composes into
 one loop body. Values are LLVM vectors whose element type tells the graphc dtype: float (f32),
-double (f64), i32, i64, i1 (bool). `const(c)` is weakly typed, as Python scalars are in graphc:
+double (f64), i32, i64, i1 (bool), half (f16) and i16 (bf16, its bits). Half values are only
+stored, loaded and cast: the widen-half pass leaves every computation on them in float32, and
+casts convert in registers (F16C's vcvtph2ps/vcvtps2ph for float16, shifts and round to nearest
+even for bfloat16). `const(c)` is weakly typed, as Python scalars are in graphc:
 it takes the type of the other operand (or the dtype of the node being lowered).
 
 Semantics follow the ops' NumPy references: IEEE add/sub/mul/div/sqrt round exactly as NumPy does
@@ -15,13 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from llvmlite import ir
 
-from ..types import DType, bool_, float32, float64, int32, int64
+from ..types import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from . import philox, vecmath
-from .kernels.simd import F32, F64, I1, I8, I32, I64, LANES, call_intrinsic
+from .kernels.simd import F16, F32, F64, I1, I8, I16, I32, I64, LANES, call_intrinsic, f32_to_half, half_to_f32
 
-_ELEMENTS = {float32: F32, float64: F64, int32: I32, int64: I64, bool_: I1}
+_ELEMENTS = {float32: F32, float64: F64, int32: I32, int64: I64, bool_: I1, float16: F16, bfloat16: I16}
 _DTYPES = {str(ty): dtype for dtype, ty in _ELEMENTS.items()}
 _FLOAT_PREDICATES = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
@@ -81,6 +85,8 @@ class VectorEmitter:
 
     def constant(self, value, dtype: DType) -> ir.Value:
         ty = vector_type(dtype)
+        if dtype == bfloat16:                       # held as its bits
+            return ir.Constant(ty, int(np.array(value, bfloat16.np).view(np.uint16)))
         return ir.Constant(ty, bool(value) if dtype == bool_ else value if dtype.is_float else int(value))
 
     def typed(self, *values) -> list[ir.Value]:
@@ -216,7 +222,8 @@ class VectorEmitter:
         return self.b.select(cond, x, y)
 
     def cast(self, x, dtype: DType):
-        (x,) = self.typed(x)
+        if isinstance(x, Weak):
+            x = self.constant(x.value, self.dtype if not self.dtype.is_half else float32)
         return _convert(self.b, x, dtype_of(x), dtype)
 
     # -- helpers --------------------------------------------------------------------------------
@@ -252,10 +259,14 @@ def _is_float(value: ir.Value) -> bool:
 
 
 def _convert(b: ir.IRBuilder, x: ir.Value, source: DType, target: DType) -> ir.Value:
-    """NumPy's astype between graphc dtypes, lane by lane."""
+    """NumPy's astype between graphc dtypes, lane by lane; half types through float32."""
     ty = vector_type(target)
     if source == target:
         return x
+    if source.is_half:
+        return _convert(b, half_to_f32(b, x), float32, target)
+    if target.is_half:
+        return f32_to_half(b, _convert(b, x, source, float32), target.short)
     if target == bool_:
         zero = ir.Constant(x.type, 0.0 if source.is_float else 0)
         return b.fcmp_unordered("!=", x, zero) if source.is_float else b.icmp_unsigned("!=", x, zero)
@@ -270,3 +281,4 @@ def _convert(b: ir.IRBuilder, x: ir.Value, source: DType, target: DType) -> ir.V
         # x86 (LLVM calls those lanes poison, which only matters when it can fold a constant).
         return b.fptosi(x, ty)
     return b.sext(x, ty) if ty.element.width > x.type.element.width else b.trunc(x, ty)
+

@@ -18,6 +18,7 @@ from llvmlite import ir
 
 from ..ops.indexing import pack_offsets
 from ..ops.join import slab_offsets
+from ..ops.nn import is_pointwise
 from ..types import TensorType, float32
 from .kernels.axis import emit_argmax, emit_softmax
 from .kernels.batch_stats import emit_batch_stats, emit_channel_sums
@@ -29,6 +30,7 @@ from .kernels.conv_depthwise import emit_depthwise_conv2d, emit_depthwise_grad_f
 from .kernels.conv_filter import emit_conv2d_grad_filter
 from .kernels.epilogue import IDENTITY
 from .kernels.matmul import emit_matmul
+from .machine import has_dpbf16
 from .kernels.movement import Strided, emit_concat, emit_gather, emit_gather_grad, emit_one_hot, emit_strided_copy, \
     emit_zero_ranges, row_major_strides
 from .kernels.pool import PoolGeometry, emit_avg_pool2d, emit_avg_pool2d_grad, emit_max_pool2d, \
@@ -47,11 +49,14 @@ class Unsupported(Exception):
 class KernelSpec:
     """`emit(module, name, hook)` adds the kernel (hook: an Epilogue, a regions.Prologue or None).
     `inputs[i]` is the kernel operand op operand i binds to (None: not read); `output` receives
-    the result; `hook` is the fusion the kernel takes (EPILOGUE, PROLOGUE or None)."""
+    the result; `hook` is the fusion the kernel takes (EPILOGUE, PROLOGUE or None). `half_epilogue`:
+    the kernel stores whatever vector its epilogue returns, so an epilogue ending in a half type
+    (a float32 conv followed by the cast widen-half puts after it) writes halves directly."""
     emit: Callable[[ir.Module, str, object], Kernel]
     inputs: tuple[str | None, ...]
     output: str
     hook: str | None = None
+    half_epilogue: bool = False
 
 
 ALIAS = KernelSpec(lambda module, name, hook: None, ("x",), "x")   # the result shares its operand's buffer
@@ -164,25 +169,27 @@ class KernelLibrary:
 
     # -- convolution ----------------------------------------------------------------------------------
     def conv2d(self, x: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation, group) -> KernelSpec:
-        geo = _conv_geometry("conv2d", x, w.shape, stride, pad, dilation, group)
+        geo = _conv_geometry("conv2d", x, w.shape, stride, pad, dilation, group, half=True)
         if _pointwise(geo):           # y[n] = w [O, C] @ x[n] [C, H·W]
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.out_channels, geo.in_channels, geo.height * geo.width, epilogue=hook or IDENTITY,
-                batch=geo.batch), ("b", "a"), "y", EPILOGUE)
+                batch=geo.batch, dtype=out.dtype.short, dpbf16=has_dpbf16()), ("b", "a"), "y", EPILOGUE,
+                half_epilogue=True)
         emit = emit_depthwise_conv2d if is_depthwise(geo) else emit_conv2d
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
-                          ("x", "w"), "y", EPILOGUE)
+                          ("x", "w"), "y", EPILOGUE, half_epilogue=True)
 
     def conv2d_grad_input(self, dy: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation,
                           group) -> KernelSpec:
-        geo = _conv_geometry("conv2d_grad_input", out, w.shape, stride, pad, dilation, group, dy)
+        geo = _conv_geometry("conv2d_grad_input", out, w.shape, stride, pad, dilation, group, dy, half=True)
         if _pointwise(geo):           # dx[n] = w.T [C, O] @ dy[n] [O, H·W]
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.in_channels, geo.out_channels, geo.height * geo.width, transpose_a=True,
-                epilogue=hook or IDENTITY, batch=geo.batch), ("b", "a"), "y", EPILOGUE)
+                epilogue=hook or IDENTITY, batch=geo.batch, dtype=out.dtype.short, dpbf16=has_dpbf16()),
+                ("b", "a"), "y", EPILOGUE, half_epilogue=True)
         emit = emit_depthwise_grad_input if is_depthwise(geo) else emit_conv2d_grad_input
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
-                          ("dy", "w"), "dx", EPILOGUE)
+                          ("dy", "w"), "dx", EPILOGUE, half_epilogue=True)
 
     def conv2d_grad_filter(self, dy: TensorType, x: TensorType, out: TensorType, *, stride, pad, dilation,
                            group) -> KernelSpec:
@@ -194,11 +201,14 @@ class KernelLibrary:
     # -- dense ------------------------------------------------------------------------------------------
     def matmul(self, a: TensorType, b: TensorType, out: TensorType, *, transpose_a: bool,
                transpose_b: bool) -> KernelSpec:
-        _float32("matmul", a, b)
+        if not (a.dtype == b.dtype == out.dtype and a.dtype.is_half):
+            _float32("matmul", a, b)
         m, n = out.shape
         k = a.shape[0] if transpose_a else a.shape[1]
         return KernelSpec(lambda module, name, hook: emit_matmul(module, name, m, k, n, transpose_a, transpose_b,
-                                                                 hook or IDENTITY), ("a", "b"), "y", EPILOGUE)
+                                                                 hook or IDENTITY, dtype=out.dtype.short,
+                                                                 dpbf16=has_dpbf16()), ("a", "b"), "y", EPILOGUE,
+                          half_epilogue=True)
 
     # -- pooling ----------------------------------------------------------------------------------------
     def max_pool2d(self, x: TensorType, out: TensorType, *, kernel, stride, pad) -> KernelSpec:
@@ -236,8 +246,8 @@ class KernelLibrary:
             raise Unsupported(str(error)) from None
 
         def emit(module, name, hook):
-            inputs, prologue = (hook.inputs, hook.apply) if hook else (("x",), None)
-            return emit_reduce(module, name, x.shape, axes, kind, inputs, prologue, x.dtype.short)
+            inputs, prologue, dtypes = (hook.inputs, hook.apply, hook.dtypes) if hook else (("x",), None, ())
+            return emit_reduce(module, name, x.shape, axes, kind, inputs, prologue, x.dtype.short, dtypes)
         return KernelSpec(emit, ("x",), "y", PROLOGUE)
 
     def sparse_softmax_cross_entropy(self, logits: TensorType, labels: TensorType, out: TensorType) -> KernelSpec:
@@ -261,17 +271,18 @@ def _float32(op: str, *types: TensorType) -> None:
             raise Unsupported(f"{op} has float32 kernels only, got {t}; cast the operands to float32")
 
 
-def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group, *others) -> ConvGeometry:
-    _float32(op, x, *others)
+def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group, *others,
+                   half: bool = False) -> ConvGeometry:
+    """`half`: a pointwise convolution may take one half type (its kernel is matmul's)."""
     out_channels, _, kernel_h, kernel_w = w_shape
-    return ConvGeometry(*x.shape, out_channels, kernel_h, kernel_w, tuple(stride), tuple(pad), tuple(dilation), group)
+    geo = ConvGeometry(*x.shape, out_channels, kernel_h, kernel_w, tuple(stride), tuple(pad), tuple(dilation), group)
+    if not (half and _pointwise(geo) and x.dtype.is_half and all(t.dtype == x.dtype for t in others)):
+        _float32(op, x, *others)
+    return geo
 
 
 def _pointwise(geo: ConvGeometry) -> bool:
-    """A 1x1 convolution without stride, padding or groups over more than one image: per image a
-    GEMM, which the batched matmul runs with its register tiles."""
-    return (geo.kernel_h, geo.kernel_w, geo.stride, geo.pad, geo.group) == (1, 1, (1, 1), (0, 0, 0, 0), 1) and \
-        geo.batch > 1
+    return is_pointwise((geo.kernel_h, geo.kernel_w), geo.stride, geo.pad, geo.group, geo.batch)
 
 
 def _pool_geometry(op: str, x: TensorType, kernel, stride, pad) -> PoolGeometry:

@@ -408,7 +408,8 @@ class _Lowering:
     def _with_epilogue(self, node: Node, anchor: Node, region: Region, buffers: dict[int, Buffer]) -> None:
         spec = self._spec(anchor)
         anchor_buffers = {name: buffers[i.id] for name, i in zip(spec.inputs, anchor.inputs) if name}
-        if spec.hook == EPILOGUE and region.result.type.dtype == float32:
+        result = region.result.type.dtype
+        if spec.hook == EPILOGUE and (result == anchor.type.dtype or spec.half_epilogue and result.is_half):
             kernel = self._kernel(node, "epilogue", spec, epilogue(region, anchor, spec.output))
             sources = {region.source_name(n): buffers[n.id] for n in region.sources}
             self._call(kernel, {**anchor_buffers, **sources, spec.output: self.buffer(node)}, node,
@@ -417,13 +418,16 @@ class _Lowering:
         staged = self.temporary(anchor.type.nbytes)              # the anchor alone, then the rest as a loop
         self._call(self._kernel(node, "anchor", spec, None), {**anchor_buffers, spec.output: staged},
                    node, [anchor], ".anchor")
-        split = Region(region.domain, region.sources + [anchor], region.members, region.result)
+        used = {i.id for member in region.members for i in member.inputs}
+        split = Region(region.domain, [n for n in region.sources if n.id in used] + [anchor], region.members,
+                       region.result)
         self._loop(node, split, {**buffers, anchor.id: staged}, suffix=".epilogue")
 
     def _with_prologue(self, node: Node, anchor: Node, region: Region, buffers: dict[int, Buffer]) -> None:
         spec = self._spec(anchor)
         reduced = anchor.inputs[0]
-        fusable = all(n.type.shape == region.domain and n.type.dtype == anchor.type.dtype for n in region.sources)
+        fusable = all(n.type.shape == region.domain and (n.type.dtype == anchor.type.dtype or n.type.dtype.is_half)
+                      for n in region.sources)
         if spec.hook == PROLOGUE and fusable:
             kernel = self._kernel(node, "prologue", spec, prologue(region, reduced))
             sources = {region.source_name(n): buffers[n.id] for n in region.sources}

@@ -49,6 +49,18 @@ def host_features() -> str:
     return llvm.get_host_cpu_features().flatten()
 
 
+def has_dpbf16() -> bool:
+    """Whether LLVM's host features include AVX512-BF16 (vdpbf16ps: bfloat16 pairs into float32)."""
+    return llvm.get_host_cpu_features().get("avx512bf16", False)
+
+
+def half_path() -> str:
+    """What graphc's kernels run on half types on this CPU (benchmarks print it)."""
+    pairs = "vdpbf16ps (AVX512-BF16)" if has_dpbf16() else "bfloat16 widened in registers, 2 FMAs a pair"
+    return (f"matmul and 1x1 convolutions: {pairs}; other convolutions and the rest: float32 kernels "
+            "behind cast loops, half results stored from their epilogues; float16: F16C conversions")
+
+
 def optimize(module_ref: llvm.ModuleRef, level: int = 3, tm: llvm.TargetMachine | None = None) -> None:
     """The default module pipeline at `level` (0-3), in place; level 3 with loop and SLP vectorization."""
     tuning = llvm.create_pipeline_tuning_options(speed_level=level)

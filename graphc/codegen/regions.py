@@ -17,7 +17,7 @@ from llvmlite import ir
 
 from .. import ops
 from ..ir import Node
-from .emitter import VectorEmitter, from_storage, storage_element, to_storage
+from .emitter import VectorEmitter, Weak, dtype_of, from_storage, storage_element, to_storage
 from .kernels.contract import Kernel, Operand
 from .kernels.elementwise import Tensor, emit_elementwise
 from .kernels.epilogue import Epilogue, LanePosition, load_at, store_at
@@ -58,6 +58,9 @@ def _lowered(e: VectorEmitter, node: Node, operands: list) -> ir.Value:
     if op.lower is None:
         raise CodegenError(f"op '{node.op}' has no lowering (node %{node.id}: {node.type} from "
                            f"{', '.join(str(i.type) for i in node.inputs) or 'no operands'})")
+    if node.op != "cast" and any(not isinstance(v, Weak) and dtype_of(v).is_half for v in operands):
+        raise CodegenError(f"%{node.id} = {node.op} computes on half values ({node.type}); the widen-half pass, "
+                           "which the driver runs on graphs with half types, puts it in float32 between casts")
     e.dtype = node.type.dtype
     (value,) = e.typed(op.lower(e, *operands, **node.attrs))
     return value
@@ -98,7 +101,7 @@ def epilogue(region: Region, anchor: Node, output: str) -> Epilogue:
                              n.type.dtype.short) for n in loaded if n is not written)
 
     def apply(b: ir.IRBuilder, acc: ir.Value, position: LanePosition, args: dict) -> ir.Value:
-        values = {anchor.id: acc}
+        values = {anchor.id: VectorEmitter(b).cast(acc, anchor.type.dtype)}     # rounded if a half type
         for n in loaded:
             element = storage_element(n.type.dtype)
             vector = load_at(b, args[names[n.id]], n.type.shape, region.domain, position, element)
@@ -122,6 +125,7 @@ def _assigned(region: Region, node: Node) -> bool:
 class Prologue:
     inputs: tuple[str, ...]                                   # operand names, one per source
     apply: Callable[[ir.IRBuilder, list], ir.Value]
+    dtypes: tuple[str, ...] = ()                              # their dtypes (a half source is read as such)
 
 
 def prologue(region: Region, reduced: Node) -> Prologue:
@@ -131,4 +135,5 @@ def prologue(region: Region, reduced: Node) -> Prologue:
         evaluate(VectorEmitter(b), region.members, values)
         return values[reduced.id]
 
-    return Prologue(tuple(region.source_name(n) for n in region.sources), apply)
+    return Prologue(tuple(region.source_name(n) for n in region.sources), apply,
+                    tuple(n.type.dtype.short for n in region.sources))

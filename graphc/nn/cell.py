@@ -13,14 +13,15 @@ from typing import Iterator
 from .. import context
 from ..autograph import convert
 from ..errors import ArgumentError
-from ..tracing import current_scope, current_trace, graph_function, scope
-from ..types import DType, float32
+from ..tracing import Precision, computed_in, current_scope, current_trace, float32_outputs, graph_function, scope
+from ..types import DType, bfloat16, float16, float32
 from . import hooks
 from .parameter import Parameter
 
 
 class Cell:
     _modes_version = 0      # bumped by every set_train, so compiled functions re-read training modes
+    _precision = None       # a tracing.Precision once to_float (or amp) chose one
 
     def __init__(self, auto_prefix: bool = True):
         object.__setattr__(self, "_cells", OrderedDict())
@@ -165,17 +166,17 @@ class Cell:
         return dict(self.__dict__.get("_flags", {}))
 
     def to_float(self, dst_type) -> "Cell":
-        """Compute this cell in dst_type. float32, what graphc computes in, returns the cell with the
-        flags MindSpore sets (fp32=True); float16 and bfloat16 do not exist in graphc yet."""
-        name = str(getattr(dst_type, "name", getattr(dst_type, "__name__", dst_type)))
-        if "float16" in name.lower():       # float16, bfloat16, numpy.float16
-            raise ArgumentError(f"{type(self).__name__}.to_float({name}): graphc has no half-precision types yet "
-                                "(they come with the mixed-precision work); keep the cell in float32, which "
-                                "to_float(float32) or no call at all does")
-        if not isinstance(dst_type, DType) or dst_type != float32:
-            raise ArgumentError(f"{type(self).__name__}.to_float: dst_type must be float32, float16 or bfloat16, "
-                                f"got {dst_type!r}")
-        return self.add_flags_recursive(fp32=True, fp16=False, bf16=False)
+        """Compute this cell and the cells inside it in dst_type (float32, float16 or bfloat16), as
+        MindSpore's: every op called inside casts its float operands to dst_type, Parameters
+        included (they stay float32; the cast is in the graph). Returns the cell; its output is
+        dst_type. A cell inside given its own to_float afterwards keeps that one."""
+        if not isinstance(dst_type, DType) or dst_type not in (float32, float16, bfloat16):
+            raise ArgumentError(f"{type(self).__name__}.to_float: dst_type must be float32, float16 or bfloat16 "
+                                f"(graphc.float32, ...), got {dst_type!r}")
+        flags = {"fp32": dst_type == float32, "fp16": dst_type == float16, "bf16": dst_type == bfloat16}
+        for _, cell in self.cells_and_names():
+            object.__setattr__(cell, "_precision", Precision(dst_type))
+        return self.add_flags_recursive(**flags)
 
     def init_parameters_data(self, auto_parallel_mode: bool = False) -> dict:
         """Fill every lazy Parameter; returns {parameter: parameter} (MindSpore's {original: replacement}:
@@ -193,9 +194,10 @@ class Cell:
             self._name_scopes()
         # traced, construct's Python control flow over tensors becomes graph control flow (autograph.py)
         construct = self.construct if current_trace() is None else convert(self.construct)
-        with scope(self._scope_name):
+        with scope(self._scope_name), computed_in(self._precision):
             inputs = hooks.pre_hooked(self, self._forward_pre_hooks, inputs)
-            return hooks.post_hooked(self, self._forward_hooks, inputs, construct(*inputs, **kwargs))
+            out = hooks.post_hooked(self, self._forward_hooks, inputs, construct(*inputs, **kwargs))
+        return float32_outputs(out) if self._precision and self._precision.float32_output else out
 
     def compile(self, *inputs, **kwargs):
         """Trace and compile construct for these inputs without running it (GRAPH_MODE)."""

@@ -66,6 +66,7 @@ allreduce = register(Op(
     vjp=lambda ct, x, out, op, ranks: (allreduce(ct, op=op, ranks=ranks),),
     lower=lambda k, x, out, op, ranks: k.allreduce(x, out, ranks=ranks),
     flops=_ring_additions,
+    half=False,     # the transport sums float32 (MPI has no bfloat16 sum); amp keeps gradients float32
     samples=lambda rng: [([rng.standard_normal((7,))], {}), ([rng.standard_normal((2, 3))], {"ranks": 1})],
     doc="the sum of x over the `ranks` processes of the job (identity on one rank); data parallelism puts one "
         "between the backward pass and the optimizer update, over all gradients packed by a concat"))

@@ -13,12 +13,13 @@ from typing import Any, Callable
 import numpy as np
 
 from ..ir.opset import BROADCAST, ELEMENTWISE, INJECTIVE, OPAQUE, OUT_FUSABLE, REDUCE, REGISTRY, get, register
-from ..types import TensorType
+from ..types import TensorType, bfloat16, float16
 
 __all__ = ["BROADCAST", "ELEMENTWISE", "INJECTIVE", "OPAQUE", "OUT_FUSABLE", "REDUCE", "REGISTRY", "REQUIRED", "Op",
            "OpError", "get", "later", "no_flops", "register", "set_binder", "tracing"]
 
 REQUIRED = object()   # attribute default meaning "the caller must give it"
+_HALF_ARRAYS = {np.dtype(float16.np), np.dtype(bfloat16.np)}
 
 
 def no_flops(out_type, *operand_types, **attrs) -> int:
@@ -57,6 +58,10 @@ class Op:
     samples: Callable[[np.random.Generator], list] | None = None   # [(arrays, attrs), ...]
     doc: str = ""
     variadic: bool = False    # one operand name standing for one or more operands (concat's tensors)
+    half: bool = True         # takes float16/bfloat16 operands (computed in float32); False: refused
+    # half_kernel(*operand types, out, **attrs): whether its lowering takes operands and result of one
+    # half type (converting in registers) there, so that the widen-half pass leaves it alone
+    half_kernel: Callable[..., bool] | None = None
 
     def __call__(self, *operands, **attrs):
         return _binder(self, operands, attrs)
@@ -82,10 +87,16 @@ class Op:
                 raise OpError(f"takes one or more operands ({self.operands[0]}), got none")
         elif len(types) != len(self.operands):
             raise OpError(f"takes {len(self.operands)} operand(s) ({', '.join(self.operands)}), got {len(types)}")
+        if not self.half and any(isinstance(t, TensorType) and t.dtype.is_half for t in types):
+            raise OpError(f"has no float16/bfloat16 form: cast its operands to float32 (ops.cast), or keep the "
+                          f"cell that calls it in float32 (amp's lists, Cell.to_float(float32))")
         return self.infer(*types, **attrs)
 
     def run(self, arrays: list[np.ndarray], attrs: dict, out_type: TensorType) -> np.ndarray:
-        """The reference, with its result coerced to the inferred type (NumPy may widen)."""
+        """The reference, with its result coerced to the inferred type (NumPy may widen). Half
+        operands are computed on in float32 and the result rounded to its type, as graphc's
+        kernels do (passes/widen_half.py)."""
+        arrays = [a.astype(np.float32) if a.dtype in _HALF_ARRAYS else a for a in map(np.asarray, arrays)]
         result = np.asarray(self.ref(*arrays, **attrs))
         return result.astype(out_type.dtype.np, copy=False).reshape(out_type.shape)
 

@@ -47,5 +47,5 @@ matmul = register(Op("matmul", ("a", "b"), _infer_matmul, _matmul_ref, OUT_FUSAB
                      attrs={"transpose_a": False, "transpose_b": False},
                      canon=lambda a: {k: bool(v) for k, v in a.items()},
                      vjp=_matmul_vjp, flops=_matmul_flops, samples=_matmul_samples,
-                     lower=lambda k, a, b, out, **flags: k.matmul(a, b, out, **flags),
+                     lower=lambda k, a, b, out, **flags: k.matmul(a, b, out, **flags), half_kernel=lambda *types, **flags: True,
                      doc="2-D matrix product with optional transposed operands, as MindSpore's MatMul"))

@@ -232,6 +232,22 @@ def _conv_cases(rng):
         yield x, w, attrs, dy
 
 
+def is_pointwise(kernel_hw, stride, pad, group, batch: int) -> bool:
+    """A 1x1 convolution without stride, padding or groups over more than one image: per image a
+    GEMM, which native code runs as a batched matmul (codegen/library.py), half types included."""
+    return (tuple(kernel_hw), tuple(stride), tuple(pad), group) == ((1, 1), (1, 1), (0, 0, 0, 0), 1) and batch > 1
+
+
+def _pointwise_rule(image_and_filter):
+    """half_kernel(a, b, out, **conv): whether the convolution is pointwise (its kernel is matmul's)."""
+    def rule(a, b, out, stride, pad_mode, padding, dilation, group, **shapes):
+        image, kernel_shape = image_and_filter(a, b, out)
+        pad = conv_padding({"stride": stride, "pad_mode": pad_mode, "padding": padding, "dilation": dilation},
+                           image[2:], kernel_shape[2:])
+        return is_pointwise(kernel_shape[2:], stride, pad, group, image[0])
+    return rule
+
+
 def _conv_lowering(kernel: str, image_and_filter):
     """lower(k, a, b, out, **conv) -> k.<kernel>(...) with explicit padding; image_and_filter(a, b, out)
     gives the shapes of the forward input and filter."""
@@ -247,6 +263,7 @@ conv2d = register(Op(
     "conv2d", ("x", "w"), _infer_conv2d, _conv2d_ref, OUT_FUSABLE, attrs=dict(CONV_ATTRS), canon=_canon_conv,
     vjp=_conv2d_vjp, flops=lambda out, x, w, **conv: _conv_flops(out, w),
     lower=_conv_lowering("conv2d", lambda x, w, out: (x.shape, w.shape)),
+    half_kernel=_pointwise_rule(lambda x, w, out: (x.shape, w.shape)),
     samples=lambda rng: [([x, w], attrs) for x, w, attrs, _ in _conv_cases(rng)],
     doc="2-D cross-correlation, NCHW: x [N, C, H, W], w [O, C/group, KH, KW] -> [N, O, OH, OW] (MindSpore Conv2D; "
         "pad_mode 'valid' | 'same' | 'pad', padding (top, bottom, left, right) only with 'pad')"))
@@ -256,6 +273,7 @@ conv2d_grad_input = register(Op(
     attrs={"input_shape": REQUIRED, **CONV_ATTRS}, canon=_canon_conv, vjp=_conv2d_grad_input_vjp,
     flops=lambda out, dy, w, **attrs: _conv_flops(dy, w),
     lower=_conv_lowering("conv2d_grad_input", lambda dy, w, out: (out.shape, w.shape)),
+    half_kernel=_pointwise_rule(lambda dy, w, out: (out.shape, w.shape)),
     samples=lambda rng: [([dy, w], {**attrs, "input_shape": x.shape}) for x, w, attrs, dy in _conv_cases(rng)],
     doc="the gradient of conv2d with respect to its input x (of shape input_shape), given dy and w"))
 

@@ -4,7 +4,7 @@ Importing the package registers every pass: autodiff, fold, cse, dce, simplify, 
 """
 from .manager import DEFAULT_PIPELINE, PASSES, PassContext, PassError, PassRow, PipelineReport, parse_pipeline, \
     register_pass, run_pipeline
-from . import autodiff, cse, dce, fold, fuse, memory, simplify  # noqa: F401  (registration)
+from . import autodiff, cse, dce, fold, fuse, memory, simplify, widen_half  # noqa: F401  (registration)
 
 __all__ = ["DEFAULT_PIPELINE", "PASSES", "PassContext", "PassError", "PassRow", "PipelineReport", "parse_pipeline",
            "register_pass", "run_pipeline"]

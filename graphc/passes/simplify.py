@@ -8,7 +8,7 @@
     transpose(transpose(x))   -> one transpose with the composed permutation; identity -> x
     cast(cast(x, B), C)       -> x when C is x's dtype, or cast(x, C) when C is a float or bool type,
                                  provided every value of x's dtype is exact in B (f32->f64, i32->i64,
-                                 i32->f64, bool->any): f64->f32->f64 rounds, so it stays
+                                 i32->f64, f16/bf16->f32/f64, bool->any): f64->f32->f64 rounds, so it stays
 
 A rewrite keeps the node's type: x * ones(2, 3) with x of shape (3,) broadcasts, so it stays.
 """
@@ -17,11 +17,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Node
-from ..types import DType, bool_, float32, float64, int32, int64
+from ..types import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from .manager import PassContext, register_pass
 from .rewrite import in_regions, replace_node
 
-_EXACT_CASTS = {(int32, int64), (int32, float64), (float32, float64)}   # plus bool -> anything
+_EXACT_CASTS = {(int32, int64), (int32, float64), (float32, float64), (float16, float32), (float16, float64),
+                (bfloat16, float32), (bfloat16, float64)}                            # plus bool -> anything
 
 
 @register_pass("simplify")

@@ -11,6 +11,7 @@ import numpy as np
 from llvmlite import ir
 
 from graphc.codegen.kernels.launch import Launcher, aligned, aligned_empty
+from graphc.types import dtype_of
 
 EPS32 = float(np.finfo(np.float32).eps)
 RNG_SEED = 1234
@@ -26,14 +27,14 @@ def run_threads(emit, inputs: dict, outputs: list[str], threads=(1, 2)) -> dict:
     module = ir.Module()
     kernel = emit(module)
     launcher = Launcher(kernel, module)
-    shapes = {op.name: (op.shape, np.int32 if op.dtype == "i32" else np.float32) for op in kernel.operands}
+    shapes = {op.name: (op.shape, dtype_of(op.dtype).np) for op in kernel.operands}
     results = []
     for nthreads in threads:
         arrays = {name: aligned(value, shapes[name][1]) for name, value in inputs.items()}
         for name in outputs:
             if name not in arrays:
                 arrays[name] = aligned_empty(*shapes[name])
-                arrays[name][...] = np.nan if shapes[name][1] == np.float32 else -12345   # "never written"
+                arrays[name][...] = np.nan if dtype_of(shapes[name][1]).is_float else -12345   # "never written"
         launcher(arrays, nthreads=nthreads)
         results.append({name: arrays[name].copy() for name in outputs})
     for name in outputs:

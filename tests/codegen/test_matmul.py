@@ -6,7 +6,10 @@ import pytest
 from graphc.codegen.kernels import epilogue as ep
 from graphc.codegen.kernels.matmul import emit_matmul
 
-from .support import assert_dot_close, random, run_threads
+from graphc.codegen.machine import has_dpbf16
+from graphc.types import dtype_of
+
+from .support import EPS32, assert_dot_close, random, run_threads
 
 LENET = [  # (m, k, n, transpose_a, transpose_b): forward x@w.T, input grad dy@w, weight grad dy.T@x
     (32, 400, 120, False, True), (32, 120, 84, False, True), (32, 84, 10, False, True),
@@ -64,3 +67,77 @@ def test_batched_gemm_is_a_pointwise_convolution(batch, m, k, n, transpose_a):
     magnitude = np.einsum("mk,ikn->imn", np.abs(weights).astype(np.float64), np.abs(b)) + np.abs(bias)[None, :, None]
     assert_dot_close(y, want, magnitude, k, "batched matmul")
 
+
+
+# -- half operands (issue 23): converted to float32 in registers, accumulated in float32 ---------------------
+HALF_SHAPES = LENET[::3] + [(13, 31, 17, False, False), (7, 5, 3, True, True), (19, 3, 97, False, True),
+                            (5, 70, 9, False, True)]
+
+
+def _half_inputs(dtype, m, k, n, ta, tb):
+    half = dtype_of(dtype).np
+    return (random((k, m) if ta else (m, k), seed_offset=1).astype(half),
+            random((n, k) if tb else (k, n), seed_offset=2).astype(half))
+
+
+def _assert_rounded_dot(out, a, b, ta, tb, k):
+    """Within a half ulp of a float32 dot product (and its bound) of float64 NumPy."""
+    op_a, op_b = (a.T if ta else a).astype(np.float64), (b.T if tb else b).astype(np.float64)
+    ref, magnitude = op_a @ op_b, np.abs(op_a) @ np.abs(op_b)
+    half_ulp = float(np.finfo(out.dtype).eps) / 2 * np.abs(ref)
+    assert_dot_close(out.astype(np.float64), ref, magnitude + half_ulp / (4 * EPS32 * np.sqrt(k)), k, "half matmul")
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "f16"])
+@pytest.mark.parametrize("m,k,n,ta,tb", HALF_SHAPES)
+def test_half_operands_give_the_float32_kernel_rounded(dtype, m, k, n, ta, tb):
+    """The same FMA chains as float32 on the half values (the conversion is exact), so the result is
+    the float32 kernel's rounded once (bfloat16 adds its products in pairs instead, except in a weight
+    gradient's GEMM, whose k is the run-time batch: below)."""
+    if dtype == "bf16" and (tb or not ta):
+        pytest.skip("bfloat16 adds products in pairs here: test_bfloat16_pairs_*")
+    a, b = _half_inputs(dtype, m, k, n, ta, tb)
+    out = run_threads(lambda mod: emit_matmul(mod, "mm", m, k, n, ta, tb, dtype=dtype), {"a": a, "b": b}, ["y"])["y"]
+    wide = run_threads(lambda mod: emit_matmul(mod, "mm32", m, k, n, ta, tb),
+                       {"a": a.astype(np.float32), "b": b.astype(np.float32)}, ["y"])["y"]
+    assert out.dtype == a.dtype
+    np.testing.assert_array_equal(out.view(np.uint16), wide.astype(a.dtype).view(np.uint16))
+    _assert_rounded_dot(out, a, b, ta, tb, k)
+
+
+@pytest.mark.parametrize("m,k,n,ta,tb", [s for s in HALF_SHAPES if s[4] or not s[3]])
+def test_bfloat16_pairs_vdpbf16ps_equals_its_widened_twin(m, k, n, ta, tb):
+    """Dot and GEMM forms: vdpbf16ps and the two FMAs on widened halves (CPUs without AVX512-BF16) give
+    the same bits (no subnormals here: vdpbf16ps flushes them), within rounding of float64 NumPy."""
+    a, b = _half_inputs("bf16", m, k, n, ta, tb)
+    widened = run_threads(lambda mod: emit_matmul(mod, "mm", m, k, n, ta, tb, dtype="bf16"), {"a": a, "b": b},
+                          ["y"])["y"]
+    _assert_rounded_dot(widened, a, b, ta, tb, k)
+    if not has_dpbf16():
+        pytest.skip("this CPU has no AVX512-BF16: only the widened path ran")
+    native = run_threads(lambda mod: emit_matmul(mod, "mm", m, k, n, ta, tb, dtype="bf16", dpbf16=True),
+                         {"a": a, "b": b}, ["y"])["y"]
+    np.testing.assert_array_equal(native.view(np.uint16), widened.view(np.uint16))
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "f16"])
+@pytest.mark.parametrize("transpose_a", [False, True])
+def test_batched_half_gemm_is_the_pointwise_convolution(dtype, transpose_a):
+    """The pointwise convolution's kernel on half images, each at its own (2-byte) offset: float16 is
+    the float32 kernel rounded; bfloat16's k-pairs give vdpbf16ps's bits on both paths."""
+    batch, m, k, n = 3, 7, 5, 37
+    half = dtype_of(dtype).np
+    a = random((k, m) if transpose_a else (m, k), seed_offset=1).astype(half)
+    b = random((batch, k, n), seed_offset=2).astype(half)
+    paths = [False, True] if dtype == "bf16" and has_dpbf16() else [False]
+    outs = [run_threads(lambda mod: emit_matmul(mod, "bmm", m, k, n, transpose_a, batch=batch, dtype=dtype,
+                                                dpbf16=native), {"a": a, "b": b}, ["y"])["y"] for native in paths]
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out.view(np.uint16), outs[0].view(np.uint16))
+    op_a = (a.T if transpose_a else a).astype(np.float64)
+    for image in range(batch):
+        _assert_rounded_dot(outs[0][image], op_a, b[image].astype(np.float64), False, False, k)
+    if dtype == "f16":
+        wide = run_threads(lambda mod: emit_matmul(mod, "bmm32", m, k, n, transpose_a, batch=batch),
+                           {"a": a.astype(np.float32), "b": b.astype(np.float32)}, ["y"])["y"]
+        np.testing.assert_array_equal(outs[0].view(np.uint16), wide.astype(half).view(np.uint16))

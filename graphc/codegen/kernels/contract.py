@@ -29,12 +29,13 @@ from math import prod
 
 from llvmlite import ir
 
-from .simd import F32, F64, I8, I32, I64, PTR, VOID, elem_ptr, i64
+from .simd import F16, F32, F64, I8, I16, I32, I64, PTR, VOID, elem_ptr, i64
 
 ALIGN = 64
-# Element storage by dtype name (graphc's short names); bool is one byte per element, as in NumPy.
-IR_TYPES = {"f32": F32, "f64": F64, "i32": I32, "i64": I64, "bool": I8}
-_DTYPE_BYTES = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "bool": 1}
+# Element storage by dtype name (graphc's short names); bool is one byte per element, as in NumPy,
+# bfloat16 its 16 bits (LLVM's bfloat type has no arithmetic on x86 before AVX512-BF16).
+IR_TYPES = {"f32": F32, "f64": F64, "i32": I32, "i64": I64, "bool": I8, "f16": F16, "bf16": I16}
+_DTYPE_BYTES = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "bool": 1, "f16": 2, "bf16": 2}
 
 
 def round_up(n: int, multiple: int = ALIGN) -> int:

@@ -12,13 +12,13 @@ from llvmlite import ir
 
 from ..machine import Library, compile_module
 from ..parallel import BARRIER_BYTES, emit_barrier, shared_runner
+from ...types import dtype_of
 from .contract import ALIGN, Kernel
 from .loops import counted_loop
 from .simd import I64, PTR, VOID, elem_ptr, i64
 
 _HEADER_SLOTS = BARRIER_BYTES // 8
 _NTHREADS, _REPEAT, _POINTERS = _HEADER_SLOTS, _HEADER_SLOTS + 1, _HEADER_SLOTS + 2
-_NUMPY_DTYPES = {"f32": np.float32, "i32": np.int32}
 
 
 def aligned_empty(shape, dtype=np.float32) -> np.ndarray:
@@ -61,7 +61,7 @@ class Launcher:
 
     def _checked_address(self, operand, arrays) -> int:
         array = arrays[operand.name]
-        expected = (tuple(operand.shape), np.dtype(_NUMPY_DTYPES[operand.dtype]))
+        expected = (tuple(operand.shape), np.dtype(dtype_of(operand.dtype).np))
         if (array.shape, array.dtype) != expected or not array.flags.c_contiguous:
             raise ValueError(f"{self.kernel.name}: operand {operand.name} must be a C-contiguous "
                              f"{expected[1]} array of shape {expected[0]}, got {array.dtype} {array.shape}")

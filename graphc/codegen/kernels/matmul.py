@@ -12,6 +12,13 @@ Algorithms (each output element is one FMA chain over k = 0..K-1, so threads nev
 * dot form (transpose_b True, the `x @ w.T` of a dense layer): lanes run along k over contiguous
   rows of a and b; a 6x4 tile keeps 24 partial-sum vectors, summed horizontally at the end.
   With transpose_a too, each thread first copies a.T into its scratch.
+Half operands (dtype "bf16" or "f16": a, b and y) are converted to float32 in registers where they
+are loaded, and y rounded where it is stored; the accumulation is float32, as for "f32". bfloat16
+goes by pairs of k, each float32 lane adding a pair of products (the odd one, then the even one):
+one vdpbf16ps with `dpbf16` (a CPU with AVX512-BF16), else two FMAs on the halves widened in
+registers, the same arithmetic (simd.dot_bf16). The dot form takes 32 elements of a row a step;
+the GEMM form broadcasts a's pair and interleaves two rows of b (not when k is the run-time batch of
+a weight gradient, which runs the float32 chain on widened values).
 Work items are tiles, split contiguously over threads. The kernel's `batch`, read at run time, is
 the number of matrices when batch > 1 (the images of a 1x1 convolution), else the leading extent
 of `a` (M, or K with transpose_a; with both flags, none): a dense layer's forward, input gradient
@@ -21,11 +28,11 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from .contract import Kernel, KernelFunction, Operand, Scratch, kernel_operands
+from .contract import IR_TYPES, Kernel, KernelFunction, Operand, Scratch, kernel_operands
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop
-from .simd import LANES, broadcast, elem_ptr, horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, \
-    store_vector
+from .simd import F32, I16, I32, LANES, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, horizontal_sums, \
+    load_scalar, load_vector, shuffle, store_scalar, store_vector
 from .tile import Block, blocks, emit_fma_tile, emit_grid, runtime_blocks, vector_blocks
 
 GEMM_ROWS, GEMM_VECTORS = 6, 4
@@ -33,23 +40,24 @@ DOT_ROWS, DOT_COLS = 6, 4
 
 
 def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_a: bool = False,
-                transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int = 1) -> Kernel:
+                transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int = 1, dtype: str = "f32",
+                dpbf16: bool = False) -> Kernel:
     if batch > 1 and transpose_b:
         raise ValueError("a batched matmul has the GEMM form only (transpose_b=False)")
     a_shape = (k, m) if transpose_a else (m, k)
     b_shape = (n, k) if transpose_b else (k, n)
     batched = (batch,) if batch > 1 else ()
-    operands = kernel_operands([Operand("a", a_shape), Operand("b", batched + b_shape),
-                                Operand("y", batched + (m, n), "out")], epilogue.operands)
+    operands = kernel_operands([Operand("a", a_shape, dtype=dtype), Operand("b", batched + b_shape, dtype=dtype),
+                                Operand("y", batched + (m, n), "out", dtype)], epilogue.operands)
     relayout_a = transpose_a and transpose_b
-    scratch = Scratch(per_thread=4 * m * k) if relayout_a else Scratch()
+    scratch = Scratch(per_thread=operands[0].nbytes) if relayout_a else Scratch()
     kf = KernelFunction(module, name, operands, scratch)
     shape = (m, k, n)
     if transpose_b:
         a_rows = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
-        _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a)
+        _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a, dpbf16=dpbf16)
     else:
-        _emit_gemm_form(kf, shape, transpose_a, epilogue, batch)
+        _emit_gemm_form(kf, shape, transpose_a, epilogue, batch, dpbf16)
     lead = batch if batch > 1 else 0 if relayout_a else a_shape[0]
     return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * batch, batch=lead)
 
@@ -58,10 +66,15 @@ def _split_tiles(kf: KernelFunction, axes, tile) -> None:
     emit_grid(kf.builder, axes, lambda starts, kinds: tile(*starts, *kinds), threads=(kf.tid, kf.nthreads))
 
 
-def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epilogue, batch: int) -> None:
+def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epilogue, batch: int,
+                    dpbf16: bool) -> None:
     m, k, n = shape
     b = kf.builder
     a = kf["a"]
+    dtype = kf.operand("a").dtype
+    element, vector = IR_TYPES[dtype], ir.VectorType(IR_TYPES[dtype], LANES)
+    # bfloat16 k-pairs (simd.dot_bf16) when k is known here (not the run-time batch of a weight gradient)
+    pairs = dtype == "bf16" and not (batch == 1 and transpose_a)
     view = ((("i", batch),) if batch > 1 else ()) + (("m", m), ("n", n))
     # several matrices: their number is read at run time; one: a's leading extent (rows, or the
     # reduction with transpose_a)
@@ -70,23 +83,32 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
 
     def tile(item, row0, vec0, _, rb: Block, cb: Block):
         col0 = affine(b, [(vec0, LANES)])
-        bmat, y = (elem_ptr(b, kf[operand], affine(b, [(item, size)]))
+        bmat, y = (elem_ptr(b, kf[operand], affine(b, [(item, size)]), element)
                    for operand, size in (("b", k * n), ("y", m * n)))
         lanes = [cb.lanes(j) for j in range(cb.size)]
 
-        def a_operand(i, kk):
-            index = affine(b, [(kk[0], m), (row0, 1)], i) if transpose_a else affine(b, [(row0, k), (kk[0], 1)], i * k)
-            return broadcast(b, load_scalar(b, a, index))
+        def a_scalar(i, kk):
+            index = affine(b, [(kk, m), (row0, 1)], i) if transpose_a else affine(b, [(row0, k), (kk, 1)], i * k)
+            return load_scalar(b, a, index, element)
 
-        def b_operand(j, kk):
-            return load_vector(b, bmat, affine(b, [(kk[0], n), (col0, 1)], j * LANES), lanes[j])
+        def b_row(j, kk):
+            return load_vector(b, bmat, affine(b, [(kk, n), (col0, 1)], j * LANES), lanes[j], vty=vector)
 
-        acc = emit_fma_tile(b, rb.size, cb.size, [(reduction, False)], a_operand, b_operand)
+        def a_pair(i, kk):
+            return b.load(elem_ptr(b, a, affine(b, [(row0, k), (kk, 1)], i * k), element), typ=I32, align=2)
+
+        if pairs:
+            acc = _bf16_pairs_tile(b, rb.size, cb.size, k, a_scalar, None if transpose_a else a_pair, b_row,
+                                   lambda builder, x, w, acc: dot_bf16(builder, x, w, acc, dpbf16))
+        else:
+            acc = emit_fma_tile(b, rb.size, cb.size, [(reduction, False)],
+                                lambda i, kk: to_f32(b, broadcast(b, a_scalar(i, kk[0]))),
+                                lambda j, kk: to_f32(b, b_row(j, kk[0])))
         for i in range(rb.size):
             for j in range(cb.size):
                 row, col = affine(b, [(row0, 1)], i), affine(b, [(col0, 1)], j * LANES)
                 position = LanePosition({"i": item, "m": row, "n": col}, "n", lanes[j], view)
-                value = epilogue.apply(b, acc[i][j], position, kf.args)
+                value = stored(b, epilogue.apply(b, acc[i][j], position, kf.args), dtype)
                 store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n + j * LANES), lanes[j])
 
     if batch > 1:
@@ -96,28 +118,68 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
                      lambda row0, vec0, rb, cb: tile(0, row0, vec0, None, rb, cb))
 
 
-def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue, runtime_rows: bool) -> None:
-    """y[i, j] = dot(a_rows[i, :], b[j, :]), lanes along k; M read at run time if `runtime_rows`."""
+def _bf16_pairs_tile(b: ir.IRBuilder, rows: int, cols: int, k: int, a_scalar, a_pair, b_row, accumulate):
+    """The GEMM tile on bfloat16 k-pairs: per pair p, a[i, 2p..2p+1] broadcast as one 32-bit pair and
+    rows 2p and 2p+1 of b interleaved, so each float32 lane adds its column's two products (an odd k
+    is paired with a zero). `a_pair(i, 2p)`: the pair as one i32 where a's rows are contiguous, or None."""
+    zero = ir.Constant(I16, 0)
+
+    def pair_of(i, p):
+        whole = not isinstance(p, int) or 2 * p + 1 < k
+        if whole and a_pair is not None:          # a's two elements are adjacent: one 32-bit load
+            pair = a_pair(i, affine(b, [(p, 2)]))
+        else:
+            first = a_scalar(i, affine(b, [(p, 2)]))
+            second = a_scalar(i, affine(b, [(p, 2)], 1)) if whole else zero
+            pair = b.bitcast(b.insert_element(b.insert_element(ir.Constant(ir.VectorType(I16, 2), None), first,
+                                                               ir.Constant(I32, 0)), second, ir.Constant(I32, 1)), I32)
+        return b.bitcast(broadcast(b, pair), ir.VectorType(I16, 2 * LANES))
+
+    def rows_of(j, p):
+        even = b_row(j, affine(b, [(p, 2)]))
+        odd = b_row(j, affine(b, [(p, 2)], 1)) if not isinstance(p, int) or 2 * p + 1 < k else \
+            ir.Constant(even.type, None)
+        return shuffle(b, even, odd, [lane // 2 + (lane % 2) * LANES for lane in range(2 * LANES)])
+
+    full, odd = divmod(k, 2)
+    acc = emit_fma_tile(b, rows, cols, [(full, False)], lambda i, kk: pair_of(i, kk[0]),
+                        lambda j, kk: rows_of(j, kk[0]), accumulate=accumulate) if full else None
+    if odd:
+        acc = emit_fma_tile(b, rows, cols, [(1, True)], lambda i, _: pair_of(i, full), lambda j, _: rows_of(j, full),
+                            init=(lambda i, j: acc[i][j]) if acc else None, accumulate=accumulate)
+    return acc
+
+
+def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue, runtime_rows: bool,
+                   dpbf16: bool) -> None:
+    """y[i, j] = dot(a_rows[i, :], b[j, :]), lanes along k; M read at run time if `runtime_rows`.
+    bfloat16 operands are multiplied in pairs (simd.dot_bf16; vdpbf16ps when `dpbf16`)."""
     m, k, n = shape
     b = kf.builder
     bmat, y = kf["b"], kf["y"]
-    full_steps, tail = divmod(k, LANES)
+    dtype = kf.operand("a").dtype
+    pairs = dtype == "bf16"                  # 32 bfloat16s a step, added pairwise per float32 lane
+    step = 2 * LANES if pairs else LANES
+    vector = ir.VectorType(IR_TYPES[dtype], step)
+    full_steps, tail = divmod(k, step)
+    accumulate = (lambda builder, x, w, acc: dot_bf16(builder, x, w, acc, dpbf16)) if pairs else fma
 
     def tile(row0, col0, rb: Block, cb: Block):
         def operand(base, first):
-            def load(index, kk, lanes=LANES):
-                return load_vector(b, base, affine(b, [(first, k), (kk[0], LANES)], index * k), lanes)
+            def load(index, kk, lanes=step):
+                value = load_vector(b, base, affine(b, [(first, k), (kk[0], step)], index * k), lanes, vty=vector)
+                return value if pairs else to_f32(b, value)
             return load
 
         a_load, b_load = operand(a_rows, row0), operand(bmat, col0)
         acc = None
         if full_steps:
-            acc = emit_fma_tile(b, rb.size, cb.size, [(full_steps, False)], a_load, b_load)
+            acc = emit_fma_tile(b, rb.size, cb.size, [(full_steps, False)], a_load, b_load, accumulate=accumulate)
         if tail:
             last = (full_steps,)
             acc = emit_fma_tile(b, rb.size, cb.size, [(1, True)],
                                 lambda i, _: a_load(i, last, tail), lambda j, _: b_load(j, last, tail),
-                                init=(lambda i, j: acc[i][j]) if acc else None)
+                                init=(lambda i, j: acc[i][j]) if acc else None, accumulate=accumulate)
         rows_per_sum = LANES // cb.size   # whole rows per horizontal sum: lane = row * cols + col
         for first in range(0, rb.size, rows_per_sum):
             group = range(first, min(first + rows_per_sum, rb.size))
@@ -127,7 +189,7 @@ def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilog
                 row_values = shuffle(b, sums, None, [lane + j if j < cb.size else 0 for j in range(LANES)])
                 row = affine(b, [(row0, 1)], i)
                 position = LanePosition({"m": row, "n": col0}, "n", cb.size, (("m", m), ("n", n)))
-                value = epilogue.apply(b, row_values, position, kf.args)
+                value = stored(b, epilogue.apply(b, row_values, position, kf.args), dtype)
                 store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n), cb.size)
 
     rows = runtime_blocks(b, kf.batch, DOT_ROWS) if runtime_rows else blocks(m, DOT_ROWS)
@@ -138,8 +200,20 @@ def _transposed_copy(kf: KernelFunction, src: ir.Value, rows: int, cols: int) ->
     """Copy src[rows, cols] transposed into this thread's scratch; returns the copy ([cols, rows])."""
     b = kf.builder
     dst = kf.thread_scratch()
+    element = IR_TYPES[kf.operand("a").dtype]
     with counted_loop(b, 0, rows, name="r") as r:
         with counted_loop(b, 0, cols, name="c") as c:
-            value = load_scalar(b, src, affine(b, [(r, cols), (c, 1)]))
+            value = load_scalar(b, src, affine(b, [(r, cols), (c, 1)]), element)
             store_scalar(b, value, dst, affine(b, [(c, rows), (r, 1)]))
     return dst
+
+
+def to_f32(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """A loaded vector as float32 (converted in registers when it is a half type)."""
+    return value if value.type.element == F32 else half_to_f32(b, value)
+
+
+def stored(b: ir.IRBuilder, value: ir.Value, dtype: str) -> ir.Value:
+    """The vector to store into y: a float32 result rounded when y is a half type (an epilogue whose
+    result is y's half type returns it as such already)."""
+    return f32_to_half(b, value, dtype) if dtype != "f32" and value.type.element == F32 else value

@@ -58,14 +58,18 @@ def split_axes(shape: Sequence[int], axes: Sequence[int]) -> tuple[int, int, int
 
 
 def emit_reduce(module: ir.Module, name: str, shape: Sequence[int], axes: Sequence[int], kind: str = "sum",
-                inputs: Sequence[str] = ("x",), prologue: Prologue | None = None, dtype: str = "f32") -> Kernel:
-    """Every operand has `dtype`, f32 or f64."""
+                inputs: Sequence[str] = ("x",), prologue: Prologue | None = None, dtype: str = "f32",
+                input_dtypes: Sequence[str] = ()) -> Kernel:
+    """y has `dtype`, f32 or f64, and so do the inputs unless `input_dtypes` says otherwise: a half
+    input (of a prologue that casts it) is loaded as such."""
     if kind not in _KINDS:
         raise ValueError(f"reduce kind {kind!r}; expected one of {sorted(_KINDS)}")
     kept_outer, outer, kept, inner = split_axes(shape, axes)
     reduced = {x % len(shape) for x in axes}
     kept_shape = tuple(d for a, d in enumerate(shape) if a not in reduced)
-    operands = tuple(Operand(n, tuple(shape), "in", dtype) for n in inputs) + (Operand("y", kept_shape, "out", dtype),)
+    input_dtypes = tuple(input_dtypes) or (dtype,) * len(inputs)
+    operands = tuple(Operand(n, tuple(shape), "in", d) for n, d in zip(inputs, input_dtypes)) + \
+        (Operand("y", kept_shape, "out", dtype),)
     kf = KernelFunction(module, name, operands)
     batch = shape[0] if shape and shape[0] > 1 else 0
     if batch and 0 in reduced:                                    # the leading run is reduced: outer
@@ -114,8 +118,11 @@ class _Reduction:
     def element(self, index, lanes: int) -> ir.Value:
         """prologue(inputs at `index`), masked-off lanes set to the identity."""
         b = self.b
-        value = self.prologue(b, [load_vector(b, self.kf[n], index, lanes, vty=self.vty) for n in self.inputs])
+        value = self.prologue(b, [load_vector(b, self.kf[n], index, lanes, vty=self._input_vty(n)) for n in self.inputs])
         return value if lanes == LANES else b.select(lane_mask(lanes), value, self.identity)
+
+    def _input_vty(self, name: str) -> ir.VectorType:
+        return ir.VectorType(IR_TYPES[self.kf.operand(name).dtype], LANES)
 
     def fold(self, slot: ir.Value, index, lanes: int) -> None:
         self.b.store(self.combine(self.b.load(slot, typ=self.vty), self.element(index, lanes)), slot)

@@ -14,6 +14,8 @@ F32 = ir.FloatType()
 F64 = ir.DoubleType()
 I1 = ir.IntType(1)
 I8 = ir.IntType(8)
+I16 = ir.IntType(16)
+F16 = ir.HalfType()
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
 PTR = ir.PointerType()
@@ -48,7 +50,7 @@ def declare(module: ir.Module, name: str, ret: ir.Type, args: list[ir.Type], var
 def _type_suffix(ty: ir.Type) -> str:
     if isinstance(ty, ir.VectorType):
         return f"v{ty.count}{_type_suffix(ty.element)}"
-    return {F32: "f32", F64: "f64", I32: "i32", I64: "i64", I8: "i8", I1: "i1"}[ty]
+    return {F32: "f32", F64: "f64", F16: "f16", I32: "i32", I64: "i64", I16: "i16", I8: "i8", I1: "i1"}[ty]
 
 
 def call_intrinsic(builder: ir.IRBuilder, base: str, args: list[ir.Value], ret: ir.Type | None = None):
@@ -91,7 +93,7 @@ def elem_ptr(builder: ir.IRBuilder, base: ir.Value, offset, elem: ir.Type = F32)
 
 
 def element_bytes(ty: ir.Type) -> int:
-    return {F32: 4, F64: 8}[ty] if ty in (F32, F64) else max(1, ty.width // 8)
+    return {F16: 2, F32: 4, F64: 8}[ty] if ty in (F16, F32, F64) else max(1, ty.width // 8)
 
 
 def load_scalar(builder: ir.IRBuilder, base: ir.Value, offset, elem: ir.Type = F32) -> ir.Value:
@@ -111,6 +113,7 @@ def load_vector(builder: ir.IRBuilder, base: ir.Value, offset, count: int = LANE
     masked-off addresses, so it is safe at the end of a buffer.
     """
     ptr = elem_ptr(builder, base, offset, vty.element)
+    align = min(align, element_bytes(vty.element))      # a half or a bool vector may start anywhere
     if first == 0 and count >= vty.count:
         return builder.load(ptr, typ=vty, align=align)
     fn = declare(builder.module, f"llvm.masked.load.{_type_suffix(vty)}.p0", vty,
@@ -126,8 +129,15 @@ def store_vector(builder: ir.IRBuilder, value: ir.Value, base: ir.Value, offset,
     """Store the first `count` lanes of `value` at element `offset` (masked store when partial)."""
     vty = value.type
     ptr = elem_ptr(builder, base, offset, vty.element)
+    align = min(align, element_bytes(vty.element))
     if count >= vty.count:
         builder.store(value, ptr, align=align)
+        return
+    if element_bytes(vty.element) == 2:
+        # LLVM 22 turns a one-lane llvm.masked.store of 16-bit lanes on AVX512-FP16 CPUs into a 4-byte
+        # vmovd, which writes the next element too: half tails are stored lane by lane instead
+        for lane in range(count):
+            store_scalar(builder, builder.extract_element(value, ir.Constant(I32, lane)), ptr, lane)
         return
     fn = declare(builder.module, f"llvm.masked.store.{_type_suffix(vty)}.p0", VOID,
                  [vty, PTR, ir.VectorType(I1, vty.count)])
@@ -220,3 +230,63 @@ def _halving_indices(half: int) -> tuple[list[int], list[int]]:
             lo.extend(range(start, start + half))
             hi.extend(range(start + half, start + 2 * half))
     return lo, hi
+
+
+# -- half types: storage only, computed in float32 (docs/codegen.md, "Half types") ---------------------------
+def half_to_f32(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """float32 vectors of half ones: float16 (half) through F16C's vcvtph2ps; bfloat16 (i16, its bits)
+    is the high half of a float32's bits. Exact."""
+    ty = ir.VectorType(F32, x.type.count)
+    if x.type.element == F16:
+        return builder.fpext(x, ty)
+    wide = builder.zext(x, ir.VectorType(I32, x.type.count))
+    return builder.bitcast(builder.shl(wide, ir.Constant(wide.type, 16)), ty)
+
+
+def f32_to_half(builder: ir.IRBuilder, x: ir.Value, dtype: str) -> ir.Value:
+    """`dtype` ("f16" or "bf16") vectors of float32 ones, rounded to nearest even as NumPy's float16
+    and ml_dtypes' bfloat16 round; a NaN stays a NaN (its bfloat16 is the quiet NaN with x's sign)."""
+    count = x.type.count
+    if dtype == "f16":
+        return builder.fptrunc(x, ir.VectorType(F16, count))
+    i32 = ir.VectorType(I32, count)
+    bits = builder.bitcast(x, i32)
+    const = lambda c: ir.Constant(i32, c)      # noqa: E731
+    odd = builder.and_(builder.lshr(bits, const(16)), const(1))
+    rounded = builder.lshr(builder.add(bits, builder.add(const(0x7FFF), odd)), const(16))
+    quiet = builder.or_(builder.lshr(bits, const(16)), const(0x0040))
+    nan = builder.fcmp_unordered("uno", x, x)
+    return builder.trunc(builder.select(nan, quiet, rounded), ir.VectorType(I16, count))
+
+
+class BFloat(ir.types.Type):
+    """LLVM's bfloat, which llvmlite lacks: the element type of the AVX512-BF16 intrinsics' operands."""
+
+    def _to_string(self) -> str:
+        return "bfloat"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, BFloat)
+
+    def __hash__(self) -> int:
+        return hash("bfloat")
+
+
+def dot_bf16(builder: ir.IRBuilder, a: ir.Value, b: ir.Value, acc: ir.Value, native: bool) -> ir.Value:
+    """acc + the products of 32 bfloat16 pairs (`a`, `b`: <32 x i16>, the bits): lane l adds
+    a[2l+1]·b[2l+1], then a[2l]·b[2l], each product exact in float32. `native`: one vdpbf16ps
+    (AVX512-BF16, which also flushes subnormal inputs and results to zero); else the same two steps as
+    FMAs on the halves widened in registers (a bfloat16 is the high half of a float32)."""
+    if native:
+        pairs = ir.VectorType(BFloat(), 2 * LANES)
+        fn = declare(builder.module, "llvm.x86.avx512bf16.dpbf16ps.512", V16F32, [V16F32, pairs, pairs])
+        return builder.call(fn, [acc, builder.bitcast(a, pairs), builder.bitcast(b, pairs)])
+    words = ir.VectorType(I32, LANES)
+    high = ir.Constant(words, -0x10000)            # 0xFFFF0000: the odd element of each pair, in place
+
+    def halves(x):
+        bits = builder.bitcast(x, words)
+        return (builder.bitcast(builder.shl(bits, ir.Constant(words, 16)), V16F32),
+                builder.bitcast(builder.and_(bits, high), V16F32))
+    (a_even, a_odd), (b_even, b_odd) = halves(a), halves(b)
+    return fma(builder, a_even, b_even, fma(builder, a_odd, b_odd, acc))

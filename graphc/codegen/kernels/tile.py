@@ -30,12 +30,13 @@ MAX_ACCUMULATORS = 24
 
 
 def emit_fma_tile(builder: ir.IRBuilder, rows: int, cols: int, k_dims: Sequence[tuple[int, bool]],
-                  a: OperandFn, b: OperandFn, init: Callable[[int, int], ir.Value] | None = None
-                  ) -> list[list[ir.Value]]:
+                  a: OperandFn, b: OperandFn, init: Callable[[int, int], ir.Value] | None = None,
+                  accumulate=fma) -> list[list[ir.Value]]:
     """Emit the tile at the builder's position; returns the final accumulators acc[i][j].
 
     k_dims = [(extent, unrolled), ...] outermost first; a/b receive the k index tuple (python ints
-    for unrolled dimensions, i64 values for runtime ones).
+    for unrolled dimensions, i64 values for runtime ones). `accumulate(builder, a, b, acc)` (default
+    one FMA) adds the products of an a and a b value into acc (the bfloat16 pairs: simd.dot_bf16).
     """
     slots = [[entry_alloca(builder, V16F32, f"acc{i}_{j}") for j in range(cols)] for i in range(rows)]
     for i in range(rows):
@@ -49,7 +50,7 @@ def emit_fma_tile(builder: ir.IRBuilder, rows: int, cols: int, k_dims: Sequence[
         for i in range(rows):
             for j in range(cols):
                 acc = builder.load(slots[i][j], typ=V16F32)
-                builder.store(fma(builder, a_values[i], b_values[j], acc), slots[i][j])
+                builder.store(accumulate(builder, a_values[i], b_values[j], acc), slots[i][j])
 
     nested_indices(builder, k_dims, "k", step)
     return [[builder.load(slots[i][j], typ=V16F32) for j in range(cols)] for i in range(rows)]
