@@ -28,7 +28,7 @@ EXACT = {"abs", "add", "allreduce", "argmax", "assign", "broadcast_to", "cast", 
          "dropout", "eq", "floor", "floor_div", "floor_mod", "gather", "gather_grad", "ge", "gt", "hsigmoid", "hswish", "le", "leaky_relu", "lt",
          "max_pool2d", "max_pool2d_grad_grad", "maximum", "minimum", "mul", "ne", "neg", "one_hot", "pack", "pad",
          "reduce_max", "relu", "relu6", "relu_grad", "reshape", "rsqrt", "select", "sign", "sqrt", "stack",
-         "stop_gradient", "strided_slice", "strided_slice_grad", "sub", "transpose"}
+         "stop_gradient", "strided_slice", "strided_slice_grad", "sub", "summary", "transpose"}
 # Sums in another order than NumPy's (overlapping pooling windows too), or vecmath's exp/log: close.
 CLOSE = {"avg_pool2d", "avg_pool2d_grad", "batch_stats", "channel_sums", "conv2d", "conv2d_grad_filter",
          "conv2d_grad_input", "cos", "erf", "exp", "gelu", "log", "log_softmax", "matmul", "max_pool2d_grad", "pow",
