@@ -79,9 +79,10 @@ def _project(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
     steps, inputs, batch = x.shape
     rows = w_ih.shape[0]
     images = ops.reshape(x, shape=(steps, inputs, 1, batch))
-    gates = ops.reshape(ops.get("conv2d")(images, ops.reshape(w_ih, shape=(rows, inputs, 1, 1))),
-                        shape=(steps, rows, batch))
-    return gates if bias is None else gates + ops.reshape(bias, shape=(rows, 1))
+    gates = ops.get("conv2d")(images, ops.reshape(w_ih, shape=(rows, inputs, 1, 1)))
+    if bias is not None:     # added in the convolution's own shape, so that its epilogue adds it
+        gates = gates + ops.reshape(bias, shape=(rows, 1, 1))
+    return ops.reshape(gates, shape=(steps, rows, batch))
 
 
 def _transposed(state, mode: str):
