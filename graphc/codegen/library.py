@@ -170,6 +170,11 @@ class KernelLibrary:
     # -- convolution ----------------------------------------------------------------------------------
     def conv2d(self, x: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation, group) -> KernelSpec:
         geo = _conv_geometry("conv2d", x, w.shape, stride, pad, dilation, group, half=True)
+        if _one_pixel(geo):           # y [N, O] = x [N, C] @ w [O, C].T, as a dense layer
+            return KernelSpec(lambda module, name, hook: emit_matmul(
+                module, name, geo.batch, geo.in_channels, geo.out_channels, transpose_b=True,
+                epilogue=hook or IDENTITY, dtype=out.dtype.short, dpbf16=has_dpbf16()), ("a", "b"), "y", EPILOGUE,
+                half_epilogue=True)
         if _pointwise(geo):           # y[n] = w [O, C] @ x[n] [C, H·W]
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.out_channels, geo.in_channels, geo.height * geo.width, epilogue=hook or IDENTITY,
@@ -182,6 +187,10 @@ class KernelLibrary:
     def conv2d_grad_input(self, dy: TensorType, w: TensorType, out: TensorType, *, stride, pad, dilation,
                           group) -> KernelSpec:
         geo = _conv_geometry("conv2d_grad_input", out, w.shape, stride, pad, dilation, group, dy, half=True)
+        if _one_pixel(geo):           # dx [N, C] = dy [N, O] @ w [O, C]
+            return KernelSpec(lambda module, name, hook: emit_matmul(
+                module, name, geo.batch, geo.out_channels, geo.in_channels, epilogue=hook or IDENTITY,
+                dtype=out.dtype.short, dpbf16=has_dpbf16()), ("a", "b"), "y", EPILOGUE, half_epilogue=True)
         if _pointwise(geo):           # dx[n] = w.T [C, O] @ dy[n] [O, H·W]
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.in_channels, geo.out_channels, geo.height * geo.width, transpose_a=True,
@@ -282,7 +291,14 @@ def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group
 
 
 def _pointwise(geo: ConvGeometry) -> bool:
-    return is_pointwise((geo.kernel_h, geo.kernel_w), geo.stride, geo.pad, geo.group, geo.batch)
+    return is_pointwise((geo.kernel_h, geo.kernel_w), geo.stride, geo.pad, geo.group)
+
+
+def _one_pixel(geo: ConvGeometry) -> bool:
+    """A 1x1 convolution of 1x1 images (a backbone's last layers): each image is one vector, so the
+    batch together is a dense layer, whose kernel runs its lanes along the channels; the batched
+    GEMM would run them along the single pixel, one lane of 16."""
+    return geo.height * geo.width == 1 and _pointwise(geo)
 
 
 def _pool_geometry(op: str, x: TensorType, kernel, stride, pad) -> PoolGeometry:

@@ -219,9 +219,11 @@ def _conv_flops(activations: TensorType, filters: TensorType) -> int:
 
 def _conv_cases(rng):
     """(x, w, attrs, dy): plain, strided 'same' with groups, asymmetric 'pad' with dilation, pointwise
-    (1x1), depthwise."""
+    (1x1: over several images, over one, over images of one pixel), depthwise."""
     cases = [((2, 3, 7, 7), (4, 3, 3, 3), {}),
              ((2, 3, 4, 5), (4, 3, 1, 1), {}),
+             ((1, 5, 3, 4), (6, 5, 1, 1), {}),
+             ((3, 19, 1, 1), (7, 19, 1, 1), {}),
              ((2, 3, 6, 5), (3, 1, 3, 3), {"stride": 2, "pad_mode": "same", "group": 3}),
              ((1, 4, 6, 5), (6, 2, 2, 3), {"stride": 2, "pad_mode": "same", "group": 2}),
              ((1, 2, 7, 6), (3, 2, 3, 2), {"stride": (2, 1), "pad_mode": "pad", "padding": (1, 0, 2, 1),
@@ -232,10 +234,10 @@ def _conv_cases(rng):
         yield x, w, attrs, dy
 
 
-def is_pointwise(kernel_hw, stride, pad, group, batch: int) -> bool:
-    """A 1x1 convolution without stride, padding or groups over more than one image: per image a
-    GEMM, which native code runs as a batched matmul (codegen/library.py), half types included."""
-    return (tuple(kernel_hw), tuple(stride), tuple(pad), group) == ((1, 1), (1, 1), (0, 0, 0, 0), 1) and batch > 1
+def is_pointwise(kernel_hw, stride, pad, group) -> bool:
+    """A 1x1 convolution without stride, padding or groups: per image a GEMM, which native code runs
+    as a batched matmul (codegen/library.py), half types included."""
+    return (tuple(kernel_hw), tuple(stride), tuple(pad), group) == ((1, 1), (1, 1), (0, 0, 0, 0), 1)
 
 
 def _pointwise_rule(image_and_filter):
@@ -244,7 +246,7 @@ def _pointwise_rule(image_and_filter):
         image, kernel_shape = image_and_filter(a, b, out)
         pad = conv_padding({"stride": stride, "pad_mode": pad_mode, "padding": padding, "dilation": dilation},
                            image[2:], kernel_shape[2:])
-        return is_pointwise(kernel_shape[2:], stride, pad, group, image[0])
+        return is_pointwise(kernel_shape[2:], stride, pad, group)
     return rule
 
 

@@ -1,8 +1,8 @@
 """matmul: y[M,N] = op(a) @ op(b), op = transpose when the flag is set (numpy `a.T @ b.T` style).
 
 Operands: a ([M,K], or [K,M] with transpose_a), b ([K,N], or [N,K] with transpose_b), y [M,N],
-then the epilogue's operands (and `scratch` when both flags are set). With batch > 1 (GEMM form
-only) b and y hold `batch` matrices and a is shared: y[i] = op(a) @ b[i], which is a 1x1
+then the epilogue's operands (and `scratch` when both flags are set). Given `batch` (GEMM form
+only), b and y hold `batch` matrices and a is shared: y[i] = op(a) @ b[i], which is a 1x1
 convolution over NCHW images (a = the weights [O, C], b[i] = image i as [C, H·W]); the epilogue
 then sees coordinates (i, m, n).
 
@@ -20,7 +20,7 @@ registers, the same arithmetic (simd.dot_bf16). The dot form takes 32 elements o
 the GEMM form broadcasts a's pair and interleaves two rows of b (not when k is the run-time batch of
 a weight gradient, which runs the float32 chain on widened values).
 Work items are tiles, split contiguously over threads. The kernel's `batch`, read at run time, is
-the number of matrices when batch > 1 (the images of a 1x1 convolution), else the leading extent
+the number of matrices when given `batch` (the images of a 1x1 convolution), else the leading extent
 of `a` (M, or K with transpose_a; with both flags, none): a dense layer's forward, input gradient
 and weight gradient, and a 1x1 convolution, have the same IR at every batch size.
 """
@@ -40,13 +40,13 @@ DOT_ROWS, DOT_COLS = 6, 4
 
 
 def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_a: bool = False,
-                transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int = 1, dtype: str = "f32",
+                transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int | None = None, dtype: str = "f32",
                 dpbf16: bool = False) -> Kernel:
-    if batch > 1 and transpose_b:
+    if batch is not None and transpose_b:
         raise ValueError("a batched matmul has the GEMM form only (transpose_b=False)")
     a_shape = (k, m) if transpose_a else (m, k)
     b_shape = (n, k) if transpose_b else (k, n)
-    batched = (batch,) if batch > 1 else ()
+    batched = (batch,) if batch is not None else ()
     operands = kernel_operands([Operand("a", a_shape, dtype=dtype), Operand("b", batched + b_shape, dtype=dtype),
                                 Operand("y", batched + (m, n), "out", dtype)], epilogue.operands)
     relayout_a = transpose_a and transpose_b
@@ -58,15 +58,15 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
         _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a, dpbf16=dpbf16)
     else:
         _emit_gemm_form(kf, shape, transpose_a, epilogue, batch, dpbf16)
-    lead = batch if batch > 1 else 0 if relayout_a else a_shape[0]
-    return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * batch, batch=lead)
+    lead = batch if batch is not None else 0 if relayout_a else a_shape[0]
+    return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * (batch or 1), batch=lead)
 
 
 def _split_tiles(kf: KernelFunction, axes, tile) -> None:
     emit_grid(kf.builder, axes, lambda starts, kinds: tile(*starts, *kinds), threads=(kf.tid, kf.nthreads))
 
 
-def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epilogue, batch: int,
+def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epilogue, batch: int | None,
                     dpbf16: bool) -> None:
     m, k, n = shape
     b = kf.builder
@@ -74,12 +74,13 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
     dtype = kf.operand("a").dtype
     element, vector = IR_TYPES[dtype], ir.VectorType(IR_TYPES[dtype], LANES)
     # bfloat16 k-pairs (simd.dot_bf16) when k is known here (not the run-time batch of a weight gradient)
-    pairs = dtype == "bf16" and not (batch == 1 and transpose_a)
-    view = ((("i", batch),) if batch > 1 else ()) + (("m", m), ("n", n))
+    weight_gradient = batch is None and transpose_a
+    pairs = dtype == "bf16" and not weight_gradient
+    view = ((("i", batch),) if batch is not None else ()) + (("m", m), ("n", n))
     # several matrices: their number is read at run time; one: a's leading extent (rows, or the
     # reduction with transpose_a)
-    rows = blocks(m, GEMM_ROWS) if batch > 1 or transpose_a else runtime_blocks(b, kf.batch, GEMM_ROWS)
-    reduction = kf.batch if batch == 1 and transpose_a else k
+    rows = blocks(m, GEMM_ROWS) if batch is not None or transpose_a else runtime_blocks(b, kf.batch, GEMM_ROWS)
+    reduction = kf.batch if weight_gradient else k
 
     def tile(item, row0, vec0, _, rb: Block, cb: Block):
         col0 = affine(b, [(vec0, LANES)])
@@ -111,7 +112,7 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
                 value = stored(b, epilogue.apply(b, acc[i][j], position, kf.args), dtype)
                 store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n + j * LANES), lanes[j])
 
-    if batch > 1:
+    if batch is not None:
         _split_tiles(kf, [runtime_blocks(b, kf.batch, 1), rows, vector_blocks(n, GEMM_VECTORS)], tile)
     else:   # the runtime axis must come first
         _split_tiles(kf, [rows, vector_blocks(n, GEMM_VECTORS)],
