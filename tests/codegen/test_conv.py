@@ -52,10 +52,10 @@ AWKWARD = [
 # error bound (F(4x4, 3x3) with points +-1/2 measured at up to 1.4 eps sqrt(k) |x||w| here).
 WINOGRAD = [
     ConvGeometry(3, 32, 8, 8, 32, 3, 3, pad=(1, 1, 1, 1)),
-    ConvGeometry(5, 64, 4, 4, 64, 3, 3, pad=(1, 1, 1, 1)),
+    ConvGeometry(9, 64, 4, 4, 64, 3, 3, pad=(1, 1, 1, 1)),
     ConvGeometry(2, 64, 10, 10, 64, 3, 3),
     ConvGeometry(2, 64, 32, 32, 64, 3, 3, pad=(1, 1, 1, 1)),
-    ConvGeometry(2, 64, 6, 8, 80, 3, 3, pad=(2, 0, 1, 1)),
+    ConvGeometry(3, 64, 6, 8, 80, 3, 3, pad=(2, 0, 1, 1)),
     ConvGeometry(3, 128, 8, 8, 48, 3, 3, pad=(1, 1, 1, 1)),
 ]
 
@@ -144,6 +144,8 @@ def test_winograd_cases_are_covered():
     assert not WinogradConv.supports(forward_problem(AWKWARD[10]))    # 33 channels: the direct loop
     assert not WinogradConv.supports(forward_problem(ConvGeometry(2, 32, 6, 6, 32, 3, 3, pad=(1, 1, 1, 1))))  # F(2x2): 64+
     assert not WinogradConv.supports(forward_problem(ConvGeometry(2, 16, 8, 8, 32, 3, 3, pad=(1, 1, 1, 1))))  # F(4x4): 32+
+    assert isinstance(problem_emitter(forward_problem(ConvGeometry(1, 512, 4, 4, 512, 3, 3, pad=(1, 1, 1, 1)))),
+                      DirectConvEmitter)                          # 16 pixels a call: not worth transforming filters
     filters = [WinogradFilterGradient(g, ep.IDENTITY) for g in WINOGRAD_FILTER]
     assert all(WinogradFilterGradient.supports(g) for g in WINOGRAD_FILTER)
     assert {f.m for f in filters} == {2, 4} and {f.vectors for f in filters} == {1, 2}

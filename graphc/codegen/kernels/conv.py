@@ -26,7 +26,7 @@ from llvmlite import ir
 from .contract import Kernel, KernelFunction, Operand, kernel_operands
 from .conv_columns import ColumnsGradInput
 from .conv_direct import DirectConv, DirectConvEmitter
-from .conv_winograd import WinogradConv
+from .conv_winograd import MIN_CALL_PIXELS, WinogradConv
 from .epilogue import IDENTITY, Epilogue
 from .loops import affine
 from .staging import Placement
@@ -140,8 +140,11 @@ def grad_input_emitter(geo: ConvGeometry) -> ColumnsGradInput | WinogradConv | D
 
 
 def problem_emitter(problem: DirectConv) -> WinogradConv | DirectConvEmitter:
-    """Winograd for the stride-1 3x3 problems it takes (WinogradConv.supports), else the direct loop."""
-    return WinogradConv(problem) if WinogradConv.supports(problem) else DirectConvEmitter(problem)
+    """Winograd for the stride-1 3x3 problems it takes (WinogradConv.supports) over enough pixels per
+    call to repay transforming the filters (MIN_CALL_PIXELS), else the direct loop."""
+    pixels = problem.batch * problem.out_h * problem.out_w
+    return WinogradConv(problem) if WinogradConv.supports(problem) and pixels >= MIN_CALL_PIXELS else \
+        DirectConvEmitter(problem)
 
 
 def _emit(module, name, emitter: ColumnsGradInput | WinogradConv | DirectConvEmitter, operands, epilogue: Epilogue,

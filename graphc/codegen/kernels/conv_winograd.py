@@ -98,6 +98,10 @@ MIN_PIXELS_F4 = 64
 # interpreter (tests/test_zoo.py) then missed 1e-4 at one step (docs/codegen.md §8). With 512 at
 # 4x4, F(2x2) is 11-42% faster.
 MIN_CHANNELS_F4, MIN_CHANNELS_F2 = 32, 64
+# Winograd from this many output pixels per call (all images): each call transforms the filters
+# into U (16 or 36 floats per filter against its 9) and streams U from memory, which fewer pixels
+# do not repay.
+MIN_CALL_PIXELS = 128
 # Output tiles are transformed and transposed in groups of up to this many pixels along a row (the
 # most tiles that divide the row).
 GROUP_PIXELS = 16
