@@ -172,6 +172,7 @@ EXPORTS = {
     "matmul": _matmul,
     "channel_affine": _channel_affine,
     "reshape": lambda e, node, x: e.call("Reshape", [x, e.constant(tuple(node.type.shape))]),
-    "transpose": lambda e, node, x: e.call("Transpose", [x, e.constant(tuple(node.attrs["perm"]))]),
+    "transpose": lambda e, node, x: e.call("Transpose", [x, e.constant(
+        tuple(node.attrs["perm"] or reversed(range(len(node.type.shape)))))]),
     "reduce_mean": _reduce_mean,
 }
