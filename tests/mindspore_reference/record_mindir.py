@@ -7,9 +7,9 @@
    statistics made non-trivial) to ms_<name>.mindir, with its input and output (.npy): graphc must
    load the files and give the same outputs.
 2. graphc (run with GRAPHC_PYTHON from the repository root: tests/mindir_models.py) exports LeNet,
-   ResNet-20 and MobileNetV2 to a temporary directory; MindSpore loads each (mindspore.load +
-   nn.GraphCell) and runs it on graphc's input; graphc_<name>_mindspore.npy is what it computed,
-   which the tests compare with graphc's net(x).
+   ResNet-20, MobileNetV2 and a net of the other primitives graphc writes (OpsNet) to a temporary
+   directory; MindSpore loads each (mindspore.load + nn.GraphCell) and runs it on graphc's input;
+   graphc_<name>_mindspore.npy is what it computed, which the tests compare with graphc's net(x).
 """
 import os
 import subprocess
@@ -80,8 +80,9 @@ def record_graphc_exports():
                        check=True, env=dict(os.environ, PYTHONPATH=str(root)))
         for path in sorted(Path(out).glob("*.mindir")):
             x = np.load(Path(out) / f"{path.stem}_input.npy")
-            y = nn.GraphCell(ms.load(str(path)))(Tensor(x)).asnumpy()
-            np.save(HERE / f"graphc_{path.stem}_mindspore.npy", y)
+            y = nn.GraphCell(ms.load(str(path)))(Tensor(x))
+            y = np.concatenate([o.asnumpy().ravel() for o in (y if isinstance(y, tuple) else (y,))])
+            np.save(HERE / f"graphc_{path.stem}_mindspore.npy", y)     # several outputs: one after the other
             print(f"MindSpore ran graphc's {path.name}: output {y.shape}", file=sys.stderr)
 
 
