@@ -29,7 +29,6 @@ from . import mindir_proto as p
 from .mindir_ops import EXPORTS, IMPORTS
 
 SUFFIX = ".mindir"
-_PLUMBING = {"input", "param", "const"}
 # MindSpore's structural primitives: side-effect ordering (monads) and tuples, which an inference
 # graph reads through
 _STRUCTURAL = {"Load": lambda args: args[0], "Depend": lambda args: args[0], "UpdateState": lambda args: p.MONAD,
@@ -253,7 +252,10 @@ def _load_node(node: Message, prims: dict, values: dict, builder: "_Builder") ->
     named.update({k: v for k, v in attrs.items() if k not in named})
     try:
         values[outputs[0]] = build(builder, named)
-    except (GraphcError, OpError, KeyError, TypeError, ValueError) as error:
+    except KeyError as error:
+        raise GraphcError(f"{where}: node {name} ({primitive}) lacks its argument {error}; the file is damaged or "
+                          "from a MindSpore whose primitive takes other arguments") from None
+    except (GraphcError, OpError, TypeError, ValueError) as error:
         raise GraphcError(f"{where}: node {name} ({primitive}): {error}") from None
 
 
