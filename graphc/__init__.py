@@ -25,6 +25,17 @@ ops.WhileLoop, ops.ForiLoop, ops.Scan = loop_ops.WhileLoop, loop_ops.ForiLoop, l
 for _name in nn.loss.FUNCTIONAL:
     setattr(ops, _name, getattr(nn.loss, _name))
 
+
+def load(file_name, **kwargs):
+    """MindSpore's `load`: the graph in a MINDIR file (written by mindspore.export or graphc's), to run
+    with `nn.GraphCell(graph)`. graphc takes no decryption or obfuscation arguments."""
+    if kwargs:
+        raise GraphcError(f"graphc.load takes only file_name, got {', '.join(sorted(kwargs))} (encrypted or "
+                          "obfuscated MindIR files are not supported)")
+    from .export.mindir import load_mindir      # the file format's code loads on first use
+    return load_mindir(file_name)
+
+
 # MindSpore's subpackages (graphc.dataset, graphc.train, graphc.amp, ...) are faces, imported on first use
 # (graphc itself never imports the runtime); its top level also holds mindspore.common's names (dtype, ...)
 # and mindspore.train's (Model, save_checkpoint, LossMonitor, ...).
@@ -33,6 +44,6 @@ __getattr__ = _lookup(__name__, "graphc.common", "graphc.train")
 __all__ = ["COOTensor", "CSRTensor", "GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter",
            "ParameterTuple", "RowTensor", "Tensor",
            "bfloat16", "bool_", "communication", "float16", "float32", "float64", "get_auto_parallel_context", "get_context", "get_seed",
-           "grad", "int32", "int64", "jit", "models", "nn", "ops", "reset_auto_parallel_context",
+           "grad", "int32", "int64", "jit", "load", "models", "nn", "ops", "reset_auto_parallel_context",
            "set_auto_parallel_context", "set_context", "set_seed", "tensor", "value_and_grad"]
 __version__ = "0.1.0"

@@ -13,7 +13,7 @@ import numpy as np
 from graphc import Parameter
 from graphc.nn import Cell
 
-from .atomic_file import atomic_write_bytes
+from graphc.atomic_file import atomic_write_bytes
 from .checkpoint_format import encode_checkpoint, read_checkpoint
 
 log = logging.getLogger("runtime.checkpoint")

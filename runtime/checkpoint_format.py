@@ -30,7 +30,7 @@ from typing import Iterator
 import ml_dtypes
 import numpy as np
 
-from .atomic_file import atomic_write_bytes
+from graphc.atomic_file import atomic_write_bytes
 
 # MindSpore's tensor_type strings (str(mindspore dtype)) and the numpy types they hold.
 TENSOR_TYPES = {

@@ -9,6 +9,7 @@ from .optim import *  # noqa: F401,F403
 from .wrap import *  # noqa: F401,F403
 from .loss_scale import *  # noqa: F401,F403
 from .distributed import DistributedGradReducer
+from .graph_cell import GraphCell
 from . import stateful_ops  # ops.Dropout, put into graphc.ops by the package
 from ..faces import lookup as _lookup
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from runtime.atomic_file import atomic_write_bytes
+from graphc.atomic_file import atomic_write_bytes
 
 _CHUNK = 1 << 20
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from graphc import env
-from runtime.atomic_file import atomic_output
+from graphc.atomic_file import atomic_output
 from runtime.dataset.checksum import ChecksumMismatch, DataFile, mismatch, record
 
 DATA_DIR_ENV = "GRAPHC_DATA_DIR"
