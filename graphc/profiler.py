@@ -96,7 +96,8 @@ class Profiler:
         names = [_name(_KERNELS, None, "graphc native step"), _name(_STEPS, None, "graphc steps (caller)"),
                  _name(_STEPS, 0, "step")]
         names += [_name(_KERNELS, tid, f"thread {tid}" + (" (caller)" if tid == 0 else "")) for tid in range(threads)]
-        return {"traceEvents": names + events, "displayTimeUnit": "ms"}
+        # no "displayTimeUnit": older Perfetto builds read it as the unit of "ts" (drawing spans 1000x long)
+        return {"traceEvents": names + events}
 
     def write_trace(self, path: str) -> None:
         _write_whole(path, json.dumps(self.trace_events()))
