@@ -41,7 +41,7 @@ FAMILIES = {
     "conv2d, winograd F(4x4, 3x3) + bias, relu": lambda m, name, n: emit_conv2d(
         m, name, conv(n, channels=32, size=8, out=32, kernel=3, pad=1), ep.chain(ep.bias_add("c", 32), ep.relu())),
     "conv2d dx, winograd F(2x2, 3x3)": lambda m, name, n: emit_conv2d_grad_input(
-        m, name, conv(n, channels=64, size=4, out=64, kernel=3, pad=1)),
+        m, name, conv(n, channels=64, size=6, out=64, kernel=3, pad=1)),
     "conv2d dw, winograd F(3x3, 4x4)": lambda m, name, n: emit_conv2d_grad_filter(
         m, name, conv(n, channels=32, size=8, out=64, kernel=3, pad=1)),
     "conv2d dx, columns (stride 2)": lambda m, name, n: emit_conv2d_grad_input(
