@@ -1,0 +1,49 @@
+"""The inference graph every export format starts from (docs/export.md).
+
+`inference_graph(net, inputs, file_format, pipeline)` traces `net` as Model.predict runs it (batch
+norm on its moving statistics, dropout off; the network's mode is restored after) on float32 sample
+inputs, and optimizes it with `pipeline` on the interpreter backend, so nothing is JIT-compiled:
+the pipeline predict compiles with by default (what the native library runs), or an earlier stage
+of it for a format that lowers graph ops rather than graphc's fused kernels.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..compiler import compile_graph
+from ..errors import ArgumentError, GraphcError
+from ..jit import trace
+from ..types import float32
+
+
+def inference_graph(net, inputs: Sequence, file_format: str, pipeline: str | None = None):
+    """(the optimized inference graph, its parameters by name) of `net` on arrays shaped as `inputs`."""
+    if not isinstance(inputs, (list, tuple)):
+        raise ArgumentError(f"inputs must be a list or tuple of sample inputs (one per construct argument), got "
+                            f"{type(inputs).__name__}; e.g. [np.zeros((1, 1, 32, 32), np.float32)]")
+    arrays = [np.asarray(x.asnumpy() if hasattr(x, "asnumpy") else x) for x in inputs]
+    for k, array in enumerate(arrays):
+        if array.dtype != np.float32:
+            raise ArgumentError(f"input {k} is {array.dtype}{list(array.shape)}: file_format={file_format!r} takes "
+                                "float32 inputs; pass float32 sample inputs (cast in the network if it needs "
+                                "another type)")
+    training = getattr(net, "training", False)
+    net.set_train(False)
+    try:
+        traced = trace(net, tuple(arrays), name=type(net).__name__)
+    finally:
+        net.set_train(training)
+    graph = compile_graph(traced.graph, traced.params, backend="interp", pipeline=pipeline).graph
+    for k, out in enumerate(graph.outputs):
+        if out.type.dtype != float32:
+            raise GraphcError(f"output {k} of {type(net).__name__} is {out.type}: file_format={file_format!r} "
+                              "returns float32 outputs; cast it in construct", loc=out.loc)
+    return graph, traced.params
+
+
+def cannot_express(node, file_format: str, why: str) -> GraphcError:
+    """The error for a node a format has no way to write, at the user's line that made it."""
+    return GraphcError(f"file_format={file_format!r} cannot express op {node.op} (node %{node.id}: {node.type}, "
+                       f"scope {node.scope or 'top level'}): {why}; export the network without it", loc=node.loc)
