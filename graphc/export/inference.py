@@ -8,6 +8,7 @@ of it for a format that lowers graph ops rather than graphc's fused kernels.
 """
 from __future__ import annotations
 
+from inspect import Parameter, signature
 from typing import Sequence
 
 import numpy as np
@@ -35,12 +36,25 @@ def inference_graph(net, inputs: Sequence, file_format: str, pipeline: str | Non
         traced = trace(net, tuple(arrays), name=type(net).__name__)
     finally:
         net.set_train(training)
+    for node, name in zip(traced.graph.inputs, _argument_names(net, len(arrays))):
+        node.attrs["name"] = name          # an ONNX or MindIR input is fed by name: construct's, not arg0
     graph = compile_graph(traced.graph, traced.params, backend="interp", pipeline=pipeline).graph
     for k, out in enumerate(graph.outputs):
         if out.type.dtype != float32:
             raise GraphcError(f"output {k} of {type(net).__name__} is {out.type}: file_format={file_format!r} "
                               "returns float32 outputs; cast it in construct", loc=out.loc)
     return graph, traced.params
+
+
+def _argument_names(net, count: int) -> list[str]:
+    """construct's positional parameter names (a *args parameter's inputs: args0, args1, ...)."""
+    names = []
+    for parameter in signature(net.construct).parameters.values():
+        if parameter.kind in (Parameter.POSITIONAL_ONLY, Parameter.POSITIONAL_OR_KEYWORD):
+            names.append(parameter.name)
+        elif parameter.kind == Parameter.VAR_POSITIONAL:
+            names += [f"{parameter.name}{k}" for k in range(count - len(names))]
+    return (names + [f"arg{k}" for k in range(len(names), count)])[:count]
 
 
 def cannot_express(node, file_format: str, why: str) -> GraphcError:
