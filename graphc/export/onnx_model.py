@@ -53,13 +53,11 @@ def to_onnx(graph, params: dict[str, np.ndarray]):
     """The ModelProto computing `graph` (every op with a converter) with the given parameter values."""
     from onnx import helper
     builder = Builder()
-    names: dict[int, str] = {}
-    graph_inputs = []
+    names = {node.id: node.attrs["name"] for node in graph.inputs}
     for node in graph.order():
         if node.op == "input":
-            names[node.id] = node.attrs["name"]
-            graph_inputs.append(_value_info(node.attrs["name"], node.type))
-        elif node.op == "param":
+            continue
+        if node.op == "param":
             names[node.id] = builder.constant(params[node.attrs["name"]], node.attrs["name"])
         elif node.op == "const":
             names[node.id] = builder.constant(np.asarray(node.attrs["value"]), f"const{node.id}")
@@ -72,7 +70,8 @@ def to_onnx(graph, params: dict[str, np.ndarray]):
     for k, out in enumerate(graph.outputs):
         builder.nodes.append(helper.make_node("Identity", [names[out.id]], [f"output{k}"], name=f"output{k}"))
         outputs.append(_value_info(f"output{k}", out.type))
-    body = helper.make_graph(builder.nodes, graph.name, graph_inputs, outputs, builder.initializers)
+    inputs = [_value_info(node.attrs["name"], node.type) for node in graph.inputs]
+    body = helper.make_graph(builder.nodes, graph.name, inputs, outputs, builder.initializers)
     model = helper.make_model(body, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="graphc")
     model.ir_version = min(model.ir_version, 8)      # opset 17's IR version: older runtimes read it
     return model

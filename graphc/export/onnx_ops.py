@@ -32,9 +32,9 @@ class Builder:
         self.initializers.append(self._numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def scalar(self, value: float, node, like) -> str:
-        """A scalar of `like`'s dtype (ONNX never promotes: Mul(f32, f64) is invalid)."""
-        return self.constant(np.asarray(value, like.type.dtype.np), f"n{node.id}_c{len(self.initializers)}")
+    def scalar(self, value: float, node) -> str:
+        """A scalar of the node's dtype (ONNX never promotes: Mul(f32, f64) is invalid)."""
+        return self.constant(np.asarray(value, node.type.dtype.np), f"n{node.id}_c{len(self.initializers)}")
 
     def ints(self, values, node) -> str:
         return self.constant(np.asarray(values, np.int64), f"n{node.id}_i{len(self.initializers)}")
@@ -50,7 +50,7 @@ def _rsqrt(b, node, x):
 
 
 def _relu6(b, node, x):
-    return b.add("Clip", [x, b.scalar(0.0, node, node), b.scalar(6.0, node, node)], node)
+    return b.add("Clip", [x, b.scalar(0.0, node), b.scalar(6.0, node)], node)
 
 
 def _hsigmoid(b, node, x):
@@ -63,14 +63,14 @@ def _silu(b, node, x):
 
 def _gelu(b, node, x):
     """Opset 17 has no Gelu (20 does): x · Φ(x), with Φ from Erf or from tanh as graphc's gelu."""
-    half = b.add("Mul", [x, b.scalar(0.5, node, node)], node)
+    half = b.add("Mul", [x, b.scalar(0.5, node)], node)
     if node.attrs["approximate"]:
         cube = b.add("Mul", [b.add("Mul", [x, x], node), x], node)
-        inner = b.add("Add", [x, b.add("Mul", [cube, b.scalar(0.044715, node, node)], node)], node)
-        core = b.add("Tanh", [b.add("Mul", [inner, b.scalar(math.sqrt(2 / math.pi), node, node)], node)], node)
+        inner = b.add("Add", [x, b.add("Mul", [cube, b.scalar(0.044715, node)], node)], node)
+        core = b.add("Tanh", [b.add("Mul", [inner, b.scalar(math.sqrt(2 / math.pi), node)], node)], node)
     else:
-        core = b.add("Erf", [b.add("Mul", [x, b.scalar(1 / math.sqrt(2), node, node)], node)], node)
-    return b.add("Mul", [half, b.add("Add", [core, b.scalar(1.0, node, node)], node)], node)
+        core = b.add("Erf", [b.add("Mul", [x, b.scalar(1 / math.sqrt(2), node)], node)], node)
+    return b.add("Mul", [half, b.add("Add", [core, b.scalar(1.0, node)], node)], node)
 
 
 def _leaky_relu(b, node, x):
@@ -157,7 +157,7 @@ def _concat(b, node, *tensors):
 
 def _pad(b, node, x):
     before, after = zip(*node.attrs["paddings"])
-    return b.add("Pad", [x, b.ints(before + after, node), b.scalar(node.attrs["value"], node, node)], node)
+    return b.add("Pad", [x, b.ints(before + after, node), b.scalar(node.attrs["value"], node)], node)
 
 
 def _strided_slice(b, node, x):
