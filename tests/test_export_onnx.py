@@ -106,7 +106,7 @@ def test_every_converted_op_matches_its_reference_in_onnx_runtime(name, arrays, 
     node = traced.graph.outputs[0]
     if node.op != name:
         pytest.skip(f"the binder made {node.op} of this sample")
-    model = to_onnx(traced.graph, {})
+    model = to_onnx(traced.graph)
     onnx.checker.check_model(model, full_check=True)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {f"arg{k}": a for k, a in enumerate(arrays)})

@@ -16,11 +16,13 @@ import numpy as np
 from ..compiler import compile_graph
 from ..errors import ArgumentError, GraphcError
 from ..jit import trace
+from ..passes.rewrite import replace_node
 from ..types import float32
 
 
-def inference_graph(net, inputs: Sequence, file_format: str, pipeline: str | None = None):
-    """(the optimized inference graph, its parameters by name) of `net` on arrays shaped as `inputs`."""
+def inference_graph(net, inputs: Sequence, file_format: str, pipeline: str | None = None, frozen: bool = False):
+    """(the optimized inference graph, its parameters by name) of `net` on arrays shaped as `inputs`.
+    frozen: the parameters it only reads become constants before the pipeline runs (_freeze)."""
     if not isinstance(inputs, (list, tuple)):
         raise ArgumentError(f"inputs must be a list or tuple of sample inputs (one per construct argument), got "
                             f"{type(inputs).__name__}; e.g. [np.zeros((1, 1, 32, 32), np.float32)]")
@@ -38,12 +40,27 @@ def inference_graph(net, inputs: Sequence, file_format: str, pipeline: str | Non
         net.set_train(training)
     for node, name in zip(traced.graph.inputs, _argument_names(net, len(arrays))):
         node.attrs["name"] = name          # an ONNX or MindIR input is fed by name: construct's, not arg0
+    if frozen:
+        _freeze(traced.graph, traced.params)
     graph = compile_graph(traced.graph, traced.params, backend="interp", pipeline=pipeline).graph
     for k, out in enumerate(graph.outputs):
         if out.type.dtype != float32:
             raise GraphcError(f"output {k} of {type(net).__name__} is {out.type}: file_format={file_format!r} "
                               "returns float32 outputs; cast it in construct", loc=out.loc)
     return graph, traced.params
+
+
+def _freeze(graph, params) -> None:
+    """An exported model's weights never change, so as constants `fold` computes everything that
+    depends on them alone (batch norm's scale and shift, and with fold-batch-norm the folded weights).
+    A parameter the network assigns stays one (the format then refuses the assign); meta["param"]
+    keeps each constant's parameter name."""
+    assigned = {node.inputs[0].id for node in graph.of_op("assign")}
+    for node in graph.params:
+        if node.id not in assigned:
+            name = node.attrs["name"]
+            node.meta["param"] = name
+            replace_node(graph, node, "const", (), {"value": params[name].asnumpy().copy()})
 
 
 def _argument_names(net, count: int) -> list[str]:

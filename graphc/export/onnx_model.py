@@ -1,11 +1,13 @@
 """file_format='ONNX': the inference graph as an ONNX model at opset OPSET (docs/export.md).
 
-Which stage of the pipeline is written: the optimized graph before fusion (PIPELINE: folding,
-CSE, simplification and dead-code removal). Fused regions
+Which stage of the pipeline is written: the optimized graph before fusion (PIPELINE: batch norm
+folded into its convolution, then folding, CSE, simplification and dead-code removal, with the
+parameters frozen into constants, so the file holds the folded weights). Fused regions
 and the memory plan are decisions about graphc's own kernels (which loops share a body, where each
 buffer lives); ONNX Runtime makes its own, so expanding regions back into ops would only undo work
 that nothing reads. Before fusion every node is one registered op, so one converter per op
-(onnx_ops.py) is the whole mapping. Parameters become initializers under their MindSpore names.
+(onnx_ops.py) is the whole mapping. Constants become initializers, named after the parameter they
+were (MindSpore's names) or `const<id>` for computed ones (folded weights).
 
 `summarize_onnx(path)` reads a file back (parsing only: nothing in it runs) for `graphc inspect`.
 """
@@ -23,7 +25,7 @@ from .onnx_ops import CONVERTERS, Builder, onnx_dtype
 
 OPSET = 17      # ONNX Runtime 1.12 and later run it; Gelu (20) is expanded, the rest is in 17
 OLDEST_READ = 7  # graphc inspect reads models from opset 7 on (ONNX 1.2)
-PIPELINE = "fixpoint(fold,cse,simplify,dce)"
+PIPELINE = "fold-batch-norm,fixpoint(fold,cse,simplify,dce)"
 
 # why an op without a converter has none, where there is more to say than "not converted"
 _WHY = {
@@ -38,8 +40,8 @@ _WHY = {
 def export_onnx(net, inputs: Sequence, file_name) -> Path:
     """Write `net` on arrays shaped as `inputs` to `file_name` (given its suffix by graphc.export)."""
     import onnx
-    graph, params = inference_graph(net, inputs, "ONNX", PIPELINE)
-    model = to_onnx(graph, {name: p.asnumpy() for name, p in params.items()})
+    graph, _ = inference_graph(net, inputs, "ONNX", PIPELINE, frozen=True)
+    model = to_onnx(graph)
     onnx.checker.check_model(model, full_check=True)
     path = Path(os.fspath(file_name))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,23 +51,22 @@ def export_onnx(net, inputs: Sequence, file_name) -> Path:
     return path
 
 
-def to_onnx(graph, params: dict[str, np.ndarray]):
-    """The ModelProto computing `graph` (every op with a converter) with the given parameter values."""
+def to_onnx(graph):
+    """The ModelProto computing `graph`, whose parameters are frozen (constants)."""
     from onnx import helper
+    for node in graph.order():
+        # a parameter stays one only beside the assign that updates it, refused here first
+        if node.op not in CONVERTERS and node.op not in ("input", "const", "param"):
+            raise cannot_express(node, "ONNX", _WHY.get(node.op, "graphc has no ONNX converter for it "
+                                                     "(graphc/export/onnx_ops.py lists the ops it converts)"))
     builder = Builder()
     names = {node.id: node.attrs["name"] for node in graph.inputs}
     for node in graph.order():
-        if node.op == "input":
-            continue
-        if node.op == "param":
-            names[node.id] = builder.constant(params[node.attrs["name"]], node.attrs["name"])
-        elif node.op == "const":
-            names[node.id] = builder.constant(np.asarray(node.attrs["value"]), f"const{node.id}")
-        elif node.op in CONVERTERS:
+        if node.op == "const":
+            value = np.asarray(node.attrs["value"])
+            names[node.id] = builder.constant(value, node.meta.get("param", f"const{node.id}"))
+        elif node.op != "input":
             names[node.id] = CONVERTERS[node.op](builder, node, *[names[i.id] for i in node.inputs])
-        else:
-            raise cannot_express(node, "ONNX", _WHY.get(node.op, "graphc has no ONNX converter for it "
-                                                     "(graphc/export/onnx_ops.py lists the ops it converts)"))
     outputs = []
     for k, out in enumerate(graph.outputs):
         builder.nodes.append(helper.make_node("Identity", [names[out.id]], [f"output{k}"], name=f"output{k}"))
