@@ -116,6 +116,16 @@ def test_every_converted_op_matches_its_reference_in_onnx_runtime(name, arrays, 
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * scale, equal_nan=True)
 
 
+def test_batch_norm_is_folded_into_the_convolutions(tmp_path):
+    net = randomize(resnet20(num_classes=10))
+    path = graphc.export(net, np.zeros((1, 1, 32, 32), np.float32), file_name=tmp_path / "r", file_format="ONNX")
+    model = onnx.load(str(path))
+    kinds = [n.op_type for n in model.graph.node]
+    assert kinds.count("Conv") == 21 and "Mul" not in kinds and "Reshape" not in kinds
+    names = {t.name for t in model.graph.initializer}
+    assert "classifier.weight" in names and not any("moving_" in name for name in names)
+
+
 def test_every_op_of_the_zoo_has_a_converter_and_a_sample():
     for name in ("conv2d", "matmul", "channel_affine", "max_pool2d", "reduce_mean", "relu6", "rsqrt"):
         assert name in CONVERTERS and REGISTRY[name].samples is not None
@@ -198,9 +208,19 @@ class Encoded(nn.Cell):
         return ops.get("one_hot")(x.astype(graphc.int32), depth=4) * 1.0     # an op without a converter
 
 
+class Counting(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.calls = graphc.Parameter(Tensor(np.zeros((), np.float32)), name="calls", requires_grad=False)
+
+    def construct(self, x):
+        ops.assign(self.calls, self.calls + 1.0)  # state updated when it infers
+        return x * 2.0
+
+
 @pytest.mark.parametrize("net, op, why", [
     (Reduced(), "allreduce", "collective"), (CountedUp(), "while", "data-dependent loop"),
-    (Encoded(), "one_hot", "no ONNX converter")])
+    (Encoded(), "one_hot", "no ONNX converter"), (Counting(), "assign", "pure function")])
 def test_an_op_onnx_cannot_express_is_refused_at_the_users_line(net, op, why, tmp_path):
     with pytest.raises(GraphcError, match=rf"test_export_onnx.py:\d+: file_format='ONNX' cannot express op {op} "
                                           rf"\(node %\d+: .*{why}"):
