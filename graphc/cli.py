@@ -102,8 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     exporting.add_argument("--format", required=True, choices=sorted(FORMATS), help="the file format")
     exporting.add_argument("-o", "--output", required=True, metavar="FILE",
                            help="the file to write; the format's suffix is added unless FILE ends with it")
-    exporting.add_argument("--target", dest="target_cpu", metavar="TRIPLE[:CPU]", help="for --format so: the CPU to compile for "
-                           "(default: this machine's; docs/deploy.md)")
+    exporting.add_argument("--target", dest="target_cpu", metavar="TRIPLE[:CPU]",
+                           help="for --format so: the CPU to compile for (default: this machine's; docs/deploy.md)")
     exporting.set_defaults(run=_export)
 
     caching = commands.add_parser("cache", help="show or clear the on-disk cache of compiled code")

@@ -19,6 +19,9 @@ from ..jit import trace
 from ..passes.rewrite import replace_node
 from ..types import float32
 
+# ops with no meaning outside the process that traced them, whatever the format
+NOT_PORTABLE = {"allreduce": "a collective needs the process group of a distributed job"}
+
 
 def inference_graph(net, inputs: Sequence, file_format: str, pipeline: str | None = None, frozen: bool = False):
     """(the optimized inference graph, its parameters by name) of `net` on arrays shaped as `inputs`.

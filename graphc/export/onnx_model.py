@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import GraphcError
-from .inference import cannot_express, inference_graph
+from .inference import NOT_PORTABLE, cannot_express, inference_graph
 from .onnx_ops import CONVERTERS, Builder, onnx_dtype
 
 OPSET = 17      # ONNX Runtime 1.12 and later run it; Gelu (20) is expanded, the rest is in 17
@@ -29,7 +29,7 @@ PIPELINE = "fold-batch-norm,fixpoint(fold,cse,simplify,dce)"
 
 # why an op without a converter has none, where there is more to say than "not converted"
 _WHY = {
-    "allreduce": "a collective needs the process group of a distributed job",
+    **NOT_PORTABLE,
     "assign": "an ONNX model is a pure function, and this network updates a Parameter when it infers",
     "while": "a data-dependent loop has no ONNX converter in graphc (ONNX's Loop is not generated)",
     "scan": "loops have no ONNX converter in graphc (ONNX's Loop and Scan are not generated)",
@@ -122,4 +122,5 @@ def _describe(value) -> tuple[str, str, tuple]:
 
 def _tensor_bytes(tensor) -> int:
     from onnx import helper
-    return int(np.prod(tensor.dims, dtype=np.int64)) * np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
+    itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
+    return int(np.prod(tensor.dims, dtype=np.int64)) * itemsize

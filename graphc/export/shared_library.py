@@ -24,10 +24,7 @@ import numpy as np
 from ..errors import ArgumentError, GraphcError
 from ..inspect import graph_stats
 from ..passes.memory import ALIGNMENT
-from .inference import cannot_express, inference_graph
-
-# ops that have no meaning outside the process that traced them
-_REFUSED = {"allreduce": "a collective needs the process group of a distributed job"}
+from .inference import NOT_PORTABLE, cannot_express, inference_graph
 
 
 @dataclass(frozen=True)
@@ -59,8 +56,8 @@ def export_shared_library(net, inputs: Sequence, file_name: str, target: str | N
     chosen = parse_target(target)
     graph, params = inference_graph(net, inputs, "SO")
     for node in graph.order():
-        if node.op in _REFUSED:
-            raise cannot_express(node, "SO", _REFUSED[node.op])
+        if node.op in NOT_PORTABLE:
+            raise cannot_express(node, "SO", NOT_PORTABLE[node.op])
     kernels = KernelSet(None, share=False)           # keeps every kernel's IR, to compile it for the library
     lowered = lower_graph(graph, False, kernels, prepared=True)    # the weights are constants
     _check_lowered(lowered, graph)

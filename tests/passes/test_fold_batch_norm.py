@@ -57,7 +57,8 @@ def test_the_scale_moves_into_the_weights_and_the_shift_becomes_an_add():
 def test_training_statistics_and_a_shared_convolution_are_left_alone():
     # the scale computed from the convolution's own output (a batch's statistics): folding it into
     # the weights would be a cycle
-    from_batch = BEFORE.replace("%4: f32[4] = rsqrt(%3)", "%4: f32[4] = reduce_mean(%2) {axis=(0, 2, 3), keep_dims=False}")
+    from_batch = BEFORE.replace("%4: f32[4] = rsqrt(%3)",
+                                "%4: f32[4] = reduce_mean(%2) {axis=(0, 2, 3), keep_dims=False}")
     # the convolution's output read elsewhere too: it must stay as it is
     shared = BEFORE.replace("return %8", "return %8, %2")
     for text in (from_batch, shared):
