@@ -9,12 +9,11 @@ run, on --threads threads (2 by default).
 Each column is the median over --rounds rounds of the mean time of --calls calls, after warm-up, in
 milliseconds per call (a call: the batch in, the logits out). Every runner's logits are first checked
 against predict's. A runner that is not available says why in its column: ONNX Runtime needs the
-`onnxruntime` package and graphc.export(..., file_format='ONNX'); PyTorch needs `torch`.
+`onnxruntime` and `onnx` packages (pip install '.[onnx]'); PyTorch needs `torch`.
 """
 import argparse
 import sys
 import tempfile
-import types
 from pathlib import Path
 
 import numpy as np
@@ -45,18 +44,12 @@ def check(name, got, expected):
 
 def onnx_runner(net, x, threads, directory):
     """ONNX Runtime on the file graphc.export writes, or the reason it cannot run."""
-    export = getattr(graphc, "export", None)
-    if isinstance(export, types.ModuleType):       # the package, before the export function is merged
-        export = getattr(export, "export", None)
-    if not callable(export):
-        return "graphc.export is missing"
     try:
+        import onnx  # noqa: F401  (graphc's ONNX export writes with it)
         import onnxruntime
-    except ImportError:
-        return "onnxruntime is not installed"
-    path = Path(directory) / "net"
-    export(net, Tensor(x), file_name=str(path), file_format="ONNX")
-    onnx_file = path if path.exists() else path.with_suffix(".onnx")
+    except ImportError as error:
+        return f"{error.name} is not installed"
+    onnx_file = graphc.export(net, Tensor(x), file_name=str(Path(directory) / "net"), file_format="ONNX")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])

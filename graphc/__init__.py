@@ -13,6 +13,9 @@ from .profiler import Profiler
 from . import nn
 from .autodiff import grad, value_and_grad
 from . import communication, loop_ops, models
+# MindSpore's `mindspore.export` is a function; the package of the formats stays importable by its
+# path (`from graphc.export.shared_library import ...`: sys.modules holds it)
+from .export import export
 
 # MindSpore keeps GradOperation and grad (of the autodiff layer), the stateful Dropout primitive,
 # the loop primitives (which trace their bodies) and the functional losses (which check label values
@@ -43,7 +46,7 @@ __getattr__ = _lookup(__name__, "graphc.common", "graphc.train")
 
 __all__ = ["COOTensor", "CSRTensor", "GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter",
            "ParameterTuple", "RowTensor", "Tensor",
-           "bfloat16", "bool_", "communication", "float16", "float32", "float64", "get_auto_parallel_context", "get_context", "get_seed",
+           "bfloat16", "bool_", "communication", "export", "float16", "float32", "float64", "get_auto_parallel_context", "get_context", "get_seed",
            "grad", "int32", "int64", "jit", "load", "models", "nn", "ops", "reset_auto_parallel_context",
            "set_auto_parallel_context", "set_context", "set_seed", "tensor", "value_and_grad"]
 __version__ = "0.1.0"

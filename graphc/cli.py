@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import GraphcError, user_location
-from .inspect import StatsError, format_stats, graph_stats
+from .inspect import StatsError, format_stats, graph_stats, table
 from .ir import Graph
 from .ir.export import from_json, to_dot, to_json
 from .ir.text import ParseError, parse_graph, print_graph
@@ -38,10 +38,14 @@ EXAMPLES = """examples:
   graphc dump saved.ir --print-after all
   graphc dump lenet.py:lenet --input x:f32[32,1,32,32] --emit asm
   graphc inspect lenet.py:lenet --input x:f32[32,1,32,32]
+  graphc export lenet.py:lenet --input x:f32[1,1,32,32] --format onnx -o lenet.onnx
+  graphc inspect lenet.onnx
   graphc profile lenet.py:train_step --input x:f32[32,1,32,32] --input labels:i32[32] --steps 10 -o trace.json
 """
 EXAMPLE_TYPE = "f32[32,1,32,32]"
 RENDERERS = {"text": print_graph, "dot": to_dot, "json": to_json}
+FORMATS = {"onnx": "ONNX", "mindir": "MINDIR", "so": "SO"}     # graphc export --format -> file_format
+EXPORTED = (".onnx", ".mindir")                                  # files graphc inspect summarizes
 
 
 class CliError(Exception):
@@ -78,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     dumping.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     dumping.set_defaults(run=_dump)
 
-    inspecting = commands.add_parser("inspect", help="print the op histogram, parameters, FLOPs, and every node's type, FLOPs and scope")
+    inspecting = commands.add_parser("inspect", help="print the op histogram, parameters, FLOPs, and every node's "
+                                     "type, FLOPs and scope; or summarize an exported FILE.onnx or FILE.mindir")
     _add_target_arguments(inspecting)
     inspecting.add_argument("--stage", default="optimized", help="the stage to inspect (default: optimized)")
     inspecting.set_defaults(run=_inspect)
@@ -91,17 +96,30 @@ def _parser() -> argparse.ArgumentParser:
                            help="the trace file (default trace.json); the table goes beside it as FILE.csv")
     profiling.set_defaults(run=_profile)
 
+    exporting = commands.add_parser("export", help="write TARGET (a Cell) in inference mode as an ONNX model, a "
+                                    "MindIR file or a shared library (graphc.export; docs/export.md)")
+    _add_target_arguments(exporting, pipeline=False)
+    exporting.add_argument("--format", required=True, choices=sorted(FORMATS), help="the file format")
+    exporting.add_argument("-o", "--output", required=True, metavar="FILE",
+                           help="the file to write; the format's suffix is added unless FILE ends with it")
+    exporting.add_argument("--target", dest="target_cpu", metavar="TRIPLE[:CPU]",
+                           help="for --format so: the CPU to compile for (default: this machine's; docs/deploy.md)")
+    exporting.set_defaults(run=_export)
+
     caching = commands.add_parser("cache", help="show or clear the on-disk cache of compiled code")
     caching.add_argument("action", choices=("info", "clear"))
     caching.set_defaults(run=_cache)
     return parser
 
 
-def _add_target_arguments(command: argparse.ArgumentParser) -> None:
-    command.add_argument("target", metavar="TARGET", help="file.py:object or file.ir")
+def _add_target_arguments(command: argparse.ArgumentParser, pipeline: bool = True) -> None:
+    command.add_argument("target", metavar="TARGET", help="file.py:object or file.ir"
+                         + (" (inspect: or an exported FILE.onnx or FILE.mindir)" if pipeline else ""))
     command.add_argument("--input", action="append", default=[], metavar="NAME:TYPE",
                          help=f"a positional input of TARGET, in order, e.g. x:{EXAMPLE_TYPE} or labels:i32[32] "
                               f"(dtypes: {' '.join(d.short for d in DTYPES)})")
+    if not pipeline:
+        return
     command.add_argument("--pipeline", metavar="TEXT", help="the passes to run, e.g. fold,cse,dce (default: "
                          "$GRAPHC_PIPELINE, else the compiler's default); autodiff runs first where gradients are "
                          "asked for")
@@ -153,6 +171,9 @@ def _pipeline(text: str | None) -> str:
 
 
 def _inspect(args) -> None:
+    if args.target.endswith(EXPORTED):
+        _inspect_exported(args)
+        return
     pipeline = _pipeline(args.pipeline)
     start = time.perf_counter()
     graph = load_graph(args.target, args.input)
@@ -166,6 +187,51 @@ def _inspect(args) -> None:
     if args.stage == "optimized":
         sections.append(_native_kernels(views[-1][1], seconds))
     _write("\n\n".join(sections), None)
+
+
+def _inspect_exported(args) -> None:
+    """The inputs, outputs, node count and parameter bytes an exported file declares (read, never run)."""
+    if args.input:
+        raise CliError(f"--input is for Python targets; {args.target} declares its own inputs")
+    if not os.path.isfile(args.target):
+        raise CliError(f"{args.target}: no such file")
+    try:
+        if args.target.endswith(".onnx"):
+            from .export.onnx_model import summarize_onnx as summarize
+        else:
+            from .export.mindir import summarize_mindir as summarize
+    except ImportError as error:
+        raise CliError(f"{args.target} cannot be read here: {error}"
+                       + (" (pip install 'graphc[onnx]')" if args.target.endswith(".onnx") else "")) from None
+    summary = summarize(args.target)
+    rows = [[kind, name, dtype, "[" + ",".join(map(str, shape)) + "]"]
+            for kind in ("inputs", "outputs") for name, dtype, shape in summary[kind]]
+    _write(f"{args.target}: {summary['format']}\n\n{table(['tensor', 'name', 'dtype', 'shape'], rows)}\n\n"
+           f"nodes            {summary['nodes']}\nparameter bytes  {summary['parameter_bytes']}", None)
+
+
+def _export(args) -> None:
+    """Trace the Cell TARGET names on zero inputs and write it through graphc.export."""
+    from .export import export
+    path, _, name = args.target.rpartition(":")
+    if not path.endswith(".py") or not name:
+        raise CliError(f"graphc export writes a Python target, file.py:object (a Cell); got {args.target!r}")
+    fn, _ = _traceable(_load_object(path, name), args.target)
+    if not isinstance(fn, Cell):
+        raise CliError(f"{args.target} is a function; graphc export writes a Cell (a network with parameters), "
+                       "as graphc.export does")
+    inputs = [_parse_input(spec) for spec in args.input]
+    _check_inputs(args.target, fn, [input_name for input_name, _ in inputs])
+    if args.target_cpu is not None and args.format != "so":
+        raise CliError(f"--target chooses the CPU of a shared library (--format so), not of --format {args.format}")
+    kwargs = {"target": args.target_cpu} if args.format == "so" else {}
+    try:
+        written = export(fn, *[np.zeros(t.shape, t.dtype.np) for _, t in inputs], file_name=args.output,
+                         file_format=FORMATS[args.format], **kwargs)
+    except ImportError as error:
+        raise CliError(f"--format {args.format} cannot be written here: {error}"
+                       + (" (pip install 'graphc[onnx]')" if args.format == "onnx" else "")) from None
+    print(f"wrote {getattr(written, 'library', written)}")
 
 
 def _native_kernels(graph: Graph, seconds: dict[str, float]) -> str:

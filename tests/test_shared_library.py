@@ -244,11 +244,11 @@ def test_weight_relayouts_run_once_in_prepare_and_the_library_still_matches_pred
     step into graphc_prepare, which the library runs at create; later calls reuse them."""
     from graphc.codegen.kernel_cache import KernelSet
     from graphc.codegen.lower import lower_graph
-    from graphc.export.shared_library import _inference_graph
+    from graphc.export.inference import inference_graph
 
     net = WinogradNet()
     x = images((8, 1, 8, 8), seed=4)           # 10 MFLOP: two threads
-    graph, _ = _inference_graph(net, [x])
+    graph, _ = inference_graph(net, [x], "SO")
     module = str(lower_graph(graph, False, KernelSet(None, share=False), prepared=True).module)
     step, prepare = (module.index(f'define void @"{name}"') for name in ("graphc_step", "graphc_prepare"))
     assert step < prepare

@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from .. import ops
 from ..atomic_file import atomic_write_bytes
-from ..errors import ArgumentError, GraphcError
+from ..errors import GraphcError
 from ..ir import Graph, Node
-from ..jit import trace
 from ..nn.graph_cell import LoadedGraph
 from ..ops.core import OpError
 from ..protowire import Message, Writer
 from ..types import TensorType, dtype_of
 from . import mindir_proto as p
+from .inference import inference_graph
 from .mindir_ops import EXPORTS, IMPORTS
 
 SUFFIX = ".mindir"
@@ -45,25 +44,11 @@ def mindir_path(file_name) -> Path:
 def export_mindir(net, inputs: list, file_name) -> Path:
     """Write `net`'s inference graph on sample `inputs` to `<file_name>.mindir`; returns its path."""
     path = mindir_path(file_name)
-    graph, params = _inference_trace(net, inputs)
+    graph, params = inference_graph(net, inputs, "MINDIR", pipeline="dce")   # graph ops, before fusion
     data = _Emitter(type(net).__name__, params).model(graph)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data)
     return path
-
-
-def _inference_trace(net, inputs: Sequence) -> tuple[Graph, dict]:
-    if not isinstance(inputs, (list, tuple)):
-        raise ArgumentError(f"inputs must be a list or tuple of sample inputs (one per construct argument), got "
-                            f"{type(inputs).__name__}; e.g. [np.zeros((1, 1, 32, 32), np.float32)]")
-    arrays = tuple(np.asarray(x.asnumpy() if hasattr(x, "asnumpy") else x) for x in inputs)
-    training = getattr(net, "training", False)
-    net.set_train(False)
-    try:
-        traced = trace(net, arrays, name=type(net).__name__)
-    finally:
-        net.set_train(training)
-    return traced.graph, traced.params
 
 
 class _Emitter:

@@ -1,12 +1,11 @@
 """file_format='SO': the inference graph as a shared library and a C header (docs/deploy.md).
 
-`export_shared_library(net, inputs, file_name, target=None)` traces `net` in inference mode (as
-Model.predict runs it: batch norm on its moving statistics, dropout off), optimizes it with the
-pipeline predict compiles with, lowers it to graphc's step and kernels, compiles them
-position-independent for the host CPU or `target` (codegen/shared_objects.py), and links them with
-the C runner (c_source.py) and the weights into `<file_name>.so`, beside `<file_name>.h`. The
-library needs libc, libm and libpthread only. `SharedLibrary` loads one through ctypes (tests,
-benchmarks/inference.py).
+`export_shared_library(net, inputs, file_name, target=None)` takes `net`'s inference graph
+(inference.py: traced as Model.predict runs it, optimized with the pipeline predict compiles with),
+lowers it to graphc's step and kernels, compiles them position-independent for the host CPU or
+`target` (codegen/shared_objects.py), and links them with the C runner (c_source.py) and the weights
+into `<file_name>.so`, beside `<file_name>.h`. The library needs libc, libm and libpthread only.
+`SharedLibrary` loads one through ctypes (tests, benchmarks/inference.py).
 """
 from __future__ import annotations
 
@@ -22,15 +21,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..compiler import compile_graph
 from ..errors import ArgumentError, GraphcError
 from ..inspect import graph_stats
-from ..jit import trace
 from ..passes.memory import ALIGNMENT
-from ..types import float32
-
-# ops that have no meaning outside the process that traced them
-_REFUSED = {"allreduce": "a collective needs the process group of a distributed job"}
+from .inference import NOT_PORTABLE, cannot_express, inference_graph
 
 
 @dataclass(frozen=True)
@@ -60,7 +54,10 @@ def export_shared_library(net, inputs: Sequence, file_name: str, target: str | N
         raise GraphcError("file_format='SO' links the library with the system C compiler, and no `cc` is on PATH; "
                           "install one (e.g. gcc or clang)")
     chosen = parse_target(target)
-    graph, params = _inference_graph(net, inputs)
+    graph, params = inference_graph(net, inputs, "SO")
+    for node in graph.order():
+        if node.op in NOT_PORTABLE:
+            raise cannot_express(node, "SO", NOT_PORTABLE[node.op])
     kernels = KernelSet(None, share=False)           # keeps every kernel's IR, to compile it for the library
     lowered = lower_graph(graph, False, kernels, prepared=True)    # the weights are constants
     _check_lowered(lowered, graph)
@@ -88,34 +85,6 @@ def _c_name(path: Path) -> str:
                             f"({path.name}_run), so its name must be a C identifier (letters, digits and '_', not "
                             "starting with a digit); e.g. file_name='lenet'")
     return path.name
-
-
-def _inference_graph(net, inputs: Sequence):
-    """The optimized inference graph and its parameters, as Model.predict compiles it."""
-    if not isinstance(inputs, (list, tuple)):
-        raise ArgumentError(f"inputs must be a list or tuple of sample inputs (one per construct argument), got "
-                            f"{type(inputs).__name__}; e.g. [np.zeros((1, 1, 32, 32), np.float32)]")
-    arrays = [np.asarray(x.asnumpy() if hasattr(x, "asnumpy") else x) for x in inputs]
-    for k, array in enumerate(arrays):
-        if array.dtype != np.float32:
-            raise ArgumentError(f"input {k} is {array.dtype}{list(array.shape)}: an exported library takes float32 "
-                                "inputs; pass float32 sample inputs (cast in the network if it needs another type)")
-    training = getattr(net, "training", False)
-    net.set_train(False)
-    try:
-        traced = trace(net, tuple(arrays), name=type(net).__name__)
-    finally:
-        net.set_train(training)
-    graph = compile_graph(traced.graph, traced.params, backend="interp").graph   # the pipeline, no native build
-    for node in graph.order():
-        if node.op in _REFUSED:
-            raise GraphcError(f"file_format='SO' cannot express op {node.op} ({_REFUSED[node.op]}); export the "
-                              "network without it", loc=node.loc)
-    for k, out in enumerate(graph.outputs):
-        if out.type.dtype != float32:
-            raise GraphcError(f"output {k} of {type(net).__name__} is {out.type}: an exported library returns "
-                              "float32 outputs; cast it in construct", loc=out.loc)
-    return graph, traced.params
 
 
 def _check_lowered(lowered, graph) -> None:

@@ -15,7 +15,7 @@ from graphc.passes import (DEFAULT_PIPELINE, PASSES, PassError, PassRow, parse_p
 from graphc.passes.manager import MAX_FIXPOINT_ROUNDS
 from passes_support import ir
 
-REGISTERED = "registered passes: autodiff, cse, dce, fold, fuse, plan-memory, simplify"
+REGISTERED = "registered passes: autodiff, cse, dce, fold, fold-batch-norm, fuse, plan-memory, simplify"
 SMALL = """
     graph @f {
       %0: f32[3] = input() {name='x', index=0}
