@@ -15,7 +15,7 @@ from graphc.models import lenet, mobilenet_v2, resnet18, resnet20, resnet50
 
 
 class OpsNet(nn.Cell):
-    """The primitives the models do not use (docs/export-mindir.md's table), and two outputs."""
+    """The primitives the models do not use (docs/export.md, MINDIR op coverage), and two outputs."""
 
     def __init__(self):
         super().__init__()

@@ -1,4 +1,4 @@
-"""file_format='MINDIR': MindSpore's model file, written and read by graphc (docs/export-mindir.md).
+"""file_format='MINDIR': MindSpore's model file, written and read by graphc (docs/export.md, MINDIR).
 
 `export_mindir(net, inputs, file_name)` traces `net` in inference mode (batch norm on its moving
 statistics, dropout off) before any fusion, so every node is one graphc op, and writes each op as the

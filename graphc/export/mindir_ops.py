@@ -1,4 +1,4 @@
-"""Which MindSpore primitive stands for which graphc ops, both ways (docs/export-mindir.md's table).
+"""Which MindSpore primitive stands for which graphc ops, both ways (docs/export.md, MINDIR op coverage).
 
 MindSpore 2.10 writes most primitives as PRIMITIVE_FUNCTION (every argument, attributes included,
 is an input: MatMul(x, w, transpose_a, transpose_b)) and a few (Conv2D, MaxPool) as PRIMITIVE with
