@@ -1,4 +1,5 @@
-"""Activations beyond ReLU (MindSpore's nn.ReLU6, LeakyReLU, GELU, HSwish, HSigmoid, SiLU) and erf.
+"""Activations beyond ReLU (MindSpore's nn.ReLU6, LeakyReLU, GELU, HSwish, HSigmoid, SiLU), erf, and
+the stretched sigmoid that computes an LSTM's gates.
 
 Each is one elementwise op, so it fuses into the loop, epilogue or prologue around it. The NumPy
 reference defines the meaning; the lowering is a scalar expression over the emitter's vocabulary;
@@ -12,10 +13,11 @@ import math
 import numpy as np
 
 from .core import ELEMENTWISE, Op, OpError, register
-from .elementwise import (_infer, _unary_samples, add, elementwise, exp, gt, lt, mul, one_flop_per_element,
-                          select, sigmoid, sub, tanh)
+from .elementwise import (_binary_samples, _infer, _unary_samples, add, div, elementwise, exp, gt, lt, mul,
+                          one_flop_per_element, select, sigmoid, sub, tanh)
+from .reduction import unbroadcast
 
-__all__ = ["erf", "gelu", "hsigmoid", "hswish", "leaky_relu", "relu6", "silu"]
+__all__ = ["erf", "gelu", "hsigmoid", "hswish", "leaky_relu", "relu6", "silu", "stretched_sigmoid"]
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_CUBIC = 0.044715
@@ -70,6 +72,22 @@ silu = elementwise(
 def _silu_slope(x):
     s = sigmoid(x)
     return add(s, mul(mul(x, s), sub(1.0, s)))
+
+
+def _stretched_sigmoid_vjp(ct, x, s, out):
+    lifted = add(out, sub(s, 1.0))                  # s·sigmoid(s·x), from the output
+    slope = mul(lifted, sub(1.0, out))              # d out / d x = s²·sigmoid·(1 - sigmoid)
+    return (unbroadcast(mul(ct, slope), x),
+            unbroadcast(mul(ct, sub(add(div(lifted, s), div(mul(x, slope), s)), 1.0)), s))
+
+
+stretched_sigmoid = elementwise(
+    "stretched_sigmoid", 2, lambda x, s: s / (1.0 + np.exp(-s * x)) - (s - 1),
+    lambda e, x, s: e.sub(e.div(s, e.add(e.const(1.0), e.exp(e.neg(e.mul(s, x))))), e.sub(s, e.const(1.0))),
+    _stretched_sigmoid_vjp, float_only=True, samples=_binary_samples(positive_rhs=True),
+    doc="s·sigmoid(s·x) - (s - 1): the sigmoid at s = 1, tanh at s = 2, so an LSTM's four gates are one "
+        "op (fused into the step's matmul); the gradient with respect to x, (out + s - 1)·(1 - out), reads "
+        "the output only, so the backward pass keeps the gates and nothing else")
 
 
 # -- erf, for the exact GELU --------------------------------------------------------------------------

@@ -33,7 +33,7 @@ EXACT = {"abs", "add", "allreduce", "argmax", "assign", "broadcast_to", "cast", 
 CLOSE = {"avg_pool2d", "avg_pool2d_grad", "batch_stats", "channel_sums", "conv2d", "conv2d_grad_filter",
          "conv2d_grad_input", "cos", "erf", "exp", "gelu", "log", "log_softmax", "matmul", "max_pool2d_grad", "pow",
          "reduce_mean", "reduce_sum", "sigmoid", "silu", "sin", "softmax", "sparse_softmax_cross_entropy",
-         "sparse_softmax_cross_entropy_grad", "tanh"}
+         "sparse_softmax_cross_entropy_grad", "stretched_sigmoid", "tanh"}
 
 
 def _samples(name: str) -> list:

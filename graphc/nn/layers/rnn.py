@@ -65,11 +65,11 @@ def _step(mode: str, gates_x: Tensor, state, w_hh: Tensor, b_hh: Tensor | None):
 
 
 def _lstm_activations(gates: Tensor, hidden: int) -> Tensor:
-    """sigmoid on the i, f and o rows and tanh on the g rows, as one elementwise expression
-    s·sigmoid(s·x) - (s - 1) with s = 2 on the g rows (tanh(x) = 2·sigmoid(2x) - 1) and 1 elsewhere,
-    so that it fuses into the step's matmul as its epilogue."""
+    """sigmoid on the i, f and o rows and tanh on the g rows, as one elementwise op,
+    s·sigmoid(s·x) - (s - 1) with s = 2 on the g rows (tanh(x) = 2·sigmoid(2x) - 1) and 1 elsewhere:
+    it fuses into the step's matmul as its epilogue, and its gradient reads only the gates."""
     s = np.repeat(np.array([1, 1, 2, 1], gates.dtype.np), hidden).reshape(-1, 1)
-    return ops.sigmoid(gates * Tensor(s)) * Tensor(s) - Tensor(s - 1)
+    return ops.get("stretched_sigmoid")(gates, Tensor(s))
 
 
 def _project(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
