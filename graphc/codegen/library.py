@@ -36,6 +36,7 @@ from .kernels.movement import Strided, emit_concat, emit_gather, emit_gather_gra
 from .kernels.pool import PoolGeometry, emit_avg_pool2d, emit_avg_pool2d_grad, emit_max_pool2d, \
     emit_max_pool2d_grad, emit_max_pool2d_grad_grad
 from .kernels.reduce import emit_reduce, split_axes
+from .kernels.simd import LANES
 from .kernels.softmax_xent import emit_sparse_softmax_cross_entropy, emit_sparse_softmax_cross_entropy_grad
 
 EPILOGUE, PROLOGUE = "epilogue", "prologue"
@@ -203,6 +204,10 @@ class KernelLibrary:
     def conv2d_grad_filter(self, dy: TensorType, x: TensorType, out: TensorType, *, stride, pad, dilation,
                            group) -> KernelSpec:
         geo = _conv_geometry("conv2d_grad_filter", x, out.shape, stride, pad, dilation, group, dy)
+        if _summed_dot(geo):          # dw [O, C] = sum over images n of dy[n] [O, H·W] @ x[n] [C, H·W].T
+            return KernelSpec(lambda module, name, hook: emit_matmul(
+                module, name, geo.out_channels, geo.height * geo.width, geo.in_channels, transpose_b=True,
+                epilogue=hook or IDENTITY, terms=geo.batch), ("a", "b"), "y", EPILOGUE)
         emit = emit_depthwise_grad_filter if is_depthwise(geo) else emit_conv2d_grad_filter
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "x"), "dw", EPILOGUE)
@@ -292,6 +297,15 @@ def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group
 
 def _pointwise(geo: ConvGeometry) -> bool:
     return is_pointwise((geo.kernel_h, geo.kernel_w), geo.stride, geo.pad, geo.group)
+
+
+def _summed_dot(geo: ConvGeometry) -> bool:
+    """A pointwise filter gradient as one dot product per weight over every image's pixels: where each
+    image is whole vectors and the output channels are at least the input channels (an expansion, an
+    LSTM's gates over its inputs), it beats the direct form, which wins the other way round
+    (measured, 2 threads: 0.47 vs 0.62 ms for 28 images of 1x128 pixels, 28 -> 512 channels;
+    0.36 vs 0.28 ms for 32 of 8x8, 256 -> 64)."""
+    return _pointwise(geo) and geo.height * geo.width % LANES == 0 and geo.out_channels >= geo.in_channels
 
 
 def _one_pixel(geo: ConvGeometry) -> bool:

@@ -52,6 +52,8 @@ FAMILIES = {
     "depthwise dx": lambda m, name, n: emit_depthwise_grad_input(m, name, depthwise(n)),
     "depthwise dw": lambda m, name, n: emit_depthwise_grad_filter(m, name, depthwise(n)),
     "1x1 conv2d (batched matmul)": lambda m, name, n: emit_matmul(m, name, 24, 16, 49, batch=n),
+    "1x1 conv2d dw (dot products summed over the images)": lambda m, name, n: emit_matmul(
+        m, name, 24, 32, 16, transpose_b=True, terms=n),
     "dense forward (x @ w.T + bias)": lambda m, name, n: emit_matmul(m, name, n, 40, 12, transpose_b=True,
                                                                      epilogue=ep.bias_add("n", 12)),
     "dense dx (dy @ w)": lambda m, name, n: emit_matmul(m, name, n, 12, 40),

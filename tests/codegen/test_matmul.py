@@ -68,6 +68,16 @@ def test_batched_gemm_is_a_pointwise_convolution(batch, m, k, n, transpose_a):
     assert_dot_close(y, want, magnitude, k, "batched matmul")
 
 
+@pytest.mark.parametrize("terms, m, k, n", [(3, 7, 37, 5), (2, 16, 32, 9), (5, 13, 7, 4)])
+def test_dot_products_summed_over_terms_are_a_pointwise_filter_gradient(terms, m, k, n):
+    a, b = random((terms, m, k), seed_offset=1), random((terms, n, k), seed_offset=2)
+    y = run_threads(lambda mod: emit_matmul(mod, "sum", m, k, n, transpose_b=True, terms=terms), {"a": a, "b": b},
+                    ["y"])["y"]
+    want = np.einsum("tmk,tnk->mn", a.astype(np.float64), b)
+    magnitude = np.einsum("tmk,tnk->mn", np.abs(a).astype(np.float64), np.abs(b))
+    assert_dot_close(y, want, magnitude, terms * k, "dot products summed over terms")
+
+
 
 # -- half operands (issue 23): converted to float32 in registers, accumulated in float32 ---------------------
 HALF_SHAPES = LENET[::3] + [(13, 31, 17, False, False), (7, 5, 3, True, True), (19, 3, 97, False, True),

@@ -19,6 +19,9 @@ one vdpbf16ps with `dpbf16` (a CPU with AVX512-BF16), else two FMAs on the halve
 registers, the same arithmetic (simd.dot_bf16). The dot form takes 32 elements of a row a step;
 the GEMM form broadcasts a's pair and interleaves two rows of b (not when k is the run-time batch of
 a weight gradient, which runs the float32 chain on widened values).
+Given `terms` (dot form only), a and b hold `terms` matrices and y = sum over t of a[t] @ b[t].T: a
+1x1 convolution's filter gradient, summed over its images (a[t] = dy[t] as [O, H·W], b[t] = x[t] as
+[C, H·W]); each tile's sums run over every term, so a long reduction pays the horizontal sums once.
 Work items are tiles, split contiguously over threads. The kernel's `batch`, read at run time, is
 the number of matrices when given `batch` (the images of a 1x1 convolution), else the leading extent
 of `a` (M, or K with transpose_a; with both flags, none): a dense layer's forward, input gradient
@@ -30,8 +33,8 @@ from llvmlite import ir
 
 from .contract import IR_TYPES, Kernel, KernelFunction, Operand, Scratch, kernel_operands
 from .epilogue import IDENTITY, Epilogue, LanePosition
-from .loops import affine, counted_loop
-from .simd import F32, I16, I32, LANES, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, horizontal_sums, \
+from .loops import affine, counted_loop, entry_alloca
+from .simd import F32, I16, I32, LANES, V16F32, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, horizontal_sums, \
     load_scalar, load_vector, shuffle, store_scalar, store_vector
 from .tile import Block, blocks, emit_fma_tile, emit_grid, runtime_blocks, vector_blocks
 
@@ -41,13 +44,17 @@ DOT_ROWS, DOT_COLS = 6, 4
 
 def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_a: bool = False,
                 transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int | None = None, dtype: str = "f32",
-                dpbf16: bool = False) -> Kernel:
+                dpbf16: bool = False, terms: int | None = None) -> Kernel:
     if batch is not None and transpose_b:
         raise ValueError("a batched matmul has the GEMM form only (transpose_b=False)")
+    if terms is not None and not (transpose_b and not transpose_a):
+        raise ValueError("a sum of products over terms has the dot form only (transpose_b=True, transpose_a=False)")
     a_shape = (k, m) if transpose_a else (m, k)
     b_shape = (n, k) if transpose_b else (k, n)
     batched = (batch,) if batch is not None else ()
-    operands = kernel_operands([Operand("a", a_shape, dtype=dtype), Operand("b", batched + b_shape, dtype=dtype),
+    summed = (terms,) if terms is not None else ()
+    operands = kernel_operands([Operand("a", summed + a_shape, dtype=dtype),
+                                Operand("b", summed + batched + b_shape, dtype=dtype),
                                 Operand("y", batched + (m, n), "out", dtype)], epilogue.operands)
     relayout_a = transpose_a and transpose_b
     scratch = Scratch(per_thread=operands[0].nbytes) if relayout_a else Scratch()
@@ -55,11 +62,12 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
     shape = (m, k, n)
     if transpose_b:
         a_rows = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
-        _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a, dpbf16=dpbf16)
+        _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a and terms is None,
+                       summed=terms is not None, dpbf16=dpbf16)
     else:
         _emit_gemm_form(kf, shape, transpose_a, epilogue, batch, dpbf16)
-    lead = batch if batch is not None else 0 if relayout_a else a_shape[0]
-    return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * (batch or 1), batch=lead)
+    lead = terms if terms is not None else batch if batch is not None else 0 if relayout_a else a_shape[0]
+    return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * (batch or terms or 1), batch=lead)
 
 
 def _split_tiles(kf: KernelFunction, axes, tile) -> None:
@@ -152,9 +160,10 @@ def _bf16_pairs_tile(b: ir.IRBuilder, rows: int, cols: int, k: int, a_scalar, a_
 
 
 def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilogue, runtime_rows: bool,
-                   dpbf16: bool) -> None:
-    """y[i, j] = dot(a_rows[i, :], b[j, :]), lanes along k; M read at run time if `runtime_rows`.
-    bfloat16 operands are multiplied in pairs (simd.dot_bf16; vdpbf16ps when `dpbf16`)."""
+                   summed: bool, dpbf16: bool) -> None:
+    """y[i, j] = dot(a_rows[i, :], b[j, :]), lanes along k; M read at run time if `runtime_rows`;
+    `summed`: over the run-time batch of (a, b) pairs too. bfloat16 operands are multiplied in pairs
+    (simd.dot_bf16; vdpbf16ps when `dpbf16`)."""
     m, k, n = shape
     b = kf.builder
     bmat, y = kf["b"], kf["y"]
@@ -166,21 +175,29 @@ def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilog
     accumulate = (lambda builder, x, w, acc: dot_bf16(builder, x, w, acc, dpbf16)) if pairs else fma
 
     def tile(row0, col0, rb: Block, cb: Block):
-        def operand(base, first):
+        def operand(base, first, plane, term):
             def load(index, kk, lanes=step):
-                value = load_vector(b, base, affine(b, [(first, k), (kk[0], step)], index * k), lanes, vty=vector)
+                terms = [(term, plane)] if term is not None else []
+                value = load_vector(b, base, affine(b, terms + [(first, k), (kk[0], step)], index * k), lanes,
+                                    vty=vector)
                 return value if pairs else to_f32(b, value)
             return load
 
-        a_load, b_load = operand(a_rows, row0), operand(bmat, col0)
-        acc = None
-        if full_steps:
-            acc = emit_fma_tile(b, rb.size, cb.size, [(full_steps, False)], a_load, b_load, accumulate=accumulate)
-        if tail:
-            last = (full_steps,)
-            acc = emit_fma_tile(b, rb.size, cb.size, [(1, True)],
-                                lambda i, _: a_load(i, last, tail), lambda j, _: b_load(j, last, tail),
-                                init=(lambda i, j: acc[i][j]) if acc else None, accumulate=accumulate)
+        def products(term, init):
+            """The tile's sums over k of one (a, b) pair, added to `init` (None: zeros)."""
+            a_load, b_load = operand(a_rows, row0, m * k, term), operand(bmat, col0, n * k, term)
+            acc = init
+            if full_steps:
+                acc = emit_fma_tile(b, rb.size, cb.size, [(full_steps, False)], a_load, b_load,
+                                    init=(lambda i, j: acc[i][j]) if acc else None, accumulate=accumulate)
+            if tail:
+                last = (full_steps,)
+                acc = emit_fma_tile(b, rb.size, cb.size, [(1, True)],
+                                    lambda i, _: a_load(i, last, tail), lambda j, _: b_load(j, last, tail),
+                                    init=(lambda i, j: acc[i][j]) if acc else None, accumulate=accumulate)
+            return acc
+
+        acc = _summed_over_terms(b, kf.batch, rb.size, cb.size, products) if summed else products(None, None)
         rows_per_sum = LANES // cb.size   # whole rows per horizontal sum: lane = row * cols + col
         for first in range(0, rb.size, rows_per_sum):
             group = range(first, min(first + rows_per_sum, rb.size))
@@ -195,6 +212,20 @@ def _emit_dot_form(kf: KernelFunction, shape, a_rows: ir.Value, epilogue: Epilog
 
     rows = runtime_blocks(b, kf.batch, DOT_ROWS) if runtime_rows else blocks(m, DOT_ROWS)
     _split_tiles(kf, [rows, blocks(n, DOT_COLS)], tile)
+
+
+def _summed_over_terms(b: ir.IRBuilder, terms: ir.Value, rows: int, cols: int, products) -> list[list[ir.Value]]:
+    """The accumulators of products(term, init) chained over term = 0..terms-1 (a run-time count)."""
+    slots = [[entry_alloca(b, V16F32, f"sum{i}_{j}") for j in range(cols)] for i in range(rows)]
+    for row in slots:
+        for slot in row:
+            b.store(ir.Constant(V16F32, 0.0), slot)
+    with counted_loop(b, 0, terms, name="term") as term:
+        acc = products(term, [[b.load(slot) for slot in row] for row in slots])
+        for row, values in zip(slots, acc):
+            for slot, value in zip(row, values):
+                b.store(value, slot)
+    return [[b.load(slot) for slot in row] for row in slots]
 
 
 def _transposed_copy(kf: KernelFunction, src: ir.Value, rows: int, cols: int) -> ir.Value:
