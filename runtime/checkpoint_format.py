@@ -31,6 +31,7 @@ import ml_dtypes
 import numpy as np
 
 from graphc.atomic_file import atomic_write_bytes
+from graphc.protowire import FIXED32, FIXED64, LENGTH, VARINT, Writer
 
 # MindSpore's tensor_type strings (str(mindspore dtype)) and the numpy types they hold.
 TENSOR_TYPES = {
@@ -42,7 +43,6 @@ TENSOR_TYPES = {
 }
 _TYPE_NAMES = {np.dtype(t): name for name, t in TENSOR_TYPES.items()}
 
-_VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
 Entries = list[tuple[str, np.ndarray]]
 _TRAILER_TAG, _CRC_BYTES = b"crc_num", 10
 
@@ -61,40 +61,26 @@ class CheckpointFormatError(ValueError):
 
 def encode_checkpoint(entries: Entries) -> bytes:
     """The checkpoint bytes for (name, array) pairs, in order, between the promise and the trailer."""
-    body = _PROMISE + b"".join(_field(1, _encode_value(name, np.asarray(array))) for name, array in entries)
+    records = Writer()
+    for name, array in entries:
+        records.message(1, _encode_value(name, np.asarray(array)))
+    body = _PROMISE + records.getvalue()
     return body + _TRAILER_TAG + zlib.crc32(body).to_bytes(_CRC_BYTES, "big")
 
 
-def _encode_value(name: str, array: np.ndarray) -> bytes:
+def _encode_value(name: str, array: np.ndarray) -> Writer:
     type_name = _TYPE_NAMES.get(array.dtype.newbyteorder("="))
     if type_name is None:
         raise TypeError(f"checkpoint entry {name!r}: dtype {array.dtype} has no MindSpore tensor type; "
                         f"cast it to one of {', '.join(str(np.dtype(t)) for t in TENSOR_TYPES.values())}")
-    dims = array.shape or (0,)
+    tensor = Writer()
+    for d in array.shape or (0,):
+        tensor.varint(1, d)
     content = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
-    tensor = (b"".join(_key(1, _VARINT) + _varint(d) for d in dims)
-              + _field(2, type_name.encode()) + _field(3, content))
-    return _field(1, name.encode()) + _field(2, tensor)
+    return Writer().string(1, name).message(2, tensor.string(2, type_name).bytes(3, content))
 
 
-def _key(field_number: int, wire_type: int) -> bytes:
-    return _varint(field_number << 3 | wire_type)
-
-
-def _field(field_number: int, payload: bytes) -> bytes:
-    return _key(field_number, _LENGTH_DELIMITED) + _varint(len(payload)) + payload
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-_PROMISE = _key(2047, _VARINT) + _varint(1)    # "this file ends with the crc_num trailer"
+_PROMISE = Writer().varint(2047, 1).getvalue()    # "this file ends with the crc_num trailer"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +137,7 @@ def _decode_value(reader: _Reader, start: int, end: int) -> tuple[str, tuple[int
         if number in (2, 3):
             reader.require_bytes(number, wire_type, field_start)
         if number == 1:
-            dims.extend(reader.varints(field_start, field_end) if wire_type == _LENGTH_DELIMITED else [field_start])
+            dims.extend(reader.varints(field_start, field_end) if wire_type == LENGTH else [field_start])
         elif number == 2:
             type_name = reader.text(field_start, field_end)
         elif number == 3:
@@ -194,27 +180,27 @@ class _Reader:
         while pos < end:
             key, pos = self.varint(pos, end)
             number, wire_type = key >> 3, key & 7
-            if wire_type == _VARINT:
+            if wire_type == VARINT:
                 value, pos = self.varint(pos, end)
                 yield number, wire_type, value, pos
-            elif wire_type == _LENGTH_DELIMITED:
+            elif wire_type == LENGTH:
                 length, payload_start = self.varint(pos, end)
                 pos = payload_start + length
                 if pos > end:
                     raise CheckpointFormatError(self.source, payload_start, f"field {number} claims {length} "
                                                                             f"bytes, only {end - payload_start} remain")
                 yield number, wire_type, payload_start, pos
-            elif wire_type in (_FIXED64, _FIXED32):
-                pos += 8 if wire_type == _FIXED64 else 4  # a field of a newer schema: skipped
+            elif wire_type in (FIXED64, FIXED32):
+                pos += 8 if wire_type == FIXED64 else 4  # a field of a newer schema: skipped
                 if pos > end:
                     raise CheckpointFormatError(self.source, end, f"field {number} runs past the end")
             else:
                 raise CheckpointFormatError(self.source, pos, f"unsupported wire type {wire_type} in field {number}")
 
     def require_bytes(self, number: int, wire_type: int, offset: int) -> None:
-        if wire_type != _LENGTH_DELIMITED:
+        if wire_type != LENGTH:
             raise CheckpointFormatError(self.source, offset, f"field {number} has wire type {wire_type}, "
-                                                             f"expected {_LENGTH_DELIMITED} (length-delimited)")
+                                                             f"expected {LENGTH} (length-delimited)")
 
     def varint(self, pos: int, end: int) -> tuple[int, int]:
         start, value, shift = pos, 0, 0
