@@ -4,7 +4,7 @@
     PYTHONPATH=. python -m tests.mindir_models export OUT_DIR   # OUT_DIR/<name>.mindir, <name>_input.npy and
                                                                 # <name>.ckpt (graphc's MindSpore checkpoint)
     PYTHONPATH=. python -m tests.mindir_models run FILE.mindir INPUT.npy   # graphc.load + GraphCell on the
-                                                                # input: {"nodes", "output"} as JSON on stdout
+                                                                # input: {"nodes", "primitives", "output"} as JSON
 """
 import json
 import sys
@@ -14,8 +14,10 @@ import numpy as np
 
 import graphc
 from graphc import Tensor, nn, ops
+from graphc.export import mindir_proto
 from graphc.export.mindir import export_mindir, summarize_mindir
 from graphc.models import lenet, mobilenet_v2, resnet18, resnet20, resnet50
+from graphc.protowire import Message
 
 
 class OpsNet(nn.Cell):
@@ -94,7 +96,10 @@ def export(out_dir: str) -> None:
 def run(path: str, input_path: str) -> None:
     """What graphc computes from a MindIR file (MindSpore's), for the record script."""
     out = nn.GraphCell(graphc.load(path))(Tensor(np.load(input_path)))
-    print(json.dumps({"nodes": summarize_mindir(path)["nodes"], "output": flat(out).tolist()}))
+    model = Message(Path(path).read_bytes(), path)
+    primitives = {prim.string(mindir_proto.PRIM_OP_TYPE) for prim in model.messages(mindir_proto.MODEL_PRIMITIVES)}
+    print(json.dumps({"nodes": summarize_mindir(path)["nodes"], "primitives": sorted(primitives),
+                      "output": flat(out).tolist()}))
 
 
 if __name__ == "__main__":

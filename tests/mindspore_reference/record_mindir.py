@@ -15,10 +15,11 @@ writes, per network, graphc's MINDIR export, its input and its MindSpore checkpo
    graphc.models layer for layer (so with the same parameter names), and takes graphc's weights from
    graphc's checkpoint (mindspore.load_checkpoint + load_param_into_net; every parameter must load
    and change). ms_<name>_output.npy is its output on graphc's input; MindSpore exports it to MINDIR.
-   - LeNet, ResNet-20, MobileNetV2: ms_<name>.mindir and ms_<name>_input.npy are kept for the tests.
+   - LeNet, ResNet-20, MobileNetV2: ms_<name>.mindir and ms_<name>_input.npy are kept for the tests
+     (MindSpore's export is not byte-stable: restore the old .mindir files if the networks did not change).
    - ResNet-18 and ResNet-50 (45 and 100 MB): the files are not kept; graphc loads each here
      (graphc.load + GraphCell, in the subprocess) and mindspore_large.json records the largest
-     difference from MindSpore's output, the file's node count and size, and the date.
+     difference from MindSpore's output, the file's node count, primitives and size, and the date.
    - convbn (MindSpore's own Conv2d with bias + BatchNorm2d + AvgPool2d + Dense, random weights):
      ms_convbn.mindir with its input and output, for the primitives the zoo does not write.
 """
@@ -276,6 +277,7 @@ def record_zoo_exports(graphc_dir, scratch):
         loaded = json.loads(graphc("run", str(path), str(graphc_dir / f"{name}_input.npy")))
         large[name] = {"max_abs_diff": float(np.abs(np.asarray(loaded["output"]) - y.ravel()).max()),
                        "max_abs_output": float(np.abs(y).max()), "nodes": loaded["nodes"],
+                       "primitives": loaded["primitives"],
                        "bytes": path.stat().st_size, "mindspore": ms.__version__,
                        "date": datetime.date.today().isoformat()}
         print(f"graphc ran MindSpore's {path.name}: {large[name]}", file=sys.stderr)
