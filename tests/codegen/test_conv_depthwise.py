@@ -24,6 +24,12 @@ GEOMETRIES = [
     depthwise(2, 4, 10, 9, dilation=2, pad=(2, 2, 2, 2)),
     depthwise(2, 6, 11, 12, k=5, pad=(2, 2, 2, 2)),         # 25 taps: two tap vectors in the filter gradient
     depthwise(1, 2, 6, 6, pad=(0, 0, 0, 0)),                # 'valid'
+    # planes of at most 16 pixels go 16 channels to a vector (forward), with a short last block
+    depthwise(2, 37, 4, 4),
+    depthwise(3, 20, 2, 2),
+    depthwise(1, 16, 1, 1),
+    depthwise(2, 18, 4, 4, stride=2, pad=(0, 1, 0, 1)),
+    depthwise(1, 7, 3, 5, dilation=2, pad=(2, 2, 2, 2)),
 ]
 IDS = [f"{g.x_shape}k{g.kernel_h}s{g.stride[0]}p{g.pad}d{g.dilation[0]}" for g in GEOMETRIES]
 
@@ -52,9 +58,10 @@ def test_grad_filter(geo):
                      geo.batch * geo.out_h * geo.out_w, "depthwise conv2d_grad_filter")
 
 
-def test_forward_epilogue_sees_channels_and_rows():
-    geo = GEOMETRIES[2]
-    x, w, bias = random(geo.x_shape, seed_offset=1), random(geo.w_shape, seed_offset=2), random((5,), seed_offset=4)
+@pytest.mark.parametrize("geo", [GEOMETRIES[2], GEOMETRIES[7]], ids=["rows as lanes", "channels as lanes"])
+def test_forward_epilogue_sees_channels_and_rows(geo):
+    x, w = random(geo.x_shape, seed_offset=1), random(geo.w_shape, seed_offset=2)
+    bias = random((geo.out_channels,), seed_offset=4)
     epilogue = ep.chain(ep.bias_add("c", geo.out_channels), ep.relu())
     y = run_threads(lambda mod: emit_depthwise_conv2d(mod, "dw", geo, epilogue), {"x": x, "w": w, "bias": bias},
                     ["y"])["y"]

@@ -22,11 +22,11 @@ from typing import Callable
 
 from llvmlite import ir
 
-from .contract import Kernel, KernelFunction, Operand, ScratchPlan, kernel_operands
+from .contract import Kernel, KernelFunction, Operand, Scratch, ScratchPlan, kernel_operands
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop, entry_alloca
-from .simd import F32, I32, I64, LANES, V16F32, broadcast, elem_ptr, fma, horizontal_sums, load_scalar, \
-    load_strided, load_vector, store_vector
+from .simd import I32, I64, LANES, V16F32, broadcast, elem_ptr, fma, horizontal_sums, load_scalar, \
+    load_strided, load_vector, store_vector, transpose
 from .staging import Placement, emit_stage
 from .tile import blocks, emit_grid, runtime_blocks, vector_blocks
 
@@ -74,8 +74,68 @@ def _input_gradient_planes(geo) -> _Planes:
 
 def emit_depthwise_conv2d(module: ir.Module, name: str, geo, epilogue: Epilogue = IDENTITY) -> Kernel:
     own = [Operand("x", geo.x_shape), Operand("w", geo.w_shape), Operand("y", geo.y_shape, "out")]
-    return _emit_planes(module, name, _forward_planes(geo), kernel_operands(own, epilogue.operands), epilogue,
-                        geo.flops)
+    operands = kernel_operands(own, epilogue.operands)
+    if max(geo.height * geo.width, geo.out_h * geo.out_w, geo.kernel_h * geo.kernel_w) <= LANES:
+        return _emit_small_planes(module, name, geo, operands, epilogue)
+    return _emit_planes(module, name, _forward_planes(geo), operands, epilogue, geo.flops)
+
+
+def _emit_small_planes(module, name, geo, operands, epilogue: Epilogue) -> Kernel:
+    """The forward pass on planes of at most 16 pixels (a backbone's last stages, where a plane's
+    row fills a few lanes of a vector): lanes along 16 channels instead. Their planes, contiguous
+    in NCHW, are loaded and transposed in registers (a vector per input pixel), and so are their
+    filters (a vector per tap); each output pixel sums the taps that land inside the image, known
+    here, so padding costs nothing; the outputs are transposed back and stored as plane rows."""
+    kf = KernelFunction(module, name, operands)
+    b = kf.builder
+    pixels, out_pixels, taps = geo.height * geo.width, geo.out_h * geo.out_w, geo.kernel_h * geo.kernel_w
+    (sh, sw), (dh, dw), (top, _, left, _) = geo.stride, geo.dilation, geo.pad
+    view = (("n", geo.batch), ("c", geo.in_channels), ("h", geo.out_h), ("w", geo.out_w))
+
+    def tile(starts, kinds) -> None:
+        n, c0 = starts
+        channels = kinds[1].size
+
+        def transposed(operand: str, first, width: int) -> list[ir.Value]:
+            rows = [load_vector(b, kf[operand], affine(b, [(first, 1)], r * width), width) for r in range(channels)]
+            return transpose(b, rows)[:width]
+
+        x = transposed("x", affine(b, [(n, geo.in_channels * pixels), (c0, pixels)]), pixels)
+        w = transposed("w", affine(b, [(c0, taps)]), taps)
+        outputs = []
+        for oh in range(geo.out_h):
+            for ow in range(geo.out_w):
+                acc = _ZERO
+                for kh in range(geo.kernel_h):
+                    for kw in range(geo.kernel_w):
+                        ih, iw = oh * sh + kh * dh - top, ow * sw + kw * dw - left
+                        if 0 <= ih < geo.height and 0 <= iw < geo.width:
+                            acc = fma(b, w[kh * geo.kernel_w + kw], x[ih * geo.width + iw], acc)
+                position = LanePosition({"n": n, "c": c0, "h": oh, "w": ow}, "c", channels, view)
+                outputs.append(epilogue.apply(b, acc, position, kf.args))
+        stored = outputs[0].type
+        rows = transpose(b, [_as_f32_lanes(b, v) for v in outputs])
+        for r in range(channels):
+            store_vector(b, _from_f32_lanes(b, rows[r], stored), kf["y"],
+                         affine(b, [(n, geo.in_channels * out_pixels), (c0, out_pixels)], r * out_pixels), out_pixels)
+
+    emit_grid(b, [runtime_blocks(b, kf.batch, 1), blocks(geo.in_channels, LANES)], tile, threads=(kf.tid, kf.nthreads))
+    return Kernel(name, (kf.finish(),), operands, Scratch(), geo.flops, geo.batch)
+
+
+def _as_f32_lanes(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """16 lanes as float32 bit patterns (a half epilogue's 16-bit results widened bit for bit), to transpose."""
+    if value.type == V16F32:
+        return value
+    bits = b.bitcast(value, ir.VectorType(ir.IntType(16), LANES))
+    return b.bitcast(b.zext(bits, ir.VectorType(I32, LANES)), V16F32)
+
+
+def _from_f32_lanes(b: ir.IRBuilder, value: ir.Value, vty: ir.Type) -> ir.Value:
+    if vty == V16F32:
+        return value
+    bits = b.trunc(b.bitcast(value, ir.VectorType(I32, LANES)), ir.VectorType(ir.IntType(16), LANES))
+    return b.bitcast(bits, vty)
 
 
 def emit_depthwise_grad_input(module: ir.Module, name: str, geo, epilogue: Epilogue = IDENTITY) -> Kernel:
