@@ -10,7 +10,8 @@ Algorithms (each output element is one FMA chain over k = 0..K-1, so threads nev
 * GEMM form (transpose_b False): 6 rows x 4 vectors of 16 columns = 24 zmm accumulators; per k,
   6 broadcasts of a and 4 vector loads of b. Column tails use masked loads and stores.
 * dot form (transpose_b True, the `x @ w.T` of a dense layer): lanes run along k over contiguous
-  rows of a and b; a 6x4 tile keeps 24 partial-sum vectors, summed horizontally at the end.
+  rows of a and b; a 6x4 tile keeps 24 partial-sum vectors, summed horizontally at the end. With
+  k <= SHORT_DOT (float32) each thread copies b transposed instead and runs the GEMM form.
   With transpose_a too, each thread first copies a.T into its scratch.
 Half operands (dtype "bf16" or "f16": a, b and y) are converted to float32 in registers where they
 are loaded, and y rounded where it is stored; the accumulation is float32, as for "f32". bfloat16
@@ -34,12 +35,16 @@ from llvmlite import ir
 from .contract import IR_TYPES, Kernel, KernelFunction, Operand, Scratch, kernel_operands
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop, entry_alloca
-from .simd import F32, I16, I32, LANES, V16F32, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, horizontal_sums, \
-    load_scalar, load_vector, shuffle, store_scalar, store_vector
+from .simd import F32, I16, I32, LANES, V16F32, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, \
+    horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, store_vector, transpose
 from .tile import Block, blocks, emit_fma_tile, emit_grid, runtime_blocks, vector_blocks
 
 GEMM_ROWS, GEMM_VECTORS = 6, 4
 DOT_ROWS, DOT_COLS = 6, 4
+# `a @ b.T` with a reduction this short (an LSTM's dW_hh over its batch of 128) runs as the GEMM form
+# on a copy of b transposed by each thread: the dot form's horizontal sums at every tile cost more
+# than the copy (2 threads, [512,128] @ [128,128].T: 64 us dot form, 47 us GEMM form on b.T).
+SHORT_DOT = 128
 
 
 def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_a: bool = False,
@@ -57,15 +62,18 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
                                 Operand("b", summed + batched + b_shape, dtype=dtype),
                                 Operand("y", batched + (m, n), "out", dtype)], epilogue.operands)
     relayout_a = transpose_a and transpose_b
-    scratch = Scratch(per_thread=operands[0].nbytes) if relayout_a else Scratch()
+    relayout_b = transpose_b and not transpose_a and terms is None and k <= SHORT_DOT and dtype == "f32"
+    copied = operands[0] if relayout_a else operands[1] if relayout_b else None
+    scratch = Scratch(per_thread=copied.nbytes) if copied else Scratch()
     kf = KernelFunction(module, name, operands, scratch)
     shape = (m, k, n)
-    if transpose_b:
+    if transpose_b and not relayout_b:
         a_rows = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
         _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a and terms is None,
                        summed=terms is not None, dpbf16=dpbf16)
     else:
-        _emit_gemm_form(kf, shape, transpose_a, epilogue, batch, dpbf16)
+        b_matrix = _transposed_blocks(kf, kf["b"], n, k) if relayout_b else kf["b"]
+        _emit_gemm_form(kf, shape, transpose_a, epilogue, batch, dpbf16, b_matrix)
     lead = terms if terms is not None else batch if batch is not None else 0 if relayout_a else a_shape[0]
     return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * (batch or terms or 1), batch=lead)
 
@@ -75,7 +83,7 @@ def _split_tiles(kf: KernelFunction, axes, tile) -> None:
 
 
 def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epilogue, batch: int | None,
-                    dpbf16: bool) -> None:
+                    dpbf16: bool, b_matrix: ir.Value) -> None:
     m, k, n = shape
     b = kf.builder
     a = kf["a"]
@@ -92,8 +100,8 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
 
     def tile(item, row0, vec0, _, rb: Block, cb: Block):
         col0 = affine(b, [(vec0, LANES)])
-        bmat, y = (elem_ptr(b, kf[operand], affine(b, [(item, size)]), element)
-                   for operand, size in (("b", k * n), ("y", m * n)))
+        bmat, y = (elem_ptr(b, base, affine(b, [(item, size)]), element)
+                   for base, size in ((b_matrix, k * n), (kf["y"], m * n)))
         lanes = [cb.lanes(j) for j in range(cb.size)]
 
         def a_scalar(i, kk):
@@ -226,6 +234,24 @@ def _summed_over_terms(b: ir.IRBuilder, terms: ir.Value, rows: int, cols: int, p
             for slot, value in zip(row, values):
                 b.store(value, slot)
     return [[b.load(slot) for slot in row] for row in slots]
+
+
+def _transposed_blocks(kf: KernelFunction, src: ir.Value, rows: int, cols: int) -> ir.Value:
+    """Copy the float32 src[rows, cols] transposed into this thread's scratch, 16x16 blocks at a time
+    (loaded as vectors, transposed in registers); returns the copy ([cols, rows])."""
+    b = kf.builder
+    dst = kf.thread_scratch()
+    for row_kind in blocks(rows, LANES):
+        for col_kind in blocks(cols, LANES):
+            def block(r, c, height=row_kind.size, width=col_kind.size):
+                r0, c0 = affine(b, [(r, LANES)], row_kind.start), affine(b, [(c, LANES)], col_kind.start)
+                vectors = [load_vector(b, src, affine(b, [(r0, cols), (c0, 1)], i * cols), width) for i in range(height)]
+                for j, vector in enumerate(transpose(b, vectors)[:width]):
+                    store_vector(b, vector, dst, affine(b, [(c0, rows), (r0, 1)], j * rows), height)
+            with counted_loop(b, 0, row_kind.count, name="tr") as r:
+                with counted_loop(b, 0, col_kind.count, name="tc") as c:
+                    block(r, c)
+    return dst
 
 
 def _transposed_copy(kf: KernelFunction, src: ir.Value, rows: int, cols: int) -> ir.Value:
