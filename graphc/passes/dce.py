@@ -1,12 +1,15 @@
 """Dead-code elimination: remove every node with no path to a graph output or an impure node.
 
 Unused `input` nodes stay: they are the graph's signature, which callers bind by index. Each
-control-flow region is cleaned as a graph of its own (its outputs are the node's results)."""
+control-flow region is cleaned as a graph of its own (its outputs are the node's results), after a
+scan's stacked results that nothing reads are dropped from it (a layer's per-step outputs when only
+its last state is used: otherwise every trip would still write them)."""
 from __future__ import annotations
 
 from ..ir import Graph
+from ..types import TupleType
 from .manager import PassContext, register_pass
-from .rewrite import in_regions, is_impure
+from .rewrite import in_regions, is_impure, replace_node
 
 
 @register_pass("dce")
@@ -15,7 +18,27 @@ def eliminate_dead_code(graph: Graph, ctx: PassContext) -> bool:
     dead = [node for node in reversed(graph.order()) if node.id not in live]   # users before their operands
     for node in dead:
         graph.erase(node)
-    return in_regions(eliminate_dead_code, graph, ctx) or bool(dead)
+    dropped = _drop_unread_stacked_results(graph)
+    return in_regions(eliminate_dead_code, graph, ctx) or bool(dead) or dropped
+
+
+def _drop_unread_stacked_results(graph: Graph) -> bool:
+    """Remove each scan's stacked results (after its carries) that no `get` reads, with the body
+    outputs computing them; the remaining gets are renumbered."""
+    changed = False
+    for node in graph.of_op("scan"):
+        results = node.type.elements
+        read = {user.attrs["index"] for user in graph.users(node)}
+        keep = [i for i in range(len(results)) if i < node.attrs["carried"] or i in read]
+        if len(keep) == len(results):
+            continue
+        body = node.attrs["body"]
+        body.outputs = [body.outputs[i] for i in keep]
+        scan = replace_node(graph, node, "scan", node.inputs, node.attrs, TupleType([results[i] for i in keep]))
+        for user in graph.users(scan):
+            user.attrs["index"] = keep.index(user.attrs["index"])
+        changed = True
+    return changed
 
 
 def _live(graph: Graph) -> set[int]:

@@ -76,6 +76,38 @@ def test_dce_cleans_inside_a_region():
     check_rewrite("dce", SCAN_WITH_CONSTANTS, SCAN_WITH_CONSTANTS.replace("          %6: f32[2] = exp(%0)\n", ""))
 
 
+def test_dce_drops_the_stacked_results_nothing_reads():
+    # the scan's second stacked result (exp of each step's carry) is never read: its body output goes,
+    # and the get of the third result is renumbered
+    check_rewrite("dce", """
+        graph @f {
+          %0: f32[2] = input() {name='h', index=0}
+          %1: (f32[2],f32[3,2],f32[3,2]) = scan(%0) {length=3, carried=1, scanned=0, reverse=False, checkpoint=False}
+            graph @body {
+              %0: f32[2] = input() {name='carry0', index=0}
+              %1: f32[2] = exp(%0)
+              %2: f32[2] = neg(%0)
+              return %1, %1, %2
+            }
+          %2: f32[2] = get(%1) {index=0}
+          %3: f32[3,2] = get(%1) {index=2}
+          return %2, %3
+        }""", """
+        graph @f {
+          %0: f32[2] = input() {name='h', index=0}
+          %1: (f32[2],f32[3,2]) = scan(%0) {length=3, carried=1, scanned=0, reverse=False, checkpoint=False}
+            graph @body {
+              %0: f32[2] = input() {name='carry0', index=0}
+              %1: f32[2] = exp(%0)
+              %2: f32[2] = neg(%0)
+              return %1, %2
+            }
+          %2: f32[2] = get(%1) {index=0}
+          %3: f32[3,2] = get(%1) {index=1}
+          return %2, %3
+        }""")
+
+
 def test_simplify_works_inside_a_region():
     before = SCAN_WITH_CONSTANTS.replace("%1: f32[] = const() {value=array(2.0, f32)}",
                                          "%1: f32[] = const() {value=array(1.0, f32)}")
