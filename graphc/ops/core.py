@@ -89,7 +89,7 @@ class Op:
             raise OpError(f"takes {len(self.operands)} operand(s) ({', '.join(self.operands)}), got {len(types)}")
         if not self.half and any(isinstance(t, TensorType) and t.dtype.is_half for t in types):
             raise OpError(f"has no float16/bfloat16 form: cast its operands to float32 (ops.cast), or keep the "
-                          f"cell that calls it in float32 (amp's lists, Cell.to_float(float32))")
+                          "cell that calls it in float32 (amp's lists, Cell.to_float(float32))")
         return self.infer(*types, **attrs)
 
     def run(self, arrays: list[np.ndarray], attrs: dict, out_type: TensorType) -> np.ndarray:

@@ -129,7 +129,7 @@ class _Scheme:
         return total
 
     def emit_partials(self, kf: KernelFunction) -> None:
-        geo, b = self.geo, kf.builder
+        b = kf.builder
         chunks = self.chunks
         partials = self.plan.shared_region(kf, "partials")
         lo, hi = emit_split_range(b, kf.tid, kf.nthreads, chunks)
