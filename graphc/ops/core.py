@@ -88,7 +88,7 @@ class Op:
         elif len(types) != len(self.operands):
             raise OpError(f"takes {len(self.operands)} operand(s) ({', '.join(self.operands)}), got {len(types)}")
         if not self.half and any(isinstance(t, TensorType) and t.dtype.is_half for t in types):
-            raise OpError(f"has no float16/bfloat16 form: cast its operands to float32 (ops.cast), or keep the "
+            raise OpError("has no float16/bfloat16 form: cast its operands to float32 (ops.cast), or keep the "
                           "cell that calls it in float32 (amp's lists, Cell.to_float(float32))")
         return self.infer(*types, **attrs)
 
