@@ -157,3 +157,10 @@ def test_export_refuses_ops_mindir_cannot_express(net, op, tmp_path):
     with pytest.raises(GraphcError, match=rf"op {op} .*MINDIR"):
         export_mindir(net, [np.zeros((2, 2), np.float32)], tmp_path / "x")
     assert not list(tmp_path.iterdir())                  # no half-written file
+
+
+def test_load_of_an_onnx_file_says_load_reads_mindir(tmp_path):
+    model = tmp_path / "net.onnx"
+    model.write_bytes(b"\x08\x08")
+    with pytest.raises(GraphcError, match="reads MINDIR files, and this is an ONNX model"):
+        graphc.load(str(model))

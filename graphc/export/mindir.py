@@ -166,6 +166,9 @@ def _value_info(name: str, type_) -> Writer:
 def load_mindir(path) -> LoadedGraph:
     """A MindIR file's graph as graphc ops and its weights (what graphc.load returns)."""
     path = Path(os.fspath(path))
+    if path.suffix.lower() == ".onnx":
+        raise GraphcError(f"{path}: graphc.load reads MINDIR files, and this is an ONNX model; run it with "
+                          "onnxruntime, or summarize it with `graphc inspect`")
     model, graph_msg = _read_model(path)
     where = str(path)
     prims = {prim.string(p.PRIM_NAME): prim for prim in model.messages(p.MODEL_PRIMITIVES)}
