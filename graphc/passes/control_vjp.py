@@ -58,7 +58,8 @@ def scan_vjp(graph: Graph, node: Node, cts: list, needed: set[int], vjp) -> list
     body, k, n = node.attrs["body"], node.attrs["carried"], node.attrs["scanned"]
     count = len(node.inputs)
     carried = [j for j in range(k) if body.outputs[j].type.dtype.is_float]
-    ys = [j for j in range(k, len(body.outputs)) if body.outputs[j].type.dtype.is_float]
+    # stacked results no gradient reached seed nothing (not a stack of zeros read at every step)
+    ys = [j for j in range(k, len(body.outputs)) if body.outputs[j].type.dtype.is_float and cts[j] is not None]
     xs = [i for i in range(k, k + n) if wanted(node.inputs[i], needed)]
     invariants = [i for i in range(k + n, count) if wanted(node.inputs[i], needed)]
     step, whole, ct_inputs, sums = _step_vjp(body, carried, ys, xs, invariants, vjp)
