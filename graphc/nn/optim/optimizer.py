@@ -25,6 +25,8 @@ silently with a rate of 0.
 """
 from __future__ import annotations
 
+import functools
+
 import numbers
 from collections.abc import Iterable
 
@@ -134,6 +136,11 @@ class Optimizer(StateOwner):
         ops.assign(self.global_step, self.global_step + 1)
         return tuple(rates[i] for i in self._lr_index) if self.is_group_lr else rates[0]
 
+    @functools.cached_property
+    def _lr_tables(self) -> list:
+        """The learning-rate lists some parameter uses (checked before every step, so found once)."""
+        return [source for source in self._sources_in_use().values() if _is_table(source)]
+
     def _sources_in_use(self) -> dict:
         """{index in _lr_sources: source} for the sources some parameter uses."""
         return {i: self._lr_sources[i] for i in sorted(set(self._lr_index))}
@@ -163,7 +170,7 @@ class Optimizer(StateOwner):
 
     def check_lr_steps(self, step: int | None = None) -> None:
         """Raise if a learning-rate list has no entry for `step` (default: the next step to run)."""
-        tables = [source for source in self._sources_in_use().values() if _is_table(source)]
+        tables = self._lr_tables
         step = self.steps_taken if step is None and tables else step
         for source in tables:
             if step >= source.shape[0]:
