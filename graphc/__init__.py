@@ -46,7 +46,8 @@ __getattr__ = _lookup(__name__, "graphc.common", "graphc.train")
 
 __all__ = ["COOTensor", "CSRTensor", "GRAPH_MODE", "PYNATIVE_MODE", "GraphcError", "ParallelMode", "Parameter",
            "ParameterTuple", "RowTensor", "Tensor",
-           "bfloat16", "bool_", "communication", "export", "float16", "float32", "float64", "get_auto_parallel_context", "get_context", "get_seed",
+           "bfloat16", "bool_", "communication", "export", "float16", "float32", "float64",
+           "get_auto_parallel_context", "get_context", "get_seed",
            "grad", "int32", "int64", "jit", "load", "models", "nn", "ops", "reset_auto_parallel_context",
            "set_auto_parallel_context", "set_context", "set_seed", "tensor", "value_and_grad"]
 __version__ = "0.1.0"

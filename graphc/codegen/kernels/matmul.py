@@ -43,7 +43,7 @@ GEMM_ROWS, GEMM_VECTORS = 6, 4
 DOT_ROWS, DOT_COLS = 6, 4
 # `a @ b.T` with a reduction this short (an LSTM's dW_hh over its batch of 128) runs as the GEMM form
 # on a copy of b transposed by each thread: the dot form's horizontal sums at every tile cost more
-# than the copy (2 threads, [512,128] @ [128,128].T: 64 us dot form, 47 us GEMM form on b.T).
+# than the copy (2 threads, [512,128] @ [128,128].T: 64 us dot form, 50 us copy and GEMM form).
 SHORT_DOT = 128
 
 
@@ -245,7 +245,8 @@ def _transposed_blocks(kf: KernelFunction, src: ir.Value, rows: int, cols: int) 
         for col_kind in blocks(cols, LANES):
             def block(r, c, height=row_kind.size, width=col_kind.size):
                 r0, c0 = affine(b, [(r, LANES)], row_kind.start), affine(b, [(c, LANES)], col_kind.start)
-                vectors = [load_vector(b, src, affine(b, [(r0, cols), (c0, 1)], i * cols), width) for i in range(height)]
+                vectors = [load_vector(b, src, affine(b, [(r0, cols), (c0, 1)], i * cols), width)
+                           for i in range(height)]
                 for j, vector in enumerate(transpose(b, vectors)[:width]):
                     store_vector(b, vector, dst, affine(b, [(c0, rows), (r0, 1)], j * rows), height)
             with counted_loop(b, 0, row_kind.count, name="tr") as r:
