@@ -35,8 +35,8 @@ def _drop_unread_stacked_results(graph: Graph) -> bool:
         body = node.attrs["body"]
         body.outputs = [body.outputs[i] for i in keep]
         scan = replace_node(graph, node, "scan", node.inputs, node.attrs, TupleType([results[i] for i in keep]))
-        for user in graph.users(scan):
-            user.attrs["index"] = keep.index(user.attrs["index"])
+        for get in graph.users(scan):
+            replace_node(graph, get, "get", (scan,), {"index": keep.index(get.attrs["index"])})
         changed = True
     return changed
 
