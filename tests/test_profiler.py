@@ -79,8 +79,8 @@ def test_spans_per_thread_do_not_overlap_and_add_up_to_the_measured_step_time(pr
     whose caller was descheduled outside the executable on this shared machine is longer than
     anything inside it) within 10%. The first step is left out: its call also binds the parameters
     and allocates the threads' scratch. A worker thread takes part in the native step only, so its
-    spans add up to the native call (the caller's span minus its inputs and outputs), within the
-    head start a woken worker can have."""
+    spans add up to the native call (the caller's span minus its inputs and outputs), for the
+    typical step within 3%."""
     trace, _, seconds, _ = profiled
     tracks = spans(trace)
     for events in tracks.values():
@@ -93,9 +93,11 @@ def test_spans_per_thread_do_not_overlap_and_add_up_to_the_measured_step_time(pr
     native = {tid: [total[tid, step] / native_call[step] for step in range(2, STEPS + 1)]
               for tid, _ in tracks if tid}
     assert max(caller) <= 1.001 and statistics.median(caller) >= 0.9, caller
-    # a worker, woken as the caller enters the step, may start its first span up to a few microseconds
-    # before the caller's clock reads the step's start (up to 0.3% of a LeNet step, measured)
-    assert list(native) == [1] and all(0.9 <= ratio <= 1.01 for ratio in native[1]), native
+    # a worker's clock and the caller's agree to a few microseconds (0.993-1.007 of the native call per
+    # step, measured), but a worker descheduled on this shared machine stretches a step of its own, as
+    # the caller's does: the typical step is held to it
+    assert list(native) == [1], native
+    assert 0.97 <= statistics.median(native[1]) <= 1.03, sorted(native[1])
 
 
 def test_analyse_writes_the_per_kernel_table_as_csv(profiled):
