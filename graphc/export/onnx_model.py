@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..atomic_file import atomic_write_bytes
 from ..errors import GraphcError
 from .inference import NOT_PORTABLE, cannot_express, inference_graph
 from .onnx_ops import CONVERTERS, Builder, onnx_dtype
@@ -45,9 +46,7 @@ def export_onnx(net, inputs: Sequence, file_name) -> Path:
     onnx.checker.check_model(model, full_check=True)
     path = Path(os.fspath(file_name))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    onnx.save_model(model, str(tmp))
-    os.replace(tmp, path)           # never a half-written model under the real name
+    atomic_write_bytes(path, model.SerializeToString())    # never a half-written model under the real name
     return path
 
 
