@@ -361,7 +361,7 @@ class _Lowering:
         """Each operand the plan did not compute in its place is copied there; the gaps are zeroed."""
         out = self.buffer(node)
         for k, (operand, offset) in enumerate(zip(node.inputs, spec.offsets)):
-            place = Buffer(out.space, out.key, out.offset + offset, operand.type.nbytes)
+            place = replace(out, offset=out.offset + offset, nbytes=operand.type.nbytes)   # with out's trip steps
             if self.buffer(operand) != place:
                 self._copy(node, operand, place, suffix=f".part{k}")
         if spec.gaps is not None:

@@ -42,7 +42,7 @@ def register():
 
 
 @pytest.mark.parametrize("text, steps", [
-    (DEFAULT_PIPELINE, ["autodiff", ["fold", "cse", "simplify", "dce"], "fuse", "plan-memory"]),
+    (DEFAULT_PIPELINE, ["autodiff", ["fold", "cse", "simplify", "split-elementwise", "dce"], "fuse", "plan-memory"]),
     ("", []),
     ("  ", []),
     (" fold , fixpoint( cse ,dce ) ", ["fold", ["cse", "dce"]]),
@@ -171,7 +171,7 @@ def test_save_graphs_writes_every_stage_in_pipeline_order(tmp_path):
     stages = sorted(name[:-3] for name in os.listdir(tmp_path / first) if name.endswith(".ir"))
     names = [stage.split("_", 1)[1] for stage in stages]
     assert names[:3] == ["traced", "autodiff", "fold"] and names[-2:] == ["fuse", "plan-memory"]
-    assert set(names[2:-2]) == {"fold", "cse", "simplify", "dce"}
+    assert set(names[2:-2]) == {"fold", "cse", "simplify", "split-elementwise", "dce"}
     assert all(os.path.isfile(tmp_path / first / f"{stage}.dot") for stage in stages)
     final = (tmp_path / first / f"{stages[-1]}.ir").read_text()
     assert final == print_graph(traced.graph) + "\n"
