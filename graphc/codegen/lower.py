@@ -47,6 +47,7 @@ from .library import ALIAS, EPILOGUE, PROLOGUE, InPlace, Pack, KernelLibrary, Ke
 from .machine import CodegenError
 from .parallel import BARRIER_BYTES, emit_barrier
 from . import ring
+from .loop_merge import loop_member, merged, operands
 from .regions import Region, emit_loop, epilogue, prologue
 
 STEP = "graphc_step"
@@ -99,6 +100,8 @@ class Buffer:
         """Whether they can share a byte on one trip: the halves of a ping-pong pair never do."""
         if (self.space, self.key) != (other.space, other.key):
             return False
+        if self.steps == other.steps:       # they move together: on every trip as on the first
+            return _intersect((self.offset, self.offset + self.nbytes), (other.offset, other.offset + other.nbytes))
         depths = sorted({depth for depth, _, _, period in self.steps + other.steps if period})
         return any(_intersect(self.span(parity), other.span(parity))
                    for parity in ({depth: (k >> i) & 1 for i, depth in enumerate(depths)} for k in range(2 ** len(depths))))
@@ -247,8 +250,42 @@ class _Lowering:
                             self.region_end, self.kernels)
 
     def lower_nodes(self) -> None:
+        run: list[Node] = []          # adjacent elementwise loops over one domain, lowered as one (loop_merge.py)
         for node_id in self.plan.schedule:
-            self._lower(self.graph.nodes[node_id])
+            node = self.graph.nodes[node_id]
+            if node.op in ("input", "param", "const", "get") or node.id in self.plan.views:
+                continue                                        # no code: their bytes are another's
+            if run and loop_member(node) and self._extends(run, node):
+                run.append(node)
+                continue
+            self._lower_run(run)
+            run = [node] if loop_member(node) else []
+            if not run:
+                self._lower(node)
+        self._lower_run(run)
+
+    def _extends(self, run: list[Node], node: Node) -> bool:
+        """Whether node may join the run: the same domain, and nothing the merged loop would write shares
+        a byte with a buffer it reads."""
+        members = run + [node]
+        writes = [self.buffer(member) for member in members]
+        reads = [self.buffer(x) for x in operands(members)]
+        return node.type.shape == run[0].type.shape and \
+            not any(w.overlaps(other) for k, w in enumerate(writes) for other in reads + writes[k + 1:])
+
+    def _lower_run(self, run: list[Node]) -> None:
+        if len(run) < 2:
+            for node in run:
+                self._lower(node)
+            return
+        outputs = {out.id for out in self.graph.outputs}
+        members = {member.id for member in run}
+        stand_in, sources, region, stored = merged(run, lambda member: member.id in outputs or any(
+            user.id not in members for user in self.graph.users(member)))
+        buffers = {region.source_name(n): self.buffer(outer) for n, outer in zip(region.sources, sources)}
+        buffers.update({f"out{k or ''}": self.buffer(member) for k, member in enumerate(stored)})
+        kernel = self.kernels.kernel(stand_in, "loop", lambda module, name: emit_loop(module, name, region), LOOP)
+        self._call(kernel, buffers, run[0], region.members, suffix=f"+{len(run) - 1}")
 
     # -- buffers ------------------------------------------------------------------------------------
     def buffer(self, node: Node) -> Buffer:

@@ -6,7 +6,8 @@ is lowered through its op's `lower` expression (emitter.py). An assign stores it
 target parameter at the same point, after every source has been loaded, so in-place updates read
 the parameter's old value (docs/passes.md: the fused-node contract).
 
-Operand names: source i is `in<i>`; the result is `out`, or the anchor kernel's own output.
+Operand names: source i is `in<i>`; the result is `out`, or the anchor kernel's own output; a loop's
+further results (`Region.more`, loop_merge.py) are out1, out2, ...
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class Region:
     sources: list[Node]          # values read from buffers, operand order
     members: list[Node]          # computed in order at each point of the domain
     result: Node                 # the value the region produces (an assign: its parameter's content)
+    more: tuple[Node, ...] = ()  # further results a loop stores, as out1, out2, ... (merged loops)
 
     @property
     def assigns(self) -> list[Node]:
@@ -74,9 +76,9 @@ def emit_loop(module: ir.Module, name: str, region: Region) -> Kernel:
     positional = [n for n in region.members if n.op in ops.REGISTRY and ops.get(n.op).positional]
     inputs += [Tensor(f"index{n.id}", n.type.shape, "i64", position=True) for n in positional]
     targets = [region.source_name(a.inputs[0]) for a in region.assigns]
-    stored = region.assigns + ([region.result] if region.result.op != "assign" else [])
+    stored = region.assigns + ([region.result] if region.result.op != "assign" else []) + list(region.more)
     outputs = [Tensor(f"{t}.new", region.domain, a.type.dtype.short) for t, a in zip(targets, region.assigns)]
-    outputs += [Tensor("out", region.domain, n.type.dtype.short) for n in stored[len(targets):]]
+    outputs += [Tensor(f"out{k or ''}", region.domain, n.type.dtype.short) for k, n in enumerate(stored[len(targets):])]
 
     def expr(b: ir.IRBuilder, loaded: list) -> list:
         values = {n.id: from_storage(b, v, n.type.dtype) for n, v in zip(region.sources, loaded)}
