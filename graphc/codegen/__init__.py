@@ -2,6 +2,7 @@
 
 * lower      — an optimized graph -> one LLVM module whose `graphc_step(ctx, tid)` runs every kernel.
 * regions    — elementwise code from nodes: loops, epilogues, prologues (fused regions).
+* loop_merge — adjacent elementwise loops over one domain lowered as one loop.
 * emitter    — the primitive vocabulary elementwise ops' `lower` expressions use.
 * library    — the kernel families as non-elementwise ops' `lower` rules see them.
 * executable — the compiled step, its memory, one native call per step on every core.
