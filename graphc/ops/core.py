@@ -95,9 +95,11 @@ class Op:
     def run(self, arrays: list[np.ndarray], attrs: dict, out_type: TensorType) -> np.ndarray:
         """The reference, with its result coerced to the inferred type (NumPy may widen). Half
         operands are computed on in float32 and the result rounded to its type, as graphc's
-        kernels do (passes/widen_half.py)."""
+        kernels do (passes/widen_half.py). IEEE results (1 / 0 = inf, 0 / 0 = NaN) come without NumPy's
+        warnings, as from the native kernels."""
         arrays = [a.astype(np.float32) if a.dtype in _HALF_ARRAYS else a for a in map(np.asarray, arrays)]
-        result = np.asarray(self.ref(*arrays, **attrs))
+        with np.errstate(all="ignore"):
+            result = np.asarray(self.ref(*arrays, **attrs))
         return result.astype(out_type.dtype.np, copy=False).reshape(out_type.shape)
 
 
