@@ -254,7 +254,7 @@ class _Lowering:
         for node_id in self.plan.schedule:
             node = self.graph.nodes[node_id]
             if node.op in ("input", "param", "const", "get") or node.id in self.plan.views:
-                continue                                        # no code: their bytes are another's
+                continue            # no code: a view's bytes are its operand's, a get's its node's results
             if run and loop_member(node) and self._extends(run, node):
                 run.append(node)
                 continue
@@ -337,8 +337,6 @@ class _Lowering:
 
     # -- nodes ----------------------------------------------------------------------------------------
     def _lower(self, node: Node) -> None:
-        if node.op in ("input", "param", "const", "get"):      # a get is a view of its node's results
-            return
         if is_control(node):
             self._control(node)
             return
@@ -366,8 +364,6 @@ class _Lowering:
         return op.lower(self.library, *(i.type for i in node.inputs), out=node.type, **node.attrs)
 
     def _kernel_op(self, node: Node) -> None:
-        if node.id in self.plan.views:                # its bytes are its operand's: nothing to compute
-            return
         spec = self._spec(node)
         if spec is ALIAS:                             # the value is the operand's, unless the plan kept them
             if node.id not in self.plan.aliases:      # apart (a reshape of a parameter)
