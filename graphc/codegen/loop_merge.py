@@ -20,20 +20,15 @@ from typing import Callable
 
 from .. import ops
 from ..ir import Graph, Node
-from ..ops.core import ELEMENTWISE
 from .regions import Region
 
 
 def loop_member(node: Node) -> bool:
     """Whether node's kernel is a plain elementwise loop that may join a run."""
     if node.op == "fused":
-        return node.attrs["kind"] == "elementwise" and not any(map(_excluded, node.attrs["body"].nodes.values()))
-    return node.op in ops.REGISTRY and ops.get(node.op).kind == ELEMENTWISE and not _excluded(node)
-
-
-def _excluded(node: Node) -> bool:
-    op = ops.REGISTRY.get(node.op)
-    return node.op == "assign" or (op is not None and (op.positional or op.impure))
+        return node.attrs["kind"] == "elementwise" and all(
+            n.op in ("input", "const") or ops.get(n.op).pointwise for n in node.attrs["body"].nodes.values())
+    return node.op in ops.REGISTRY and ops.get(node.op).pointwise
 
 
 def operands(run: list[Node]) -> list[Node]:

@@ -66,6 +66,13 @@ class Op:
     def __call__(self, *operands, **attrs):
         return _binder(self, operands, attrs)
 
+    @property
+    def pointwise(self) -> bool:
+        """An elementwise op whose value at a point depends only on its operands there: not positional
+        (a random mask follows the element index) and without effects, so it may be computed in any
+        loop over its elements (passes/split_elementwise.py, codegen/loop_merge.py)."""
+        return self.kind == ELEMENTWISE and not self.positional and not self.impure
+
     def __repr__(self) -> str:
         return f"<op {self.name}>"
 

@@ -35,10 +35,7 @@ def split_elementwise(graph: Graph, ctx: PassContext) -> bool:
 
 
 def _movable(node: Node | None) -> bool:
-    if node is None or node.op not in ops.REGISTRY:
-        return False
-    op = ops.get(node.op)
-    return op.kind == ELEMENTWISE and not op.positional and not op.impure
+    return node is not None and node.op in ops.REGISTRY and ops.get(node.op).pointwise
 
 
 def _split_over_concat(graph: Graph, node: Node) -> bool:
