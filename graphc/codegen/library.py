@@ -30,7 +30,7 @@ from .kernels.conv_depthwise import emit_depthwise_conv2d, emit_depthwise_grad_f
 from .kernels.conv_filter import emit_conv2d_grad_filter
 from .kernels.epilogue import IDENTITY
 from .kernels.matmul import emit_matmul
-from .machine import has_dpbf16
+from .machine import has_amx, has_dpbf16
 from .kernels.movement import Strided, emit_concat, emit_gather, emit_gather_grad, emit_one_hot, emit_strided_copy, \
     emit_zero_ranges, row_major_strides
 from .kernels.pool import PoolGeometry, emit_avg_pool2d, emit_avg_pool2d_grad, emit_max_pool2d, \
@@ -179,7 +179,7 @@ class KernelLibrary:
         if _pointwise(geo):           # y[n] = w [O, C] @ x[n] [C, H·W]
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.out_channels, geo.in_channels, geo.height * geo.width, epilogue=hook or IDENTITY,
-                batch=geo.batch, dtype=out.dtype.short, dpbf16=has_dpbf16()), ("b", "a"), "y", EPILOGUE,
+                batch=geo.batch, dtype=out.dtype.short, dpbf16=has_dpbf16(), amx=has_amx()), ("b", "a"), "y", EPILOGUE,
                 half_epilogue=True)
         emit = emit_depthwise_conv2d if is_depthwise(geo) else emit_conv2d
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
@@ -195,8 +195,8 @@ class KernelLibrary:
         if _pointwise(geo):           # dx[n] = w.T [C, O] @ dy[n] [O, H·W]
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.in_channels, geo.out_channels, geo.height * geo.width, transpose_a=True,
-                epilogue=hook or IDENTITY, batch=geo.batch, dtype=out.dtype.short, dpbf16=has_dpbf16()),
-                ("b", "a"), "y", EPILOGUE, half_epilogue=True)
+                epilogue=hook or IDENTITY, batch=geo.batch, dtype=out.dtype.short, dpbf16=has_dpbf16(),
+                amx=has_amx()), ("b", "a"), "y", EPILOGUE, half_epilogue=True)
         emit = emit_depthwise_grad_input if is_depthwise(geo) else emit_conv2d_grad_input
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "w"), "dx", EPILOGUE, half_epilogue=True)

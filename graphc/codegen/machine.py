@@ -11,7 +11,9 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
+import platform
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,10 +56,25 @@ def has_dpbf16() -> bool:
     return llvm.get_host_cpu_features().get("avx512bf16", False)
 
 
+@functools.lru_cache(maxsize=None)
+def has_amx() -> bool:
+    """Whether kernels may use AMX's bfloat16 tiles: LLVM's host features include amx-tile and amx-bf16,
+    and Linux let this process use the tile data (arch_prctl ARCH_REQ_XCOMP_PERM: a process asks once,
+    before its first tile instruction, which would otherwise fault; its forks inherit the permission).
+    toolchain() includes it, so no cached step holding tile instructions is found by a process without."""
+    features = llvm.get_host_cpu_features()
+    if not (features.get("amx-tile", False) and features.get("amx-bf16", False)) or \
+            not sys.platform.startswith("linux") or platform.machine() != "x86_64":
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.syscall(158, 0x1023, 18) == 0       # SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA
+
+
 def half_path() -> str:
     """What graphc's kernels run on half types on this CPU (benchmarks print it)."""
     pairs = "vdpbf16ps (AVX512-BF16)" if has_dpbf16() else "bfloat16 widened in registers, 2 FMAs a pair"
-    return (f"matmul and 1x1 convolutions: {pairs}; other convolutions and the rest: float32 kernels "
+    tiles = "AMX tiles (tdpbf16ps)" if has_amx() else pairs
+    return (f"1x1 convolutions: {tiles}; matmul: {pairs}; other convolutions and the rest: float32 kernels "
             "behind cast loops, half results stored from their epilogues; float16: F16C conversions")
 
 
@@ -264,7 +281,8 @@ def cache_key(ir_text: str, level: int = 3) -> str:
 @functools.lru_cache(maxsize=None)
 def toolchain() -> tuple[str, ...]:
     """What else decides the object code of a module: llvmlite and LLVM versions, host CPU and features."""
-    return llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)), llvm.get_host_cpu_name(), host_features()
+    return (llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)), llvm.get_host_cpu_name(), host_features(),
+            f"amx={has_amx()}")
 
 
 def cache_info() -> dict:

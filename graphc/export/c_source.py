@@ -120,6 +120,10 @@ def runner(layout: Layout, weights_path: str) -> str:
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "{name}.h"
 
@@ -224,6 +228,9 @@ void {name}_destroy({name}_handle *h)
         errno = EINVAL;
         return NULL;
     }}
+#if defined(__linux__) && defined(__x86_64__)
+    syscall(SYS_arch_prctl, 0x1023, 18);  /* AMX tile data, which bfloat16 1x1 convolutions use; no-op without */
+#endif
     h = calloc(1, sizeof *h);
     if (h == NULL || pthread_mutex_init(&h->lock, NULL) != 0) {{
         free(h);

@@ -61,6 +61,10 @@ def export_shared_library(net, inputs: Sequence, file_name: str, target: str | N
     kernels = KernelSet(None, share=False)           # keeps every kernel's IR, to compile it for the library
     lowered = lower_graph(graph, False, kernels, prepared=True)    # the weights are constants
     _check_lowered(lowered, graph)
+    if target is not None and any("@llvm.x86.tdpbf16ps" in text for text in kernels.texts):
+        raise ArgumentError(f"target={target!r}: the network's bfloat16 1x1 convolutions were lowered for this "
+                            "machine's AMX tiles, which another CPU may not have; export for this machine "
+                            "(target=None), or in float32")
     objects = relocatable_objects(lowered, kernels, chosen)
     blob, param_offsets = _weights(lowered, params)
     layout = c_source.Layout(

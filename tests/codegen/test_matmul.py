@@ -6,7 +6,7 @@ import pytest
 from graphc.codegen.kernels import epilogue as ep
 from graphc.codegen.kernels.matmul import emit_matmul
 
-from graphc.codegen.machine import has_dpbf16
+from graphc.codegen.machine import has_amx, has_dpbf16
 from graphc.types import dtype_of
 
 from .support import EPS32, assert_dot_close, random, run_threads
@@ -151,3 +151,28 @@ def test_batched_half_gemm_is_the_pointwise_convolution(dtype, transpose_a):
         wide = run_threads(lambda mod: emit_matmul(mod, "bmm32", m, k, n, transpose_a, batch=batch),
                            {"a": a.astype(np.float32), "b": b.astype(np.float32)}, ["y"])["y"]
         np.testing.assert_array_equal(outs[0].view(np.uint16), wide.astype(half).view(np.uint16))
+
+
+@pytest.mark.skipif(not has_amx(), reason="this CPU (or its OS) has no AMX bfloat16 tiles")
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("batch, m, k, n", [(3, 7, 5, 37), (2, 40, 70, 33), (2, 33, 64, 64), (5, 96, 576, 4),
+                                            (1, 1, 1, 1), (2, 64, 33, 17)])
+def test_amx_gemm_is_the_pointwise_convolution(batch, m, k, n, transpose_a):
+    """AMX tiles (padding every tail: rows, columns, odd k) within the rounding bound of float64 NumPy,
+    with the epilogue, and 1 and 2 threads bitwise equal; against vdpbf16ps's (or the widened pairs')
+    bits, at most one bfloat16 ulp apart (a tile adds a pair's products in its own rounding sequence)."""
+    a = random((k, m) if transpose_a else (m, k), seed_offset=1).astype(dtype_of("bf16").np)
+    b = random((batch, k, n), seed_offset=2).astype(dtype_of("bf16").np)
+    bias = random((m,), seed_offset=3)
+    epilogue = ep.chain(ep.bias_add("m", m), ep.relu())
+    outs = [run_threads(lambda mod: emit_matmul(mod, "bmm", m, k, n, transpose_a, epilogue=epilogue, batch=batch,
+                                                dtype="bf16", dpbf16=has_dpbf16(), amx=amx),
+                        {"a": a, "b": b, "bias": bias}, ["y"])["y"] for amx in (True, False)]
+    weights = (a.T if transpose_a else a).astype(np.float64)
+    products = np.einsum("mk,ikn->imn", weights, b.astype(np.float64))
+    want = np.maximum(products + bias[None, :, None], 0)
+    magnitude = np.einsum("mk,ikn->imn", np.abs(weights), np.abs(b.astype(np.float64))) + np.abs(bias)[None, :, None]
+    half_ulp = float(np.finfo(outs[0].dtype).eps) / 2 * np.abs(want)
+    assert_dot_close(outs[0].astype(np.float64), want, magnitude + half_ulp / (4 * EPS32 * np.sqrt(k)), k, "amx")
+    bits = [out.view(np.uint16).astype(np.int32) for out in outs]
+    assert np.abs(bits[0] - bits[1]).max() <= 1

@@ -37,6 +37,7 @@ from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop, entry_alloca
 from .simd import F32, I16, I32, LANES, V16F32, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, \
     horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, store_vector, transpose
+from .amx import emit_amx_gemm, scratch_bytes as amx_scratch_bytes
 from .tile import Block, blocks, emit_fma_tile, emit_grid, runtime_blocks, vector_blocks
 
 GEMM_ROWS, GEMM_VECTORS = 6, 4
@@ -49,7 +50,7 @@ SHORT_DOT = 128
 
 def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_a: bool = False,
                 transpose_b: bool = False, epilogue: Epilogue = IDENTITY, batch: int | None = None, dtype: str = "f32",
-                dpbf16: bool = False, terms: int | None = None) -> Kernel:
+                dpbf16: bool = False, terms: int | None = None, amx: bool = False) -> Kernel:
     if batch is not None and transpose_b:
         raise ValueError("a batched matmul has the GEMM form only (transpose_b=False)")
     if terms is not None and not (transpose_b and not transpose_a):
@@ -64,16 +65,20 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
     # a bfloat16 pair of a.T's k (a 1x1 convolution's input gradient) is two elements m apart: one
     # 32-bit load each from a copy of a transposed, instead of two 16-bit loads joined in a vector
     # (measured, 2 threads, [576,96].T @ [96,4] over 64 images: 4.5 ms joined, float32's chain 0.5 ms)
-    relayout_a = transpose_a and (transpose_b or (batch is not None and dtype == "bf16"))
+    amx = amx and dtype == "bf16" and batch is not None
+    relayout_a = transpose_a and (transpose_b or (batch is not None and dtype == "bf16" and not amx))
     relayout_b = transpose_b and not transpose_a and terms is None and k <= SHORT_DOT and dtype == "f32"
     copied = operands[0] if relayout_a else operands[1] if relayout_b else None
-    scratch = Scratch(per_thread=copied.nbytes) if copied else Scratch()
+    scratch = Scratch(per_thread=amx_scratch_bytes(m, k)) if amx else \
+        Scratch(per_thread=copied.nbytes) if copied else Scratch()
     kf = KernelFunction(module, name, operands, scratch)
     shape = (m, k, n)
     if transpose_b and not relayout_b:
         a_rows = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
         _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a and terms is None,
                        summed=terms is not None, dpbf16=dpbf16)
+    elif amx:
+        emit_amx_gemm(kf, m, k, n, transpose_a, _finish(kf, shape, batch, epilogue))
     else:
         a_matrix = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
         b_matrix = _transposed_blocks(kf, kf["b"], n, k) if relayout_b else kf["b"]
@@ -95,7 +100,7 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
     # bfloat16 k-pairs (simd.dot_bf16) when k is known here (not the run-time batch of a weight gradient)
     weight_gradient = batch is None and transpose_a
     pairs = dtype == "bf16" and not weight_gradient
-    view = ((("i", batch),) if batch is not None else ()) + (("m", m), ("n", n))
+    finish = _finish(kf, shape, batch, epilogue)
     # several matrices: their number is read at run time; one: a's leading extent (rows, or the
     # reduction with transpose_a)
     rows = blocks(m, GEMM_ROWS) if batch is not None or transpose_a else runtime_blocks(b, kf.batch, GEMM_ROWS)
@@ -103,8 +108,7 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
 
     def tile(item, row0, vec0, _, rb: Block, cb: Block):
         col0 = affine(b, [(vec0, LANES)])
-        bmat, y = (elem_ptr(b, base, affine(b, [(item, size)]), element)
-                   for base, size in ((b_matrix, k * n), (kf["y"], m * n)))
+        bmat = elem_ptr(b, b_matrix, affine(b, [(item, k * n)]), element)
         lanes = [cb.lanes(j) for j in range(cb.size)]
 
         def a_scalar(i, kk):
@@ -126,16 +130,27 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
                                 lambda j, kk: to_f32(b, b_row(j, kk[0])))
         for i in range(rb.size):
             for j in range(cb.size):
-                row, col = affine(b, [(row0, 1)], i), affine(b, [(col0, 1)], j * LANES)
-                position = LanePosition({"i": item, "m": row, "n": col}, "n", lanes[j], view)
-                value = stored(b, epilogue.apply(b, acc[i][j], position, kf.args), dtype)
-                store_vector(b, value, y, affine(b, [(row0, n), (col0, 1)], i * n + j * LANES), lanes[j])
+                finish(item, affine(b, [(row0, 1)], i), affine(b, [(col0, 1)], j * LANES), lanes[j], acc[i][j])
 
     if batch is not None:
         _split_tiles(kf, [runtime_blocks(b, kf.batch, 1), rows, vector_blocks(n, GEMM_VECTORS)], tile)
     else:   # the runtime axis must come first
         _split_tiles(kf, [rows, vector_blocks(n, GEMM_VECTORS)],
                      lambda row0, vec0, rb, cb: tile(0, row0, vec0, None, rb, cb))
+
+
+def _finish(kf: KernelFunction, shape, batch: int | None, epilogue: Epilogue):
+    """finish(image, row, col, lanes, acc): the epilogue on the float32 vector acc of y[image][row, col:],
+    stored (rounded to y's type)."""
+    m, _, n = shape
+    b, dtype = kf.builder, kf.operand("y").dtype
+    view = ((("i", batch),) if batch is not None else ()) + (("m", m), ("n", n))
+
+    def finish(image, row, col, lanes: int, acc: ir.Value) -> None:
+        position = LanePosition({"i": image, "m": row, "n": col}, "n", lanes, view)
+        value = stored(b, epilogue.apply(b, acc, position, kf.args), dtype)
+        store_vector(b, value, kf["y"], affine(b, [(image, m * n), (row, n), (col, 1)]), lanes)
+    return finish
 
 
 def _bf16_pairs_tile(b: ir.IRBuilder, rows: int, cols: int, k: int, a_scalar, a_pair, b_row, accumulate):

@@ -1,0 +1,66 @@
+"""Benchmark: the 1x1 convolutions' batched GEMM (forward and input gradient) in float32, in bfloat16
+through vdpbf16ps (or widened pairs, without AVX512-BF16) and in bfloat16 on AMX tiles, on 1 and 2
+threads, against the FP32 FMA peak measured in the same run.
+
+    python benchmarks/half_gemm.py [--trials N]
+
+Shapes are mobilenet_v2's and resnet18's at 32x32 images, batch 64: out x in channels x pixels, and
+the input gradient (a transposed) of the same layer. Each time is the best of N trials of an in-kernel
+repeat loop, the three paths interleaved within a trial (the machine is shared).
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from llvmlite import ir
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kernels import best_times  # noqa: E402
+from peak import fma_peak_gflops  # noqa: E402
+
+from graphc.codegen.kernels.launch import Launcher, aligned  # noqa: E402
+from graphc.codegen.kernels.matmul import emit_matmul  # noqa: E402
+from graphc.codegen.machine import has_amx, has_dpbf16  # noqa: E402
+from graphc.types import dtype_of  # noqa: E402
+
+BATCH = 64
+SHAPES = [  # (what, m, k, n, transpose_a): y[i] [m, n] = op(a) [m, k] @ b[i] [k, n]
+    ("mobilenet 16->96 at 16x16", 96, 16, 256, False), ("its input gradient", 16, 96, 256, True),
+    ("mobilenet 96->576 at 2x2", 576, 96, 4, False), ("its input gradient", 96, 576, 4, True),
+    ("resnet18 128->256 at 8x8", 256, 128, 64, False), ("its input gradient", 128, 256, 64, True),
+]
+PATHS = [("float32", "f32", False), ("bf16 pairs", "bf16", False), ("bf16 AMX", "bf16", True)]
+
+
+def launcher(m, k, n, transpose_a, dtype, amx):
+    module = ir.Module()
+    kernel = emit_matmul(module, "k", m, k, n, transpose_a, batch=BATCH, dtype=dtype, dpbf16=has_dpbf16(), amx=amx)
+    np_type = dtype_of(dtype).np
+    rng = np.random.default_rng(0)
+    arrays = {op.name: aligned(rng.standard_normal(op.shape).astype(np_type), np_type) for op in kernel.operands}
+    run = Launcher(kernel, module)
+    return kernel.flops, lambda threads, repeat: run(arrays, nthreads=threads, repeat=repeat)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=5)
+    args = parser.parse_args()
+    peak = fma_peak_gflops()
+    paths = PATHS if has_amx() else PATHS[:2]
+    print(f"FP32 FMA peak {peak:.1f} GFLOP/s per core; AVX512-BF16: {has_dpbf16()}, AMX: {has_amx()}")
+    print(f"{'layer':<28}{'path':<12}{'1T us':>9}{'GF/s':>8}{'% peak':>8}{'2T us':>9}{'GF/s':>8}{'% peak':>8}")
+    for what, m, k, n, transpose_a in SHAPES:
+        cases = [launcher(m, k, n, transpose_a, dtype, amx) for _, dtype, amx in paths]
+        repeat = max(1, int(2e8 // cases[0][0]))
+        fns = [lambda r, run=run, t=t: run(t, r) for _, run in cases for t in (1, 2)]
+        times = best_times(fns, args.trials, repeat)
+        for (name, _, _), (flops, _), (one, two) in zip(paths, cases, zip(times[::2], times[1::2])):
+            rates = [flops / t / 1e9 for t in (one, two)]
+            print(f"{what:<28}{name:<12}{one * 1e6:>9.1f}{rates[0]:>8.1f}{rates[0] / peak:>8.0%}"
+                  f"{two * 1e6:>9.1f}{rates[1]:>8.1f}{rates[1] / (2 * peak):>8.0%}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
