@@ -1,12 +1,13 @@
-"""Benchmark: the 1x1 convolutions' batched GEMM (forward and input gradient) in float32, in bfloat16
-through vdpbf16ps (or widened pairs, without AVX512-BF16) and in bfloat16 on AMX tiles, on 1 and 2
-threads, against the FP32 FMA peak measured in the same run.
+"""Benchmark: the 1x1 convolutions' kernels (matmul's batched GEMM for the forward and input gradient,
+its sum over images for the filter gradient) in float32, in bfloat16 through vdpbf16ps (or widened
+pairs, without AVX512-BF16) and in bfloat16 on AMX tiles, on 1 and 2 threads, against the FP32 FMA peak
+measured in the same run.
 
     python benchmarks/half_gemm.py [--trials N]
 
-Shapes are mobilenet_v2's and resnet18's at 32x32 images, batch 64: out x in channels x pixels, and
-the input gradient (a transposed) of the same layer. Each time is the best of N trials of an in-kernel
-repeat loop, the three paths interleaved within a trial (the machine is shared).
+Layers are mobilenet_v2's on 32x32 images (benchmarks/models.py) and one wider layer, batch 64. Each time
+is the best of N trials of an in-kernel repeat loop, the paths interleaved within a trial (the machine
+is shared).
 """
 import argparse
 import sys
@@ -25,17 +26,19 @@ from graphc.codegen.machine import has_amx, has_dpbf16  # noqa: E402
 from graphc.types import dtype_of  # noqa: E402
 
 BATCH = 64
-SHAPES = [  # (what, m, k, n, transpose_a): y[i] [m, n] = op(a) [m, k] @ b[i] [k, n]
-    ("mobilenet 16->96 at 16x16", 96, 16, 256, False), ("its input gradient", 16, 96, 256, True),
-    ("mobilenet 96->576 at 2x2", 576, 96, 4, False), ("its input gradient", 96, 576, 4, True),
-    ("resnet18 128->256 at 8x8", 256, 128, 64, False), ("its input gradient", 128, 256, 64, True),
-]
+# (what, emit_matmul's m, k, n and flags): forward y[i] = w [O, C] @ x[i] [C, H·W]; input gradient
+# dx[i] = w.T @ dy[i]; filter gradient dw = sum over images of dy[i] [O, H·W] @ x[i].T
+LAYERS = [("16->96 at 16x16", 16, 96, 16 * 16), ("96->576 at 2x2", 96, 576, 2 * 2), ("256->512 at 8x8", 256, 512, 64)]
+SHAPES = [case for what, cin, cout, pixels in LAYERS for case in (
+    (f"{what} forward", cout, cin, pixels, {"batch": BATCH}),
+    ("  input gradient", cin, cout, pixels, {"transpose_a": True, "batch": BATCH}),
+    ("  filter gradient", cout, pixels, cin, {"transpose_b": True, "terms": BATCH}))]
 PATHS = [("float32", "f32", False), ("bf16 pairs", "bf16", False), ("bf16 AMX", "bf16", True)]
 
 
-def launcher(m, k, n, transpose_a, dtype, amx):
+def launcher(m, k, n, flags, dtype, amx):
     module = ir.Module()
-    kernel = emit_matmul(module, "k", m, k, n, transpose_a, batch=BATCH, dtype=dtype, dpbf16=has_dpbf16(), amx=amx)
+    kernel = emit_matmul(module, "k", m, k, n, **flags, dtype=dtype, dpbf16=has_dpbf16(), amx=amx)
     np_type = dtype_of(dtype).np
     rng = np.random.default_rng(0)
     arrays = {op.name: aligned(rng.standard_normal(op.shape).astype(np_type), np_type) for op in kernel.operands}
@@ -51,8 +54,8 @@ def main() -> None:
     paths = PATHS if has_amx() else PATHS[:2]
     print(f"FP32 FMA peak {peak:.1f} GFLOP/s per core; AVX512-BF16: {has_dpbf16()}, AMX: {has_amx()}")
     print(f"{'layer':<28}{'path':<12}{'1T us':>9}{'GF/s':>8}{'% peak':>8}{'2T us':>9}{'GF/s':>8}{'% peak':>8}")
-    for what, m, k, n, transpose_a in SHAPES:
-        cases = [launcher(m, k, n, transpose_a, dtype, amx) for _, dtype, amx in paths]
+    for what, m, k, n, flags in SHAPES:
+        cases = [launcher(m, k, n, flags, dtype, amx) for _, dtype, amx in paths]
         repeat = max(1, int(2e8 // cases[0][0]))
         fns = [lambda r, run=run, t=t: run(t, r) for _, run in cases for t in (1, 2)]
         times = best_times(fns, args.trials, repeat)

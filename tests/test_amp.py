@@ -70,9 +70,24 @@ def test_to_float_float16_returns_the_cell_whose_output_is_float16():
     assert out.dtype == float16 and dense.weight.dtype == float32
 
 
-def _train(mode, amp_level, steps_data=(X, Y), **model_args):
+class PointwiseNet(nn.Cell):
+    """1x1 convolutions in bfloat16 at O2: on 8x8 images (their kernels: the batched GEMM and the sum
+    over images, on AMX tiles where the CPU has them) and on 1x1 images (dense forms)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.relu = nn.Conv2d(1, 8, 3), nn.ReLU()
+        self.expand, self.pool, self.head = nn.Conv2d(8, 40, 1), nn.AdaptiveAvgPool2d(1), nn.Conv2d(40, 3, 1)
+
+    def construct(self, x):
+        y = self.pool(self.relu(self.expand(self.relu(self.conv(x)))))
+        return ops.tanh(self.head(y).reshape(y.shape[0], 3)) * 2.0
+
+
+def _train(mode, amp_level, steps_data=(X, Y), make=None, **model_args):
     graphc.set_context(mode=mode)
-    network = net()
+    graphc.set_seed(1)
+    network = (make or net)().set_train()
     optimizer = nn.Momentum(network.trainable_params(), learning_rate=0.1, momentum=0.9)
     model = Model(network, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"), optimizer,
                   amp_level=amp_level, **model_args)
@@ -91,6 +106,14 @@ def test_model_trains_at_each_level_natively_as_in_pynative_mode(amp_level):
         np.testing.assert_allclose(value, reference[name], rtol=2e-2, atol=2e-3, err_msg=name)
     moved = [np.abs(native[n] - fp32[n]).max() for n in native if "moving" not in n and "scale" not in n]
     assert max(moved) > 0                                         # the half precision did change the numbers
+
+
+def test_pointwise_convolutions_train_at_o2_natively_as_in_pynative_mode():
+    images = RNG.standard_normal((8, 1, 8, 8)).astype(np.float32)
+    _, native = _train(graphc.GRAPH_MODE, "O2", (images, Y), PointwiseNet)
+    _, reference = _train(graphc.PYNATIVE_MODE, "O2", (images, Y), PointwiseNet)
+    for name, value in native.items():
+        np.testing.assert_allclose(value, reference[name], rtol=2e-2, atol=2e-3, err_msg=name)
 
 
 def test_overflow_in_float16_skips_the_update_inside_the_native_step():

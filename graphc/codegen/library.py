@@ -203,11 +203,17 @@ class KernelLibrary:
 
     def conv2d_grad_filter(self, dy: TensorType, x: TensorType, out: TensorType, *, stride, pad, dilation,
                            group) -> KernelSpec:
-        geo = _conv_geometry("conv2d_grad_filter", x, out.shape, stride, pad, dilation, group, dy)
-        if _summed_dot(geo):          # dw [O, C] = sum over images n of dy[n] [O, H·W] @ x[n] [C, H·W].T
+        geo = _conv_geometry("conv2d_grad_filter", x, out.shape, stride, pad, dilation, group, dy, half=True)
+        if _one_pixel(geo):           # dw [O, C] = dy [N, O].T @ x [N, C], as a dense layer's weight gradient
+            return KernelSpec(lambda module, name, hook: emit_matmul(
+                module, name, geo.out_channels, geo.batch, geo.in_channels, transpose_a=True,
+                epilogue=hook or IDENTITY, dtype=out.dtype.short, dpbf16=has_dpbf16()), ("a", "b"), "y", EPILOGUE,
+                half_epilogue=True)
+        if _summed_dot(geo) or x.dtype.is_half:   # dw [O, C] = sum over images n of dy[n] [O, H·W] @ x[n] [C, H·W].T
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.out_channels, geo.height * geo.width, geo.in_channels, transpose_b=True,
-                epilogue=hook or IDENTITY, terms=geo.batch), ("a", "b"), "y", EPILOGUE)
+                epilogue=hook or IDENTITY, terms=geo.batch, dtype=out.dtype.short, dpbf16=has_dpbf16(),
+                amx=has_amx()), ("a", "b"), "y", EPILOGUE, half_epilogue=True)
         emit = emit_depthwise_grad_filter if is_depthwise(geo) else emit_conv2d_grad_filter
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "x"), "dw", EPILOGUE)

@@ -251,6 +251,18 @@ def _pointwise_rule(image_and_filter):
     return rule
 
 
+# A pointwise filter gradient in a half type sums k = H·W per image in pairs (32 a step on AMX tiles): fewer
+# pixels would mostly add padding, so such images are widened to float32 instead; one pixel runs as a dense
+# layer's weight gradient.
+HALF_SUMMED_PIXELS = 32
+
+
+def _half_filter_gradient(dy, x, out, **conv) -> bool:
+    pixels = x.shape[2] * x.shape[3]
+    return _pointwise_rule(lambda dy, x, out: (x.shape, out.shape))(dy, x, out, **conv) and \
+        (pixels == 1 or pixels >= HALF_SUMMED_PIXELS)
+
+
 def _conv_lowering(kernel: str, image_and_filter):
     """lower(k, a, b, out, **conv) -> k.<kernel>(...) with explicit padding; image_and_filter(a, b, out)
     gives the shapes of the forward input and filter."""
@@ -285,6 +297,7 @@ conv2d_grad_filter = register(Op(
     attrs={"filter_shape": REQUIRED, **CONV_ATTRS}, canon=_canon_conv, vjp=_conv2d_grad_filter_vjp,
     flops=lambda out, dy, x, **attrs: _conv_flops(dy, out),
     lower=_conv_lowering("conv2d_grad_filter", lambda dy, x, out: (x.shape, out.shape)),
+    half_kernel=_half_filter_gradient,
     samples=lambda rng: [([dy, x], {**attrs, "filter_shape": w.shape}) for x, w, attrs, dy in _conv_cases(rng)],
     doc="the gradient of conv2d with respect to its weight w (of shape filter_shape), given dy and x"))
 

@@ -176,3 +176,27 @@ def test_amx_gemm_is_the_pointwise_convolution(batch, m, k, n, transpose_a):
     assert_dot_close(outs[0].astype(np.float64), want, magnitude + half_ulp / (4 * EPS32 * np.sqrt(k)), k, "amx")
     bits = [out.view(np.uint16).astype(np.int32) for out in outs]
     assert np.abs(bits[0] - bits[1]).max() <= 1
+
+
+@pytest.mark.skipif(not has_amx(), reason="this CPU (or its OS) has no AMX bfloat16 tiles")
+@pytest.mark.parametrize("terms, m, k, n", [(3, 7, 5, 37), (2, 40, 70, 33), (4, 96, 32, 16), (1, 1, 1, 1),
+                                            (2, 64, 33, 17), (3, 33, 64, 64)])
+def test_amx_summed_is_the_pointwise_filter_gradient(terms, m, k, n):
+    """The sum over terms on AMX tiles (a 1x1 convolution's filter gradient: dy[t] @ x[t].T), padding
+    every tail, within the rounding bound of float64 NumPy with the epilogue, 1 and 2 threads bitwise
+    equal; so is the dot form's, which adds in another order (where terms cancel, their bits differ)."""
+    bf16 = dtype_of("bf16").np
+    a = random((terms, m, k), seed_offset=1).astype(bf16)
+    b = random((terms, n, k), seed_offset=2).astype(bf16)
+    bias = random((n,), seed_offset=3)
+    epilogue = ep.bias_add("n", n)
+    outs = [run_threads(lambda mod: emit_matmul(mod, "dw", m, k, n, False, True, epilogue, terms=terms, dtype="bf16",
+                                                dpbf16=has_dpbf16(), amx=amx),
+                        {"a": a, "b": b, "bias": bias}, ["y"])["y"] for amx in (True, False)]
+    wide_a, wide_b = a.astype(np.float64), b.astype(np.float64)
+    want = np.einsum("tmk,tnk->mn", wide_a, wide_b) + bias
+    magnitude = np.einsum("tmk,tnk->mn", np.abs(wide_a), np.abs(wide_b)) + np.abs(bias)
+    half_ulp = float(np.finfo(outs[0].dtype).eps) / 2 * np.abs(want)
+    for out, path in zip(outs, ("amx summed", "dot form summed")):
+        assert_dot_close(out.astype(np.float64), want, magnitude + half_ulp / (4 * EPS32 * np.sqrt(k * terms)),
+                         k * terms, path)

@@ -1,16 +1,19 @@
-"""bfloat16 GEMM on AMX tiles (tdpbf16ps): y[i] = op(a) @ b[i] with float32 accumulation, for matmul's
-batched GEMM form (a 1x1 convolution and its input gradient) on a CPU with AMX-BF16.
+"""bfloat16 GEMMs on AMX tiles (tdpbf16ps) with float32 accumulation, on a CPU with AMX-BF16: matmul's
+batched GEMM form y[i] = op(a) @ b[i] (a 1x1 convolution and its input gradient), and its sum over terms
+y = sum over t of a[t] @ b[t].T (a 1x1 convolution's filter gradient).
 
 An AMX tile holds 16 rows of 64 bytes. tmm0-3 accumulate a 32x32 block of y (2x2 tiles of 16 rows x 16
 floats); tmm4-5 hold 16 rows of a, 32 k each; tmm6-7 hold 16 k-pairs of b for 16 columns, each pair's
 two values side by side (b[2p, n], b[2p + 1, n]: AMX's pair layout). One tdpbf16ps adds 16x16x32
 products, 16 times the multiply-adds of a 512-bit FMA.
 
-Each thread packs op(a) once into its scratch ([mp, kp] rows, zero padded to 32 rows and 32 k, so every
-tile load is whole), then takes its share of the work items, an image and a 32-column block of y: it
-packs that block of b in pairs ([kp / 2, 32, 2], zero padded), and for every 32-row block of y runs the
-2x2 tiles over k, stores them to scratch and hands each vector of each row to `finish` (the epilogue and
-the store). Each output is one chain over k in a fixed order, whatever the thread count.
+Operands are packed into the thread's scratch, zero padded to 32 rows, 32 columns and 32 k so that every
+tile load is whole: a as rows ([mp, kp]), b as k-pairs ([kp / 2, columns, 2]). The batched form packs
+op(a) once and, per work item (an image and a 32-column block of y), that block of b; it runs every 32-row
+block of y over k and hands the tiles' rows, a vector at a time, to `finish` (the epilogue and the store).
+The summed form keeps float32 accumulators for its blocks of y in scratch; per term it packs a[t] and
+b[t].T (b[t]'s rows hold the pairs: a 32-bit transpose) and adds the term's tiles into every block. Each
+output is one chain over k (and t) in a fixed order, whatever the thread count.
 """
 from __future__ import annotations
 
@@ -19,20 +22,32 @@ from llvmlite import ir
 from ..parallel import emit_split_range
 from .contract import KernelFunction, round_up
 from .loops import affine, counted_loop
-from .simd import I8, I16, I64, LANES, PTR, V16F32, VOID, declare, elem_ptr, i64, load_scalar, load_vector, \
-    shuffle, store_scalar, store_vector
+from .simd import I1, I8, I16, I32, I64, LANES, PTR, V16F32, VOID, broadcast, declare, elem_ptr, i64, iota, \
+    load_scalar, load_vector, shuffle, store_scalar, store_vector, transpose
 
 BLOCK = 32                          # rows and columns of y per tile block; k per tdpbf16ps
 ROW_BYTES = 64                      # of every tile: 16 floats or 32 bfloat16s
 PAIR_ROW = BLOCK * 2                # bfloat16s per k-pair of a packed block of b
 _A, _B = (4, 5), (6, 7)             # tile registers of a's two row halves and b's two column halves
 BF16_VECTOR = ir.VectorType(I16, LANES)    # 16 bfloat16s
+WORD = I32                                 # a k-pair of bfloat16s
 
 
-def scratch_bytes(m: int, k: int) -> int:
-    """Per thread: packed op(a), one packed block of b, a 32x32 float block of y, the tile configuration."""
-    return round_up(round_up(m, BLOCK) * round_up(k, BLOCK) * 2) + round_up(k, BLOCK) * PAIR_ROW + \
-        BLOCK * BLOCK * 4 + 64
+def scratch_bytes(m: int, k: int, n: int, summed: bool) -> int:
+    """Per thread: packed a, packed b (one 32-column block, or all of b[t].T when summed), the float32
+    block of y (all of y's blocks when summed), the tile configuration."""
+    mp, kp, np_ = round_up(m, BLOCK), round_up(k, BLOCK), round_up(n, BLOCK)
+    columns = np_ if summed else BLOCK
+    return round_up(mp * kp * 2) + round_up(kp * columns * 2) + (mp * np_ if summed else BLOCK * BLOCK) * 4 + 64
+
+
+def _regions(kf: KernelFunction, sizes: list[int]) -> list[ir.Value]:
+    """Consecutive regions of the thread's scratch, 64-byte aligned."""
+    b, at, regions = kf.builder, 0, []
+    for size in sizes:
+        regions.append(elem_ptr(b, kf.thread_scratch(), at, I8))
+        at += round_up(size)
+    return regions
 
 
 class _Tiles:
@@ -62,17 +77,32 @@ class _Tiles:
     def store(self, tile: int, ptr: ir.Value, stride: int) -> None:
         self("tilestored64", tile, ptr, i64(stride))
 
+    def zero(self) -> None:
+        for acc in range(4):
+            self("tilezero", acc)
+
+    def load_block(self, block: ir.Value, stride: int) -> None:
+        """The accumulators from a 32x32 float block (rows `stride` floats apart)."""
+        for acc in range(4):
+            self.load(acc, self._quarter(block, acc, stride), stride * 4)
+
+    def store_block(self, block: ir.Value, stride: int) -> None:
+        for acc in range(4):
+            self.store(acc, self._quarter(block, acc, stride), stride * 4)
+
+    def _quarter(self, block: ir.Value, acc: int, stride: int) -> ir.Value:
+        return elem_ptr(self.b, block, (acc // 2) * 16 * stride + (acc % 2) * LANES, V16F32.element)
+
 
 def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, transpose_a: bool, finish) -> None:
     """The thread's part of y[i] = op(a) @ b[i] over the run-time number of images `kf.batch`;
     finish(image, row, col, lanes, acc) stores the float32 vector acc of y[image][row, col:col + lanes]."""
     b = kf.builder
     mp, kp = round_up(m, BLOCK), round_up(k, BLOCK)
-    a_packed = kf.thread_scratch()
-    b_packed = elem_ptr(b, a_packed, round_up(mp * kp * 2), I8)
-    block = elem_ptr(b, b_packed, kp * PAIR_ROW, I8)
+    a_packed, b_packed, block, config = _regions(kf, [mp * kp * 2, kp * BLOCK * 2, BLOCK * BLOCK * 4, 64])
     tiles = _Tiles(b)
-    tiles.configure(elem_ptr(b, block, BLOCK * BLOCK * 4, I8))
+    tiles.configure(config)
+    _zero(b, a_packed, mp * kp * 2)
     _pack_a(b, kf["a"], a_packed, m, k, kp, transpose_a)
 
     full, tail = divmod(n, BLOCK)
@@ -84,37 +114,92 @@ def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, transpose_a: bool,
         b_image = elem_ptr(b, kf["b"], b.mul(image, i64(k * n)), I16)
 
         def columns(width: int) -> None:
-            """The item's 32-column block of y, `width` of its columns in y."""
             _pack_b(b, b_image, b_packed, k, n, kp, col0, width)
             with counted_loop(b, 0, mp // BLOCK, name="rows") as row_block:
                 row0 = b.mul(row_block, i64(BLOCK))
-                _tile_block(tiles, a_packed, b_packed, block, row0, kp)
-                left = b.sub(i64(m), row0)
-                rows = b.select(b.icmp_signed("<", left, i64(BLOCK)), left, i64(BLOCK))
-                with counted_loop(b, 0, rows, name="r") as r:
-                    for half in range(2):
-                        lanes = min(LANES, width - half * LANES)
-                        if lanes > 0:
-                            acc = load_vector(b, block, affine(b, [(r, BLOCK)], half * LANES), vty=V16F32)
-                            finish(image, affine(b, [(row0, 1), (r, 1)]), affine(b, [(col0, 1)], half * LANES),
-                                   lanes, acc)
+                tiles.zero()
+                _add_products(tiles, elem_ptr(b, a_packed, b.mul(row0, i64(kp)), I16), kp, b_packed, BLOCK)
+                tiles.store_block(block, BLOCK)
+                _finish_block(b, block, BLOCK, row0, col0, m, width, lambda *args: finish(image, *args))
 
-        if tail:
-            with b.if_else(b.icmp_signed("==", col0, i64(full * BLOCK))) as (partial, whole):
-                with partial:
-                    columns(tail)
-                with whole:
-                    columns(BLOCK)
-        else:
-            columns(BLOCK)
+        _by_width(b, b.icmp_signed("==", col0, i64(full * BLOCK)), tail, columns)
     tiles("tilerelease")
 
 
-def _pack_a(b: ir.IRBuilder, a: ir.Value, dst: ir.Value, m: int, k: int, kp: int, transpose_a: bool) -> None:
-    """dst[r, c] = op(a)[r, c] for r < m, c < k, zero elsewhere in [round_up(m, 32), kp]."""
+def emit_amx_summed(kf: KernelFunction, m: int, k: int, n: int, finish) -> None:
+    """The thread's part of y = sum over the run-time number of terms `kf.batch` of a[t] @ b[t].T;
+    finish(row, col, lanes, acc) stores the float32 vector acc of y[row, col:col + lanes]."""
+    b = kf.builder
+    mp, kp, np_ = round_up(m, BLOCK), round_up(k, BLOCK), round_up(n, BLOCK)
+    a_packed, b_packed, sums, config = _regions(kf, [mp * kp * 2, kp * np_ * 2, mp * np_ * 4, 64])
+    tiles = _Tiles(b)
+    tiles.configure(config)
+    for region, size in ((a_packed, mp * kp * 2), (b_packed, kp * np_ * 2), (sums, mp * np_ * 4)):
+        _zero(b, region, size)          # the padding stays zero: the packing writes only real rows and pairs
+    column_blocks = np_ // BLOCK
+    lo, hi = emit_split_range(b, kf.tid, kf.nthreads, i64(mp // BLOCK * column_blocks))
+
+    def blocks(body) -> None:
+        """body(row0, col0, its float32 block of y in `sums`) for each of the thread's blocks."""
+        with counted_loop(b, lo, hi, name="item") as item:
+            row0 = b.mul(b.udiv(item, i64(column_blocks)), i64(BLOCK))
+            col0 = b.mul(b.urem(item, i64(column_blocks)), i64(BLOCK))
+            body(row0, col0, elem_ptr(b, sums, affine(b, [(row0, np_), (col0, 1)]), V16F32.element))
+
+    with counted_loop(b, 0, kf.batch, name="term") as term:
+        _pack_a(b, elem_ptr(b, kf["a"], b.mul(term, i64(m * k)), I16), a_packed, m, k, kp, False)
+        _pack_transposed_pairs(b, elem_ptr(b, kf["b"], b.mul(term, i64(n * k)), I16), b_packed, n, k, np_)
+
+        def add_term(row0, col0, block):
+            tiles.load_block(block, np_)
+            _add_products(tiles, elem_ptr(b, a_packed, b.mul(row0, i64(kp)), I16), kp,
+                          elem_ptr(b, b_packed, b.mul(col0, i64(2)), I16), np_)
+            tiles.store_block(block, np_)
+        blocks(add_term)
+
+    def finish_block(row0, col0, block):
+        last = b.icmp_signed("==", col0, i64(np_ - BLOCK))
+        _by_width(b, last, n % BLOCK, lambda width: _finish_block(b, block, np_, row0, col0, m, width, finish))
+    blocks(finish_block)
+    tiles("tilerelease")
+
+
+def _by_width(b: ir.IRBuilder, last: ir.Value, tail: int, emit) -> None:
+    """emit(width) for a 32-column block of y with `width` columns in y: `tail` when `last` (y's last
+    block, partial), else 32."""
+    if not tail:
+        emit(BLOCK)
+        return
+    with b.if_else(last) as (partial, whole):
+        with partial:
+            emit(tail)
+        with whole:
+            emit(BLOCK)
+
+
+def _zero(b: ir.IRBuilder, dst: ir.Value, nbytes: int) -> None:
+    """nbytes (a multiple of 64) of zeros at dst."""
     zero = ir.Constant(ir.VectorType(I16, BLOCK), None)
-    with counted_loop(b, 0, round_up(m, BLOCK) * kp // BLOCK, name="zero") as chunk:
+    with counted_loop(b, 0, nbytes // 64, name="zero") as chunk:
         store_vector(b, zero, dst, affine(b, [(chunk, BLOCK)]), BLOCK)
+
+
+def _finish_block(b: ir.IRBuilder, block: ir.Value, stride: int, row0: ir.Value, col0: ir.Value, m: int,
+                  width: int, finish) -> None:
+    """finish(row, col, lanes, acc) for each vector of a float32 block of y (rows `stride` floats apart)
+    within y's m rows and the block's `width` columns."""
+    left = b.sub(i64(m), row0)
+    rows = b.select(b.icmp_signed("<", left, i64(BLOCK)), left, i64(BLOCK))
+    with counted_loop(b, 0, rows, name="r") as r:
+        for half in range(2):
+            lanes = min(LANES, width - half * LANES)
+            if lanes > 0:
+                acc = load_vector(b, block, affine(b, [(r, stride)], half * LANES), vty=V16F32)
+                finish(affine(b, [(row0, 1), (r, 1)]), affine(b, [(col0, 1)], half * LANES), lanes, acc)
+
+
+def _pack_a(b: ir.IRBuilder, a: ir.Value, dst: ir.Value, m: int, k: int, kp: int, transpose_a: bool) -> None:
+    """dst[r, c] = op(a)[r, c] for r < m, c < k (dst zeroed before: its padding stays zero)."""
     if transpose_a:                 # a is [k, m]: read along its rows, write down dst's columns
         with counted_loop(b, 0, k, name="ak") as c:
             with counted_loop(b, 0, m, name="am") as r:
@@ -153,20 +238,43 @@ def _pack_b(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, k: int, n: int, kp: i
         pair(p, 0)
 
 
-def _tile_block(tiles: _Tiles, a_packed: ir.Value, b_packed: ir.Value, block: ir.Value, row0: ir.Value,
-                kp: int) -> None:
-    """block[32, 32] (floats) = a_packed[row0:row0 + 32, :] @ the packed block of b."""
+def _pack_transposed_pairs(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, n: int, k: int, np_: int) -> None:
+    """dst[p, j] = (src[j, 2p], src[j, 2p + 1]) for j < n and 2p < k (a missing value is zero): src [n, k]
+    read as 32-bit pairs, transposed 16x16 at a time (dst zeroed before: its padding stays zero)."""
+    words, odd = divmod(k, 2)
+    word_vector = ir.VectorType(WORD, LANES)
+    load = declare(b.module, "llvm.masked.load.v16i32.p0", word_vector, [PTR, ir.VectorType(I1, LANES), word_vector])
+    if words:
+        with counted_loop(b, 0, -(-n // LANES), name="tj") as tj:
+            with counted_loop(b, 0, -(-words // LANES), name="tp") as tp:
+                j0, p0 = affine(b, [(tj, LANES)]), affine(b, [(tp, LANES)])
+                pairs = b.trunc(b.sub(i64(words), p0), I32)             # of the rows' 16 words, those within k
+                in_k = b.icmp_signed("<", iota(), broadcast(b, pairs))
+                rows = []
+                for j in range(LANES):                                  # rows past n read as zeros
+                    in_n = broadcast(b, b.icmp_signed("<", affine(b, [(j0, 1)], j), i64(n)))
+                    ptr = elem_ptr(b, src, affine(b, [(j0, k), (p0, 2)], j * k), I16)
+                    call = b.call(load, [ptr, b.and_(in_k, in_n), ir.Constant(word_vector, None)], arg_attrs={0: ()})
+                    call.arg_attributes[0].align = 2
+                    rows.append(b.bitcast(call, V16F32))
+                for i, column in enumerate(transpose(b, rows)):
+                    b.store(b.bitcast(column, word_vector), elem_ptr(b, dst, affine(b, [(p0, np_), (j0, 1)], i * np_),
+                                                                     WORD), align=4)
+    if odd:                           # the last pair of each row: its one value, then zero
+        with counted_loop(b, 0, n, name="tail") as j:
+            value = b.zext(load_scalar(b, src, affine(b, [(j, k)], k - 1), I16), WORD)
+            b.store(value, elem_ptr(b, dst, affine(b, [(j, 1)], words * np_), WORD), align=4)
+
+
+def _add_products(tiles: _Tiles, a_rows: ir.Value, kp: int, b_pairs: ir.Value, columns: int) -> None:
+    """The 2x2 accumulator tiles += a_rows[0:32, :kp] @ the 32 columns of packed b at b_pairs (pair rows
+    `columns` pairs apart)."""
     b = tiles.b
-    for acc in range(4):
-        tiles("tilezero", acc)
     with counted_loop(b, 0, kp // BLOCK, name="kb") as kb:
         for half, tile in enumerate(_A):
-            tiles.load(tile, elem_ptr(b, a_packed, affine(b, [(row0, kp), (kb, BLOCK)], half * 16 * kp), I16), kp * 2)
+            tiles.load(tile, elem_ptr(b, a_rows, affine(b, [(kb, BLOCK)], half * 16 * kp), I16), kp * 2)
         for half, tile in enumerate(_B):
-            tiles.load(tile, elem_ptr(b, b_packed, affine(b, [(kb, 16 * PAIR_ROW)], half * LANES * 2), I16),
-                       PAIR_ROW * 2)
+            tiles.load(tile, elem_ptr(b, b_pairs, affine(b, [(kb, 16 * 2 * columns)], half * LANES * 2), I16),
+                       columns * 4)
         for acc, (x, y) in enumerate((x, y) for x in _A for y in _B):
             tiles("tdpbf16ps", acc, x, y)
-    for acc in range(4):
-        offset = (acc // 2) * 16 * BLOCK + (acc % 2) * LANES
-        tiles.store(acc, elem_ptr(b, block, offset, V16F32.element), BLOCK * 4)

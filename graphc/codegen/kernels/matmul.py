@@ -37,7 +37,7 @@ from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop, entry_alloca
 from .simd import F32, I16, I32, LANES, V16F32, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, \
     horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, store_vector, transpose
-from .amx import emit_amx_gemm, scratch_bytes as amx_scratch_bytes
+from .amx import emit_amx_gemm, emit_amx_summed, scratch_bytes as amx_scratch_bytes
 from .tile import Block, blocks, emit_fma_tile, emit_grid, runtime_blocks, vector_blocks
 
 GEMM_ROWS, GEMM_VECTORS = 6, 4
@@ -65,20 +65,23 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
     # a bfloat16 pair of a.T's k (a 1x1 convolution's input gradient) is two elements m apart: one
     # 32-bit load each from a copy of a transposed, instead of two 16-bit loads joined in a vector
     # (measured, 2 threads, [576,96].T @ [96,4] over 64 images: 4.5 ms joined, float32's chain 0.5 ms)
-    amx = amx and dtype == "bf16" and batch is not None
+    amx = amx and dtype == "bf16" and (batch is not None or terms is not None)    # AMX tiles: kernels/amx.py
     relayout_a = transpose_a and (transpose_b or (batch is not None and dtype == "bf16" and not amx))
     relayout_b = transpose_b and not transpose_a and terms is None and k <= SHORT_DOT and dtype == "f32"
     copied = operands[0] if relayout_a else operands[1] if relayout_b else None
-    scratch = Scratch(per_thread=amx_scratch_bytes(m, k)) if amx else \
+    scratch = Scratch(per_thread=amx_scratch_bytes(m, k, n, terms is not None)) if amx else \
         Scratch(per_thread=copied.nbytes) if copied else Scratch()
     kf = KernelFunction(module, name, operands, scratch)
     shape = (m, k, n)
-    if transpose_b and not relayout_b:
+    if amx and terms is not None:
+        finish = _finish(kf, shape, None, epilogue)
+        emit_amx_summed(kf, m, k, n, lambda *args: finish(0, *args))
+    elif amx:
+        emit_amx_gemm(kf, m, k, n, transpose_a, _finish(kf, shape, batch, epilogue))
+    elif transpose_b and not relayout_b:
         a_rows = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
         _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a and terms is None,
                        summed=terms is not None, dpbf16=dpbf16)
-    elif amx:
-        emit_amx_gemm(kf, m, k, n, transpose_a, _finish(kf, shape, batch, epilogue))
     else:
         a_matrix = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
         b_matrix = _transposed_blocks(kf, kf["b"], n, k) if relayout_b else kf["b"]
