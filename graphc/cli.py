@@ -26,7 +26,7 @@ from .ir.text import ParseError, parse_graph, print_graph
 from .ir.verify import VerifyError, verify
 from .jit import JitFunction, trace
 from .nn.cell import Cell
-from .compiler import chosen_pipeline, with_required_passes
+from .compiler import chosen_pipeline, pass_context, with_required_passes
 from .passes import parse_pipeline, run_pipeline
 from .types import DTYPES, TensorType
 
@@ -328,7 +328,8 @@ def _stage_graphs(graph: Graph, wanted: set[str] | None, pipeline: str):
 
     visit("traced", graph)
     if wanted is None or wanted - {"traced"}:
-        report = run_pipeline(graph, with_required_passes(pipeline, graph), on_stage=visit)
+        report = run_pipeline(graph, with_required_passes(pipeline, graph), on_stage=visit,
+                              ctx=pass_context("llvm", graph))
         visit("optimized", graph)
     unknown = sorted((wanted or set()) - set(stages))
     if unknown:

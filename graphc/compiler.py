@@ -22,7 +22,7 @@ from .nn.parameter import ParameterSet
 from .ir.digest import graph_digest
 from .ir.verify import verify as verify_graph
 from .ops import collective
-from .passes import DEFAULT_PIPELINE, PASSES, parse_pipeline, run_pipeline
+from .passes import DEFAULT_PIPELINE, PASSES, PassContext, parse_pipeline, run_pipeline
 from .passes.save import StageWriter
 from .passes.widen_half import uses_half
 
@@ -64,7 +64,7 @@ def compile_graph(graph: Graph, params: Mapping[str, object], backend: str | Non
     print_after = env.get("GRAPHC_PRINT_AFTER")
     run_pipeline(graph, with_required_passes(chosen_pipeline() if pipeline is None else pipeline, graph),
                  verify=each, print_after=PASSES if "all" in print_after else print_after,
-                 on_stage=StageWriter(save_root, graph) if save_root else None)
+                 on_stage=StageWriter(save_root, graph) if save_root else None, ctx=pass_context(backend, graph))
     if not each:
         verify_graph(graph)
     seconds = {"trace": trace_seconds, "passes": time.perf_counter() - start}
@@ -128,6 +128,15 @@ def _check_print_after(names: tuple[str, ...]) -> None:
 context.add_setting_check("pipeline", check_pipeline)
 env.add_check("GRAPHC_PIPELINE", parse_pipeline)
 env.add_check("GRAPHC_PRINT_AFTER", _check_print_after)
+
+
+def pass_context(backend: str, graph: Graph) -> PassContext:
+    """What the passes may consult: for native code on a graph with half types, which of its ops the
+    kernels take in halves beyond their ops' rules (codegen.library.native_half: this machine's AMX)."""
+    if backend == "interp" or not uses_half(graph):
+        return PassContext()
+    from .codegen.library import native_half
+    return PassContext(native_half=native_half)
 
 
 def with_required_passes(pipeline: str, graph: Graph | None = None) -> str:

@@ -70,17 +70,19 @@ def test_to_float_float16_returns_the_cell_whose_output_is_float16():
     assert out.dtype == float16 and dense.weight.dtype == float32
 
 
-class PointwiseNet(nn.Cell):
-    """1x1 convolutions in bfloat16 at O2: on 8x8 images (their kernels: the batched GEMM and the sum
-    over images, on AMX tiles where the CPU has them) and on 1x1 images (dense forms)."""
+class TilesNet(nn.Cell):
+    """Convolutions in bfloat16 at O2 with kernels of their own where the CPU has AMX tiles: 3x3 'same'
+    ones (forward and input gradient), 1x1 ones on 8x8 images (the batched GEMM and the filter
+    gradient's sum over images), and 1x1 ones on 1x1 images (dense forms)."""
 
     def __init__(self):
         super().__init__()
-        self.conv, self.relu = nn.Conv2d(1, 8, 3), nn.ReLU()
-        self.expand, self.pool, self.head = nn.Conv2d(8, 40, 1), nn.AdaptiveAvgPool2d(1), nn.Conv2d(40, 3, 1)
+        self.conv, self.conv2, self.relu = nn.Conv2d(1, 8, 3), nn.Conv2d(8, 6, 3), nn.ReLU()
+        self.expand, self.pool, self.head = nn.Conv2d(6, 40, 1), nn.AdaptiveAvgPool2d(1), nn.Conv2d(40, 3, 1)
 
     def construct(self, x):
-        y = self.pool(self.relu(self.expand(self.relu(self.conv(x)))))
+        y = self.relu(self.conv2(self.relu(self.conv(x))))
+        y = self.pool(self.relu(self.expand(y)))
         return ops.tanh(self.head(y).reshape(y.shape[0], 3)) * 2.0
 
 
@@ -108,10 +110,10 @@ def test_model_trains_at_each_level_natively_as_in_pynative_mode(amp_level):
     assert max(moved) > 0                                         # the half precision did change the numbers
 
 
-def test_pointwise_convolutions_train_at_o2_natively_as_in_pynative_mode():
+def test_convolutions_with_half_kernels_train_at_o2_natively_as_in_pynative_mode():
     images = RNG.standard_normal((8, 1, 8, 8)).astype(np.float32)
-    _, native = _train(graphc.GRAPH_MODE, "O2", (images, Y), PointwiseNet)
-    _, reference = _train(graphc.PYNATIVE_MODE, "O2", (images, Y), PointwiseNet)
+    _, native = _train(graphc.GRAPH_MODE, "O2", (images, Y), TilesNet)
+    _, reference = _train(graphc.PYNATIVE_MODE, "O2", (images, Y), TilesNet)
     for name, value in native.items():
         np.testing.assert_allclose(value, reference[name], rtol=2e-2, atol=2e-3, err_msg=name)
 

@@ -9,7 +9,7 @@ import graphc as ms
 from graphc import nn, ops
 from graphc.codegen.emitter import VectorEmitter
 from graphc.codegen.lower import lower_graph
-from graphc.codegen.machine import CodegenError
+from graphc.codegen.machine import CodegenError, has_amx
 from graphc.errors import GraphcError
 from graphc.ir.text import parse_graph, print_graph
 from graphc.jit import trace
@@ -150,9 +150,10 @@ def test_native_reductions_read_half_values_in_their_prologue(dtype):
                                    rtol=float(np.finfo(dtype.np).eps))
 
 
-CONV_FAMILIES = {   # name: (x shape, w shape, conv attrs), each picking one kernel family
-    "direct": ((2, 3, 7, 6), (5, 3, 3, 3), {"pad_mode": "pad", "padding": 1}),
-    "winograd": ((2, 32, 8, 8), (32, 32, 3, 3), {"pad_mode": "same"}),
+CONV_FAMILIES = {   # name: (x shape, w shape, conv attrs), each picking one kernel family (not AMX's, which
+    # takes the stride-1 ones that keep the image's size: test_native_convolutions_on_tiles_run_in_bfloat16)
+    "direct": ((2, 3, 7, 6), (5, 3, 3, 3), {"pad_mode": "pad", "padding": (1, 0, 1, 0)}),
+    "winograd": ((2, 32, 10, 10), (32, 32, 3, 3), {"pad_mode": "valid"}),
     "depthwise": ((2, 16, 6, 6), (16, 1, 3, 3), {"pad_mode": "same", "groups": 16}),
     "strided (columns input gradient)": ((2, 4, 9, 9), (6, 4, 3, 3), {"stride": 2, "pad_mode": "valid"}),
 }
@@ -171,6 +172,27 @@ def test_native_convolutions_write_half_results_from_their_epilogues(family):
     labels = [call.label for call in native.compile(x, w).lowered.calls]
     conv_calls = [label for label in labels if label.startswith("conv2d")]
     assert conv_calls and all(label.endswith("cast") for label in conv_calls), labels
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    value, grad = step(x, w)
+    np.testing.assert_allclose(native_value.asnumpy(), value.asnumpy(), rtol=2 ** -7)
+    np.testing.assert_allclose(native_grad.asnumpy().astype(np.float32), grad.asnumpy().astype(np.float32),
+                               rtol=2 ** -7, atol=2 ** -8 * np.abs(grad.asnumpy().astype(np.float32)).max())
+
+
+@pytest.mark.skipif(not has_amx(), reason="this CPU (or its OS) has no AMX bfloat16 tiles")
+def test_native_convolutions_on_tiles_run_in_bfloat16():
+    """Where the CPU has AMX tiles, a stride-1 convolution keeping the image's size, and its input
+    gradient, take bfloat16 operands themselves (no casts around a float32 kernel); the numbers are the
+    references'."""
+    rng = np.random.default_rng(6)
+    x, w = half(rng.standard_normal((2, 8, 6, 6)), bfloat16), half(rng.standard_normal((5, 8, 3, 3)) * 0.3, bfloat16)
+    step = ms.value_and_grad(lambda x, w: ops.reduce_sum(ops.cast(ops.relu(ops.conv2d(x, w, pad_mode="same")),
+                                                                   float32)), 0)
+    native = ms.jit(step)
+    native_value, native_grad = native(x, w)
+    calls = native.compile(x, w).lowered.calls
+    convs = [call for call in calls if call.label.startswith("conv2d")]
+    assert len(convs) == 2 and all(op.dtype == "bf16" for call in convs for op in call.kernel.operands[:3])
     ms.set_context(mode=ms.PYNATIVE_MODE)
     value, grad = step(x, w)
     np.testing.assert_allclose(native_value.asnumpy(), value.asnumpy(), rtol=2 ** -7)

@@ -18,13 +18,14 @@ from llvmlite import ir
 
 from ..ops.indexing import pack_offsets
 from ..ops.join import slab_offsets
-from ..ops.nn import is_pointwise
-from ..types import TensorType, float32
+from ..ops.nn import conv_padding, is_pointwise
+from ..types import TensorType, bfloat16, float32
 from .kernels.axis import emit_argmax, emit_softmax
 from .kernels.batch_stats import emit_batch_stats, emit_channel_sums
 from .kernels.contract import IR_TYPES, Kernel
 from .kernels.collective import emit_allreduce
 from .kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input
+from .kernels.conv_amx import emit_amx_conv2d, supports as supports_amx_conv
 from .kernels.conv_depthwise import emit_depthwise_conv2d, emit_depthwise_grad_filter, emit_depthwise_grad_input, \
     is_depthwise
 from .kernels.conv_filter import emit_conv2d_grad_filter
@@ -181,6 +182,9 @@ class KernelLibrary:
                 module, name, geo.out_channels, geo.in_channels, geo.height * geo.width, epilogue=hook or IDENTITY,
                 batch=geo.batch, dtype=out.dtype.short, dpbf16=has_dpbf16(), amx=has_amx()), ("b", "a"), "y", EPILOGUE,
                 half_epilogue=True)
+        if x.dtype.is_half:           # on AMX tiles (_on_tiles)
+            return KernelSpec(lambda module, name, hook: emit_amx_conv2d(module, name, geo, hook or IDENTITY),
+                              ("src", "w"), "y", EPILOGUE, half_epilogue=True)
         emit = emit_depthwise_conv2d if is_depthwise(geo) else emit_conv2d
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("x", "w"), "y", EPILOGUE, half_epilogue=True)
@@ -197,6 +201,10 @@ class KernelLibrary:
                 module, name, geo.in_channels, geo.out_channels, geo.height * geo.width, transpose_a=True,
                 epilogue=hook or IDENTITY, batch=geo.batch, dtype=out.dtype.short, dpbf16=has_dpbf16(),
                 amx=has_amx()), ("b", "a"), "y", EPILOGUE, half_epilogue=True)
+        if dy.dtype.is_half:          # on AMX tiles (_on_tiles)
+            return KernelSpec(lambda module, name, hook: emit_amx_conv2d(module, name, geo, hook or IDENTITY,
+                                                                         gradient=True),
+                              ("src", "w"), "y", EPILOGUE, half_epilogue=True)
         emit = emit_depthwise_grad_input if is_depthwise(geo) else emit_conv2d_grad_input
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "w"), "dx", EPILOGUE, half_epilogue=True)
@@ -293,12 +301,33 @@ def _float32(op: str, *types: TensorType) -> None:
 
 def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group, *others,
                    half: bool = False) -> ConvGeometry:
-    """`half`: a pointwise convolution may take one half type (its kernel is matmul's)."""
+    """`half`: a pointwise convolution may take one half type (its kernel is matmul's), and a bfloat16
+    one this machine runs on AMX tiles (_on_tiles)."""
     out_channels, _, kernel_h, kernel_w = w_shape
     geo = ConvGeometry(*x.shape, out_channels, kernel_h, kernel_w, tuple(stride), tuple(pad), tuple(dilation), group)
-    if not (half and _pointwise(geo) and x.dtype.is_half and all(t.dtype == x.dtype for t in others)):
+    one_half_type = x.dtype.is_half and all(t.dtype == x.dtype for t in others)
+    if not (half and one_half_type and (_pointwise(geo) or x.dtype == bfloat16 and _on_tiles(geo))):
         _float32(op, x, *others)
     return geo
+
+
+def _on_tiles(geo: ConvGeometry) -> bool:
+    """A bfloat16 convolution (or input gradient) that runs on AMX tiles here (kernels/conv_amx.py)."""
+    return has_amx() and supports_amx_conv(geo) and not _pointwise(geo)
+
+
+def native_half(node) -> bool:
+    """PassContext.native_half for the native backend: a bfloat16 convolution or input gradient this
+    machine runs on AMX tiles keeps its operands (the op's own rule covers the pointwise ones)."""
+    if node.op not in ("conv2d", "conv2d_grad_input") or \
+            any(t.dtype != bfloat16 for t in [node.type] + [i.type for i in node.inputs]):
+        return False
+    w = node.inputs[1].type.shape
+    image = node.inputs[0].type.shape if node.op == "conv2d" else node.type.shape
+    attrs = node.attrs
+    pad = conv_padding(attrs, image[2:], w[2:])
+    return _on_tiles(ConvGeometry(*image, w[0], w[2], w[3], tuple(attrs["stride"]), pad, tuple(attrs["dilation"]),
+                                  attrs["group"]))
 
 
 def _pointwise(geo: ConvGeometry) -> bool:

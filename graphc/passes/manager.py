@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import GraphcError
-from ..ir import Graph
+from ..ir import Graph, Node
 from ..ir.text import format_node, print_graph
 from ..ir.verify import verify as verify_graph
 
@@ -40,8 +40,11 @@ def register_pass(name: str):
 
 @dataclass
 class PassContext:
-    """What a pass may consult besides the graph."""
+    """What a pass may consult besides the graph. `native_half(node)`: the backend's kernels take the
+    node's half operands although its op's `half_kernel` rule does not say so (a convolution on this
+    machine's AMX tiles; widen-half leaves it alone), given by the driver for the native backend."""
     max_fold_elements: int = 1024   # fold: see fold.py for the rule
+    native_half: Callable[[Node], bool] | None = None
 
 
 class PassError(RuntimeError):
@@ -125,17 +128,18 @@ class PipelineReport:
 
 
 def run_pipeline(graph: Graph, pipeline: str = DEFAULT_PIPELINE, *, verify: bool = True,
-                 print_after=(), on_stage: Callable[[str, Graph], None] | None = None) -> PipelineReport:
+                 print_after=(), on_stage: Callable[[str, Graph], None] | None = None,
+                 ctx: PassContext | None = None) -> PipelineReport:
     """Run the passes of `pipeline` over graph in place; see the module docstring."""
-    runner = _Runner(graph, verify, set(print_after), on_stage)
+    runner = _Runner(graph, verify, set(print_after), on_stage, ctx or PassContext())
     runner.run_steps(parse_pipeline(pipeline))
     return PipelineReport(runner.rows, getattr(graph, "memory_plan", None))
 
 
 class _Runner:
-    def __init__(self, graph, verify, print_after, on_stage):
+    def __init__(self, graph, verify, print_after, on_stage, ctx):
         self.graph, self.verify, self.print_after, self.on_stage = graph, verify, print_after, on_stage
-        self.ctx = PassContext()
+        self.ctx = ctx
         self.rows: list[PassRow] = []
 
     def run_steps(self, steps: list) -> bool:

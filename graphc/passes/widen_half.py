@@ -40,21 +40,22 @@ def uses_half(graph: Graph) -> bool:
 def widen_half(graph: Graph, ctx: PassContext) -> bool:
     changed = in_regions(widen_half, graph, ctx)
     for node in list(graph.order()):
-        if _computes_on_half(node):
+        if _computes_on_half(node, ctx):
             _widen(graph, node)
             changed = True
     return changed
 
 
-def _computes_on_half(node: Node) -> bool:
+def _computes_on_half(node: Node, ctx: PassContext) -> bool:
     if node.op in _KEEPS_HALF or is_control(node) or ops.get(node.op).kind == INJECTIVE:
         return False
     types = [node.type] + [i.type for i in node.inputs]
     halves = {t.dtype for t in types if isinstance(t, TensorType) and t.dtype.is_half}
     one_half_type = len(halves) == 1 and all(t.dtype in halves for t in types)
-    native = ops.get(node.op).half_kernel
-    return bool(halves) and not (one_half_type and native is not None and
-                                 native(*(i.type for i in node.inputs), node.type, **node.attrs))
+    rule = ops.get(node.op).half_kernel
+    native = rule is not None and rule(*(i.type for i in node.inputs), node.type, **node.attrs) or \
+        ctx.native_half is not None and ctx.native_half(node)
+    return bool(halves) and not (one_half_type and native)
 
 
 def _widen(graph: Graph, node: Node) -> None:

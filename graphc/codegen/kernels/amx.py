@@ -94,16 +94,21 @@ class _Tiles:
         return elem_ptr(self.b, block, (acc // 2) * 16 * stride + (acc % 2) * LANES, V16F32.element)
 
 
-def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, transpose_a: bool, finish) -> None:
-    """The thread's part of y[i] = op(a) @ b[i] over the run-time number of images `kf.batch`;
-    finish(image, row, col, lanes, acc) stores the float32 vector acc of y[image][row, col:col + lanes]."""
+def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, finish) -> None:
+    """The thread's part of y[i] = A @ B[i] over the run-time number of images `kf.batch`, A [m, k] and
+    B[i] [k, n] given by their packers (`gemm_packers`, or a convolution's taps: conv_amx.py):
+    pack_a(dst) writes A's rows into [mp, kp]; pack_b(image, col0, width, dst) writes the k-pairs of
+    B[image]'s 32 columns from col0 ([kp / 2, 32, 2]; `width` of them in y), every pair of k, zero where
+    a value is missing (both start zeroed: pairs past k stay so). finish(image, row, col, lanes, acc)
+    stores the float32 vector acc of y[image][row, col:col + lanes]."""
     b = kf.builder
     mp, kp = round_up(m, BLOCK), round_up(k, BLOCK)
     a_packed, b_packed, block, config = _regions(kf, [mp * kp * 2, kp * BLOCK * 2, BLOCK * BLOCK * 4, 64])
     tiles = _Tiles(b)
     tiles.configure(config)
     _zero(b, a_packed, mp * kp * 2)
-    _pack_a(b, kf["a"], a_packed, m, k, kp, transpose_a)
+    _zero(b, b_packed, kp * BLOCK * 2)
+    pack_a(a_packed)
 
     full, tail = divmod(n, BLOCK)
     column_blocks = full + (tail > 0)
@@ -111,10 +116,9 @@ def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, transpose_a: bool,
     with counted_loop(b, lo, hi, name="item") as item:
         image = b.udiv(item, i64(column_blocks))
         col0 = b.mul(b.urem(item, i64(column_blocks)), i64(BLOCK))
-        b_image = elem_ptr(b, kf["b"], b.mul(image, i64(k * n)), I16)
 
         def columns(width: int) -> None:
-            _pack_b(b, b_image, b_packed, k, n, kp, col0, width)
+            pack_b(image, col0, width, b_packed)
             with counted_loop(b, 0, mp // BLOCK, name="rows") as row_block:
                 row0 = b.mul(row_block, i64(BLOCK))
                 tiles.zero()
@@ -147,7 +151,7 @@ def emit_amx_summed(kf: KernelFunction, m: int, k: int, n: int, finish) -> None:
             body(row0, col0, elem_ptr(b, sums, affine(b, [(row0, np_), (col0, 1)]), V16F32.element))
 
     with counted_loop(b, 0, kf.batch, name="term") as term:
-        _pack_a(b, elem_ptr(b, kf["a"], b.mul(term, i64(m * k)), I16), a_packed, m, k, kp, False)
+        pack_rows(b, elem_ptr(b, kf["a"], b.mul(term, i64(m * k)), I16), a_packed, m, k, kp, False)
         _pack_transposed_pairs(b, elem_ptr(b, kf["b"], b.mul(term, i64(n * k)), I16), b_packed, n, k, np_)
 
         def add_term(row0, col0, block):
@@ -198,7 +202,7 @@ def _finish_block(b: ir.IRBuilder, block: ir.Value, stride: int, row0: ir.Value,
                 finish(affine(b, [(row0, 1), (r, 1)]), affine(b, [(col0, 1)], half * LANES), lanes, acc)
 
 
-def _pack_a(b: ir.IRBuilder, a: ir.Value, dst: ir.Value, m: int, k: int, kp: int, transpose_a: bool) -> None:
+def pack_rows(b: ir.IRBuilder, a: ir.Value, dst: ir.Value, m: int, k: int, kp: int, transpose_a: bool = False) -> None:
     """dst[r, c] = op(a)[r, c] for r < m, c < k (dst zeroed before: its padding stays zero)."""
     if transpose_a:                 # a is [k, m]: read along its rows, write down dst's columns
         with counted_loop(b, 0, k, name="ak") as c:
@@ -212,30 +216,32 @@ def _pack_a(b: ir.IRBuilder, a: ir.Value, dst: ir.Value, m: int, k: int, kp: int
             store_vector(b, chunk, dst, affine(b, [(r, kp)], c0), BLOCK)
 
 
-def _pack_b(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, k: int, n: int, kp: int, col0: ir.Value,
-            width: int) -> None:
-    """dst[p, j] = (src[2p, col0 + j], src[2p + 1, col0 + j]) for j < width and 2p + 1 < k (a missing
-    value is zero) over kp / 2 pairs, 32 columns each."""
+def gemm_packers(kf: KernelFunction, m: int, k: int, n: int, transpose_a: bool):
+    """emit_amx_gemm's packers for matmul's operands: a ([m, k], or [k, m] with transpose_a) and b[i] [k, n]."""
+    b, kp = kf.builder, round_up(k, BLOCK)
+
+    def pack_b(image, col0, width, dst):
+        src = elem_ptr(b, kf["b"], b.mul(image, i64(k * n)), I16)
+        rows = lambda kk, half: load_vector(b, src, affine(b, [(kk, n), (col0, 1)], half * LANES),
+                                            min(LANES, width - half * LANES), align=2, vty=BF16_VECTOR)
+        whole, odd = divmod(k, 2)
+        with counted_loop(b, 0, whole, name="pair") as p:
+            store_pair(b, dst, p, width, lambda half: rows(affine(b, [(p, 2)]), half),
+                       lambda half: rows(affine(b, [(p, 2)], 1), half))
+        if odd:
+            store_pair(b, dst, whole, width, lambda half: rows(k - 1, half), None)
+    return (lambda dst: pack_rows(b, kf["a"], dst, m, k, kp, transpose_a)), pack_b
+
+
+def store_pair(b: ir.IRBuilder, dst: ir.Value, p, width: int, even, odd) -> None:
+    """Pair p of a packed 32-column block of b: even(half) and odd(half) give the two k's 16 values of
+    each half of the block (odd None: zeros); a half past `width` is left as it is (no output reads it)."""
     interleave = [lane // 2 + (lane % 2) * LANES for lane in range(2 * LANES)]
-    nothing = ir.Constant(BF16_VECTOR, None)
-
-    def pair(p, rows: int) -> None:
-        for half in range(2):
-            lanes = min(LANES, width - half * LANES)
-            row = lambda kk: load_vector(b, src, affine(b, [(kk, n), (col0, 1)], half * LANES), lanes, align=2,
-                                         vty=BF16_VECTOR) if lanes > 0 else nothing
-            even = row(affine(b, [(p, 2)])) if rows > 0 else nothing
-            odd = row(affine(b, [(p, 2)], 1)) if rows > 1 else nothing
-            store_vector(b, shuffle(b, even, odd, interleave), dst, affine(b, [(p, PAIR_ROW)], half * 2 * LANES),
-                         2 * LANES)
-
-    whole, odd = divmod(k, 2)
-    with counted_loop(b, 0, whole, name="pair") as p:
-        pair(p, 2)
-    if odd:
-        pair(whole, 1)
-    with counted_loop(b, whole + odd, kp // 2, name="pad") as p:
-        pair(p, 0)
+    for half in range(2):
+        if width > half * LANES:
+            second = odd(half) if odd else ir.Constant(BF16_VECTOR, None)
+            store_vector(b, shuffle(b, even(half), second, interleave), dst,
+                         affine(b, [(p, PAIR_ROW)], half * 2 * LANES), 2 * LANES)
 
 
 def _pack_transposed_pairs(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, n: int, k: int, np_: int) -> None:

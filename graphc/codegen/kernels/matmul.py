@@ -37,7 +37,7 @@ from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop, entry_alloca
 from .simd import F32, I16, I32, LANES, V16F32, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, \
     horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, store_vector, transpose
-from .amx import emit_amx_gemm, emit_amx_summed, scratch_bytes as amx_scratch_bytes
+from .amx import emit_amx_gemm, emit_amx_summed, gemm_packers, scratch_bytes as amx_scratch_bytes
 from .tile import Block, blocks, emit_fma_tile, emit_grid, runtime_blocks, vector_blocks
 
 GEMM_ROWS, GEMM_VECTORS = 6, 4
@@ -74,10 +74,10 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
     kf = KernelFunction(module, name, operands, scratch)
     shape = (m, k, n)
     if amx and terms is not None:
-        finish = _finish(kf, shape, None, epilogue)
+        finish = gemm_store(kf, shape, None, epilogue)
         emit_amx_summed(kf, m, k, n, lambda *args: finish(0, *args))
     elif amx:
-        emit_amx_gemm(kf, m, k, n, transpose_a, _finish(kf, shape, batch, epilogue))
+        emit_amx_gemm(kf, m, k, n, *gemm_packers(kf, m, k, n, transpose_a), gemm_store(kf, shape, batch, epilogue))
     elif transpose_b and not relayout_b:
         a_rows = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
         _emit_dot_form(kf, shape, a_rows, epilogue, runtime_rows=not transpose_a and terms is None,
@@ -103,7 +103,7 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
     # bfloat16 k-pairs (simd.dot_bf16) when k is known here (not the run-time batch of a weight gradient)
     weight_gradient = batch is None and transpose_a
     pairs = dtype == "bf16" and not weight_gradient
-    finish = _finish(kf, shape, batch, epilogue)
+    finish = gemm_store(kf, shape, batch, epilogue)
     # several matrices: their number is read at run time; one: a's leading extent (rows, or the
     # reduction with transpose_a)
     rows = blocks(m, GEMM_ROWS) if batch is not None or transpose_a else runtime_blocks(b, kf.batch, GEMM_ROWS)
@@ -142,9 +142,9 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
                      lambda row0, vec0, rb, cb: tile(0, row0, vec0, None, rb, cb))
 
 
-def _finish(kf: KernelFunction, shape, batch: int | None, epilogue: Epilogue):
-    """finish(image, row, col, lanes, acc): the epilogue on the float32 vector acc of y[image][row, col:],
-    stored (rounded to y's type)."""
+def gemm_store(kf: KernelFunction, shape, batch: int | None, epilogue: Epilogue):
+    """finish(image, row, col, lanes, acc): the epilogue on the float32 vector acc of y[image][row, col:]
+    (coordinates i, m, n), stored in operand y (rounded to its type)."""
     m, _, n = shape
     b, dtype = kf.builder, kf.operand("y").dtype
     view = ((("i", batch),) if batch is not None else ()) + (("m", m), ("n", n))

@@ -1,0 +1,112 @@
+"""Stride-1 convolutions whose output keeps the input's size, in bfloat16 on AMX tiles: the forward
+(x, w -> y) and the input gradient (dy, w -> dx: the forward of dy with w's taps flipped and its channel
+axes swapped, conv.py). Per image one GEMM (amx.emit_amx_gemm), out [R, H·W] = A [R, S·T] @ B [S·T, H·W]
+over T = KH·KW taps: A the filters, packed once per call, and B the source's taps,
+
+    B[(s, t), q] = src[s, q + shift(t)]  where tap t of output pixel q lies inside the image, else 0,
+
+with shift(t) = (ky - top)·W + (kx - left). As the output has the input's size, a tap reads the output
+pixel's own position shifted along the flattened image: one tap of 16 output pixels is one masked
+16-lane load, and the mask (which of those pixels' taps lie inside the image) is the same for every
+channel, so each block of 32 pixels computes its taps' masks once. The channels go by pairs, so that
+the k-pairs of B (2T values per channel pair) fall in place at build time.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from .amx import BF16_VECTOR, BLOCK, emit_amx_gemm, pack_rows, scratch_bytes, store_pair
+from .contract import Kernel, KernelFunction, Operand, Scratch, kernel_operands, round_up
+from .conv import ConvGeometry
+from .epilogue import Epilogue
+from .loops import affine, counted_loop
+from .matmul import gemm_store
+from .simd import I1, I16, I32, LANES, PTR, broadcast, declare, elem_ptr, i64, iota, load_scalar, store_scalar
+
+
+def supports(geo: ConvGeometry) -> bool:
+    """Stride 1 without dilation or groups, the output of the input's size (each side padded by half the
+    kernel: 'same')."""
+    return geo.stride == (1, 1) and geo.dilation == (1, 1) and geo.group == 1 and \
+        (geo.out_h, geo.out_w) == (geo.height, geo.width)
+
+
+def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue,
+                    gradient: bool = False) -> Kernel:
+    """Operands src (x, or dy with `gradient`), w, y (y, or dx) and the epilogue's, all bfloat16; the
+    epilogue sees matmul's coordinates: image i, channel m, pixel n of the flattened output."""
+    taps, pixels = geo.kernel_h * geo.kernel_w, geo.height * geo.width
+    sources, rows = (geo.out_channels, geo.in_channels) if gradient else (geo.in_channels, geo.out_channels)
+    top, left = (geo.kernel_h - 1 - geo.pad[0], geo.kernel_w - 1 - geo.pad[2]) if gradient else geo.pad[::2]
+    k, kp = sources * taps, round_up(sources * taps, BLOCK)
+    image = lambda channels: (geo.batch, channels, geo.height, geo.width)
+    operands = kernel_operands([Operand("src", image(sources), dtype="bf16"), Operand("w", geo.w_shape, dtype="bf16"),
+                                Operand("y", image(rows), "out", "bf16")], epilogue.operands)
+    scratch = Scratch(per_thread=scratch_bytes(rows, k, BLOCK, summed=False))
+    kf = KernelFunction(module, name, operands, scratch)
+    b = kf.builder
+
+    def pack_a(dst: ir.Value) -> None:
+        if not gradient:                       # w [O, C·T] is A as it is
+            pack_rows(b, kf["w"], dst, rows, k, kp)
+            return
+        with counted_loop(b, 0, rows, name="c") as c:          # A[c, (o, t)] = w[o, c, T - 1 - t]
+            with counted_loop(b, 0, sources, name="o") as o:
+                for t in range(taps):
+                    value = load_scalar(b, kf["w"], affine(b, [(o, rows * taps), (c, taps)], taps - 1 - t), I16)
+                    store_scalar(b, value, dst, affine(b, [(c, kp), (o, taps)], t))
+
+    def pack_b(image_index, col0, width: int, dst: ir.Value) -> None:
+        src = elem_ptr(b, kf["src"], b.mul(image_index, i64(sources * pixels)), I16)
+        masks = _tap_masks(b, geo, col0, width, top, left)
+        load = declare(b.module, "llvm.masked.load.v16i16.p0", BF16_VECTOR,
+                       [PTR, ir.VectorType(I1, LANES), BF16_VECTOR])
+
+        def tap(channel, t: int):
+            """half -> the 16 values of tap t of channel `channel` over the block's pixels in that half."""
+            ky, kx = divmod(t, geo.kernel_w)
+            shift = (ky - top) * geo.width + (kx - left)
+
+            def half(h: int) -> ir.Value:         # not inbounds: a masked lane's address may precede the image
+                at = b.gep(src, [affine(b, [(channel, pixels), (col0, 1)], h * LANES + shift)], source_etype=I16)
+                call = b.call(load, [at, masks[t, h], ir.Constant(BF16_VECTOR, None)], arg_attrs={0: ()})
+                call.arg_attributes[0].align = 2
+                return call
+            return half
+
+        def channels(pair, count: int) -> None:
+            """The k-pairs of channels 2·pair and on (`count` of them): their count·T values of k in order."""
+            ks = [(c, t) for c in range(count) for t in range(taps)]
+            first = affine(b, [(pair, 2)])
+            for i in range(0, len(ks), 2):
+                (c, t), odd = ks[i], ks[i + 1] if i + 1 < len(ks) else None
+                store_pair(b, dst, affine(b, [(pair, taps)], i // 2), width, tap(affine(b, [(first, 1)], c), t),
+                           tap(affine(b, [(first, 1)], odd[0]), odd[1]) if odd else None)
+
+        with counted_loop(b, 0, sources // 2, name="cp") as pair:
+            channels(pair, 2)
+        if sources % 2:
+            channels(sources // 2, 1)
+
+    emit_amx_gemm(kf, rows, k, pixels, pack_a, pack_b, gemm_store(kf, (rows, k, pixels), geo.batch, epilogue))
+    return Kernel(name, (kf.finish(),), operands, scratch, flops=geo.flops, batch=geo.batch)
+
+
+def _tap_masks(b: ir.IRBuilder, geo: ConvGeometry, col0: ir.Value, width: int, top: int, left: int) -> dict:
+    """{(tap, half): <16 x i1>}: which of the block's pixels in that half (of the `width` in the image)
+    have the tap inside the image."""
+    vector = ir.VectorType(I32, LANES)
+    masks = {}
+    for h in range(2):
+        if width <= h * LANES:
+            continue
+        q = b.add(broadcast(b, b.trunc(affine(b, [(col0, 1)], h * LANES), I32)), iota())
+        oy = b.udiv(q, ir.Constant(vector, geo.width))
+        ox = b.sub(q, b.mul(oy, ir.Constant(vector, geo.width)))
+        real = b.icmp_unsigned("<", iota(), ir.Constant(vector, width - h * LANES))
+        for t in range(geo.kernel_h * geo.kernel_w):
+            ky, kx = divmod(t, geo.kernel_w)
+            inside = [b.icmp_unsigned("<", b.add(coord, ir.Constant(vector, delta)), ir.Constant(vector, extent))
+                      for coord, delta, extent in ((oy, ky - top, geo.height), (ox, kx - left, geo.width))]
+            masks[t, h] = b.and_(real, b.and_(*inside))
+    return masks
