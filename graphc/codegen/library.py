@@ -18,14 +18,14 @@ from llvmlite import ir
 
 from ..ops.indexing import pack_offsets
 from ..ops.join import slab_offsets
-from ..ops.nn import conv_padding, is_pointwise
+from ..ops.nn import HALF_SUMMED_PIXELS, conv_padding, is_pointwise
 from ..types import TensorType, bfloat16, float32
 from .kernels.axis import emit_argmax, emit_softmax
 from .kernels.batch_stats import emit_batch_stats, emit_channel_sums
 from .kernels.contract import IR_TYPES, Kernel
 from .kernels.collective import emit_allreduce
 from .kernels.conv import ConvGeometry, emit_conv2d, emit_conv2d_grad_input
-from .kernels.conv_amx import emit_amx_conv2d, supports as supports_amx_conv
+from .kernels.conv_amx import emit_amx_conv2d, emit_amx_conv2d_grad_filter, supports as supports_amx_conv
 from .kernels.conv_depthwise import emit_depthwise_conv2d, emit_depthwise_grad_filter, emit_depthwise_grad_input, \
     is_depthwise
 from .kernels.conv_filter import emit_conv2d_grad_filter
@@ -217,6 +217,9 @@ class KernelLibrary:
                 module, name, geo.out_channels, geo.batch, geo.in_channels, transpose_a=True,
                 epilogue=hook or IDENTITY, dtype=out.dtype.short, dpbf16=has_dpbf16()), ("a", "b"), "y", EPILOGUE,
                 half_epilogue=True)
+        if x.dtype.is_half and not _pointwise(geo):   # on AMX tiles (_on_tiles)
+            return KernelSpec(lambda module, name, hook: emit_amx_conv2d_grad_filter(
+                module, name, geo, hook or IDENTITY), ("dy", "x"), "y", EPILOGUE, half_epilogue=True)
         if _summed_dot(geo) or x.dtype.is_half:   # dw [O, C] = sum over images n of dy[n] [O, H·W] @ x[n] [C, H·W].T
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.out_channels, geo.height * geo.width, geo.in_channels, transpose_b=True,
@@ -306,28 +309,32 @@ def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group
     out_channels, _, kernel_h, kernel_w = w_shape
     geo = ConvGeometry(*x.shape, out_channels, kernel_h, kernel_w, tuple(stride), tuple(pad), tuple(dilation), group)
     one_half_type = x.dtype.is_half and all(t.dtype == x.dtype for t in others)
-    if not (half and one_half_type and (_pointwise(geo) or x.dtype == bfloat16 and _on_tiles(geo))):
+    tiles = x.dtype == bfloat16 and _on_tiles(geo, op == "conv2d_grad_filter")
+    if not (half and one_half_type and (_pointwise(geo) or tiles)):
         _float32(op, x, *others)
     return geo
 
 
-def _on_tiles(geo: ConvGeometry) -> bool:
-    """A bfloat16 convolution (or input gradient) that runs on AMX tiles here (kernels/conv_amx.py)."""
-    return has_amx() and supports_amx_conv(geo) and not _pointwise(geo)
+def _on_tiles(geo: ConvGeometry, filter_gradient: bool = False) -> bool:
+    """A bfloat16 convolution (or input or filter gradient) that runs on AMX tiles here
+    (kernels/conv_amx.py); a filter gradient sums over pixels, so its images need HALF_SUMMED_PIXELS."""
+    return has_amx() and supports_amx_conv(geo) and not _pointwise(geo) and \
+        (not filter_gradient or geo.height * geo.width >= HALF_SUMMED_PIXELS)
 
 
 def native_half(node) -> bool:
-    """PassContext.native_half for the native backend: a bfloat16 convolution or input gradient this
-    machine runs on AMX tiles keeps its operands (the op's own rule covers the pointwise ones)."""
-    if node.op not in ("conv2d", "conv2d_grad_input") or \
+    """PassContext.native_half for the native backend: a bfloat16 convolution, input or filter gradient
+    this machine runs on AMX tiles keeps its operands (the op's own rule covers the pointwise ones)."""
+    if node.op not in ("conv2d", "conv2d_grad_input", "conv2d_grad_filter") or \
             any(t.dtype != bfloat16 for t in [node.type] + [i.type for i in node.inputs]):
         return False
-    w = node.inputs[1].type.shape
-    image = node.inputs[0].type.shape if node.op == "conv2d" else node.type.shape
+    image, w = {"conv2d": (node.inputs[0].type.shape, node.inputs[1].type.shape),
+                "conv2d_grad_input": (node.type.shape, node.inputs[1].type.shape),
+                "conv2d_grad_filter": (node.inputs[1].type.shape, node.type.shape)}[node.op]
     attrs = node.attrs
     pad = conv_padding(attrs, image[2:], w[2:])
     return _on_tiles(ConvGeometry(*image, w[0], w[2], w[3], tuple(attrs["stride"]), pad, tuple(attrs["dilation"]),
-                                  attrs["group"]))
+                                  attrs["group"]), node.op == "conv2d_grad_filter")
 
 
 def _pointwise(geo: ConvGeometry) -> bool:

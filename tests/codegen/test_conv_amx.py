@@ -6,7 +6,8 @@ import pytest
 
 from graphc.codegen.kernels import epilogue as ep
 from graphc.codegen.kernels.conv import ConvGeometry
-from graphc.codegen.kernels.conv_amx import emit_amx_conv2d, supports
+from graphc.codegen.kernels.contract import Operand
+from graphc.codegen.kernels.conv_amx import emit_amx_conv2d, emit_amx_conv2d_grad_filter, supports
 from graphc.codegen.machine import has_amx
 from graphc.types import dtype_of
 
@@ -59,3 +60,30 @@ def test_only_stride_one_same_size_ungrouped_convolutions_run_on_tiles():
     assert not supports(ConvGeometry(1, 4, 8, 8, 4, 3, 3))                          # 'valid': 6x6
     assert not supports(ConvGeometry(1, 4, 8, 8, 4, 3, 3, (1, 1), (1, 1, 1, 1), group=2))
     assert not supports(ConvGeometry(1, 4, 8, 8, 4, 3, 3, (1, 1), (2, 2, 2, 2), (2, 2)))
+
+
+@pytest.mark.parametrize("n, c, h, w, o, kh, kw", [(2, 3, 5, 7, 4, 3, 3), (3, 16, 8, 8, 40, 3, 3),
+                                                   (2, 5, 4, 4, 7, 3, 3), (2, 3, 6, 5, 5, 5, 5), (2, 4, 3, 9, 6, 1, 3)])
+def test_filter_gradient(n, c, h, w, o, kh, kw):
+    """dw = sum over images and pixels of dy times x's tap, stored transposed back through the epilogue."""
+    pad = ((kh - 1) // 2, kh - 1 - (kh - 1) // 2, (kw - 1) // 2, kw - 1 - (kw - 1) // 2)
+    geo = ConvGeometry(n, c, h, w, o, kh, kw, (1, 1), pad)
+    x, dy = random(geo.x_shape, seed_offset=1).astype(BF16), random(geo.y_shape, seed_offset=2).astype(BF16)
+    bias = random(geo.w_shape, seed_offset=3)
+    out = run_threads(lambda mod: emit_amx_conv2d_grad_filter(mod, "dw", geo, ep.chain(_add("bias", geo.w_shape))),
+                      {"dy": dy, "x": x, "bias": bias}, ["y"])["y"]
+    padded = np.pad(x.astype(np.float64), ((0, 0), (0, 0), pad[:2], pad[2:]))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))
+    want = np.einsum("nchwij,nohw->ocij", windows, dy.astype(np.float64)) + bias
+    magnitude = np.einsum("nchwij,nohw->ocij", np.abs(windows), np.abs(dy.astype(np.float64))) + np.abs(bias)
+    half_ulp = float(np.finfo(out.dtype).eps) / 2 * np.abs(want)
+    terms = n * h * w
+    assert_dot_close(out.astype(np.float64), want, magnitude + half_ulp / (4 * EPS32 * np.sqrt(terms)), terms,
+                     "amx filter gradient")
+
+
+def _add(name, shape):
+    """An epilogue adding a float32 tensor of dw's shape, read at each lane's own (strided) position."""
+    def apply(builder, acc, position, args):
+        return builder.fadd(acc, ep.load_at(builder, args[name], shape, shape, position, acc.type.element))
+    return ep.Epilogue(apply, (Operand(name, shape),))

@@ -130,9 +130,13 @@ def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, fi
     tiles("tilerelease")
 
 
-def emit_amx_summed(kf: KernelFunction, m: int, k: int, n: int, finish) -> None:
-    """The thread's part of y = sum over the run-time number of terms `kf.batch` of a[t] @ b[t].T;
-    finish(row, col, lanes, acc) stores the float32 vector acc of y[row, col:col + lanes]."""
+def emit_amx_summed(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, finish) -> None:
+    """The thread's part of y = sum over the run-time number of terms `kf.batch` of A[t] @ B[t], A[t]
+    [m, k] and B[t] [k, n] given by their packers (`summed_packers`, or a convolution's taps):
+    pack_a(term, dst, first, end) writes A[term]'s rows [first, min(end, m)) into [mp, kp] (the thread's
+    blocks' rows: `first` and `end` multiples of 32); pack_b(term, dst) B[term]'s k-pairs, [kp / 2, np, 2].
+    Both start zeroed, and padding written once stays zero. finish(row, col, lanes, acc) stores the
+    float32 vector acc of y[row, col:col + lanes]."""
     b = kf.builder
     mp, kp, np_ = round_up(m, BLOCK), round_up(k, BLOCK), round_up(n, BLOCK)
     a_packed, b_packed, sums, config = _regions(kf, [mp * kp * 2, kp * np_ * 2, mp * np_ * 4, 64])
@@ -150,9 +154,11 @@ def emit_amx_summed(kf: KernelFunction, m: int, k: int, n: int, finish) -> None:
             col0 = b.mul(b.urem(item, i64(column_blocks)), i64(BLOCK))
             body(row0, col0, elem_ptr(b, sums, affine(b, [(row0, np_), (col0, 1)]), V16F32.element))
 
+    first = b.mul(b.udiv(lo, i64(column_blocks)), i64(BLOCK))
+    end = b.mul(b.udiv(b.add(hi, i64(column_blocks - 1)), i64(column_blocks)), i64(BLOCK))
     with counted_loop(b, 0, kf.batch, name="term") as term:
-        pack_rows(b, elem_ptr(b, kf["a"], b.mul(term, i64(m * k)), I16), a_packed, m, k, kp, False)
-        _pack_transposed_pairs(b, elem_ptr(b, kf["b"], b.mul(term, i64(n * k)), I16), b_packed, n, k, np_)
+        pack_a(term, a_packed, first, end)
+        pack_b(term, b_packed)
 
         def add_term(row0, col0, block):
             tiles.load_block(block, np_)
@@ -202,14 +208,31 @@ def _finish_block(b: ir.IRBuilder, block: ir.Value, stride: int, row0: ir.Value,
                 finish(affine(b, [(row0, 1), (r, 1)]), affine(b, [(col0, 1)], half * LANES), lanes, acc)
 
 
-def pack_rows(b: ir.IRBuilder, a: ir.Value, dst: ir.Value, m: int, k: int, kp: int, transpose_a: bool = False) -> None:
-    """dst[r, c] = op(a)[r, c] for r < m, c < k (dst zeroed before: its padding stays zero)."""
+def summed_packers(kf: KernelFunction, m: int, k: int, n: int):
+    """emit_amx_summed's packers for matmul's a[t] [m, k] and b[t] [n, k] (B[t] = b[t].T)."""
+    b, kp, np_ = kf.builder, round_up(k, BLOCK), round_up(n, BLOCK)
+
+    def pack_a(term, dst, first, end):
+        pack_rows(b, elem_ptr(b, kf["a"], b.mul(term, i64(m * k)), I16), dst, m, k, kp, rows=(first, end))
+
+    def pack_b(term, dst):
+        pack_transposed_pairs(b, elem_ptr(b, kf["b"], b.mul(term, i64(n * k)), I16), dst, n, k, np_)
+    return pack_a, pack_b
+
+
+def pack_rows(b: ir.IRBuilder, a: ir.Value, dst: ir.Value, m: int, k: int, kp: int, transpose_a: bool = False,
+              rows=None) -> None:
+    """dst[r, c] = op(a)[r, c] for r < m (and in [first, end) given rows=(first, end)), c < k (dst zeroed
+    before: its padding stays zero)."""
     if transpose_a:                 # a is [k, m]: read along its rows, write down dst's columns
         with counted_loop(b, 0, k, name="ak") as c:
             with counted_loop(b, 0, m, name="am") as r:
                 store_scalar(b, load_scalar(b, a, affine(b, [(c, m), (r, 1)]), I16), dst, affine(b, [(r, kp), (c, 1)]))
         return
-    with counted_loop(b, 0, m, name="am") as r:
+    first, end = rows or (0, m)
+    if rows:
+        end = b.select(b.icmp_signed("<", end, i64(m)), end, i64(m))
+    with counted_loop(b, first, end, name="am") as r:
         for c0 in range(0, k, BLOCK):
             chunk = load_vector(b, a, affine(b, [(r, k)], c0), min(BLOCK, k - c0), align=2,
                                 vty=ir.VectorType(I16, BLOCK))
@@ -244,7 +267,7 @@ def store_pair(b: ir.IRBuilder, dst: ir.Value, p, width: int, even, odd) -> None
                          affine(b, [(p, PAIR_ROW)], half * 2 * LANES), 2 * LANES)
 
 
-def _pack_transposed_pairs(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, n: int, k: int, np_: int) -> None:
+def pack_transposed_pairs(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, n: int, k: int, np_: int) -> None:
     """dst[p, j] = (src[j, 2p], src[j, 2p + 1]) for j < n and 2p < k (a missing value is zero): src [n, k]
     read as 32-bit pairs, transposed 16x16 at a time (dst zeroed before: its padding stays zero)."""
     words, odd = divmod(k, 2)

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from .amx import BF16_VECTOR, BLOCK, emit_amx_gemm, pack_rows, scratch_bytes, store_pair
+from .amx import BF16_VECTOR, BLOCK, emit_amx_gemm, emit_amx_summed, pack_rows, pack_transposed_pairs, scratch_bytes, \
+    store_pair
 from .contract import Kernel, KernelFunction, Operand, Scratch, kernel_operands, round_up
 from .conv import ConvGeometry
-from .epilogue import Epilogue
+from .epilogue import Epilogue, LanePosition
 from .loops import affine, counted_loop
-from .matmul import gemm_store
-from .simd import I1, I16, I32, LANES, PTR, broadcast, declare, elem_ptr, i64, iota, load_scalar, store_scalar
+from .matmul import gemm_store, stored
+from .simd import I1, I16, I32, I64, LANES, PTR, broadcast, declare, elem_ptr, i64, iota, load_scalar, store_scalar, \
+    store_vector
 
 
 def supports(geo: ConvGeometry) -> bool:
@@ -110,3 +112,59 @@ def _tap_masks(b: ir.IRBuilder, geo: ConvGeometry, col0: ir.Value, width: int, t
                       for coord, delta, extent in ((oy, ky - top, geo.height), (ox, kx - left, geo.width))]
             masks[t, h] = b.and_(real, b.and_(*inside))
     return masks
+
+
+def emit_amx_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue) -> Kernel:
+    """dw [O, C, KH, KW] = sum over images of dy[n] [O, H·W] @ B_n.T, B_n x[n]'s taps as in the forward.
+    The kernel sums its transpose, dw.T [C·T, O] = sum of B_n @ dy[n].T (amx.emit_amx_summed): then A is
+    the taps, each row one masked 32-pixel load per block of pixels and no transpose, and B dy's pixel
+    pairs, a 32-bit transpose of dy, which is T·C/O times smaller than the taps. Operands dy, x, dw and
+    the epilogue's (coordinates m: output channel, n: (input channel, tap)); each result is stored
+    transposed back, lane by lane."""
+    taps, pixels = geo.kernel_h * geo.kernel_w, geo.height * geo.width
+    m, k, n = geo.in_channels * taps, pixels, geo.out_channels
+    kp, np_ = round_up(k, BLOCK), round_up(n, BLOCK)
+    operands = kernel_operands([Operand("dy", geo.y_shape, dtype="bf16"), Operand("x", geo.x_shape, dtype="bf16"),
+                                Operand("y", geo.w_shape, "out", "bf16")], epilogue.operands)
+    scratch = Scratch(per_thread=scratch_bytes(m, k, n, summed=True))
+    kf = KernelFunction(module, name, operands, scratch)
+    b = kf.builder
+    top, left = geo.pad[0], geo.pad[2]
+    chunk = ir.VectorType(I16, BLOCK)
+    load = declare(b.module, "llvm.masked.load.v32i16.p0", chunk, [PTR, ir.VectorType(I1, BLOCK), chunk])
+
+    def pack_a(term, dst, first, end):
+        """Rows (c, t) in [first, end) of B_term: x[term, c] shifted by the tap, masked to the image."""
+        image = elem_ptr(b, kf["x"], b.mul(term, i64(geo.in_channels * pixels)), I16)
+        end = b.select(b.icmp_signed("<", end, i64(m)), end, i64(m))
+        with counted_loop(b, 0, kp // BLOCK, name="pixels") as block:
+            q = b.add(broadcast(b, b.trunc(b.mul(block, i64(BLOCK)), I32), BLOCK), iota(BLOCK))
+            oy = b.udiv(q, ir.Constant(q.type, geo.width))
+            ox = b.sub(q, b.mul(oy, ir.Constant(q.type, geo.width)))
+            real = b.icmp_unsigned("<", q, ir.Constant(q.type, pixels))
+            with counted_loop(b, first, end, name="row") as row:
+                channel, tap = b.udiv(row, i64(taps)), b.urem(row, i64(taps))
+                dy, dx = (b.sub(b.trunc(part, I32), ir.Constant(I32, offset)) for part, offset in
+                          ((b.udiv(tap, i64(geo.kernel_w)), top), (b.urem(tap, i64(geo.kernel_w)), left)))
+                inside = [b.icmp_unsigned("<", b.add(coord, broadcast(b, delta, BLOCK)), ir.Constant(q.type, extent))
+                          for coord, delta, extent in ((oy, dy, geo.height), (ox, dx, geo.width))]
+                shift = b.sext(b.add(b.mul(dy, ir.Constant(I32, geo.width)), dx), I64)
+                at = b.gep(image, [b.add(affine(b, [(channel, pixels), (block, BLOCK)]), shift)], source_etype=I16)
+                values = b.call(load, [at, b.and_(real, b.and_(*inside)), ir.Constant(chunk, None)], arg_attrs={0: ()})
+                values.arg_attributes[0].align = 2
+                store_vector(b, values, dst, affine(b, [(row, kp), (block, BLOCK)]), BLOCK)
+
+    def pack_b(term, dst):
+        pack_transposed_pairs(b, elem_ptr(b, kf["dy"], b.mul(term, i64(n * k)), I16), dst, n, k, np_)
+
+    view = (("m", n), ("n", m))
+
+    def finish(row, col, lanes: int, acc: ir.Value) -> None:
+        """acc: dw.T[row, col:col + lanes], that is dw[col:col + lanes, row], through the epilogue."""
+        value = stored(b, epilogue.apply(b, acc, LanePosition({"m": col, "n": row}, "m", lanes, view), kf.args), "bf16")
+        for lane in range(lanes):
+            store_scalar(b, b.extract_element(value, ir.Constant(I32, lane)), kf["y"],
+                         affine(b, [(col, m), (row, 1)], lane * m))
+
+    emit_amx_summed(kf, m, k, n, pack_a, pack_b, finish)
+    return Kernel(name, (kf.finish(),), operands, scratch, flops=geo.flops, batch=geo.batch)

@@ -37,7 +37,7 @@ from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop, entry_alloca
 from .simd import F32, I16, I32, LANES, V16F32, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, \
     horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, store_vector, transpose
-from .amx import emit_amx_gemm, emit_amx_summed, gemm_packers, scratch_bytes as amx_scratch_bytes
+from .amx import emit_amx_gemm, emit_amx_summed, gemm_packers, scratch_bytes as amx_scratch_bytes, summed_packers
 from .tile import Block, blocks, emit_fma_tile, emit_grid, runtime_blocks, vector_blocks
 
 GEMM_ROWS, GEMM_VECTORS = 6, 4
@@ -75,7 +75,7 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
     shape = (m, k, n)
     if amx and terms is not None:
         finish = gemm_store(kf, shape, None, epilogue)
-        emit_amx_summed(kf, m, k, n, lambda *args: finish(0, *args))
+        emit_amx_summed(kf, m, k, n, *summed_packers(kf, m, k, n), lambda *args: finish(0, *args))
     elif amx:
         emit_amx_gemm(kf, m, k, n, *gemm_packers(kf, m, k, n, transpose_a), gemm_store(kf, shape, batch, epilogue))
     elif transpose_b and not relayout_b:
