@@ -27,7 +27,8 @@ def _conv(x, w, pad):
 @pytest.mark.parametrize("n, c, h, w, o, kh, kw", [
     (2, 3, 5, 7, 4, 3, 3),      # odd sizes: a partial block, rows across a block
     (3, 16, 8, 8, 40, 3, 3),    # rows of A past 32
-    (2, 5, 4, 4, 7, 3, 3),      # an odd channel count: a channel alone at the end
+    (2, 5, 4, 4, 7, 3, 3),      # an odd channel count: a channel alone at the end; 16 pixels: images in pairs
+    (3, 6, 4, 4, 33, 3, 3),     # an odd number of 16-pixel images: the last pair's second half empty
     (1, 33, 32, 32, 17, 3, 3),  # k past 32 blocks, whole-row blocks
     (2, 3, 6, 5, 5, 5, 5),      # 5x5 taps, padding 2
     (2, 4, 3, 9, 6, 1, 3),      # 1x3 taps

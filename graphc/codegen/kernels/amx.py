@@ -94,8 +94,8 @@ class _Tiles:
         return elem_ptr(self.b, block, (acc // 2) * 16 * stride + (acc % 2) * LANES, V16F32.element)
 
 
-def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, finish) -> None:
-    """The thread's part of y[i] = A @ B[i] over the run-time number of images `kf.batch`, A [m, k] and
+def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, finish, images=None) -> None:
+    """The thread's part of y[i] = A @ B[i] over `images` (default: the run-time `kf.batch`), A [m, k] and
     B[i] [k, n] given by their packers (`gemm_packers`, or a convolution's taps: conv_amx.py):
     pack_a(dst) writes A's rows into [mp, kp]; pack_b(image, col0, width, dst) writes the k-pairs of
     B[image]'s 32 columns from col0 ([kp / 2, 32, 2]; `width` of them in y), every pair of k, zero where
@@ -112,7 +112,7 @@ def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, fi
 
     full, tail = divmod(n, BLOCK)
     column_blocks = full + (tail > 0)
-    lo, hi = emit_split_range(b, kf.tid, kf.nthreads, b.mul(kf.batch, i64(column_blocks)))
+    lo, hi = emit_split_range(b, kf.tid, kf.nthreads, b.mul(images or kf.batch, i64(column_blocks)))
     with counted_loop(b, lo, hi, name="item") as item:
         image = b.udiv(item, i64(column_blocks))
         col0 = b.mul(b.urem(item, i64(column_blocks)), i64(BLOCK))

@@ -20,7 +20,7 @@ from .amx import BF16_VECTOR, BLOCK, emit_amx_gemm, emit_amx_summed, pack_rows, 
 from .contract import Kernel, KernelFunction, Operand, Scratch, kernel_operands, round_up
 from .conv import ConvGeometry
 from .epilogue import Epilogue, LanePosition
-from .loops import affine, counted_loop
+from .loops import affine, as_value, counted_loop
 from .matmul import gemm_store, stored
 from .simd import I1, I16, I32, I64, LANES, PTR, broadcast, declare, elem_ptr, i64, iota, load_scalar, store_scalar, \
     store_vector
@@ -58,9 +58,22 @@ def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: E
                     value = load_scalar(b, kf["w"], affine(b, [(o, rows * taps), (c, taps)], taps - 1 - t), I16)
                     store_scalar(b, value, dst, affine(b, [(c, kp), (o, taps)], t))
 
-    def pack_b(image_index, col0, width: int, dst: ir.Value) -> None:
-        src = elem_ptr(b, kf["src"], b.mul(image_index, i64(sources * pixels)), I16)
-        masks = _tap_masks(b, geo, col0, width, top, left)
+    # Images of 16 pixels go two to a block of 32 columns, one in each half (so a tile row is not half
+    # padding): a work item is then a pair of images, and half h holds image 2·item + h.
+    paired = pixels == LANES
+    images = b.udiv(b.add(kf.batch, i64(1)), i64(2)) if paired else kf.batch
+    columns = BLOCK if paired else pixels
+
+    def halves(item, col0):
+        """Per half of the item's block: (its image's index, the first pixel, whether the image exists)."""
+        if not paired:
+            return [(item, affine(b, [(col0, 1)], h * LANES), None) for h in range(2)]
+        return [(affine(b, [(item, 2)], h), 0, b.icmp_signed("<", affine(b, [(item, 2)], h), kf.batch) if h else None)
+                for h in range(2)]
+
+    def pack_b(item, col0, width: int, dst: ir.Value) -> None:
+        parts = halves(item, col0)
+        masks = _tap_masks(b, geo, parts, width, top, left)
         load = declare(b.module, "llvm.masked.load.v16i16.p0", BF16_VECTOR,
                        [PTR, ir.VectorType(I1, LANES), BF16_VECTOR])
 
@@ -70,7 +83,9 @@ def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: E
             shift = (ky - top) * geo.width + (kx - left)
 
             def half(h: int) -> ir.Value:         # not inbounds: a masked lane's address may precede the image
-                at = b.gep(src, [affine(b, [(channel, pixels), (col0, 1)], h * LANES + shift)], source_etype=I16)
+                image, first, _ = parts[h]
+                at = b.gep(kf["src"], [affine(b, [(image, sources * pixels), (channel, pixels), (first, 1)], shift)],
+                           source_etype=I16)
                 call = b.call(load, [at, masks[t, h], ir.Constant(BF16_VECTOR, None)], arg_attrs={0: ()})
                 call.arg_attributes[0].align = 2
                 return call
@@ -90,19 +105,30 @@ def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: E
         if sources % 2:
             channels(sources // 2, 1)
 
-    emit_amx_gemm(kf, rows, k, pixels, pack_a, pack_b, gemm_store(kf, (rows, k, pixels), geo.batch, epilogue))
+    store = gemm_store(kf, (rows, k, pixels), geo.batch, epilogue)
+
+    def finish(item, row, col, lanes: int, acc: ir.Value) -> None:
+        if not paired:
+            store(item, row, col, lanes, acc)
+            return
+        image = b.add(affine(b, [(item, 2)]), b.udiv(col, i64(LANES)))      # col is 0 or 16
+        with b.if_then(b.icmp_signed("<", image, kf.batch)):
+            store(image, row, 0, lanes, acc)
+
+    emit_amx_gemm(kf, rows, k, columns, pack_a, pack_b, finish, images)
     return Kernel(name, (kf.finish(),), operands, scratch, flops=geo.flops, batch=geo.batch)
 
 
-def _tap_masks(b: ir.IRBuilder, geo: ConvGeometry, col0: ir.Value, width: int, top: int, left: int) -> dict:
-    """{(tap, half): <16 x i1>}: which of the block's pixels in that half (of the `width` in the image)
-    have the tap inside the image."""
+def _tap_masks(b: ir.IRBuilder, geo: ConvGeometry, halves, width: int, top: int, left: int) -> dict:
+    """{(tap, half): <16 x i1>}: which pixels of each half of a block (of the `width` in the image; `halves`
+    as in emit_amx_conv2d: the image, its first pixel there, whether it exists) have the tap inside the
+    image."""
     vector = ir.VectorType(I32, LANES)
     masks = {}
-    for h in range(2):
+    for h, (_, first, exists) in enumerate(halves):
         if width <= h * LANES:
             continue
-        q = b.add(broadcast(b, b.trunc(affine(b, [(col0, 1)], h * LANES), I32)), iota())
+        q = b.add(broadcast(b, b.trunc(as_value(first), I32)), iota())
         oy = b.udiv(q, ir.Constant(vector, geo.width))
         ox = b.sub(q, b.mul(oy, ir.Constant(vector, geo.width)))
         real = b.icmp_unsigned("<", iota(), ir.Constant(vector, width - h * LANES))
@@ -110,7 +136,8 @@ def _tap_masks(b: ir.IRBuilder, geo: ConvGeometry, col0: ir.Value, width: int, t
             ky, kx = divmod(t, geo.kernel_w)
             inside = [b.icmp_unsigned("<", b.add(coord, ir.Constant(vector, delta)), ir.Constant(vector, extent))
                       for coord, delta, extent in ((oy, ky - top, geo.height), (ox, kx - left, geo.width))]
-            masks[t, h] = b.and_(real, b.and_(*inside))
+            mask = b.and_(real, b.and_(*inside))
+            masks[t, h] = b.and_(mask, broadcast(b, exists)) if exists is not None else mask
     return masks
 
 
