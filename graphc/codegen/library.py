@@ -317,9 +317,11 @@ def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group
 
 def _on_tiles(geo: ConvGeometry, filter_gradient: bool = False) -> bool:
     """A bfloat16 convolution (or input or filter gradient) that runs on AMX tiles here
-    (kernels/conv_amx.py); a filter gradient sums over pixels, so its images need HALF_SUMMED_PIXELS."""
+    (kernels/conv_amx.py); a filter gradient sums over pixels, so its images need HALF_SUMMED_PIXELS, or
+    16 (two images to a block of k)."""
+    pixels = geo.height * geo.width
     return has_amx() and supports_amx_conv(geo) and not _pointwise(geo) and \
-        (not filter_gradient or geo.height * geo.width >= HALF_SUMMED_PIXELS)
+        (not filter_gradient or pixels >= HALF_SUMMED_PIXELS or pixels == LANES)
 
 
 def native_half(node) -> bool:

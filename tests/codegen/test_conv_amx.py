@@ -64,7 +64,8 @@ def test_only_stride_one_same_size_ungrouped_convolutions_run_on_tiles():
 
 
 @pytest.mark.parametrize("n, c, h, w, o, kh, kw", [(2, 3, 5, 7, 4, 3, 3), (3, 16, 8, 8, 40, 3, 3),
-                                                   (2, 5, 4, 4, 7, 3, 3), (2, 3, 6, 5, 5, 5, 5), (2, 4, 3, 9, 6, 1, 3)])
+                                                   (2, 5, 4, 4, 7, 3, 3), (3, 6, 4, 4, 33, 3, 3),
+                                                   (2, 3, 6, 5, 5, 5, 5), (2, 4, 3, 9, 6, 1, 3)])
 def test_filter_gradient(n, c, h, w, o, kh, kw):
     """dw = sum over images and pixels of dy times x's tap, stored transposed back through the epilogue."""
     pad = ((kh - 1) // 2, kh - 1 - (kh - 1) // 2, (kw - 1) // 2, kw - 1 - (kw - 1) // 2)

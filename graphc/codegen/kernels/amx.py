@@ -130,8 +130,8 @@ def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, fi
     tiles("tilerelease")
 
 
-def emit_amx_summed(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, finish) -> None:
-    """The thread's part of y = sum over the run-time number of terms `kf.batch` of A[t] @ B[t], A[t]
+def emit_amx_summed(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, finish, terms=None) -> None:
+    """The thread's part of y = sum over `terms` (default: the run-time `kf.batch`) of A[t] @ B[t], A[t]
     [m, k] and B[t] [k, n] given by their packers (`summed_packers`, or a convolution's taps):
     pack_a(term, dst, first, end) writes A[term]'s rows [first, min(end, m)) into [mp, kp] (the thread's
     blocks' rows: `first` and `end` multiples of 32); pack_b(term, dst) B[term]'s k-pairs, [kp / 2, np, 2].
@@ -156,7 +156,7 @@ def emit_amx_summed(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, 
 
     first = b.mul(b.udiv(lo, i64(column_blocks)), i64(BLOCK))
     end = b.mul(b.udiv(b.add(hi, i64(column_blocks - 1)), i64(column_blocks)), i64(BLOCK))
-    with counted_loop(b, 0, kf.batch, name="term") as term:
+    with counted_loop(b, 0, terms or kf.batch, name="term") as term:
         pack_a(term, a_packed, first, end)
         pack_b(term, b_packed)
 
@@ -267,12 +267,24 @@ def store_pair(b: ir.IRBuilder, dst: ir.Value, p, width: int, even, odd) -> None
                          affine(b, [(p, PAIR_ROW)], half * 2 * LANES), 2 * LANES)
 
 
-def pack_transposed_pairs(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, n: int, k: int, np_: int) -> None:
-    """dst[p, j] = (src[j, 2p], src[j, 2p + 1]) for j < n and 2p < k (a missing value is zero): src [n, k]
-    read as 32-bit pairs, transposed 16x16 at a time (dst zeroed before: its padding stays zero)."""
-    words, odd = divmod(k, 2)
+def masked_words(b: ir.IRBuilder, ptr: ir.Value, mask: ir.Value) -> ir.Value:
+    """<16 x i32> from 2-byte aligned ptr, the lanes off `mask` zero and not read."""
     word_vector = ir.VectorType(WORD, LANES)
     load = declare(b.module, "llvm.masked.load.v16i32.p0", word_vector, [PTR, ir.VectorType(I1, LANES), word_vector])
+    call = b.call(load, [ptr, mask, ir.Constant(word_vector, None)], arg_attrs={0: ()})
+    call.arg_attributes[0].align = 2
+    return call
+
+
+def pack_transposed_pairs(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, n: int, k: int, np_: int,
+                          row_words=None) -> None:
+    """dst[p, j] = (src[j, 2p], src[j, 2p + 1]) for j < n and 2p < k (a missing value is zero): src [n, k]
+    read as 32-bit pairs, transposed 16x16 at a time (dst zeroed before: its padding stays zero).
+    `row_words(j, p0, mask)` may read row j's 16 words from p0 instead (a row made of pieces); k even."""
+    words, odd = divmod(k, 2)
+    word_vector = ir.VectorType(WORD, LANES)
+    row_words = row_words or (lambda j, p0, mask: masked_words(b, elem_ptr(b, src, affine(b, [(j, k), (p0, 2)]), I16),
+                                                               mask))
     if words:
         with counted_loop(b, 0, -(-n // LANES), name="tj") as tj:
             with counted_loop(b, 0, -(-words // LANES), name="tp") as tp:
@@ -281,11 +293,9 @@ def pack_transposed_pairs(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, n: int,
                 in_k = b.icmp_signed("<", iota(), broadcast(b, pairs))
                 rows = []
                 for j in range(LANES):                                  # rows past n read as zeros
-                    in_n = broadcast(b, b.icmp_signed("<", affine(b, [(j0, 1)], j), i64(n)))
-                    ptr = elem_ptr(b, src, affine(b, [(j0, k), (p0, 2)], j * k), I16)
-                    call = b.call(load, [ptr, b.and_(in_k, in_n), ir.Constant(word_vector, None)], arg_attrs={0: ()})
-                    call.arg_attributes[0].align = 2
-                    rows.append(b.bitcast(call, V16F32))
+                    row = affine(b, [(j0, 1)], j)
+                    in_n = broadcast(b, b.icmp_signed("<", row, i64(n)))
+                    rows.append(b.bitcast(row_words(row, p0, b.and_(in_k, in_n)), V16F32))
                 for i, column in enumerate(transpose(b, rows)):
                     b.store(b.bitcast(column, word_vector), elem_ptr(b, dst, affine(b, [(p0, np_), (j0, 1)], i * np_),
                                                                      WORD), align=4)

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from .amx import BF16_VECTOR, BLOCK, emit_amx_gemm, emit_amx_summed, pack_rows, pack_transposed_pairs, scratch_bytes, \
-    store_pair
+from .amx import BF16_VECTOR, BLOCK, emit_amx_gemm, emit_amx_summed, masked_words, pack_rows, pack_transposed_pairs, \
+    scratch_bytes, store_pair
 from .contract import Kernel, KernelFunction, Operand, Scratch, kernel_operands, round_up
 from .conv import ConvGeometry
 from .epilogue import Epilogue, LanePosition
 from .loops import affine, as_value, counted_loop
 from .matmul import gemm_store, stored
-from .simd import I1, I16, I32, I64, LANES, PTR, broadcast, declare, elem_ptr, i64, iota, load_scalar, store_scalar, \
-    store_vector
+from .simd import I1, I16, I32, I64, LANES, PTR, broadcast, declare, elem_ptr, i64, iota, load_scalar, shuffle, \
+    store_scalar, store_vector
 
 
 def supports(geo: ConvGeometry) -> bool:
@@ -120,25 +120,38 @@ def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: E
 
 
 def _tap_masks(b: ir.IRBuilder, geo: ConvGeometry, halves, width: int, top: int, left: int) -> dict:
-    """{(tap, half): <16 x i1>}: which pixels of each half of a block (of the `width` in the image; `halves`
+    """{(tap, half): <16 x i1>}: which pixels of each half of a block (of the `width` in the block; `halves`
     as in emit_amx_conv2d: the image, its first pixel there, whether it exists) have the tap inside the
     image."""
-    vector = ir.VectorType(I32, LANES)
     masks = {}
     for h, (_, first, exists) in enumerate(halves):
-        if width <= h * LANES:
-            continue
-        q = b.add(broadcast(b, b.trunc(as_value(first), I32)), iota())
-        oy = b.udiv(q, ir.Constant(vector, geo.width))
-        ox = b.sub(q, b.mul(oy, ir.Constant(vector, geo.width)))
-        real = b.icmp_unsigned("<", iota(), ir.Constant(vector, width - h * LANES))
-        for t in range(geo.kernel_h * geo.kernel_w):
-            ky, kx = divmod(t, geo.kernel_w)
-            inside = [b.icmp_unsigned("<", b.add(coord, ir.Constant(vector, delta)), ir.Constant(vector, extent))
-                      for coord, delta, extent in ((oy, ky - top, geo.height), (ox, kx - left, geo.width))]
-            mask = b.and_(real, b.and_(*inside))
-            masks[t, h] = b.and_(mask, broadcast(b, exists)) if exists is not None else mask
+        if width > h * LANES:
+            pixels = _pixels(b, geo, first, exists)
+            for t in range(geo.kernel_h * geo.kernel_w):
+                ky, kx = divmod(t, geo.kernel_w)
+                masks[t, h] = _inside(b, geo, pixels, ky - top, kx - left)
     return masks
+
+
+def _pixels(b: ir.IRBuilder, geo: ConvGeometry, first, exists) -> tuple:
+    """(rows, columns, which are real) of the 16 pixels of an image from `first`: real when inside the
+    image and the image exists (`exists` None: it does)."""
+    vector = ir.VectorType(I32, LANES)
+    q = b.add(broadcast(b, b.trunc(as_value(first), I32)), iota())
+    oy = b.udiv(q, ir.Constant(vector, geo.width))
+    real = b.icmp_unsigned("<", q, ir.Constant(vector, geo.height * geo.width))
+    return oy, b.sub(q, b.mul(oy, ir.Constant(vector, geo.width))), \
+        real if exists is None else b.and_(real, broadcast(b, exists))
+
+
+def _inside(b: ir.IRBuilder, geo: ConvGeometry, pixels: tuple, dy, dx) -> ir.Value:
+    """Which of the pixels, moved by (dy, dx) (python ints or i32 values), are real and inside the image."""
+    oy, ox, real = pixels
+    shifted = lambda coord, delta: b.add(coord, ir.Constant(coord.type, delta) if isinstance(delta, int) else
+                                         broadcast(b, delta))
+    inside = [b.icmp_unsigned("<", shifted(coord, delta), ir.Constant(coord.type, extent))
+              for coord, delta, extent in ((oy, dy, geo.height), (ox, dx, geo.width))]
+    return b.and_(real, b.and_(*inside))
 
 
 def emit_amx_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue) -> Kernel:
@@ -149,7 +162,8 @@ def emit_amx_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry,
     the epilogue's (coordinates m: output channel, n: (input channel, tap)); each result is stored
     transposed back, lane by lane."""
     taps, pixels = geo.kernel_h * geo.kernel_w, geo.height * geo.width
-    m, k, n = geo.in_channels * taps, pixels, geo.out_channels
+    paired = pixels == LANES            # two 16-pixel images a term, as in the forward
+    m, k, n = geo.in_channels * taps, BLOCK if paired else pixels, geo.out_channels
     kp, np_ = round_up(k, BLOCK), round_up(n, BLOCK)
     operands = kernel_operands([Operand("dy", geo.y_shape, dtype="bf16"), Operand("x", geo.x_shape, dtype="bf16"),
                                 Operand("y", geo.w_shape, "out", "bf16")], epilogue.operands)
@@ -157,32 +171,51 @@ def emit_amx_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry,
     kf = KernelFunction(module, name, operands, scratch)
     b = kf.builder
     top, left = geo.pad[0], geo.pad[2]
-    chunk = ir.VectorType(I16, BLOCK)
-    load = declare(b.module, "llvm.masked.load.v32i16.p0", chunk, [PTR, ir.VectorType(I1, BLOCK), chunk])
+    load = declare(b.module, "llvm.masked.load.v16i16.p0", BF16_VECTOR, [PTR, ir.VectorType(I1, LANES), BF16_VECTOR])
+
+    def halves(term, block):
+        """Per half of a block of 32 values of k: (image, its first pixel there, whether the image exists)."""
+        if not paired:
+            return [(term, affine(b, [(block, BLOCK)], h * LANES), None) for h in range(2)]
+        second = affine(b, [(term, 2)], 1)
+        return [(affine(b, [(term, 2)]), 0, None), (second, 0, b.icmp_signed("<", second, kf.batch))]
 
     def pack_a(term, dst, first, end):
-        """Rows (c, t) in [first, end) of B_term: x[term, c] shifted by the tap, masked to the image."""
-        image = elem_ptr(b, kf["x"], b.mul(term, i64(geo.in_channels * pixels)), I16)
+        """Rows (c, t) in [first, end) of the term's taps: x[image, c] shifted by the tap, masked to the image."""
         end = b.select(b.icmp_signed("<", end, i64(m)), end, i64(m))
         with counted_loop(b, 0, kp // BLOCK, name="pixels") as block:
-            q = b.add(broadcast(b, b.trunc(b.mul(block, i64(BLOCK)), I32), BLOCK), iota(BLOCK))
-            oy = b.udiv(q, ir.Constant(q.type, geo.width))
-            ox = b.sub(q, b.mul(oy, ir.Constant(q.type, geo.width)))
-            real = b.icmp_unsigned("<", q, ir.Constant(q.type, pixels))
+            parts = halves(term, block)
+            pixels_of = [_pixels(b, geo, start, exists) for _, start, exists in parts]
             with counted_loop(b, first, end, name="row") as row:
                 channel, tap = b.udiv(row, i64(taps)), b.urem(row, i64(taps))
                 dy, dx = (b.sub(b.trunc(part, I32), ir.Constant(I32, offset)) for part, offset in
                           ((b.udiv(tap, i64(geo.kernel_w)), top), (b.urem(tap, i64(geo.kernel_w)), left)))
-                inside = [b.icmp_unsigned("<", b.add(coord, broadcast(b, delta, BLOCK)), ir.Constant(q.type, extent))
-                          for coord, delta, extent in ((oy, dy, geo.height), (ox, dx, geo.width))]
                 shift = b.sext(b.add(b.mul(dy, ir.Constant(I32, geo.width)), dx), I64)
-                at = b.gep(image, [b.add(affine(b, [(channel, pixels), (block, BLOCK)]), shift)], source_etype=I16)
-                values = b.call(load, [at, b.and_(real, b.and_(*inside)), ir.Constant(chunk, None)], arg_attrs={0: ()})
-                values.arg_attributes[0].align = 2
-                store_vector(b, values, dst, affine(b, [(row, kp), (block, BLOCK)]), BLOCK)
+                values = []
+                for (image, start, _), pixels_here in zip(parts, pixels_of):
+                    at = b.gep(kf["x"], [b.add(affine(b, [(image, geo.in_channels * pixels), (channel, pixels),
+                                                          (start, 1)]), shift)], source_etype=I16)
+                    call = b.call(load, [at, _inside(b, geo, pixels_here, dy, dx), ir.Constant(BF16_VECTOR, None)],
+                                  arg_attrs={0: ()})
+                    call.arg_attributes[0].align = 2
+                    values.append(call)
+                store_vector(b, shuffle(b, *values, list(range(BLOCK))), dst, affine(b, [(row, kp), (block, BLOCK)]),
+                             BLOCK)
 
     def pack_b(term, dst):
-        pack_transposed_pairs(b, elem_ptr(b, kf["dy"], b.mul(term, i64(n * k)), I16), dst, n, k, np_)
+        if not paired:
+            pack_transposed_pairs(b, elem_ptr(b, kf["dy"], b.mul(term, i64(n * k)), I16), dst, n, k, np_)
+            return
+        second = affine(b, [(term, 2)], 1)
+        low = b.icmp_unsigned("<", iota(), ir.Constant(ir.VectorType(I32, LANES), LANES // 2))
+        exists = broadcast(b, b.icmp_signed("<", second, kf.batch))
+
+        def row_words(row, p0, mask):       # words 0-7: image 2·term's 16 pixels; 8-15: the next image's
+            first = elem_ptr(b, kf["dy"], affine(b, [(term, 2 * n * LANES), (row, LANES)]), I16)
+            other = b.gep(kf["dy"], [affine(b, [(second, n * LANES), (row, LANES)], -LANES)], source_etype=I16)
+            return b.or_(masked_words(b, first, b.and_(mask, low)),
+                         masked_words(b, other, b.and_(mask, b.and_(b.not_(low), exists))))
+        pack_transposed_pairs(b, kf["dy"], dst, n, k, np_, row_words)
 
     view = (("m", n), ("n", m))
 
@@ -193,5 +226,5 @@ def emit_amx_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry,
             store_scalar(b, b.extract_element(value, ir.Constant(I32, lane)), kf["y"],
                          affine(b, [(col, m), (row, 1)], lane * m))
 
-    emit_amx_summed(kf, m, k, n, pack_a, pack_b, finish)
+    emit_amx_summed(kf, m, k, n, pack_a, pack_b, finish, b.udiv(b.add(kf.batch, i64(1)), i64(2)) if paired else None)
     return Kernel(name, (kf.finish(),), operands, scratch, flops=geo.flops, batch=geo.batch)
