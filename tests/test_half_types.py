@@ -182,8 +182,8 @@ def test_native_convolutions_write_half_results_from_their_epilogues(family):
 @pytest.mark.skipif(not has_amx(), reason="this CPU (or its OS) has no AMX bfloat16 tiles")
 def test_native_convolutions_on_tiles_run_in_bfloat16():
     """Where the CPU has AMX tiles, a stride-1 convolution keeping the image's size, and its input
-    gradient, take bfloat16 operands themselves (no casts around a float32 kernel); the numbers are the
-    references'."""
+    gradient, take bfloat16 operands themselves (no casts around a float32 kernel; the forward stores its
+    epilogue's float32 result as such); the numbers are the references'."""
     rng = np.random.default_rng(6)
     x, w = half(rng.standard_normal((2, 8, 6, 6)), bfloat16), half(rng.standard_normal((5, 8, 3, 3)) * 0.3, bfloat16)
     step = ms.value_and_grad(lambda x, w: ops.reduce_sum(ops.cast(ops.relu(ops.conv2d(x, w, pad_mode="same")),
@@ -192,7 +192,7 @@ def test_native_convolutions_on_tiles_run_in_bfloat16():
     native_value, native_grad = native(x, w)
     calls = native.compile(x, w).lowered.calls
     convs = [call for call in calls if call.label.startswith("conv2d")]
-    assert len(convs) == 2 and all(op.dtype == "bf16" for call in convs for op in call.kernel.operands[:3])
+    assert len(convs) == 2 and all(op.dtype == "bf16" for call in convs for op in call.kernel.operands[:2])
     ms.set_context(mode=ms.PYNATIVE_MODE)
     value, grad = step(x, w)
     np.testing.assert_allclose(native_value.asnumpy(), value.asnumpy(), rtol=2 ** -7)

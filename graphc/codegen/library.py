@@ -53,12 +53,15 @@ class KernelSpec:
     `inputs[i]` is the kernel operand op operand i binds to (None: not read); `output` receives
     the result; `hook` is the fusion the kernel takes (EPILOGUE, PROLOGUE or None). `half_epilogue`:
     the kernel stores whatever vector its epilogue returns, so an epilogue ending in a half type
-    (a float32 conv followed by the cast widen-half puts after it) writes halves directly."""
+    (a float32 conv followed by the cast widen-half puts after it) writes halves directly;
+    `wide_epilogue`: a half kernel stores an epilogue's float32 result as float32 (a bfloat16 convolution
+    whose result widen-half casts back), with no half temporary and second loop."""
     emit: Callable[[ir.Module, str, object], Kernel]
     inputs: tuple[str | None, ...]
     output: str
     hook: str | None = None
     half_epilogue: bool = False
+    wide_epilogue: bool = False       # a half kernel whose epilogue may end in float32: stored as such
 
 
 ALIAS = KernelSpec(lambda module, name, hook: None, ("x",), "x")   # the result shares its operand's buffer
@@ -184,7 +187,7 @@ class KernelLibrary:
                 half_epilogue=True)
         if x.dtype.is_half:           # on AMX tiles (_on_tiles)
             return KernelSpec(lambda module, name, hook: emit_amx_conv2d(module, name, geo, hook or IDENTITY),
-                              ("src", "w"), "y", EPILOGUE, half_epilogue=True)
+                              ("src", "w"), "y", EPILOGUE, half_epilogue=True, wide_epilogue=True)
         emit = emit_depthwise_conv2d if is_depthwise(geo) else emit_conv2d
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("x", "w"), "y", EPILOGUE, half_epilogue=True)
@@ -204,7 +207,7 @@ class KernelLibrary:
         if dy.dtype.is_half:          # on AMX tiles (_on_tiles)
             return KernelSpec(lambda module, name, hook: emit_amx_conv2d(module, name, geo, hook or IDENTITY,
                                                                          gradient=True),
-                              ("src", "w"), "y", EPILOGUE, half_epilogue=True)
+                              ("src", "w"), "y", EPILOGUE, half_epilogue=True, wide_epilogue=True)
         emit = emit_depthwise_grad_input if is_depthwise(geo) else emit_conv2d_grad_input
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "w"), "dx", EPILOGUE, half_epilogue=True)
@@ -219,7 +222,8 @@ class KernelLibrary:
                 half_epilogue=True)
         if x.dtype.is_half and not _pointwise(geo):   # on AMX tiles (_on_tiles)
             return KernelSpec(lambda module, name, hook: emit_amx_conv2d_grad_filter(
-                module, name, geo, hook or IDENTITY), ("dy", "x"), "y", EPILOGUE, half_epilogue=True)
+                module, name, geo, hook or IDENTITY), ("dy", "x"), "y", EPILOGUE, half_epilogue=True,
+                wide_epilogue=True)
         if _summed_dot(geo) or x.dtype.is_half:   # dw [O, C] = sum over images n of dy[n] [O, H·W] @ x[n] [C, H·W].T
             return KernelSpec(lambda module, name, hook: emit_matmul(
                 module, name, geo.out_channels, geo.height * geo.width, geo.in_channels, transpose_b=True,

@@ -442,7 +442,8 @@ class _Lowering:
         spec = self._spec(anchor)
         anchor_buffers = {name: buffers[i.id] for name, i in zip(spec.inputs, anchor.inputs) if name}
         result = region.result.type.dtype
-        if spec.hook == EPILOGUE and (result == anchor.type.dtype or spec.half_epilogue and result.is_half):
+        if spec.hook == EPILOGUE and (result == anchor.type.dtype or spec.half_epilogue and result.is_half or
+                                      spec.wide_epilogue and result == float32):
             kernel = self._kernel(node, "epilogue", spec, epilogue(region, anchor, spec.output))
             sources = {region.source_name(n): buffers[n.id] for n in region.sources}
             self._call(kernel, {**anchor_buffers, **sources, spec.output: self.buffer(node)}, node,

@@ -115,7 +115,7 @@ def epilogue(region: Region, anchor: Node, output: str) -> Epilogue:
                 store_at(b, to_storage(b, values[assign.id]), target, region.domain, position)
         return to_storage(b, values[region.result.id])
 
-    return Epilogue(apply, operands)
+    return Epilogue(apply, operands, region.result.type.dtype.short)
 
 
 def _assigned(region: Region, node: Node) -> bool:

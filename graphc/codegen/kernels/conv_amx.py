@@ -43,7 +43,7 @@ def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: E
     k, kp = sources * taps, round_up(sources * taps, BLOCK)
     image = lambda channels: (geo.batch, channels, geo.height, geo.width)
     operands = kernel_operands([Operand("src", image(sources), dtype="bf16"), Operand("w", geo.w_shape, dtype="bf16"),
-                                Operand("y", image(rows), "out", "bf16")], epilogue.operands)
+                                Operand("y", image(rows), "out", _stored_dtype(epilogue))], epilogue.operands)
     scratch = Scratch(per_thread=scratch_bytes(rows, k, BLOCK, summed=False))
     kf = KernelFunction(module, name, operands, scratch)
     b = kf.builder
@@ -119,6 +119,11 @@ def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: E
     return Kernel(name, (kf.finish(),), operands, scratch, flops=geo.flops, batch=geo.batch)
 
 
+def _stored_dtype(epilogue: Epilogue) -> str:
+    """What the kernel stores: bfloat16, or float32 when its epilogue ends in float32 (KernelSpec.wide_epilogue)."""
+    return "f32" if epilogue.result == "f32" else "bf16"
+
+
 def _tap_masks(b: ir.IRBuilder, geo: ConvGeometry, halves, width: int, top: int, left: int) -> dict:
     """{(tap, half): <16 x i1>}: which pixels of each half of a block (of the `width` in the block; `halves`
     as in emit_amx_conv2d: the image, its first pixel there, whether it exists) have the tap inside the
@@ -166,7 +171,7 @@ def emit_amx_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry,
     m, k, n = geo.in_channels * taps, BLOCK if paired else pixels, geo.out_channels
     kp, np_ = round_up(k, BLOCK), round_up(n, BLOCK)
     operands = kernel_operands([Operand("dy", geo.y_shape, dtype="bf16"), Operand("x", geo.x_shape, dtype="bf16"),
-                                Operand("y", geo.w_shape, "out", "bf16")], epilogue.operands)
+                                Operand("y", geo.w_shape, "out", _stored_dtype(epilogue))], epilogue.operands)
     scratch = Scratch(per_thread=scratch_bytes(m, k, n, summed=True))
     kf = KernelFunction(module, name, operands, scratch)
     b = kf.builder
@@ -221,7 +226,8 @@ def emit_amx_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry,
 
     def finish(row, col, lanes: int, acc: ir.Value) -> None:
         """acc: dw.T[row, col:col + lanes], that is dw[col:col + lanes, row], through the epilogue."""
-        value = stored(b, epilogue.apply(b, acc, LanePosition({"m": col, "n": row}, "m", lanes, view), kf.args), "bf16")
+        value = epilogue.apply(b, acc, LanePosition({"m": col, "n": row}, "m", lanes, view), kf.args)
+        value = stored(b, value, kf.operand("y").dtype)
         for lane in range(lanes):
             store_scalar(b, b.extract_element(value, ir.Constant(I32, lane)), kf["y"],
                          affine(b, [(col, m), (row, 1)], lane * m))

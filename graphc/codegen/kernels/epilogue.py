@@ -41,8 +41,11 @@ ApplyFn = Callable[[ir.IRBuilder, ir.Value, LanePosition, dict], ir.Value]
 
 @dataclass(frozen=True)
 class Epilogue:
+    """`apply(builder, acc, position, args)` on each float32 accumulator vector; `result`: the dtype of
+    what it returns, when a fused region says (its last value's), else None."""
     apply: ApplyFn
     operands: tuple[Operand, ...] = ()
+    result: str | None = None
 
 
 IDENTITY = Epilogue(lambda builder, acc, position, args: acc)
