@@ -73,9 +73,13 @@ def has_amx() -> bool:
 def half_path() -> str:
     """What graphc's kernels run on half types on this CPU (benchmarks print it)."""
     pairs = "vdpbf16ps (AVX512-BF16)" if has_dpbf16() else "bfloat16 widened in registers, 2 FMAs a pair"
-    tiles = "AMX tiles (tdpbf16ps)" if has_amx() else pairs
-    return (f"1x1 convolutions (and their gradients): {tiles}; matmul: {pairs}; other convolutions and the rest: "
-            "float32 kernels behind cast loops, half results stored from their epilogues; float16: F16C conversions")
+    if has_amx():
+        convolutions = ("1x1 and stride-1 size-keeping convolutions and their gradients: AMX tiles (tdpbf16ps); "
+                        f"matmul: {pairs}; other convolutions")
+    else:
+        convolutions = f"matmul and 1x1 convolutions: {pairs}; other convolutions"
+    return (f"{convolutions} and the rest: float32 kernels behind cast loops, half results stored from their "
+            "epilogues; float16: F16C conversions")
 
 
 def optimize(module_ref: llvm.ModuleRef, level: int = 3, tm: llvm.TargetMachine | None = None) -> None:
