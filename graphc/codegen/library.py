@@ -18,7 +18,8 @@ from llvmlite import ir
 
 from ..ops.indexing import pack_offsets
 from ..ops.join import slab_offsets
-from ..ops.nn import HALF_SUMMED_PIXELS, conv_padding, is_pointwise
+from .. import ops
+from ..ops.nn import HALF_SUMMED_PIXELS, is_pointwise
 from ..types import TensorType, bfloat16, float32
 from .kernels.axis import emit_argmax, emit_softmax
 from .kernels.batch_stats import emit_batch_stats, emit_channel_sums
@@ -329,18 +330,17 @@ def _on_tiles(geo: ConvGeometry, filter_gradient: bool = False) -> bool:
 
 
 def native_half(node) -> bool:
-    """PassContext.native_half for the native backend: a bfloat16 convolution, input or filter gradient
-    this machine runs on AMX tiles keeps its operands (the op's own rule covers the pointwise ones)."""
+    """PassContext.native_half for the native backend: whether this library lowers a bfloat16 convolution
+    (or input or filter gradient) with its bfloat16 operands, as it does where AMX tiles run it (the op's
+    own rule covers the pointwise ones): the library's own answer, so the pass and the kernels agree."""
     if node.op not in ("conv2d", "conv2d_grad_input", "conv2d_grad_filter") or \
             any(t.dtype != bfloat16 for t in [node.type] + [i.type for i in node.inputs]):
         return False
-    image, w = {"conv2d": (node.inputs[0].type.shape, node.inputs[1].type.shape),
-                "conv2d_grad_input": (node.type.shape, node.inputs[1].type.shape),
-                "conv2d_grad_filter": (node.inputs[1].type.shape, node.type.shape)}[node.op]
-    attrs = node.attrs
-    pad = conv_padding(attrs, image[2:], w[2:])
-    return _on_tiles(ConvGeometry(*image, w[0], w[2], w[3], tuple(attrs["stride"]), pad, tuple(attrs["dilation"]),
-                                  attrs["group"]), node.op == "conv2d_grad_filter")
+    try:
+        ops.get(node.op).lower(KernelLibrary(), *(i.type for i in node.inputs), out=node.type, **node.attrs)
+    except Unsupported:
+        return False
+    return True
 
 
 def _pointwise(geo: ConvGeometry) -> bool:

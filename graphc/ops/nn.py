@@ -257,10 +257,12 @@ def _pointwise_rule(image_and_filter):
 HALF_SUMMED_PIXELS = 32
 
 
+_pointwise_filter_gradient = _pointwise_rule(lambda dy, x, out: (x.shape, out.shape))
+
+
 def _half_filter_gradient(dy, x, out, **conv) -> bool:
     pixels = x.shape[2] * x.shape[3]
-    return _pointwise_rule(lambda dy, x, out: (x.shape, out.shape))(dy, x, out, **conv) and \
-        (pixels == 1 or pixels >= HALF_SUMMED_PIXELS)
+    return _pointwise_filter_gradient(dy, x, out, **conv) and (pixels == 1 or pixels >= HALF_SUMMED_PIXELS)
 
 
 def _conv_lowering(kernel: str, image_and_filter):

@@ -43,9 +43,9 @@ def scratch_bytes(m: int, k: int, n: int, summed: bool) -> int:
 
 def _regions(kf: KernelFunction, sizes: list[int]) -> list[ir.Value]:
     """Consecutive regions of the thread's scratch, 64-byte aligned."""
-    b, at, regions = kf.builder, 0, []
+    base, at, regions = kf.thread_scratch(), 0, []
     for size in sizes:
-        regions.append(elem_ptr(b, kf.thread_scratch(), at, I8))
+        regions.append(elem_ptr(kf.builder, base, at, I8))
         at += round_up(size)
     return regions
 
@@ -267,13 +267,19 @@ def store_pair(b: ir.IRBuilder, dst: ir.Value, p, width: int, even, odd) -> None
                          affine(b, [(p, PAIR_ROW)], half * 2 * LANES), 2 * LANES)
 
 
-def masked_words(b: ir.IRBuilder, ptr: ir.Value, mask: ir.Value) -> ir.Value:
-    """<16 x i32> from 2-byte aligned ptr, the lanes off `mask` zero and not read."""
-    word_vector = ir.VectorType(WORD, LANES)
-    load = declare(b.module, "llvm.masked.load.v16i32.p0", word_vector, [PTR, ir.VectorType(I1, LANES), word_vector])
-    call = b.call(load, [ptr, mask, ir.Constant(word_vector, None)], arg_attrs={0: ()})
+def masked_load(b: ir.IRBuilder, ptr: ir.Value, mask: ir.Value, vector: ir.VectorType = BF16_VECTOR) -> ir.Value:
+    """A `vector` from 2-byte aligned ptr, the lanes off the run-time `mask` zero and not read (so ptr
+    may lie outside the buffer where they would)."""
+    suffix = f"v{vector.count}i{vector.element.width}"
+    load = declare(b.module, f"llvm.masked.load.{suffix}.p0", vector, [PTR, ir.VectorType(I1, vector.count), vector])
+    call = b.call(load, [ptr, mask, ir.Constant(vector, None)], arg_attrs={0: ()})
     call.arg_attributes[0].align = 2
     return call
+
+
+def masked_words(b: ir.IRBuilder, ptr: ir.Value, mask: ir.Value) -> ir.Value:
+    """16 k-pairs (<16 x i32>) from ptr: masked_load."""
+    return masked_load(b, ptr, mask, ir.VectorType(WORD, LANES))
 
 
 def pack_transposed_pairs(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, n: int, k: int, np_: int,

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from .amx import BF16_VECTOR, BLOCK, emit_amx_gemm, emit_amx_summed, masked_words, pack_rows, pack_transposed_pairs, \
+from .amx import BLOCK, emit_amx_gemm, emit_amx_summed, masked_load, masked_words, pack_rows, pack_transposed_pairs, \
     scratch_bytes, store_pair
 from .contract import Kernel, KernelFunction, Operand, Scratch, kernel_operands, round_up
 from .conv import ConvGeometry
 from .epilogue import Epilogue, LanePosition
 from .loops import affine, as_value, counted_loop
 from .matmul import gemm_store, stored
-from .simd import I1, I16, I32, I64, LANES, PTR, broadcast, declare, elem_ptr, i64, iota, load_scalar, shuffle, \
-    store_scalar, store_vector
+from .simd import I16, I32, I64, LANES, broadcast, elem_ptr, i64, iota, load_scalar, shuffle, store_scalar, \
+    store_vector
 
 
 def supports(geo: ConvGeometry) -> bool:
@@ -58,24 +58,11 @@ def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: E
                     value = load_scalar(b, kf["w"], affine(b, [(o, rows * taps), (c, taps)], taps - 1 - t), I16)
                     store_scalar(b, value, dst, affine(b, [(c, kp), (o, taps)], t))
 
-    # Images of 16 pixels go two to a block of 32 columns, one in each half (so a tile row is not half
-    # padding): a work item is then a pair of images, and half h holds image 2·item + h.
-    paired = pixels == LANES
-    images = b.udiv(b.add(kf.batch, i64(1)), i64(2)) if paired else kf.batch
-    columns = BLOCK if paired else pixels
-
-    def halves(item, col0):
-        """Per half of the item's block: (its image's index, the first pixel, whether the image exists)."""
-        if not paired:
-            return [(item, affine(b, [(col0, 1)], h * LANES), None) for h in range(2)]
-        return [(affine(b, [(item, 2)], h), 0, b.icmp_signed("<", affine(b, [(item, 2)], h), kf.batch) if h else None)
-                for h in range(2)]
+    paired = pixels == LANES          # two images to a block of columns (_halves)
 
     def pack_b(item, col0, width: int, dst: ir.Value) -> None:
-        parts = halves(item, col0)
+        parts = _halves(kf, paired, item, col0)
         masks = _tap_masks(b, geo, parts, width, top, left)
-        load = declare(b.module, "llvm.masked.load.v16i16.p0", BF16_VECTOR,
-                       [PTR, ir.VectorType(I1, LANES), BF16_VECTOR])
 
         def tap(channel, t: int):
             """half -> the 16 values of tap t of channel `channel` over the block's pixels in that half."""
@@ -86,9 +73,7 @@ def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: E
                 image, first, _ = parts[h]
                 at = b.gep(kf["src"], [affine(b, [(image, sources * pixels), (channel, pixels), (first, 1)], shift)],
                            source_etype=I16)
-                call = b.call(load, [at, masks[t, h], ir.Constant(BF16_VECTOR, None)], arg_attrs={0: ()})
-                call.arg_attributes[0].align = 2
-                return call
+                return masked_load(b, at, masks[t, h])
             return half
 
         def channels(pair, count: int) -> None:
@@ -115,13 +100,30 @@ def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: E
         with b.if_then(b.icmp_signed("<", image, kf.batch)):
             store(image, row, 0, lanes, acc)
 
-    emit_amx_gemm(kf, rows, k, columns, pack_a, pack_b, finish, images)
+    emit_amx_gemm(kf, rows, k, BLOCK if paired else pixels, pack_a, pack_b, finish, _terms(kf, paired))
     return Kernel(name, (kf.finish(),), operands, scratch, flops=geo.flops, batch=geo.batch)
 
 
 def _stored_dtype(epilogue: Epilogue) -> str:
     """What the kernel stores: bfloat16, or float32 when its epilogue ends in float32 (KernelSpec.wide_epilogue)."""
     return "f32" if epilogue.result == "f32" else "bf16"
+
+
+def _halves(kf: KernelFunction, paired: bool, index, first) -> list[tuple]:
+    """Per half of a block of 32 pixels: (its image, the image's first pixel there, whether the image exists;
+    None: it does). Images of 16 pixels are `paired`, two to a block, one in each half, rather than half a
+    block of padding: block `index` holds images 2·index and 2·index + 1. Otherwise the block holds pixels
+    from `first` of image `index`."""
+    b = kf.builder
+    if not paired:
+        return [(index, affine(b, [(first, 1)], h * LANES), None) for h in range(2)]
+    second = affine(b, [(index, 2)], 1)
+    return [(affine(b, [(index, 2)]), 0, None), (second, 0, b.icmp_signed("<", second, kf.batch))]
+
+
+def _terms(kf: KernelFunction, paired: bool) -> ir.Value:
+    """The work's images, or pairs of images."""
+    return kf.builder.udiv(kf.builder.add(kf.batch, i64(1)), i64(2)) if paired else kf.batch
 
 
 def _tap_masks(b: ir.IRBuilder, geo: ConvGeometry, halves, width: int, top: int, left: int) -> dict:
@@ -176,20 +178,12 @@ def emit_amx_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry,
     kf = KernelFunction(module, name, operands, scratch)
     b = kf.builder
     top, left = geo.pad[0], geo.pad[2]
-    load = declare(b.module, "llvm.masked.load.v16i16.p0", BF16_VECTOR, [PTR, ir.VectorType(I1, LANES), BF16_VECTOR])
-
-    def halves(term, block):
-        """Per half of a block of 32 values of k: (image, its first pixel there, whether the image exists)."""
-        if not paired:
-            return [(term, affine(b, [(block, BLOCK)], h * LANES), None) for h in range(2)]
-        second = affine(b, [(term, 2)], 1)
-        return [(affine(b, [(term, 2)]), 0, None), (second, 0, b.icmp_signed("<", second, kf.batch))]
 
     def pack_a(term, dst, first, end):
         """Rows (c, t) in [first, end) of the term's taps: x[image, c] shifted by the tap, masked to the image."""
         end = b.select(b.icmp_signed("<", end, i64(m)), end, i64(m))
         with counted_loop(b, 0, kp // BLOCK, name="pixels") as block:
-            parts = halves(term, block)
+            parts = _halves(kf, paired, term, affine(b, [(block, BLOCK)]))
             pixels_of = [_pixels(b, geo, start, exists) for _, start, exists in parts]
             with counted_loop(b, first, end, name="row") as row:
                 channel, tap = b.udiv(row, i64(taps)), b.urem(row, i64(taps))
@@ -200,10 +194,7 @@ def emit_amx_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry,
                 for (image, start, _), pixels_here in zip(parts, pixels_of):
                     at = b.gep(kf["x"], [b.add(affine(b, [(image, geo.in_channels * pixels), (channel, pixels),
                                                           (start, 1)]), shift)], source_etype=I16)
-                    call = b.call(load, [at, _inside(b, geo, pixels_here, dy, dx), ir.Constant(BF16_VECTOR, None)],
-                                  arg_attrs={0: ()})
-                    call.arg_attributes[0].align = 2
-                    values.append(call)
+                    values.append(masked_load(b, at, _inside(b, geo, pixels_here, dy, dx)))
                 store_vector(b, shuffle(b, *values, list(range(BLOCK))), dst, affine(b, [(row, kp), (block, BLOCK)]),
                              BLOCK)
 
@@ -211,12 +202,12 @@ def emit_amx_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry,
         if not paired:
             pack_transposed_pairs(b, elem_ptr(b, kf["dy"], b.mul(term, i64(n * k)), I16), dst, n, k, np_)
             return
-        second = affine(b, [(term, 2)], 1)
+        (image, _, _), (second, _, second_exists) = _halves(kf, paired, term, 0)
         low = b.icmp_unsigned("<", iota(), ir.Constant(ir.VectorType(I32, LANES), LANES // 2))
-        exists = broadcast(b, b.icmp_signed("<", second, kf.batch))
+        exists = broadcast(b, second_exists)
 
         def row_words(row, p0, mask):       # words 0-7: image 2·term's 16 pixels; 8-15: the next image's
-            first = elem_ptr(b, kf["dy"], affine(b, [(term, 2 * n * LANES), (row, LANES)]), I16)
+            first = elem_ptr(b, kf["dy"], affine(b, [(image, n * LANES), (row, LANES)]), I16)
             other = b.gep(kf["dy"], [affine(b, [(second, n * LANES), (row, LANES)], -LANES)], source_etype=I16)
             return b.or_(masked_words(b, first, b.and_(mask, low)),
                          masked_words(b, other, b.and_(mask, b.and_(b.not_(low), exists))))
@@ -232,5 +223,5 @@ def emit_amx_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry,
             store_scalar(b, b.extract_element(value, ir.Constant(I32, lane)), kf["y"],
                          affine(b, [(col, m), (row, 1)], lane * m))
 
-    emit_amx_summed(kf, m, k, n, pack_a, pack_b, finish, b.udiv(b.add(kf.batch, i64(1)), i64(2)) if paired else None)
+    emit_amx_summed(kf, m, k, n, pack_a, pack_b, finish, _terms(kf, paired))
     return Kernel(name, (kf.finish(),), operands, scratch, flops=geo.flops, batch=geo.batch)

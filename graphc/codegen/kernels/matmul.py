@@ -62,10 +62,10 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
     operands = kernel_operands([Operand("a", summed + a_shape, dtype=dtype),
                                 Operand("b", summed + batched + b_shape, dtype=dtype),
                                 Operand("y", batched + (m, n), "out", dtype)], epilogue.operands)
+    amx = amx and dtype == "bf16" and (batch is not None or terms is not None)    # AMX tiles: kernels/amx.py
     # a bfloat16 pair of a.T's k (a 1x1 convolution's input gradient) is two elements m apart: one
     # 32-bit load each from a copy of a transposed, instead of two 16-bit loads joined in a vector
     # (measured, 2 threads, [576,96].T @ [96,4] over 64 images: 4.5 ms joined, float32's chain 0.5 ms)
-    amx = amx and dtype == "bf16" and (batch is not None or terms is not None)    # AMX tiles: kernels/amx.py
     relayout_a = transpose_a and (transpose_b or (batch is not None and dtype == "bf16" and not amx))
     relayout_b = transpose_b and not transpose_a and terms is None and k <= SHORT_DOT and dtype == "f32"
     copied = operands[0] if relayout_a else operands[1] if relayout_b else None
