@@ -314,19 +314,19 @@ def _conv_geometry(op: str, x: TensorType, w_shape, stride, pad, dilation, group
     out_channels, _, kernel_h, kernel_w = w_shape
     geo = ConvGeometry(*x.shape, out_channels, kernel_h, kernel_w, tuple(stride), tuple(pad), tuple(dilation), group)
     one_half_type = x.dtype.is_half and all(t.dtype == x.dtype for t in others)
-    tiles = x.dtype == bfloat16 and _on_tiles(geo, op == "conv2d_grad_filter")
+    tiles = x.dtype == bfloat16 and _on_tiles(geo, op)
     if not (half and one_half_type and (_pointwise(geo) or tiles)):
         _float32(op, x, *others)
     return geo
 
 
-def _on_tiles(geo: ConvGeometry, filter_gradient: bool = False) -> bool:
-    """A bfloat16 convolution (or input or filter gradient) that runs on AMX tiles here
-    (kernels/conv_amx.py); a filter gradient sums over pixels, so its images need HALF_SUMMED_PIXELS, or
-    16 (two images to a block of k)."""
-    pixels = geo.height * geo.width
-    return has_amx() and supports_amx_conv(geo) and not _pointwise(geo) and \
-        (not filter_gradient or pixels >= HALF_SUMMED_PIXELS or pixels == LANES)
+def _on_tiles(geo: ConvGeometry, op: str) -> bool:
+    """A bfloat16 convolution, input or filter gradient (`op`) that runs on AMX tiles here
+    (kernels/conv_amx.py); a filter gradient sums over the output's pixels, so they need to number
+    HALF_SUMMED_PIXELS, or 16 (two images to a block of k)."""
+    pixels = geo.out_h * geo.out_w
+    return has_amx() and supports_amx_conv(geo, op == "conv2d_grad_input") and not _pointwise(geo) and \
+        (op != "conv2d_grad_filter" or pixels >= HALF_SUMMED_PIXELS or pixels == LANES)
 
 
 def native_half(node) -> bool:

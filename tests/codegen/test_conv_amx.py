@@ -1,6 +1,7 @@
-"""Convolutions on AMX tiles (kernels/conv_amx.py): stride 1, the output the input's size, bfloat16;
-forward and input gradient against float64 NumPy on the same bfloat16 values, within the rounding of
-float32 sums and the bfloat16 result; 1 and 2 threads bitwise equal (support.run_threads)."""
+"""Convolutions on AMX tiles (kernels/conv_amx.py), bfloat16: forward, input and filter gradient against
+float64 NumPy on the same bfloat16 values, within the rounding of float32 sums and the bfloat16 result;
+1 and 2 threads bitwise equal (support.run_threads). Same-size stride-1 windows read shifted loads, the
+rest gathers: both are covered."""
 import numpy as np
 import pytest
 
@@ -17,71 +18,100 @@ pytestmark = pytest.mark.skipif(not has_amx(), reason="this CPU (or its OS) has 
 BF16 = dtype_of("bf16").np
 
 
-def _conv(x, w, pad):
-    """float64 cross-correlation of x [N, C, H, W] and w [O, C, KH, KW] with padding (top, bottom, left, right)."""
-    padded = np.pad(x, ((0, 0), (0, 0), pad[:2], pad[2:]))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, w.shape[2:], axis=(2, 3))
-    return np.einsum("nchwij,ocij->nohw", windows, w)
+def _windows(x, geo):
+    """x's tap values per output pixel, [N, C, OH, OW, KH, KW] in float64, zero outside the image."""
+    (sy, sx), (dy, dx) = geo.stride, geo.dilation
+    padded = np.pad(x.astype(np.float64), ((0, 0), (0, 0), geo.pad[:2], geo.pad[2:]))
+    out = np.zeros(x.shape[:2] + (geo.out_h, geo.out_w, geo.kernel_h, geo.kernel_w))
+    for ky in range(geo.kernel_h):
+        for kx in range(geo.kernel_w):
+            out[..., ky, kx] = padded[:, :, ky * dy::sy, kx * dx::sx][:, :, :geo.out_h, :geo.out_w]
+    return out
 
 
-@pytest.mark.parametrize("n, c, h, w, o, kh, kw", [
-    (2, 3, 5, 7, 4, 3, 3),      # odd sizes: a partial block, rows across a block
-    (3, 16, 8, 8, 40, 3, 3),    # rows of A past 32
-    (2, 5, 4, 4, 7, 3, 3),      # an odd channel count: a channel alone at the end; 16 pixels: images in pairs
-    (3, 6, 4, 4, 33, 3, 3),     # an odd number of 16-pixel images: the last pair's second half empty
-    (1, 33, 32, 32, 17, 3, 3),  # k past 32 blocks, whole-row blocks
-    (2, 3, 6, 5, 5, 5, 5),      # 5x5 taps, padding 2
-    (2, 4, 3, 9, 6, 1, 3),      # 1x3 taps
-])
-def test_forward_and_input_gradient(n, c, h, w, o, kh, kw):
-    pad = ((kh - 1) // 2, kh - 1 - (kh - 1) // 2, (kw - 1) // 2, kw - 1 - (kw - 1) // 2)
-    geo = ConvGeometry(n, c, h, w, o, kh, kw, (1, 1), pad)
-    assert supports(geo)
-    x, weights, dy = (random(shape, seed_offset=k).astype(BF16)
-                      for k, shape in enumerate([geo.x_shape, geo.w_shape, geo.y_shape]))
-    bias = random((c,), seed_offset=4)
-    flipped = weights[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).astype(np.float64)
-    back = (kh - 1 - pad[0], kh - 1 - pad[1], kw - 1 - pad[2], kw - 1 - pad[3])
-    cases = [(False, x, weights.astype(np.float64), pad, ep.IDENTITY, {}, 0),
-             (True, dy, flipped, back, ep.bias_add("m", c), {"bias": bias}, bias[None, :, None, None])]
-    for gradient, src, filters, padding, epilogue, extra, added in cases:
+def _input_gradient(dy, w, geo):
+    """The forward's adjoint: each output pixel's dy, times each tap's filters, added at that tap."""
+    top, left = geo.pad[0], geo.pad[2]
+    padded = np.zeros((geo.batch, geo.in_channels, geo.height + sum(geo.pad[:2]) + geo.stride[0] * geo.out_h,
+                       geo.width + sum(geo.pad[2:]) + geo.stride[1] * geo.out_w))
+    for ky in range(geo.kernel_h):
+        for kx in range(geo.kernel_w):
+            y0, x0 = ky * geo.dilation[0], kx * geo.dilation[1]
+            padded[:, :, y0:y0 + geo.stride[0] * geo.out_h:geo.stride[0], x0:x0 + geo.stride[1] * geo.out_w:
+                   geo.stride[1]] += np.einsum("nohw,oc->nchw", dy, w[:, :, ky, kx])
+    return padded[:, :, top:top + geo.height, left:left + geo.width]
+
+
+def _same(n, c, h, w, o, kh, kw):
+    """A stride-1 convolution whose output keeps the input's size."""
+    return ConvGeometry(n, c, h, w, o, kh, kw, (1, 1), ((kh - 1) // 2, kh - 1 - (kh - 1) // 2, (kw - 1) // 2,
+                                                        kw - 1 - (kw - 1) // 2))
+
+
+GEOMETRIES = [
+    _same(2, 3, 5, 7, 4, 3, 3),      # odd sizes: a partial block, rows across a block
+    _same(3, 16, 8, 8, 40, 3, 3),    # rows of A past 32
+    _same(2, 5, 4, 4, 7, 3, 3),      # an odd channel count: a channel alone at the end; 16 pixels: images in pairs
+    _same(3, 6, 4, 4, 33, 3, 3),     # an odd number of 16-pixel images: the last pair's second half empty
+    _same(1, 33, 32, 32, 17, 3, 3),  # k past 32 blocks, whole-row blocks
+    _same(2, 3, 6, 5, 5, 5, 5),      # 5x5 taps, padding 2
+    _same(2, 4, 3, 9, 6, 1, 3),      # 1x3 taps
+    ConvGeometry(2, 5, 16, 16, 9, 3, 3, (2, 2), (1, 1, 1, 1)),    # resnet's stride-2 layers: gathers
+    ConvGeometry(3, 4, 8, 8, 6, 3, 3, (2, 2), (1, 1, 1, 1)),      # stride 2 to 16 pixels: paired images
+    ConvGeometry(2, 6, 9, 7, 5, 1, 1, (2, 2)),                    # a 1x1 downsample of odd sizes
+    ConvGeometry(2, 3, 7, 9, 4, 3, 3),                            # 'valid'; odd pixel counts: odd channel starts
+    ConvGeometry(2, 4, 9, 8, 3, 3, 2, (1, 1), (2, 0, 1, 3), (2, 3)),   # dilated, uneven padding
+    ConvGeometry(2, 3, 11, 10, 4, 3, 3, (3, 2), (0, 2, 1, 0)),    # uneven strides
+    # filter gradients whose dw is past amx.SUMS_BYTES, summed by groups of rows: two groups, a partial
+    # column block; paired images; then one of many terms
+    _same(2, 64, 6, 6, 120, 3, 3),
+    _same(10, 3, 5, 5, 4, 3, 3),     # 10 images of 32 k in chunks of 8 (amx.CHUNK_K): a whole chunk, a partial one
+    ConvGeometry(3, 64, 8, 8, 130, 3, 3, (2, 2), (1, 1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("geo", GEOMETRIES, ids=str)
+def test_forward_and_input_gradient(geo):
+    weights = random(geo.w_shape, seed_offset=1).astype(BF16)
+    wide = weights.astype(np.float64)
+    x, dy = (random(shape, seed_offset=k).astype(BF16) for k, shape in ((2, geo.x_shape), (3, geo.y_shape)))
+    bias = random((geo.in_channels,), seed_offset=4)
+    taps = geo.kernel_h * geo.kernel_w
+    forward = (False, x, lambda v, f: np.einsum("nchwij,ocij->nohw", _windows(v, geo), f), ep.IDENTITY, {}, 0,
+               geo.in_channels * taps)
+    backward = (True, dy, lambda v, f: _input_gradient(v, f, geo), ep.bias_add("m", geo.in_channels),
+                {"bias": bias}, bias[None, :, None, None], geo.out_channels * taps)
+    for gradient, src, reference, epilogue, extra, added, terms in [forward, backward] if supports(geo, True) else \
+            [forward]:
         out = run_threads(lambda mod: emit_amx_conv2d(mod, "conv", geo, epilogue, gradient),
                           {"src": src, "w": weights, **extra}, ["y"])["y"]
-        wide = src.astype(np.float64)
-        want = _conv(wide, filters, padding) + added
-        magnitude = _conv(np.abs(wide), np.abs(filters), padding) + np.abs(added)
-        taps = filters.shape[1] * kh * kw
+        want = reference(src.astype(np.float64), wide) + added
+        magnitude = reference(np.abs(src.astype(np.float64)), np.abs(wide)) + np.abs(added)
         half_ulp = float(np.finfo(out.dtype).eps) / 2 * np.abs(want)
-        assert_dot_close(out.astype(np.float64), want, magnitude + half_ulp / (4 * EPS32 * np.sqrt(taps)), taps,
-                         f"amx conv {'input gradient' if gradient else 'forward'}")
+        assert_dot_close(out.astype(np.float64), want, magnitude + half_ulp / (4 * EPS32 * np.sqrt(terms)), terms,
+                         f"amx conv {'input gradient' if gradient else 'forward'} {geo}")
 
 
-def test_only_stride_one_same_size_ungrouped_convolutions_run_on_tiles():
-    assert not supports(ConvGeometry(1, 4, 8, 8, 4, 3, 3, (2, 2), (1, 1, 1, 1)))
-    assert not supports(ConvGeometry(1, 4, 8, 8, 4, 3, 3))                          # 'valid': 6x6
+def test_grouped_convolutions_and_strided_input_gradients_stay_off_tiles():
     assert not supports(ConvGeometry(1, 4, 8, 8, 4, 3, 3, (1, 1), (1, 1, 1, 1), group=2))
-    assert not supports(ConvGeometry(1, 4, 8, 8, 4, 3, 3, (1, 1), (2, 2, 2, 2), (2, 2)))
+    strided = ConvGeometry(1, 4, 8, 8, 4, 3, 3, (2, 2), (1, 1, 1, 1))
+    assert supports(strided) and not supports(strided, input_gradient=True)
 
 
-@pytest.mark.parametrize("n, c, h, w, o, kh, kw", [(2, 3, 5, 7, 4, 3, 3), (3, 16, 8, 8, 40, 3, 3),
-                                                   (2, 5, 4, 4, 7, 3, 3), (3, 6, 4, 4, 33, 3, 3),
-                                                   (2, 3, 6, 5, 5, 5, 5), (2, 4, 3, 9, 6, 1, 3)])
-def test_filter_gradient(n, c, h, w, o, kh, kw):
+@pytest.mark.parametrize("geo", GEOMETRIES, ids=str)
+def test_filter_gradient(geo):
     """dw = sum over images and pixels of dy times x's tap, stored transposed back through the epilogue."""
-    pad = ((kh - 1) // 2, kh - 1 - (kh - 1) // 2, (kw - 1) // 2, kw - 1 - (kw - 1) // 2)
-    geo = ConvGeometry(n, c, h, w, o, kh, kw, (1, 1), pad)
     x, dy = random(geo.x_shape, seed_offset=1).astype(BF16), random(geo.y_shape, seed_offset=2).astype(BF16)
     bias = random(geo.w_shape, seed_offset=3)
     out = run_threads(lambda mod: emit_amx_conv2d_grad_filter(mod, "dw", geo, ep.chain(_add("bias", geo.w_shape))),
                       {"dy": dy, "x": x, "bias": bias}, ["y"])["y"]
-    padded = np.pad(x.astype(np.float64), ((0, 0), (0, 0), pad[:2], pad[2:]))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))
-    want = np.einsum("nchwij,nohw->ocij", windows, dy.astype(np.float64)) + bias
-    magnitude = np.einsum("nchwij,nohw->ocij", np.abs(windows), np.abs(dy.astype(np.float64))) + np.abs(bias)
+    windows, wide_dy = _windows(x, geo), dy.astype(np.float64)
+    want = np.einsum("nchwij,nohw->ocij", windows, wide_dy) + bias
+    magnitude = np.einsum("nchwij,nohw->ocij", np.abs(windows), np.abs(wide_dy)) + np.abs(bias)
     half_ulp = float(np.finfo(out.dtype).eps) / 2 * np.abs(want)
-    terms = n * h * w
+    terms = geo.batch * geo.out_h * geo.out_w
     assert_dot_close(out.astype(np.float64), want, magnitude + half_ulp / (4 * EPS32 * np.sqrt(terms)), terms,
-                     "amx filter gradient")
+                     f"amx filter gradient {geo}")
 
 
 def _add(name, shape):

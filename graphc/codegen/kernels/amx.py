@@ -33,12 +33,31 @@ BF16_VECTOR = ir.VectorType(I16, LANES)    # 16 bfloat16s
 WORD = I32                                 # a k-pair of bfloat16s
 
 
-def scratch_bytes(m: int, k: int, n: int, summed: bool) -> int:
-    """Per thread: packed a, packed b (one 32-column block, or all of b[t].T when summed), the float32
-    block of y (all of y's blocks when summed), the tile configuration."""
+SUMS_BYTES = 256 * 1024             # the float32 blocks of y a summed GEMM keeps in L2 across its terms
+CHUNK_K = 256                       # k a summed GEMM runs through its accumulator tiles at once, over terms
+
+
+def scratch_bytes(m: int, k: int, n: int, terms: int | None = None) -> int:
+    """Per thread: packed a, packed b, the float32 block of y (or blocks: _summed_layout), the tile
+    configuration; the batched form (terms None) packs one 32-column block of b at a time."""
+    if terms is not None:
+        return sum(round_up(size) for size in _summed_layout(m, k, n, terms)[2])
+    mp, kp = round_up(m, BLOCK), round_up(k, BLOCK)
+    return round_up(mp * kp * 2) + round_up(kp * BLOCK * 2) + BLOCK * BLOCK * 4 + 64
+
+
+def _summed_layout(m: int, k: int, n: int, terms: int) -> tuple[int, int, list[int]]:
+    """(group, chunk, region sizes) of a summed GEMM over at most `terms` terms. It adds all terms into
+    `group` rows of y before it moves on: all of y when that fits SUMS_BYTES, so that each term's b is
+    packed once (else every b is packed up front). The terms go by chunks of `chunk`, whose a's side by
+    side make one run over CHUNK_K of k per accumulator tile load and store. Regions: packed a (the
+    group's rows of a chunk), packed b (a chunk's, or every term's), the group's float32 sums, the tile
+    configuration."""
     mp, kp, np_ = round_up(m, BLOCK), round_up(k, BLOCK), round_up(n, BLOCK)
-    columns = np_ if summed else BLOCK
-    return round_up(mp * kp * 2) + round_up(kp * columns * 2) + (mp * np_ if summed else BLOCK * BLOCK) * 4 + 64
+    group = mp if mp * np_ * 4 <= SUMS_BYTES else max(BLOCK, SUMS_BYTES // (np_ * 4) // BLOCK * BLOCK)
+    chunk = max(1, CHUNK_K // kp)
+    b_terms = round_up(terms, chunk) if group < mp else chunk
+    return group, chunk, [group * chunk * kp * 2, b_terms * kp * np_ * 2, group * np_ * 4, 64]
 
 
 def _regions(kf: KernelFunction, sizes: list[int]) -> list[ir.Value]:
@@ -122,7 +141,8 @@ def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, fi
             with counted_loop(b, 0, mp // BLOCK, name="rows") as row_block:
                 row0 = b.mul(row_block, i64(BLOCK))
                 tiles.zero()
-                _add_products(tiles, elem_ptr(b, a_packed, b.mul(row0, i64(kp)), I16), kp, b_packed, BLOCK)
+                _add_products(tiles, elem_ptr(b, a_packed, b.mul(row0, i64(kp)), I16), kp, kp // BLOCK,
+                              b_packed, BLOCK)
                 tiles.store_block(block, BLOCK)
                 _finish_block(b, block, BLOCK, row0, col0, m, width, lambda *args: finish(image, *args))
 
@@ -130,47 +150,84 @@ def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, fi
     tiles("tilerelease")
 
 
-def emit_amx_summed(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, finish, terms=None) -> None:
-    """The thread's part of y = sum over `terms` (default: the run-time `kf.batch`) of A[t] @ B[t], A[t]
-    [m, k] and B[t] [k, n] given by their packers (`summed_packers`, or a convolution's taps):
-    pack_a(term, dst, first, end) writes A[term]'s rows [first, min(end, m)) into [mp, kp] (the thread's
-    blocks' rows: `first` and `end` multiples of 32); pack_b(term, dst) B[term]'s k-pairs, [kp / 2, np, 2].
-    Both start zeroed, and padding written once stays zero. finish(row, col, lanes, acc) stores the
-    float32 vector acc of y[row, col:col + lanes]."""
+def emit_amx_summed(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, finish, terms=None,
+                    max_terms: int = 0, transposed: bool = False) -> None:
+    """The thread's part of y = sum over `terms` (default: the run-time `kf.batch`, at most `max_terms`)
+    of A[t] @ B[t], A[t] [m, k] and B[t] [k, n] given by their packers (`summed_packers`, or a
+    convolution's taps): pack_a(term, dst, first, end, stride) writes A[term]'s rows [first, min(end, m))
+    from dst on, `stride` bfloat16s apart (`first` and `end` multiples of 32); pack_b(term, dst) B[term]'s
+    k-pairs, [kp / 2, np, 2]. Both start zeroed, and padding written once stays zero. finish(row, col,
+    lanes, acc) stores the float32 vector acc of y[row, col:col + lanes], or, `transposed`, of
+    y.T[row, col:col + lanes] (blocks transposed 16x16 in registers, so y.T's stores and epilogue are
+    contiguous).
+
+    The thread's blocks of y accumulate in float32 scratch, by groups of rows and chunks of terms
+    (_summed_layout): a y larger than SUMS_BYTES would otherwise stream through memory once per term."""
     b = kf.builder
     mp, kp, np_ = round_up(m, BLOCK), round_up(k, BLOCK), round_up(n, BLOCK)
-    a_packed, b_packed, sums, config = _regions(kf, [mp * kp * 2, kp * np_ * 2, mp * np_ * 4, 64])
+    group, chunk, sizes = _summed_layout(m, k, n, max_terms)
+    a_packed, b_packed, sums, config = _regions(kf, sizes)
     tiles = _Tiles(b)
     tiles.configure(config)
-    for region, size in ((a_packed, mp * kp * 2), (b_packed, kp * np_ * 2), (sums, mp * np_ * 4)):
+    for region, size in zip((a_packed, b_packed), sizes):
         _zero(b, region, size)          # the padding stays zero: the packing writes only real rows and pairs
     column_blocks = np_ // BLOCK
-    lo, hi = emit_split_range(b, kf.tid, kf.nthreads, i64(mp // BLOCK * column_blocks))
+    terms = terms or kf.batch
+    b_at = lambda term: elem_ptr(b, b_packed, b.mul(term, i64(kp * np_)), I16)     # noqa: E731
 
-    def blocks(body) -> None:
-        """body(row0, col0, its float32 block of y in `sums`) for each of the thread's blocks."""
+    def blocks(lo, hi, first, body) -> None:
+        """body(row0, col0, its float32 block of y in `sums`) for blocks [lo, hi) (`sums` from row `first`)."""
         with counted_loop(b, lo, hi, name="item") as item:
             row0 = b.mul(b.udiv(item, i64(column_blocks)), i64(BLOCK))
             col0 = b.mul(b.urem(item, i64(column_blocks)), i64(BLOCK))
-            body(row0, col0, elem_ptr(b, sums, affine(b, [(row0, np_), (col0, 1)]), V16F32.element))
+            body(row0, col0, elem_ptr(b, sums, affine(b, [(row0, np_), (first, -np_), (col0, 1)]), V16F32.element))
 
-    first = b.mul(b.udiv(lo, i64(column_blocks)), i64(BLOCK))
-    end = b.mul(b.udiv(b.add(hi, i64(column_blocks - 1)), i64(column_blocks)), i64(BLOCK))
-    with counted_loop(b, 0, terms or kf.batch, name="term") as term:
-        pack_a(term, a_packed, first, end)
-        pack_b(term, b_packed)
+    def add_terms(lo, hi, chunk_b) -> None:
+        """Every term into blocks [lo, hi), then finish them; chunk_b(first term, count) gives their packed b."""
+        first = b.mul(b.udiv(lo, i64(column_blocks)), i64(BLOCK))
+        end = b.mul(b.udiv(b.add(hi, i64(column_blocks - 1)), i64(column_blocks)), i64(BLOCK))
+        _zero(b, sums, sizes[2])
+        with counted_loop(b, 0, b.udiv(b.add(terms, i64(chunk - 1)), i64(chunk)), name="chunk") as c:
+            t0 = b.mul(c, i64(chunk))
+            left = b.sub(terms, t0)
+            count = b.select(b.icmp_signed("<", left, i64(chunk)), left, i64(chunk))
+            with counted_loop(b, 0, count, name="term") as j:
+                pack_a(b.add(t0, j), elem_ptr(b, a_packed, b.mul(j, i64(kp)), I16), first, end, chunk * kp)
+            packed = chunk_b(t0, count)
 
-        def add_term(row0, col0, block):
-            tiles.load_block(block, np_)
-            _add_products(tiles, elem_ptr(b, a_packed, b.mul(row0, i64(kp)), I16), kp,
-                          elem_ptr(b, b_packed, b.mul(col0, i64(2)), I16), np_)
-            tiles.store_block(block, np_)
-        blocks(add_term)
+            def add_chunk(row0, col0, block):
+                tiles.load_block(block, np_)
+                _add_products(tiles, elem_ptr(b, a_packed, b.mul(b.sub(row0, first), i64(chunk * kp)), I16),
+                              chunk * kp, b.mul(count, i64(kp // BLOCK)),
+                              elem_ptr(b, packed, b.mul(col0, i64(2)), I16), np_)
+                tiles.store_block(block, np_)
+            blocks(lo, hi, first, add_chunk)
 
-    def finish_block(row0, col0, block):
-        last = b.icmp_signed("==", col0, i64(np_ - BLOCK))
-        _by_width(b, last, n % BLOCK, lambda width: _finish_block(b, block, np_, row0, col0, m, width, finish))
-    blocks(finish_block)
+        def finish_block(row0, col0, block):
+            last = b.icmp_signed("==", col0, i64(np_ - BLOCK))
+            if not transposed:
+                _by_width(b, last, n % BLOCK, lambda width: _finish_block(b, block, np_, row0, col0, m, width, finish))
+                return
+            last_row = b.icmp_signed("==", row0, i64(mp - BLOCK))
+            by_rows = lambda width: _by_width(b, last_row, m % BLOCK, lambda rows: _finish_transposed(  # noqa: E731
+                b, block, np_, row0, col0, rows, width, finish))
+            _by_width(b, last, n % BLOCK, by_rows)
+        blocks(lo, hi, first, finish_block)
+
+    if group == mp:                     # all of y at once, each chunk's b packed as it comes
+        def this_chunk(t0, count):
+            with counted_loop(b, 0, count, name="bterm") as j:
+                pack_b(b.add(t0, j), b_at(j))
+            return b_packed
+        add_terms(*emit_split_range(b, kf.tid, kf.nthreads, i64(mp // BLOCK * column_blocks)), this_chunk)
+    else:                               # whole rows of blocks by groups, every b packed first
+        with counted_loop(b, 0, terms, name="bterm") as term:
+            pack_b(term, b_at(term))
+        lo, hi = emit_split_range(b, kf.tid, kf.nthreads, i64(mp // BLOCK))
+        with counted_loop(b, lo, hi, step=group // BLOCK, name="group") as row_block:
+            end = b.add(row_block, i64(group // BLOCK))
+            end = b.select(b.icmp_signed("<", end, hi), end, hi)
+            add_terms(b.mul(row_block, i64(column_blocks)), b.mul(end, i64(column_blocks)), lambda t0, _: b_at(t0))
     tiles("tilerelease")
 
 
@@ -208,12 +265,24 @@ def _finish_block(b: ir.IRBuilder, block: ir.Value, stride: int, row0: ir.Value,
                 finish(affine(b, [(row0, 1), (r, 1)]), affine(b, [(col0, 1)], half * LANES), lanes, acc)
 
 
+def _finish_transposed(b: ir.IRBuilder, block: ir.Value, stride: int, row0: ir.Value, col0: ir.Value, rows: int,
+                       width: int, finish) -> None:
+    """finish(col, row, lanes, acc) for y.T's vectors of a float32 block of y (rows `stride` floats apart;
+    its first `rows` rows and `width` columns are y's), 16x16 at a time."""
+    for i in range(0, rows, LANES):
+        lanes = min(LANES, rows - i)
+        for j in range(0, width, LANES):
+            vectors = [load_vector(b, block, (i + r) * stride + j, vty=V16F32) for r in range(lanes)]
+            for c, column in enumerate(transpose(b, vectors)[:min(LANES, width - j)]):
+                finish(affine(b, [(col0, 1)], j + c), affine(b, [(row0, 1)], i), lanes, column)
+
+
 def summed_packers(kf: KernelFunction, m: int, k: int, n: int):
     """emit_amx_summed's packers for matmul's a[t] [m, k] and b[t] [n, k] (B[t] = b[t].T)."""
-    b, kp, np_ = kf.builder, round_up(k, BLOCK), round_up(n, BLOCK)
+    b, np_ = kf.builder, round_up(n, BLOCK)
 
-    def pack_a(term, dst, first, end):
-        pack_rows(b, elem_ptr(b, kf["a"], b.mul(term, i64(m * k)), I16), dst, m, k, kp, rows=(first, end))
+    def pack_a(term, dst, first, end, stride):
+        pack_rows(b, elem_ptr(b, kf["a"], b.mul(term, i64(m * k)), I16), dst, m, k, stride, rows=(first, end))
 
     def pack_b(term, dst):
         pack_transposed_pairs(b, elem_ptr(b, kf["b"], b.mul(term, i64(n * k)), I16), dst, n, k, np_)
@@ -222,8 +291,8 @@ def summed_packers(kf: KernelFunction, m: int, k: int, n: int):
 
 def pack_rows(b: ir.IRBuilder, a: ir.Value, dst: ir.Value, m: int, k: int, kp: int, transpose_a: bool = False,
               rows=None) -> None:
-    """dst[r, c] = op(a)[r, c] for r < m (and in [first, end) given rows=(first, end)), c < k (dst zeroed
-    before: its padding stays zero)."""
+    """dst[r, c] = op(a)[r, c] for r < m, c < k (dst zeroed before: its padding stays zero); given
+    rows=(first, end), dst[r - first, c] for r in [first, end) only."""
     if transpose_a:                 # a is [k, m]: read along its rows, write down dst's columns
         with counted_loop(b, 0, k, name="ak") as c:
             with counted_loop(b, 0, m, name="am") as r:
@@ -236,7 +305,7 @@ def pack_rows(b: ir.IRBuilder, a: ir.Value, dst: ir.Value, m: int, k: int, kp: i
         for c0 in range(0, k, BLOCK):
             chunk = load_vector(b, a, affine(b, [(r, k)], c0), min(BLOCK, k - c0), align=2,
                                 vty=ir.VectorType(I16, BLOCK))
-            store_vector(b, chunk, dst, affine(b, [(r, kp)], c0), BLOCK)
+            store_vector(b, chunk, dst, affine(b, [(r, kp), (first, -kp)], c0), BLOCK)
 
 
 def gemm_packers(kf: KernelFunction, m: int, k: int, n: int, transpose_a: bool):
@@ -277,6 +346,23 @@ def masked_load(b: ir.IRBuilder, ptr: ir.Value, mask: ir.Value, vector: ir.Vecto
     return call
 
 
+def masked_gather(b: ir.IRBuilder, base: ir.Value, first, index: ir.Value, mask: ir.Value) -> ir.Value:
+    """16 bfloat16s, element first + index[lane] (i64; <16 x i32>) of the array at the 4-byte aligned
+    `base`, the lanes off `mask` zero and not read. x86 gathers 32-bit words at the least, so each lane
+    reads the aligned word that holds its value (never a byte outside the array) and shifts the value out."""
+    word_vector = ir.VectorType(WORD, LANES)
+    at = b.add(index, broadcast(b, b.trunc(b.and_(first, i64(1)), I32)))
+    words = b.gep(b.gep(base, [b.ashr(first, i64(1))], source_etype=WORD),
+                  [b.ashr(at, broadcast(b, ir.Constant(I32, 1)))], source_etype=WORD)
+    words.type = ir.VectorType(PTR, LANES)      # llvmlite types a vector-index gep as one pointer
+    gather = declare(b.module, "llvm.masked.gather.v16i32.v16p0", word_vector,
+                     [words.type, ir.VectorType(I1, LANES), word_vector])
+    loaded = b.call(gather, [words, mask, ir.Constant(word_vector, None)], arg_attrs={0: ()})
+    loaded.arg_attributes[0].align = 4
+    odd = b.and_(at, broadcast(b, ir.Constant(I32, 1)))
+    return b.trunc(b.lshr(loaded, b.shl(odd, broadcast(b, ir.Constant(I32, 4)))), BF16_VECTOR)
+
+
 def masked_words(b: ir.IRBuilder, ptr: ir.Value, mask: ir.Value) -> ir.Value:
     """16 k-pairs (<16 x i32>) from ptr: masked_load."""
     return masked_load(b, ptr, mask, ir.VectorType(WORD, LANES))
@@ -311,13 +397,13 @@ def pack_transposed_pairs(b: ir.IRBuilder, src: ir.Value, dst: ir.Value, n: int,
             b.store(value, elem_ptr(b, dst, affine(b, [(j, 1)], words * np_), WORD), align=4)
 
 
-def _add_products(tiles: _Tiles, a_rows: ir.Value, kp: int, b_pairs: ir.Value, columns: int) -> None:
-    """The 2x2 accumulator tiles += a_rows[0:32, :kp] @ the 32 columns of packed b at b_pairs (pair rows
-    `columns` pairs apart)."""
+def _add_products(tiles: _Tiles, a_rows: ir.Value, stride: int, k_blocks, b_pairs: ir.Value, columns: int) -> None:
+    """The 2x2 accumulator tiles += a_rows[0:32, :32·k_blocks] (rows `stride` apart) @ the 32 columns of
+    packed b at b_pairs (pair rows `columns` pairs apart)."""
     b = tiles.b
-    with counted_loop(b, 0, kp // BLOCK, name="kb") as kb:
+    with counted_loop(b, 0, k_blocks, name="kb") as kb:
         for half, tile in enumerate(_A):
-            tiles.load(tile, elem_ptr(b, a_rows, affine(b, [(kb, BLOCK)], half * 16 * kp), I16), kp * 2)
+            tiles.load(tile, elem_ptr(b, a_rows, affine(b, [(kb, BLOCK)], half * 16 * stride), I16), stride * 2)
         for half, tile in enumerate(_B):
             tiles.load(tile, elem_ptr(b, b_pairs, affine(b, [(kb, 16 * 2 * columns)], half * LANES * 2), I16),
                        columns * 4)

@@ -69,13 +69,13 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
     relayout_a = transpose_a and (transpose_b or (batch is not None and dtype == "bf16" and not amx))
     relayout_b = transpose_b and not transpose_a and terms is None and k <= SHORT_DOT and dtype == "f32"
     copied = operands[0] if relayout_a else operands[1] if relayout_b else None
-    scratch = Scratch(per_thread=amx_scratch_bytes(m, k, n, terms is not None)) if amx else \
+    scratch = Scratch(per_thread=amx_scratch_bytes(m, k, n, terms)) if amx else \
         Scratch(per_thread=copied.nbytes) if copied else Scratch()
     kf = KernelFunction(module, name, operands, scratch)
     shape = (m, k, n)
     if amx and terms is not None:
         finish = gemm_store(kf, shape, None, epilogue)
-        emit_amx_summed(kf, m, k, n, *summed_packers(kf, m, k, n), lambda *args: finish(0, *args))
+        emit_amx_summed(kf, m, k, n, *summed_packers(kf, m, k, n), lambda *args: finish(0, *args), max_terms=terms)
     elif amx:
         emit_amx_gemm(kf, m, k, n, *gemm_packers(kf, m, k, n, transpose_a), gemm_store(kf, shape, batch, epilogue))
     elif transpose_b and not relayout_b:
