@@ -2,8 +2,9 @@
 in the same run. First the 1x1 convolutions' kernels (matmul's batched GEMM for the forward and input
 gradient, its sum over images for the filter gradient) in float32, in bfloat16 through vdpbf16ps (or
 widened pairs, without AVX512-BF16) and in bfloat16 on AMX tiles, on 1 and 2 threads; then, where the
-CPU has AMX, resnet18's stride-1 3x3 convolutions (forward, input and filter gradients) in float32
-(Winograd or direct) and on AMX tiles (kernels/conv_amx.py), on 2 threads.
+CPU has AMX, resnet18's 3x3 convolutions (forward, input and filter gradients; at stride 2 the forward
+and filter gradient) in float32 (Winograd or direct) and on AMX tiles (kernels/conv_amx.py), on 2
+threads.
 
     python benchmarks/half_gemm.py [--trials N]
 
@@ -42,7 +43,12 @@ SHAPES = [case for what, cin, cout, pixels in LAYERS for case in (
 PATHS = [("float32", "f32", False), ("bf16 pairs", "bf16", False), ("bf16 AMX", "bf16", True)]
 
 
-CONVS = [(64, 32), (128, 16), (256, 8), (512, 4)]     # resnet18's stride-1 3x3 layers: channels, size
+# resnet18's 3x3 layers, batch 64: stride 1 (channels, size), and stride 2 (channels in, size in)
+CONVS = [ConvGeometry(BATCH, c, size, size, c, 3, 3, (1, 1), (1, 1, 1, 1)) for c, size in
+         [(64, 32), (128, 16), (256, 8), (512, 4)]] + \
+        [ConvGeometry(BATCH, c, size, size, 2 * c, 3, 3, (2, 2), (1, 1, 1, 1)) for c, size in [(64, 32), (128, 16),
+                                                                                            (256, 8)]]
+# (direction, float32 kernel, AMX kernel); a strided input gradient has no AMX form
 CONV_KERNELS = [("forward", emit_conv2d, lambda m, geo: emit_amx_conv2d(m, "k", geo, IDENTITY)),
                 ("input gradient", emit_conv2d_grad_input, lambda m, geo: emit_amx_conv2d(m, "k", geo, IDENTITY, True)),
                 ("filter gradient", emit_conv2d_grad_filter, lambda m, geo: emit_amx_conv2d_grad_filter(m, "k", geo,
@@ -63,14 +69,15 @@ def launcher(emit):
 def convolutions(trials: int, peak: float) -> None:
     print(f"\n{'3x3 layer, batch 64':<28}{'direction':<17}{'float32 us':>11}{'GF/s':>8}{'AMX us':>9}{'GF/s':>8}"
           f"{'% peak':>8}{'speedup':>9}")
-    for channels, size in CONVS:
-        geo = ConvGeometry(BATCH, channels, size, size, channels, 3, 3, (1, 1), (1, 1, 1, 1))
+    for geo in CONVS:
         for direction, wide, tiles in CONV_KERNELS:
+            if direction == "input gradient" and geo.stride != (1, 1):
+                continue
             cases = [launcher(lambda m: wide(m, "k", geo)), launcher(lambda m: tiles(m, geo))]
-            fns = [lambda r, run=run: run(2, r) for _, run in cases]
-            times = best_times(fns, trials, 2)
+            times = best_times([lambda r, run=run: run(2, r) for _, run in cases], trials, 2)
             rates = [flops / t / 1e9 for (flops, _), t in zip(cases, times)]
-            print(f"{f'{channels}x{size}x{size}':<28}{direction:<17}{times[0] * 1e6:>11.0f}{rates[0]:>8.0f}"
+            layer = f"{geo.in_channels}x{geo.height}x{geo.width}" + (" stride 2" if geo.stride == (2, 2) else "")
+            print(f"{layer:<28}{direction:<17}{times[0] * 1e6:>11.0f}{rates[0]:>8.0f}"
                   f"{times[1] * 1e6:>9.0f}{rates[1]:>8.0f}{rates[1] / (2 * peak):>8.0%}{times[0] / times[1]:>9.2f}",
                   flush=True)
 
