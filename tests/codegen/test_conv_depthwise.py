@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from graphc.codegen.kernels import epilogue as ep
+from graphc.codegen.kernels.contract import Operand
 from graphc.codegen.kernels.conv import ConvGeometry
 from graphc.codegen.kernels.conv_depthwise import emit_depthwise_conv2d, emit_depthwise_grad_filter, \
     emit_depthwise_grad_input, is_depthwise
@@ -68,6 +69,27 @@ def test_forward_epilogue_sees_channels_and_rows(geo):
     want = np.maximum(conv_ref(x, w, geo) + bias[None, :, None, None], 0)
     assert_dot_close(y, want, conv_ref(np.abs(x), np.abs(w), geo) + np.abs(bias)[None, :, None, None], 9,
                      "depthwise+bias+relu")
+
+
+@pytest.mark.parametrize("geo", [GEOMETRIES[8], GEOMETRIES[10]], ids=["2x2", "stride 2"])
+def test_small_plane_gradients_take_epilogues_along_the_channels(geo):
+    """The input and filter gradients of planes of at most 16 pixels: lanes along the channels, so the
+    epilogue's operands are read at each channel's own position."""
+    dy, w, x = (random(shape, seed_offset=k) for k, shape in ((3, geo.y_shape), (2, geo.w_shape), (1, geo.x_shape)))
+    bias, scale = random((geo.in_channels,), seed_offset=4), random(geo.w_shape, seed_offset=5)
+    dx = run_threads(lambda mod: emit_depthwise_grad_input(mod, "dx", geo, ep.bias_add("c", geo.in_channels)),
+                     {"dy": dy, "w": w, "bias": bias}, ["dx"])["dx"]
+    want = conv_grad_input_ref(dy, w, geo) + bias[None, :, None, None]
+    assert_dot_close(dx, want, conv_grad_input_ref(np.abs(dy), np.abs(w), geo) + np.abs(bias)[None, :, None, None],
+                     9, "depthwise dx+bias")
+    scaled = ep.Epilogue(lambda builder, acc, position, args: builder.fmul(acc, ep.load_at(
+        builder, args["scale"], geo.w_shape, geo.w_shape, position, acc.type.element)),
+        (Operand("scale", geo.w_shape),))
+    dw = run_threads(lambda mod: emit_depthwise_grad_filter(mod, "dw", geo, scaled), {"dy": dy, "x": x, "scale": scale},
+                     ["dw"])["dw"]
+    want = conv_grad_filter_ref(dy, x, geo)
+    assert_dot_close(dw, want * scale, conv_grad_filter_ref(np.abs(dy), np.abs(x), geo) * np.abs(scale),
+                     geo.batch * geo.out_h * geo.out_w, "depthwise dw*scale")
 
 
 def test_channel_multipliers_and_plain_groups_are_not_depthwise():

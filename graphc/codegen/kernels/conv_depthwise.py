@@ -12,6 +12,10 @@ channel per tile. Here each work item is one (image, channel) plane, owned by on
 * filter gradient: one work item per channel, KH·KW vector accumulators over every image and
   output row (dy vector times the staged x row at each tap), reduced horizontally at the end.
 
+Planes of at most 16 pixels (a backbone's last stages) would fill a few lanes of each vector: there all
+three go 16 channels to a vector instead, the planes transposed in registers, every tap that lands
+inside the image known when the kernel is built (_small).
+
 Every output is computed by one thread in a fixed order, so results do not depend on the thread
 count. All three take an epilogue (lanes along w for the convolutions, along taps t for the filter).
 """
@@ -75,49 +79,73 @@ def _input_gradient_planes(geo) -> _Planes:
 def emit_depthwise_conv2d(module: ir.Module, name: str, geo, epilogue: Epilogue = IDENTITY) -> Kernel:
     own = [Operand("x", geo.x_shape), Operand("w", geo.w_shape), Operand("y", geo.y_shape, "out")]
     operands = kernel_operands(own, epilogue.operands)
-    if max(geo.height * geo.width, geo.out_h * geo.out_w, geo.kernel_h * geo.kernel_w) <= LANES:
+    if _small(geo):
         return _emit_small_planes(module, name, geo, operands, epilogue)
     return _emit_planes(module, name, _forward_planes(geo), operands, epilogue, geo.flops)
 
 
-def _emit_small_planes(module, name, geo, operands, epilogue: Epilogue) -> Kernel:
-    """The forward pass on planes of at most 16 pixels (a backbone's last stages, where a plane's
-    row fills a few lanes of a vector): lanes along 16 channels instead. Their planes, contiguous
-    in NCHW, are loaded and transposed in registers (a vector per input pixel), and so are their
-    filters (a vector per tap); each output pixel sums the taps that land inside the image, known
-    here, so padding costs nothing; the outputs are transposed back and stored as plane rows."""
+def _small(geo) -> bool:
+    """Planes of at most 16 pixels (a backbone's last stages, where a plane's row fills a few lanes of a
+    vector): these go 16 channels to a vector instead (_emit_small_planes, _emit_small_filter)."""
+    return max(geo.height * geo.width, geo.out_h * geo.out_w, geo.kernel_h * geo.kernel_w) <= LANES
+
+
+def _pixel_terms(geo) -> list[tuple[int, int, int]]:
+    """(output pixel, tap, input pixel) of every tap that lands inside the image, known here, so that
+    padding costs nothing."""
+    (sh, sw), (dh, dw), (top, _, left, _) = geo.stride, geo.dilation, geo.pad
+    return [(oh * geo.out_w + ow, kh * geo.kernel_w + kw, ih * geo.width + iw)
+            for oh in range(geo.out_h) for ow in range(geo.out_w)
+            for kh in range(geo.kernel_h) for kw in range(geo.kernel_w)
+            for ih, iw in [(oh * sh + kh * dh - top, ow * sw + kw * dw - left)]
+            if 0 <= ih < geo.height and 0 <= iw < geo.width]
+
+
+def _channel_vectors(b: ir.IRBuilder, source: ir.Value, first, channels: int, width: int) -> list[ir.Value]:
+    """`channels` rows of `width` values from element `first` (16 channels' planes, contiguous in NCHW,
+    or their filters), transposed in registers: a vector along the channels per pixel (or tap)."""
+    rows = [load_vector(b, source, affine(b, [(first, 1)], r * width), width) for r in range(channels)]
+    return transpose(b, rows)[:width]
+
+
+def _store_channel_vectors(b: ir.IRBuilder, values: list[ir.Value], dst: ir.Value, first, channels: int) -> None:
+    """The inverse of _channel_vectors: one vector per pixel (or tap), stored as `channels` plane rows."""
+    stored, width = values[0].type, len(values)
+    rows = transpose(b, [_as_f32_lanes(b, v) for v in values])
+    for r in range(channels):
+        store_vector(b, _from_f32_lanes(b, rows[r], stored), dst, affine(b, [(first, 1)], r * width), width)
+
+
+def _emit_small_planes(module, name, geo, operands, epilogue: Epilogue, gradient: bool = False) -> Kernel:
+    """The forward (or, `gradient`, input gradient) on small planes, 16 channels to a vector: each output
+    pixel sums its taps (_pixel_terms; the input gradient the transpose: each input pixel sums the output
+    pixels its taps reach)."""
     kf = KernelFunction(module, name, operands)
     b = kf.builder
     pixels, out_pixels, taps = geo.height * geo.width, geo.out_h * geo.out_w, geo.kernel_h * geo.kernel_w
-    (sh, sw), (dh, dw), (top, _, left, _) = geo.stride, geo.dilation, geo.pad
-    view = (("n", geo.batch), ("c", geo.in_channels), ("h", geo.out_h), ("w", geo.out_w))
+    src, out, (height, width) = ("dy", "dx", (geo.height, geo.width)) if gradient else ("x", "y", (geo.out_h,
+                                                                                                   geo.out_w))
+    src_pixels, results = (out_pixels, pixels) if gradient else (pixels, out_pixels)
+    sums = [[] for _ in range(results)]          # per result pixel: (tap, source pixel)
+    for o, t, i in _pixel_terms(geo):
+        sums[i if gradient else o].append((t, o if gradient else i))
+    view = (("n", geo.batch), ("c", geo.in_channels), ("h", height), ("w", width))
 
     def tile(starts, kinds) -> None:
         n, c0 = starts
         channels = kinds[1].size
-
-        def transposed(operand: str, first, width: int) -> list[ir.Value]:
-            rows = [load_vector(b, kf[operand], affine(b, [(first, 1)], r * width), width) for r in range(channels)]
-            return transpose(b, rows)[:width]
-
-        x = transposed("x", affine(b, [(n, geo.in_channels * pixels), (c0, pixels)]), pixels)
-        w = transposed("w", affine(b, [(c0, taps)]), taps)
+        source = _channel_vectors(b, kf[src], affine(b, [(n, geo.in_channels * src_pixels), (c0, src_pixels)]),
+                                  channels, src_pixels)
+        w = _channel_vectors(b, kf["w"], affine(b, [(c0, taps)]), channels, taps)
         outputs = []
-        for oh in range(geo.out_h):
-            for ow in range(geo.out_w):
-                acc = _ZERO
-                for kh in range(geo.kernel_h):
-                    for kw in range(geo.kernel_w):
-                        ih, iw = oh * sh + kh * dh - top, ow * sw + kw * dw - left
-                        if 0 <= ih < geo.height and 0 <= iw < geo.width:
-                            acc = fma(b, w[kh * geo.kernel_w + kw], x[ih * geo.width + iw], acc)
-                position = LanePosition({"n": n, "c": c0, "h": oh, "w": ow}, "c", channels, view)
-                outputs.append(epilogue.apply(b, acc, position, kf.args))
-        stored = outputs[0].type
-        rows = transpose(b, [_as_f32_lanes(b, v) for v in outputs])
-        for r in range(channels):
-            store_vector(b, _from_f32_lanes(b, rows[r], stored), kf["y"],
-                         affine(b, [(n, geo.in_channels * out_pixels), (c0, out_pixels)], r * out_pixels), out_pixels)
+        for p, terms in enumerate(sums):
+            acc = _ZERO
+            for t, q in terms:
+                acc = fma(b, w[t], source[q], acc)
+            position = LanePosition({"n": n, "c": c0, "h": p // width, "w": p % width}, "c", channels, view)
+            outputs.append(epilogue.apply(b, acc, position, kf.args))
+        _store_channel_vectors(b, outputs, kf[out], affine(b, [(n, geo.in_channels * results), (c0, results)]),
+                               channels)
 
     emit_grid(b, [runtime_blocks(b, kf.batch, 1), blocks(geo.in_channels, LANES)], tile, threads=(kf.tid, kf.nthreads))
     return Kernel(name, (kf.finish(),), operands, Scratch(), geo.flops, geo.batch)
@@ -140,8 +168,10 @@ def _from_f32_lanes(b: ir.IRBuilder, value: ir.Value, vty: ir.Type) -> ir.Value:
 
 def emit_depthwise_grad_input(module: ir.Module, name: str, geo, epilogue: Epilogue = IDENTITY) -> Kernel:
     own = [Operand("dy", geo.y_shape), Operand("w", geo.w_shape), Operand("dx", geo.x_shape, "out")]
-    return _emit_planes(module, name, _input_gradient_planes(geo), kernel_operands(own, epilogue.operands),
-                        epilogue, geo.flops)
+    operands = kernel_operands(own, epilogue.operands)
+    if _small(geo):
+        return _emit_small_planes(module, name, geo, operands, epilogue, gradient=True)
+    return _emit_planes(module, name, _input_gradient_planes(geo), operands, epilogue, geo.flops)
 
 
 def _staged_plane(kf: KernelFunction, plan: ScratchPlan, operand: str, plane, place: Placement) -> ir.Value:
@@ -203,6 +233,8 @@ def emit_depthwise_grad_filter(module: ir.Module, name: str, geo, epilogue: Epil
     """dw[c, 0, kh, kw] = Σ_n Σ_{oh, ow} dy[n, c, oh, ow] · x_padded[n, c, oh·sh + kh·dh, ow·sw + kw·dw]."""
     own = [Operand("dy", geo.y_shape), Operand("x", geo.x_shape), Operand("dw", geo.w_shape, "out")]
     operands = kernel_operands(own, epilogue.operands)
+    if _small(geo):
+        return _emit_small_filter(module, name, geo, operands, epilogue)
     forward = _forward_planes(geo)
     plan = ScratchPlan().private("plane", 4 * forward.place.dst_elements)
     kf = KernelFunction(module, name, operands, plan.scratch)
@@ -243,3 +275,32 @@ def emit_depthwise_grad_filter(module: ir.Module, name: str, geo, epilogue: Epil
 
     emit_grid(b, [blocks(geo.out_channels, 1)], tile, threads=(kf.tid, kf.nthreads))
     return Kernel(name, (kf.finish(),), operands, plan.scratch, geo.flops, geo.batch)
+
+
+def _emit_small_filter(module, name, geo, operands, epilogue: Epilogue) -> Kernel:
+    """The filter gradient on small planes, 16 channels to a vector: a vector accumulator per tap over
+    every image's _pixel_terms, the epilogue along the channels, then transposed to the filters' rows."""
+    kf = KernelFunction(module, name, operands)
+    b = kf.builder
+    pixels, out_pixels, taps = geo.height * geo.width, geo.out_h * geo.out_w, geo.kernel_h * geo.kernel_w
+    slots = [entry_alloca(b, V16F32, f"tap{t}") for t in range(taps)]
+    view = (("o", geo.out_channels), ("c", 1), ("t", taps))
+
+    def tile(starts, kinds) -> None:
+        (c0,) = starts
+        channels = kinds[0].size
+        for slot in slots:
+            b.store(_ZERO, slot)
+        with counted_loop(b, 0, kf.batch, name="n") as n:
+            plane = affine(b, [(n, geo.in_channels), (c0, 1)])
+            x = _channel_vectors(b, kf["x"], affine(b, [(plane, pixels)]), channels, pixels)
+            dy = _channel_vectors(b, kf["dy"], affine(b, [(plane, out_pixels)]), channels, out_pixels)
+            for o, t, i in _pixel_terms(geo):
+                b.store(fma(b, dy[o], x[i], b.load(slots[t], typ=V16F32)), slots[t])
+        outputs = [epilogue.apply(b, b.load(slot, typ=V16F32), LanePosition({"o": c0, "c": 0, "t": t}, "o",
+                                                                             channels, view), kf.args)
+                   for t, slot in enumerate(slots)]
+        _store_channel_vectors(b, outputs, kf["dw"], affine(b, [(c0, taps)]), channels)
+
+    emit_grid(b, [blocks(geo.out_channels, LANES)], tile, threads=(kf.tid, kf.nthreads))
+    return Kernel(name, (kf.finish(),), operands, Scratch(), geo.flops, geo.batch)
