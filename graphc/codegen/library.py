@@ -205,6 +205,9 @@ class KernelLibrary:
                 module, name, geo.in_channels, geo.out_channels, geo.height * geo.width, transpose_a=True,
                 epilogue=hook or IDENTITY, batch=geo.batch, dtype=out.dtype.short, dpbf16=has_dpbf16(),
                 amx=has_amx()), ("b", "a"), "y", EPILOGUE, half_epilogue=True)
+        if dy.dtype.is_half and geo.stride != (1, 1):   # on AMX tiles by phases, stored through masks
+            return KernelSpec(lambda module, name, hook: emit_amx_conv2d(module, name, geo, IDENTITY, gradient=True),
+                              ("src", "w"), "y")
         if dy.dtype.is_half:          # on AMX tiles (_on_tiles)
             return KernelSpec(lambda module, name, hook: emit_amx_conv2d(module, name, geo, hook or IDENTITY,
                                                                          gradient=True),

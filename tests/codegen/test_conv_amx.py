@@ -56,7 +56,12 @@ GEOMETRIES = [
     _same(1, 33, 32, 32, 17, 3, 3),  # k past 32 blocks, whole-row blocks
     _same(2, 3, 6, 5, 5, 5, 5),      # 5x5 taps, padding 2
     _same(2, 4, 3, 9, 6, 1, 3),      # 1x3 taps
-    ConvGeometry(2, 5, 16, 16, 9, 3, 3, (2, 2), (1, 1, 1, 1)),    # resnet's stride-2 layers: gathers
+    ConvGeometry(2, 5, 16, 16, 9, 3, 3, (2, 2), (1, 1, 1, 1)),    # resnet's stride-2 layers: gathers; the input
+    # gradient by phases: rows of 8 pixels, two to a vector, two phases of one tap row and two of two
+    ConvGeometry(2, 3, 32, 32, 4, 3, 3, (2, 2), (1, 1, 1, 1)),    # phase rows of 16 pixels
+    ConvGeometry(3, 4, 4, 8, 5, 3, 3, (2, 2), (1, 1, 1, 1)),      # phases of 2x4: runs of 4 pixels
+    ConvGeometry(2, 5, 8, 8, 3, 1, 1, (2, 2)),                    # a 1x1 downsample: three phases with no tap
+    ConvGeometry(2, 3, 8, 8, 4, 3, 3, (2, 2), (1, 0, 1, 0), (2, 2)),    # dilated strided, uneven padding
     ConvGeometry(3, 4, 8, 8, 6, 3, 3, (2, 2), (1, 1, 1, 1)),      # stride 2 to 16 pixels: paired images
     ConvGeometry(2, 6, 9, 7, 5, 1, 1, (2, 2)),                    # a 1x1 downsample of odd sizes
     ConvGeometry(2, 3, 7, 9, 4, 3, 3),                            # 'valid'; odd pixel counts: odd channel starts
@@ -79,8 +84,10 @@ def test_forward_and_input_gradient(geo):
     taps = geo.kernel_h * geo.kernel_w
     forward = (False, x, lambda v, f: np.einsum("nchwij,ocij->nohw", _windows(v, geo), f), ep.IDENTITY, {}, 0,
                geo.in_channels * taps)
+    # a strided input gradient (by phases) takes no epilogue; at stride 1 a bias along the channels
     backward = (True, dy, lambda v, f: _input_gradient(v, f, geo), ep.bias_add("m", geo.in_channels),
-                {"bias": bias}, bias[None, :, None, None], geo.out_channels * taps)
+                {"bias": bias}, bias[None, :, None, None], geo.out_channels * taps) if geo.stride == (1, 1) else \
+        (True, dy, lambda v, f: _input_gradient(v, f, geo), ep.IDENTITY, {}, 0, geo.out_channels * taps)
     for gradient, src, reference, epilogue, extra, added, terms in [forward, backward] if supports(geo, True) else \
             [forward]:
         out = run_threads(lambda mod: emit_amx_conv2d(mod, "conv", geo, epilogue, gradient),
@@ -92,10 +99,13 @@ def test_forward_and_input_gradient(geo):
                          f"amx conv {'input gradient' if gradient else 'forward'} {geo}")
 
 
-def test_grouped_convolutions_and_strided_input_gradients_stay_off_tiles():
+def test_grouped_convolutions_and_ragged_phases_stay_off_tiles():
+    """A strided input gradient goes by phases, whose rows are whole vectors or divide one."""
     assert not supports(ConvGeometry(1, 4, 8, 8, 4, 3, 3, (1, 1), (1, 1, 1, 1), group=2))
-    strided = ConvGeometry(1, 4, 8, 8, 4, 3, 3, (2, 2), (1, 1, 1, 1))
-    assert supports(strided) and not supports(strided, input_gradient=True)
+    assert supports(ConvGeometry(1, 4, 8, 8, 4, 3, 3, (2, 2), (1, 1, 1, 1)), input_gradient=True)
+    for ragged in (ConvGeometry(1, 4, 9, 8, 4, 3, 3, (2, 2), (1, 1, 1, 1)),     # 9 rows: phases of 5 and 4
+                   ConvGeometry(1, 4, 12, 12, 4, 3, 3, (2, 2), (1, 1, 1, 1))):  # rows of 6 pixels
+        assert supports(ragged) and not supports(ragged, input_gradient=True)
 
 
 @pytest.mark.parametrize("geo", GEOMETRIES, ids=str)

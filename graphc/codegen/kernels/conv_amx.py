@@ -22,49 +22,67 @@ from .amx import BLOCK, emit_amx_gemm, emit_amx_summed, masked_gather, masked_lo
     pack_transposed_pairs, scratch_bytes, store_pair
 from .contract import Kernel, KernelFunction, Operand, Scratch, kernel_operands, round_up
 from .conv import ConvGeometry
-from .epilogue import Epilogue
+from .epilogue import IDENTITY, Epilogue
 from .loops import affine, as_value, counted_loop
-from .matmul import gemm_store
-from .simd import I16, I32, I64, LANES, broadcast, elem_ptr, i64, iota, load_scalar, shuffle, store_scalar, \
-    store_vector
+from .matmul import gemm_store, stored
+from .simd import I16, I32, I64, LANES, broadcast, elem_ptr, i64, iota, load_scalar, shuffle, store_masked, \
+    store_scalar, store_vector
 
 
 def supports(geo: ConvGeometry, input_gradient: bool = False) -> bool:
-    """Ungrouped; an input gradient at stride 1 (at a larger stride dy's taps fall between its pixels)."""
-    return geo.group == 1 and (not input_gradient or geo.stride == (1, 1))
+    """Ungrouped. At a larger stride the input gradient goes by phases (_Window.phases), whose rows must
+    be whole vectors or whole divisions of one (the phases are stored through masked lanes)."""
+    if geo.group != 1:
+        return False
+    if not input_gradient or geo.stride == (1, 1):
+        return True
+    (sh, sw), columns = geo.stride, geo.width // geo.stride[1]
+    return geo.height % sh == 0 and geo.width % sw == 0 and (columns % LANES == 0 or LANES % columns == 0)
 
 
 @dataclass(frozen=True)
 class _Window:
-    """Where output pixel (oy, ox) of `out` finds tap (ky, kx) in the `src` image:
-    (oy·stride + ky·dilation - origin, ...) per axis, outside the image a zero."""
+    """Where output pixel (oy, ox) of `out` finds its taps in the `src` image: tap j at (oy·stride +
+    offsets[j][0], ox·stride + offsets[j][1]), outside the image a zero; `taps[j]` is its filter tap."""
     src: tuple[int, int]
     out: tuple[int, int]
     stride: tuple[int, int]
-    dilation: tuple[int, int]
-    origin: tuple[int, int]
+    offsets: tuple[tuple[int, int], ...]
+    taps: tuple[int, ...]
 
     @staticmethod
-    def of(geo: ConvGeometry, input_gradient: bool = False) -> "_Window":
-        if not input_gradient:
-            return _Window((geo.height, geo.width), (geo.out_h, geo.out_w), geo.stride, geo.dilation, geo.pad[::2])
-        span = [d * (k - 1) for d, k in zip(geo.dilation, (geo.kernel_h, geo.kernel_w))]   # flipped taps
-        return _Window((geo.out_h, geo.out_w), (geo.height, geo.width), (1, 1), geo.dilation,
-                       (span[0] - geo.pad[0], span[1] - geo.pad[2]))
+    def forward(geo: ConvGeometry) -> "_Window":
+        (dh, dw), (top, _, left, _) = geo.dilation, geo.pad
+        taps = [divmod(t, geo.kernel_w) for t in range(geo.kernel_h * geo.kernel_w)]
+        return _Window((geo.height, geo.width), (geo.out_h, geo.out_w), geo.stride,
+                       tuple((ky * dh - top, kx * dw - left) for ky, kx in taps), tuple(range(len(taps))))
+
+    @staticmethod
+    def phases(geo: ConvGeometry) -> list[tuple[tuple[int, int], "_Window"]]:
+        """The input gradient as a stride-1 window over dy per phase (py, px) of dx: its pixels (py + a·sh,
+        px + b·sw) take the taps (ky, kx) with dy pixel (a, b) + ((py + top - ky·dh) / sh, ...) where that
+        divides exactly (the forward reaches them from there); at stride 1, one phase of every tap."""
+        (sh, sw), (dh, dw), (top, _, left, _) = geo.stride, geo.dilation, geo.pad
+        result = []
+        for py in range(sh):
+            for px in range(sw):
+                rows = [(ky, (py + top - ky * dh) // sh) for ky in range(geo.kernel_h)
+                        if (py + top - ky * dh) % sh == 0]
+                cols = [(kx, (px + left - kx * dw) // sw) for kx in range(geo.kernel_w)
+                        if (px + left - kx * dw) % sw == 0]
+                size = (len(range(py, geo.height, sh)), len(range(px, geo.width, sw)))
+                result.append(((py, px), _Window((geo.out_h, geo.out_w), size, (1, 1),
+                                                 tuple((oy, ox) for _, oy in rows for _, ox in cols),
+                                                 tuple(ky * geo.kernel_w + kx for ky, _ in rows for kx, _ in cols))))
+        return result
 
     @property
     def shifted(self) -> bool:
         """Each tap is the output pixel's own position shifted along the flattened image."""
-        return self.stride == self.dilation == (1, 1) and self.src == self.out
-
-    def offset(self, b: ir.IRBuilder, axis: int, tap):
-        """The tap's offset along `axis` from output pixel · stride (python int, or an i32 value)."""
-        if isinstance(tap, int):
-            return tap * self.dilation[axis] - self.origin[axis]
-        return b.sub(b.mul(tap, ir.Constant(I32, self.dilation[axis])), ir.Constant(I32, self.origin[axis]))
+        return self.stride == (1, 1) and self.src == self.out
 
     def shift(self, b: ir.IRBuilder, dy, dx):
-        """Of a shifted window: a tap's offset (dy, dx) along the flattened image (int, or an i64 value)."""
+        """Of a shifted window: a tap's offset (dy, dx) along the flattened image (int, or i32 values -> i64)."""
         if isinstance(dy, int):
             return dy * self.src[1] + dx
         return b.sext(b.add(b.mul(dy, ir.Constant(I32, self.src[1])), dx), I64)
@@ -73,60 +91,87 @@ class _Window:
 def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: Epilogue,
                     gradient: bool = False) -> Kernel:
     """Operands src (x, or dy with `gradient`), w, y (y, or dx) and the epilogue's, all bfloat16; the
-    epilogue sees matmul's coordinates: image i, channel m, pixel n of the flattened output."""
-    window, taps = _Window.of(geo, gradient), geo.kernel_h * geo.kernel_w
-    src_pixels, pixels = window.src[0] * window.src[1], window.out[0] * window.out[1]
+    epilogue sees matmul's coordinates: image i, channel m, pixel n of the flattened output. A strided
+    input gradient runs one GEMM per phase (_Window.phases), each stored to its pixels through masked
+    lanes, and takes no epilogue."""
+    phases = _Window.phases(geo) if gradient else [((0, 0), _Window.forward(geo))]
+    if len(phases) > 1 and epilogue is not IDENTITY:
+        raise ValueError(f"a strided input gradient on tiles takes no epilogue: {geo}")
     sources, rows = (geo.out_channels, geo.in_channels) if gradient else (geo.in_channels, geo.out_channels)
-    k, kp = sources * taps, round_up(sources * taps, BLOCK)
-    operands = kernel_operands([Operand("src", (geo.batch, sources, *window.src), dtype="bf16"),
+    out = (geo.height, geo.width) if gradient else (geo.out_h, geo.out_w)
+    src = phases[0][1].src
+    src_pixels, pixels = src[0] * src[1], out[0] * out[1]
+    operands = kernel_operands([Operand("src", (geo.batch, sources, *src), dtype="bf16"),
                                 Operand("w", geo.w_shape, dtype="bf16"),
-                                Operand("y", (geo.batch, rows, *window.out), "out", _stored_dtype(epilogue))],
+                                Operand("y", (geo.batch, rows, *out), "out", _stored_dtype(epilogue))],
                                epilogue.operands)
-    scratch = Scratch(per_thread=scratch_bytes(rows, k, BLOCK))
+    scratch = Scratch(per_thread=max(scratch_bytes(rows, sources * len(window.taps), BLOCK) for _, window in phases))
     kf = KernelFunction(module, name, operands, scratch)
     b = kf.builder
+    store = gemm_store(kf, (rows, None, pixels), geo.batch, epilogue)
+    for phase, window in phases:
+        taps, size = window.taps, window.out[0] * window.out[1]
+        k = sources * len(taps)
+        kp = round_up(k, BLOCK)
 
-    def pack_a(dst: ir.Value) -> None:
-        if not gradient:                       # w [O, C·T] is A as it is
-            pack_rows(b, kf["w"], dst, rows, k, kp)
-            return
-        with counted_loop(b, 0, rows, name="c") as c:          # A[c, (o, t)] = w[o, c, T - 1 - t]
-            with counted_loop(b, 0, sources, name="o") as o:
-                for t in range(taps):
-                    value = load_scalar(b, kf["w"], affine(b, [(o, rows * taps), (c, taps)], taps - 1 - t), I16)
-                    store_scalar(b, value, dst, affine(b, [(c, kp), (o, taps)], t))
+        def pack_a(dst: ir.Value, taps=taps, kp=kp) -> None:
+            if not gradient:                       # w [O, C·T] is A as it is
+                pack_rows(b, kf["w"], dst, rows, sources * len(taps), kp)
+                return
+            with counted_loop(b, 0, rows, name="c") as c:          # A[c, (o, j)] = w[o, c, taps[j]]
+                with counted_loop(b, 0, sources, name="o") as o:
+                    for j, t in enumerate(taps):
+                        value = load_scalar(b, kf["w"], affine(b, [(o, rows * geo.kernel_h * geo.kernel_w),
+                                                                   (c, geo.kernel_h * geo.kernel_w)], t), I16)
+                        store_scalar(b, value, dst, affine(b, [(c, kp), (o, len(taps))], j))
 
-    paired = pixels == LANES          # two images to a block of columns (_halves)
+        paired = size == LANES          # two images to a block of columns (_halves)
+        finish = _phase_store(kf, geo, phase, window, paired) if len(phases) > 1 else \
+            _paired_store(kf, store, paired)
+        emit_amx_gemm(kf, rows, k, BLOCK if paired else size, pack_a, _tap_packer(kf, window, sources, src_pixels,
+                                                                                   paired),
+                      finish, _terms(kf, paired))
+    return Kernel(name, (kf.finish(),), operands, scratch, flops=geo.flops, batch=geo.batch)
+
+
+def _tap_packer(kf: KernelFunction, window: _Window, sources: int, src_pixels: int, paired: bool):
+    """emit_amx_gemm's pack_b: the k-pairs of B[(s, j), q] = src[s, tap j of output pixel q] over a block
+    of output pixels, channels by pairs (so each pair's 2·T values of k fall in place at build time)."""
+    b, count = kf.builder, len(window.taps)
 
     def pack_b(item, col0, width: int, dst: ir.Value) -> None:
         parts = _halves(kf, paired, item, col0)
-        reads = _tap_reads(b, geo, window, parts, width)
+        reads = _tap_reads(b, window, parts, width)
 
-        def tap(channel, t: int):
-            """half -> the 16 values of tap t of channel `channel` over the block's pixels in that half."""
-            shift = window.shift(b, *(window.offset(b, axis, at) for axis, at in enumerate(divmod(t, geo.kernel_w))))
+        def tap(channel, j: int):
+            """half -> the 16 values of tap j of channel `channel` over the block's pixels in that half."""
+            shift = window.shift(b, *window.offsets[j])
 
             def half(h: int) -> ir.Value:
                 image, first, _ = parts[h]
                 return _read(b, kf["src"], window, affine(b, [(image, sources * src_pixels), (channel, src_pixels)]),
-                             first, shift, *reads[t, h])
+                             first, shift, *reads[j, h])
             return half
 
-        def channels(pair, count: int) -> None:
-            """The k-pairs of channels 2·pair and on (`count` of them): their count·T values of k in order."""
-            ks = [(c, t) for c in range(count) for t in range(taps)]
+        def channels(pair, number: int) -> None:
+            """The k-pairs of channels 2·pair and on (`number` of them): their values of k in order."""
+            ks = [(c, j) for c in range(number) for j in range(count)]
             first = affine(b, [(pair, 2)])
             for i in range(0, len(ks), 2):
-                (c, t), odd = ks[i], ks[i + 1] if i + 1 < len(ks) else None
-                store_pair(b, dst, affine(b, [(pair, taps)], i // 2), width, tap(affine(b, [(first, 1)], c), t),
+                (c, j), odd = ks[i], ks[i + 1] if i + 1 < len(ks) else None
+                store_pair(b, dst, affine(b, [(pair, count)], i // 2), width, tap(affine(b, [(first, 1)], c), j),
                            tap(affine(b, [(first, 1)], odd[0]), odd[1]) if odd else None)
 
         with counted_loop(b, 0, sources // 2, name="cp") as pair:
             channels(pair, 2)
         if sources % 2:
             channels(sources // 2, 1)
+    return pack_b
 
-    store = gemm_store(kf, (rows, k, pixels), geo.batch, epilogue)
+
+def _paired_store(kf: KernelFunction, store, paired: bool):
+    """emit_amx_gemm's finish through gemm_store's `store`; a paired block's second half is the next image."""
+    b = kf.builder
 
     def finish(item, row, col, lanes: int, acc: ir.Value) -> None:
         if not paired:
@@ -135,9 +180,33 @@ def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: E
         image = b.add(affine(b, [(item, 2)]), b.udiv(col, i64(LANES)))      # col is 0 or 16
         with b.if_then(b.icmp_signed("<", image, kf.batch)):
             store(image, row, 0, lanes, acc)
+    return finish
 
-    emit_amx_gemm(kf, rows, k, BLOCK if paired else pixels, pack_a, pack_b, finish, _terms(kf, paired))
-    return Kernel(name, (kf.finish(),), operands, scratch, flops=geo.flops, batch=geo.batch)
+
+def _phase_store(kf: KernelFunction, geo: ConvGeometry, phase: tuple[int, int], window: _Window, paired: bool):
+    """emit_amx_gemm's finish for one phase of a strided input gradient: each row of the phase's pixels
+    (`columns` of them, a vector's lanes or a whole division of them) goes to dx's row py + a·sh, every
+    sw-th element from px, as one masked store (the other phases' elements in between are untouched)."""
+    b, (sh, sw), (py, px) = kf.builder, geo.stride, phase
+    rows, columns = window.out
+    run = min(columns, LANES)
+    dtype = kf.operand("y").dtype
+
+    def finish(item, row, col, lanes: int, acc: ir.Value) -> None:
+        image, first = item, col
+        if paired:
+            image, first = b.add(affine(b, [(item, 2)]), b.udiv(col, i64(LANES))), 0       # col is 0 or 16
+        value = stored(b, acc, dtype)
+        with b.if_then(b.icmp_signed("<", image, kf.batch)):
+            for r in range(0, lanes, run):
+                q = affine(b, [(first, 1)], r)          # the run's first pixel: row a, column c0 of the phase
+                a, c0 = divmod(q, columns) if isinstance(q, int) else (b.udiv(q, i64(columns)), b.urem(q, i64(columns)))
+                at = affine(b, [(image, geo.in_channels * geo.height * geo.width), (row, geo.height * geo.width),
+                                (a, sh * geo.width), (c0, sw)], py * geo.width + px)
+                spread = shuffle(b, value, None, [r + lane // sw if lane % sw == 0 else 0 for lane in range(run * sw)])
+                store_masked(b, spread, elem_ptr(b, kf["y"], at, spread.type.element),
+                             [lane % sw == 0 for lane in range(run * sw)])
+    return finish
 
 
 def _read(b: ir.IRBuilder, src: ir.Value, window: _Window, base, first, shift, mask: ir.Value,
@@ -177,7 +246,7 @@ def _term_count(batch: int, paired: bool) -> int:
     return (batch + 1) // 2 if paired else batch
 
 
-def _tap_reads(b: ir.IRBuilder, geo: ConvGeometry, window: _Window, halves, width: int) -> dict:
+def _tap_reads(b: ir.IRBuilder, window: _Window, halves, width: int) -> dict:
     """{(tap, half): (mask, index)} for each half of a block (of the `width` pixels in the block; `halves`
     as in emit_amx_conv2d: the image, its first pixel there, whether it exists): which pixels have the
     tap inside the source, and where (_inside)."""
@@ -185,9 +254,8 @@ def _tap_reads(b: ir.IRBuilder, geo: ConvGeometry, window: _Window, halves, widt
     for h, (_, first, exists) in enumerate(halves):
         if width > h * LANES:
             pixels = _pixels(b, window, first, exists)
-            for t in range(geo.kernel_h * geo.kernel_w):
-                reads[t, h] = _inside(b, window, pixels, *(window.offset(b, axis, at) for axis, at in
-                                                           enumerate(divmod(t, geo.kernel_w))))
+            for j, (dy, dx) in enumerate(window.offsets):
+                reads[j, h] = _inside(b, window, pixels, dy, dx)
     return reads
 
 
@@ -205,7 +273,7 @@ def _pixels(b: ir.IRBuilder, window: _Window, first, exists) -> tuple:
 
 def _inside(b: ir.IRBuilder, window: _Window, pixels: tuple, dy, dx) -> tuple[ir.Value, ir.Value]:
     """(mask, index): which of the pixels are real with their tap, at offset (dy, dx) (python ints or i32
-    values, _Window.offset), inside the source, and the tap's element in the source image."""
+    values: a tap's offsets), inside the source, and the tap's element in the source image."""
     oy, ox, real = pixels
     coords = []
     for coord, stride, delta in ((oy, window.stride[0], dy), (ox, window.stride[1], dx)):
@@ -222,7 +290,7 @@ def emit_amx_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry,
     pairs, a 32-bit transpose of dy, which is T·C/O times smaller than the taps. Operands dy, x, dw and
     the epilogue's (coordinates m: output channel, n: (input channel, tap)); the sums are transposed
     back 16x16 in registers before the epilogue."""
-    window, taps = _Window.of(geo), geo.kernel_h * geo.kernel_w
+    window, taps = _Window.forward(geo), geo.kernel_h * geo.kernel_w
     src_pixels, pixels = geo.height * geo.width, geo.out_h * geo.out_w
     paired = pixels == LANES            # two 16-pixel images a term, as in the forward
     m, k, n = geo.in_channels * taps, BLOCK if paired else pixels, geo.out_channels
@@ -242,8 +310,9 @@ def emit_amx_conv2d_grad_filter(module: ir.Module, name: str, geo: ConvGeometry,
             pixels_of = [_pixels(b, window, start, exists) for _, start, exists in parts]
             with counted_loop(b, first, end, name="row") as row:
                 channel, tap = b.udiv(row, i64(taps)), b.urem(row, i64(taps))
-                dy, dx = (window.offset(b, axis, b.trunc(at, I32)) for axis, at in
-                          enumerate((b.udiv(tap, i64(geo.kernel_w)), b.urem(tap, i64(geo.kernel_w)))))
+                dy, dx = (b.sub(b.mul(b.trunc(at, I32), ir.Constant(I32, dilation)), ir.Constant(I32, pad))
+                          for at, dilation, pad in ((b.udiv(tap, i64(geo.kernel_w)), geo.dilation[0], geo.pad[0]),
+                                                    (b.urem(tap, i64(geo.kernel_w)), geo.dilation[1], geo.pad[2])))
                 shift = window.shift(b, dy, dx)
                 values = [_read(b, kf["x"], window, affine(b, [(image, geo.in_channels * src_pixels),
                                                                (channel, src_pixels)]),

@@ -145,6 +145,15 @@ def store_vector(builder: ir.IRBuilder, value: ir.Value, base: ir.Value, offset,
     call.arg_attributes[1].align = align
 
 
+def store_masked(builder: ir.IRBuilder, value: ir.Value, ptr: ir.Value, enabled: list[bool]) -> None:
+    """Store the lanes of `value` that `enabled` names at ptr; the memory under the others is untouched."""
+    vty = value.type
+    fn = declare(builder.module, f"llvm.masked.store.{_type_suffix(vty)}.p0", VOID,
+                 [vty, PTR, ir.VectorType(I1, vty.count)])
+    call = builder.call(fn, [value, ptr, vector_constant(I1, tuple(int(on) for on in enabled))], arg_attrs={1: ()})
+    call.arg_attributes[1].align = element_bytes(vty.element)
+
+
 def load_strided(builder: ir.IRBuilder, base: ir.Value, offset, stride: int, count: int = LANES) -> ir.Value:
     """Lanes i < count read element offset + i*stride: one wide (masked) load and a lane pick.
 
