@@ -2,9 +2,9 @@
 in the same run. First the 1x1 convolutions' kernels (matmul's batched GEMM for the forward and input
 gradient, its sum over images for the filter gradient) in float32, in bfloat16 through vdpbf16ps (or
 widened pairs, without AVX512-BF16) and in bfloat16 on AMX tiles, on 1 and 2 threads; then, where the
-CPU has AMX, resnet18's 3x3 convolutions (forward, input and filter gradients; at stride 2 the forward
-and filter gradient) in float32 (Winograd or direct) and on AMX tiles (kernels/conv_amx.py), on 2
-threads.
+CPU has AMX, resnet18's 3x3 convolutions of stride 1 and 2 (forward, input and filter gradients) in
+float32 (Winograd or direct, columns for a strided input gradient) and on AMX tiles (kernels/conv_amx.py),
+on 2 threads.
 
     python benchmarks/half_gemm.py [--trials N]
 
@@ -48,7 +48,7 @@ CONVS = [ConvGeometry(BATCH, c, size, size, c, 3, 3, (1, 1), (1, 1, 1, 1)) for c
          [(64, 32), (128, 16), (256, 8), (512, 4)]] + \
         [ConvGeometry(BATCH, c, size, size, 2 * c, 3, 3, (2, 2), (1, 1, 1, 1)) for c, size in [(64, 32), (128, 16),
                                                                                             (256, 8)]]
-# (direction, float32 kernel, AMX kernel); a strided input gradient has no AMX form
+# (direction, float32 kernel, AMX kernel)
 CONV_KERNELS = [("forward", emit_conv2d, lambda m, geo: emit_amx_conv2d(m, "k", geo, IDENTITY)),
                 ("input gradient", emit_conv2d_grad_input, lambda m, geo: emit_amx_conv2d(m, "k", geo, IDENTITY, True)),
                 ("filter gradient", emit_conv2d_grad_filter, lambda m, geo: emit_amx_conv2d_grad_filter(m, "k", geo,
@@ -71,8 +71,6 @@ def convolutions(trials: int, peak: float) -> None:
           f"{'% peak':>8}{'speedup':>9}")
     for geo in CONVS:
         for direction, wide, tiles in CONV_KERNELS:
-            if direction == "input gradient" and geo.stride != (1, 1):
-                continue
             cases = [launcher(lambda m: wide(m, "k", geo)), launcher(lambda m: tiles(m, geo))]
             times = best_times([lambda r, run=run: run(2, r) for _, run in cases], trials, 2)
             rates = [flops / t / 1e9 for (flops, _), t in zip(cases, times)]

@@ -60,6 +60,7 @@ GEOMETRIES = [
     # gradient by phases: rows of 8 pixels, two to a vector, two phases of one tap row and two of two
     ConvGeometry(2, 3, 32, 32, 4, 3, 3, (2, 2), (1, 1, 1, 1)),    # phase rows of 16 pixels
     ConvGeometry(3, 4, 4, 8, 5, 3, 3, (2, 2), (1, 1, 1, 1)),      # phases of 2x4: runs of 4 pixels
+    ConvGeometry(2, 3, 4, 4, 5, 3, 3, (2, 2), (1, 1, 1, 1)),      # phases of 2x2: runs of 2 pixels
     ConvGeometry(2, 5, 8, 8, 3, 1, 1, (2, 2)),                    # a 1x1 downsample: three phases with no tap
     ConvGeometry(2, 3, 8, 8, 4, 3, 3, (2, 2), (1, 0, 1, 0), (2, 2)),    # dilated strided, uneven padding
     ConvGeometry(3, 4, 8, 8, 6, 3, 3, (2, 2), (1, 1, 1, 1)),      # stride 2 to 16 pixels: paired images
@@ -104,7 +105,8 @@ def test_grouped_convolutions_and_ragged_phases_stay_off_tiles():
     assert not supports(ConvGeometry(1, 4, 8, 8, 4, 3, 3, (1, 1), (1, 1, 1, 1), group=2))
     assert supports(ConvGeometry(1, 4, 8, 8, 4, 3, 3, (2, 2), (1, 1, 1, 1)), input_gradient=True)
     for ragged in (ConvGeometry(1, 4, 9, 8, 4, 3, 3, (2, 2), (1, 1, 1, 1)),     # 9 rows: phases of 5 and 4
-                   ConvGeometry(1, 4, 12, 12, 4, 3, 3, (2, 2), (1, 1, 1, 1))):  # rows of 6 pixels
+                   ConvGeometry(1, 4, 12, 12, 4, 3, 3, (2, 2), (1, 1, 1, 1)),   # rows of 6 pixels
+                   ConvGeometry(1, 4, 2, 2, 4, 3, 3, (2, 2), (1, 1, 1, 1))):    # rows of one pixel
         assert supports(ragged) and not supports(ragged, input_gradient=True)
 
 

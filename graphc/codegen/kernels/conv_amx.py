@@ -31,13 +31,15 @@ from .simd import I16, I32, I64, LANES, broadcast, elem_ptr, i64, iota, load_sca
 
 def supports(geo: ConvGeometry, input_gradient: bool = False) -> bool:
     """Ungrouped. At a larger stride the input gradient goes by phases (_Window.phases), whose rows must
-    be whole vectors or whole divisions of one (the phases are stored through masked lanes)."""
+    be whole vectors or whole divisions of one (the phases are stored through masked lanes), of two
+    pixels at least (LLVM 22 miscompiles a one-lane masked store of 16-bit lanes: simd.store_vector)."""
     if geo.group != 1:
         return False
     if not input_gradient or geo.stride == (1, 1):
         return True
     (sh, sw), columns = geo.stride, geo.width // geo.stride[1]
-    return geo.height % sh == 0 and geo.width % sw == 0 and (columns % LANES == 0 or LANES % columns == 0)
+    return geo.height % sh == 0 and geo.width % sw == 0 and columns > 1 and \
+        (columns % LANES == 0 or LANES % columns == 0)
 
 
 @dataclass(frozen=True)
