@@ -74,8 +74,8 @@ def half_path() -> str:
     """What graphc's kernels run on half types on this CPU (benchmarks print it)."""
     pairs = "vdpbf16ps (AVX512-BF16)" if has_dpbf16() else "bfloat16 widened in registers, 2 FMAs a pair"
     if has_amx():
-        convolutions = ("ungrouped convolutions, their filter gradients and stride-1 input gradients: AMX tiles "
-                        f"(tdpbf16ps); matmul: {pairs}; other convolutions")
+        convolutions = ("ungrouped convolutions and their gradients (a strided input gradient by phases): AMX "
+                        f"tiles (tdpbf16ps); matmul: {pairs}; other convolutions")
     else:
         convolutions = f"matmul and 1x1 convolutions: {pairs}; other convolutions"
     return (f"{convolutions} and the rest: float32 kernels behind cast loops, half results stored from their "

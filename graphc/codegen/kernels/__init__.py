@@ -4,5 +4,5 @@
 Families: matmul, conv (forward, input gradient), conv_filter (filter gradient), pool,
 elementwise, reduce, softmax_xent. Building blocks: simd (vector vocabulary), loops, tile
 (the register-blocked micro-kernel), amx (bfloat16 GEMMs on AMX tiles, for matmul's 1x1 convolution
-forms), staging (padded copies), epilogue (fused output hooks), launch (run one kernel on NumPy arrays).
+forms and conv_amx's convolutions), staging (padded copies), epilogue (fused output hooks), launch (run one kernel on NumPy arrays).
 """
