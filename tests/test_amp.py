@@ -71,13 +71,14 @@ def test_to_float_float16_returns_the_cell_whose_output_is_float16():
 
 
 class TilesNet(nn.Cell):
-    """Convolutions in bfloat16 at O2 with kernels of their own where the CPU has AMX tiles: 3x3 'same'
-    ones (forward and input gradient), 1x1 ones on 8x8 images (the batched GEMM and the filter
-    gradient's sum over images), and 1x1 ones on 1x1 images (dense forms)."""
+    """Convolutions in bfloat16 at O2 with kernels of their own where the CPU has AMX tiles: a 3x3 'same'
+    one, a 3x3 one of stride 2 (gathered taps, its input gradient by phases, its filter gradient on
+    paired 16-pixel images), 1x1 ones on 4x4 images (the batched GEMM and the filter gradient's sum over
+    images), and 1x1 ones on 1x1 images (dense forms)."""
 
     def __init__(self):
         super().__init__()
-        self.conv, self.conv2, self.relu = nn.Conv2d(1, 8, 3), nn.Conv2d(8, 6, 3), nn.ReLU()
+        self.conv, self.conv2, self.relu = nn.Conv2d(1, 8, 3), nn.Conv2d(8, 6, 3, stride=2), nn.ReLU()
         self.expand, self.pool, self.head = nn.Conv2d(6, 40, 1), nn.AdaptiveAvgPool2d(1), nn.Conv2d(40, 3, 1)
 
     def construct(self, x):

@@ -182,24 +182,32 @@ def test_native_convolutions_write_half_results_from_their_epilogues(family):
 
 
 @pytest.mark.skipif(not has_amx(), reason="this CPU (or its OS) has no AMX bfloat16 tiles")
-def test_native_convolutions_on_tiles_run_in_bfloat16():
-    """Where the CPU has AMX tiles, a stride-1 convolution keeping the image's size, and its input
-    gradient, take bfloat16 operands themselves (no casts around a float32 kernel; the forward stores its
-    epilogue's float32 result as such); the numbers are the references'."""
+@pytest.mark.parametrize("x_shape, attrs", [
+    ((2, 8, 6, 6), {"pad_mode": "same"}),                                   # the output keeps the image's size
+    ((2, 8, 8, 8), {"pad_mode": "pad", "padding": 1, "stride": 2}),         # gathered taps; dx by phases
+    ((2, 8, 10, 12), {"pad_mode": "valid", "dilation": 2}),                 # gathered taps, a shrinking output
+], ids=["same", "stride 2", "dilated valid"])
+def test_native_convolutions_on_tiles_run_in_bfloat16(x_shape, attrs):
+    """Where the CPU has AMX tiles, an ungrouped convolution and its input and filter gradients take
+    bfloat16 operands themselves (no casts around a float32 kernel; the forward stores its epilogue's
+    float32 result as such); the numbers are the references'."""
     rng = np.random.default_rng(6)
-    x, w = half(rng.standard_normal((2, 8, 6, 6)), bfloat16), half(rng.standard_normal((5, 8, 3, 3)) * 0.3, bfloat16)
-    step = ms.value_and_grad(lambda x, w: ops.reduce_sum(ops.cast(ops.relu(ops.conv2d(x, w, pad_mode="same")),
-                                                                   float32)), 0)
+    x, w = half(rng.standard_normal(x_shape), bfloat16), half(rng.standard_normal((5, 8, 3, 3)) * 0.3, bfloat16)
+    step = ms.value_and_grad(lambda x, w: ops.reduce_sum(ops.cast(ops.relu(ops.conv2d(x, w, **attrs)), float32)),
+                             (0, 1))
     native = ms.jit(step)
-    native_value, native_grad = native(x, w)
+    native_value, native_grads = native(x, w)
     calls = native.compile(x, w).lowered.calls
     convs = [call for call in calls if call.label.startswith("conv2d")]
-    assert len(convs) == 2 and all(op.dtype == "bf16" for call in convs for op in call.kernel.operands[:2])
+    assert len(convs) == 3 and all(op.dtype == "bf16" for call in convs for op in call.kernel.operands[:2]), \
+        [call.label for call in convs]
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    value, grad = step(x, w)
+    value, grads = step(x, w)
     np.testing.assert_allclose(native_value.asnumpy(), value.asnumpy(), rtol=2 ** -7)
-    np.testing.assert_allclose(native_grad.asnumpy().astype(np.float32), grad.asnumpy().astype(np.float32),
-                               rtol=2 ** -7, atol=2 ** -8 * np.abs(grad.asnumpy().astype(np.float32)).max())
+    for native_grad, grad in zip(native_grads, grads):
+        want = grad.asnumpy().astype(np.float32)
+        np.testing.assert_allclose(native_grad.asnumpy().astype(np.float32), want, rtol=2 ** -7,
+                                   atol=2 ** -8 * np.abs(want).max())
 
 
 def test_native_half_gradients_agree_with_finite_differences():

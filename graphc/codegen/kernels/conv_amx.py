@@ -1,8 +1,9 @@
 """Convolutions in bfloat16 on AMX tiles: the forward (x, w -> y) of any stride, padding and dilation
-without groups, its filter gradient, and the input gradient of a stride-1 one (dy, w -> dx: the forward
-of dy with w's taps flipped and its channel axes swapped, conv.py). Per image one GEMM
-(amx.emit_amx_gemm), out [R, P] = A [R, S·T] @ B [S·T, P] over T = KH·KW taps and the P output pixels:
-A the filters, packed once per call, and B the source's taps,
+without groups, its filter gradient, and its input gradient (dy, w -> dx: at stride 1 the forward of dy
+with w's taps flipped and its channel axes swapped, conv.py; at a larger stride one such GEMM per phase
+of dx, _Window.phases). Per image one GEMM (amx.emit_amx_gemm), out [R, P] = A [R, S·T] @ B [S·T, P]
+over T = KH·KW taps and the P output pixels: A the filters, packed once per call, and B the source's
+taps,
 
     B[(s, t), q] = src[s, tap t of output pixel q]  where that lies inside the source, else 0   (_Window).
 
@@ -128,11 +129,9 @@ def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: E
                         store_scalar(b, value, dst, affine(b, [(c, kp), (o, len(taps))], j))
 
         paired = size == LANES          # two images to a block of columns (_halves)
-        finish = _phase_store(kf, geo, phase, window, paired) if len(phases) > 1 else \
-            _paired_store(kf, store, paired)
-        emit_amx_gemm(kf, rows, k, BLOCK if paired else size, pack_a, _tap_packer(kf, window, sources, src_pixels,
-                                                                                   paired),
-                      finish, _terms(kf, paired))
+        pack_b = _tap_packer(kf, window, sources, src_pixels, paired)
+        finish = _by_images(kf, _phase_store(kf, geo, phase, window) if len(phases) > 1 else store, paired)
+        emit_amx_gemm(kf, rows, k, BLOCK if paired else size, pack_a, pack_b, finish, _terms(kf, paired))
     return Kernel(name, (kf.finish(),), operands, scratch, flops=geo.flops, batch=geo.batch)
 
 
@@ -171,8 +170,9 @@ def _tap_packer(kf: KernelFunction, window: _Window, sources: int, src_pixels: i
     return pack_b
 
 
-def _paired_store(kf: KernelFunction, store, paired: bool):
-    """emit_amx_gemm's finish through gemm_store's `store`; a paired block's second half is the next image."""
+def _by_images(kf: KernelFunction, store, paired: bool):
+    """emit_amx_gemm's finish(item, ...) through store(image, row, col, lanes, acc): a paired block's
+    halves are images 2·item and 2·item + 1 (which may not exist)."""
     b = kf.builder
 
     def finish(item, row, col, lanes: int, acc: ir.Value) -> None:
@@ -185,30 +185,25 @@ def _paired_store(kf: KernelFunction, store, paired: bool):
     return finish
 
 
-def _phase_store(kf: KernelFunction, geo: ConvGeometry, phase: tuple[int, int], window: _Window, paired: bool):
-    """emit_amx_gemm's finish for one phase of a strided input gradient: each row of the phase's pixels
-    (`columns` of them, a vector's lanes or a whole division of them) goes to dx's row py + a·sh, every
-    sw-th element from px, as one masked store (the other phases' elements in between are untouched)."""
-    b, (sh, sw), (py, px) = kf.builder, geo.stride, phase
-    rows, columns = window.out
-    run = min(columns, LANES)
-    dtype = kf.operand("y").dtype
+def _phase_store(kf: KernelFunction, geo: ConvGeometry, phase: tuple[int, int], window: _Window):
+    """store(image, channel, col, lanes, acc) for one phase of a strided input gradient: each row of the
+    phase's pixels (`columns` of them, a vector's lanes or a whole division of them) goes to dx's row
+    py + a·sh, every sw-th element from px, as one masked store (the other phases' elements in between
+    are untouched)."""
+    b, (sh, sw), (py, px), (_, columns) = kf.builder, geo.stride, phase, window.out
+    run, dtype = min(columns, LANES), kf.operand("y").dtype
+    every_sw = [lane % sw == 0 for lane in range(run * sw)]
 
-    def finish(item, row, col, lanes: int, acc: ir.Value) -> None:
-        image, first = item, col
-        if paired:
-            image, first = b.add(affine(b, [(item, 2)]), b.udiv(col, i64(LANES))), 0       # col is 0 or 16
+    def store(image, channel, col, lanes: int, acc: ir.Value) -> None:
         value = stored(b, acc, dtype)
-        with b.if_then(b.icmp_signed("<", image, kf.batch)):
-            for r in range(0, lanes, run):
-                q = affine(b, [(first, 1)], r)          # the run's first pixel: row a, column c0 of the phase
-                a, c0 = divmod(q, columns) if isinstance(q, int) else (b.udiv(q, i64(columns)), b.urem(q, i64(columns)))
-                at = affine(b, [(image, geo.in_channels * geo.height * geo.width), (row, geo.height * geo.width),
-                                (a, sh * geo.width), (c0, sw)], py * geo.width + px)
-                spread = shuffle(b, value, None, [r + lane // sw if lane % sw == 0 else 0 for lane in range(run * sw)])
-                store_masked(b, spread, elem_ptr(b, kf["y"], at, spread.type.element),
-                             [lane % sw == 0 for lane in range(run * sw)])
-    return finish
+        for r in range(0, lanes, run):
+            q = affine(b, [(col, 1)], r)          # the run's first pixel: row a, column c0 of the phase
+            a, c0 = divmod(q, columns) if isinstance(q, int) else (b.udiv(q, i64(columns)), b.urem(q, i64(columns)))
+            at = affine(b, [(image, geo.in_channels * geo.height * geo.width), (channel, geo.height * geo.width),
+                            (a, sh * geo.width), (c0, sw)], py * geo.width + px)
+            spread = shuffle(b, value, None, [r + lane // sw if on else 0 for lane, on in enumerate(every_sw)])
+            store_masked(b, spread, elem_ptr(b, kf["y"], at, spread.type.element), every_sw)
+    return store
 
 
 def _read(b: ir.IRBuilder, src: ir.Value, window: _Window, base, first, shift, mask: ir.Value,
