@@ -349,7 +349,8 @@ def masked_load(b: ir.IRBuilder, ptr: ir.Value, mask: ir.Value, vector: ir.Vecto
 def masked_gather(b: ir.IRBuilder, base: ir.Value, first, index: ir.Value, mask: ir.Value) -> ir.Value:
     """16 bfloat16s, element first + index[lane] (i64; <16 x i32>) of the array at the 4-byte aligned
     `base`, the lanes off `mask` zero and not read. x86 gathers 32-bit words at the least, so each lane
-    reads the aligned word that holds its value (never a byte outside the array) and shifts the value out."""
+    reads the aligned word that holds its value and shifts the value out: at an odd end of the array that
+    word's other half lies outside it, but never on another page."""
     word_vector = ir.VectorType(WORD, LANES)
     at = b.add(index, broadcast(b, b.trunc(b.and_(first, i64(1)), I32)))
     words = b.gep(b.gep(base, [b.ashr(first, i64(1))], source_etype=WORD),
