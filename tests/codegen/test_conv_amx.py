@@ -72,6 +72,11 @@ GEOMETRIES = [
     # column block; paired images; then one of many terms
     _same(2, 64, 6, 6, 120, 3, 3),
     _same(10, 3, 5, 5, 4, 3, 3),     # 10 images of 32 k in chunks of 8 (amx.CHUNK_K): a whole chunk, a partial one
+    # B read in place from a staged copy (sources in blocks of 32, rows of whole vectors): forward and
+    # input gradient; 5x5 taps reaching two pixels past the image; the phases of a stride-2 input gradient
+    _same(2, 64, 8, 32, 32, 3, 3),
+    _same(3, 32, 4, 16, 32, 5, 5),
+    ConvGeometry(2, 5, 32, 32, 32, 3, 3, (2, 2), (1, 1, 1, 1)),
     ConvGeometry(3, 64, 8, 8, 130, 3, 3, (2, 2), (1, 1, 1, 1)),
 ]
 

@@ -118,15 +118,17 @@ def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, fi
     B[i] [k, n] given by their packers (`gemm_packers`, or a convolution's taps: conv_amx.py):
     pack_a(dst) writes A's rows into [mp, kp]; pack_b(image, col0, width, dst) writes the k-pairs of
     B[image]'s 32 columns from col0 ([kp / 2, 32, 2]; `width` of them in y), every pair of k, zero where
-    a value is missing (both start zeroed: pairs past k stay so). finish(image, row, col, lanes, acc)
-    stores the float32 vector acc of y[image][row, col:col + lanes]."""
+    a value is missing (both start zeroed: pairs past k stay so), or reads them in place: it then returns
+    add(tiles, a_rows), which adds a's 32 rows at a_rows (kp apart) times those columns into the
+    accumulator tiles (add_k_block). finish(image, row, col, lanes, acc) stores the float32 vector acc of
+    y[image][row, col:col + lanes]."""
     b = kf.builder
     mp, kp = round_up(m, BLOCK), round_up(k, BLOCK)
     a_packed, b_packed, block, config = _regions(kf, [mp * kp * 2, kp * BLOCK * 2, BLOCK * BLOCK * 4, 64])
     tiles = _Tiles(b)
     tiles.configure(config)
-    _zero(b, a_packed, mp * kp * 2)
-    _zero(b, b_packed, kp * BLOCK * 2)
+    zero_region(b, a_packed, mp * kp * 2)
+    zero_region(b, b_packed, kp * BLOCK * 2)
     pack_a(a_packed)
 
     full, tail = divmod(n, BLOCK)
@@ -137,12 +139,12 @@ def emit_amx_gemm(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, fi
         col0 = b.mul(b.urem(item, i64(column_blocks)), i64(BLOCK))
 
         def columns(width: int) -> None:
-            pack_b(image, col0, width, b_packed)
+            add = pack_b(image, col0, width, b_packed) or \
+                (lambda tiles, a_rows: _add_products(tiles, a_rows, kp, kp // BLOCK, b_packed, BLOCK))
             with counted_loop(b, 0, mp // BLOCK, name="rows") as row_block:
                 row0 = b.mul(row_block, i64(BLOCK))
                 tiles.zero()
-                _add_products(tiles, elem_ptr(b, a_packed, b.mul(row0, i64(kp)), I16), kp, kp // BLOCK,
-                              b_packed, BLOCK)
+                add(tiles, elem_ptr(b, a_packed, b.mul(row0, i64(kp)), I16))
                 tiles.store_block(block, BLOCK)
                 _finish_block(b, block, BLOCK, row0, col0, m, width, lambda *args: finish(image, *args))
 
@@ -170,7 +172,7 @@ def emit_amx_summed(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, 
     tiles = _Tiles(b)
     tiles.configure(config)
     for region, size in zip((a_packed, b_packed), sizes):
-        _zero(b, region, size)          # the padding stays zero: the packing writes only real rows and pairs
+        zero_region(b, region, size)          # the padding stays zero: the packing writes only real rows and pairs
     column_blocks = np_ // BLOCK
     terms = terms or kf.batch
     b_at = lambda term: elem_ptr(b, b_packed, b.mul(term, i64(kp * np_)), I16)     # noqa: E731
@@ -186,7 +188,7 @@ def emit_amx_summed(kf: KernelFunction, m: int, k: int, n: int, pack_a, pack_b, 
         """Every term into blocks [lo, hi), then finish them; chunk_b(first term, count) gives their packed b."""
         first = b.mul(b.udiv(lo, i64(column_blocks)), i64(BLOCK))
         end = b.mul(b.udiv(b.add(hi, i64(column_blocks - 1)), i64(column_blocks)), i64(BLOCK))
-        _zero(b, sums, sizes[2])
+        zero_region(b, sums, sizes[2])
         with counted_loop(b, 0, b.udiv(b.add(terms, i64(chunk - 1)), i64(chunk)), name="chunk") as c:
             t0 = b.mul(c, i64(chunk))
             left = b.sub(terms, t0)
@@ -244,7 +246,7 @@ def _by_width(b: ir.IRBuilder, last: ir.Value, tail: int, emit) -> None:
             emit(BLOCK)
 
 
-def _zero(b: ir.IRBuilder, dst: ir.Value, nbytes: int) -> None:
+def zero_region(b: ir.IRBuilder, dst: ir.Value, nbytes: int) -> None:
     """nbytes (a multiple of 64) of zeros at dst."""
     zero = ir.Constant(ir.VectorType(I16, BLOCK), None)
     with counted_loop(b, 0, nbytes // 64, name="zero") as chunk:
@@ -403,10 +405,18 @@ def _add_products(tiles: _Tiles, a_rows: ir.Value, stride: int, k_blocks, b_pair
     packed b at b_pairs (pair rows `columns` pairs apart)."""
     b = tiles.b
     with counted_loop(b, 0, k_blocks, name="kb") as kb:
-        for half, tile in enumerate(_A):
-            tiles.load(tile, elem_ptr(b, a_rows, affine(b, [(kb, BLOCK)], half * 16 * stride), I16), stride * 2)
-        for half, tile in enumerate(_B):
-            tiles.load(tile, elem_ptr(b, b_pairs, affine(b, [(kb, 16 * 2 * columns)], half * LANES * 2), I16),
-                       columns * 4)
-        for acc, (x, y) in enumerate((x, y) for x in _A for y in _B):
-            tiles("tdpbf16ps", acc, x, y)
+        halves = [elem_ptr(b, b_pairs, affine(b, [(kb, 16 * 2 * columns)], half * LANES * 2), I16) for half in range(2)]
+        add_k_block(tiles, elem_ptr(b, a_rows, affine(b, [(kb, BLOCK)]), I16), stride * 2, halves, columns * 4)
+
+
+def add_k_block(tiles: _Tiles, a_rows: ir.Value, a_stride: int, b_halves: list[ir.Value], b_stride: int) -> None:
+    """The 2x2 accumulator tiles += 32 k of a's 32 rows at a_rows (`a_stride` bytes apart) @ 16 k-pairs of
+    b's two 16-column halves at b_halves (pair rows `b_stride` bytes apart)."""
+    for half, tile in enumerate(_A):
+        tiles.load(tile, elem_ptr(tiles.b, a_rows, half * 16 * a_stride, I8), a_stride)
+    for tile, at in zip(_B, b_halves):
+        tiles.load(tile, at, b_stride)
+    for acc, (x, y) in enumerate((x, y) for x in _A for y in _B):
+        tiles("tdpbf16ps", acc, x, y)
+
+

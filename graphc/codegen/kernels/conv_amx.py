@@ -12,6 +12,8 @@ pixel q is q's own position shifted along the flattened image, so one tap of 16 
 masked 16-lane load; otherwise it is one masked gather. The mask (which pixels' taps lie inside the
 source) is the same for every channel, so each block of 32 pixels computes its taps' masks once. The
 channels go by pairs, so that the k-pairs of B (2T values per channel pair) fall in place at build time.
+Such a shifted window over rows of whole vectors, with sources in blocks of 32, needs no B at all: the
+tiles read it in place from a zero-padded copy of the image holding channel pairs as words (_InPlace).
 """
 from __future__ import annotations
 
@@ -19,15 +21,15 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from .amx import BLOCK, emit_amx_gemm, emit_amx_summed, masked_gather, masked_load, masked_words, pack_rows, \
-    pack_transposed_pairs, scratch_bytes, store_pair
+from .amx import BF16_VECTOR, BLOCK, add_k_block, emit_amx_gemm, emit_amx_summed, masked_gather, masked_load, \
+    masked_words, pack_rows, pack_transposed_pairs, scratch_bytes, store_pair, zero_region
 from .contract import Kernel, KernelFunction, Operand, Scratch, kernel_operands, round_up
 from .conv import ConvGeometry
 from .epilogue import IDENTITY, Epilogue
-from .loops import affine, as_value, counted_loop
+from .loops import affine, as_value, counted_loop, entry_alloca
 from .matmul import gemm_store, stored
-from .simd import I16, I32, I64, LANES, broadcast, elem_ptr, i64, iota, load_scalar, shuffle, store_masked, \
-    store_scalar, store_vector
+from .simd import I8, I16, I32, I64, LANES, broadcast, elem_ptr, i64, iota, load_scalar, load_vector, shuffle, \
+    store_masked, store_scalar, store_vector
 
 
 def supports(geo: ConvGeometry, input_gradient: bool = False) -> bool:
@@ -108,7 +110,9 @@ def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: E
                                 Operand("w", geo.w_shape, dtype="bf16"),
                                 Operand("y", (geo.batch, rows, *out), "out", _stored_dtype(epilogue))],
                                epilogue.operands)
-    scratch = Scratch(per_thread=max(scratch_bytes(rows, sources * len(window.taps), BLOCK) for _, window in phases))
+    gemm_bytes = max(scratch_bytes(rows, sources * len(window.taps), BLOCK) for _, window in phases)
+    staged_bytes = max(_InPlace.nbytes(window, sources) for _, window in phases)
+    scratch = Scratch(per_thread=gemm_bytes + staged_bytes)
     kf = KernelFunction(module, name, operands, scratch)
     b = kf.builder
     store = gemm_store(kf, (rows, None, pixels), geo.batch, epilogue)
@@ -116,23 +120,102 @@ def emit_amx_conv2d(module: ir.Module, name: str, geo: ConvGeometry, epilogue: E
         taps, size = window.taps, window.out[0] * window.out[1]
         k = sources * len(taps)
         kp = round_up(k, BLOCK)
+        paired = size == LANES          # two images to a block of columns (_halves)
+        in_place = _InPlace.takes(window, sources, paired)
 
-        def pack_a(dst: ir.Value, taps=taps, kp=kp) -> None:
-            if not gradient:                       # w [O, C·T] is A as it is
+        def pack_a(dst: ir.Value, taps=taps, kp=kp, in_place=in_place) -> None:
+            """A[r, (s, j)] (or tap-major for B read in place, A[r, (j, s)]) = the filter of output row r,
+            source s, tap taps[j]: w[r, s, t] (w[s, r, t] for the input gradient)."""
+            if not gradient and not in_place:      # w [O, C·T] is A as it is
                 pack_rows(b, kf["w"], dst, rows, sources * len(taps), kp)
                 return
-            with counted_loop(b, 0, rows, name="c") as c:          # A[c, (o, j)] = w[o, c, taps[j]]
-                with counted_loop(b, 0, sources, name="o") as o:
+            all_taps = geo.kernel_h * geo.kernel_w
+            with counted_loop(b, 0, rows, name="r") as r:
+                with counted_loop(b, 0, sources, name="s") as source:
+                    at = affine(b, [(source, rows * all_taps), (r, all_taps)] if gradient else
+                                [(r, sources * all_taps), (source, all_taps)])
                     for j, t in enumerate(taps):
-                        value = load_scalar(b, kf["w"], affine(b, [(o, rows * geo.kernel_h * geo.kernel_w),
-                                                                   (c, geo.kernel_h * geo.kernel_w)], t), I16)
-                        store_scalar(b, value, dst, affine(b, [(c, kp), (o, len(taps))], j))
+                        column = affine(b, [(source, 1)], j * sources) if in_place else \
+                            affine(b, [(source, len(taps))], j)
+                        store_scalar(b, load_scalar(b, kf["w"], affine(b, [(at, 1)], t), I16), dst,
+                                     affine(b, [(r, kp), (column, 1)]))
 
-        paired = size == LANES          # two images to a block of columns (_halves)
-        pack_b = _tap_packer(kf, window, sources, src_pixels, paired)
+        if in_place:
+            pack_b = _InPlace(kf, window, sources, elem_ptr(b, kf.thread_scratch(), gemm_bytes, I8)).packer()
+        else:
+            pack_b = _tap_packer(kf, window, sources, src_pixels, paired)
         finish = _by_images(kf, _phase_store(kf, geo, phase, window) if len(phases) > 1 else store, paired)
         emit_amx_gemm(kf, rows, k, BLOCK if paired else size, pack_a, pack_b, finish, _terms(kf, paired))
     return Kernel(name, (kf.finish(),), operands, scratch, flops=geo.flops, batch=geo.batch)
+
+
+class _InPlace:
+    """B read by the tiles in place from a staged copy of the image, for a shifted window over rows of
+    whole vectors and sources in blocks of 32: the copy holds channel pairs as 32-bit words, [S/2, Hp,
+    Wp], zero padded by the window's reach, so tap j of 16 output pixels of one row is 16 consecutive
+    words, shifted, and 16 channel pairs of it lie one plane apart: one tile load, no packing. k then
+    runs tap-major (A[r, (j, s)]). A thread stages an image when its first block of it comes."""
+
+    def __init__(self, kf: KernelFunction, window: _Window, sources: int, staged: ir.Value):
+        self.kf, self.window, self.sources, self.staged = kf, window, sources, staged
+        (self.top, self.left), (bottom, right) = self.pads(window)
+        self.height, self.width = window.src[0] + self.top + bottom, window.src[1] + self.left + right
+        b = kf.builder
+        zero_region(b, staged, self.nbytes(window, sources))             # the border stays zero
+        self.current = entry_alloca(b, I64, "staged.image")
+        b.store(i64(-1), self.current)
+
+    @staticmethod
+    def pads(window: _Window) -> tuple[tuple[int, int], tuple[int, int]]:
+        """((top, left), (bottom, right)): how far the taps reach past the image."""
+        dys, dxs = [0] + [dy for dy, _ in window.offsets], [0] + [dx for _, dx in window.offsets]
+        return (max(0, -min(dys)), max(0, -min(dxs))), (max(0, max(dys)), max(0, max(dxs)))
+
+    @staticmethod
+    def takes(window: _Window, sources: int, paired: bool) -> bool:
+        return window.shifted and not paired and window.out[1] % LANES == 0 and sources % BLOCK == 0
+
+    @staticmethod
+    def nbytes(window: _Window, sources: int) -> int:
+        (top, left), (bottom, right) = _InPlace.pads(window)
+        return round_up((sources // 2) * (window.src[0] + top + bottom) * (window.src[1] + left + right) * 4)
+
+    def packer(self):
+        b, window, width = self.kf.builder, self.window, self.window.out[1]
+        plane = self.height * self.width
+
+        def pack_b(image, col0, columns: int, dst):
+            """Stage the image if this thread has not, and return the products reading it in place."""
+            with b.if_then(b.icmp_signed("!=", b.load(self.current), image)):
+                self.stage(image)
+                b.store(image, self.current)
+            # each half's first pixel; a half past the block's columns reads the first half again
+            pixels = [affine(b, [(col0, 1)], (h if columns > LANES else 0) * LANES) for h in range(2)]
+            starts = [b.add(b.mul(b.udiv(q, i64(width)), i64(self.width)), b.urem(q, i64(width))) for q in pixels]
+
+            def add(tiles, a_rows):
+                for j, (dy, dx) in enumerate(window.offsets):
+                    with counted_loop(b, 0, self.sources // BLOCK, name="sb") as block:
+                        first = affine(b, [(block, 16 * plane)], (dy + self.top) * self.width + dx + self.left)
+                        halves = [elem_ptr(b, self.staged, b.add(start, as_value(first)), I32) for start in starts]
+                        add_k_block(tiles, elem_ptr(b, a_rows, affine(b, [(block, BLOCK)], j * self.sources), I16),
+                                    round_up(len(window.taps) * self.sources, BLOCK) * 2, halves, plane * 4)
+            return add
+        return pack_b
+
+    def stage(self, image) -> None:
+        """The image's channel pairs, as words, into the copy's interior."""
+        b, (rows, width) = self.kf.builder, self.window.src
+        interleave = [lane // 2 + (lane % 2) * LANES for lane in range(2 * LANES)]
+        with counted_loop(b, 0, self.sources // 2, name="cp") as pair:
+            with counted_loop(b, 0, rows, name="y") as y:
+                for x0 in range(0, width, LANES):
+                    at = affine(b, [(image, self.sources * rows * width), (pair, 2 * rows * width), (y, width)], x0)
+                    lo, hi = (load_vector(b, self.kf["src"], affine(b, [(at, 1)], c * rows * width), LANES, align=2,
+                                          vty=BF16_VECTOR) for c in range(2))
+                    store_vector(b, shuffle(b, lo, hi, interleave), self.staged,
+                                 affine(b, [(pair, 2 * self.height * self.width), (y, 2 * self.width)],
+                                        2 * (self.top * self.width + self.left + x0)), 2 * LANES, align=2)
 
 
 def _tap_packer(kf: KernelFunction, window: _Window, sources: int, src_pixels: int, paired: bool):
