@@ -205,13 +205,11 @@ class KernelLibrary:
                 module, name, geo.in_channels, geo.out_channels, geo.height * geo.width, transpose_a=True,
                 epilogue=hook or IDENTITY, batch=geo.batch, dtype=out.dtype.short, dpbf16=has_dpbf16(),
                 amx=has_amx()), ("b", "a"), "y", EPILOGUE, half_epilogue=True)
-        if dy.dtype.is_half and geo.stride != (1, 1):   # on AMX tiles by phases, stored through masks
-            return KernelSpec(lambda module, name, hook: emit_amx_conv2d(module, name, geo, IDENTITY, gradient=True),
-                              ("src", "w"), "y")
-        if dy.dtype.is_half:          # on AMX tiles (_on_tiles)
+        if dy.dtype.is_half:          # on AMX tiles (_on_tiles); at a stride by phases stored through masks,
+            fused = geo.stride == (1, 1)    # which take no epilogue
             return KernelSpec(lambda module, name, hook: emit_amx_conv2d(module, name, geo, hook or IDENTITY,
                                                                          gradient=True),
-                              ("src", "w"), "y", EPILOGUE, half_epilogue=True, wide_epilogue=True)
+                              ("src", "w"), "y", EPILOGUE if fused else None, half_epilogue=fused, wide_epilogue=fused)
         emit = emit_depthwise_grad_input if is_depthwise(geo) else emit_conv2d_grad_input
         return KernelSpec(lambda module, name, hook: emit(module, name, geo, hook or IDENTITY),
                           ("dy", "w"), "dx", EPILOGUE, half_epilogue=True)

@@ -139,19 +139,17 @@ def store_vector(builder: ir.IRBuilder, value: ir.Value, base: ir.Value, offset,
         for lane in range(count):
             store_scalar(builder, builder.extract_element(value, ir.Constant(I32, lane)), ptr, lane)
         return
-    fn = declare(builder.module, f"llvm.masked.store.{_type_suffix(vty)}.p0", VOID,
-                 [vty, PTR, ir.VectorType(I1, vty.count)])
-    call = builder.call(fn, [value, ptr, lane_mask(count, vty.count)], arg_attrs={1: ()})
-    call.arg_attributes[1].align = align
+    store_masked(builder, value, ptr, [lane < count for lane in range(vty.count)], align)
 
 
-def store_masked(builder: ir.IRBuilder, value: ir.Value, ptr: ir.Value, enabled: list[bool]) -> None:
+def store_masked(builder: ir.IRBuilder, value: ir.Value, ptr: ir.Value, enabled: list[bool],
+                 align: int | None = None) -> None:
     """Store the lanes of `value` that `enabled` names at ptr; the memory under the others is untouched."""
     vty = value.type
     fn = declare(builder.module, f"llvm.masked.store.{_type_suffix(vty)}.p0", VOID,
                  [vty, PTR, ir.VectorType(I1, vty.count)])
     call = builder.call(fn, [value, ptr, vector_constant(I1, tuple(int(on) for on in enabled))], arg_attrs={1: ()})
-    call.arg_attributes[1].align = element_bytes(vty.element)
+    call.arg_attributes[1].align = align or element_bytes(vty.element)
 
 
 def load_strided(builder: ir.IRBuilder, base: ir.Value, offset, stride: int, count: int = LANES) -> ir.Value:
