@@ -1,10 +1,11 @@
-"""Vectorized float32 exp and log in plain IR (LLVM has no vector libm here: `llvm.exp.v16f32`
-becomes 16 scalar expf calls).
+"""Vectorized float32 exp, log and the logistic function in plain IR (LLVM has no vector libm here:
+`llvm.exp.v16f32` becomes 16 scalar expf calls).
 
-`exp(builder, x)` and `log(builder, x)` accept a float or any `<N x float>` value and emit a call
-to an internal always-inline function defined once per module and type. Both use Cephes-style
-range reduction and minimax polynomials evaluated with FMA; tests/codegen/test_vecmath.py checks
-them against float64 NumPy over the whole finite range (max error reported there, ~1 ulp).
+`exp(builder, x)`, `log(builder, x)` and `logistic(builder, x)` accept a float or any `<N x float>`
+value and emit a call to an internal always-inline function defined once per module and type. They
+use Cephes-style range reduction and minimax polynomials evaluated with FMA;
+tests/codegen/test_vecmath.py checks them against float64 NumPy over the whole finite range (max
+errors reported there: exp and log ~1 ulp, logistic a few).
 
 Special values follow C99 / NumPy: exp(+inf)=inf, exp(-inf)=0, overflow -> inf, underflow -> 0
 (through the subnormals), log(0)=-inf, log(x<0)=NaN, log(inf)=inf, NaN in -> NaN out.
@@ -21,6 +22,10 @@ EXP_POLY = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 
 EXP_CLAMP = (-104.0, 89.0)    # beyond these exp is 0 / inf in float32; keeps 2^n in range
 LOG_POLY = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
             -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1)
+# e^r ~ 1 + r + r^2 p(r) on [-ln2/2, ln2/2], p of degree 3 (relative error 1.2e-7; fitted to e^r at Chebyshev nodes)
+LOGISTIC_POLY = (8.3338425862e-3, 4.1898598063e-2, 1.6666886383e-1, 4.9999142424e-1)
+LOGISTIC_CLAMP = (-87.0, 88.0)   # e^z for z in here is a normal float
+ROUNDING_SHIFT = 12582912.0      # 1.5 * 2^23: adding it rounds a float below 2^22 to an integer, kept in the low bits
 SQRT_HALF = 0.707106781186547524
 SMALLEST_NORMAL = 1.17549435e-38
 
@@ -31,6 +36,11 @@ def exp(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
 
 def log(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     return builder.call(_function(builder.module, "log", x.type, _emit_log), [x])
+
+
+def logistic(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """1 / (1 + e^-x): the sigmoid, and through it tanh and the LSTM's gates."""
+    return builder.call(_function(builder.module, "logistic", x.type, _emit_logistic), [x])
 
 
 def _function(module: ir.Module, name: str, ty: ir.Type, emit_body) -> ir.Function:
@@ -92,6 +102,28 @@ def _emit_exp(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     half = b.ashr(n, _const(n.type, 1))
     scaled = b.fmul(b.fmul(poly, _pow2(b, half, ty)), _pow2(b, b.sub(n, half), ty))
     return b.select(b.fcmp_unordered("uno", x, x), x, scaled)
+
+
+def _emit_logistic(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """1 / (1 + e^z), z = -x, in about half exp's instructions: the gates of a recurrent network run it
+    on every element of every step, inside the matmul's epilogue, where each instruction takes an FMA's slot.
+    - z is clamped to [-87, 88]: beyond, the result is already 1, or 6e-39 instead of a smaller subnormal.
+    - e^z = 2^n e^r is then a normal float: n = rint(z log2 e) comes from the rounding shift, both as a float
+      and, in the low mantissa bits, as the integer that makes 2^n's exponent field (no rint, no conversion).
+    - The division is `arcp ninf` (its operands are finite), so LLVM may use the reciprocal estimate with a
+      Newton step (vrcp14ps and two FMAs) instead of vdivps.
+    NaN stays NaN (the clamp's compares are ordered)."""
+    ty, ity = x.type, _int_type(x.type)
+    z = _clamp(b, b.fneg(x), *LOGISTIC_CLAMP)
+    shifted = fma(b, z, _const(ty, LOG2E), _const(ty, ROUNDING_SHIFT))
+    n = b.fsub(shifted, _const(ty, ROUNDING_SHIFT))
+    r = fma(b, n, _const(ty, -LN2_LO), fma(b, n, _const(ty, -LN2_HI), z))
+    e_r = fma(b, _polynomial(b, r, LOGISTIC_POLY), b.fmul(r, r), b.fadd(r, _const(ty, 1.0)))
+    two_n = _pow2(b, b.sub(b.bitcast(shifted, ity), b.bitcast(_const(ty, ROUNDING_SHIFT), ity)), ty)
+    denominator = fma(b, e_r, two_n, _const(ty, 1.0))
+    quotient = b.fdiv(_const(ty, 1.0), denominator)
+    quotient.flags.extend(("arcp", "ninf"))
+    return quotient
 
 
 def _emit_log(b: ir.IRBuilder, x: ir.Value) -> ir.Value:

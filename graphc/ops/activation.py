@@ -65,7 +65,7 @@ hswish = elementwise(
 
 silu = elementwise(
     "silu", 1, lambda x: x / (1.0 + np.exp(-x)),
-    lambda e, x: e.div(x, e.add(e.const(1.0), e.exp(e.neg(x)))),
+    lambda e, x: e.mul(x, e.sigmoid(x)),
     lambda ct, x, out: (mul(ct, _silu_slope(x)),), float_only=True, doc="x * sigmoid(x) (swish)")
 
 
@@ -83,7 +83,7 @@ def _stretched_sigmoid_vjp(ct, x, s, out):
 
 stretched_sigmoid = elementwise(
     "stretched_sigmoid", 2, lambda x, s: s / (1.0 + np.exp(-s * x)) - (s - 1),
-    lambda e, x, s: e.sub(e.div(s, e.add(e.const(1.0), e.exp(e.neg(e.mul(s, x))))), e.sub(s, e.const(1.0))),
+    lambda e, x, s: e.sub(e.mul(s, e.sigmoid(e.mul(s, x))), e.sub(s, e.const(1.0))),
     _stretched_sigmoid_vjp, float_only=True, samples=_binary_samples(positive_rhs=True),
     doc="s·sigmoid(s·x) - (s - 1): the sigmoid at s = 1, tanh at s = 2, so an LSTM's four gates are one "
         "op (fused into the step's matmul); the gradient with respect to x, (out + s - 1)·(1 - out), reads "
@@ -135,8 +135,8 @@ def _lower_gelu(e, x, approximate):
     if not approximate:
         return e.mul(x, _normal_cdf(e, x))
     inner = e.mul(e.const(_SQRT_2_OVER_PI), e.add(x, e.mul(e.const(_GELU_CUBIC), e.mul(x, e.mul(x, x)))))
-    # 1 + tanh(u) = 2 / (1 + exp(-2u)): one exp, no cancellation for large negative u
-    return e.div(x, e.add(e.const(1.0), e.exp(e.mul(e.const(-2.0), inner))))
+    # (1 + tanh(u)) / 2 = sigmoid(2u): no cancellation for large negative u
+    return e.mul(x, e.sigmoid(e.mul(e.const(2.0), inner)))
 
 
 def _gelu_vjp(ct, x, out, approximate):

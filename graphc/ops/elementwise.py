@@ -175,12 +175,11 @@ relu_grad = elementwise("relu_grad", 2, lambda ct, out: np.where(out > 0, ct, 0)
                         lambda ct, g, o, out: (unbroadcast(relu_grad(ct, o), g), None),
                         doc="the ReLU mask: ct where the ReLU output is positive, else 0")
 sigmoid = elementwise("sigmoid", 1, lambda x: 1.0 / (1.0 + np.exp(-x)),
-                      lambda e, x: e.div(e.const(1.0), e.add(e.const(1.0), e.exp(e.neg(x)))),
+                      lambda e, x: e.sigmoid(x),
                       lambda ct, x, out: (mul(ct, mul(out, sub(1.0, out))),), float_only=True,
                       doc="1 / (1 + exp(-x))")
 tanh = elementwise("tanh", 1, np.tanh,
-                   lambda e, x: e.sub(e.div(e.const(2.0), e.add(e.const(1.0), e.exp(e.mul(e.const(-2.0), x)))),
-                                      e.const(1.0)),
+                   lambda e, x: e.sub(e.mul(e.const(2.0), e.sigmoid(e.mul(e.const(2.0), x))), e.const(1.0)),
                    lambda ct, x, out: (mul(ct, sub(1.0, mul(out, out))),), float_only=True,
                    doc="hyperbolic tangent")
 
