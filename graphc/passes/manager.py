@@ -24,7 +24,7 @@ from ..ir.verify import verify as verify_graph
 log = logging.getLogger("graphc.passes")
 
 PASSES: dict[str, Callable[[Graph, "PassContext"], bool]] = {}
-DEFAULT_PIPELINE = "autodiff,fixpoint(fold,cse,simplify,split-elementwise,dce),fuse,plan-memory"
+DEFAULT_PIPELINE = "autodiff,hoist-transposes,fixpoint(fold,cse,simplify,split-elementwise,dce),fuse,plan-memory"
 MAX_FIXPOINT_ROUNDS = 10
 
 

@@ -188,3 +188,80 @@ def test_the_default_pipeline_keeps_every_result():
     reference = results(parse_graph(LOOPS))
     run_pipeline(graph)
     assert_same_results(reference, results(graph))
+
+
+SCAN_BY_W_T = """
+    graph @f {
+      %0: f32[3,3] = input() {name='h', index=0}
+      %1: f32[3,3] = input() {name='w', index=1}
+      %2: (f32[3,3]) = scan(%0, %1) {length=4, carried=1, scanned=0, reverse=False, checkpoint=False}
+        graph @body {
+          %0: f32[3,3] = input() {name='carry0', index=0}
+          %1: f32[3,3] = input() {name='w', index=1}
+          %2: f32[3,3] = matmul(%1, %0) {transpose_a=True, transpose_b=False}
+          %3: f32[3,3] = matmul(%1, %2) {transpose_a=True, transpose_b=False}
+          %4: f32[3,3] = matmul(%0, %0) {transpose_a=True, transpose_b=False}
+          %5: f32[3,3] = add(%3, %4)
+          return %5
+        }
+      %3: f32[3,3] = get(%2) {index=0}
+      return %3
+    }"""
+
+
+def test_hoist_transposes_moves_an_invariant_operands_transpose_before_the_loop():
+    # both products by w.T read one copy transposed before the loop; the carry's transpose changes each step
+    check_rewrite("hoist-transposes", SCAN_BY_W_T, """
+    graph @f {
+      %0: f32[3,3] = input() {name='h', index=0}
+      %1: f32[3,3] = input() {name='w', index=1}
+      %4: f32[3,3] = transpose(%1) {perm=(1, 0)}
+      %2: (f32[3,3]) = scan(%0, %1, %4) {length=4, carried=1, scanned=0, reverse=False, checkpoint=False}
+        graph @body {
+          %0: f32[3,3] = input() {name='carry0', index=0}
+          %1: f32[3,3] = input() {name='w', index=1}
+          %4: f32[3,3] = matmul(%0, %0) {transpose_a=True, transpose_b=False}
+          %6: f32[3,3] = input() {name='w.T', index=2}
+          %2: f32[3,3] = matmul(%6, %0) {transpose_a=False, transpose_b=False}
+          %3: f32[3,3] = matmul(%6, %2) {transpose_a=False, transpose_b=False}
+          %5: f32[3,3] = add(%3, %4)
+          return %5
+        }
+      %3: f32[3,3] = get(%2) {index=0}
+      return %3
+    }""")
+
+
+def test_hoist_transposes_gives_a_while_loops_condition_the_new_operand_too():
+    before = """
+    graph @f {
+      %0: f32[3,2] = input() {name='h', index=0}
+      %1: f32[3,3] = input() {name='w', index=1}
+      %2: (f32[3,2]) = while(%0, %1)
+        graph @cond {
+          %0: f32[3,2] = input() {name='carry0', index=0}
+          %1: f32[3,3] = input() {name='w', index=1}
+          %2: f32[] = reduce_sum(%0) {axis=None, keep_dims=False}
+          %3: f32[] = const() {value=array(100.0, f32)}
+          %4: bool[] = lt(%2, %3)
+          return %4
+        }
+        graph @body {
+          %0: f32[3,2] = input() {name='carry0', index=0}
+          %1: f32[3,3] = input() {name='w', index=1}
+          %2: f32[3,2] = matmul(%1, %0) {transpose_a=True, transpose_b=False}
+          %3: f32[3,2] = abs(%2)
+          %4: f32[] = const() {value=array(1.0, f32)}
+          %5: f32[3,2] = add(%3, %4)
+          return %5
+        }
+      %3: f32[3,2] = get(%2) {index=0}
+      return %3
+    }"""
+    graph = parse_graph(ir(before))
+    reference = results(parse_graph(ir(before)))
+    assert run_pass("hoist-transposes", graph) is True
+    loop = graph.of_op("while")[0]
+    assert [n.attrs["name"] for n in loop.attrs["cond"].inputs] == ["carry0", "w", "w.T"]
+    assert loop.attrs["body"].of_op("matmul")[0].attrs["transpose_a"] is False
+    assert_same_results(reference, results(graph))

@@ -15,7 +15,7 @@ from graphc.passes import (DEFAULT_PIPELINE, PASSES, PassError, PassRow, parse_p
 from graphc.passes.manager import MAX_FIXPOINT_ROUNDS
 from passes_support import ir
 
-REGISTERED = "registered passes: autodiff, cse, dce, fold, fold-batch-norm, fuse, plan-memory, simplify"
+REGISTERED = "registered passes: autodiff, cse, dce, fold, fold-batch-norm, fuse, hoist-transposes, plan-memory, simplify"
 SMALL = """
     graph @f {
       %0: f32[3] = input() {name='x', index=0}
@@ -42,7 +42,7 @@ def register():
 
 
 @pytest.mark.parametrize("text, steps", [
-    (DEFAULT_PIPELINE, ["autodiff", ["fold", "cse", "simplify", "split-elementwise", "dce"], "fuse", "plan-memory"]),
+    (DEFAULT_PIPELINE, ["autodiff", "hoist-transposes", ["fold", "cse", "simplify", "split-elementwise", "dce"], "fuse", "plan-memory"]),
     ("", []),
     ("  ", []),
     (" fold , fixpoint( cse ,dce ) ", ["fold", ["cse", "dce"]]),
@@ -170,8 +170,8 @@ def test_save_graphs_writes_every_stage_in_pipeline_order(tmp_path):
     assert (first, second) == ("step_0", "step_1")
     stages = sorted(name[:-3] for name in os.listdir(tmp_path / first) if name.endswith(".ir"))
     names = [stage.split("_", 1)[1] for stage in stages]
-    assert names[:3] == ["traced", "autodiff", "fold"] and names[-2:] == ["fuse", "plan-memory"]
-    assert set(names[2:-2]) == {"fold", "cse", "simplify", "split-elementwise", "dce"}
+    assert names[:4] == ["traced", "autodiff", "hoist-transposes", "fold"] and names[-2:] == ["fuse", "plan-memory"]
+    assert set(names[3:-2]) == {"fold", "cse", "simplify", "split-elementwise", "dce"}
     assert all(os.path.isfile(tmp_path / first / f"{stage}.dot") for stage in stages)
     final = (tmp_path / first / f"{stages[-1]}.ir").read_text()
     assert final == print_graph(traced.graph) + "\n"
