@@ -36,7 +36,8 @@ from .contract import IR_TYPES, Kernel, KernelFunction, Operand, Scratch, kernel
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop, entry_alloca
 from .simd import F32, I16, I32, LANES, V16F32, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, \
-    horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, store_vector, transpose
+    horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, store_vector
+from .movement import transpose_block
 from .amx import emit_amx_gemm, emit_amx_summed, gemm_packers, scratch_bytes as amx_scratch_bytes, summed_packers
 from .tile import Block, blocks, emit_fma_tile, emit_grid, runtime_blocks, vector_blocks
 
@@ -266,10 +267,8 @@ def _transposed_blocks(kf: KernelFunction, src: ir.Value, rows: int, cols: int) 
         for col_kind in blocks(cols, LANES):
             def block(r, c, height=row_kind.size, width=col_kind.size):
                 r0, c0 = affine(b, [(r, LANES)], row_kind.start), affine(b, [(c, LANES)], col_kind.start)
-                vectors = [load_vector(b, src, affine(b, [(r0, cols), (c0, 1)], i * cols), width)
-                           for i in range(height)]
-                for j, vector in enumerate(transpose(b, vectors)[:width]):
-                    store_vector(b, vector, dst, affine(b, [(c0, rows), (r0, 1)], j * rows), height)
+                transpose_block(b, src, affine(b, [(r0, cols), (c0, 1)]), cols, dst, affine(b, [(c0, rows), (r0, 1)]),
+                                rows, height, width)
             with counted_loop(b, 0, row_kind.count, name="tr") as r:
                 with counted_loop(b, 0, col_kind.count, name="tc") as c:
                     block(r, c)

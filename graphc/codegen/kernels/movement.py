@@ -31,7 +31,8 @@ from llvmlite import ir
 from .contract import IR_TYPES, Kernel, KernelFunction, Operand
 from .elementwise import collapse
 from .loops import affine, as_value, counted_loop
-from .simd import I64, LANES, broadcast, i64, iota, load_scalar, load_vector, store_scalar, store_vector
+from .simd import F32, I64, LANES, broadcast, i64, iota, load_scalar, load_vector, store_scalar, store_vector, \
+    transpose
 from .tile import blocks, emit_grid, vector_blocks
 
 CHUNK = 256        # elements per work item along a copied row
@@ -84,10 +85,23 @@ def row_major_strides(shape: Sequence[int]) -> list[int]:
     return [prod(shape[axis + 1:]) for axis in range(len(shape))]
 
 
+def transpose_block(b: ir.IRBuilder, src: ir.Value, src_at, src_row: int, dst: ir.Value, dst_at, dst_row: int,
+                    height: int, width: int) -> None:
+    """Copy a float32 block transposed: `height` rows of `width` elements at src_at + i·src_row are loaded
+    as vectors, transposed in registers (at most 16 x 16), and stored as `width` rows of `height` at
+    dst_at + j·dst_row."""
+    vectors = [load_vector(b, src, affine(b, [(src_at, 1)], i * src_row), width) for i in range(height)]
+    for j, vector in enumerate(transpose(b, vectors)[:width]):
+        store_vector(b, vector, dst, affine(b, [(dst_at, 1)], j * dst_row), height)
+
+
 def _copy_grid(kf: KernelFunction, dims, src_offset, src_strides, dst_offset, dst_strides, elem: ir.Type,
                src: str = "x") -> None:
     b = kf.builder
     contiguous = src_strides[-1] == 1 and dst_strides[-1] == 1
+    if len(dims) >= 2 and src_strides[-2] == 1 and dst_strides[-1] == 1 and elem == F32:
+        _transpose_grid(kf, dims, src_offset, src_strides, dst_offset, dst_strides, src)
+        return
 
     def tile(starts, kinds):
         src_at = affine(b, [(i, s) for i, s in zip(starts, src_strides)], src_offset)
@@ -101,6 +115,22 @@ def _copy_grid(kf: KernelFunction, dims, src_offset, src_strides, dst_offset, ds
             store_scalar(b, value, kf["y"], affine(b, [(dst_at, 1), (e, dst_strides[-1])]))
 
     axes = [blocks(d, 1) for d in dims[:-1]] + [blocks(dims[-1], CHUNK)]
+    emit_grid(b, axes, tile, threads=(kf.tid, kf.nthreads))
+
+
+def _transpose_grid(kf: KernelFunction, dims, src_offset, src_strides, dst_offset, dst_strides, src: str) -> None:
+    """A copy whose two inner axes are swapped between x and y (a transpose, of every matrix of a batch): 16 x 16
+    blocks transposed in registers, instead of one element at a time across x's rows (measured, 2 threads,
+    [28,128,128] with its inner axes swapped: 172 us element by element)."""
+    b = kf.builder
+
+    def tile(starts, kinds):
+        src_at = affine(b, [(i, s) for i, s in zip(starts, src_strides)], src_offset)
+        dst_at = affine(b, [(i, s) for i, s in zip(starts, dst_strides)], dst_offset)
+        transpose_block(b, kf[src], src_at, src_strides[-1], kf["y"], dst_at, dst_strides[-2], kinds[-1].size,
+                        kinds[-2].size)
+
+    axes = [blocks(d, 1) for d in dims[:-2]] + [blocks(dims[-2], LANES), blocks(dims[-1], LANES)]
     emit_grid(b, axes, tile, threads=(kf.tid, kf.nthreads))
 
 
