@@ -120,8 +120,8 @@ def _copy_grid(kf: KernelFunction, dims, src_offset, src_strides, dst_offset, ds
 
 def _transpose_grid(kf: KernelFunction, dims, src_offset, src_strides, dst_offset, dst_strides, src: str) -> None:
     """A copy whose two inner axes are swapped between x and y (a transpose, of every matrix of a batch): 16 x 16
-    blocks transposed in registers, instead of one element at a time across x's rows (measured, 2 threads,
-    [28,128,128] with its inner axes swapped: 172 us element by element)."""
+    blocks transposed in registers, instead of one element at a time across x's rows (measured in a training
+    step, 2 threads, [28,128,128] with its inner axes swapped: 172 us element by element, 98 us by blocks)."""
     b = kf.builder
 
     def tile(starts, kinds):
