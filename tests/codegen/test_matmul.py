@@ -43,6 +43,16 @@ def test_awkward_shapes_and_flags(m, k, n, ta, tb):
     assert_dot_close(out, ref, magnitude, k, "matmul")
 
 
+@pytest.mark.parametrize("m,k,n,tb", [(256, 128, 128, False), (263, 37, 133, False), (300, 100, 150, True),
+                                       (50, 37, 133, False), (60, 100, 150, True)])
+def test_b_copied_into_panels(m, k, n, tb):
+    """Shapes whose b each thread copies into column panels (matmul._copy_panels), with tails on every
+    edge: of a panel's vectors, of k's 16-blocks (transposed), of the panels; with PANEL_ROWS rows or
+    more (taken panel by panel) and fewer (b in place, or the transposed copy's panels tile by tile)."""
+    out, ref, magnitude = _check(m, k, n, False, tb)
+    assert_dot_close(out, ref, magnitude, k, "matmul")
+
+
 @pytest.mark.parametrize("tb", [False, True])
 def test_bias_relu_epilogue(tb):
     m, k, n = 9, 40, 37

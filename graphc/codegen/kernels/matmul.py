@@ -11,8 +11,10 @@ Algorithms (each output element is one FMA chain over k = 0..K-1, so threads nev
   6 broadcasts of a and 4 vector loads of b. Column tails use masked loads and stores.
 * dot form (transpose_b True, the `x @ w.T` of a dense layer): lanes run along k over contiguous
   rows of a and b; a 6x4 tile keeps 24 partial-sum vectors, summed horizontally at the end. With
-  k <= SHORT_DOT (float32) each thread copies b transposed instead and runs the GEMM form.
+  k <= SHORT_DOT (float32) each thread copies b transposed into panels instead and runs the GEMM form.
   With transpose_a too, each thread first copies a.T into its scratch.
+* panels (float32, k <= PANEL_K): b as contiguous column panels of a tile's width, each thread's
+  tiles taken panel by panel (PANEL_K, PANEL_ROWS).
 Half operands (dtype "bf16" or "f16": a, b and y) are converted to float32 in registers where they
 are loaded, and y rounded where it is stored; the accumulation is float32, as for "f32". bfloat16
 goes by pairs of k, each float32 lane adding a pair of products (the odd one, then the even one):
@@ -35,7 +37,7 @@ from llvmlite import ir
 from .contract import IR_TYPES, Kernel, KernelFunction, Operand, Scratch, kernel_operands
 from .epilogue import IDENTITY, Epilogue, LanePosition
 from .loops import affine, counted_loop, entry_alloca
-from .simd import F32, I16, I32, LANES, V16F32, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, \
+from .simd import F32, I16, I32, LANES, V16F32, broadcast, dot_bf16, elem_ptr, f32_to_half, fma, half_to_f32, i64, \
     horizontal_sums, load_scalar, load_vector, shuffle, store_scalar, store_vector
 from .movement import transpose_block
 from .amx import emit_amx_gemm, emit_amx_summed, gemm_packers, scratch_bytes as amx_scratch_bytes, summed_packers
@@ -47,6 +49,19 @@ DOT_ROWS, DOT_COLS = 6, 4
 # on a copy of b transposed by each thread: the dot form's horizontal sums at every tile cost more
 # than the copy (2 threads, [512,128] @ [128,128].T: 64 us dot form, 50 us copy and GEMM form).
 SHORT_DOT = 128
+# The GEMM form reads b by panels of a tile's width (GEMM_VECTORS vectors) over every k. A thread that
+# takes its tiles row by row cycles through all the panels, and rows of b 512 bytes or more apart use
+# half of L1's sets: where k is this short, each thread copies b into contiguous panels and takes its
+# rows panel by panel, so one panel stays in L1. Measured, 1 thread, k = 128: 163-173 GFLOP/s on
+# [510,128] @ [128,128] against 182-193 on [1020,128] @ [128,64] (b one contiguous panel); with panels,
+# [512,128] @ [128,128] 162-173 -> 180-197, [300,100] @ [100,1000] 149-155 -> 171-187. At k = 256 a
+# panel is past L1 (256^3: 173-181 -> 165-170), and at k = 512 the two layouts run alike.
+PANEL_K = 128
+# Each thread copies all of b, and reads each panel once per tile of its rows: with few rows the copy
+# costs more than it saves ([48,120] @ [120,400], 2 threads: 14.4-14.8 us in place, 18.1-18.7 with panels;
+# 128 and 192 rows: alike; 300 and 512 rows: 10-20% faster with panels).
+PANEL_ROWS = 256
+PANELS_ALWAYS, PANELS_LARGE = "always", "large"
 
 
 def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_a: bool = False,
@@ -69,9 +84,11 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
     # (measured, 2 threads, [576,96].T @ [96,4] over 64 images: 4.5 ms joined, float32's chain 0.5 ms)
     relayout_a = transpose_a and (transpose_b or (batch is not None and dtype == "bf16" and not amx))
     relayout_b = transpose_b and not transpose_a and terms is None and k <= SHORT_DOT and dtype == "f32"
-    copied = operands[0] if relayout_a else operands[1] if relayout_b else None
+    panels = PANELS_ALWAYS if relayout_b else PANELS_LARGE if _panelled(k, n, transpose_a, transpose_b, batch, dtype) \
+        else None
     scratch = Scratch(per_thread=amx_scratch_bytes(m, k, n, terms)) if amx else \
-        Scratch(per_thread=copied.nbytes) if copied else Scratch()
+        Scratch(per_thread=k * _panel_columns(n) * 4) if panels else \
+        Scratch(per_thread=operands[0].nbytes) if relayout_a else Scratch()
     kf = KernelFunction(module, name, operands, scratch)
     shape = (m, k, n)
     if amx and terms is not None:
@@ -85,8 +102,7 @@ def emit_matmul(module: ir.Module, name: str, m: int, k: int, n: int, transpose_
                        summed=terms is not None, dpbf16=dpbf16)
     else:
         a_matrix = _transposed_copy(kf, kf["a"], k, m) if relayout_a else kf["a"]
-        b_matrix = _transposed_blocks(kf, kf["b"], n, k) if relayout_b else kf["b"]
-        _emit_gemm_form(kf, shape, transpose_a and not relayout_a, epilogue, batch, dpbf16, a_matrix, b_matrix)
+        _emit_gemm_form(kf, shape, transpose_a and not relayout_a, epilogue, batch, dpbf16, a_matrix, panels)
     lead = terms if terms is not None else batch if batch is not None else 0 if relayout_a else a_shape[0]
     return Kernel(name, (kf.finish(),), operands, scratch, flops=2 * m * n * k * (batch or terms or 1), batch=lead)
 
@@ -96,7 +112,9 @@ def _split_tiles(kf: KernelFunction, axes, tile) -> None:
 
 
 def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epilogue, batch: int | None,
-                    dpbf16: bool, a: ir.Value, b_matrix: ir.Value) -> None:
+                    dpbf16: bool, a: ir.Value, panels: str | None) -> None:
+    """`panels`: None (b read where it is), PANELS_ALWAYS (b, transposed, copied into panels) or
+    PANELS_LARGE (b copied into panels when a has PANEL_ROWS rows or more)."""
     m, k, n = shape
     b = kf.builder
     dtype = kf.operand("a").dtype
@@ -110,7 +128,7 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
     rows = blocks(m, GEMM_ROWS) if batch is not None or transpose_a else runtime_blocks(b, kf.batch, GEMM_ROWS)
     reduction = kf.batch if weight_gradient else k
 
-    def tile(item, row0, vec0, _, rb: Block, cb: Block):
+    def tile(item, row0, vec0, _, rb: Block, cb: Block, b_matrix=kf["b"], panelled=False):
         col0 = affine(b, [(vec0, LANES)])
         bmat = elem_ptr(b, b_matrix, affine(b, [(item, k * n)]), element)
         lanes = [cb.lanes(j) for j in range(cb.size)]
@@ -120,7 +138,9 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
             return load_scalar(b, a, index, element)
 
         def b_row(j, kk):
-            return load_vector(b, bmat, affine(b, [(kk, n), (col0, 1)], j * LANES), lanes[j], vty=vector)
+            at = affine(b, [(col0, k), (kk, cb.size * LANES)], j * LANES) if panelled else \
+                affine(b, [(kk, n), (col0, 1)], j * LANES)
+            return load_vector(b, bmat, at, lanes[j], vty=vector)
 
         def a_pair(i, kk):
             return b.load(elem_ptr(b, a, affine(b, [(row0, k), (kk, 1)], i * k), element), typ=I32, align=2)
@@ -136,11 +156,28 @@ def _emit_gemm_form(kf: KernelFunction, shape, transpose_a: bool, epilogue: Epil
             for j in range(cb.size):
                 finish(item, affine(b, [(row0, 1)], i), affine(b, [(col0, 1)], j * LANES), lanes[j], acc[i][j])
 
+    def by_tiles(b_matrix, panelled):   # the tiles laid end to end, split over threads (the runtime axis first)
+        _split_tiles(kf, [rows, vector_blocks(n, GEMM_VECTORS)],
+                     lambda row0, vec0, rb, cb: tile(0, row0, vec0, None, rb, cb, b_matrix, panelled))
+
+    def by_panels(b_matrix):    # panel by panel, the rows split over threads: one panel at a time in L1
+        for kind in vector_blocks(n, GEMM_VECTORS):
+            with counted_loop(b, 0, kind.count, name="panel") as panel:
+                vec0 = affine(b, [(panel, kind.size)], kind.start)
+                _split_tiles(kf, [rows], lambda row0, rb, vec0=vec0, kind=kind:
+                             tile(0, row0, vec0, None, rb, kind, b_matrix, True))
+
     if batch is not None:
         _split_tiles(kf, [runtime_blocks(b, kf.batch, 1), rows, vector_blocks(n, GEMM_VECTORS)], tile)
-    else:   # the runtime axis must come first
-        _split_tiles(kf, [rows, vector_blocks(n, GEMM_VECTORS)],
-                     lambda row0, vec0, rb, cb: tile(0, row0, vec0, None, rb, cb))
+    elif panels is None:
+        by_tiles(kf["b"], False)
+    else:       # with few rows a thread has too few tiles per panel, and the tiles are split instead
+        copy = _copy_panels(kf, kf["b"], k, n, transposed=True) if panels == PANELS_ALWAYS else None
+        with b.if_else(b.icmp_unsigned(">=", kf.batch, i64(PANEL_ROWS))) as (large, small):
+            with large:
+                by_panels(copy or _copy_panels(kf, kf["b"], k, n, transposed=False))
+            with small:
+                by_tiles(copy or kf["b"], copy is not None)
 
 
 def gemm_store(kf: KernelFunction, shape, batch: int | None, epilogue: Epilogue):
@@ -258,20 +295,40 @@ def _summed_over_terms(b: ir.IRBuilder, terms: ir.Value, rows: int, cols: int, p
     return [[b.load(slot) for slot in row] for row in slots]
 
 
-def _transposed_blocks(kf: KernelFunction, src: ir.Value, rows: int, cols: int) -> ir.Value:
-    """Copy the float32 src[rows, cols] transposed into this thread's scratch, 16x16 blocks at a time
-    (loaded as vectors, transposed in registers); returns the copy ([cols, rows])."""
+def _panelled(k: int, n: int, transpose_a: bool, transpose_b: bool, batch: int | None, dtype: str) -> bool:
+    """Whether the GEMM form copies b, read in place otherwise, into panels when a has the rows to pay for it
+    (PANEL_K, PANEL_ROWS): float32, b's rows 512 bytes apart or more."""
+    return dtype == "f32" and not (transpose_a or transpose_b) and batch is None and k <= PANEL_K and \
+        n >= 2 * GEMM_VECTORS * LANES
+
+
+def _panel_columns(n: int) -> int:
+    """The columns of b's panels: n rounded up to whole vectors."""
+    return -(-n // LANES) * LANES
+
+
+def _copy_panels(kf: KernelFunction, src: ir.Value, k: int, n: int, transposed: bool) -> ir.Value:
+    """Copy the float32 b ([k, n], or [n, k] when `transposed`) into this thread's scratch as the GEMM
+    tiles' column panels, one after another: the panel of columns col0.. (a block of vector_blocks) is k
+    rows of its width, from offset col0 * k. Returns the copy."""
     b = kf.builder
     dst = kf.thread_scratch()
-    for row_kind in blocks(rows, LANES):
-        for col_kind in blocks(cols, LANES):
-            def block(r, c, height=row_kind.size, width=col_kind.size):
-                r0, c0 = affine(b, [(r, LANES)], row_kind.start), affine(b, [(c, LANES)], col_kind.start)
-                transpose_block(b, src, affine(b, [(r0, cols), (c0, 1)]), cols, dst, affine(b, [(c0, rows), (r0, 1)]),
-                                rows, height, width)
-            with counted_loop(b, 0, row_kind.count, name="tr") as r:
-                with counted_loop(b, 0, col_kind.count, name="tc") as c:
-                    block(r, c)
+    for kind in vector_blocks(n, GEMM_VECTORS):
+        width = kind.size * LANES
+        with counted_loop(b, 0, kind.count, name="panel") as panel:
+            col0 = affine(b, [(panel, width)], kind.start * LANES)
+            for j in range(kind.size):
+                lanes, column = kind.lanes(j), affine(b, [(col0, 1)], j * LANES)
+                if transposed:        # 16 columns of b are 16 rows of src: transposed by 16 x 16 blocks
+                    for part in blocks(k, LANES):
+                        with counted_loop(b, 0, part.count, name="pk") as step:
+                            k0 = affine(b, [(step, LANES)], part.start)
+                            transpose_block(b, src, affine(b, [(column, k), (k0, 1)]), k, dst,
+                                            affine(b, [(col0, k), (k0, width)], j * LANES), width, lanes, part.size)
+                else:
+                    with counted_loop(b, 0, k, name="pk") as kk:
+                        value = load_vector(b, src, affine(b, [(kk, n), (column, 1)]), lanes)
+                        store_vector(b, value, dst, affine(b, [(col0, k), (kk, width)], j * LANES), lanes)
     return dst
 
 
