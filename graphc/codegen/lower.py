@@ -55,6 +55,8 @@ PREPARE = "graphc_prepare"           # with lower_graph(prepared=True): emit_ste
 NTHREADS = BARRIER_BYTES // 8                 # ctx slots: the barrier state comes first
 ARENA, CONSTANTS, SCRATCH, COUNTERS, STATUS, TRANSPORT, REGIONS, RING, TRACE = (NTHREADS + k for k in range(1, 10))
 POINTERS = NTHREADS + 10                      # then one pointer per graph input, then per parameter
+CONCURRENT_FLOPS = 64_000_000                 # two_groups
+CONCURRENT_BALANCE = 1.5
 COUNTER_SLOTS = 2                             # per kernel, when profiling: calls, cycles
 # TRACE (a profile build's) points to i64 words: [words per thread W], then W words per thread:
 # [spans recorded this step, then (what, start, end) per span]; `what` is the kernel call's index,
@@ -636,6 +638,48 @@ def placed(items: list, calls: list[KernelCall]) -> list[tuple[object, bool]]:
     return program
 
 
+def concurrent(items: list, calls: list[KernelCall]) -> list:
+    """A placed program's straight run of items with the kernel calls between two barriers that run better
+    at once (two_groups) joined as one item, the pair of their groups, which takes the last call's barrier
+    flag; the run's other calls go before it."""
+    result, run = [], []
+
+    def flush(barrier: bool) -> None:
+        groups = two_groups([calls[i] for i in run]) if run else None
+        rest = [i for k, i in enumerate(run) if not groups or k not in groups[0] + groups[1]]
+        joined = (tuple([run[k] for k in group] for group in groups),) if groups else (rest.pop(),) if rest else ()
+        result.extend([(i, False) for i in rest] + [(item, barrier) for item in joined])
+        run.clear()
+    for item, barrier in items:
+        if isinstance(item, int):
+            run.append(item)
+            if barrier:
+                flush(True)
+            continue
+        flush(False)
+        result.append((item, barrier))
+    flush(False)
+    return result
+
+
+def two_groups(run: list[KernelCall]) -> tuple[list[int], list[int]] | None:
+    """Positions in `run` (kernel calls that may run in any order) of two groups to run at once, each on
+    half of the threads, or None (docs/codegen.md, "Barriers and threads", has the measurements). Groups
+    are filled largest kernel first, and taken when neither has more than CONCURRENT_BALANCE times the
+    other's FLOPs nor more than CONCURRENT_FLOPS. A kernel of several phases (a barrier between them) or
+    with checked indices runs on every thread."""
+    eligible = sorted(((call.flops, k) for k, call in enumerate(run)
+                       if len(call.kernel.phases) == 1 and not call.kernel.index_bounds and call.flops), reverse=True)
+    groups, loads = ([], []), [0, 0]
+    for flops, k in eligible:
+        lighter = loads.index(min(loads))
+        groups[lighter].append(k)
+        loads[lighter] += flops
+    if min(loads) == 0 or max(loads) > CONCURRENT_BALANCE * min(loads) or max(loads) > CONCURRENT_FLOPS:
+        return None
+    return sorted(groups[0]), sorted(groups[1])
+
+
 def walk(program: list[tuple[object, bool]]):
     """Every (item, barrier) of a placed program, nested ones in the order the step emits them."""
     for item, barrier in program:
@@ -667,13 +711,15 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, last_tr
     if prepared:
         _emit_prepare(module, calls, skipped, scratch_at, inputs, params)
 
-    def call_kernel(index: int, trips: list) -> None:
+    def call_kernel(index: int, trips: list, group: tuple | None = None) -> None:
+        """`group`: the (thread index, thread count) the kernel splits its work by, when it runs on a
+        group of the threads (call_groups)."""
         call = calls[index]
         args = _call_arguments(b, call, bases, trips, scratch, nthreads, scratch_at[index])
         start = emit_clock(b) if profile else None
         if call.kernel.index_bounds:
             _emit_index_checks(b, ctx, tid, nthreads, status, index, call.kernel, args)
-        _call_phases(b, call.kernel, call.kernel.phases[skipped[index]:], args, ctx, tid, nthreads)
+        _call_phases(b, call.kernel, call.kernel.phases[skipped[index]:], args, ctx, *(group or (tid, nthreads)))
         if profile:
             end = emit_clock(b)
             _count(b, counters, index, tid, b.sub(end, start))
@@ -684,10 +730,31 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, last_tr
         emit_barrier(b, ctx, nthreads)
         return b.icmp_signed("!=", b.load(_address(b, bases, buffer, trips), typ=I8), ir.Constant(I8, 0))
 
+    def call_groups(groups: tuple, trips: list):
+        """Two groups of independent kernels at once, each group's one after the other on half of the threads
+        (on one thread, all one after the other)."""
+        half = b.udiv(nthreads, i64(2))
+        with b.if_else(b.icmp_unsigned("==", half, i64(0))) as (alone, split):
+            with alone:
+                for index in groups[0] + groups[1]:
+                    call_kernel(index, trips)
+            with split:
+                with b.if_else(b.icmp_unsigned("<", tid, half)) as (lower, upper):
+                    with lower:
+                        for index in groups[0]:
+                            call_kernel(index, trips, (tid, half))
+                    with upper:
+                        for index in groups[1]:
+                            call_kernel(index, trips, (b.sub(tid, half), b.sub(nthreads, half)))
+        return emit_clock(b) if profile else None
+
     def emit(items: list, trips: list) -> None:
         """`trips`: the trip counter of each enclosing loop (None for a while loop's)."""
-        for item, barrier in items:
-            if isinstance(item, int):
+        for item, barrier in concurrent(items, calls):
+            if isinstance(item, tuple):
+                kernel_end = call_groups(item, trips)
+                item = item[1][-1]          # the barrier's span is the last call's
+            elif isinstance(item, int):
                 kernel_end = call_kernel(item, trips)
             elif isinstance(item, Copy):
                 _emit_copy(b, memcpy, _address(b, bases, item.source, trips), _address(b, bases, item.target, trips),

@@ -14,7 +14,7 @@ from graphc.cli import main
 from graphc.codegen import disk_cache, fingerprint, format_kernel_list, kernel_list, machine, profile_table, step_index
 from graphc.codegen.kernel_cache import KernelRef
 from graphc.codegen.kernels.contract import Operand, Scratch
-from graphc.codegen.lower import Buffer, KernelCall, place_barriers
+from graphc.codegen.lower import Buffer, KernelCall, concurrent, place_barriers
 from graphc.inspect import graph_stats
 from graphc.jit import trace
 from graphc.models import lenet
@@ -226,3 +226,19 @@ def test_out_of_range_labels_are_refused_before_the_native_step_runs():
         step(Tensor(x), Tensor(y))
     for name, p in step.parameters_and_names():           # nothing ran: no parameter moved
         np.testing.assert_array_equal(p.asnumpy(), before[name], err_msg=name)
+
+
+def _sized(name: str, flops: int, phases: int = 1) -> KernelCall:
+    return KernelCall(KernelRef(name, (name,) * phases, (), Scratch(), flops, ""), (), None, name, name, flops)
+
+
+def test_small_independent_kernels_run_as_two_groups_at_once():
+    dh, dw, db, filter_grad = (_sized("dh", 16_800_000), _sized("dw", 16_800_000), _sized("db", 65_536),
+                               _sized("filter", 3_000_000, phases=2))
+    run = [(0, False), (1, False), (2, False), (3, True)]
+    # the kernel of two phases runs first on every thread; the three others as dw + db beside dh
+    assert concurrent(run, [dh, dw, db, filter_grad]) == [(3, False), (([1, 2], [0]), True)]
+    assert concurrent([(0, True), (1, False)], [dh, dw]) == [(0, True), (1, False)]      # a barrier between
+    assert concurrent([(0, False), (1, False)], [dh, _sized("small", 1_000_000)]) == [(0, False), (1, False)]
+    big = _sized("big", 100_000_000)
+    assert concurrent([(0, False), (1, False)], [big, big]) == [(0, False), (1, False)]
