@@ -317,18 +317,19 @@ def _copy_panels(kf: KernelFunction, src: ir.Value, k: int, n: int, transposed: 
         width = kind.size * LANES
         with counted_loop(b, 0, kind.count, name="panel") as panel:
             col0 = affine(b, [(panel, width)], kind.start * LANES)
-            for j in range(kind.size):
-                lanes, column = kind.lanes(j), affine(b, [(col0, 1)], j * LANES)
-                if transposed:        # 16 columns of b are 16 rows of src: transposed by 16 x 16 blocks
+            if not transposed:        # one pass over b's rows, each row's part of the panel at once
+                with counted_loop(b, 0, k, name="pk") as kk:
+                    for j in range(kind.size):
+                        value = load_vector(b, src, affine(b, [(kk, n), (col0, 1)], j * LANES), kind.lanes(j))
+                        store_vector(b, value, dst, affine(b, [(col0, k), (kk, width)], j * LANES), kind.lanes(j))
+            else:                     # 16 columns of b are 16 rows of src: transposed by 16 x 16 blocks
+                for j in range(kind.size):
+                    column = affine(b, [(col0, 1)], j * LANES)
                     for part in blocks(k, LANES):
                         with counted_loop(b, 0, part.count, name="pk") as step:
                             k0 = affine(b, [(step, LANES)], part.start)
-                            transpose_block(b, src, affine(b, [(column, k), (k0, 1)]), k, dst,
-                                            affine(b, [(col0, k), (k0, width)], j * LANES), width, lanes, part.size)
-                else:
-                    with counted_loop(b, 0, k, name="pk") as kk:
-                        value = load_vector(b, src, affine(b, [(kk, n), (column, 1)]), lanes)
-                        store_vector(b, value, dst, affine(b, [(col0, k), (kk, width)], j * LANES), lanes)
+                            transpose_block(b, src, affine(b, [(column, k), (k0, 1)]), k, dst, affine(
+                                b, [(col0, k), (k0, width)], j * LANES), width, kind.lanes(j), part.size)
     return dst
 
 
