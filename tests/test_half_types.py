@@ -142,7 +142,8 @@ def test_native_reductions_read_half_values_in_their_prologue(dtype):
     got = native(x, y, z)
     labels = [call.label for call in native.compile(x, y, z).lowered.calls]
     # each reduction reads the halves in its prologue; its float32 result is rounded by a loop of its own
-    assert labels == ["cast+cast+mul+cast+cast+reduce_sum", "cast", "cast+exp+cast+cast+reduce_max", "cast"], labels
+    assert sorted(labels) == ["cast", "cast", "cast+cast+mul+cast+cast+reduce_sum", "cast+exp+cast+cast+reduce_max"], \
+        labels
     ms.set_context(mode=ms.PYNATIVE_MODE)
     for native_value, expected in zip(got, f(x, y, z)):
         assert native_value.dtype is dtype

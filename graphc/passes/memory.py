@@ -1,8 +1,10 @@
 """Memory planning: a schedule, the lifetime of every buffer in it, and offsets in one arena.
 
-The schedule is the graph's deterministic topological order (smallest ready id first) with one
-more kind of edge: every other reader of a parameter runs before the node that assigns it, so
-native code may write parameters in place. Temporaries are the values of all nodes except
+The schedule is the graph's deterministic topological order, level by level (a node's level is the
+longest path to it), smallest id first within a level, so that independent chains (the batch blocks of
+a recurrent layer, nn/layers/rnn.py) advance together and their kernels fall between the same barriers.
+Its graph has one more kind of edge: every other reader of a parameter runs before the node that
+assigns it, so native code may write parameters in place. Temporaries are the values of all nodes except
 inputs, parameters and constants (they have buffers of their own) and assigns, including fused
 regions whose result is an assign (their value is the parameter they write).
 
@@ -86,7 +88,8 @@ def _schedule(graph: Graph) -> list[Node]:
             for reader in graph.users(target):
                 if reader is not writer:
                     _read_before_write(graph, order, reader, writer, target)
-    return [graph.nodes[i] for i in nx.lexicographical_topological_sort(order)]
+    level = {i: k for k, generation in enumerate(nx.topological_generations(order)) for i in generation}
+    return [graph.nodes[i] for i in nx.lexicographical_topological_sort(order, key=lambda i: (level[i], i))]
 
 
 def _read_before_write(graph: Graph, order: nx.DiGraph, reader: Node, writer: Node, target: Node) -> None:

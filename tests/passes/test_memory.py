@@ -85,6 +85,23 @@ def test_readers_of_a_parameter_are_scheduled_before_its_assignment():
     assert memory.schedule == [0, 1, 3, 2]
 
 
+def test_independent_chains_advance_level_by_level():
+    # Two chains (a recurrent layer's batch blocks): by ids alone %1 -> %2 would run before %3 -> %4; level
+    # by level their first steps run first, then their second ones, so kernels of both fall between the
+    # same barriers.
+    memory = plan("""
+        graph @f {
+          %0: f32[16] = input() {name='x', index=0}
+          %1: f32[16] = exp(%0)
+          %2: f32[16] = neg(%1)
+          %3: f32[16] = tanh(%0)
+          %4: f32[16] = neg(%3)
+          %5: f32[16] = add(%2, %4)
+          return %5
+        }""")
+    assert memory.schedule == [0, 1, 3, 2, 4, 5]
+
+
 def test_assigning_a_parameter_twice_is_an_error():
     graph = parse_graph(ir("""
         graph @f {
