@@ -31,6 +31,21 @@ def loop_member(node: Node) -> bool:
     return node.op in ops.REGISTRY and ops.get(node.op).pointwise
 
 
+def independent_parts(run: list[Node]) -> list[list[Node]]:
+    """The run in parts that share no value but constants, each in run order: one loop over loops that
+    share nothing saves no load and no barrier, and apart they may run at once on halves of the threads
+    (lower.two_groups), as a recurrent layer's batch blocks do."""
+    position = {member.id: k for k, member in enumerate(run)}
+    parts: list[tuple[set[int], list[Node]]] = []
+    for member in run:
+        values = {member.id} | {x.id for x in member.inputs if x.op != "const"}
+        joined = [part for part in parts if part[0] & values]
+        parts = [part for part in parts if not part[0] & values]
+        members = [member] + [m for _, part in joined for m in part]
+        parts.append((values.union(*(part[0] for part in joined)), sorted(members, key=lambda m: position[m.id])))
+    return sorted((part for _, part in parts), key=lambda part: position[part[0].id])
+
+
 def operands(run: list[Node]) -> list[Node]:
     """The nodes the run reads that it does not compute, in first-read order."""
     computed = {member.id for member in run}

@@ -47,7 +47,7 @@ from .library import ALIAS, EPILOGUE, PROLOGUE, InPlace, Pack, KernelLibrary, Ke
 from .machine import CodegenError
 from .parallel import BARRIER_BYTES, emit_barrier
 from . import ring
-from .loop_merge import loop_member, merged, operands
+from .loop_merge import independent_parts, loop_member, merged, operands
 from .regions import Region, emit_loop, epilogue, prologue
 
 STEP = "graphc_step"
@@ -276,10 +276,13 @@ class _Lowering:
             not any(w.overlaps(other) for k, w in enumerate(writes) for other in reads + writes[k + 1:])
 
     def _lower_run(self, run: list[Node]) -> None:
-        if len(run) < 2:
-            for node in run:
-                self._lower(node)
-            return
+        for part in independent_parts(run):
+            if len(part) == 1:
+                self._lower(part[0])
+            else:
+                self._lower_merged(part)
+
+    def _lower_merged(self, run: list[Node]) -> None:
         outputs = {out.id for out in self.graph.outputs}
         members = {member.id for member in run}
         stand_in, sources, region, stored = merged(run, lambda member: member.id in outputs or any(
@@ -643,9 +646,13 @@ def concurrent(items: list, calls: list[KernelCall]) -> list:
     at once (two_groups) joined as one item, the pair of their groups, which takes the last call's barrier
     flag; the run's other calls go before it."""
     result, run = [], []
+    owners: list[tuple[Buffer, int]] = []       # bytes a group wrote last, and which group
 
     def flush(barrier: bool) -> None:
-        groups = two_groups([calls[i] for i in run]) if run else None
+        groups = two_groups([calls[i] for i in run], owners) if run else None
+        written = [w for i in run for w in calls[i].writes]
+        owners[:] = [(b, side) for b, side in owners if not any(b.overlaps(w) for w in written)]
+        owners.extend((w, side) for side, group in enumerate(groups or ()) for k in group for w in calls[run[k]].writes)
         rest = [i for k, i in enumerate(run) if not groups or k not in groups[0] + groups[1]]
         joined = (tuple([run[k] for k in group] for group in groups),) if groups else (rest.pop(),) if rest else ()
         result.extend([(i, False) for i in rest] + [(item, barrier) for item in joined])
@@ -657,27 +664,39 @@ def concurrent(items: list, calls: list[KernelCall]) -> list:
                 flush(True)
             continue
         flush(False)
+        owners.clear()
         result.append((item, barrier))
     flush(False)
     return result
 
 
-def two_groups(run: list[KernelCall]) -> tuple[list[int], list[int]] | None:
+def two_groups(run: list[KernelCall], owners: list[tuple[Buffer, int]] = ()) -> tuple[list[int], list[int]] | None:
     """Positions in `run` (kernel calls that may run in any order) of two groups to run at once, each on
-    half of the threads, or None (docs/codegen.md, "Barriers and threads", has the measurements). Groups
-    are filled largest kernel first, and taken when neither has more than CONCURRENT_BALANCE times the
-    other's FLOPs nor more than CONCURRENT_FLOPS. A kernel of several phases (a barrier between them) or
-    with checked indices runs on every thread."""
+    half of the threads, or None (docs/codegen.md, "Barriers and threads", has the measurements). A kernel
+    goes to the group whose threads wrote more of what it reads (`owners`: the buffers each group of the
+    earlier pairs wrote last), so that a chain of kernels keeps its data in one half's caches (a recurrent
+    layer's batch blocks); the others go largest first into the lighter group. The groups are taken when
+    neither has more than CONCURRENT_BALANCE times the other's FLOPs nor more than CONCURRENT_FLOPS, else
+    filled again by size alone. A kernel of several phases (a barrier between them) or with checked
+    indices runs on every thread."""
     eligible = sorted(((call.flops, k) for k, call in enumerate(run)
                        if len(call.kernel.phases) == 1 and not call.kernel.index_bounds and call.flops), reverse=True)
-    groups, loads = ([], []), [0, 0]
-    for flops, k in eligible:
-        lighter = loads.index(min(loads))
-        groups[lighter].append(k)
-        loads[lighter] += flops
-    if min(loads) == 0 or max(loads) > CONCURRENT_BALANCE * min(loads) or max(loads) > CONCURRENT_FLOPS:
-        return None
-    return sorted(groups[0]), sorted(groups[1])
+
+    def writer(k: int) -> int | None:
+        votes = [sum(r.overlaps(b) for r in run[k].reads for b, side in owners if side == group) for group in (0, 1)]
+        return None if votes[0] == votes[1] else votes.index(max(votes))
+
+    def fill(side_of) -> tuple[list[int], list[int]] | None:
+        groups, loads = ([], []), [0, 0]
+        for flops, k in eligible:
+            side = side_of(k)
+            side = loads.index(min(loads)) if side is None else side
+            groups[side].append(k)
+            loads[side] += flops
+        if min(loads) == 0 or max(loads) > CONCURRENT_BALANCE * min(loads) or max(loads) > CONCURRENT_FLOPS:
+            return None
+        return sorted(groups[0]), sorted(groups[1])
+    return fill(writer) or fill(lambda k: None)
 
 
 def walk(program: list[tuple[object, bool]]):

@@ -10,7 +10,7 @@ import numpy as np
 from graphc import ops
 from graphc.ir import Graph
 from graphc.types import TensorType, float32, int64
-from graphc.codegen.loop_merge import loop_member
+from graphc.codegen.loop_merge import independent_parts, loop_member
 from graphc.codegen.lower import Buffer, lower_graph
 from graphc.jit import trace
 from graphc.passes.manager import run_pipeline
@@ -80,3 +80,14 @@ def test_an_lstm_step_runs_its_cell_as_one_loop_each_way():
         if rest and rest.split(".")[1].startswith("elementwise"):
             loops.setdefault(scan, []).append(call.name)
     assert len(loops) == 2 and all(len(names) == 1 and "+" in names[0] for names in loops.values()), loops
+
+
+def test_loops_that_share_only_constants_are_kept_apart():
+    graph, t = Graph("g"), TensorType((8,), float32)
+    x, y = (graph.add("input", (), {"name": name, "index": k}, t) for k, name in enumerate("xy"))
+    one = graph.add("const", (), {"value": np.ones(8, np.float32)}, t)
+    a1, b1 = graph.add("mul", (x, one), {}, t), graph.add("mul", (y, one), {}, t)
+    a2, b2 = graph.add("exp", (a1,), {}, t), graph.add("exp", (b1,), {}, t)
+    assert independent_parts([a1, b1, a2, b2]) == [[a1, a2], [b1, b2]]
+    shared = graph.add("add", (x, y), {}, t)          # reads x as a1 does, y as b1 does: one loop
+    assert independent_parts([a1, b1, shared, a2]) == [[a1, b1, shared, a2]]

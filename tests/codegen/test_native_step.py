@@ -174,10 +174,11 @@ def test_dump_emits_the_native_step(capsys):
     assert "graphc_step:" in capsys.readouterr().out
 
 
-def _call(name: str, reads: list[Buffer], writes: list[Buffer]) -> KernelCall:
+def _call(name: str, reads: list[Buffer], writes: list[Buffer], flops: int = 0) -> KernelCall:
     operands = tuple(Operand(f"r{i}", (1,)) for i in range(len(reads))) + \
         tuple(Operand(f"w{i}", (1,), "out") for i in range(len(writes)))
-    return KernelCall(KernelRef(name, (), operands, Scratch(), 0, ""), tuple(reads + writes), None, name, name, 0)
+    return KernelCall(KernelRef(name, (name,), operands, Scratch(), flops, ""), tuple(reads + writes), None, name,
+                      name, flops)
 
 
 def test_barriers_only_where_a_kernel_touches_bytes_another_used_since_the_last_one():
@@ -230,6 +231,18 @@ def test_out_of_range_labels_are_refused_before_the_native_step_runs():
 
 def _sized(name: str, flops: int, phases: int = 1) -> KernelCall:
     return KernelCall(KernelRef(name, (name,) * phases, (), Scratch(), flops, ""), (), None, name, name, flops)
+
+
+def test_a_kernel_runs_in_the_group_that_wrote_what_it_reads():
+    """Two chains (a recurrent layer's batch blocks): each cell runs on the half of the threads whose
+    matmul wrote its gates, though by size alone (cell0 the larger, into group 0) they would cross."""
+    gates0, gates1, h0, h1 = (Buffer("arena", None, k * 4096, 4096) for k in range(4))
+    calls = [_call("mm0", [], [gates0], 8_000_000), _call("mm1", [], [gates1], 8_000_000),
+             _call("cell0", [gates0], [h0], 50_000), _call("cell1", [gates1], [h1], 40_000)]
+    matmuls, cells = concurrent([(0, False), (1, True), (2, False), (3, True)], calls)
+    assert matmuls == (([1], [0]), True)
+    assert cells == (([3], [2]), True)
+    assert concurrent([(2, False), (3, True)], calls) == [(([2], [3]), True)]     # size alone
 
 
 def test_small_independent_kernels_run_as_two_groups_at_once():
