@@ -13,6 +13,7 @@ import graphc
 from graphc import Parameter, Tensor, nn
 from graphc.errors import GraphcError
 from graphc.jit import trace
+from graphc.nn.layers import rnn
 from ms_reference import in_mode, recorded
 from conftest import REPO
 
@@ -142,7 +143,7 @@ class SequenceClassifier(nn.Cell):
         return self.dense(h[0])
 
 
-def train(mode, steps=5):
+def train(mode, batch, steps=5):
     """The parameters after `steps` Momentum steps of the LSTM classifier in `mode`."""
     graphc.set_context(mode=mode)
     graphc.set_seed(5)
@@ -151,21 +152,54 @@ def train(mode, steps=5):
                                nn.Momentum(net.trainable_params(), 0.1, 0.9))
     step.set_train(True)
     rng = np.random.default_rng(8)
-    losses = [float(step(Tensor(rng.standard_normal((4, 7, 6)).astype(np.float32)),
-                         Tensor(rng.integers(0, 3, 4).astype(np.int32))).asnumpy()) for _ in range(steps)]
+    x = Tensor(rng.standard_normal((batch, 7, 6)).astype(np.float32))
+    labels = Tensor(rng.integers(0, 3, batch).astype(np.int32))
+    losses = [float(step(x, labels).asnumpy()) for _ in range(steps)]
     return losses, {p.name: p.asnumpy() for p in net.trainable_params()}
 
 
-def test_training_an_lstm_gives_the_same_steps_in_graph_mode_and_pynative_mode():
-    """GRAPH_MODE's backend against the eager reference over 5 steps. While loops run on the
-    interpreter in GRAPH_MODE this compares the interpreter with eager execution; once loops lower
-    to native code it checks native code against them."""
-    eager_losses, eager = train(graphc.PYNATIVE_MODE)
-    graph_losses, graph = train(graphc.GRAPH_MODE)
+@pytest.mark.parametrize("batch", [4, 64])       # 64: two blocks of the batch, each on half of the threads
+def test_training_an_lstm_gives_the_same_steps_in_graph_mode_and_pynative_mode(batch):
+    """GRAPH_MODE's native step against the eager reference over 5 steps."""
+    eager_losses, eager = train(graphc.PYNATIVE_MODE, batch)
+    graph_losses, graph = train(graphc.GRAPH_MODE, batch)
     assert eager_losses[-1] < eager_losses[0]
     np.testing.assert_allclose(graph_losses, eager_losses, rtol=1e-5, atol=1e-6)
     for name in eager:
         np.testing.assert_allclose(graph[name], eager[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+BLOCKED = [("LSTM", {}), ("GRU", {"num_layers": 2, "bidirectional": True}), ("RNN", {"batch_first": True}),
+           ("LSTM", {"num_layers": 2, "bidirectional": True, "batch_first": True})]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("cls, kwargs", BLOCKED, ids=[f"{cls}-{'-'.join(kwargs)}" for cls, kwargs in BLOCKED])
+def test_a_batch_in_two_blocks_gives_what_one_block_gives(cls, kwargs, mode, monkeypatch):
+    """A batch of 64 runs as two blocks of 32, each with its own copy of W_hh in the loop: the outputs,
+    final states and gradients are those of the whole batch as one block (which the tests above check
+    against MindSpore's), padded sequences included."""
+    graphc.set_seed(2)
+    layer = getattr(nn, cls)(5, 6, **kwargs)
+    rng = np.random.default_rng(4)
+    x = Tensor(rng.standard_normal((64, 7, 5) if kwargs.get("batch_first") else (7, 64, 5)).astype(np.float32))
+    lengths = Tensor(rng.integers(1, 8, 64).astype(np.int32))
+    params = layer.trainable_params()
+
+    def loss(x):
+        output, state = layer(x, None, lengths)
+        return (output * output).sum() + flat(state)[-1].sum()
+
+    def results() -> list[np.ndarray]:
+        values = flat(in_mode(mode, lambda x: layer(x, None, lengths), x))
+        grad_x, grad_params = in_mode(mode, graphc.grad(loss, grad_position=0, weights=params), x)
+        return [t.asnumpy() for t in values + [grad_x] + list(grad_params)]
+    assert rnn._batch_blocks(64) == 2
+    blocked = results()
+    monkeypatch.setattr(rnn, "BLOCK_WIDTH", 64)
+    assert rnn._batch_blocks(64) == 1
+    for got, want in zip(blocked, results(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_dropout_acts_between_layers_in_training_only():

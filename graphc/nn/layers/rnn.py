@@ -10,6 +10,12 @@ activations as its epilogue, and the elementwise state update. Weights are [gate
 the gates stacked in MindSpore's (and PyTorch's) order: LSTM i, f, g, o; GRU r, z, n. The default
 init is U(-1/√hidden, 1/√hidden).
 
+A batch of 64 sequences or more runs as two blocks, each its own chain of kernels in the one loop, with
+its own input [steps, in, batch/2] and states, and its own copy of W_hh whose gradient it sums (the two
+are added after the loop). The blocks share no value in the loop, so lowering runs each on its own half
+of the threads, where its states stay in cache from one step to the next (docs/models.md). How many
+blocks depends on the batch alone, never on the threads, so results do not change with them.
+
 `seq_length` ([batch] ints) masks the steps at and after each sequence's length, as PyTorch's
 packed sequences: their outputs are 0 and the state stops changing, so h_n (and c_n) is the state at
 the last valid step, and the reverse direction starts from hx there.
@@ -35,6 +41,7 @@ __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 _NONLINEARITY = {"tanh": "RNN_TANH", "relu": "RNN_RELU"}
+BLOCK_WIDTH = 32        # the fewest sequences a batch block holds (the module's docstring)
 
 
 def _step(mode: str, gates_x: Tensor, state, w_hh: Tensor, b_hh: Tensor | None):
@@ -83,6 +90,41 @@ def _project(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
     if bias is not None:     # added in the convolution's own shape, so that its epilogue adds it
         gates = gates + ops.reshape(bias, shape=(rows, 1, 1))
     return ops.reshape(gates, shape=(steps, rows, batch))
+
+
+def _batch_blocks(batch: int) -> int:
+    """The blocks a batch runs in: two when each holds at least BLOCK_WIDTH sequences, else one."""
+    return 2 if batch % 2 == 0 and batch // 2 >= BLOCK_WIDTH else 1
+
+
+def _block_state(hx, k: int, rows: slice, mode: str):
+    """Layer·direction k's initial state for the block of the batch's `rows`, feature-major."""
+    return _transposed((hx[0][k][rows], hx[1][k][rows]) if mode == "LSTM" else hx[k][rows], mode)
+
+
+def _joined_state(states: list, mode: str):
+    """A final state [batch, hidden] (each tensor of it) from the blocks' feature-major ones."""
+    parts = [_transposed(state, mode) for state in states]
+    if mode == "LSTM":
+        return tuple(_join([part[i] for part in parts], axis=0) for i in range(2))
+    return _join(parts, axis=0)
+
+
+def _alias(t: Tensor) -> Tensor:
+    """t as a value of its own (a reshape to its own shape, which the optimizer removes): a loop that
+    reads t and its alias has an input for each, and sums a gradient for each."""
+    return ops.reshape(t, t.shape)
+
+
+def _join(parts: list[Tensor], axis: int) -> Tensor:
+    return ops.concat(parts, axis=axis) if len(parts) > 1 else parts[0]
+
+
+def _kept(mode: str, new, old, keep: Tensor):
+    """The state where keep is 1, the old one where it is 0 (a padded step)."""
+    if mode == "LSTM":
+        return tuple(o + keep * (n - o) for n, o in zip(new, old))
+    return old + keep * (new - old)
 
 
 def _transposed(state, mode: str):
@@ -222,51 +264,65 @@ class _RNNBase(_Weights):
 
     def construct(self, x, hx=None, seq_length=None):
         self._check(x, hx, seq_length)
-        # the steps run feature-major: x [steps, features, batch], states [hidden, batch]
-        x = ops.transpose(x, (1, 2, 0) if self.batch_first else (0, 2, 1))
-        steps, batch = x.shape[0], x.shape[2]
-        state_shape = (self.num_layers * len(self.directions), batch, self.hidden_size)
+        steps, batch = (x.shape[1], x.shape[0]) if self.batch_first else x.shape[:2]
+        blocks = _batch_blocks(batch)
+        width = batch // blocks
+        # each block of the batch runs feature-major: x [steps, features, width], states [hidden, width]
+        split, order = ((blocks, width, steps, -1), (0, 2, 3, 1)) if self.batch_first else \
+            ((steps, blocks, width, -1), (1, 0, 3, 2))
+        x = ops.transpose(ops.reshape(x, split), order)
+        xs = [x[c] for c in range(blocks)]
         if hx is None:
-            hx = ops.zeros(state_shape, x.dtype)
+            hx = ops.zeros((self.num_layers * len(self.directions), batch, self.hidden_size), x.dtype)
             hx = (hx, hx) if self.mode == "LSTM" else hx
-        mask = None
-        if seq_length is not None:      # [steps, 1, batch]: 1 where the step is within the sequence
+        masks = None
+        if seq_length is not None:      # [steps, 1, width]: 1 where the step is within the sequence
             valid = Tensor(np.arange(steps, dtype=np.int64).reshape(steps, 1)) < ops.cast(seq_length, int64)
-            mask = ops.expand_dims(ops.cast(valid, x.dtype), 1)
+            valid = ops.cast(valid, x.dtype)
+            masks = [ops.expand_dims(valid[:, c * width:(c + 1) * width], 1) for c in range(blocks)]
         finals = []
         for layer in range(self.num_layers):
             outputs = []
             for d, direction in enumerate(self.directions):
                 k = layer * len(self.directions) + d
-                start = _transposed((hx[0][k], hx[1][k]) if self.mode == "LSTM" else hx[k], self.mode)
-                final, y = self._direction(x, start, mask, f"_l{layer}{direction}", reverse=bool(direction))
-                finals.append(_transposed(final, self.mode))
-                outputs.append(y)
-            x = ops.concat(outputs, axis=1) if len(outputs) > 1 else outputs[0]
+                starts = [_block_state(hx, k, slice(c * width, (c + 1) * width), self.mode) for c in range(blocks)]
+                final, ys = self._direction(xs, starts, masks, f"_l{layer}{direction}", reverse=bool(direction))
+                finals.append(_joined_state(final, self.mode))
+                outputs.append(ys)
+            xs = [_join([ys[c] for ys in outputs], axis=1) for c in range(blocks)]
             if self.dropout_op is not None and layer < self.num_layers - 1:
-                x = self.dropout_op(x)
-        output = ops.transpose(x, (2, 0, 1) if self.batch_first else (0, 2, 1))
+                xs = [self.dropout_op(x) for x in xs]
+        if self.batch_first:      # sequence b of block c is sequence c·width + b of the batch
+            output = _join([ops.transpose(x, (2, 0, 1)) for x in xs], axis=0)
+        else:
+            output = _join([ops.transpose(x, (0, 2, 1)) for x in xs], axis=1)
         if self.mode == "LSTM":
             return output, (ops.stack([h for h, _ in finals]), ops.stack([c for _, c in finals]))
         return output, ops.stack(finals)
 
-    def _direction(self, x: Tensor, start, mask: Tensor | None, suffix: str, reverse: bool):
-        """One layer in one direction over x [steps, in, batch]: (its final state, its outputs
-        [steps, hidden, batch])."""
+    def _direction(self, xs: list, starts: list, masks: list | None, suffix: str, reverse: bool):
+        """One layer in one direction over each block's x [steps, in, width], in one loop: (each block's
+        final state, each block's outputs [steps, hidden, width])."""
         w_ih, w_hh, b_ih, b_hh = self._weights(suffix)
-        gates_x = _project(x, w_ih, _input_bias(self.mode, b_ih, b_hh))
+        gates_x = [_project(x, w_ih, _input_bias(self.mode, b_ih, b_hh)) for x in xs]
         b_hh = b_hh if self.mode == "GRU" else None
+        # each block reads its own copy of W_hh (and b_hh) in the loop, so sums its own gradient
+        copies = [(w_hh, b_hh)] + [(_alias(w_hh), None if b_hh is None else _alias(b_hh)) for _ in xs[1:]]
+        blocks = len(xs)
 
-        def step(state, xs):
-            new, h = _step(self.mode, xs[0], state, w_hh, b_hh)
-            if mask is None:
-                return new, h
-            keep = xs[1]                # a padded step leaves the state as it was and outputs 0
-            if self.mode == "LSTM":
-                return tuple(old + keep * (value - old) for value, old in zip(new, state)), h * keep
-            return state + keep * (new - state), h * keep
-        return scan(step, start, (gates_x,) if mask is None else (gates_x, mask), reverse=reverse,
-                    name=layer_name(self))
+        def step(states, inputs):
+            news, hs = [], []
+            for c, (state, (w, b)) in enumerate(zip(states, copies)):
+                new, h = _step(self.mode, inputs[c], state, w, b)
+                if masks is not None:       # a padded step leaves the state as it was and outputs 0
+                    keep = inputs[blocks + c]
+                    new, h = _kept(self.mode, new, state, keep), h * keep
+                news.append(new)
+                hs.append(h)
+            return tuple(news), tuple(hs)
+        final, ys = scan(step, tuple(starts), tuple(gates_x) + tuple(masks or ()), reverse=reverse,
+                         name=layer_name(self))
+        return list(final), list(ys)
 
     def _check(self, x, hx, seq_length) -> None:
         check_tensor(self, x)
