@@ -169,6 +169,19 @@ def test_training_an_lstm_gives_the_same_steps_in_graph_mode_and_pynative_mode(b
         np.testing.assert_allclose(graph[name], eager[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
+def test_a_batch_in_two_blocks_trains_to_the_same_bits_on_any_number_of_threads():
+    """The two blocks run at once on halves of the threads (lower.two_groups), on one thread one after
+    the other; 3 threads split 1 and 2."""
+    results = []
+    for threads in (1, 2, 3):
+        graphc.set_context(num_threads=threads)
+        results.append(train(graphc.GRAPH_MODE, 64, steps=3))
+    for losses, params in results[1:]:
+        assert losses == results[0][0]
+        for name, value in params.items():
+            np.testing.assert_array_equal(value, results[0][1][name], err_msg=name)
+
+
 BLOCKED = [("LSTM", {}), ("GRU", {"num_layers": 2, "bidirectional": True}), ("RNN", {"batch_first": True}),
            ("LSTM", {"num_layers": 2, "bidirectional": True, "batch_first": True})]
 
