@@ -98,6 +98,10 @@ class Buffer:
         """Where kernels may read it: 64-byte aligned on every trip."""
         return self.offset % ALIGNMENT == 0 and all(stride % ALIGNMENT == 0 for _, stride, _, _ in self.steps)
 
+    def ever_overlaps(self, other: "Buffer") -> bool:
+        """Whether they can share a byte, each on any trip of its loops."""
+        return (self.space, self.key) == (other.space, other.key) and _intersect(self.span(), other.span())
+
     def overlaps(self, other: "Buffer") -> bool:
         """Whether they can share a byte on one trip: the halves of a ping-pong pair never do."""
         if (self.space, self.key) != (other.space, other.key):
@@ -643,22 +647,32 @@ def placed(items: list, calls: list[KernelCall]) -> list[tuple[object, bool]]:
 
 def concurrent(items: list, calls: list[KernelCall]) -> list:
     """A placed program's straight run of items with the kernel calls between two barriers that run better
-    at once (two_groups) joined as one item, the pair of their groups, which takes the last call's barrier
-    flag; the run's other calls go before it."""
+    at once (two_groups) joined as one item, the pair of their groups, which takes the last item's barrier
+    flag; a copy of the run joins the one group whose kernels touch its bytes, if one does, and the run's
+    other items go before the pair."""
     result, run = [], []
     owners: list[tuple[Buffer, int]] = []       # bytes a group wrote last, and which group
 
     def flush(barrier: bool) -> None:
-        groups = two_groups([calls[i] for i in run], owners) if run else None
-        written = [w for i in run for w in calls[i].writes]
+        kernels = [p for p, item in enumerate(run) if isinstance(item, int)]
+        picked = two_groups([calls[run[p]] for p in kernels], owners) if kernels else None
+        groups = [[kernels[k] for k in group] for group in picked] if picked else []
+        for p, item in enumerate(run):
+            sides = [side for side, group in enumerate(groups) if isinstance(item, Copy) and
+                     any(_shares_bytes(item, calls[run[q]]) for q in group if isinstance(run[q], int))]
+            if len(sides) == 1:
+                groups[sides[0]].append(p)
+        written = [w for item in run for w in _runnable(item, calls).writes]
         owners[:] = [(b, side) for b, side in owners if not any(b.overlaps(w) for w in written)]
-        owners.extend((w, side) for side, group in enumerate(groups or ()) for k in group for w in calls[run[k]].writes)
-        rest = [i for k, i in enumerate(run) if not groups or k not in groups[0] + groups[1]]
-        joined = (tuple([run[k] for k in group] for group in groups),) if groups else (rest.pop(),) if rest else ()
-        result.extend([(i, False) for i in rest] + [(item, barrier) for item in joined])
+        owners.extend((w, side) for side, group in enumerate(groups) for p in group
+                      for w in _runnable(run[p], calls).writes)
+        taken = {p for group in groups for p in group}
+        rest = [item for p, item in enumerate(run) if p not in taken]
+        joined = (tuple([run[p] for p in group] for group in groups),) if groups else (rest.pop(),) if rest else ()
+        result.extend([(item, False) for item in rest] + [(item, barrier) for item in joined])
         run.clear()
     for item, barrier in items:
-        if isinstance(item, int):
+        if isinstance(item, (int, Copy)):
             run.append(item)
             if barrier:
                 flush(True)
@@ -668,6 +682,15 @@ def concurrent(items: list, calls: list[KernelCall]) -> list:
         result.append((item, barrier))
     flush(False)
     return result
+
+
+def _runnable(item, calls: list[KernelCall]):
+    """A run's item as what it reads and writes: the kernel call of an index, or the Copy itself."""
+    return calls[item] if isinstance(item, int) else item
+
+
+def _shares_bytes(x, y) -> bool:
+    return any(a.ever_overlaps(b) for a in x.reads + x.writes for b in y.reads + y.writes)
 
 
 def two_groups(run: list[KernelCall], owners: list[tuple[Buffer, int]] = ()) -> tuple[list[int], list[int]] | None:
@@ -697,6 +720,22 @@ def two_groups(run: list[KernelCall], owners: list[tuple[Buffer, int]] = ()) -> 
             return None
         return sorted(groups[0]), sorted(groups[1])
     return fill(writer) or fill(lambda k: None)
+
+
+def private_pairs(program: list, calls: list[KernelCall]) -> bool:
+    """Whether a loop body (after `concurrent`) is pairs of groups alone, and no kernel of the first
+    groups shares a byte, on any trip, with a kernel of the second groups when either writes it. Then
+    neither half of the threads needs what the other half computes, on this trip or another, and with
+    one thread to each half the loop needs no barrier inside (a recurrent layer's batch blocks)."""
+    if not program or not all(isinstance(item, tuple) for item, _ in program):
+        return False
+    sides = [[_runnable(i, calls) for item, _ in program for i in item[side]] for side in (0, 1)]
+    return not any(_writes_into(x, y) or _writes_into(y, x) for x in sides[0] for y in sides[1])
+
+
+def _writes_into(x: KernelCall, y: KernelCall) -> bool:
+    """Whether x writes a byte that y reads or writes, on any trips of theirs."""
+    return any(w.ever_overlaps(other) for w in x.writes for other in y.reads + y.writes)
 
 
 def walk(program: list[tuple[object, bool]]):
@@ -755,24 +794,38 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, last_tr
         half = b.udiv(nthreads, i64(2))
         with b.if_else(b.icmp_unsigned("==", half, i64(0))) as (alone, split):
             with alone:
-                for index in groups[0] + groups[1]:
-                    call_kernel(index, trips)
+                run_group(groups[0] + groups[1], trips, (tid, nthreads))
             with split:
                 with b.if_else(b.icmp_unsigned("<", tid, half)) as (lower, upper):
                     with lower:
-                        for index in groups[0]:
-                            call_kernel(index, trips, (tid, half))
+                        run_group(groups[0], trips, (tid, half))
                     with upper:
-                        for index in groups[1]:
-                            call_kernel(index, trips, (b.sub(tid, half), b.sub(nthreads, half)))
+                        run_group(groups[1], trips, (b.sub(tid, half), b.sub(nthreads, half)))
         return emit_clock(b) if profile else None
 
-    def emit(items: list, trips: list) -> None:
+    def run_group(group: list, trips: list, threads: tuple) -> None:
+        for item in group:
+            if isinstance(item, Copy):
+                _emit_copy(b, memcpy, _address(b, bases, item.source, trips), _address(b, bases, item.target, trips),
+                           item.target.nbytes, *threads)
+            else:
+                call_kernel(item, trips, threads)
+
+    def sync(paired: bool) -> None:
+        """A barrier; in a loop body of private pairs (private_pairs), only where a group has more than
+        one thread: with one each, a group's own order is all that its kernels need."""
+        if not paired:
+            emit_barrier(b, ctx, nthreads)
+            return
+        with b.if_then(b.icmp_unsigned(">", nthreads, i64(2))):
+            emit_barrier(b, ctx, nthreads)
+
+    def emit(items: list, trips: list, paired: bool = False) -> None:
         """`trips`: the trip counter of each enclosing loop (None for a while loop's)."""
         for item, barrier in concurrent(items, calls):
             if isinstance(item, tuple):
                 kernel_end = call_groups(item, trips)
-                item = item[1][-1]          # the barrier's span is the last call's
+                item = [i for i in item[0] + item[1] if isinstance(i, int)][-1]   # the barrier's span: a call's
             elif isinstance(item, int):
                 kernel_end = call_kernel(item, trips)
             elif isinstance(item, Copy):
@@ -789,13 +842,15 @@ def emit_step(module: ir.Module, calls: list[KernelCall], program: list, last_tr
                 _emit_loop(b, item, trips, lambda inner, loop=item: trip(loop, inner),
                            lambda inner, loop=item: check(loop, inner))
             if barrier:
-                emit_barrier(b, ctx, nthreads)
+                sync(paired)
                 if profile and isinstance(item, int):
                     _emit_span(b, trace, tid, i64(-1 - item), kernel_end, emit_clock(b))
 
     def trip(loop: Loop, trips: list) -> None:
-        emit(loop.body, trips)
-        emit_barrier(b, ctx, nthreads)
+        # a while loop's check reads the body's results on every thread: its trips keep their barriers
+        paired = loop.trips is not None and private_pairs(concurrent(loop.body, calls), calls)
+        emit(loop.body, trips, paired)
+        sync(paired)
 
     def check(loop: Loop, trips: list) -> ir.Value:
         emit(loop.check, trips)

@@ -14,7 +14,7 @@ from graphc.cli import main
 from graphc.codegen import disk_cache, fingerprint, format_kernel_list, kernel_list, machine, profile_table, step_index
 from graphc.codegen.kernel_cache import KernelRef
 from graphc.codegen.kernels.contract import Operand, Scratch
-from graphc.codegen.lower import Buffer, KernelCall, concurrent, place_barriers
+from graphc.codegen.lower import Buffer, Copy, KernelCall, concurrent, place_barriers, private_pairs
 from graphc.inspect import graph_stats
 from graphc.jit import trace
 from graphc.models import lenet
@@ -243,6 +243,23 @@ def test_a_kernel_runs_in_the_group_that_wrote_what_it_reads():
     assert matmuls == (([1], [0]), True)
     assert cells == (([3], [2]), True)
     assert concurrent([(2, False), (3, True)], calls) == [(([2], [3]), True)]     # size alone
+
+
+def test_a_loop_of_private_pairs_needs_no_barrier_with_one_thread_a_group():
+    """Two chains that share no written byte on any trip (a recurrent layer's batch blocks, each copying
+    its old state into a stacked result): each half of the threads needs only its own results, so with
+    a thread to each half the loop's barriers are left out (lower.emit_step). A chain that reads the
+    other's bytes, or a kernel on every thread, keeps them."""
+    gates0, gates1, h0, h1, saved0, saved1 = (Buffer("arena", None, k * 4096, 4096) for k in range(6))
+    calls = [_call("mm0", [h0], [gates0], 8_000_000), _call("mm1", [h1], [gates1], 8_000_000),
+             _call("cell0", [gates0], [h0], 50_000), _call("cell1", [gates1], [h1], 40_000)]
+    copies = [Copy(h0, saved0), Copy(h1, saved1)]
+    program = concurrent([(0, False), (1, True), (2, False), (3, False), (copies[0], False), (copies[1], True)], calls)
+    assert program[1] == (([3, copies[1]], [2, copies[0]]), True)      # each copy with the cell that wrote h
+    assert private_pairs(program, calls)
+    crossing = calls[:3] + [_call("cell1", [gates0], [h1], 40_000)]
+    assert not private_pairs(concurrent([(0, False), (1, True), (2, False), (3, True)], crossing), crossing)
+    assert not private_pairs(concurrent([(0, True), (2, True)], calls), calls)
 
 
 def test_small_independent_kernels_run_as_two_groups_at_once():
