@@ -657,9 +657,9 @@ def concurrent(items: list, calls: list[KernelCall]) -> list:
         kernels = [p for p, item in enumerate(run) if isinstance(item, int)]
         picked = two_groups([calls[run[p]] for p in kernels], owners) if kernels else None
         groups = [[kernels[k] for k in group] for group in picked] if picked else []
-        for p, item in enumerate(run):
-            sides = [side for side, group in enumerate(groups) if isinstance(item, Copy) and
-                     any(_shares_bytes(item, calls[run[q]]) for q in group if isinstance(run[q], int))]
+        members = [[calls[run[p]] for p in group] for group in groups]       # each group's kernels
+        for p in (p for p, item in enumerate(run) if isinstance(item, Copy)):
+            sides = [side for side, kernels in enumerate(members) if any(_shares_bytes(run[p], c) for c in kernels)]
             if len(sides) == 1:
                 groups[sides[0]].append(p)
         written = [w for item in run for w in _runnable(item, calls).writes]
